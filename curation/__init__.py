@@ -1,0 +1,1 @@
+"""Stages that turn traffic into tables and releases, the pipeline runner and its recipe."""

@@ -1,0 +1,1 @@
+"""The Streamlit labeling app: task queues, labeling forms, review and agreement."""

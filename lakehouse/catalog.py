@@ -1,0 +1,189 @@
+"""`catalog.duckdb`: views over every table of the lake, rebuilt atomically, opened read-only by readers.
+
+DuckDB admits one read-write process per database file or many read-only ones, never both. The catalog
+is therefore never written in place: `refresh` builds a new file beside it and renames it over the old
+one, and every reader (`flywheel sql`, the labeling app, notebooks) connects with `read_only=True`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from lakehouse import tables as table_registry
+from lakehouse.lake import Lake
+from lakehouse.tables import TableSpec
+
+# One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
+CHARACTER_SYSTEM_PROMPT_SQL = """
+CREATE OR REPLACE MACRO character_system_prompt(ch) AS
+    CASE WHEN ch IS NULL OR ch.name IS NULL THEN NULL
+    ELSE concat('You are ', ch.name, '.',
+                CASE WHEN coalesce(ch.description, '') <> '' THEN ' ' || ch.description ELSE '' END,
+                CASE WHEN coalesce(ch.instructions, '') <> '' THEN chr(10) || chr(10) || 'Instructions: ' || ch.instructions ELSE '' END)
+    END
+"""
+
+CONVERSATIONS_SQL = """
+CREATE VIEW conversations AS
+SELECT conversation_id, source, started_at, day, user_id, character, model_version, experiment, app, locale,
+       messages, len(messages) AS n_messages
+FROM {text_layer}
+"""
+
+TURNS_SQL = """
+CREATE VIEW turns AS
+SELECT conversation_id || ':' || turn AS turn_id, conversation_id, turn, source, started_at, day, user_id,
+       character_id, model_version, experiment_id, arm,
+       m.role AS role, m.content AS content, m.ts AS ts,
+       m.signals.continued AS continued, m.signals.thumb AS thumb, m.signals.love AS love,
+       m.signals.regenerated AS regenerated, m.signals.reported AS reported, m.signals.feedback AS feedback
+FROM (
+    SELECT conversation_id, source, started_at, day, user_id, character.character_id AS character_id,
+           model_version, experiment.experiment_id AS experiment_id, experiment.arm AS arm,
+           generate_subscripts(messages, 1) - 1 AS turn, unnest(messages) AS m
+    FROM conversations
+)
+"""
+
+SAMPLES_SQL = """
+CREATE VIEW samples AS
+WITH positioned AS (
+    SELECT c.*, generate_subscripts(c.messages, 1) AS i FROM conversations c
+)
+SELECT conversation_id || ':' || (i - 1) AS sample_id,
+       conversation_id, (i - 1)::INTEGER AS turn, source, started_at, day, user_id, model_version,
+       experiment.experiment_id AS experiment_id, experiment.arm AS arm, app, locale,
+       character.character_id AS character_id, character.name AS character_name,
+       character.description AS character_description, character.instructions AS character_instructions,
+       list_concat(
+           CASE WHEN character_system_prompt(character) IS NULL THEN []
+                ELSE [{'role': 'system', 'content': character_system_prompt(character)}] END,
+           list_transform(
+               list_filter(messages[1:i - 1],
+                           m -> NOT (m.role = 'assistant' AND coalesce(m.signals.regenerated, false))),
+               m -> {'role': m.role, 'content': m.content})
+       ) AS prompt,
+       messages[i].content AS response,
+       len(list_filter(messages[1:i - 1], m -> m.role = 'user'))::INTEGER AS depth,
+       messages[i].signals.continued AS continued, messages[i].signals.thumb AS thumb,
+       messages[i].signals.love AS love, coalesce(messages[i].signals.regenerated, false) AS regenerated,
+       messages[i].signals.reported AS reported, messages[i].signals.feedback AS feedback,
+       CASE WHEN coalesce(messages[i].signals.regenerated, false) AND i < len(messages)
+                 AND messages[i + 1].role = 'assistant' THEN i::INTEGER END AS replacement_turn,
+       CASE WHEN i > 1 AND messages[i - 1].role = 'assistant'
+                 AND coalesce(messages[i - 1].signals.regenerated, false) THEN (i - 2)::INTEGER END AS replaces_turn
+FROM positioned
+WHERE messages[i].role = 'assistant'
+"""
+
+RUN_COLUMNS = {
+    "run_id": "VARCHAR",
+    "command": "VARCHAR",
+    "status": "VARCHAR",
+    "started_at": "TIMESTAMPTZ",
+    "finished_at": "TIMESTAMPTZ",
+    "lake": "VARCHAR",
+    "recipe_hash": "VARCHAR",
+    "code_version": "VARCHAR",
+    "error": "VARCHAR",
+    "stages": 'STRUCT(name VARCHAR, rows_in BIGINT, rows_out BIGINT, '
+              'dropped STRUCT(reason VARCHAR, "rows" BIGINT)[], seconds DOUBLE, peak_rss_mb DOUBLE)[]',
+}
+
+
+def _quote(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _table_view_sql(lake: Lake, spec: TableSpec) -> str | None:
+    """SQL for a view over a table's files, or None when the table has no files yet."""
+    if not lake.files(spec):
+        return None
+    pattern = lake.table_dir(spec) / ("**/*.parquet" if spec.partitioned else "*.parquet")
+    hive = "true" if spec.partitioned else "false"
+    return (f"CREATE VIEW {spec.view} AS SELECT * FROM read_parquet({_quote(pattern)}, "
+            f"hive_partitioning = {hive}, union_by_name = true)")
+
+
+def _create_empty(con, spec: TableSpec) -> None:
+    """A typed, empty table in place of a view, so queries over a table with no data still work."""
+    import pyarrow as pa
+
+    schema = spec.schema.append(pa.field("day", pa.date32())) if spec.partitioned else spec.schema
+    empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan below
+    con.execute(f"CREATE TABLE {spec.view} AS SELECT * FROM empty")
+
+
+def _create_runs_views(con, lake: Lake) -> None:
+    if any(lake.runs_dir.glob("*.json")) if lake.runs_dir.exists() else False:
+        columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RUN_COLUMNS.items()) + "}"
+        source = f"read_json({_quote(lake.runs_dir / '*.json')}, columns = {columns}, format = 'auto')"
+    else:
+        source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RUN_COLUMNS.items()) + " LIMIT 0)"
+    con.execute(f"CREATE VIEW runs AS SELECT * FROM {source}")
+    con.execute(
+        "CREATE VIEW run_stages AS SELECT run_id, command, started_at, s.name AS stage, s.rows_in, s.rows_out, "
+        "s.dropped, s.seconds, s.peak_rss_mb FROM (SELECT run_id, command, started_at, unnest(stages) AS s FROM runs)"
+    )
+
+
+def _create_lake_tables_view(con, lake: Lake) -> None:
+    rows = []
+    for name in sorted(table_registry.TABLES):
+        spec = table_registry.TABLES[name]
+        rows.append(f"({_quote(spec.view)}, {_quote(spec.name)}, {len(lake.files(spec))}, "
+                    f"{_quote(lake.snapshot_id(spec))}, {_quote(spec.description)})")
+    con.execute(
+        "CREATE VIEW lake_tables AS SELECT * FROM (VALUES " + ", ".join(rows)
+        + ") AS t(view_name, table_name, files, snapshot_id, description)"
+    )
+
+
+def text_layer(lake: Lake) -> str:
+    """The view that downstream views read text from."""
+    return table_registry.BRONZE_CONVERSATIONS.view
+
+
+def build(con, lake: Lake) -> None:
+    """Create every view of the catalog on an open read-write connection."""
+    for name in sorted(table_registry.TABLES):
+        spec = table_registry.TABLES[name]
+        sql = _table_view_sql(lake, spec)
+        if sql is None:
+            _create_empty(con, spec)
+        else:
+            con.execute(sql)
+    con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
+    con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
+    con.execute(TURNS_SQL)
+    con.execute(SAMPLES_SQL)
+    _create_runs_views(con, lake)
+    _create_lake_tables_view(con, lake)
+
+
+def refresh(lake: Lake) -> Path:
+    """Rebuild `catalog.duckdb` into a new file and rename it into place (readers are never blocked)."""
+    import duckdb
+
+    lake.root.mkdir(parents=True, exist_ok=True)
+    tmp = lake.root / f".catalog-{uuid.uuid4().hex}.duckdb"
+    con = duckdb.connect(str(tmp))
+    try:
+        build(con, lake)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, lake.catalog_path)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return lake.catalog_path
+
+
+def connect(lake: Lake):
+    """A read-only connection to the catalog, building it first if the lake has none yet."""
+    import duckdb
+
+    if not lake.catalog_path.exists():
+        refresh(lake)
+    return duckdb.connect(str(lake.catalog_path), read_only=True)

@@ -1,0 +1,78 @@
+"""The `flywheel` command. lakehouse owns the root and the `sql` and `catalog` commands; the other
+packages add theirs through the `flywheel.commands` entry-point group (see pyproject.toml), so this
+module never imports them and `flywheel sql` never pays for their imports.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="flywheel",
+    help="Turn production chat traffic into better training data, generation after generation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+catalog_app = typer.Typer(help="The DuckDB catalog of the lake.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+LakeOption = Annotated[
+    Optional[Path],
+    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+]
+
+
+FORMATS = ("table", "csv", "json")
+
+
+@app.command()
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="One SQL statement; omit it for an interactive prompt.")] = None,
+    lake: LakeOption = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format (csv and json print all).")] = 50,
+) -> None:
+    """Query the lake with DuckDB SQL over a read-only catalog (never blocks a running pipeline)."""
+    from lakehouse import sql_shell
+    from lakehouse.lake import Lake
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}, not {format!r}", param_hint="--format")
+    the_lake = Lake(lake)
+    if not the_lake.root.exists():
+        typer.echo(f"error: no lake at {the_lake.root} (run `make curate` or `flywheel ingest` first)", err=True)
+        raise typer.Exit(2)
+    if query is None:
+        sql_shell.repl(the_lake, format=format, max_rows=max_rows)
+        return
+    code = sql_shell.run_one(the_lake, query, format=format, max_rows=max_rows)
+    raise typer.Exit(code)
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(lake: LakeOption = None) -> None:
+    """Rebuild catalog.duckdb (every writing command already does this before it exits)."""
+    from lakehouse import catalog
+    from lakehouse.lake import Lake
+
+    path = catalog.refresh(Lake(lake))
+    typer.echo(f"catalog rebuilt: {path}")
+
+
+def _register_plugins() -> None:
+    for entry in sorted(entry_points(group="flywheel.commands"), key=lambda e: e.name):
+        entry.load()(app)
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

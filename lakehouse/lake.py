@@ -1,0 +1,273 @@
+"""The lake directory, its tables as directories of immutable Parquet files, and atomic commits.
+
+Files are content-addressed (`part-<sha256 prefix>.parquet`), so the same rows always produce the same
+file name and a table's snapshot id is a hash of its file names. Writers stage files under
+`_staging/<txid>/`; `Transaction.commit` writes a commit record there, then moves the files into place
+and deletes replaced ones. A process that dies before the commit record leaves nothing visible (the
+staging directory is discarded on the next open); one that dies after it is rolled forward on the next
+open. Either way, running the command again finishes the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+from lakehouse.tables import TableSpec, get
+
+DEFAULT_LAKE = "lake"
+LAKE_ENV = "FLYWHEEL_LAKE"
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "write_statistics": True}
+ROW_GROUP_ROWS = 64_000
+COMMIT_RECORD = "_COMMIT.json"
+
+
+def resolve_lake_path(path: str | os.PathLike | None = None) -> Path:
+    """`--lake` if given, else `$FLYWHEEL_LAKE`, else `./lake`; always absolute."""
+    chosen = path if path is not None else os.environ.get(LAKE_ENV) or DEFAULT_LAKE
+    return Path(chosen).expanduser().resolve()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Lake:
+    """A lake rooted at a directory. Cheap to construct; opening recovers interrupted commits."""
+
+    def __init__(self, root: str | os.PathLike | None = None, *, recover: bool = True):
+        self.root = resolve_lake_path(root)
+        if recover and self.staging_root.exists():
+            recover_staging(self)
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / "_staging"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def table_dir(self, table: str | TableSpec) -> Path:
+        spec = get(table) if isinstance(table, str) else table
+        return self.root / spec.name
+
+    def files(self, table: str | TableSpec) -> list[Path]:
+        """The table's live Parquet files, sorted (hidden and temporary files excluded)."""
+        directory = self.table_dir(table)
+        if not directory.exists():
+            return []
+        return sorted(
+            p for p in directory.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts)
+        )
+
+    def snapshot_id(self, table: str | TableSpec) -> str:
+        """A hash over the table's file names; files are content-addressed, so this names the content."""
+        directory = self.table_dir(table)
+        names = "\n".join(str(p.relative_to(directory)) for p in self.files(table))
+        return hashlib.sha256(names.encode()).hexdigest()[:16]
+
+    def dataset(self, table: str | TableSpec, columns: list[str] | None = None):
+        """A pyarrow dataset over the table (the `day` partition column added for partitioned tables)."""
+        import pyarrow.dataset as ds
+
+        spec = get(table) if isinstance(table, str) else table
+        schema = spec.schema
+        partitioning = None
+        if spec.partitioned:
+            partitioning = ds.partitioning(pa.schema([("day", pa.date32())]), flavor="hive")
+            schema = schema.append(pa.field("day", pa.date32()))
+        return ds.dataset([str(p) for p in self.files(spec)], schema=schema, format="parquet",
+                          partitioning=partitioning, partition_base_dir=str(self.table_dir(spec)))
+
+    def read(self, table: str | TableSpec, columns: list[str] | None = None, filter=None) -> pa.Table:
+        return self.dataset(table).to_table(columns=columns, filter=filter)
+
+    def transaction(self) -> "Transaction":
+        return Transaction(self)
+
+
+class PartitionedWriter:
+    """Streams record batches of one table into staged Parquet files, one file per day partition.
+
+    Files roll over every `max_rows_per_file` rows so a huge day does not make a huge file.
+    """
+
+    def __init__(self, tx: "Transaction", spec: TableSpec, max_rows_per_file: int = 2_000_000):
+        self.tx = tx
+        self.spec = spec
+        self.max_rows_per_file = max_rows_per_file
+        self._open: dict[str, tuple] = {}
+        self.rows_written = 0
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        table = table.select(self.spec.schema.names).cast(self.spec.schema)
+        if table.num_rows == 0:
+            return
+        for partition, part in self._split(table):
+            self._write_part(partition, part)
+        self.rows_written += table.num_rows
+
+    def _split(self, table: pa.Table) -> Iterable[tuple[str, pa.Table]]:
+        if not self.spec.partitioned:
+            yield "", table
+            return
+        import pyarrow.compute as pc
+
+        days = pc.cast(table[self.spec.time_column], pa.date32())
+        for day in sorted(pc.unique(days).to_pylist()):
+            yield f"day={day.isoformat()}", table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+
+    def _write_part(self, partition: str, part: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        entry = self._open.get(partition)
+        if entry is None:
+            tmp = self.tx.stage_path(f"{uuid.uuid4().hex}.parquet")
+            writer = pq.ParquetWriter(tmp, self.spec.schema, **PARQUET_OPTIONS)
+            entry = self._open[partition] = (writer, tmp, [0])
+        writer, tmp, rows = entry
+        writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+        rows[0] += part.num_rows
+        if rows[0] >= self.max_rows_per_file:
+            self._close(partition)
+
+    def _close(self, partition: str) -> None:
+        writer, tmp, _ = self._open.pop(partition)
+        writer.close()
+        self.tx.add_staged(self.spec, partition, tmp)
+
+    def close(self) -> None:
+        for partition in sorted(self._open):
+            self._close(partition)
+
+
+class Transaction:
+    """Stages new files for several tables and publishes them (and removals) in one commit."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+        self.txid = uuid.uuid4().hex
+        self.dir = lake.staging_root / self.txid
+        self.dir.mkdir(parents=True)
+        self.moves: list[tuple[str, str]] = []
+        self.removals: list[str] = []
+        self._writers: list[PartitionedWriter] = []
+        self.committed = False
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and not self.committed:
+            self.commit()
+        elif not self.committed:
+            self.abort()
+
+    def stage_path(self, name: str) -> Path:
+        return self.dir / name
+
+    def writer(self, table: str | TableSpec, **kwargs) -> PartitionedWriter:
+        spec = get(table) if isinstance(table, str) else table
+        writer = PartitionedWriter(self, spec, **kwargs)
+        self._writers.append(writer)
+        return writer
+
+    def write(self, table: str | TableSpec, data: pa.Table) -> None:
+        """Write a whole Arrow table (split into day partitions) as new files of `table`."""
+        writer = self.writer(table)
+        writer.write(data)
+        writer.close()
+
+    def replace(self, table: str | TableSpec, data: pa.Table) -> None:
+        """Make `data` the table's whole content: current files are removed at commit."""
+        spec = get(table) if isinstance(table, str) else table
+        self.remove_files(spec, self.lake.files(spec))
+        self.write(spec, data)
+
+    def remove_files(self, table: str | TableSpec, files: Iterable[Path]) -> None:
+        self.removals.extend(str(Path(f).relative_to(self.lake.root)) for f in files)
+
+    def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> None:
+        """Give a finished staged file its content-addressed name and schedule its move."""
+        digest = file_sha256(tmp)[:24]
+        target = Path(spec.name) / partition / f"part-{digest}.parquet" if partition else Path(spec.name) / f"part-{digest}.parquet"
+        named = self.dir / f"{digest}.parquet"
+        os.replace(tmp, named)
+        self.moves.append((named.name, str(target)))
+
+    def commit(self) -> list[str]:
+        """Publish every staged file; returns the lake-relative paths that were added."""
+        for writer in self._writers:
+            writer.close()
+        added = {target for _, target in self.moves}
+        record = {"moves": self.moves, "removals": [r for r in self.removals if r not in added]}
+        atomic_write_bytes(self.dir / COMMIT_RECORD, json.dumps(record).encode())
+        apply_commit(self.lake, self.dir)
+        self.committed = True
+        return sorted(added)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.committed = True
+
+
+def apply_commit(lake: Lake, staging: Path) -> None:
+    """Carry out a commit record; idempotent, so an interrupted commit can simply be applied again."""
+    record = json.loads((staging / COMMIT_RECORD).read_text())
+    for staged, target in record["moves"]:
+        src, dst = staging / staged, lake.root / target
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    for removal in record["removals"]:
+        (lake.root / removal).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_staging(lake: Lake) -> None:
+    """Roll forward committed transactions and discard uncommitted ones left by dead processes.
+
+    A staging directory that is still being written by a live process has no commit record and must
+    not be touched, so only directories whose owner is gone (older than a minute, no recent writes)
+    are discarded.
+    """
+    import time
+
+    for staging in sorted(lake.staging_root.iterdir()):
+        if (staging / COMMIT_RECORD).exists():
+            apply_commit(lake, staging)
+            continue
+        newest = max((p.stat().st_mtime for p in staging.rglob("*")), default=staging.stat().st_mtime)
+        if time.time() - newest > 60:
+            shutil.rmtree(staging, ignore_errors=True)

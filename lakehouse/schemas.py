@@ -1,0 +1,129 @@
+"""Explicit Arrow schemas of the lake's tables (DESIGN 3.1-3.2).
+
+Every table is written with one of these schemas, never with a schema inferred from the first batch.
+Partition columns (`day`) are not stored inside the files: they live in the Hive directory names
+(`day=2026-11-01/`) and readers (DuckDB, pyarrow.dataset) add them back.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+ROLES = ("system", "user", "assistant")
+SOURCES = ("user", "internal")
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+SIGNALS = pa.struct(
+    [
+        ("continued", pa.bool_()),
+        ("thumb", pa.int8()),
+        ("love", pa.bool_()),
+        ("regenerated", pa.bool_()),
+        ("reported", pa.bool_()),
+        ("feedback", pa.string()),
+    ]
+)
+
+MESSAGE = pa.struct(
+    [
+        ("role", pa.string()),
+        ("content", pa.string()),
+        ("ts", UTC_TS),
+        ("signals", SIGNALS),
+    ]
+)
+
+CHARACTER = pa.struct(
+    [
+        ("character_id", pa.string()),
+        ("name", pa.string()),
+        ("description", pa.string()),
+        ("instructions", pa.string()),
+    ]
+)
+
+EXPERIMENT = pa.struct([("experiment_id", pa.string()), ("arm", pa.string())])
+
+# Where a bronze row came from: enough to find the original bytes again.
+ORIGIN = pa.struct(
+    [
+        ("run_id", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("format", pa.string()),
+    ]
+)
+
+CONVERSATION_FIELDS = [
+    pa.field("conversation_id", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("started_at", UTC_TS, nullable=False),
+    pa.field("user_id", pa.string()),
+    pa.field("character", CHARACTER),
+    pa.field("model_version", pa.string()),
+    pa.field("experiment", EXPERIMENT),
+    pa.field("app", pa.string()),
+    pa.field("locale", pa.string()),
+    pa.field("messages", pa.list_(MESSAGE), nullable=False),
+]
+
+# bronze/conversations: normalized traffic as ingested (raw text; user ids already pseudonymized).
+BRONZE_CONVERSATIONS = pa.schema(
+    CONVERSATION_FIELDS
+    + [
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("origin", ORIGIN),
+    ]
+)
+
+# quarantine: every rejected input record, with its raw bytes and the reason.
+QUARANTINE = pa.schema(
+    [
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line", pa.int64()),
+        pa.field("format", pa.string()),
+        pa.field("raw", pa.binary()),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("quarantined_at", UTC_TS, nullable=False),
+    ]
+)
+
+# bronze/exposures: who was exposed to which experiment arm, for A/B analysis.
+EXPOSURES = pa.schema(
+    [
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("arm", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("exposed_at", UTC_TS, nullable=False),
+        pa.field("origin", ORIGIN),
+    ]
+)
+
+# bronze/preference_pairs: pairs that arrive as pairs (hh-rlhf). Both sides are ordinary conversations;
+# they share every message before `turn` and differ in the assistant message at `turn`.
+PREFERENCE_PAIRS = pa.schema(
+    [
+        pa.field("pair_id", pa.string(), nullable=False),
+        pa.field("chosen_conversation_id", pa.string(), nullable=False),
+        pa.field("rejected_conversation_id", pa.string(), nullable=False),
+        pa.field("turn", pa.int32(), nullable=False),
+        pa.field("started_at", UTC_TS, nullable=False),
+        pa.field("origin", ORIGIN),
+    ]
+)
+
+# meta/ingested_files: the ledger that makes re-ingesting the same file a no-op.
+INGESTED_FILES = pa.schema(
+    [
+        pa.field("file_sha256", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("accepted", pa.int64(), nullable=False),
+        pa.field("quarantined", pa.int64(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", UTC_TS, nullable=False),
+    ]
+)

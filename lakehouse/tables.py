@@ -1,0 +1,96 @@
+"""The registry of the lake's tables: where each one lives, its schema and how it is partitioned.
+
+A stage that adds a table adds one `TableSpec` here (or calls `register`); the catalog then gets a view
+for it without further code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from lakehouse import schemas
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table: a directory of immutable Parquet files under the lake root.
+
+    `time_column` names the timestamp whose UTC date is the Hive partition `day=YYYY-MM-DD`; tables
+    without one are a flat directory of files.
+    """
+
+    name: str
+    schema: pa.Schema
+    time_column: str | None = None
+    description: str = ""
+
+    @property
+    def view(self) -> str:
+        """Name of the catalog view over this table (`bronze/conversations` -> `bronze_conversations`)."""
+        return self.name.replace("/", "_")
+
+    @property
+    def partitioned(self) -> bool:
+        return self.time_column is not None
+
+
+TABLES: dict[str, TableSpec] = {}
+
+
+def register(spec: TableSpec) -> TableSpec:
+    """Add a table to the registry; re-registering the same name with another schema is an error."""
+    existing = TABLES.get(spec.name)
+    if existing is not None and existing.schema != spec.schema:
+        raise ValueError(f"table {spec.name!r} is already registered with another schema")
+    TABLES[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}") from None
+
+
+BRONZE_CONVERSATIONS = register(
+    TableSpec(
+        "bronze/conversations",
+        schemas.BRONZE_CONVERSATIONS,
+        time_column="started_at",
+        description="Conversations as ingested and normalized; the only table with raw text.",
+    )
+)
+BRONZE_EXPOSURES = register(
+    TableSpec(
+        "bronze/exposures",
+        schemas.EXPOSURES,
+        time_column="exposed_at",
+        description="Experiment exposures: (experiment_id, arm, user_id, exposed_at).",
+    )
+)
+BRONZE_PREFERENCE_PAIRS = register(
+    TableSpec(
+        "bronze/preference_pairs",
+        schemas.PREFERENCE_PAIRS,
+        time_column="started_at",
+        description="Preference pairs that arrived as pairs (hh-rlhf): chosen and rejected conversations.",
+    )
+)
+QUARANTINE = register(
+    TableSpec(
+        "quarantine",
+        schemas.QUARANTINE,
+        time_column="quarantined_at",
+        description="Every rejected input record with file, line, raw bytes and reason.",
+    )
+)
+INGESTED_FILES = register(
+    TableSpec(
+        "meta/ingested_files",
+        schemas.INGESTED_FILES,
+        description="One row per ingested input file (by sha256): re-ingesting it adds nothing.",
+    )
+)

@@ -1,0 +1,1 @@
+"""TRL training and offline evaluation on releases."""
