@@ -62,11 +62,11 @@ SELECT conversation_id || ':' || (i - 1) AS sample_id,
                 ELSE [{'role': 'system', 'content': character_system_prompt(character)}] END,
            list_transform(
                list_filter(messages[1:i - 1],
-                           m -> NOT (m.role = 'assistant' AND coalesce(m.signals.regenerated, false))),
-               m -> {'role': m.role, 'content': m.content})
+                           lambda m: NOT (m.role = 'assistant' AND coalesce(m.signals.regenerated, false))),
+               lambda m: {'role': m.role, 'content': m.content})
        ) AS prompt,
        messages[i].content AS response,
-       len(list_filter(messages[1:i - 1], m -> m.role = 'user'))::INTEGER AS depth,
+       len(list_filter(messages[1:i - 1], lambda m: m.role = 'user'))::INTEGER AS depth,
        messages[i].signals.continued AS continued, messages[i].signals.thumb AS thumb,
        messages[i].signals.love AS love, coalesce(messages[i].signals.regenerated, false) AS regenerated,
        messages[i].signals.reported AS reported, messages[i].signals.feedback AS feedback,
