@@ -78,6 +78,17 @@ FROM positioned
 WHERE messages[i].role = 'assistant'
 """
 
+# Friendly views over the training tables: `models` answers "which data trained this checkpoint?" (its
+# `ancestry` lists the releases of every model it descends from; `model_data` has one row per release).
+MODELS_SQL = """
+CREATE VIEW models AS SELECT * FROM meta_models;
+CREATE VIEW model_data AS
+SELECT run_id, kind, output_dir, a.depth AS depth, a.run_id AS trained_by_run_id, a.kind AS trained_by_kind,
+       a.release AS release, a.release_content_hash AS release_content_hash
+FROM (SELECT run_id, kind, output_dir, unnest(ancestry) AS a FROM meta_models);
+CREATE VIEW evals AS SELECT * FROM meta_evals;
+"""
+
 RUN_COLUMNS = {
     "run_id": "VARCHAR",
     "command": "VARCHAR",
@@ -159,6 +170,7 @@ def build(con, lake: Lake) -> None:
     con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
+    con.execute(MODELS_SQL)
     _create_runs_views(con, lake)
     _create_lake_tables_view(con, lake)
 

@@ -127,3 +127,161 @@ INGESTED_FILES = pa.schema(
         pa.field("ingested_at", UTC_TS, nullable=False),
     ]
 )
+
+# --- Training, generation and offline evaluation (train/) ---
+
+# attributes/candidates: K sampled replies per prompt of a prompt release, one row per reply.
+CANDIDATES = pa.schema(
+    [
+        pa.field("generation_id", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("model_run_id", pa.string()),
+        pa.field("prompts_release", pa.string(), nullable=False),
+        pa.field("split", pa.string()),
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("candidate", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("new_tokens", pa.int32(), nullable=False),
+        pa.field("finished", pa.bool_(), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)
+
+# meta/generations: one row per `flywheel generate` (or per side of an eval): what was sampled, how, how fast.
+GENERATIONS = pa.schema(
+    [
+        pa.field("generation_id", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("model_run_id", pa.string()),
+        pa.field("prompts_release", pa.string(), nullable=False),
+        pa.field("prompts_content_hash", pa.string(), nullable=False),
+        pa.field("split", pa.string()),
+        pa.field("n", pa.int32(), nullable=False),
+        pa.field("max_new_tokens", pa.int32(), nullable=False),
+        pa.field("temperature", pa.float64(), nullable=False),
+        pa.field("top_p", pa.float64(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        pa.field("batch_size", pa.int32(), nullable=False),
+        pa.field("prompts", pa.int64(), nullable=False),
+        pa.field("candidates", pa.int64(), nullable=False),
+        pa.field("new_tokens", pa.int64(), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("tokens_per_second", pa.float64(), nullable=False),
+        pa.field("device", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)
+
+# attributes/reward_scores: one reward per (generation, candidate) and reward model.
+REWARD_SCORES = pa.schema(
+    [
+        pa.field("generation_id", pa.string(), nullable=False),
+        pa.field("reward_model", pa.string(), nullable=False),
+        pa.field("reward_model_run_id", pa.string()),
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("candidate", pa.int32(), nullable=False),
+        pa.field("reward", pa.float64(), nullable=False),
+        pa.field("scored_at", UTC_TS, nullable=False),
+    ]
+)
+
+# The releases that went into a checkpoint, its own and those of every model it was trained from.
+ANCESTOR = pa.struct(
+    [
+        ("run_id", pa.string()),
+        ("kind", pa.string()),
+        ("release", pa.string()),
+        ("release_content_hash", pa.string()),
+        ("depth", pa.int32()),
+    ]
+)
+
+# meta/models: one row per training run (`flywheel train ...`); the checkpoint's lineage.json, as a row.
+MODELS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("output_dir", pa.string(), nullable=False),
+        pa.field("release", pa.string(), nullable=False),
+        pa.field("release_name", pa.string(), nullable=False),
+        pa.field("release_version", pa.int32(), nullable=False),
+        pa.field("release_type", pa.string(), nullable=False),
+        pa.field("release_content_hash", pa.string(), nullable=False),
+        pa.field("base_model", pa.string(), nullable=False),
+        pa.field("base_model_run_id", pa.string()),
+        pa.field("ref_model", pa.string()),
+        pa.field("config", pa.string(), nullable=False),
+        pa.field("config_hash", pa.string(), nullable=False),
+        pa.field("code_version", pa.string(), nullable=False),
+        pa.field("packages", pa.map_(pa.string(), pa.string())),
+        pa.field("metrics", pa.map_(pa.string(), pa.float64())),
+        pa.field("lora", pa.bool_(), nullable=False),
+        pa.field("device", pa.string(), nullable=False),
+        pa.field("train_rows", pa.int64(), nullable=False),
+        pa.field("steps", pa.int64(), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("weights_sha256", pa.string(), nullable=False),
+        pa.field("ancestry", pa.list_(ANCESTOR), nullable=False),
+        pa.field("started_at", UTC_TS, nullable=False),
+        pa.field("finished_at", UTC_TS, nullable=False),
+    ]
+)
+
+ARTIFACT_SHIFT = pa.struct(
+    [
+        ("feature", pa.string()),
+        ("kind", pa.string()),
+        ("old", pa.float64()),
+        ("new", pa.float64()),
+        ("change", pa.float64()),
+        ("threshold", pa.float64()),
+        ("flagged", pa.bool_()),
+    ]
+)
+
+WIN_RATE = pa.struct(
+    [
+        ("source", pa.string()),
+        ("n", pa.int64()),
+        ("wins", pa.int64()),
+        ("ties", pa.int64()),
+        ("losses", pa.int64()),
+        ("win_rate", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)
+
+# meta/evals: one row per `flywheel eval`: reward win rate of a new model over an old one, the guardrail
+# flags and the style-artifact shifts.
+EVALS = pa.schema(
+    [
+        pa.field("eval_id", pa.string(), nullable=False),
+        pa.field("new_model", pa.string(), nullable=False),
+        pa.field("new_model_run_id", pa.string()),
+        pa.field("old_model", pa.string(), nullable=False),
+        pa.field("old_model_run_id", pa.string()),
+        pa.field("reward_model", pa.string(), nullable=False),
+        pa.field("reward_model_run_id", pa.string()),
+        pa.field("prompts_release", pa.string(), nullable=False),
+        pa.field("prompts_content_hash", pa.string(), nullable=False),
+        pa.field("new_generation_id", pa.string(), nullable=False),
+        pa.field("old_generation_id", pa.string(), nullable=False),
+        pa.field("n_prompts", pa.int64(), nullable=False),
+        pa.field("win_rate", pa.float64(), nullable=False),
+        pa.field("ci_low", pa.float64(), nullable=False),
+        pa.field("ci_high", pa.float64(), nullable=False),
+        pa.field("win_rate_user", pa.float64()),
+        pa.field("win_rate_internal", pa.float64()),
+        pa.field("source_gap", pa.float64()),
+        pa.field("by_source", pa.list_(WIN_RATE), nullable=False),
+        pa.field("artifacts", pa.list_(ARTIFACT_SHIFT), nullable=False),
+        pa.field("flags", pa.list_(pa.string()), nullable=False),
+        pa.field("settings", pa.string(), nullable=False),
+        pa.field("report_path", pa.string(), nullable=False),
+        pa.field("code_version", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)

@@ -94,3 +94,38 @@ INGESTED_FILES = register(
         description="One row per ingested input file (by sha256): re-ingesting it adds nothing.",
     )
 )
+CANDIDATES = register(
+    TableSpec(
+        "attributes/candidates",
+        schemas.CANDIDATES,
+        description="K sampled replies per prompt from `flywheel generate` (and both sides of `flywheel eval`).",
+    )
+)
+GENERATIONS = register(
+    TableSpec(
+        "meta/generations",
+        schemas.GENERATIONS,
+        description="One row per generation run: model, prompt release, sampling settings, tokens/s.",
+    )
+)
+REWARD_SCORES = register(
+    TableSpec(
+        "attributes/reward_scores",
+        schemas.REWARD_SCORES,
+        description="Reward-model scores of candidates, keyed by (generation_id, candidate, reward_model).",
+    )
+)
+MODELS = register(
+    TableSpec(
+        "meta/models",
+        schemas.MODELS,
+        description="One row per training run: release, base model, config, metrics, lineage (lineage.json).",
+    )
+)
+EVALS = register(
+    TableSpec(
+        "meta/evals",
+        schemas.EVALS,
+        description="Offline evaluations: reward win rate new vs old by source, guardrail flags, artifact shifts.",
+    )
+)

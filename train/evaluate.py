@@ -1,0 +1,174 @@
+"""`flywheel eval`: reward win rate of a new model over an old one on a frozen prompt release, with the
+guardrails of the CharacterFlywheel report.
+
+Each model answers every prompt once (same sampling settings and seed); the reward model scores both
+replies; the new model wins a prompt when its reply scores higher, a tie (identical scores, e.g.
+identical replies) counts half. The 95% interval is Wilson's score interval, which stays inside [0, 1]
+and behaves at small n, where the normal approximation does not. Everything is reported overall and
+separately for user and internal traffic, because the report's overfit generation won 70.7% on user
+traffic and only 43.7% on internal: one number hid it.
+
+Flags (printed, stored in `meta/evals`, written in the report):
+- `win_rate_high` (and `win_rate_high:<source>`): a win rate above `max_win_rate` (0.65; the report's
+  healthy band was 0.50-0.65, aiming near 0.60): past that the policy is likely exploiting the reward model.
+- `source_gap`: user and internal win rates further apart than `max_source_gap` (0.15).
+- `artifact:<feature>`: a style artifact (lakehouse.artifacts) shifted past its threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from lakehouse import artifacts, tables
+from lakehouse.lake import Lake
+from lakehouse.runs import code_version, utc_now
+from train import data, generate, models, score
+from train.config import EvalSettings
+
+Z_95 = 1.959963984540054
+TIE_TOLERANCE = 1e-6
+SOURCES = ("user", "internal")
+
+
+def wilson(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (successes may be fractional: ties count half)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class WinRate:
+    source: str
+    n: int
+    wins: int
+    ties: int
+    losses: int
+
+    @property
+    def win_rate(self) -> float:
+        return (self.wins + 0.5 * self.ties) / self.n if self.n else float("nan")
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return wilson(self.wins + 0.5 * self.ties, self.n)
+
+    def row(self) -> dict:
+        low, high = self.ci
+        return {**asdict(self), "win_rate": self.win_rate, "ci_low": low, "ci_high": high}
+
+
+def tally(source: str, outcomes: list[tuple[float, float]]) -> WinRate:
+    """Wins, ties and losses of (new reward, old reward) pairs."""
+    wins = sum(new - old > TIE_TOLERANCE for new, old in outcomes)
+    losses = sum(old - new > TIE_TOLERANCE for new, old in outcomes)
+    return WinRate(source, len(outcomes), wins, len(outcomes) - wins - losses, losses)
+
+
+def win_rates(outcomes: list[tuple[str | None, float, float]]) -> tuple[WinRate, list[WinRate]]:
+    """Overall and per-source win rates of (source, new reward, old reward) rows."""
+    overall = tally("all", [(n, o) for _, n, o in outcomes])
+    sources = sorted({s or "unknown" for s, _, _ in outcomes},
+                     key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s))
+    by_source = [tally(s, [(n, o) for src, n, o in outcomes if (src or "unknown") == s]) for s in sources]
+    return overall, by_source
+
+
+def source_gap(by_source: list[WinRate]) -> float | None:
+    rates = {w.source: w.win_rate for w in by_source if w.n}
+    return abs(rates["user"] - rates["internal"]) if "user" in rates and "internal" in rates else None
+
+
+def guardrails(overall: WinRate, by_source: list[WinRate], shifts: list[artifacts.Shift],
+               settings: EvalSettings) -> list[tuple[str, str]]:
+    """(code, explanation) for every guardrail the evaluation trips."""
+    flags = []
+    for w in [overall, *by_source]:
+        if w.n and w.win_rate > settings.max_win_rate:
+            code = "win_rate_high" if w.source == "all" else f"win_rate_high:{w.source}"
+            flags.append((code, f"{w.source} win rate {w.win_rate:.3f} is above {settings.max_win_rate:.2f}: "
+                                "the new model may be exploiting the reward model"))
+    gap = source_gap(by_source)
+    if gap is not None and gap > settings.max_source_gap:
+        rates = {w.source: w.win_rate for w in by_source}
+        flags.append(("source_gap", f"user win rate {rates['user']:.3f} vs internal {rates['internal']:.3f}: "
+                                    f"gap {gap:.3f} is above {settings.max_source_gap:.2f}"))
+    for shift in shifts:
+        if shift.flagged:
+            flags.append((f"artifact:{shift.feature}", shift.describe()))
+    return flags
+
+
+@dataclass
+class EvalResult:
+    eval_id: str
+    overall: WinRate
+    by_source: list[WinRate]
+    shifts: list[artifacts.Shift]
+    flags: list[tuple[str, str]]
+    report: Path
+    row: dict
+
+
+def _outcomes(new_scores: pa.Table, old_scores: pa.Table, prompts: dict[str, data.Prompt]):
+    new = {r["sample_id"]: r["reward"] for r in new_scores.to_pylist()}
+    old = {r["sample_id"]: r["reward"] for r in old_scores.to_pylist()}
+    return [(prompts[s].source, new[s], old[s]) for s in sorted(new.keys() & old.keys())]
+
+
+def _replies(lake: Lake, generation_id: str, prompts: dict[str, data.Prompt]) -> list[tuple[str, str]]:
+    return [(prompts[r["sample_id"]].last_user_message, r["text"])
+            for r in generate.candidates(lake, generation_id).to_pylist()]
+
+
+def run(lake: Lake, new_model: str, old_model: str, reward_model: str, prompts_ref: str, settings: EvalSettings,
+        out_dir: str | Path | None = None, log=print) -> EvalResult:
+    """Generate with both models, score, compare, write the report and the `meta/evals` row."""
+    from train import report
+
+    release = data.open_release(lake, prompts_ref, "prompts")
+    new_ref, old_ref = models.model_ref(new_model), models.model_ref(old_model)
+    sampling = generate.SamplingSettings(n=1, max_new_tokens=settings.max_new_tokens,
+                                         temperature=settings.temperature, top_p=settings.top_p,
+                                         seed=settings.seed, batch_size=settings.batch_size)
+    generations = {}
+    for side, path in (("new", new_model), ("old", old_model)):
+        result = generate.run(lake, path, release.ref, sampling, split=settings.split)
+        log(f"{side} model: {result.candidates} replies, {result.tokens_per_second:,.0f} tokens/s")
+        generations[side] = result.generation_id
+    new_scores = score.score_generation(lake, generations["new"], reward_model, batch_size=settings.batch_size)
+    old_scores = score.score_generation(lake, generations["old"], reward_model, batch_size=settings.batch_size)
+    prompts = generate.prompts_of(lake, generations["new"])
+    overall, by_source = win_rates(_outcomes(new_scores.table, old_scores.table, prompts))
+    shifts = artifacts.compare(_replies(lake, generations["old"], prompts), _replies(lake, generations["new"], prompts),
+                               settings.artifact_thresholds)
+    flags = guardrails(overall, by_source, shifts, settings)
+    eval_id = f"eval-{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    out = Path(out_dir) if out_dir else Path(new_ref.path) / "evals" / eval_id
+    rates = {w.source: w.win_rate for w in by_source}
+    row = {
+        "eval_id": eval_id, "new_model": new_ref.path, "new_model_run_id": new_ref.run_id,
+        "old_model": old_ref.path, "old_model_run_id": old_ref.run_id,
+        "reward_model": new_scores.reward_model.path, "reward_model_run_id": new_scores.reward_model.run_id,
+        "prompts_release": release.ref, "prompts_content_hash": release.manifest["content_hash"],
+        "new_generation_id": generations["new"], "old_generation_id": generations["old"],
+        "n_prompts": overall.n, "win_rate": overall.win_rate, "ci_low": overall.ci[0], "ci_high": overall.ci[1],
+        "win_rate_user": rates.get("user"), "win_rate_internal": rates.get("internal"),
+        "source_gap": source_gap(by_source), "by_source": [w.row() for w in by_source],
+        "artifacts": [asdict(s) for s in shifts], "flags": [code for code, _ in flags],
+        "settings": json.dumps(settings.model_dump(mode="json"), sort_keys=True),
+        "report_path": str((out / "report.md").resolve()), "code_version": code_version(), "created_at": utc_now(),
+    }
+    report_path = report.write(out, row, overall, by_source, shifts, flags)
+    with lake.transaction() as tx:
+        tx.write(tables.EVALS, pa.Table.from_pylist([row], schema=tables.EVALS.schema))
+    return EvalResult(eval_id, overall, by_source, shifts, flags, report_path, row)

@@ -1,0 +1,122 @@
+"""`lineage.json` in every checkpoint, and the same record as a row of the lake's `meta/models` table.
+
+The lineage answers "which data trained this checkpoint?" without a database: the release (name, version,
+content hash), the base model and its own lineage, the config and its hash, the code and package
+versions, the metrics. `ancestry` flattens the chain: the run's own release at depth 0, then the releases
+of the model it started from (depth 1), and so on, so a DPO checkpoint names its SFT data too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from lakehouse import tables
+from lakehouse.lake import Lake, atomic_write_bytes
+from lakehouse.releases import Release
+from train.models import LINEAGE_FILE, ModelRef, read_lineage
+
+PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[dict]:
+    """This run's release, then the ancestry recorded in the base model's lineage, one level deeper."""
+    own = {"run_id": run_id, "kind": kind, "release": release.ref,
+           "release_content_hash": release.manifest["content_hash"], "depth": 0}
+    parent = read_lineage(base_path) if base_path else None
+    inherited = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
+    return [own, *inherited]
+
+
+def build(*, run_id: str, kind: str, output_dir: Path, release: Release, base: ModelRef | str,
+          ref_model: ModelRef | None, settings: dict, settings_hash: str, code_version: str, metrics: dict,
+          notes: list[str], device: str, train_rows: int, dropped: dict, steps: int, seconds: float,
+          weights_sha256: str, started_at: dt.datetime, finished_at: dt.datetime) -> dict:
+    manifest = release.manifest
+    base_path = base.path if isinstance(base, ModelRef) else None
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "output_dir": str(output_dir),
+        "release": {"name": release.name, "version": release.version, "ref": release.ref,
+                    "type": manifest["type"], "content_hash": manifest["content_hash"],
+                    "path": str(release.path)},
+        "base_model": ({"path": base.path, "run_id": base.run_id, "kind": base.kind}
+                       if isinstance(base, ModelRef) else {"path": base, "run_id": None, "kind": base}),
+        "ref_model": ({"path": ref_model.path, "run_id": ref_model.run_id, "kind": ref_model.kind}
+                      if ref_model else None),
+        "config": settings,
+        "config_hash": settings_hash,
+        "code_version": code_version,
+        "packages": package_versions(),
+        "device": device,
+        "metrics": metrics,
+        "notes": notes,
+        "train_rows": train_rows,
+        "dropped": dropped,
+        "steps": steps,
+        "seconds": round(seconds, 3),
+        "weights_sha256": weights_sha256,
+        "ancestry": ancestry(run_id, kind, release, base_path),
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+    }
+
+
+def write(directory: Path, lineage: dict) -> Path:
+    path = directory / LINEAGE_FILE
+    atomic_write_bytes(path, (json.dumps(lineage, indent=2, sort_keys=True, default=str) + "\n").encode())
+    return path
+
+
+def to_row(lineage: dict) -> dict:
+    release = lineage["release"]
+    return {
+        "run_id": lineage["run_id"],
+        "kind": lineage["kind"],
+        "output_dir": lineage["output_dir"],
+        "release": release["ref"],
+        "release_name": release["name"],
+        "release_version": release["version"],
+        "release_type": release["type"],
+        "release_content_hash": release["content_hash"],
+        "base_model": lineage["base_model"]["path"],
+        "base_model_run_id": lineage["base_model"]["run_id"],
+        "ref_model": (lineage["ref_model"] or {}).get("path"),
+        "config": json.dumps(lineage["config"], sort_keys=True),
+        "config_hash": lineage["config_hash"],
+        "code_version": lineage["code_version"],
+        "packages": list(lineage["packages"].items()),
+        "metrics": [(k, float(v)) for k, v in sorted(lineage["metrics"].items())],
+        "lora": bool(lineage["config"].get("lora", {}).get("enabled")),
+        "device": lineage["device"],
+        "train_rows": lineage["train_rows"],
+        "steps": lineage["steps"],
+        "seconds": lineage["seconds"],
+        "weights_sha256": lineage["weights_sha256"],
+        "ancestry": lineage["ancestry"],
+        "started_at": dt.datetime.fromisoformat(lineage["started_at"]),
+        "finished_at": dt.datetime.fromisoformat(lineage["finished_at"]),
+    }
+
+
+def record(lake: Lake, lineage: dict) -> None:
+    """Append the run to `meta/models` (one transaction)."""
+    table = pa.Table.from_pylist([to_row(lineage)], schema=tables.MODELS.schema)
+    with lake.transaction() as tx:
+        tx.write(tables.MODELS, table)
