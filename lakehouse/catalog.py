@@ -159,6 +159,7 @@ def build(con, lake: Lake) -> None:
     con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
+    con.execute(f"CREATE VIEW labels AS SELECT * FROM {table_registry.LABELS.view}")
     _create_runs_views(con, lake)
     _create_lake_tables_view(con, lake)
 
