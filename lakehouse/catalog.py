@@ -18,17 +18,22 @@ from lakehouse.tables import TableSpec
 # One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
 CHARACTER_SYSTEM_PROMPT_SQL = """
 CREATE OR REPLACE MACRO character_system_prompt(ch) AS
-    CASE WHEN ch IS NULL OR ch.name IS NULL THEN NULL
-    ELSE concat('You are ', ch.name, '.',
+    CASE WHEN ch IS NULL OR concat(ch.name, ch.description, ch.instructions) = '' THEN NULL
+    ELSE concat(CASE WHEN coalesce(ch.name, '') <> '' THEN 'You are ' || ch.name || '.'
+                     ELSE 'You are the character described here.' END,
                 CASE WHEN coalesce(ch.description, '') <> '' THEN ' ' || ch.description ELSE '' END,
                 CASE WHEN coalesce(ch.instructions, '') <> '' THEN chr(10) || chr(10) || 'Instructions: ' || ch.instructions ELSE '' END)
     END
 """
 
+# Friendly names for tables that analysts query directly.
+ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
+           "ingested_files": "meta_ingested_files"}
+
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
 SELECT conversation_id, source, started_at, day, user_id, character, model_version, experiment, app, locale,
-       messages, len(messages) AS n_messages
+       messages, len(messages) AS n_messages, content_hash, origin
 FROM {text_layer}
 """
 
@@ -62,11 +67,11 @@ SELECT conversation_id || ':' || (i - 1) AS sample_id,
                 ELSE [{'role': 'system', 'content': character_system_prompt(character)}] END,
            list_transform(
                list_filter(messages[1:i - 1],
-                           m -> NOT (m.role = 'assistant' AND coalesce(m.signals.regenerated, false))),
-               m -> {'role': m.role, 'content': m.content})
+                           lambda m: NOT (m.role = 'assistant' AND coalesce(m.signals.regenerated, false))),
+               lambda m: {'role': m.role, 'content': m.content})
        ) AS prompt,
        messages[i].content AS response,
-       len(list_filter(messages[1:i - 1], m -> m.role = 'user'))::INTEGER AS depth,
+       len(list_filter(messages[1:i - 1], lambda m: m.role = 'user'))::INTEGER AS depth,
        messages[i].signals.continued AS continued, messages[i].signals.thumb AS thumb,
        messages[i].signals.love AS love, coalesce(messages[i].signals.regenerated, false) AS regenerated,
        messages[i].signals.reported AS reported, messages[i].signals.feedback AS feedback,
@@ -155,6 +160,8 @@ def build(con, lake: Lake) -> None:
             _create_empty(con, spec)
         else:
             con.execute(sql)
+    for alias, view in ALIASES.items():
+        con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
     con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
     con.execute(TURNS_SQL)

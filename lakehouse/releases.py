@@ -1,0 +1,233 @@
+"""Versioned, immutable training releases (DESIGN 3.5): `releases/<name>/<version>/`.
+
+A release directory holds `data/<split>-00000.parquet` files, `manifest.json` and `README.md` (a dataset
+card whose `configs` header lets `datasets.load_dataset(<release dir>)` load it). This module is the
+storage half: staging a release, publishing it atomically under the next version, refusing to overwrite
+a version, resolving `NAME[@VERSION]`, listing and verifying. What goes into a release is decided by
+curation's release builders; the manifest fields they add go through `extra`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from lakehouse.lake import Lake, file_sha256
+
+TRL_TYPES = ("sft", "preference", "unpaired", "prompt")
+SPLITS = ("train", "validation", "test")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Manifest fields that describe when and with what code a release was made, not what it contains:
+# they are left out of the content hash so that the same inputs and recipe give the same hash.
+VOLATILE_FIELDS = ("version", "created_at", "code_version", "packages", "content_hash")
+PACKAGES = ("pyarrow", "duckdb", "polars", "datasets", "trl", "transformers", "datasketch",
+            "presidio-analyzer", "sentence-transformers")
+
+
+class ReleaseError(Exception):
+    """A release cannot be written, found or verified; the message says why."""
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    version: int
+    path: Path
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    def data_files(self, split: str | None = None) -> list[Path]:
+        pattern = f"{split}-*.parquet" if split else "*.parquet"
+        return sorted((self.path / "data").glob(pattern))
+
+    def read(self, split: str | None = None) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        files = self.data_files(split)
+        if not files:
+            raise ReleaseError(f"{self.ref} has no {split or 'data'} files")
+        return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def releases_root(lake: Lake) -> Path:
+    return lake.root / "releases"
+
+
+def versions(lake: Lake, name: str) -> list[int]:
+    directory = releases_root(lake) / name
+    if not directory.exists():
+        return []
+    return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit() and (p / "manifest.json").exists())
+
+
+def list_releases(lake: Lake) -> list[Release]:
+    root = releases_root(lake)
+    if not root.exists():
+        return []
+    return [Release(d.name, v, d / str(v)) for d in sorted(root.iterdir()) if d.is_dir() for v in versions(lake, d.name)]
+
+
+def resolve(lake: Lake, ref: str) -> Release:
+    """`NAME`, `NAME@latest` or `NAME@VERSION` -> the published release (a clear error otherwise)."""
+    name, _, version = ref.partition("@")
+    available = versions(lake, name)
+    if not available:
+        known = ", ".join(sorted({r.name for r in list_releases(lake)})) or "none"
+        raise ReleaseError(f"no release named {name!r} in {releases_root(lake)} (known: {known})")
+    if version in ("", "latest"):
+        chosen = available[-1]
+    elif version.lstrip("v").isdigit() and int(version.lstrip("v")) in available:
+        chosen = int(version.lstrip("v"))
+    else:
+        raise ReleaseError(f"{name} has no version {version!r} (versions: {', '.join(map(str, available))})")
+    return Release(name, chosen, releases_root(lake) / name / str(chosen))
+
+
+def content_hash(manifest: dict) -> str:
+    """sha256 over the manifest without its volatile fields (file hashes included, so it covers the data)."""
+    stable = {k: v for k, v in manifest.items() if k not in VOLATILE_FIELDS}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int], description: str) -> str:
+    data_files = "\n".join(f"  - split: {s}\n    path: data/{s}-*.parquet" for s in SPLITS if splits.get(s))
+    counts = "\n".join(f"| {s} | {splits.get(s, 0):,} |" for s in SPLITS)
+    return (
+        "---\nconfigs:\n- config_name: default\n  data_files:\n" + data_files + "\n---\n\n"
+        f"# {name} v{version}\n\n{description}\n\nTRL dataset type: `{trl_type}`.\n\n"
+        "| split | rows |\n|---|---:|\n" + counts + "\n\n"
+        "Load it with `datasets.load_dataset(\"<this directory>\")`. `manifest.json` holds the lineage: "
+        "inputs, recipe, code version, per-file sha256 and the content hash (`flywheel releases verify`).\n"
+    )
+
+
+class ReleaseWriter:
+    """Stages one release, then publishes it under the next free version in one rename.
+
+    Use: `w = ReleaseWriter(lake, name, trl_type)`, `w.write_split("train", table)` for each split,
+    `w.finalize(...)` to write manifest and card into the staging directory (a leak scan can then run
+    over `w.staging`), and `w.publish()`. Nothing is visible under `releases/` before `publish`.
+    """
+
+    def __init__(self, lake: Lake, name: str, trl_type: str):
+        if not NAME_PATTERN.match(name):
+            raise ReleaseError(f"release name {name!r} must match {NAME_PATTERN.pattern}")
+        if trl_type not in TRL_TYPES:
+            raise ReleaseError(f"release type {trl_type!r} is not one of {', '.join(TRL_TYPES)}")
+        self.lake, self.name, self.trl_type = lake, name, trl_type
+        self.staging = lake.staging_root / f"release-{uuid.uuid4().hex}"
+        (self.staging / "data").mkdir(parents=True)
+        self.splits: dict[str, int] = {}
+        self.manifest: dict | None = None
+
+    def write_split(self, split: str, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if split not in SPLITS:
+            raise ReleaseError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+        self.splits[split] = table.num_rows
+        if table.num_rows:
+            pq.write_table(table, self.staging / "data" / f"{split}-00000.parquet", compression="zstd")
+
+    def finalize(self, *, parents: dict, recipe: dict, split_method: str, dropped: dict[str, int],
+                 description: str = "", code_version: str = "", extra: dict | None = None) -> dict:
+        """Write manifest.json and README.md into the staging directory; returns the manifest."""
+        from lakehouse.runs import stable_hash
+
+        files = [
+            {"path": f"data/{p.name}", "split": p.name.split("-")[0], "rows": self.splits[p.name.split("-")[0]],
+             "sha256": file_sha256(p)}
+            for p in sorted((self.staging / "data").glob("*.parquet"))
+        ]
+        manifest = {
+            "name": self.name,
+            "version": None,
+            "type": self.trl_type,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "parents": parents,
+            "recipe": recipe,
+            "recipe_hash": stable_hash(recipe),
+            "code_version": code_version,
+            "packages": package_versions(),
+            "files": files,
+            "splits": {s: self.splits.get(s, 0) for s in SPLITS},
+            "split_method": split_method,
+            "dropped": dict(sorted(dropped.items())),
+            **(extra or {}),
+        }
+        manifest["content_hash"] = content_hash(manifest)
+        self.manifest, self.description = manifest, description
+        self._write_meta(version=None)
+        return manifest
+
+    def _write_meta(self, version: int | None) -> None:
+        self.manifest["version"] = version
+        (self.staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+        card = dataset_card(self.name, version or 0, self.trl_type, self.splits, self.description)
+        (self.staging / "README.md").write_text(card)
+
+    def publish(self) -> Release:
+        """Move the staged release to `releases/<name>/<next version>/`; refuses to overwrite."""
+        if self.manifest is None:
+            raise ReleaseError("finalize() must run before publish()")
+        for _ in range(5):  # another process may publish the same version first: take the next one
+            version = (versions(self.lake, self.name) or [0])[-1] + 1
+            self._write_meta(version)
+            target = releases_root(self.lake) / self.name / str(version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(self.staging, target)  # refuses a non-empty target: a version is never overwritten
+            except OSError:
+                continue
+            return Release(self.name, version, target)
+        raise ReleaseError(f"could not publish {self.name}: versions kept being taken by other writers")
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def verify(release: Release) -> list[str]:
+    """Recompute every file hash and the content hash; returns the problems found (empty when intact)."""
+    manifest = release.manifest
+    problems = []
+    listed = {f["path"] for f in manifest["files"]}
+    for entry in manifest["files"]:
+        path = release.path / entry["path"]
+        if not path.exists():
+            problems.append(f"missing file {entry['path']}")
+        elif file_sha256(path) != entry["sha256"]:
+            problems.append(f"sha256 mismatch for {entry['path']}")
+    for path in release.data_files():
+        if f"data/{path.name}" not in listed:
+            problems.append(f"unlisted file data/{path.name}")
+    if content_hash(manifest) != manifest.get("content_hash"):
+        problems.append("content hash does not match the manifest")
+    return problems
+
