@@ -168,7 +168,7 @@ def serve(
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
                "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
-               "--server.fileWatcherType", "none"]
+               "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
     os.execve(sys.executable, command, env)
 

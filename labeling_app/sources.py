@@ -134,8 +134,10 @@ def sql_rows(lake_root: Path, sql: str, params: dict | None = None) -> list[dict
 
     con = catalog.connect(Lake(lake_root))
     try:
-        result = con.execute(sql, params) if params else con.execute(sql)
-        return result.fetch_arrow_table().to_pylist()
+        relation = con.sql(sql, params=params) if params else con.sql(sql)
+        if relation is None:
+            raise SourceError("the query returned no rows (is it a SELECT?)")
+        return relation.to_arrow_table().to_pylist()
     except duckdb.Error as exc:
         raise SourceError(f"the query failed: {exc}") from None
     finally:

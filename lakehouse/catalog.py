@@ -28,7 +28,7 @@ CREATE OR REPLACE MACRO character_system_prompt(ch) AS
 
 # Friendly names for tables that analysts query directly.
 ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
-           "ingested_files": "meta_ingested_files"}
+           "ingested_files": "meta_ingested_files", "labels": "labels_labels"}
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
@@ -166,7 +166,6 @@ def build(con, lake: Lake) -> None:
     con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
-    con.execute(f"CREATE VIEW labels AS SELECT * FROM {table_registry.LABELS.view}")
     _create_runs_views(con, lake)
     _create_lake_tables_view(con, lake)
 

@@ -20,12 +20,13 @@ from labeling_app.ui import render
 from labeling_app.ui.session import User
 
 MAX_TASK_ID = 2**63 - 1
+# (label, choice, strength, shortcut, tooltip)
 PAIRWISE_BUTTONS = (
-    ("A much better", "A", "strong", "Alt+Shift+1"),
-    ("A better", "A", None, "Alt+1"),
-    ("Tie", "tie", None, "Alt+0"),
-    ("B better", "B", None, "Alt+2"),
-    ("B much better", "B", "strong", "Alt+Shift+2"),
+    ("A ≫ B", "A", "strong", "Alt+Shift+1", "A is much better"),
+    ("A > B", "A", None, "Alt+1", "A is better"),
+    ("Tie", "tie", None, "Alt+0", "Neither is better"),
+    ("B > A", "B", None, "Alt+2", "B is better"),
+    ("B ≫ A", "B", "strong", "Alt+Shift+2", "B is much better"),
 )
 ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U")))
 
@@ -136,10 +137,10 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
     chosen = None
     with st.form(f"pairwise-{task.task_id}", border=False):
         reason = st.text_input("Reason (optional)", key=f"reason-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
-        for column, (label, choice, strength, shortcut) in zip(st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS):
+        for column, (label, choice, strength, shortcut, tip) in zip(st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS):
             kind = "primary" if choice != "tie" and strength is None else "secondary"
             if column.form_submit_button(label, key=f"pairwise-{choice}-{strength}-{task.task_id}", type=kind,
-                                         shortcut=shortcut, width="stretch"):
+                                         shortcut=shortcut, width="stretch", help=tip):
                 chosen = {"choice": choice, "strength": strength, "reason": reason}
     if chosen is not None:
         _submit(store, assignment, user, chosen)
