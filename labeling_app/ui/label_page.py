@@ -159,7 +159,7 @@ def questionnaire_form(store: Store, queue: Queue, assignment: Assignment, user:
     answers = st.session_state.setdefault(state_key, {})
     current = next((q["id"] for q in questions if q["id"] not in answers), None)
     for number, question in enumerate(questions, start=1):
-        row = st.columns([6, 1, 1, 1], vertical_alignment="center")
+        row = st.columns([5, 1, 1, 1.3], vertical_alignment="center")
         marker = "▶ " if question["id"] == current else ""
         row[0].markdown(f"{marker}**{number}.** {render.md_escape(question['text'])}")
         for column, answer in zip(row[1:], ANSWERS):
