@@ -16,9 +16,9 @@ from labeling_app.ui.session import User
 def page(store: Store, user: User, settings: Settings) -> None:
     st.subheader("Create a queue")
     with st.form("create_queue"):
-        name = st.text_input("Name (optional)", max_chars=120)
-        kind = st.selectbox("Kind", KINDS)
-        source = st.text_area("Source", placeholder="SELECT * FROM samples WHERE thumb = -1 LIMIT 200",
+        name = st.text_input("Name (optional)", max_chars=120, key="admin_name")
+        kind = st.selectbox("Kind", KINDS, key="admin_kind")
+        source = st.text_area("Source", placeholder="SELECT * FROM samples WHERE thumb = -1 LIMIT 200", key="admin_source",
                               help="SQL over the catalog (read-only), a preset, or a release directory "
                                    "such as releases/prefs/v1.")
         left, right = st.columns(2)
