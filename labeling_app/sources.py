@@ -1,4 +1,4 @@
-"""Where queue items come from: SQL over the catalog, a named preset, or a release directory.
+"""Where queue items come from: SQL over the catalog, a named preset, or a release (directory or NAME@VERSION).
 
 Every source becomes rows of one shape per kind, then task payloads:
 - single-reply kinds (questionnaire, rating, rewrite): sample_id, prompt, response
@@ -97,10 +97,22 @@ def load_items(lake_root: Path, kind: str, source: str) -> SourceItems:
     return result
 
 
+RELEASE_REF = re.compile(r"^[a-z0-9][a-z0-9_.-]*@(latest|v?\d+)$")
+
+
 def _release_dir(lake_root: Path, source: str) -> Path | None:
+    """The release directory `source` names (a path, or NAME@VERSION), or None when it is no release."""
     text = source.strip()
     if re.search(r"\s", text):
         return None
+    if RELEASE_REF.match(text):
+        from lakehouse.lake import Lake
+        from lakehouse.releases import ReleaseError, resolve
+
+        try:
+            return resolve(Lake(lake_root), text).path
+        except ReleaseError as exc:
+            raise SourceError(str(exc)) from None
     for candidate in (Path(text), Path(lake_root) / text):
         if candidate.is_dir():
             return candidate
@@ -154,6 +166,10 @@ def release_rows(release: Path, kind: str) -> tuple[list[dict], str]:
         raise SourceError(f"{release} has no data/*.parquet files")
     table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
     columns = set(table.column_names)
+    manifest = release / "manifest.json"
+    declared = json.loads(manifest.read_text()).get("type") if manifest.exists() else None
+    if declared == "prompt":
+        raise SourceError(f"{release} is a prompt release: it has no replies to label")
     if {"prompt", "chosen", "rejected"} <= columns:
         trl_type = "preference"
     elif "messages" in columns:
