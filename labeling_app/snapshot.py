@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labeling_app.consensus import ItemConsensus, QueueAnalysis, analyze
-from labeling_app.store import Queue, Store, Task
+from labeling_app.store import Queue, Store, Task, store_path
 
 
 @dataclass
@@ -144,8 +144,11 @@ def snapshot(lake_root: Path, *, refresh_catalog: bool = True) -> SnapshotResult
     from lakehouse.lake import Lake
 
     lake = Lake(lake_root)
-    with Store.for_lake(lake.root, read_only=True) as store:
-        rows = build_tables(store)
+    if store_path(lake.root).exists():
+        with Store.for_lake(lake.root, read_only=True) as store:
+            rows = build_tables(store)
+    else:  # no labels yet: empty, typed tables, so the catalog's label views exist for the pipeline
+        rows = {"labels/tasks": [], "labels/labels": [], "labels/consensus": []}
     with lake.transaction() as tx:
         for name, table_rows in rows.items():
             spec = tables.get(name)

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0;
 CREATE INDEX IF NOT EXISTS labels_queue ON labels (queue_id, task_id);
-CREATE INDEX IF NOT EXISTS labels_annotator ON labels (annotator, queue_id);
+CREATE INDEX IF NOT EXISTS labels_annotator ON labels (annotator, queue_id, is_adjudication);
 CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
     BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
@@ -404,9 +404,15 @@ class Store:
         return self.con.execute("SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? "
                                 "AND is_adjudication = 0", (annotator, queue_id)).fetchone()[0]
 
-    def labels(self, queue_id: int | None = None) -> list[dict]:
-        """Every label (annotations and adjudications) with its value parsed, oldest first."""
-        where, args = ("WHERE queue_id = ?", (queue_id,)) if queue_id is not None else ("", ())
+    def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
+        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
+        if task_id is not None:
+            task = self.task(task_id)
+            where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)
+        elif queue_id is not None:
+            where, args = "WHERE queue_id = ?", (queue_id,)
+        else:
+            where, args = "", ()
         rows = self.con.execute(f"SELECT * FROM labels {where} ORDER BY label_id", args).fetchall()
         out = []
         for row in rows:

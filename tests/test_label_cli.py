@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from labeling_app import annotators
@@ -34,6 +35,7 @@ def test_add_annotator_prints_a_token_and_stores_only_its_hash(tmp_path):
     assert bad.returncode == 2 and "name" in bad.stderr
 
 
+@pytest.mark.slow
 def test_queue_create_list_demo_agreement_snapshot(tmp_path):
     lake = make_lake(tmp_path / "lake", [conversation(i, regenerate=i % 2 == 0) for i in range(6)])
     missing = flywheel("label", "queue", "create", "--kind", "pairwise", "--from", "SELECT sample_id FROM samples",

@@ -134,3 +134,17 @@ def test_snapshot_feeds_the_catalog_views(tmp_path):
     assert again.consensus == first.consensus
     table = pq.read_table(next((root / "labels" / "consensus").glob("*.parquet")))
     assert not math.isnan(table.column("agreement").to_pylist()[0])
+
+
+def test_snapshot_before_any_label_gives_empty_typed_views(tmp_path):
+    root = make_lake(tmp_path / "lake", [conversation(0)])
+    result = snapshot(root)
+    assert (result.tasks, result.labels, result.consensus) == (0, 0, 0)
+    assert not (root / "labels" / "labels.sqlite").exists(), "a snapshot never creates the store"
+    con = catalog.connect(Lake(root))
+    try:
+        assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
+        columns = [r[0] for r in con.execute("DESCRIBE labels_consensus").fetchall()]
+        assert {"chosen", "rejected", "agreement", "kept", "queue_alpha"} <= set(columns)
+    finally:
+        con.close()

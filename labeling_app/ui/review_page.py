@@ -104,7 +104,7 @@ def _disagreements(store: Store, queue: Queue, analysis: QueueAnalysis, user: Us
                "an adjudication and becomes the item's consensus.")
     task_id = st.selectbox("Item", flagged, key=f"adjudicate-{queue.queue_id}", format_func=lambda t: f"item {t}")
     task = store.task(task_id)
-    labels = [l for l in store.labels(queue.queue_id) if l["task_id"] == task_id and not l["is_adjudication"]]
+    labels = [l for l in store.labels(task_id=task_id) if not l["is_adjudication"]]
     st.dataframe([{"annotator": l["annotator"], "label": _vote_text(queue.kind, l["value"]),
                    "note": l["value"].get("reason") or l["value"].get("note"), "seconds": l["seconds"]}
                   for l in labels], hide_index=True)
