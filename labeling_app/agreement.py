@@ -5,8 +5,9 @@ with items, not with items x annotators. Nominal for pairwise (candidate 0, cand
 questionnaire answers and rewrite (edited or not); ordinal for ratings. Items with fewer than two labels
 carry no information about agreement and are left out, as the coefficient prescribes.
 
-Per-annotator agreement is leave-one-out: an annotator's label is compared with the consensus of the
-other annotators on the item, so an annotator never agrees with a majority they formed themselves.
+Per-annotator agreement is reported two ways (see consensus.py): against the item's consensus, and
+leave-one-out, against the consensus of the other annotators only, so that an annotator cannot agree
+with a majority they formed themselves.
 """
 
 from __future__ import annotations

@@ -117,6 +117,32 @@ def _item(queue: Queue, question: Question, task_id: int, votes: dict, labels: l
                          dict(votes))
 
 
+def _annotator_rows(question: Question, items: list[ItemConsensus], per_item: dict,
+                    tolerance: int | None) -> list[dict]:
+    """Each annotator against the item consensus (adjudication included), and leave-one-out."""
+    with_consensus: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item in items:
+        if item.answer is None:
+            continue
+        for annotator, value in item.votes.items():
+            if tolerance is not None:
+                agrees = abs(value - item.score) <= tolerance
+            else:
+                agrees = value == item.answer
+            with_consensus[annotator][0] += 1
+            with_consensus[annotator][1] += int(agrees)
+    leave_one_out = agreement.annotator_agreement(per_item, tolerance)
+    rows = []
+    for annotator in sorted(set(with_consensus) | set(leave_one_out)):
+        compared, agreeing = with_consensus.get(annotator, (0, 0))
+        loo_compared, loo_agreeing = leave_one_out.get(annotator, (0, 0))
+        rows.append({"annotator": annotator, "question": question.id, "compared": compared, "agreeing": agreeing,
+                     "agreement": agreeing / compared if compared else None,
+                     "loo_compared": loo_compared,
+                     "loo_agreement": loo_agreeing / loo_compared if loo_compared else None})
+    return rows
+
+
 def analyze(queue: Queue, labels: list[dict]) -> QueueAnalysis:
     """Consensus for every labeled item of the queue, alpha per question, and per-annotator agreement."""
     by_task: dict[int, list[dict]] = defaultdict(list)
@@ -132,16 +158,16 @@ def analyze(queue: Queue, labels: list[dict]) -> QueueAnalysis:
     annotator_rows: list[dict] = []
     for question in qs:
         per_item = {}
+        question_items = []
         for task_id in sorted(set(by_task) | set(adjudications)):
             task_labels = by_task.get(task_id, [])
             votes = {l["annotator"]: vote(queue.kind, question.id, l["value"]) for l in task_labels}
             votes = {a: v for a, v in votes.items() if v is not None}
             per_item[task_id] = votes
-            items.append(_item(queue, question, task_id, votes, task_labels, adjudications.get(task_id)))
+            question_items.append(_item(queue, question, task_id, votes, task_labels, adjudications.get(task_id)))
+        items.extend(question_items)
         alpha[question.id] = agreement.krippendorff_alpha([list(v.values()) for v in per_item.values()],
                                                           question.domain, question.level)
         tolerance = queue.spec.get("rating_tolerance", 1) if question.level == "ordinal" else None
-        for annotator, (compared, agreeing) in agreement.annotator_agreement(per_item, tolerance).items():
-            annotator_rows.append({"annotator": annotator, "question": question.id, "compared": compared,
-                                   "agreeing": agreeing, "agreement": agreeing / compared if compared else None})
+        annotator_rows.extend(_annotator_rows(question, question_items, per_item, tolerance))
     return QueueAnalysis(queue, qs, items, alpha, annotator_rows)

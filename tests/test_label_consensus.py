@@ -81,6 +81,12 @@ def test_pairwise_consensus_keeps_high_agreement_and_adjudicated_items():
     item = next(i for i in adjudicated.items if i.task_id == 2)
     assert (item.answer, item.adjudicated, item.kept, item.n_agreeing) == ("tie", True, True, 1)
     assert adjudicated.disagreements() == []
+    rows = {r["annotator"]: r for r in adjudicated.annotators}
+    # consensus: item 1 -> 0, item 2 -> tie (adjudicated), item 3 -> 1; cy agrees only on item 2
+    assert (rows["cy"]["compared"], rows["cy"]["agreeing"]) == (2, 1)
+    assert (rows["ann"]["compared"], rows["ann"]["agreeing"]) == (3, 2)
+    # leave-one-out: ann faces split others on items 1 and 2 (only item 3 counts); cy on item 2
+    assert (rows["ann"]["loo_compared"], rows["cy"]["loo_compared"], rows["cy"]["loo_agreement"]) == (1, 1, 0.0)
 
 
 def test_questionnaire_rating_and_rewrite_questions():

@@ -78,9 +78,16 @@ def _agreement(analysis: QueueAnalysis) -> None:
     st.caption(f"Kept: all labels in and at least {bar:.0%} agreeing, or adjudicated. Alpha is n/a until some "
                "item has two labels and the labels vary.")
     if analysis.annotators:
-        st.markdown("**Each annotator against the consensus of the others**")
-        st.dataframe([{**r, "agreement": None if r["agreement"] is None else round(r["agreement"], 3)}
+        st.markdown("**Each annotator against the consensus**")
+        st.dataframe([{**r, "agreement": _round(r["agreement"]), "loo_agreement": _round(r["loo_agreement"])}
                       for r in analysis.annotators], hide_index=True)
+        st.caption("agreement: with the item's consensus (the reviewer's decision where there is one). "
+                   "loo: leave-one-out, with the consensus of the other annotators only (items where the "
+                   "others split are not compared).")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _vote_text(kind: str, value: dict) -> str:
