@@ -97,8 +97,11 @@ def _current_task(page) -> int:
     """The item on screen, once its page has finished rendering."""
     page.wait_for_function("() => /[?&]task=\\d+/.test(window.location.search)", timeout=20_000)
     task = int(re.search(r"[?&]task=(\d+)", page.url).group(1))
+    from playwright.sync_api import expect
+
     page.get_by_text(f"item {task}", exact=False).first.wait_for(timeout=20_000)
-    page.get_by_role("button", name=re.compile(r"^A > B")).wait_for(timeout=20_000)
+    _idle(page)
+    expect(page.get_by_role("button", name=re.compile(r"^A > B"))).to_have_count(1, timeout=20_000)
     _idle(page)
     return task
 
