@@ -28,7 +28,7 @@ CREATE OR REPLACE MACRO character_system_prompt(ch) AS
 
 # Friendly names for tables that analysts query directly.
 ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
-           "ingested_files": "meta_ingested_files"}
+           "ingested_files": "meta_ingested_files", "labels": "labels_labels"}
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
