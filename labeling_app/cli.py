@@ -1,10 +1,176 @@
-"""`flywheel label ...` commands."""
+"""`flywheel label ...` commands: queues, annotators, snapshots, the demo and the Streamlit server."""
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 label_app = typer.Typer(help="The labeling app: queues, annotators, the Streamlit server.", no_args_is_help=True)
+queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
+label_app.add_typer(queue_app, name="queue")
+
+LakeOption = Annotated[
+    Optional[Path],
+    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+]
+AnnotatorsOption = Annotated[
+    Optional[Path],
+    typer.Option("--annotators", help="Annotator tokens file (default: <lake>/labels/annotators.yaml).",
+                 show_default=False),
+]
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="Labeling config (default: configs/labeling.yaml).", show_default=False),
+]
+
+
+def _lake(lake: Optional[Path]) -> Path:
+    from lakehouse.lake import resolve_lake_path
+
+    return resolve_lake_path(lake)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@queue_app.command("create")
+def queue_create(
+    kind: Annotated[str, typer.Option("--kind", help="pairwise, questionnaire, rewrite or rating.")],
+    source: Annotated[str, typer.Option("--from", help="SQL over the catalog, a preset (regenerations, "
+                                        "preference-pairs, model-versions:V1,V2) or a release directory.")],
+    per_item: Annotated[int, typer.Option("--per-item", min=1, help="Distinct annotators per item.")] = 3,
+    name: Annotated[Optional[str], typer.Option(help="Queue name (default: kind, date and a source hash).")] = None,
+    append: Annotated[bool, typer.Option("--append", help="Add items to an existing queue of that name.")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="At most this many items.")] = None,
+    lake: LakeOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a queue of tasks from SQL, a preset or a release."""
+    from labeling_app.config import ConfigError, load_config
+    from labeling_app.queues import create_queue
+    from labeling_app.sources import SourceError
+    from labeling_app.store import StoreError
+
+    try:
+        created = create_queue(_lake(lake), kind=kind, source=source, per_item=per_item, name=name,
+                               config=load_config(config), append=append, limit=limit)
+    except (ConfigError, SourceError, StoreError) as exc:
+        _fail(str(exc))
+    typer.echo(created.summary())
+
+
+@queue_app.command("list")
+def queue_list(lake: LakeOption = None) -> None:
+    """Queues with their progress."""
+    from labeling_app.store import Store, store_path
+
+    root = _lake(lake)
+    if not store_path(root).exists():
+        _fail(f"no label store at {store_path(root)} (create a queue first)")
+    with Store.for_lake(root, read_only=True) as store:
+        for q in store.queues():
+            typer.echo(f"{q.name}\t{q.kind}\t{q.n_tasks:,} tasks\t{q.per_item} per item\t"
+                       f"{q.n_labels:,}/{q.target_labels:,} labels\t{q.n_complete:,} complete")
+
+
+@label_app.command("add-annotator")
+def add_annotator(
+    name: Annotated[str, typer.Argument(help="Annotator name (letters, digits, _ . -).")],
+    role: Annotated[str, typer.Option(help="annotator or reviewer.")] = "annotator",
+    replace: Annotated[bool, typer.Option("--replace", help="Issue a new token to an existing name.")] = False,
+    lake: LakeOption = None,
+    annotators_file: AnnotatorsOption = None,
+) -> None:
+    """Add an annotator and print their token (only its hash is stored: keep the token safe)."""
+    from labeling_app import annotators
+    from labeling_app.config import ConfigError
+
+    path = annotators_file or annotators.default_path(_lake(lake))
+    try:
+        annotator, token = annotators.add(path, name, role, replace=replace)
+    except ConfigError as exc:
+        _fail(str(exc))
+    typer.echo(f"{annotator.role} {annotator.name} added to {path}; token (shown once):")
+    typer.echo(token)
+
+
+@label_app.command()
+def snapshot(
+    lake: LakeOption = None,
+    refresh: Annotated[bool, typer.Option(help="Rebuild the catalog afterwards.")] = True,
+) -> None:
+    """Snapshot the label store to Parquet tables of the lake (labels, tasks, consensus)."""
+    from labeling_app.snapshot import snapshot as take
+    from labeling_app.store import StoreError
+
+    try:
+        result = take(_lake(lake), refresh_catalog=refresh)
+    except StoreError as exc:
+        _fail(str(exc))
+    typer.echo(result.summary())
+
+
+@label_app.command()
+def agreement(
+    lake: LakeOption = None,
+    queue: Annotated[Optional[str], typer.Option(help="One queue by name (default: all).")] = None,
+) -> None:
+    """Krippendorff's alpha and consensus counts per queue and question."""
+    from labeling_app.consensus import analyze
+    from labeling_app.store import Store, StoreError
+
+    try:
+        with Store.for_lake(_lake(lake), read_only=True) as store:
+            queues = [store.queue(queue)] if queue else store.queues()
+            for q in queues:
+                result = analyze(q, store.labels(q.queue_id))
+                for question in result.questions:
+                    items = [i for i in result.items if i.question == question.id]
+                    alpha = result.alpha[question.id]
+                    typer.echo(f"{q.name}\t{question.id}\talpha={'n/a' if alpha is None else f'{alpha:.3f}'}\t"
+                               f"{len(items):,} items\t{sum(i.kept for i in items):,} kept\t"
+                               f"{len(result.disagreements()):,} to adjudicate")
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@label_app.command()
+def demo(lake: LakeOption = None, annotators_file: AnnotatorsOption = None) -> None:
+    """Create a demo queue of each kind and print demo annotator and reviewer tokens."""
+    from labeling_app.demo import create_demo
+
+    result = create_demo(_lake(lake), annotators_file)
+    for line in result.lines:
+        typer.echo(line)
+    for name, token in result.tokens.items():
+        typer.echo(f"{name} token: {token}")
+
+
+@label_app.command()
+def serve(
+    lake: LakeOption = None,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
+    local_mode: Annotated[bool, typer.Option("--local-mode", help="Single user, no token (this machine only).")] = False,
+    annotators_file: AnnotatorsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Start the labeling app (Streamlit) on 127.0.0.1."""
+    from labeling_app.settings import APP_SCRIPT, settings_env
+
+    root = _lake(lake)
+    env = {**os.environ, **settings_env(root, local_mode=local_mode, annotators_file=annotators_file, config=config)}
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
+               "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
+    typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
+    os.execve(sys.executable, command, env)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,17 +18,24 @@ from lakehouse.tables import TableSpec
 # One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
 CHARACTER_SYSTEM_PROMPT_SQL = """
 CREATE OR REPLACE MACRO character_system_prompt(ch) AS
-    CASE WHEN ch IS NULL OR ch.name IS NULL THEN NULL
-    ELSE concat('You are ', ch.name, '.',
+    CASE WHEN ch IS NULL OR concat(ch.name, ch.description, ch.instructions) = '' THEN NULL
+    ELSE concat(CASE WHEN coalesce(ch.name, '') <> '' THEN 'You are ' || ch.name || '.'
+                     ELSE 'You are the character described here.' END,
                 CASE WHEN coalesce(ch.description, '') <> '' THEN ' ' || ch.description ELSE '' END,
                 CASE WHEN coalesce(ch.instructions, '') <> '' THEN chr(10) || chr(10) || 'Instructions: ' || ch.instructions ELSE '' END)
     END
 """
 
+# Friendly names for tables that analysts query directly.
+ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
+           "ingested_files": "meta_ingested_files", "labels": "labels_labels",
+           "models": "meta_models", "evals": "meta_evals", "candidates": "attributes_candidates",
+           "reward_scores": "attributes_reward_scores", "generations": "meta_generations"}
+
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
 SELECT conversation_id, source, started_at, day, user_id, character, model_version, experiment, app, locale,
-       messages, len(messages) AS n_messages
+       messages, len(messages) AS n_messages, content_hash, origin
 FROM {text_layer}
 """
 
@@ -78,15 +85,13 @@ FROM positioned
 WHERE messages[i].role = 'assistant'
 """
 
-# Friendly views over the training tables: `models` answers "which data trained this checkpoint?" (its
-# `ancestry` lists the releases of every model it descends from; `model_data` has one row per release).
-MODELS_SQL = """
-CREATE VIEW models AS SELECT * FROM meta_models;
+# "Which data trained this checkpoint?": one row per release in a model's ancestry (its own release at
+# depth 0, the releases of the model it started from at depth 1, ...).
+MODEL_DATA_SQL = """
 CREATE VIEW model_data AS
 SELECT run_id, kind, output_dir, a.depth AS depth, a.run_id AS trained_by_run_id, a.kind AS trained_by_kind,
        a.release AS release, a.release_content_hash AS release_content_hash
-FROM (SELECT run_id, kind, output_dir, unnest(ancestry) AS a FROM meta_models);
-CREATE VIEW evals AS SELECT * FROM meta_evals;
+FROM (SELECT run_id, kind, output_dir, unnest(ancestry) AS a FROM meta_models)
 """
 
 RUN_COLUMNS = {
@@ -166,11 +171,13 @@ def build(con, lake: Lake) -> None:
             _create_empty(con, spec)
         else:
             con.execute(sql)
+    for alias, view in ALIASES.items():
+        con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
     con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
-    con.execute(MODELS_SQL)
+    con.execute(MODEL_DATA_SQL)
     _create_runs_views(con, lake)
     _create_lake_tables_view(con, lake)
 

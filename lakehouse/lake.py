@@ -119,13 +119,19 @@ class Lake:
 class PartitionedWriter:
     """Streams record batches of one table into staged Parquet files, one file per day partition.
 
-    Files roll over every `max_rows_per_file` rows so a huge day does not make a huge file.
+    Rows are buffered (up to `buffer_rows` over all partitions) so that row groups are not tiny, then
+    flushed as one row group per partition; memory stays bounded whatever the input size. Files roll
+    over every `max_rows_per_file` rows.
     """
 
-    def __init__(self, tx: "Transaction", spec: TableSpec, max_rows_per_file: int = 2_000_000):
+    def __init__(self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 50_000,
+                 max_rows_per_file: int = 2_000_000):
         self.tx = tx
         self.spec = spec
+        self.buffer_rows = buffer_rows
         self.max_rows_per_file = max_rows_per_file
+        self._buffers: dict[str, list[pa.Table]] = {}
+        self._buffered = 0
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
 
@@ -135,8 +141,11 @@ class PartitionedWriter:
         if table.num_rows == 0:
             return
         for partition, part in self._split(table):
-            self._write_part(partition, part)
+            self._buffers.setdefault(partition, []).append(part)
+        self._buffered += table.num_rows
         self.rows_written += table.num_rows
+        if self._buffered >= self.buffer_rows:
+            self.flush()
 
     def _split(self, table: pa.Table) -> Iterable[tuple[str, pa.Table]]:
         if not self.spec.partitioned:
@@ -147,6 +156,12 @@ class PartitionedWriter:
         days = pc.cast(table[self.spec.time_column], pa.date32())
         for day in sorted(pc.unique(days).to_pylist()):
             yield f"day={day.isoformat()}", table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+
+    def flush(self) -> None:
+        for partition in sorted(self._buffers):
+            self._write_part(partition, pa.concat_tables(self._buffers[partition]))
+        self._buffers.clear()
+        self._buffered = 0
 
     def _write_part(self, partition: str, part: pa.Table) -> None:
         import pyarrow.parquet as pq
@@ -168,6 +183,7 @@ class PartitionedWriter:
         self.tx.add_staged(self.spec, partition, tmp)
 
     def close(self) -> None:
+        self.flush()
         for partition in sorted(self._open):
             self._close(partition)
 

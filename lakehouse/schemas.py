@@ -128,6 +128,104 @@ INGESTED_FILES = pa.schema(
     ]
 )
 
+# The label store's Parquet snapshots (labels/labels, labels/tasks, labels/consensus). The store itself is
+# SQLite (DESIGN 3.4); these are rewritten whole by `flywheel label snapshot` and documented in
+# docs/labeling.md.
+CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+CANDIDATE = pa.struct(
+    [
+        ("sample_id", pa.string()),
+        ("text", pa.string()),
+        ("model_version", pa.string()),
+        ("origin", pa.string()),
+    ]
+)
+ANSWER = pa.struct([("question", pa.string()), ("answer", pa.string())])
+
+LABEL_TASKS = pa.schema(
+    [
+        pa.field("task_id", pa.int64(), nullable=False),
+        pa.field("queue_id", pa.int64(), nullable=False),
+        pa.field("queue", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("item_key", pa.string(), nullable=False),
+        pa.field("per_item", pa.int32(), nullable=False),
+        pa.field("n_labels", pa.int32(), nullable=False),
+        pa.field("n_skips", pa.int32(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+        pa.field("character_id", pa.string()),
+        pa.field("character_name", pa.string()),
+        pa.field("conversation_id", pa.string()),
+        pa.field("turn", pa.int32()),
+        pa.field("source", pa.string()),
+        pa.field("prompt", pa.list_(CHAT_MESSAGE)),
+        pa.field("candidates", pa.list_(CANDIDATE)),
+    ]
+)
+
+LABELS = pa.schema(
+    [
+        pa.field("label_id", pa.int64(), nullable=False),
+        pa.field("task_id", pa.int64(), nullable=False),
+        pa.field("queue_id", pa.int64(), nullable=False),
+        pa.field("queue", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("item_key", pa.string(), nullable=False),
+        pa.field("annotator", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("adjudication", pa.bool_(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+        pa.field("seconds", pa.float64()),
+        pa.field("guideline_version", pa.string(), nullable=False),
+        pa.field("question_set_version", pa.string()),
+        pa.field("side_a", pa.int8()),
+        pa.field("side_b", pa.int8()),
+        pa.field("choice", pa.string()),
+        pa.field("preferred", pa.int8()),
+        pa.field("tie", pa.bool_()),
+        pa.field("strength", pa.string()),
+        pa.field("answers", pa.list_(ANSWER)),
+        pa.field("score", pa.int16()),
+        pa.field("rewrite", pa.string()),
+        pa.field("rewrite_changed", pa.bool_()),
+        pa.field("diff", pa.string()),
+        pa.field("note", pa.string()),
+        pa.field("value", pa.string(), nullable=False),
+    ]
+)
+
+LABEL_CONSENSUS = pa.schema(
+    [
+        pa.field("queue_id", pa.int64(), nullable=False),
+        pa.field("queue", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("task_id", pa.int64(), nullable=False),
+        pa.field("item_key", pa.string(), nullable=False),
+        pa.field("question", pa.string(), nullable=False),
+        pa.field("answer", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("n_annotators", pa.int32(), nullable=False),
+        pa.field("n_agreeing", pa.int32(), nullable=False),
+        pa.field("agreement", pa.float64(), nullable=False),
+        pa.field("queue_alpha", pa.float64()),
+        pa.field("adjudicated", pa.bool_(), nullable=False),
+        pa.field("kept", pa.bool_(), nullable=False),
+        pa.field("tie", pa.bool_()),
+        pa.field("strength", pa.string()),
+        pa.field("prompt", pa.list_(CHAT_MESSAGE)),
+        pa.field("sample_id", pa.string()),
+        pa.field("response", pa.string()),
+        pa.field("chosen", pa.string()),
+        pa.field("rejected", pa.string()),
+        pa.field("chosen_sample_id", pa.string()),
+        pa.field("rejected_sample_id", pa.string()),
+        pa.field("rewriter", pa.string()),
+        pa.field("character_id", pa.string()),
+        pa.field("guideline_version", pa.string(), nullable=False),
+        pa.field("question_set_version", pa.string()),
+    ]
+)
+
 # --- Training, generation and offline evaluation (train/) ---
 
 # attributes/candidates: K sampled replies per prompt of a prompt release, one row per reply.

@@ -94,6 +94,28 @@ INGESTED_FILES = register(
         description="One row per ingested input file (by sha256): re-ingesting it adds nothing.",
     )
 )
+LABEL_TASKS = register(
+    TableSpec(
+        "labels/tasks",
+        schemas.LABEL_TASKS,
+        description="Snapshot of the label store's tasks: queue, item, context and candidates.",
+    )
+)
+LABELS = register(
+    TableSpec(
+        "labels/labels",
+        schemas.LABELS,
+        description="Snapshot of every label (append-only; adjudications flagged); the `labels` view.",
+    )
+)
+LABEL_CONSENSUS = register(
+    TableSpec(
+        "labels/consensus",
+        schemas.LABEL_CONSENSUS,
+        description="Consensus label per item and question, with agreement; what releases consume.",
+    )
+)
+
 CANDIDATES = register(
     TableSpec(
         "attributes/candidates",

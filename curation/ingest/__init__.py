@@ -1,0 +1,1 @@
+"""Ingest: traffic logs in any supported format -> bronze tables, rejected records -> quarantine."""

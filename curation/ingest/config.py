@@ -1,0 +1,30 @@
+"""The ingest stage's configuration (the `ingest` entry of a recipe, and `flywheel ingest`'s options)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curation.ingest.sources import FORMATS
+
+Format = Literal["auto", "native", "openai", "sharegpt", "hh", "persona-chat", "exposures"]
+assert set(Format.__args__) == {"auto", *FORMATS}
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[Path] = Field(min_length=1, description="Files or directories to ingest.")
+    optional_paths: list[Path] = Field(default_factory=list,
+                                       description="Ingested when they exist, skipped with a note otherwise.")
+    format: Format = "auto"
+    source: Literal["user", "internal"] = Field(
+        "internal", description="source for formats that do not carry one (all but native)")
+    started_at: str = Field("1970-01-01T00:00:00Z",
+                            description="started_at for formats without timestamps (hh, persona-chat, ...)")
+    drop_user_ids: bool = False
+    strict: bool = False
+    max_message_bytes: int = Field(4 << 20, gt=0, description="Larger messages are quarantined.")
+    block_bytes: int = Field(8 << 20, gt=0, description="Input is processed in blocks of about this size.")

@@ -1,0 +1,415 @@
+"""The ingest stage: input files -> bronze conversations, exposures, preference pairs and quarantine.
+
+Records flow in bounded blocks: parse (pyarrow JSON, bad lines isolated), validate (vectorized),
+de-duplicate against the lake by conversation id, pseudonymize user ids, write. Each input file is
+recorded by sha256 in `meta/ingested_files`, so ingesting it again adds nothing. The whole run is one
+lake transaction: a run that dies leaves nothing behind, and running it again does all the work.
+Reconciliation holds for every file: records read = accepted + quarantined.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from curation.ingest import adapters, parse, pseudonymize, sources
+from curation.ingest.config import IngestConfig
+from curation.ingest.known import KnownIds, id_hashes
+from curation.ingest.timestamps import parse_utc
+from curation.ingest.validate import Verdict, validate_conversations
+from lakehouse import schemas, tables
+from lakehouse.lake import Lake, Transaction, file_sha256
+from lakehouse.runs import StageStats, utc_now
+
+
+class IngestRefused(Exception):
+    """The run cannot go on (e.g. user ids without a pseudonymization key); nothing is written."""
+
+
+@dataclass
+class Unit:
+    """One native record to validate, traced back to its source record."""
+
+    line: int
+    raw: bytes
+    native: bytes
+    record: int  # source record number; a record is accepted only if all its units are
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    status: str  # ingested | skipped
+    records: int = 0
+    accepted: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    conversations: int = 0
+    note: str = ""
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+
+@dataclass
+class Quarantined:
+    line: int | None
+    raw: bytes
+    reason: str
+    detail: str
+
+
+class Ingestor:
+    def __init__(self, lake: Lake, config: IngestConfig, run_id: str, tx: Transaction,
+                 key: bytes | None, advance: Callable[[int], None] = lambda n: None):
+        self.lake, self.config, self.run_id, self.tx = lake, config, run_id, tx
+        self.key, self.advance = key, advance
+        self.now = utc_now()
+        self.defaults = adapters.Defaults(source=config.source, started_at=config.started_at)
+        self.known = _load_known(lake)
+        self.ingested_shas = _load_ingested_shas(lake)
+        self.bronze = tx.writer(tables.BRONZE_CONVERSATIONS)
+        self.quarantine = tx.writer(tables.QUARANTINE)
+        self.pairs = tx.writer(tables.BRONZE_PREFERENCE_PAIRS)
+        self.exposures = tx.writer(tables.BRONZE_EXPOSURES)
+        self.ledger: list[dict] = []
+        self._pending_pairs: dict[int, dict] = {}
+        self._offset = 0
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def ingest_file(self, path: Path) -> FileReport:
+        sha = file_sha256(path)
+        if sha in self.ingested_shas:
+            self.advance(path.stat().st_size)
+            return FileReport(str(path), "-", "skipped", note="already ingested (same sha256)")
+        try:
+            fmt = self.config.format if self.config.format != "auto" else sources.detect_format(path)
+        except sources.InputError as exc:
+            report = FileReport(str(path), "unknown", "ingested")
+            self._quarantine(report, [Quarantined(None, b"", "unknown_format", str(exc))], "unknown")
+            self.advance(path.stat().st_size)
+            return report
+        report = FileReport(str(path), fmt, "ingested")
+        self._current_path, self._current_format, self._offset = str(path), fmt, 0
+        if fmt == "exposures":
+            self._ingest_exposures(path, report)
+        else:
+            for units, rejected in self._units(path, fmt):
+                self._quarantine(report, rejected, fmt)
+                if units:
+                    self._process(units, report)
+        self.ingested_shas.add(sha)
+        self.ledger.append({"file_sha256": sha, "path": str(path), "format": fmt, "records": report.records,
+                            "accepted": report.accepted, "quarantined": report.quarantined_total,
+                            "run_id": self.run_id, "ingested_at": self.now})
+        if report.records != report.accepted + report.quarantined_total:
+            raise AssertionError(f"reconciliation failed for {path}: {report}")
+        return report
+
+    def finish(self) -> None:
+        if self.ledger:
+            self.tx.write(tables.INGESTED_FILES, pa.Table.from_pylist(self.ledger, schema=schemas.INGESTED_FILES))
+
+    # -- reading units ----------------------------------------------------------------------------
+
+    def _units(self, path: Path, fmt: str) -> Iterator[tuple[list[Unit], list[Quarantined]]]:
+        """Blocks of units (and the records rejected before validation) from a file of any format."""
+        if fmt == "persona-chat":
+            yield from self._batched(self._csv_records(path), fmt)
+        elif path.name.lower().endswith(".parquet"):
+            yield from self._batched(self._parquet_records(path), fmt)
+        elif sources.is_json_array(path):
+            yield from self._batched(self._array_records(path), fmt)
+        else:
+            for block in sources.read_blocks(path, self.config.block_bytes):
+                if isinstance(block, sources.StreamError):
+                    yield [], [Quarantined(block.line, block.raw, block.reason, block.detail)]
+                    continue
+                records = [(block.first_line + i, line) for i, line in enumerate(block.lines) if line.strip()]
+                if fmt == "native":
+                    yield [Unit(n, raw, raw, n) for n, raw in records], []
+                else:
+                    yield self._convert(((n, raw, None) for n, raw in records), fmt)
+                self.advance_to(block.end_offset)
+
+    def advance_to(self, offset: int) -> None:
+        delta = offset - getattr(self, "_offset", 0)
+        self._offset = offset
+        self.advance(max(delta, 0))
+
+    def _batched(self, records: Iterator[tuple[int, bytes, dict]], fmt: str, size: int = 5000):
+        batch = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= size:
+                yield self._convert(iter(batch), fmt)
+                batch = []
+        if batch:
+            yield self._convert(iter(batch), fmt)
+
+    def _convert(self, records: Iterator[tuple[int, bytes, dict | None]], fmt: str):
+        """Source records -> native units; records an adapter rejects are quarantined directly."""
+        units: list[Unit] = []
+        rejected: list[Quarantined] = []
+        for line, raw, record in records:
+            if record is None:
+                record, problem = _loads(raw)
+                if problem:
+                    rejected.append(Quarantined(line, raw, *problem))
+                    continue
+            if fmt == "native":
+                units.append(Unit(line, raw, json.dumps(record, default=str).encode(), line))
+                continue
+            try:
+                converted = adapters.ADAPTERS[fmt](record, raw, self.defaults)
+            except adapters.RecordRejected as exc:
+                rejected.append(Quarantined(line, raw, exc.reason, exc.detail))
+                continue
+            for conversation in converted.conversations:
+                units.append(Unit(line, raw, json.dumps(conversation).encode(), line))
+            if converted.pair:
+                self._pending_pairs[line] = converted.pair
+        return units, rejected
+
+    def _csv_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
+        with sources.open_binary(path) as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+            for row_number, row in enumerate(csv.DictReader(text), start=1):
+                out = io.StringIO()
+                csv.writer(out).writerow(row.values())
+                yield row_number, out.getvalue().encode(), row
+        self.advance_to(path.stat().st_size)
+
+    def _parquet_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
+        import pyarrow.parquet as pq
+
+        row_number = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
+            for row in batch.to_pylist():
+                row_number += 1
+                yield row_number, json.dumps(row, default=_iso).encode(), json.loads(json.dumps(row, default=_iso))
+        self.advance_to(path.stat().st_size)
+
+    def _array_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
+        """A JSON file holding one array of records (common for ShareGPT dumps); loaded whole."""
+        with sources.open_binary(path) as fh:
+            values = json.load(fh)
+        for index, value in enumerate(values, start=1):
+            yield index, json.dumps(value).encode(), value
+        self.advance_to(path.stat().st_size)
+
+    # -- validating and writing ---------------------------------------------------------------------
+
+    def _process(self, units: list[Unit], report: FileReport) -> None:
+        table, good, errors = parse.parse_lines([u.native for u in units], parse.CONVERSATION_PARSE_SCHEMA)
+        reasons = np.full(len(units), None, dtype=object)
+        details = np.full(len(units), None, dtype=object)
+        for error in errors:
+            reasons[error.index], details[error.index] = error.reason, error.detail
+        checked = validate_conversations(table, now=self.now, max_message_bytes=self.config.max_message_bytes)
+        good = np.asarray(good, dtype=np.int64)
+        reasons[good], details[good] = checked.verdict.reasons, checked.verdict.details
+        ids = table["conversation_id"].to_pylist()
+        contents = np.array([xxhash.xxh3_128_intdigest(units[i].native) for i in good], dtype=object)
+        self._check_duplicates(ids, contents, good, reasons, details)
+        records = np.array([u.record for u in units])
+        failed = _failed_records(records, reasons)
+        accepted_rows = np.flatnonzero(~np.isin(records[good], list(failed)))
+        self._write_accepted(table, checked, accepted_rows, good, units, contents, ids)
+        rejected = [Quarantined(units[i].line, units[i].raw, reasons[i], details[i]) for i in failed.values()]
+        self._quarantine(report, rejected, self._current_format)
+        accepted_records = set(records.tolist()) - set(failed)
+        report.records += len(accepted_records)
+        report.accepted += len(accepted_records)
+        report.conversations += len(accepted_rows)
+        self._write_pairs(accepted_records)
+
+    def _check_duplicates(self, ids, contents, good, reasons, details) -> None:
+        """Mark ids already in the lake or earlier in the batch: same bytes -> duplicate_record,
+        different bytes -> conflicting_duplicate."""
+        candidates = [k for k, i in enumerate(good) if reasons[i] is None]
+        if not candidates:
+            return
+        hashes = id_hashes([ids[k] for k in candidates])
+        low = np.array([contents[k] & 0xFFFFFFFFFFFFFFFF for k in candidates], dtype=np.uint64)
+        found, known_content = self.known.lookup(hashes)
+        first_seen: dict[int, int] = {}
+        for j, k in enumerate(candidates):
+            row = good[k]
+            if found[j]:
+                same = known_content[j] == low[j]
+            elif int(hashes[j]) in first_seen:
+                same = low[first_seen[int(hashes[j])]] == low[j]
+            else:
+                first_seen[int(hashes[j])] = j
+                continue
+            reasons[row] = "duplicate_record" if same else "conflicting_duplicate"
+            details[row] = (f"conversation_id {ids[k]!r} already ingested with identical content" if same
+                            else f"conversation_id {ids[k]!r} already ingested with different content")
+
+    def _write_accepted(self, table, checked, rows, good, units, contents, ids) -> None:
+        if len(rows) == 0:
+            return
+        take = pa.array(rows)
+        accepted = table.take(take)
+        user_ids = self._user_ids(accepted["user_id"])
+        origin = self._origin([units[good[r]].line for r in rows])
+        columns = {name: accepted[name] for name in schemas.BRONZE_CONVERSATIONS.names if name in accepted.column_names}
+        columns.update(
+            started_at=checked.started_at.take(take), messages=checked.messages.take(take), user_id=user_ids,
+            content_hash=pa.array([f"{contents[r]:032x}" for r in rows]), origin=origin,
+        )
+        self.bronze.write(pa.table(columns))
+        self._remember(rows, ids, contents)
+
+    def _remember(self, rows, ids, contents) -> None:
+        hashes = id_hashes([ids[r] for r in rows])
+        low = np.array([contents[r] & 0xFFFFFFFFFFFFFFFF for r in rows], dtype=np.uint64)
+        self.known.add(hashes, low)
+
+    def _user_ids(self, user_ids: pa.ChunkedArray) -> pa.Array:
+        if self.config.drop_user_ids or user_ids.null_count == len(user_ids):
+            return pa.nulls(len(user_ids), pa.string())
+        return pseudonymize.pseudonymize(user_ids.combine_chunks(), self._require_key())
+
+    def _require_key(self) -> bytes:
+        if self.key is None:
+            raise IngestRefused(
+                "the input has user ids but no pseudonymization key is configured: set FLYWHEEL_HMAC_KEY or "
+                f"create a key file ({pseudonymize.key_file_path()}, e.g. with `flywheel keygen`), "
+                "or pass --drop-user-ids"
+            )
+        return self.key
+
+    def _write_pairs(self, accepted_records: set[int]) -> None:
+        lines = [r for r in sorted(accepted_records) if r in self._pending_pairs]
+        rows = [self._pending_pairs[r] for r in lines]
+        self._pending_pairs.clear()
+        if not rows:
+            return
+        fields = [f for f in schemas.PREFERENCE_PAIRS if f.name != "origin"]
+        table = pa.Table.from_pylist(rows, schema=parse.parse_schema(fields))
+        table = table.set_column(table.schema.get_field_index("started_at"), "started_at", parse_utc(table["started_at"]))
+        self.pairs.write(table.append_column("origin", self._origin(lines)))
+
+    def _origin(self, lines: list[int]) -> pa.StructArray:
+        n = len(lines)
+        return pa.StructArray.from_arrays(
+            [pa.array([self.run_id] * n), pa.array([self._current_path] * n), pa.array(lines, pa.int64()),
+             pa.array([self._current_format] * n)],
+            fields=list(schemas.ORIGIN),
+        )
+
+    def _quarantine(self, report: FileReport, rejected: list[Quarantined], fmt: str) -> None:
+        if not rejected:
+            return
+        for q in rejected:
+            report.quarantined[q.reason] += 1
+        report.records += len(rejected)
+        self.quarantine.write(pa.table({
+            "reason": [q.reason for q in rejected],
+            "detail": [q.detail for q in rejected],
+            "source_file": [getattr(self, "_current_path", report.path)] * len(rejected),
+            "line": pa.array([q.line for q in rejected], pa.int64()),
+            "format": [fmt] * len(rejected),
+            "raw": pa.array([q.raw for q in rejected], pa.binary()),
+            "run_id": [self.run_id] * len(rejected),
+            "quarantined_at": pa.array([self.now] * len(rejected), pa.timestamp("us", tz="UTC")),
+        }))
+
+    # -- exposures ---------------------------------------------------------------------------------
+
+    def _ingest_exposures(self, path: Path, report: FileReport) -> None:
+        if self.config.drop_user_ids:
+            raise IngestRefused(f"{path} holds experiment exposures, which are keyed by user id: "
+                                "they cannot be ingested with --drop-user-ids")
+        for block in sources.read_blocks(path, self.config.block_bytes):
+            if isinstance(block, sources.StreamError):
+                self._quarantine(report, [Quarantined(block.line, block.raw, block.reason, block.detail)], "exposures")
+                continue
+            records = [(block.first_line + i, line) for i, line in enumerate(block.lines) if line.strip()]
+            self._process_exposures(records, report)
+            self.advance_to(block.end_offset)
+
+    def _process_exposures(self, records: list[tuple[int, bytes]], report: FileReport) -> None:
+        table, good, errors = parse.parse_lines([raw for _, raw in records], parse.EXPOSURE_PARSE_SCHEMA)
+        rejected = [Quarantined(records[e.index][0], records[e.index][1], e.reason, e.detail) for e in errors]
+        verdict = Verdict.empty(table.num_rows)
+        for name in ("experiment_id", "arm", "user_id"):
+            missing = pc.fill_null(pc.equal(pc.utf8_length(pc.fill_null(table[name], "")), 0), True)
+            verdict.fail(missing.to_numpy(zero_copy_only=False), "missing_field", f"{name} is missing or empty")
+        exposed = parse_utc(table["exposed_at"])
+        verdict.fail(pc.is_null(exposed).to_numpy(zero_copy_only=False), "bad_timestamp",
+                     "exposed_at is missing or not an RFC 3339 timestamp")
+        valid = verdict.valid
+        for k in np.flatnonzero(~valid):
+            line, raw = records[good[k]]
+            rejected.append(Quarantined(line, raw, verdict.reasons[k], verdict.details[k]))
+        self._quarantine(report, rejected, "exposures")
+        keep = pa.array(np.flatnonzero(valid))
+        if len(keep):
+            key = self._require_key()
+            accepted = table.take(keep)
+            origin = self._origin([records[good[k]][0] for k in keep.to_pylist()])
+            self.exposures.write(pa.table({
+                "experiment_id": accepted["experiment_id"], "arm": accepted["arm"],
+                "user_id": pseudonymize.pseudonymize(accepted["user_id"].combine_chunks(), key),
+                "exposed_at": exposed.take(keep), "origin": origin,
+            }))
+        report.records += int(valid.sum())
+        report.accepted += int(valid.sum())
+
+
+def _loads(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        return None, ("invalid_utf8", f"invalid UTF-8 at byte {exc.start}")
+    except json.JSONDecodeError as exc:
+        return None, ("invalid_json", str(exc))
+    if not isinstance(value, dict):
+        return None, ("not_an_object", f"record is a JSON {type(value).__name__}, not an object")
+    return value, None
+
+
+def _iso(value):
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def _failed_records(records: np.ndarray, reasons: np.ndarray) -> dict[int, int]:
+    """Source record -> index of its first failing unit."""
+    failed: dict[int, int] = {}
+    for i in np.flatnonzero(reasons != None):  # noqa: E711
+        failed.setdefault(int(records[i]), int(i))
+    return failed
+
+
+def _load_known(lake: Lake) -> KnownIds:
+    known = KnownIds()
+    if lake.files(tables.BRONZE_CONVERSATIONS):
+        existing = lake.read(tables.BRONZE_CONVERSATIONS, columns=["conversation_id", "content_hash"])
+        hashes = id_hashes(existing["conversation_id"].to_pylist())
+        contents = np.array([int(h[-16:], 16) for h in existing["content_hash"].to_pylist()], dtype=np.uint64)
+        known.add(hashes, contents)
+    return known
+
+
+def _load_ingested_shas(lake: Lake) -> set[str]:
+    if not lake.files(tables.INGESTED_FILES):
+        return set()
+    return set(lake.read(tables.INGESTED_FILES, columns=["file_sha256"])["file_sha256"].to_pylist())

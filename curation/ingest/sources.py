@@ -1,0 +1,192 @@
+"""Finding input files, detecting their format, and reading them as bounded blocks of lines.
+
+Blocks are bounded in bytes, so memory does not grow with file size. A gzip stream that is truncated or
+corrupt does not abort the file: the lines read before the damage are processed and the damage itself
+is reported as a `StreamError` so it can be quarantined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMATS = ("native", "openai", "sharegpt", "hh", "persona-chat", "exposures")
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".gz", ".csv", ".parquet")
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK_BYTES = 8 << 20
+
+
+class InputError(Exception):
+    """An input path or format that cannot be used at all (as opposed to a bad record)."""
+
+
+@dataclass
+class LineBlock:
+    first_line: int  # 1-based line number of lines[0]
+    lines: list[bytes]  # every line, empty ones included, so numbering stays exact
+    end_offset: int  # compressed bytes consumed so far (for progress)
+
+
+@dataclass
+class StreamError:
+    line: int
+    reason: str
+    detail: str
+    raw: bytes = b""
+
+
+@dataclass
+class InputFile:
+    path: Path
+    format: str
+    sha256: str = field(default="")
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Files under the given paths (directories recursively), sorted, hidden files skipped."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"input path {path} does not exist")
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.name.lower().endswith(INPUT_SUFFIXES)
+            )
+        else:
+            found.append(path)
+    return sorted(dict.fromkeys(p.resolve() for p in found))
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: Path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def is_json_array(path: Path) -> bool:
+    return head(path, 4096).lstrip().startswith(b"[")
+
+
+def head(path: Path, size: int = 1 << 20) -> bytes:
+    """Up to `size` decompressed bytes from the start of a file, even of a damaged gzip."""
+    with open(path, "rb") as raw:
+        if raw.read(2) != GZIP_MAGIC:
+            raw.seek(0)
+            return raw.read(size)
+        raw.seek(0)
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            return decoder.decompress(raw.read(size), size)
+        except zlib.error:
+            return b""
+
+
+def _first_record(path: Path) -> dict | list | None:
+    """The first parseable JSON value of a JSON-lines or JSON-array file (None if none in the head)."""
+    text = head(path).decode("utf-8", "replace").lstrip()
+    if text.startswith("["):
+        try:
+            return json.JSONDecoder().raw_decode(text[1:].lstrip())[0]
+        except json.JSONDecodeError:
+            return None
+    for line in text.splitlines():
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+def detect_format(path: Path) -> str:
+    """Guess a file's format from its name and first record; raise InputError when it cannot."""
+    name = path.name.lower()
+    if name.endswith(".csv"):
+        return "persona-chat"
+    if name.endswith(".parquet"):
+        return "native"
+    record = _first_record(path)
+    if not isinstance(record, dict):
+        raise InputError(f"cannot detect the format of {path}: no JSON object in its first lines; pass --format")
+    keys = set(record)
+    if {"conversation_id", "messages"} <= keys:
+        return "native"
+    if {"chosen", "rejected"} <= keys and isinstance(record.get("chosen"), str):
+        return "hh"
+    if "conversations" in keys:
+        return "sharegpt"
+    if "messages" in keys:
+        return "openai"
+    if {"experiment_id", "arm", "user_id"} <= keys:
+        return "exposures"
+    raise InputError(f"cannot detect the format of {path} from keys {sorted(keys)[:8]}; pass --format")
+
+
+class Damaged(Exception):
+    """The compressed stream ends early or is corrupt; `reason` is truncated_file or corrupt_file."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _chunks(raw, chunk_bytes: int) -> Iterator[bytes]:
+    """Decompressed chunks of a gzip stream (multi-member too), keeping everything before any damage.
+
+    Python's GzipFile raises on a truncated stream and loses the data of that read; a decompressor
+    object fed compressed chunks hands over every byte it could decode first.
+    """
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = b""
+    while True:
+        if not pending:
+            pending = raw.read(1 << 20)
+            if not pending:
+                if not decoder.eof:
+                    raise Damaged("truncated_file", "gzip stream ends before its end-of-stream marker")
+                return
+        if decoder.eof:  # the next member of a concatenated gzip file, or trailing padding
+            if not pending.strip(b"\x00"):
+                pending = b""
+                continue
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = decoder.decompress(pending, chunk_bytes)
+        except zlib.error as exc:
+            raise Damaged("corrupt_file", f"gzip data is corrupt: {exc}") from None
+        pending = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+        if data:
+            yield data
+
+
+def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock | StreamError]:
+    """Yield the file's lines in blocks of about `block_bytes`; a damaged stream ends with a StreamError."""
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        chunks = _chunks(raw, block_bytes) if gz else iter(lambda: raw.read(block_bytes), b"")
+        line_no, carry = 1, b""
+        try:
+            for chunk in chunks:
+                data = carry + chunk
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                lines = data[:cut].split(b"\n")
+                carry = data[cut + 1:]
+                yield LineBlock(line_no, lines, raw.tell())
+                line_no += len(lines)
+        except Damaged as exc:
+            yield StreamError(line_no, exc.reason, f"{exc} (after line {line_no - 1})", carry)
+            return
+        if carry:
+            yield LineBlock(line_no, carry.split(b"\n"), raw.tell())

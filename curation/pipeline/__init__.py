@@ -1,0 +1,1 @@
+"""The pipeline runner: recipes, stage discovery, progress and the run summary."""

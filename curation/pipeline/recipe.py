@@ -1,0 +1,96 @@
+"""Recipes: YAML files listing the stages of a run, each validated by its stage's pydantic model.
+
+A recipe entry is `{stage: NAME, ...options}`; the options are checked against the stage's `Config`
+model with unknown keys forbidden, and every error names the entry and key that is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curation.pipeline import stages as stage_registry
+from lakehouse.runs import stable_hash
+
+
+class RecipeError(Exception):
+    """A recipe that cannot be loaded; the message names the file, the entry and the key."""
+
+
+class RecipeFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    stages: list[dict] = Field(min_length=1)
+
+
+@dataclass
+class Step:
+    name: str
+    config: BaseModel
+
+
+@dataclass
+class Recipe:
+    path: Path | None
+    name: str
+    steps: list[Step]
+    raw: dict
+
+    @property
+    def hash(self) -> str:
+        return stable_hash(self.raw)
+
+    def config(self, stage: str) -> BaseModel | None:
+        """The config of the first step of a stage in this recipe (stages read each other's settings)."""
+        return next((s.config for s in self.steps if s.name == stage), None)
+
+
+def _format(error: ValidationError, where: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{where}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse(raw: dict, where: str = "recipe", path: Path | None = None) -> Recipe:
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where}: a recipe must be a mapping with `name` and `stages`")
+    try:
+        top = RecipeFile.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(_format(exc, where)) from None
+    steps = []
+    for index, entry in enumerate(top.stages):
+        entry = dict(entry)
+        name = entry.pop("stage", None)
+        label = f"{where}: stages[{index}]"
+        if not isinstance(name, str):
+            raise RecipeError(f"{label}: missing key `stage` (one of: {', '.join(stage_registry.available())})")
+        try:
+            module = stage_registry.load(name)
+        except stage_registry.UnknownStage as exc:
+            raise RecipeError(f"{label}: {exc}") from None
+        try:
+            config = module.Config.model_validate(entry)
+        except ValidationError as exc:
+            raise RecipeError(_format(exc, f"{label} ({name})")) from None
+        steps.append(Step(name, config))
+    return Recipe(path, top.name, steps, raw)
+
+
+def load(path: Path) -> Recipe:
+    import yaml
+
+    if not path.exists():
+        raise RecipeError(f"recipe {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    return parse(raw, str(path), path)

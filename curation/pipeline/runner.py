@@ -1,0 +1,55 @@
+"""Running a recipe: each stage in order, timed and memory-sampled, recorded in the runs ledger,
+with the catalog refreshed before the command exits (also when a stage fails)."""
+
+from __future__ import annotations
+
+import traceback
+from curation.pipeline import stages as stage_registry
+from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.recipe import Recipe
+from lakehouse import catalog
+from lakehouse.lake import Lake
+from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
+
+
+def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None) -> RunRecord:
+    """Run the recipe's stages (or only the named ones) and return the run record."""
+    record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe.raw, recipe_hash=recipe.hash)
+    ctx = StageContext(lake, record.run_id, console, recipe)
+    lake.root.mkdir(parents=True, exist_ok=True)
+    try:
+        for step in recipe.steps:
+            if only and step.name not in only:
+                continue
+            stats = StageStats(step.name)
+            record.stages.append(stats)
+            with timed_stage(stats):
+                stage_registry.load(step.name).run(ctx, step.config, stats)
+            console.print(f"[green]done[/green] {stats.summary()}")
+        record.status = "succeeded"
+    except StageFailed as exc:
+        record.status, record.error = "failed", str(exc)
+    except BaseException as exc:
+        record.status, record.error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+        raise
+    finally:
+        record.finished_at = utc_now()
+        write_run(lake, record)
+        catalog.refresh(lake)
+    return record
+
+
+def summary_table(record: RunRecord):
+    """The end-of-run table: per stage rows in, rows out, dropped by reason, seconds and peak memory."""
+    from rich.table import Table
+
+    table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
+    for column, justify in (("stage", "left"), ("rows in", "right"), ("rows out", "right"),
+                            ("quarantined / dropped", "left"), ("seconds", "right"), ("peak MB", "right")):
+        table.add_column(column, justify=justify)
+    for stats in record.stages:
+        drops = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(stats.dropped.items())) or "-"
+        table.add_row(stats.name, f"{stats.rows_in:,}", f"{stats.rows_out:,}", drops,
+                      f"{stats.seconds:,.1f}", f"{stats.peak_rss_mb:,.0f}")
+    return table
+

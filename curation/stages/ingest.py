@@ -1,0 +1,66 @@
+"""Stage `ingest`: input files -> bronze tables and quarantine (see curation.ingest.ingest)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from curation.ingest import pseudonymize, sources
+from curation.ingest.config import IngestConfig as Config
+from curation.ingest.ingest import Ingestor, IngestRefused
+from curation.pipeline.context import StageContext, StageFailed
+from lakehouse.runs import StageStats
+
+__all__ = ["Config", "run"]
+
+
+def _input_files(config: Config, ctx: StageContext) -> list:
+    paths = list(config.paths)
+    for optional in config.optional_paths:
+        if optional.exists():
+            paths.append(optional)
+        else:
+            ctx.console.print(f"[yellow]note[/yellow] optional input {optional} not found: skipped")
+    try:
+        return sources.discover(paths)
+    except sources.InputError as exc:
+        raise StageFailed(str(exc)) from None
+
+
+def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
+    files = _input_files(config, ctx)
+    key = pseudonymize.load_key()
+    if key is not None and not os.environ.get(pseudonymize.KEY_ENV):
+        pseudonymize.check_key_outside_lake(pseudonymize.key_file_path(), ctx.lake.root)
+    total = sum(f.stat().st_size for f in files)
+    reports = []
+    with ctx.lake.transaction() as tx, ctx.progress("ingest", total, unit="bytes") as bar:
+        ingestor = Ingestor(ctx.lake, config, ctx.run_id, tx, key, advance=lambda n: bar.advance(n))
+        try:
+            for path in files:
+                report = ingestor.ingest_file(path)
+                bar.advance(0, rows=report.records)
+                reports.append(report)
+            ingestor.finish()
+        except IngestRefused as exc:
+            tx.abort()
+            raise StageFailed(str(exc)) from None
+    quarantined = Counter()
+    for report in reports:
+        quarantined.update(report.quarantined)
+    stats.rows_in = sum(r.records for r in reports)
+    stats.rows_out = sum(r.accepted for r in reports)
+    stats.dropped.update(quarantined)
+    stats.details = {
+        "files_ingested": sum(r.status == "ingested" for r in reports),
+        "files_skipped": [r.path for r in reports if r.status == "skipped"],
+        "conversations": sum(r.conversations for r in reports),
+        "files": [{"path": r.path, "format": r.format, "status": r.status, "records": r.records,
+                   "accepted": r.accepted, "quarantined": dict(r.quarantined), "note": r.note} for r in reports],
+    }
+    for report in reports:
+        if report.status == "skipped":
+            ctx.console.print(f"[dim]skipped {report.path}: {report.note}[/dim]")
+    if config.strict and stats.dropped:
+        raise StageFailed(f"--strict: {sum(stats.dropped.values()):,} records quarantined "
+                          f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.dropped.items()))})")

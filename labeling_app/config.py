@@ -1,0 +1,128 @@
+"""The labeling configuration (guidelines, question set, rating scale, agreement rules) and its loader.
+
+A queue copies the parts it needs into its own spec when it is created (see `queue_spec`), so labels
+always point at the guideline and question-set versions that were shown to the annotator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KINDS = ("pairwise", "questionnaire", "rewrite", "rating")
+Kind = Literal["pairwise", "questionnaire", "rewrite", "rating"]
+ANSWERS = ("yes", "no", "unsure")
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "labeling.yaml"
+
+
+class ConfigError(ValueError):
+    """A config file that is missing, not YAML, or fails validation (the message names the bad key)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Question(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    text: str = Field(min_length=1)
+
+
+class QuestionSet(_Strict):
+    version: str = Field(min_length=1)
+    items: list[Question] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _unique_ids(cls, items: list[Question]) -> list[Question]:
+        ids = [q.id for q in items]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate question ids: {', '.join(duplicates)}")
+        return items
+
+
+class RatingScale(_Strict):
+    min: int = 1
+    max: int = 5
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RatingScale":
+        if self.max <= self.min:
+            raise ValueError(f"rating.max ({self.max}) must be greater than rating.min ({self.min})")
+        if self.max - self.min > 9:
+            raise ValueError("a rating scale has at most 10 points (one keyboard digit each)")
+        return self
+
+
+class LabelingConfig(_Strict):
+    guideline_version: str = Field(min_length=1)
+    min_agreement: float = Field(0.66, gt=0, le=1)
+    rating_tolerance: int = Field(1, ge=0)
+    lease_minutes: int = Field(30, ge=1)
+    skip_reasons: list[str] = Field(min_length=1)
+    rating: RatingScale = RatingScale()
+    questions: QuestionSet
+    guidelines: dict[Kind, str]
+
+    @field_validator("guidelines")
+    @classmethod
+    def _every_kind(cls, guidelines: dict[str, str]) -> dict[str, str]:
+        missing = [k for k in KINDS if not guidelines.get(k, "").strip()]
+        if missing:
+            raise ValueError(f"missing guideline for: {', '.join(missing)}")
+        return guidelines
+
+
+def format_validation_error(path: Path, error: ValidationError) -> str:
+    """One line per problem, each naming the offending key path."""
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{path}: {key}: {item['msg']}")
+    return "\n".join(problems)
+
+
+def load_yaml_model(path: Path, model: type[BaseModel]):
+    """Read a YAML file into `model`, turning every failure into a ConfigError that names the key."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+
+
+def load_config(path: Path | None = None) -> LabelingConfig:
+    return load_yaml_model(path or DEFAULT_CONFIG, LabelingConfig)
+
+
+def queue_spec(config: LabelingConfig, kind: str) -> dict:
+    """What a queue of `kind` keeps from the config: its guideline, versions and kind-specific settings."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
+    spec = {
+        "kind": kind,
+        "guideline_version": config.guideline_version,
+        "guideline": config.guidelines[kind],
+        "min_agreement": config.min_agreement,
+        "lease_minutes": config.lease_minutes,
+        "skip_reasons": list(config.skip_reasons),
+    }
+    if kind == "questionnaire":
+        spec["question_set_version"] = config.questions.version
+        spec["questions"] = [q.model_dump() for q in config.questions.items]
+    if kind == "rating":
+        spec["rating"] = config.rating.model_dump()
+        spec["rating_tolerance"] = config.rating_tolerance
+    return spec

@@ -1,0 +1,453 @@
+"""The label store: SQLite in WAL mode holding queues, tasks, assignments and append-only labels.
+
+Many small writes from several app processes and threads meet an analytical pipeline that only reads,
+so the store is SQLite (one writer at a time, readers never blocked) rather than DuckDB (DESIGN 3.4).
+Every write is one `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so two writers queue
+on the busy timeout instead of failing half-way, and the counters kept on tasks and queues always agree
+with the rows they count.
+
+Routing: an item is offered while its load (labels + open assignments) is below the queue's labels per
+item, least-loaded first, never to someone who already has or had an assignment on it. That query walks
+the partial index `tasks_next` in order and stops at the first fit: it never scans the queue.
+Labels cannot be updated or deleted (triggers refuse it); an annotator's label for a task is unique, and
+a repeated submission (double click, retry) returns the label already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from labeling_app import values
+from labeling_app.config import KINDS
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS queues (
+    queue_id    INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
+    per_item    INTEGER NOT NULL CHECK (per_item >= 1),
+    source      TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    created_by  TEXT NOT NULL,
+    n_tasks     INTEGER NOT NULL DEFAULT 0,
+    n_labels    INTEGER NOT NULL DEFAULT 0,
+    n_complete  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id     INTEGER PRIMARY KEY,
+    queue_id    INTEGER NOT NULL REFERENCES queues (queue_id),
+    item_key    TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    per_item    INTEGER NOT NULL,
+    load        INTEGER NOT NULL DEFAULT 0,
+    n_labels    INTEGER NOT NULL DEFAULT 0,
+    n_skips     INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    UNIQUE (queue_id, item_key)
+);
+CREATE INDEX IF NOT EXISTS tasks_next ON tasks (queue_id, load, task_id) WHERE load < per_item;
+CREATE TABLE IF NOT EXISTS assignments (
+    task_id     INTEGER NOT NULL REFERENCES tasks (task_id),
+    annotator   TEXT NOT NULL,
+    queue_id    INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('open', 'done', 'skipped', 'expired')),
+    sides       TEXT,
+    assigned_at REAL NOT NULL,
+    finished_at REAL,
+    skip_reason TEXT,
+    PRIMARY KEY (task_id, annotator)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assignments_mine ON assignments (annotator, queue_id) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS assignments_lease ON assignments (queue_id, assigned_at) WHERE state = 'open';
+CREATE TABLE IF NOT EXISTS labels (
+    label_id          INTEGER PRIMARY KEY,
+    task_id           INTEGER NOT NULL REFERENCES tasks (task_id),
+    queue_id          INTEGER NOT NULL,
+    annotator         TEXT NOT NULL,
+    role              TEXT NOT NULL,
+    is_adjudication   INTEGER NOT NULL DEFAULT 0,
+    value             TEXT NOT NULL,
+    seconds           REAL,
+    guideline_version TEXT NOT NULL,
+    side_mapping      TEXT,
+    created_at        REAL NOT NULL,
+    submission_id     TEXT NOT NULL UNIQUE
+);
+CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0;
+CREATE INDEX IF NOT EXISTS labels_queue ON labels (queue_id, task_id);
+CREATE INDEX IF NOT EXISTS labels_annotator ON labels (annotator, queue_id, is_adjudication);
+CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+"""
+
+
+class StoreError(ValueError):
+    """A request the store refuses (unknown queue, item not assigned to you, ...)."""
+
+
+@dataclass(frozen=True)
+class Queue:
+    queue_id: int
+    name: str
+    kind: str
+    per_item: int
+    source: str
+    spec: dict
+    created_at: float
+    created_by: str
+    n_tasks: int
+    n_labels: int
+    n_complete: int
+
+    @property
+    def target_labels(self) -> int:
+        return self.n_tasks * self.per_item
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: int
+    queue_id: int
+    item_key: str
+    payload: dict
+    per_item: int
+    load: int
+    n_labels: int
+    n_skips: int
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A task handed to one annotator; `sides[0]` is the candidate shown as A, `sides[1]` as B."""
+
+    task: Task
+    annotator: str
+    sides: list[int] | None
+    assigned_at: float
+    state: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    label_id: int
+    created: bool
+
+
+def store_path(lake_root: Path) -> Path:
+    return Path(lake_root) / "labels" / "labels.sqlite"
+
+
+def side_mapping(task_id: int, annotator: str) -> list[int]:
+    """Which candidate each annotator sees as A: a coin flip per (task, annotator), reproducible."""
+    flip = hashlib.sha256(f"{task_id}:{annotator}".encode()).digest()[0] & 1
+    return [1, 0] if flip else [0, 1]
+
+
+class Store:
+    """One connection to the store. Cheap to open; use one per thread or process."""
+
+    def __init__(self, path: Path, *, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.exists():
+                raise StoreError(f"no label store at {self.path}")
+            self.con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+            self._init()
+        self.con.row_factory = sqlite3.Row
+        self.con.execute("PRAGMA foreign_keys = ON")
+
+    @classmethod
+    def for_lake(cls, lake_root: Path, *, read_only: bool = False) -> "Store":
+        return cls(store_path(lake_root), read_only=read_only)
+
+    def _init(self) -> None:
+        self.con.execute("PRAGMA journal_mode = WAL")
+        self.con.execute("PRAGMA synchronous = NORMAL")
+        if self.con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with self._write():
+            if self.con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                for statement in SCHEMA.split(";\n"):
+                    if statement.strip():
+                        self.con.execute(statement)
+                self.con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreError("this store connection is read-only")
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- queues and tasks -------------------------------------------------------------------------------
+
+    def create_queue(self, name: str, kind: str, per_item: int, source: str, spec: dict, created_by: str) -> Queue:
+        if kind not in KINDS:
+            raise StoreError(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
+        if per_item < 1:
+            raise StoreError("labels per item must be at least 1")
+        if not name.strip():
+            raise StoreError("a queue needs a name")
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM queues WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"a queue named {name!r} already exists")
+            cur = con.execute(
+                "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, kind, per_item, source, json.dumps(spec, sort_keys=True), time.time(), created_by))
+            queue_id = cur.lastrowid
+        return self.queue(queue_id)
+
+    def add_tasks(self, queue_id: int, items: Iterable[tuple[str, dict]]) -> tuple[int, int]:
+        """Add (item_key, payload) pairs; an item_key already in the queue is not added twice.
+
+        Returns (added, already_present).
+        """
+        queue = self.queue(queue_id)
+        now = time.time()
+        rows = [(queue_id, key, json.dumps(payload, ensure_ascii=False, sort_keys=True), queue.per_item, now)
+                for key, payload in items]
+        with self._write() as con:
+            before = con.total_changes
+            con.executemany("INSERT OR IGNORE INTO tasks (queue_id, item_key, payload, per_item, created_at) "
+                            "VALUES (?, ?, ?, ?, ?)", rows)
+            added = con.total_changes - before
+            con.execute("UPDATE queues SET n_tasks = n_tasks + ? WHERE queue_id = ?", (added, queue_id))
+        return added, len(rows) - added
+
+    def queues(self) -> list[Queue]:
+        return [self._queue(r) for r in self.con.execute("SELECT * FROM queues ORDER BY queue_id")]
+
+    def queue(self, queue: int | str) -> Queue:
+        column = "name" if isinstance(queue, str) else "queue_id"
+        row = self.con.execute(f"SELECT * FROM queues WHERE {column} = ?", (queue,)).fetchone()
+        if row is None:
+            raise StoreError(f"no queue {queue!r}")
+        return self._queue(row)
+
+    @staticmethod
+    def _queue(row: sqlite3.Row) -> Queue:
+        data = dict(row)
+        data["spec"] = json.loads(data["spec"])
+        return Queue(**data)
+
+    def task(self, task_id: int) -> Task:
+        row = self.con.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no task {task_id}")
+        return self._task(row)
+
+    @staticmethod
+    def _task(row: sqlite3.Row) -> Task:
+        data = dict(row)
+        data.pop("created_at")
+        data["payload"] = json.loads(data["payload"])
+        return Task(**data)
+
+    # -- routing ----------------------------------------------------------------------------------------
+
+    def _expire_leases(self, con: sqlite3.Connection, queue: Queue, now: float) -> None:
+        cutoff = now - 60 * float(queue.spec.get("lease_minutes", 30))
+        expired = con.execute(
+            "UPDATE assignments SET state = 'expired', finished_at = ? "
+            "WHERE queue_id = ? AND state = 'open' AND assigned_at < ? RETURNING task_id",
+            (now, queue.queue_id, cutoff)).fetchall()
+        con.executemany("UPDATE tasks SET load = load - 1 WHERE task_id = ?", [(r[0],) for r in expired])
+
+    def next_task(self, queue_id: int, annotator: str, *, now: float | None = None) -> Assignment | None:
+        """The annotator's open item in this queue, else a new one by the routing rule, else None."""
+        now = time.time() if now is None else now
+        queue = self.queue(queue_id)
+        with self._write() as con:
+            self._expire_leases(con, queue, now)
+            row = con.execute(
+                "SELECT task_id FROM assignments WHERE annotator = ? AND queue_id = ? AND state = 'open' "
+                "ORDER BY assigned_at LIMIT 1", (annotator, queue_id)).fetchone()
+            if row is None:
+                row = con.execute(
+                    "SELECT task_id FROM tasks INDEXED BY tasks_next "
+                    "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
+                    "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
+                    "ORDER BY load, task_id LIMIT 1", (queue_id, annotator)).fetchone()
+                if row is None:
+                    return None
+                sides = side_mapping(row[0], annotator) if queue.kind == "pairwise" else None
+                con.execute("INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at) "
+                            "VALUES (?, ?, ?, 'open', ?, ?)",
+                            (row[0], annotator, queue_id, json.dumps(sides) if sides else None, now))
+                con.execute("UPDATE tasks SET load = load + 1 WHERE task_id = ?", (row[0],))
+        return self.assignment(row[0], annotator)
+
+    def assignment(self, task_id: int, annotator: str) -> Assignment | None:
+        """The annotator's assignment on this task (any state), or None when it was never theirs."""
+        row = self.con.execute("SELECT * FROM assignments WHERE task_id = ? AND annotator = ?",
+                               (task_id, annotator)).fetchone()
+        if row is None:
+            return None
+        return Assignment(task=self.task(task_id), annotator=annotator,
+                          sides=json.loads(row["sides"]) if row["sides"] else None,
+                          assigned_at=row["assigned_at"], state=row["state"])
+
+    # -- writes of annotators and reviewers ------------------------------------------------------------
+
+    def submit(self, task_id: int, annotator: str, role: str, raw_value: dict, *, seconds: float | None = None,
+               submission_id: str | None = None, now: float | None = None) -> Submission:
+        """Store an annotator's label for an item assigned to them (once: a repeat returns the first)."""
+        now = time.time() if now is None else now
+        submission_id = submission_id or uuid.uuid4().hex
+        with self._write() as con:
+            existing = con.execute("SELECT label_id FROM labels WHERE submission_id = ? OR "
+                                   "(task_id = ? AND annotator = ? AND is_adjudication = 0)",
+                                   (submission_id, task_id, annotator)).fetchone()
+            if existing:
+                return Submission(existing[0], created=False)
+            row = con.execute("SELECT state, sides FROM assignments WHERE task_id = ? AND annotator = ?",
+                              (task_id, annotator)).fetchone()
+            if row is None:
+                raise StoreError(f"item {task_id} is not assigned to {annotator}")
+            if row["state"] == "skipped":
+                raise StoreError(f"item {task_id} was skipped by {annotator}")
+            task = self.task(task_id)
+            queue = self.queue(task.queue_id)
+            sides = json.loads(row["sides"]) if row["sides"] else None
+            value = values.canonical(queue.kind, queue.spec, task.payload, raw_value, sides)
+            cur = con.execute(
+                "INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
+                "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (task_id, task.queue_id, annotator, role, json.dumps(value, ensure_ascii=False, sort_keys=True),
+                 seconds, queue.spec["guideline_version"], _side_json(sides), now, submission_id))
+            revived = 1 if row["state"] == "expired" else 0
+            con.execute("UPDATE assignments SET state = 'done', finished_at = ? WHERE task_id = ? AND annotator = ?",
+                        (now, task_id, annotator))
+            con.execute("UPDATE tasks SET n_labels = n_labels + 1, load = load + ? WHERE task_id = ?",
+                        (revived, task_id))
+            completes = 1 if task.n_labels + 1 == task.per_item else 0
+            con.execute("UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
+                        (completes, task.queue_id))
+        return Submission(cur.lastrowid, created=True)
+
+    def skip(self, task_id: int, annotator: str, reason: str, *, now: float | None = None) -> None:
+        """Give an item back with a reason; it goes to someone else and never back to this annotator."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise StoreError("a skip needs a reason")
+        now = time.time() if now is None else now
+        with self._write() as con:
+            row = con.execute("SELECT state FROM assignments WHERE task_id = ? AND annotator = ?",
+                              (task_id, annotator)).fetchone()
+            if row is None:
+                raise StoreError(f"item {task_id} is not assigned to {annotator}")
+            if row["state"] not in ("open", "expired"):
+                raise StoreError(f"item {task_id} is already {row['state']}")
+            con.execute("UPDATE assignments SET state = 'skipped', finished_at = ?, skip_reason = ? "
+                        "WHERE task_id = ? AND annotator = ?", (now, reason[:1000], task_id, annotator))
+            released = 1 if row["state"] == "open" else 0
+            con.execute("UPDATE tasks SET load = load - ?, n_skips = n_skips + 1 WHERE task_id = ?",
+                        (released, task_id))
+
+    def adjudicate(self, task_id: int, reviewer: str, raw_value: dict, *, submission_id: str | None = None,
+                   now: float | None = None) -> Submission:
+        """Store a reviewer's decision on an item; the latest decision is the item's consensus."""
+        now = time.time() if now is None else now
+        submission_id = submission_id or uuid.uuid4().hex
+        task = self.task(task_id)
+        queue = self.queue(task.queue_id)
+        value = values.canonical(queue.kind, queue.spec, task.payload, raw_value, [0, 1])
+        with self._write() as con:
+            existing = con.execute("SELECT label_id FROM labels WHERE submission_id = ?", (submission_id,)).fetchone()
+            if existing:
+                return Submission(existing[0], created=False)
+            cur = con.execute(
+                "INSERT INTO labels (task_id, queue_id, annotator, role, is_adjudication, value, seconds, "
+                "guideline_version, side_mapping, created_at, submission_id) VALUES (?, ?, ?, 'reviewer', 1, ?, NULL, ?, ?, ?, ?)",
+                (task_id, task.queue_id, reviewer, json.dumps(value, ensure_ascii=False, sort_keys=True),
+                 queue.spec["guideline_version"], _side_json([0, 1] if queue.kind == "pairwise" else None),
+                 now, submission_id))
+        return Submission(cur.lastrowid, created=True)
+
+    # -- reads for progress, review and snapshots -------------------------------------------------------
+
+    def count_labels(self, queue_id: int, annotator: str) -> int:
+        return self.con.execute("SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? "
+                                "AND is_adjudication = 0", (annotator, queue_id)).fetchone()[0]
+
+    def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
+        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
+        if task_id is not None:
+            task = self.task(task_id)
+            where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)
+        elif queue_id is not None:
+            where, args = "WHERE queue_id = ?", (queue_id,)
+        else:
+            where, args = "", ()
+        rows = self.con.execute(f"SELECT * FROM labels {where} ORDER BY label_id", args).fetchall()
+        out = []
+        for row in rows:
+            data = dict(row)
+            data["value"] = json.loads(data["value"])
+            data["side_mapping"] = json.loads(data["side_mapping"]) if data["side_mapping"] else None
+            data["is_adjudication"] = bool(data["is_adjudication"])
+            out.append(data)
+        return out
+
+    def tasks(self, queue_id: int | None = None) -> Iterator[Task]:
+        where, args = ("WHERE queue_id = ?", (queue_id,)) if queue_id is not None else ("", ())
+        for row in self.con.execute(f"SELECT * FROM tasks {where} ORDER BY task_id", args):
+            yield self._task(row)
+
+    def task_created_at(self) -> dict[int, float]:
+        return dict(self.con.execute("SELECT task_id, created_at FROM tasks").fetchall())
+
+    def annotator_progress(self) -> list[dict]:
+        """Per annotator and queue: labels, skips, open items and seconds per label."""
+        rows = self.con.execute("""
+            SELECT a.annotator, q.name AS queue, a.queue_id,
+                   sum(a.state = 'done') AS labels, sum(a.state = 'skipped') AS skipped,
+                   sum(a.state = 'open') AS open, sum(a.state = 'expired') AS expired,
+                   (SELECT avg(l.seconds) FROM labels l WHERE l.annotator = a.annotator AND l.queue_id = a.queue_id
+                      AND l.is_adjudication = 0) AS mean_seconds
+            FROM assignments a JOIN queues q USING (queue_id)
+            GROUP BY a.annotator, a.queue_id ORDER BY a.annotator, a.queue_id""").fetchall()
+        return [dict(r) for r in rows]
+
+    def skips(self, queue_id: int) -> list[dict]:
+        rows = self.con.execute("SELECT task_id, annotator, skip_reason, finished_at FROM assignments "
+                                "WHERE queue_id = ? AND state = 'skipped' ORDER BY finished_at", (queue_id,))
+        return [dict(r) for r in rows]
+
+
+def _side_json(sides: list[int] | None) -> str | None:
+    return json.dumps({"A": sides[0], "B": sides[1]}) if sides else None
