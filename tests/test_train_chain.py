@@ -176,3 +176,14 @@ def test_rerunning_generation_with_the_same_seed_gives_the_same_candidates(chain
     texts = [generate.candidates(chain["lake"], g.generation_id).column("text").to_pylist() for g in (first, second)]
     assert texts[0] == texts[1] and len(texts[0]) == 12
     assert json.dumps(texts[0])  # plain strings, stored as such
+
+
+def test_eval_prompts_seen_in_training_are_detected(chain):
+    from train import evaluate
+
+    lake, releases = chain["lake"], chain["releases"]
+    sft_ids = set(resolve(lake, releases["sft"]).read().column("sample_id").to_pylist())
+    prompt_ids = set(resolve(lake, releases["prompt"]).read().column("sample_id").to_pylist())
+    dpo_dir = str(chain["workdir"] / "dpo")
+    assert evaluate.training_overlap(lake, dpo_dir, sft_ids | {"unseen"}) == {releases["sft"]: len(sft_ids)}
+    assert evaluate.training_overlap(lake, dpo_dir, prompt_ids) == {}

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
+from lakehouse.releases import resolve
 from train import cli, models, synthetic
 
 
@@ -120,3 +121,22 @@ def test_lora_checkpoint_has_an_adapter_and_a_merged_model_later_steps_load(run,
     assert len(rows) == 2 * 12 and {r["model"] for r in rows} == {str(out)}
     with catalog.connect(lake) as con:
         assert con.execute("SELECT lora FROM models").fetchall() == [(True,)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trainer", ["reward", "kto"])
+def test_tiny_reward_and_kto_train_straight_from_a_preference_release(run, tmp_path, trainer):
+    lake = Lake(tmp_path / "lake")
+    synthetic.write_release(lake, "pairs", "preference", rows=40, seed=5)
+    out = tmp_path / trainer
+    result = run("train", trainer, "--release", "pairs", "--model", "tiny", "--out", out, "--max-steps", 2,
+                 "--batch-size", 4, "--lake", lake.root)
+    assert result.exit_code == 0, result.output
+    lineage = models.read_lineage(out)
+    assert lineage["base_model"]["kind"] == "tiny" and lineage["release"]["type"] == "preference"
+    config = json.loads((out / "config.json").read_text())
+    expected = "LlamaForSequenceClassification" if trainer == "reward" else "LlamaForCausalLM"
+    assert config["architectures"] == [expected]
+    if trainer == "kto":  # each pair became a desirable and an undesirable row
+        train_pairs = resolve(lake, "pairs").read("train").num_rows
+        assert lineage["train_rows"] == 2 * train_pairs

@@ -95,3 +95,9 @@ def test_rl_selection_by_variance_or_mean():
     assert len(rejection.select_for_rl(stats, "low-mean", 0.01)) == 1
     with pytest.raises(ValueError, match="criterion"):
         rejection.select_for_rl(stats, "random", 0.5)
+
+
+def test_guardrails_flag_prompts_seen_in_training():
+    overall, by_source = evaluate.win_rates([("user", 1, 0), ("user", 0, 1)])
+    flags = evaluate.guardrails(overall, by_source, [], EvalSettings(), {"chat-sft@2": 3})
+    assert flags == [("prompts_seen_in_training", "evaluation prompts also in training releases: chat-sft@2 (3)")]

@@ -13,6 +13,8 @@ Flags (printed, stored in `meta/evals`, written in the report):
   healthy band was 0.50-0.65, aiming near 0.60): past that the policy is likely exploiting the reward model.
 - `source_gap`: user and internal win rates further apart than `max_source_gap` (0.15).
 - `artifact:<feature>`: a style artifact (lakehouse.artifacts) shifted past its threshold.
+- `prompts_seen_in_training`: some evaluation prompts (by sample_id) are in a release that trained the new
+  model or its ancestors; a win rate on training prompts says little about the next generation.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pyarrow as pa
 
 from lakehouse import artifacts, tables
 from lakehouse.lake import Lake
+from lakehouse.releases import ReleaseError, resolve
 from lakehouse.runs import code_version, utc_now
 from train import data, generate, models, score
 from train.config import EvalSettings
@@ -88,10 +91,27 @@ def source_gap(by_source: list[WinRate]) -> float | None:
     return abs(rates["user"] - rates["internal"]) if "user" in rates and "internal" in rates else None
 
 
+def training_overlap(lake: Lake, model_path: str, sample_ids: set[str]) -> dict[str, int]:
+    """How many evaluation prompts each release in the model's ancestry also holds (releases of the lake)."""
+    overlap = {}
+    for ancestor in (models.read_lineage(model_path) or {}).get("ancestry", []):
+        try:
+            release = resolve(lake, ancestor["release"])
+        except ReleaseError:
+            continue  # trained from another lake's release: nothing to compare here
+        seen = set(release.read().column("sample_id").to_pylist()) if release.data_files() else set()
+        if shared := len(seen & sample_ids):
+            overlap[release.ref] = shared
+    return overlap
+
+
 def guardrails(overall: WinRate, by_source: list[WinRate], shifts: list[artifacts.Shift],
-               settings: EvalSettings) -> list[tuple[str, str]]:
+               settings: EvalSettings, overlap: dict[str, int] | None = None) -> list[tuple[str, str]]:
     """(code, explanation) for every guardrail the evaluation trips."""
     flags = []
+    if overlap:
+        flags.append(("prompts_seen_in_training", "evaluation prompts also in training releases: "
+                      + ", ".join(f"{ref} ({n})" for ref, n in sorted(overlap.items()))))
     for w in [overall, *by_source]:
         if w.n and w.win_rate > settings.max_win_rate:
             code = "win_rate_high" if w.source == "all" else f"win_rate_high:{w.source}"
@@ -130,44 +150,53 @@ def _replies(lake: Lake, generation_id: str, prompts: dict[str, data.Prompt]) ->
             for r in generate.candidates(lake, generation_id).to_pylist()]
 
 
+def _row(eval_id: str, release, refs: dict[str, models.ModelRef], generations: dict[str, str], overall: WinRate,
+         by_source: list[WinRate], shifts: list[artifacts.Shift], flags: list[tuple[str, str]],
+         settings: EvalSettings, report_path: Path) -> dict:
+    """The `meta/evals` row."""
+    rates = {w.source: w.win_rate for w in by_source}
+    low, high = overall.ci
+    return {
+        "eval_id": eval_id, "new_model": refs["new"].path, "new_model_run_id": refs["new"].run_id,
+        "old_model": refs["old"].path, "old_model_run_id": refs["old"].run_id,
+        "reward_model": refs["reward"].path, "reward_model_run_id": refs["reward"].run_id,
+        "prompts_release": release.ref, "prompts_content_hash": release.manifest["content_hash"],
+        "new_generation_id": generations["new"], "old_generation_id": generations["old"],
+        "n_prompts": overall.n, "win_rate": overall.win_rate, "ci_low": low, "ci_high": high,
+        "win_rate_user": rates.get("user"), "win_rate_internal": rates.get("internal"),
+        "source_gap": source_gap(by_source), "by_source": [w.row() for w in by_source],
+        "artifacts": [asdict(s) for s in shifts], "flags": [code for code, _ in flags],
+        "settings": json.dumps(settings.model_dump(mode="json"), sort_keys=True),
+        "report_path": str(report_path.resolve()), "code_version": code_version(), "created_at": utc_now(),
+    }
+
+
 def run(lake: Lake, new_model: str, old_model: str, reward_model: str, prompts_ref: str, settings: EvalSettings,
         out_dir: str | Path | None = None, log=print) -> EvalResult:
     """Generate with both models, score, compare, write the report and the `meta/evals` row."""
     from train import report
 
     release = data.open_release(lake, prompts_ref, "prompts")
-    new_ref, old_ref = models.model_ref(new_model), models.model_ref(old_model)
+    refs = {"new": models.model_ref(new_model), "old": models.model_ref(old_model),
+            "reward": models.model_ref(reward_model)}  # fail on a bad path before generating anything
     sampling = generate.SamplingSettings(n=1, max_new_tokens=settings.max_new_tokens,
                                          temperature=settings.temperature, top_p=settings.top_p,
                                          seed=settings.seed, batch_size=settings.batch_size)
-    generations = {}
-    for side, path in (("new", new_model), ("old", old_model)):
-        result = generate.run(lake, path, release.ref, sampling, split=settings.split)
+    generations, scores = {}, {}
+    for side in ("new", "old"):
+        result = generate.run(lake, refs[side].path, release.ref, sampling, split=settings.split)
         log(f"{side} model: {result.candidates} replies, {result.tokens_per_second:,.0f} tokens/s")
         generations[side] = result.generation_id
-    new_scores = score.score_generation(lake, generations["new"], reward_model, batch_size=settings.batch_size)
-    old_scores = score.score_generation(lake, generations["old"], reward_model, batch_size=settings.batch_size)
+        scores[side] = score.score_generation(lake, result.generation_id, reward_model,
+                                              batch_size=settings.batch_size).table
     prompts = generate.prompts_of(lake, generations["new"])
-    overall, by_source = win_rates(_outcomes(new_scores.table, old_scores.table, prompts))
+    overall, by_source = win_rates(_outcomes(scores["new"], scores["old"], prompts))
     shifts = artifacts.compare(_replies(lake, generations["old"], prompts), _replies(lake, generations["new"], prompts),
                                settings.artifact_thresholds)
-    flags = guardrails(overall, by_source, shifts, settings)
+    flags = guardrails(overall, by_source, shifts, settings, training_overlap(lake, refs["new"].path, set(prompts)))
     eval_id = f"eval-{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    out = Path(out_dir) if out_dir else Path(new_ref.path) / "evals" / eval_id
-    rates = {w.source: w.win_rate for w in by_source}
-    row = {
-        "eval_id": eval_id, "new_model": new_ref.path, "new_model_run_id": new_ref.run_id,
-        "old_model": old_ref.path, "old_model_run_id": old_ref.run_id,
-        "reward_model": new_scores.reward_model.path, "reward_model_run_id": new_scores.reward_model.run_id,
-        "prompts_release": release.ref, "prompts_content_hash": release.manifest["content_hash"],
-        "new_generation_id": generations["new"], "old_generation_id": generations["old"],
-        "n_prompts": overall.n, "win_rate": overall.win_rate, "ci_low": overall.ci[0], "ci_high": overall.ci[1],
-        "win_rate_user": rates.get("user"), "win_rate_internal": rates.get("internal"),
-        "source_gap": source_gap(by_source), "by_source": [w.row() for w in by_source],
-        "artifacts": [asdict(s) for s in shifts], "flags": [code for code, _ in flags],
-        "settings": json.dumps(settings.model_dump(mode="json"), sort_keys=True),
-        "report_path": str((out / "report.md").resolve()), "code_version": code_version(), "created_at": utc_now(),
-    }
+    out = Path(out_dir) if out_dir else Path(refs["new"].path) / "evals" / eval_id
+    row = _row(eval_id, release, refs, generations, overall, by_source, shifts, flags, settings, out / "report.md")
     report_path = report.write(out, row, overall, by_source, shifts, flags)
     with lake.transaction() as tx:
         tx.write(tables.EVALS, pa.Table.from_pylist([row], schema=tables.EVALS.schema))

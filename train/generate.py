@@ -169,16 +169,15 @@ def generation(lake: Lake, generation_id: str) -> dict:
     if generation_id == "latest":
         rows = table.sort_by([("created_at", "descending"), ("generation_id", "descending")]).slice(0, 1).to_pylist()
     else:
-        rows = table.filter(pc.equal(table["generation_id"], generation_id)).to_pylist()
+        rows = table.filter(pc.field("generation_id") == generation_id).to_pylist()
     if not rows:
         raise GenerationError(f"no generation run {generation_id!r} in {lake.root}")
     return rows[0]
 
 
 def candidates(lake: Lake, generation_id: str) -> pa.Table:
-    table = lake.read(tables.CANDIDATES)
-    return table.filter(pc.equal(table["generation_id"], generation_id)).sort_by(
-        [("sample_id", "ascending"), ("candidate", "ascending")])
+    table = lake.read(tables.CANDIDATES, filter=pc.field("generation_id") == generation_id)
+    return table.sort_by([("sample_id", "ascending"), ("candidate", "ascending")])
 
 
 def prompts_of(lake: Lake, generation_id: str) -> dict[str, data.Prompt]:

@@ -78,9 +78,8 @@ class ScoreResult:
 def existing_scores(lake: Lake, generation_id: str, reward_model_path: str) -> pa.Table:
     if not lake.files(tables.REWARD_SCORES):
         return tables.REWARD_SCORES.schema.empty_table()
-    table = lake.read(tables.REWARD_SCORES)
-    keep = pc.and_(pc.equal(table["generation_id"], generation_id), pc.equal(table["reward_model"], reward_model_path))
-    return table.filter(keep)
+    return lake.read(tables.REWARD_SCORES, filter=(pc.field("generation_id") == generation_id)
+                     & (pc.field("reward_model") == reward_model_path))
 
 
 def score_generation(lake: Lake, generation_id: str, reward_model_path: str, *, batch_size: int = 16,

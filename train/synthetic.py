@@ -78,7 +78,7 @@ def _bad(rng: random.Random, x: str) -> str:
     return f"{x.capitalize()} {flood} so great {flood}!!!"
 
 
-def _sample(rng: random.Random, i: int) -> dict:
+def _sample(rng: random.Random, i: int, kind: str) -> dict:
     name, description = CHARACTERS[i % len(CHARACTERS)]
     topic_index = rng.randrange(len(TOPICS))
     x = rng.choice(list(TOPICS.values())[topic_index])
@@ -92,12 +92,12 @@ def _sample(rng: random.Random, i: int) -> dict:
         "prompt": prompt,
         "good": _good(rng, x),
         "bad": _bad(rng, x),
-        "sample_id": f"syn-{i:05d}:{len(prompt) - 1}",
+        "sample_id": f"syn-{kind}-{i:05d}:{len(prompt) - 1}",
         "source": "internal" if rng.random() < 0.3 else "user",
-        "conversation_id": f"syn-{i:05d}",
+        "conversation_id": f"syn-{kind}-{i:05d}",
         "turn": len(prompt) - 1,
         "topic_cluster": topic_index,
-        "dedup_cluster": f"d{i:05d}",
+        "dedup_cluster": f"{kind}-{i:05d}",
         "model_version": "gen-0",
     }
 
@@ -124,7 +124,7 @@ def _row(kind: str, s: dict, rng: random.Random) -> dict:
 def write_release(lake: Lake, name: str, kind: str, rows: int, seed: int) -> Release:
     """One synthetic release of `kind` with `rows` rows, split by topic; deterministic in `seed`."""
     rng = random.Random(f"{seed}:{kind}")
-    samples = [_sample(rng, i) for i in range(rows)]
+    samples = [_sample(rng, i, kind) for i in range(rows)]
     by_split: dict[str, list[dict]] = {}
     for s in samples:
         by_split.setdefault(split_of(s["topic_cluster"]), []).append(_row(kind, s, rng))
