@@ -65,7 +65,8 @@ def test_lineage_chain_runs_from_tiny_through_sft(chain):
     assert lin["sft"]["base_model"] == {"path": "tiny", "run_id": None, "kind": "tiny"}
     for kind in ("reward", "dpo", "kto"):
         assert lin[kind]["base_model"]["run_id"] == lin["sft"]["run_id"]
-        assert [a["release"] for a in lin[kind]["ancestry"]] == [lin[kind]["release"]["ref"], lin["sft"]["release"]["ref"]]
+        releases = [a["release"] for a in lin[kind]["ancestry"]]
+        assert releases == [lin[kind]["release"]["ref"], lin["sft"]["release"]["ref"]]
         assert [a["depth"] for a in lin[kind]["ancestry"]] == [0, 1]
     assert lin["dpo"]["ref_model"]["run_id"] == lin["sft"]["run_id"]  # DPO and KTO got an explicit reference
     assert lin["kto"]["ref_model"]["run_id"] == lin["sft"]["run_id"]
@@ -77,7 +78,8 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
     with catalog.connect(chain["lake"]) as con:
         rows = con.execute("SELECT depth, trained_by_kind, release, release_content_hash FROM model_data "
                            "WHERE output_dir = ? ORDER BY depth", [dpo_dir]).fetchall()
-        models_view = con.execute("SELECT kind, release, metrics['train_loss'], lora FROM models ORDER BY kind").fetchall()
+        models_view = con.execute(
+            "SELECT kind, release, metrics['train_loss'], lora FROM models ORDER BY kind").fetchall()
         runs = con.execute("SELECT command, status FROM runs ORDER BY started_at").fetchall()
     assert [(d, k, r) for d, k, r, _ in rows] == [
         (0, "dpo", chain["releases"]["preference"]), (1, "sft", chain["releases"]["sft"])]

@@ -56,7 +56,8 @@ def test_a_tampered_release_refuses_to_start(run, lake, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "dpo", "--release", "tiny-sft", "--model", "tiny"], "is a 'sft' release; dpo needs one of preference"),
+        (["train", "dpo", "--release", "tiny-sft", "--model", "tiny"],
+         "is a 'sft' release; dpo needs one of preference"),
         (["train", "sft", "--release", "nope", "--model", "tiny"], "no release named 'nope'"),
         (["train", "sft", "--release", "tiny-sft@9", "--model", "tiny"], "tiny-sft has no version '9'"),
         (["train", "sft", "--release", "tiny-sft", "--model", "/no/such/model"], "is not a local directory"),

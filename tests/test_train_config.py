@@ -60,7 +60,8 @@ def test_parse_assignment_reads_yaml_values():
     assert config.parse_assignment("lora.enabled=true") == ("lora.enabled", True)
     key, value = config.parse_assignment("learning_rate=1e-4")  # YAML reads 1e-4 as text; validation makes it a float
     assert config.load("sft", None, {key: value}).learning_rate == 1e-4
-    assert config.parse_assignment("lora.target_modules=[q_proj, v_proj]") == ("lora.target_modules", ["q_proj", "v_proj"])
+    modules = config.parse_assignment("lora.target_modules=[q_proj, v_proj]")
+    assert modules == ("lora.target_modules", ["q_proj", "v_proj"])
     with pytest.raises(config.ConfigError, match="key=value"):
         config.parse_assignment("lora.r")
 

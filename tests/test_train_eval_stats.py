@@ -73,7 +73,8 @@ def test_guardrails_flag_artifact_shifts():
 
 
 def _scores(rewards: dict[str, list[float]]) -> list[dict]:
-    return [{"sample_id": s, "candidate": k, "reward": r} for s, values in rewards.items() for k, r in enumerate(values)]
+    return [{"sample_id": s, "candidate": k, "reward": r}
+            for s, values in rewards.items() for k, r in enumerate(values)]
 
 
 def test_prompt_stats_pick_the_best_non_empty_candidate():

@@ -30,7 +30,8 @@ def test_tiny_chat_template_masks_exactly_the_assistant_replies():
     conversation = [{"role": "system", "content": "You are Luna."}, {"role": "user", "content": "Hello there"},
                     {"role": "assistant", "content": "What about you?"}, {"role": "user", "content": "Fine."},
                     {"role": "assistant", "content": "I like trains."}]
-    out = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
+                                        return_assistant_tokens_mask=True)
     masked = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
     assert tokenizer.decode(masked) == "What about you?<|im_end|>I like trains.<|im_end|>"
     assert is_chat_template_stop_token_trained(tokenizer)

@@ -95,7 +95,7 @@ def _train_command(kind: str):
         release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of the release to train on.")],
         model: Annotated[str, typer.Option("--model", help="A local Hugging Face model directory, or `tiny`.")],
         out: Annotated[Path, typer.Option("--out", help="Output directory of the checkpoint.")],
-        config: Annotated[Optional[Path], typer.Option("--config", help="Settings YAML, e.g. configs/train/sft.yaml.")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", help="Settings YAML file.")] = None,
         max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
         lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
         lora: Annotated[Optional[bool], typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
@@ -151,14 +151,11 @@ def generate(
     recipe = {"model": model, "prompts": prompts, "n": n, "max_new_tokens": max_new_tokens,
               "temperature": temperature, "top_p": top_p, "seed": seed, "split": split, "limit": limit}
     with command_run("generate", lake, recipe) as (the_lake, _, stats):
-        from tqdm import tqdm
-
         from train import generate as generation
 
         settings = generation.SamplingSettings(n=n, max_new_tokens=max_new_tokens, temperature=temperature,
                                                top_p=top_p, seed=seed, batch_size=batch_size)
-        with tqdm(desc="generate", unit="prompt") as bar:
-            result = generation.run(the_lake, model, prompts, settings, split=split, limit=limit, progress=bar.update)
+        result = generation.run(the_lake, model, prompts, settings, split=split, limit=limit, progress=True)
         stats.rows_in, stats.rows_out = result.prompts + sum(result.dropped.values()), result.candidates
         for reason, rows in result.dropped.items():
             stats.drop(reason, rows)
@@ -179,7 +176,8 @@ def score(
         from train import score as scoring
 
         generation_id = generation.generation(the_lake, candidates)["generation_id"]
-        result = scoring.score_generation(the_lake, generation_id, reward_model, batch_size=batch_size)
+        result = scoring.score_generation(the_lake, generation_id, reward_model, batch_size=batch_size,
+                                          progress=True)
         stats.rows_in = stats.rows_out = result.scored
         rewards = result.table.column("reward").to_pylist()
         state = "already scored" if result.already_scored else "scored"
@@ -236,7 +234,8 @@ def evaluate(
         from train import evaluate as evaluation
 
         _quiet_datasets()
-        result = evaluation.run(the_lake, new, old, reward_model, prompts, settings, out, log=typer.echo)
+        result = evaluation.run(the_lake, new, old, reward_model, prompts, settings, out, log=typer.echo,
+                                progress=True)
         stats.rows_in = stats.rows_out = result.overall.n
         for w in [result.overall, *result.by_source]:
             low, high = w.ci

@@ -172,7 +172,7 @@ def _row(eval_id: str, release, refs: dict[str, models.ModelRef], generations: d
 
 
 def run(lake: Lake, new_model: str, old_model: str, reward_model: str, prompts_ref: str, settings: EvalSettings,
-        out_dir: str | Path | None = None, log=print) -> EvalResult:
+        out_dir: str | Path | None = None, log=print, progress: bool = False) -> EvalResult:
     """Generate with both models, score, compare, write the report and the `meta/evals` row."""
     from train import report
 
@@ -184,11 +184,11 @@ def run(lake: Lake, new_model: str, old_model: str, reward_model: str, prompts_r
                                          seed=settings.seed, batch_size=settings.batch_size)
     generations, scores = {}, {}
     for side in ("new", "old"):
-        result = generate.run(lake, refs[side].path, release.ref, sampling, split=settings.split)
+        result = generate.run(lake, refs[side].path, release.ref, sampling, split=settings.split, progress=progress)
         log(f"{side} model: {result.candidates} replies, {result.tokens_per_second:,.0f} tokens/s")
         generations[side] = result.generation_id
         scores[side] = score.score_generation(lake, result.generation_id, reward_model,
-                                              batch_size=settings.batch_size).table
+                                              batch_size=settings.batch_size, progress=progress).table
     prompts = generate.prompts_of(lake, generations["new"])
     overall, by_source = win_rates(_outcomes(scores["new"], scores["old"], prompts))
     shifts = artifacts.compare(_replies(lake, generations["old"], prompts), _replies(lake, generations["new"], prompts),

@@ -71,8 +71,8 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], settings
     """`settings.n` replies to each conversation, in input order."""
     import torch
 
-    encoded = [tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]
-               for c in conversations]
+    encoded = [tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=True,
+                                             return_dict=True)["input_ids"] for c in conversations]
     room = getattr(model.config, "max_position_embeddings", None)
     if room:  # keep the end of an over-long prompt (the turn being answered), leave room for the reply
         encoded = [ids[-max(1, room - settings.max_new_tokens):] for ids in encoded]
@@ -126,17 +126,21 @@ def new_generation_id() -> str:
 
 
 def run(lake: Lake, model_path: str, prompts_ref: str, settings: SamplingSettings, *, split: str | None = None,
-        limit: int | None = None, progress=None) -> GenerationResult:
-    """Generate, then write the candidates and one `meta/generations` row in one transaction."""
+        limit: int | None = None, progress: bool = False) -> GenerationResult:
+    """Generate, then write the candidates and one `meta/generations` row in one transaction.
+    `progress` shows a bar on stderr (prompts done, rate, time left)."""
+    from tqdm import tqdm
+
     release = data.open_release(lake, prompts_ref, "prompts")
     prompt_rows, dropped = data.prompts(release, split, limit)
     if not prompt_rows:
         raise GenerationError(f"release {release.ref} has no usable prompts (skipped: {dict(dropped) or 'none'})")
     ref = models.model_ref(model_path)
     model, tokenizer, on = load_policy(model_path)
-    with models.cpu_threads(model, on):
+    with models.cpu_threads(model, on), tqdm(total=len(prompt_rows), desc="generate", unit="prompt",
+                                             disable=not progress) as bar:
         began = time.perf_counter()
-        replies = generate_replies(model, tokenizer, [p.messages for p in prompt_rows], settings, progress)
+        replies = generate_replies(model, tokenizer, [p.messages for p in prompt_rows], settings, bar.update)
         seconds = time.perf_counter() - began
     generation_id, now = new_generation_id(), utc_now()
     rows = [

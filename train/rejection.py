@@ -75,7 +75,8 @@ def _write(lake: Lake, name: str, kind: str, by_split: dict[str, list[dict]], sc
             if by_split.get(split):
                 writer.write_split(split, pa.Table.from_pylist(by_split[split], schema=schema))
         writer.finalize(parents=parents, recipe=recipe, split_method="inherited from the prompt release",
-                        dropped={k: v for k, v in (dropped or {}).items() if v}, description=description, code_version=code_version(), extra=extra)
+                        dropped={k: v for k, v in (dropped or {}).items() if v}, description=description,
+                        code_version=code_version(), extra=extra)
         return writer.publish()
     except BaseException:
         writer.discard()

@@ -21,7 +21,7 @@ from train import models
 
 
 def rewards(model, tokenizer, conversations: list[list[dict]], *, batch_size: int = 16,
-            max_length: int = 1024) -> list[float]:
+            max_length: int = 1024, progress=None) -> list[float]:
     """The reward of each conversation (its last message is the reply being judged)."""
     import torch
 
@@ -43,6 +43,8 @@ def rewards(model, tokenizer, conversations: list[list[dict]], *, batch_size: in
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             for row, i in enumerate(batch):
                 out[i] = float(logits[row, 0].float())
+            if progress is not None:
+                progress(len(batch))
     return out
 
 
@@ -83,8 +85,10 @@ def existing_scores(lake: Lake, generation_id: str, reward_model_path: str) -> p
 
 
 def score_generation(lake: Lake, generation_id: str, reward_model_path: str, *, batch_size: int = 16,
-                     max_length: int = 1024) -> ScoreResult:
+                     max_length: int = 1024, progress: bool = False) -> ScoreResult:
     """Score every candidate of a generation run with the reward model and store the scores."""
+    from tqdm import tqdm
+
     from train import generate
 
     ref = models.model_ref(reward_model_path)
@@ -96,8 +100,10 @@ def score_generation(lake: Lake, generation_id: str, reward_model_path: str, *, 
     model, tokenizer, ref = load_reward_model(reward_model_path)
     rows = candidates.to_pylist()
     conversations = [prompts[r["sample_id"]].messages + [{"role": "assistant", "content": r["text"]}] for r in rows]
-    with models.cpu_threads(model, models.device()):
-        scores = rewards(model, tokenizer, conversations, batch_size=batch_size, max_length=max_length)
+    with models.cpu_threads(model, models.device()), tqdm(total=len(conversations), desc="score",
+                                                          unit="reply", disable=not progress) as bar:
+        scores = rewards(model, tokenizer, conversations, batch_size=batch_size, max_length=max_length,
+                         progress=bar.update)
     now = utc_now()
     table = pa.Table.from_pylist(
         [{"generation_id": generation_id, "reward_model": ref.path, "reward_model_run_id": ref.run_id,

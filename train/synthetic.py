@@ -85,8 +85,9 @@ def _sample(rng: random.Random, i: int, kind: str) -> dict:
     prompt = [{"role": "system", "content": f"You are {name}. {description.capitalize()}."},
               {"role": "user", "content": rng.choice(OPENERS).format(x=x)}]
     if rng.random() < 0.3:  # a second turn: the context holds an earlier exchange
+        follow_up = rng.choice(list(TOPICS.values())[topic_index])
         prompt += [{"role": "assistant", "content": _good(rng, x)},
-                   {"role": "user", "content": rng.choice(OPENERS).format(x=rng.choice(list(TOPICS.values())[topic_index]))}]
+                   {"role": "user", "content": rng.choice(OPENERS).format(x=follow_up)}]
     return {
         "x": x,
         "prompt": prompt,
