@@ -141,3 +141,27 @@ def test_tiny_reward_and_kto_train_straight_from_a_preference_release(run, tmp_p
     if trainer == "kto":  # each pair became a desirable and an undesirable row
         train_pairs = resolve(lake, "pairs").read("train").num_rows
         assert lineage["train_rows"] == 2 * train_pairs
+
+
+@pytest.mark.slow
+def test_sft_from_a_model_directory_uses_or_declines_assistant_only_loss_by_its_template(run, lake, tmp_path):
+    """The path a real base model takes: a directory whose tokenizer carries a real chat template. TRL knows how
+    to add generation markers to Qwen 2.5's template; a template it does not know falls back, with a note."""
+    from pathlib import Path
+
+    import trl
+
+    base = tmp_path / "base"
+    assert run("train", "sft", "--release", "tiny-sft", "--model", "tiny", "--out", base, "--max-steps", 1,
+               "--lake", lake.root).exit_code == 0
+    qwen = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
+    plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
+    for name, template, notes in (("qwen", qwen, []), ("plain", plain, ["assistant-only loss unavailable"])):
+        (base / "chat_template.jinja").write_text(template)
+        out = tmp_path / name
+        result = run("train", "sft", "--release", "tiny-sft", "--model", base, "--out", out, "--max-steps", 1,
+                     "--lake", lake.root)
+        assert result.exit_code == 0, result.output
+        lineage = models.read_lineage(out)
+        assert [n.split(":")[0] for n in lineage["notes"]] == notes
+        assert lineage["base_model"]["run_id"] == models.read_lineage(base)["run_id"]
