@@ -94,3 +94,10 @@ INGESTED_FILES = register(
         description="One row per ingested input file (by sha256): re-ingesting it adds nothing.",
     )
 )
+STYLE_FEATURES = register(
+    TableSpec(
+        "attributes/style_features",
+        schemas.STYLE_FEATURES,
+        description="Style-artifact features of replies in context, keyed by text_key (computed once, reused).",
+    )
+)
