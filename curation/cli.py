@@ -130,7 +130,7 @@ def _open_release(lake: Path | None, ref: str):
 
 @releases_app.command("build")
 def releases_build(
-    recipe_path: Annotated[Path, typer.Argument(help="Recipe YAML with a `release` stage.")] = Path("configs/curate.yaml"),
+    recipe_path: Annotated[Path, typer.Argument(help="Recipe with a `release` stage.")] = Path("configs/curate.yaml"),
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this release (repeatable).")] = None,
     refreeze: Annotated[bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")] = False,
     lake: LakeOption = None,

@@ -241,7 +241,7 @@ def test_frozen_eval_set_is_built_once_and_training_releases_leak_nothing_of_it(
     assert evaluation.release.manifest["splits"] == {"train": 0, "validation": 0, "test": 2}
     assert evaluation.release.manifest["frozen_eval"] is True
     again = make(lake2, **{**eval_entry, "filter": "true"})
-    assert (again.status, again.release.ref) == ("reused", "eval@1")
+    assert (again.status, again.release.ref) == ("reused", "eval@1") and "--refreeze" in again.details["note"]
     training = make(lake2, name="sft", type="sft")
     kept = {r["sample_id"] for r in rows(training)}
     leakage = training.release.manifest["leakage"]
@@ -253,6 +253,10 @@ def test_frozen_eval_set_is_built_once_and_training_releases_leak_nothing_of_it(
     assert {"c-13:3", "c-04:1"} <= kept
     assert training.dropped["eval_leak"] == leakage["removed"] == 6
     assert not any(s.startswith(("c-01:", "e-1:")) for s in kept)
+    refrozen = build(lake2, ReleaseEntry.model_validate({**eval_entry, "filter": "conversation_id = 'c-02'",
+                                                          "allow_unscrubbed": True}), refreeze=True)
+    assert refrozen.release.ref == "eval@2"
+    assert make(lake2, name="sft", type="sft").release.manifest["leakage"]["eval_sets"][0]["ref"] == "eval@2"
 
 
 def test_exact_copy_of_an_eval_prompt_is_removed_even_when_short(lake):

@@ -18,7 +18,8 @@ from lakehouse.releases import ReleaseError, ReleaseWriter, resolve, verify, ver
 
 
 def table(n: int, start: int = 0) -> pa.Table:
-    return pa.table({"sample_id": [f"s-{i:05d}" for i in range(start, start + n)], "value": list(range(start, start + n))})
+    ids = range(start, start + n)
+    return pa.table({"sample_id": [f"s-{i:05d}" for i in ids], "value": list(ids)})
 
 
 def publish(lake: Lake, name: str, data: pa.Table, batch: int | None = None):

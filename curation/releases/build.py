@@ -6,9 +6,9 @@ provenance and the few texts a step needs); prompts are rebuilt from the `sample
 rows are streamed into the release files, and the leak scan reads that same stream. Nothing is visible
 under `releases/` until every check passed: a refused release leaves no version behind.
 
-Same lake and same recipe entry give the same rows in the same order (ordered by conversation, turn and sample id; seeded hash
-orders for sampling), hence the same content hash; a build whose content hash equals the latest
-version's publishes nothing and reports that version as unchanged.
+Same lake and same recipe entry give the same rows in the same order (by conversation, turn and sample
+id; seeded hash orders for sampling), hence the same content hash; a build whose content hash equals the
+latest version's publishes nothing and reports that version as unchanged.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ def _output_sql(job: Job, condition: str) -> str:
     join = (f"LEFT JOIN (SELECT sample_id AS ref_id, prompt AS ref_prompt, response AS ref_response "
             f"FROM release_samples WHERE {condition}) r ON r.ref_id = c.prompt_ref") if has_refs else ""
     ref_prompt, ref_response = ("r.ref_prompt", "r.ref_response") if has_refs else ("NULL", "NULL")
-    texts = {"preference": ["chosen", "rejected"], "unpaired": ["label"]}.get(trl_type, [])
-    carried = ", ".join(f"c.{name}" for name in ("split", *rest, *texts))
+    from_cand = {"preference": ["chosen", "rejected"], "unpaired": ["label"]}.get(trl_type, [])
+    carried = ", ".join(f"c.{name}" for name in ("split", *rest, *from_cand))
     return f"""
         SELECT split, {payload}, {', '.join(rest)}
         FROM (SELECT {carried}, coalesce(c.prompt_inline, {ref_prompt}) AS prompt,
@@ -284,7 +284,10 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
     """Build, check and publish one release (see the module docstring)."""
     if entry.frozen_eval and not refreeze and versions(lake, entry.name):
         existing = resolve(lake, entry.name)
-        return Built(entry.name, "reused", existing, details={"note": "frozen evaluation set: latest version reused"})
+        note = "frozen evaluation set: latest version reused"
+        if existing.manifest["recipe"] != entry.recipe():
+            note += " although the recipe entry changed (build with --refreeze to make a new version)"
+        return Built(entry.name, "reused", existing, details={"note": note})
     own_inputs = inputs is None
     inputs = inputs or open_inputs(lake)
     job = Job(inputs, entry, notes=list(inputs.notes))

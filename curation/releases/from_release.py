@@ -50,9 +50,8 @@ def insert_release(job: Job, source: ReleaseSource, rank: int) -> None:
     present = {r[0] for r in job.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
     payload, invalid, message_column = PAYLOAD[job.entry.type]
     payload = payload.format(clean=CLEAN.format(message_column))
-    provenance = ", ".join(
-        (f.name if f.name in present else f"NULL AS {f.name}") for f in PROVENANCE if f.name not in ("sample_id", "origin")
-    )
+    provenance = ", ".join((f.name if f.name in present else f"NULL AS {f.name}")
+                           for f in PROVENANCE if f.name not in ("sample_id", "origin"))
     if "sample_id" not in present:
         raise BuildError(f"release {job.entry.name}, source {source.name!r}: {release.ref} has no sample_id column")
     sql = f"""

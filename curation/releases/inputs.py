@@ -73,7 +73,8 @@ class Inputs:
 def open_inputs(lake: Lake, threads: int | None = None) -> Inputs:
     """Connect to the catalog read-only and define `release_samples` (samples + every optional column)."""
     con = catalog.connect(lake)
-    temp_dir = lake.staging_root / f"duckdb-{uuid.uuid4().hex}"
+    # DuckDB spills here; not under `_staging/`, whose idle directories other processes may sweep away
+    temp_dir = lake.root / f".release-duckdb-{uuid.uuid4().hex}"
     temp_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET threads = {threads or min(4, os.cpu_count() or 1)}")
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")

@@ -110,14 +110,15 @@ def diff(a: Release, b: Release) -> dict:
         for column in STRATA:
             if column not in columns_a or column not in columns_b:
                 continue
+            share = "count(*) / sum(count(*)) OVER () AS share"
             rows = con.execute(f"""
-                WITH sa AS (SELECT {column}::VARCHAR AS v, count(*) / sum(count(*)) OVER () AS share FROM rel_a GROUP BY 1),
-                     sb AS (SELECT {column}::VARCHAR AS v, count(*) / sum(count(*)) OVER () AS share FROM rel_b GROUP BY 1)
+                WITH sa AS (SELECT {column}::VARCHAR AS v, {share} FROM rel_a GROUP BY 1),
+                     sb AS (SELECT {column}::VARCHAR AS v, {share} FROM rel_b GROUP BY 1)
                 SELECT coalesce(sa.v, sb.v, 'null'), coalesce(sa.share, 0), coalesce(sb.share, 0)
                 FROM sa FULL OUTER JOIN sb ON sa.v IS NOT DISTINCT FROM sb.v
                 ORDER BY abs(coalesce(sb.share, 0) - coalesce(sa.share, 0)) DESC, 1""").fetchall()
-            strata[column] = [{"value": v, "a": round(sa, 6), "b": round(sb, 6), "change_points": round(100 * (sb - sa), 3)}
-                              for v, sa, sb in rows]
+            strata[column] = [{"value": v, "a": round(sa, 6), "b": round(sb, 6),
+                               "change_points": round(100 * (sb - sa), 3)} for v, sa, sb in rows]
     finally:
         con.close()
     ma, mb = a.manifest, b.manifest

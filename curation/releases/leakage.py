@@ -67,8 +67,8 @@ def _load(job: Job, sets: list[Release]) -> int:
     files = "[" + ", ".join(quote(str(f)) for r in sets for f in r.data_files()) + "]"
     job.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eval_prompts AS
-        SELECT sample_id, conversation_id, coalesce(character_id, '') AS character, {last_user_sql('prompt')} AS last_user,
-               {prompt_key_sql('prompt')} AS prompt_key
+        SELECT sample_id, conversation_id, coalesce(character_id, '') AS character,
+               {last_user_sql('prompt')} AS last_user, {prompt_key_sql('prompt')} AS prompt_key
         FROM read_parquet({files}, union_by_name = true)""")
     return scalar(job.con, "SELECT count(*) FROM eval_prompts")
 

@@ -47,8 +47,10 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 stats.drop(f"{entry.name}:{reason}", n)
             built[entry.name] = {"status": result.status, "release": result.release.ref, "rows_in": result.rows_in,
                                  "rows_out": result.rows_out, "timings": result.timings, **result.details}
-            ctx.console.print(f"[green]{result.status}[/green] {result.release.ref} ({result.rows_out:,} rows)"
-                              if result.status != "reused" else f"reused frozen evaluation set {result.release.ref}")
+            if result.status == "reused":
+                ctx.console.print(f"{result.release.ref}: {result.details['note']}", highlight=False)
+            else:
+                ctx.console.print(f"[green]{result.status}[/green] {result.release.ref} ({result.rows_out:,} rows)")
     finally:
         inputs.close()
     stats.details = {"releases": built, "refused": refused}
