@@ -150,7 +150,12 @@ def test_preference_release_trains_a_reward_model_and_dpo(releases, tiny, tmp_pa
     _, built, _ = releases
     tokenizer, model = tiny
     data = loaded(built["preference"].release)
-    assert set(built["preference"].release.read()["origin"].to_pylist()) == {"hh", "regenerations"}
+    rows = built["preference"].release.read().to_pylist()
+    assert {r["origin"] for r in rows} == {"hh", "regenerations"}
+    hh = next(r for r in rows if r["origin"] == "hh")
+    assert hh["rejected_sample_id"] == hh["sample_id"].replace("-chosen:", "-rejected:")
+    assert hh["prompt"][-1]["role"] == "user" and all(m["role"] != "system" for m in hh["prompt"])
+    assert hh["chosen"] != hh["rejected"] and len(hh["chosen"]) == len(hh["rejected"]) == 1
     reward = RewardTrainer(model=model("reward"), args=args(RewardConfig, tmp_path / "rm"), train_dataset=data["train"],
                            processing_class=tokenizer)
     assert trained_steps(reward) == 2

@@ -6,7 +6,7 @@ as `eval_leak` when:
 
 1. it comes from a conversation that an evaluation prompt comes from (its history is the eval prompt's);
 2. its prompt is exactly an evaluation prompt (md5 over every message, the character's system message
-   included);
+   included; checked for prompts whose last user message is short, since longer ones fall under 3);
 3. it is for the same character (or both have none) and its last user message is a near-duplicate of
    that evaluation prompt's last user message: MinHash (datasketch) over word n-gram shingles, an LSH
    index over the (small) evaluation set, and the estimated Jaccard at or above the threshold. Messages
@@ -30,7 +30,7 @@ from curation.releases.rows import last_user_sql, mark, prompt_key_sql, quote, s
 from lakehouse.releases import Release, ReleaseError, list_releases, resolve, verify
 
 NON_WORD = re.compile(r"[^0-9a-z_\s]+")
-IN_LIST_LIMIT = 5_000  # beyond this many conversations, exact-prompt keys are computed with a join
+IN_LIST_LIMIT = 5_000  # conversations per rebuild of suspect prompts
 
 
 def shingles(text: str, n: int) -> set[str]:
@@ -68,27 +68,37 @@ def _load(job: Job, sets: list[Release]) -> int:
     job.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eval_prompts AS
         SELECT sample_id, conversation_id, coalesce(character_id, '') AS character,
-               {last_user_sql('prompt')} AS last_user, {prompt_key_sql('prompt')} AS prompt_key
+               {last_user_sql('prompt')} AS last_user, {prompt_key_sql('prompt')} AS prompt_key,
+               len(list_filter(prompt, lambda m: m.role = 'user')) AS depth
         FROM read_parquet({files}, union_by_name = true)""")
     return scalar(job.con, "SELECT count(*) FROM eval_prompts")
 
 
+def _long_enough(column: str, min_tokens: int) -> str:
+    return f"len(string_split_regex(trim({column}), '\\s+')) >= {min_tokens}"
+
+
 def _exact_prompt_keys(job: Job) -> None:
-    """`cand_prompt_keys(rid, prompt_key)` for the live candidates whose last user message is an eval one's
-    (only those can be an exact copy, so only their prompts are rebuilt)."""
+    """`cand_prompt_keys(rid, prompt_key)` for the live candidates that could be an exact copy of an eval
+    prompt with a short last user message: same character, depth and last user message. (A copy with a
+    longer one is a near-duplicate at Jaccard 1 and rule 3 removes it.) Only their prompts are rebuilt,
+    a bounded list of conversations at a time, so the filter reaches the conversations scan."""
     con = job.con
-    con.execute("""CREATE OR REPLACE TEMP TABLE suspects AS
-                   SELECT rowid AS rid, prompt_ref, prompt_inline, conversation_id FROM cand
-                   WHERE drop_reason IS NULL AND last_user IN (SELECT last_user FROM eval_prompts)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE suspects AS
+        SELECT c.rowid AS rid, c.prompt_ref, c.prompt_inline, c.conversation_id FROM cand c
+        WHERE c.drop_reason IS NULL AND (coalesce(c.character_id, ''), c.depth, c.last_user) IN (
+              SELECT (character, depth, last_user) FROM eval_prompts
+              WHERE NOT {_long_enough('last_user', job.entry.leakage.min_tokens)})""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cand_prompt_keys AS
+        SELECT rid, {prompt_key_sql('prompt_inline')} AS prompt_key FROM suspects WHERE prompt_inline IS NOT NULL""")
     conversations = [r[0] for r in con.execute(
         "SELECT DISTINCT conversation_id FROM suspects WHERE prompt_ref IS NOT NULL ORDER BY 1").fetchall()]
-    scope = ("conversation_id IN (" + ", ".join(quote(c) for c in conversations) + ")"
-             if len(conversations) <= IN_LIST_LIMIT else "true")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE cand_prompt_keys AS
-        SELECT s.rid, {prompt_key_sql('coalesce(s.prompt_inline, r.prompt)')} AS prompt_key
-        FROM suspects s
-        LEFT JOIN (SELECT sample_id, prompt FROM release_samples WHERE {scope if conversations else 'false'}) r
-               ON r.sample_id = s.prompt_ref""")
+    for start in range(0, len(conversations), IN_LIST_LIMIT):
+        scope = ", ".join(quote(c) for c in conversations[start:start + IN_LIST_LIMIT])
+        con.execute(f"""INSERT INTO cand_prompt_keys
+            SELECT s.rid, {prompt_key_sql('r.prompt')} FROM suspects s
+            JOIN (SELECT sample_id, prompt FROM release_samples WHERE conversation_id IN ({scope})) r
+              ON r.sample_id = s.prompt_ref""")
 
 
 def _near_duplicates(job: Job) -> pa.Table:
@@ -96,15 +106,18 @@ def _near_duplicates(job: Job) -> pa.Table:
     from datasketch import MinHash, MinHashLSH
 
     config = job.entry.leakage
-    long_enough = f"len(string_split_regex(trim(last_user), '\\s+')) >= {config.min_tokens}"
+    long_enough = _long_enough("last_user", config.min_tokens)
     eval_rows = job.con.execute(f"SELECT DISTINCT character, last_user FROM eval_prompts WHERE last_user IS NOT NULL "
                                 f"AND {long_enough} ORDER BY 1, 2").fetchall()
     leaked = {"character": [], "last_user": []}
     if not eval_rows:
         return pa.table(leaked, schema=pa.schema([("character", pa.string()), ("last_user", pa.string())]))
 
+    template = MinHash(num_perm=config.num_perm, seed=1)
+
     def signature(shingle_set: set[str]) -> MinHash:
-        m = MinHash(num_perm=config.num_perm, seed=1)
+        """MinHash sharing the template's permutations (drawing them is most of a new MinHash's cost)."""
+        m = MinHash(num_perm=config.num_perm, seed=1, permutations=template.permutations, scheme=template.scheme)
         m.update_batch([s.encode() for s in sorted(shingle_set)])
         return m
 
