@@ -117,11 +117,11 @@ def _pair_filters(job: Job) -> dict:
             "identical_pair": identical, "length_ratio": ratio, "emoji_diff": emoji}
 
 
-def _strata(con) -> dict:
+def _strata(con, trl_type: str) -> dict:
     """Row counts by the values of each stratum column (top values; the rest as `other`)."""
     out = {}
     total = scalar(con, "SELECT count(*) FROM cand")
-    for column in STRATA:
+    for column in (*STRATA, "label") if trl_type == "unpaired" else STRATA:
         rows = con.execute(f"SELECT {column}::VARCHAR AS v, count(*) AS n FROM cand GROUP BY 1 "
                            f"ORDER BY n DESC, v NULLS LAST LIMIT {STRATA_TOP + 1}").fetchall()
         shown = rows[:STRATA_TOP]
@@ -264,7 +264,7 @@ def _prepare(job: Job) -> dict:
         with timed(job, "artifact_report"):
             job.sections["artifacts"] = artifacts_report.report(con, entry.type, _side_sql(entry.type),
                                                                 entry.artifacts.thresholds)
-    job.sections["strata"] = _strata(con)
+    job.sections["strata"] = _strata(con, entry.type)
     job.sections["label_agreement"] = _label_agreement(con)
     return job.sections
 
