@@ -244,7 +244,7 @@ def _prepare(job: Job) -> dict:
         job.dropped.update(count_and_remove_drops(con))
     if entry.type in ("preference", "unpaired"):
         with timed(job, "style_features"):
-            job.sections["style_features_used"] = style_features.ensure(con, job.inputs.lake, _replies_sql(entry.type))
+            job.stats["style_features"] = style_features.ensure(con, job.inputs.lake, _replies_sql(entry.type))
         if entry.type == "preference":
             with timed(job, "pair_filters"):
                 job.sections["pair_filters"] = _pair_filters(job)
@@ -311,7 +311,6 @@ def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Buil
     try:
         with timed(job, "write_and_leak_scan"):
             scan = _write(job, writer)
-        style_used = sections.pop("style_features_used", None)
         extra = {
             "frozen_eval": entry.frozen_eval, "text_layer": job.inputs.text_layer,
             "samples_columns": {c: job.inputs.has(c) for c in OPTIONAL_COLUMNS},
@@ -322,7 +321,7 @@ def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Buil
                                    dropped=dict(job.dropped), description=entry.description or _describe(entry),
                                    code_version=code_version, extra=extra)
         latest = _latest(lake, entry.name)
-        details = {"style_features": style_used, "notes": job.notes}
+        details = {"style_features": job.stats.get("style_features"), "notes": job.notes}
         if latest is not None and latest.manifest.get("content_hash") == manifest["content_hash"]:
             writer.discard()
             return Built(entry.name, "unchanged", latest, sections["rows_in"], rows_out, job.dropped, job.timings,

@@ -26,6 +26,7 @@ class Job:
     releases_read: dict[str, dict] = field(default_factory=dict)
     sections: dict = field(default_factory=dict)  # extra manifest sections (leakage, mixture, ...)
     timings: dict[str, float] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)  # facts about this build that are not the release's content
 
     @property
     def con(self):
