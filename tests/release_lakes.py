@@ -97,5 +97,10 @@ def ingest(lake_root: Path, records: list[dict], extra_paths: tuple[Path, ...] =
 
 
 def copy_lake(template: Path, target: Path) -> Path:
+    """A copy of a lake, with its own catalog (the copied one points at the template's files)."""
+    from lakehouse import catalog
+    from lakehouse.lake import Lake
+
     shutil.copytree(template, target)
+    catalog.refresh(Lake(target))
     return target
