@@ -114,6 +114,123 @@ def keygen(
                    "a different key gives different user ids")
 
 
+releases_app = typer.Typer(help="Versioned training releases: build, list, show, diff, verify.", no_args_is_help=True)
+
+
+def _open_release(lake: Path | None, ref: str):
+    from lakehouse.lake import Lake
+    from lakehouse.releases import ReleaseError, resolve
+
+    try:
+        return resolve(Lake(lake), ref)
+    except ReleaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@releases_app.command("build")
+def releases_build(
+    recipe_path: Annotated[Path, typer.Argument(help="Recipe with a `release` stage.")] = Path("configs/curate.yaml"),
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this release (repeatable).")] = None,
+    refreeze: Annotated[bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")] = False,
+    lake: LakeOption = None,
+) -> None:
+    """Run only the recipe's `release` stage (the other stages' tables must already be in the lake)."""
+    from curation.pipeline import runner
+    from curation.pipeline.recipe import RecipeError, load
+    from lakehouse.lake import Lake
+
+    try:
+        recipe = load(recipe_path)
+    except RecipeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if recipe.config("release") is None:
+        typer.echo(f"error: {recipe_path} has no `release` stage", err=True)
+        raise typer.Exit(2)
+    console = _console()
+    the_lake = Lake(lake)
+    record = runner.run(recipe, the_lake, console, command="releases build", only=["release"],
+                        options={"only": only or None, "refreeze": refreeze})
+    console.print(runner.summary_table(record))
+    if record.status != "succeeded":
+        console.print(f"[red]error:[/red] {record.error}", highlight=False)
+        raise typer.Exit(1)
+
+
+@releases_app.command("list")
+def releases_list(lake: LakeOption = None) -> None:
+    """Every published release and version."""
+    from rich.table import Table
+
+    from curation.releases.inspect import list_rows
+    from lakehouse.lake import Lake
+    from lakehouse.releases import list_releases
+
+    rows = list_rows(list_releases(Lake(lake)))
+    if not rows:
+        typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
+        return
+    table = Table()
+    for column in rows[0]:
+        table.add_column(column, justify="right" if column in ("train", "validation", "test") else "left")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()))
+    _console().print(table)
+
+
+@releases_app.command("show")
+def releases_show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
+    lake: LakeOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the whole manifest as JSON.")] = False,
+) -> None:
+    """Counts, splits, drops by reason, mixture, leakage and the style-artifact report of a release."""
+    import json
+
+    from curation.releases.inspect import show_lines
+
+    release = _open_release(lake, ref)
+    if json_output:
+        typer.echo(json.dumps(release.manifest, indent=2, sort_keys=True))
+        return
+    typer.echo("\n".join(show_lines(release)))
+
+
+@releases_app.command("diff")
+def releases_diff(
+    a: Annotated[str, typer.Argument(help="NAME@VERSION (the old one).")],
+    b: Annotated[str, typer.Argument(help="NAME@VERSION (the new one).")],
+    lake: LakeOption = None,
+    all_values: Annotated[bool, typer.Option("--all", help="Every value of every stratum, not the top 10.")] = False,
+) -> None:
+    """Rows added and removed, and the shift of every stratum's share, between two releases."""
+    from curation.releases.inspect import diff, diff_lines
+
+    result = diff(_open_release(lake, a), _open_release(lake, b))
+    typer.echo("\n".join(diff_lines(result, strata_top=10**9 if all_values else 10)))
+
+
+@releases_app.command("verify")
+def releases_verify(
+    refs: Annotated[Optional[list[str]], typer.Argument(help="NAME[@VERSION]... (default: every release).")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Recompute every file hash, row count and content hash; exit 1 if any release does not match."""
+    from lakehouse.lake import Lake
+    from lakehouse.releases import list_releases, verify
+
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake))
+    failed = 0
+    for release in releases:
+        problems = verify(release)
+        failed += bool(problems)
+        typer.echo(f"{release.ref}: " + ("ok" if not problems else "FAILED: " + "; ".join(problems)))
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     for command in (simulate, ingest, curate, keygen):
         app.command()(command)
+    app.add_typer(releases_app, name="releases")

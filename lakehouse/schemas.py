@@ -225,3 +225,16 @@ LABEL_CONSENSUS = pa.schema(
         pa.field("question_set_version", pa.string()),
     ]
 )
+
+# attributes/style_features: every style-artifact feature (lakehouse.artifacts.FEATURES) of one reply in
+# its context, computed once per distinct (context, reply) and keyed by `text_key` = md5 of the UTF-8 text
+# context + "\x00" + reply (DuckDB: md5(context || chr(0) || reply)).
+def _style_features() -> pa.Schema:
+    from lakehouse.artifacts import FEATURES
+
+    fields = [pa.field("text_key", pa.string(), nullable=False)]
+    fields += [pa.field(name, pa.bool_() if f.kind == "bool" else pa.float64()) for name, f in FEATURES.items()]
+    return pa.schema(fields)
+
+
+STYLE_FEATURES = _style_features()

@@ -115,3 +115,10 @@ LABEL_CONSENSUS = register(
         description="Consensus label per item and question, with agreement; what releases consume.",
     )
 )
+STYLE_FEATURES = register(
+    TableSpec(
+        "attributes/style_features",
+        schemas.STYLE_FEATURES,
+        description="Style-artifact features of replies in context, keyed by text_key (computed once, reused).",
+    )
+)

@@ -12,10 +12,12 @@ from lakehouse.lake import Lake
 from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
 
 
-def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None) -> RunRecord:
-    """Run the recipe's stages (or only the named ones) and return the run record."""
+def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None,
+        options: dict | None = None) -> RunRecord:
+    """Run the recipe's stages (or only the named ones) and return the run record; `options` reach every
+    stage as `ctx.options`."""
     record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe.raw, recipe_hash=recipe.hash)
-    ctx = StageContext(lake, record.run_id, console, recipe)
+    ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
     lake.root.mkdir(parents=True, exist_ok=True)
     try:
         for step in recipe.steps:
