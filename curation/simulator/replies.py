@@ -1,0 +1,189 @@
+"""Assistant replies, built sentence by sentence with a style that depends on the model generation.
+
+A `Style` gives, per reply, the chance of each documented feature (question back, emoji, emoji flood,
+list, wall of text, refusal, stock opener, persona break, exclamations) and how often the model follows
+the character's checkable rules. gen-15 asks more questions back and produces fewer floods, walls,
+refusals and violations than gen-14: that is how the experiment's depth lift is planted, through the
+same signal model every reply goes through. A regenerated reply is replaced by a draw from
+`Style.improved()` (users regenerate bad replies and usually get a better one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from curation.simulator.characters import WORD_LIMITS, Character
+from curation.simulator.grammar import fill, fill_tracking, pick
+from curation.simulator.phrases import (
+    ASSISTANT_ACKS,
+    ASSISTANT_BODY,
+    ASSISTANT_INTROS,
+    ASSISTANT_LIST_INTROS,
+    ASSISTANT_PERSONA,
+    ASSISTANT_QUESTIONS,
+    ASSISTANT_REFUSALS,
+    PERSONA_BREAKS,
+    STOCK_OPENERS,
+)
+
+Rnd = Callable[[], float]
+EMOJI_POOL = tuple("😂😊😍🔥✨🎉👍🙌💪🌟😅🤔😎🥰💖🙏😄👀💯🌈")
+WALL_MIN_WORDS = 125
+
+
+@dataclass(frozen=True)
+class Style:
+    question: float
+    emoji: float
+    flood: float
+    lists: float
+    wall: float
+    refusal: float
+    stock: float
+    persona_break: float
+    exclaim: float
+    follow_rules: float
+    persona: float = 0.3
+    intro: float = 0.35
+    ack: float = 0.55
+    flavor: float = 0.3
+
+    def improved(self) -> "Style":
+        """The style of the replacement drawn after a regeneration."""
+        return replace(self, question=min(1.0, self.question + 0.15), flood=self.flood / 2, wall=self.wall / 2,
+                       refusal=self.refusal / 4, stock=self.stock / 2, persona_break=self.persona_break / 2,
+                       follow_rules=min(1.0, self.follow_rules + 0.1))
+
+
+STYLES: dict[str, Style] = {
+    "gen-14": Style(question=0.38, emoji=0.3, flood=0.07, lists=0.13, wall=0.07, refusal=0.04, stock=0.13,
+                    persona_break=0.04, exclaim=0.15, follow_rules=0.78),
+    "gen-15": Style(question=0.43, emoji=0.3, flood=0.055, lists=0.11, wall=0.055, refusal=0.032, stock=0.1,
+                    persona_break=0.03, exclaim=0.13, follow_rules=0.85),
+}
+
+
+def _lower_first(sentence: str) -> str:
+    if sentence.startswith(("I ", "I'")):
+        return sentence
+    return sentence[:1].lower() + sentence[1:]
+
+
+def _cap(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _exclaim(sentences: list[str], rnd: Rnd) -> None:
+    for i, sentence in enumerate(sentences):
+        if sentence.endswith(".") and rnd() < 0.7:
+            sentences[i] = sentence[:-1] + ("!!" if rnd() < 0.2 else "!")
+
+
+def _add_emoji(sentences: list[str], palette: tuple[str, ...], count: int, together: bool, rnd: Rnd) -> None:
+    if together:
+        sentences[-1] += " " + "".join(pick(palette, rnd) for _ in range(count))
+        return
+    for _ in range(count):
+        i = int(rnd() * len(sentences))
+        sentences[i] += " " + pick(palette, rnd)
+
+
+def _body(banks: Mapping[str, Sequence[str]], rnd: Rnd, n: int) -> list[str]:
+    return [_cap(fill(pick(ASSISTANT_BODY, rnd), banks, rnd)) for _ in range(n)]
+
+
+def _wall(banks: Mapping[str, Sequence[str]], rnd: Rnd, words: int) -> list[str]:
+    sentences = []
+    while words <= WALL_MIN_WORDS:
+        sentence = _cap(fill(pick(ASSISTANT_BODY, rnd), banks, rnd))
+        sentences.append(sentence)
+        words += len(sentence.split())
+    return sentences
+
+
+def _list_block(banks: Mapping[str, Sequence[str]], rnd: Rnd) -> str:
+    intro = fill(pick(ASSISTANT_LIST_INTROS, rnd), banks, rnd)
+    tips = banks["tip"]
+    numbered = rnd() < 0.5
+    items: list[str] = []
+    for _ in range(3 + int(rnd() * 3)):
+        item = _cap(pick(tips, rnd))
+        if item not in items:
+            items.append(item)
+    lines = [f"{i + 1}. {item}" if numbered else f"- {item}" for i, item in enumerate(items)]
+    return intro + "\n" + "\n".join(lines)
+
+
+def _truncate(sentences: list[str], keep: set[int], limit: int) -> list[str]:
+    """Drop droppable sentences from the end until the reply fits the character's word limit."""
+    words = [len(s.split()) for s in sentences]
+    total = sum(words)
+    for i in range(len(sentences) - 1, -1, -1):
+        if total <= limit:
+            break
+        if i not in keep:
+            total -= words[i]
+            sentences[i] = ""
+    return [s for s in sentences if s]
+
+
+def build_reply(style: Style, character: Character, banks: Mapping[str, Sequence[str]], rnd: Rnd, *,
+                first_turn: bool, refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
+    """One reply and the spans of the character's name in it."""
+    rules = character.rules
+    follow = rnd() < style.follow_rules
+    sentences: list[str] = []
+    block = ""
+    intro_at, name_spans = -1, []
+    if rnd() < style.refusal + refusal_bias:
+        sentences.append(fill(pick(ASSISTANT_REFUSALS, rnd), banks, rnd))
+    else:
+        opener = pick(STOCK_OPENERS, rnd) if rnd() < style.stock else ""
+        if opener:
+            sentences.append(opener)
+        if first_turn and rnd() < style.intro:
+            intro_at = len(sentences)
+            intro, name_spans = fill_tracking(pick(ASSISTANT_INTROS, rnd), banks, rnd, "name")
+            sentences.append(intro)
+        if rnd() < style.ack:
+            sentences.append(fill(pick(ASSISTANT_ACKS, rnd), banks, rnd))
+        limit = next((WORD_LIMITS[r] for r in rules if r in WORD_LIMITS), None) if follow else None
+        if rnd() < style.wall and limit is None:
+            sentences += _wall(banks, rnd, sum(len(s.split()) for s in sentences))
+        else:
+            sentences += _body(banks, rnd, 1 + int(rnd() * (2 if limit == 50 else 3)))
+            if rnd() < style.lists and not (follow and "no_lists" in rules):
+                block = _list_block(banks, rnd)
+        if rnd() < style.persona:
+            sentences.append(_cap(fill(pick(ASSISTANT_PERSONA, rnd), banks, rnd)))
+        if rnd() < style.persona_break and not (follow and "stay_in_character" in rules):
+            sentences.insert(min(len(sentences), 1 + int(opener != "")),
+                             fill(pick(PERSONA_BREAKS, rnd), banks, rnd))
+        if character.flavor and rnd() < style.flavor:
+            target = next(i for i in range(int(opener != ""), len(sentences)) if i != intro_at)
+            sentences[target] = f"{pick(character.flavor, rnd)} {_lower_first(sentences[target])}"
+        if limit is not None:
+            sentences = _truncate(sentences, {0, 1, intro_at} if opener else {0, intro_at},
+                                  limit - 12 - len(block.split()))
+    if rnd() < style.question or (follow and "question_back" in rules):
+        question = _cap(fill(pick(ASSISTANT_QUESTIONS, rnd), banks, rnd))
+        if block:
+            block += "\n" + question
+        else:
+            sentences.append(question)
+    if not (follow and "no_exclamation" in rules) and rnd() < style.exclaim:
+        _exclaim(sentences, rnd)
+    if not (follow and "no_emoji" in rules):
+        palette = character.emoji + EMOJI_POOL
+        if rnd() < style.flood:
+            _add_emoji(sentences, palette, 4 + int(rnd() * 6), rnd() < 0.5, rnd)
+        elif rnd() < style.emoji:
+            _add_emoji(sentences, palette, 1 + int(rnd() * 2), False, rnd)
+    text = " ".join(sentences)
+    if block:
+        text = f"{text}\n{block}" if text else block
+    if intro_at >= 0:
+        shift = sum(len(s) + 1 for s in sentences[:intro_at])
+        name_spans = [(start + shift, end + shift) for start, end in name_spans]
+    return text, name_spans
