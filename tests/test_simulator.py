@@ -437,7 +437,7 @@ def test_planted_lift_is_visible_on_20000_conversations(tmp_path):
     (conversations per exposed user) about +3% planted through test users' activity. At 20,000
     conversations the standard error is about 2 points for depth and 1 point for breadth."""
     out = tmp_path / "big"
-    run_simulation(SimulationConfig(conversations=20_000, seed=7), out, workers=2, progress=False)
+    run_simulation(SimulationConfig(conversations=20_000, seed=7, shard_size=10_000), out, workers=2, progress=False)
     records, _, exposures, report = load(out)
     per_arm = defaultdict(lambda: [0, 0])
     for record in records:
@@ -482,3 +482,24 @@ def test_cli_simulate(tmp_path):
     assert "40 conversations" in result.output
     records, truth, _, report = load(tmp_path / "s")
     assert len(records) == len(truth) == 40 and report["config"]["seed"] == 3
+
+
+def test_every_template_fills_from_every_topic_and_character():
+    import random
+
+    from curation.simulator import phrases
+    from curation.simulator.generator import ShardGenerator
+    from curation.simulator.grammar import Template, fill
+    from curation.simulator.topics import TOPICS
+
+    templates = [t for name in dir(phrases) if name.isupper() and isinstance(getattr(phrases, name), tuple)
+                 for t in getattr(phrases, name) if isinstance(t, Template)]
+    assert len(templates) > 150
+    generator = ShardGenerator(SimulationConfig(conversations=1), 0)
+    rnd = random.Random(0).random
+    for topic in TOPICS:
+        for character in CHARACTERS[:3]:
+            for banks in generator.banks(topic, character):
+                for template in templates:
+                    text = fill(template, banks, rnd)
+                    assert "{" not in text and "  " not in text

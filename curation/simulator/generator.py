@@ -7,10 +7,12 @@ topics, spam prompts) is derived from the config alone.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 from curation.simulator.characters import CHARACTERS, Character
@@ -28,7 +30,7 @@ from curation.simulator.duplicates import (
 )
 from curation.simulator.features import reply_features
 from curation.simulator.grammar import pick
-from curation.simulator.replies import STYLES, Style, build_reply
+from curation.simulator.replies import STYLES, build_reply
 from curation.simulator.signals import (
     CONVERSATION_ENGAGEMENT_SD,
     MAX_REGENERATIONS,
@@ -36,7 +38,7 @@ from curation.simulator.signals import (
     draw,
     probabilities,
 )
-from curation.simulator.topics import GENERIC, TOPICS, Topic, in_voice
+from curation.simulator.topics import GENERIC, TOPIC_BY_ID, TOPICS, Topic, in_voice
 from curation.simulator.user_turns import user_message
 from curation.simulator.users import User, user_pool
 
@@ -57,6 +59,26 @@ def shard_seed(seed: int, shard: int) -> int:
 
 def _round_probs(probs: dict[str, float]) -> dict[str, float]:
     return {name: int(p * 10000 + 0.5) / 10000 for name, p in probs.items()}
+
+
+@dataclass
+class Dialogue:
+    """The messages of one conversation, their times (seconds into the window) and what was planted."""
+
+    messages: list[dict] = field(default_factory=list)
+    seconds: list[int] = field(default_factory=list)
+    pii: list[dict] = field(default_factory=list)
+    mentions: list[dict] = field(default_factory=list)
+    features: list[dict] = field(default_factory=list)
+
+
+def truth_record(conversation_id: str, topic_id: str, dialogue: Dialogue, *, kind: str | None = None,
+                 duplicate_of: str | None = None, group: str | None = None,
+                 edit_fraction: float | None = None) -> dict:
+    """One line of truth.jsonl.gz."""
+    return {"conversation_id": conversation_id, "topic": topic_id, "pii": dialogue.pii,
+            "character_mentions": dialogue.mentions, "duplicate_of": duplicate_of, "duplicate_kind": kind,
+            "duplicate_group": group, "edit_fraction": edit_fraction, "reply_features": dialogue.features}
 
 
 class ShardGenerator:
@@ -93,11 +115,9 @@ class ShardGenerator:
 
     def _pick_character_topic(self) -> tuple[Character, Topic]:
         rnd = self.rnd
-        u = rnd() * _CHARACTER_CUM[-1]
-        character = CHARACTERS[next(i for i, c in enumerate(_CHARACTER_CUM) if u < c)]
+        character = CHARACTERS[bisect.bisect_right(_CHARACTER_CUM, rnd() * _CHARACTER_CUM[-1])]
         if rnd() < CHARACTER_TOPIC_SHARE:
-            topic_id = pick(character.topics, rnd)
-            return character, next(t for t in TOPICS if t.topic_id == topic_id)
+            return character, TOPIC_BY_ID[pick(character.topics, rnd)]
         return character, pick(TOPICS, rnd)
 
     def _audience(self, internal: bool) -> tuple[str, User | None, str, str, dict | None]:
@@ -137,7 +157,7 @@ class ShardGenerator:
             kind = None
         internal = rnd() < self.config.internal_share
         if internal:
-            kind = None
+            kind = None  # planted duplicates model bots and copy-paste in user traffic
         source, user, model, app, experiment = self._audience(internal)
         character, topic = self._pick_character_topic()
         first_text, refusal_bias, group, duplicate_of = None, 0.0, None, None
@@ -146,36 +166,34 @@ class ShardGenerator:
             first_text, jailbreak = SPAM_PROMPTS[index]
             refusal_bias = JAILBREAK_REFUSAL_BIAS if jailbreak else 0.0
             group = f"spam-{index:02d}"
-            duplicate_of = self._spam_first.setdefault(index, conversation_id)
-            duplicate_of = None if duplicate_of == conversation_id else duplicate_of
+            first = self._spam_first.setdefault(index, conversation_id)
+            duplicate_of = first if first != conversation_id else None
         elif kind == "stock_opener":
             index = int(rnd() * len(USER_STOCK_OPENERS))
             first_text = USER_STOCK_OPENERS[index]
             group = f"opener-{index:02d}"
         engagement = (user.engagement if user is not None else 0.0) + self.rng.gauss(0, CONVERSATION_ENGAGEMENT_SD)
-        messages, seconds, truth = self._dialogue(character, topic, STYLES[model], model, engagement,
-                                                  user.locale if user is not None else "en-US",
-                                                  first_text, refusal_bias)
-        for message, second in zip(messages, self.clock.fit(seconds)):
+        locale = user.locale if user is not None else "en-US"
+        dialogue = self._dialogue(character, topic, model, engagement, locale, first_text, refusal_bias)
+        for message, second in zip(dialogue.messages, self.clock.fit(dialogue.seconds)):
             message["ts"] = self.clock.format(second)
         record = self._envelope(conversation_id, source, user, model, app, experiment, character.character_id,
-                                messages)
-        truth = {"conversation_id": conversation_id, "topic": topic.topic_id, **truth, "duplicate_of": duplicate_of,
-                 "duplicate_kind": kind, "duplicate_group": group, "edit_fraction": None}
-        truth["reply_features"] = truth.pop("reply_features")
+                                dialogue.messages)
+        truth = truth_record(conversation_id, topic.topic_id, dialogue, kind=kind, duplicate_of=duplicate_of,
+                             group=group)
         if kind is None and source == "user" and user is not None:
-            self._originals.append((record, truth, seconds, character))
+            self._originals.append((record, truth, dialogue.seconds, character))
         return record, truth
 
-    def _dialogue(self, character: Character, topic: Topic, style: Style, model: str, engagement: float,
-                  locale: str, first_text: str | None, refusal_bias: float) -> tuple[list, list, dict]:
+    def _dialogue(self, character: Character, topic: Topic, model: str, engagement: float, locale: str,
+                  first_text: str | None, refusal_bias: float) -> Dialogue:
+        """The conversation turn by turn: it goes on while the sampled `continued` is true."""
         rnd = self.rnd
         user_banks, banks = self.banks(topic, character)
         rules = character.rules
         pii_share = self.config.pii_share
-        messages: list[dict] = []
-        seconds: list[int] = []
-        pii, mentions, features = [], [], []
+        d = Dialogue()
+        messages = d.messages
         t = self.clock.draw_start(rnd)
         kind = "opener"
         for turn in range(MAX_USER_TURNS):
@@ -185,12 +203,12 @@ class ShardGenerator:
             else:
                 text, name_spans, pii_spans = user_message(kind, user_banks, rnd, locale=locale, pii_share=pii_share)
                 for start, end in name_spans:
-                    mentions.append({"turn": index, "start": start, "end": end})
+                    d.mentions.append({"turn": index, "start": start, "end": end})
                 for entity_type, start, end, value in pii_spans:
-                    pii.append({"turn": index, "type": entity_type, "start": start, "end": end, "value": value})
+                    d.pii.append({"turn": index, "type": entity_type, "start": start, "end": end, "value": value})
             messages.append({"role": "user", "content": text, "ts": None})
-            seconds.append(t)
-            reply_style, regenerations = style, 0
+            d.seconds.append(t)
+            reply_style, regenerations = STYLES[model], 0
             while True:
                 reply, name_spans = build_reply(reply_style, character, banks, rnd, first_turn=turn == 0,
                                                 refusal_bias=refusal_bias if turn == 0 else 0.0)
@@ -200,10 +218,10 @@ class ShardGenerator:
                 signals = draw(feats, probs, rnd, can_continue=turn < MAX_USER_TURNS - 1,
                                can_regenerate=regenerations < MAX_REGENERATIONS)
                 for start, end in name_spans:
-                    mentions.append({"turn": len(messages), "start": start, "end": end})
-                features.append({"turn": len(messages), **feats, "p": _round_probs(probs)})
+                    d.mentions.append({"turn": len(messages), "start": start, "end": end})
+                d.features.append({"turn": len(messages), **feats, "p": _round_probs(probs)})
                 messages.append({"role": "assistant", "content": reply, "ts": None, "signals": signals})
-                seconds.append(t)
+                d.seconds.append(t)
                 if not signals["regenerated"]:
                     break
                 regenerations += 1
@@ -213,7 +231,7 @@ class ShardGenerator:
                 break
             kind = "pushback" if feats["refusal"] else "answer" if feats["ends_with_question"] else "followup"
             t += 8 + int(rnd() * 150)
-        return messages, seconds, {"pii": pii, "character_mentions": mentions, "reply_features": features}
+        return d
 
     def _other_user(self, user_id: str | None) -> User:
         for _ in range(8):
@@ -223,53 +241,47 @@ class ShardGenerator:
         return user
 
     def _copy(self, conversation_id: str, original: tuple, kind: str) -> tuple[dict, dict]:
+        """A re-sent earlier conversation: new id, another user, later timestamps; maybe lightly edited."""
         source_record, source_truth, seconds, character = original
-        rnd = self.rnd
         user = self._other_user(source_record.get("user_id"))
-        delay = 60 + int(rnd() * 3 * 86400)
+        delay = 60 + int(self.rnd() * 3 * 86400)
         shifted = self.clock.fit([s + delay for s in seconds])
-        messages = [{**message, "ts": self.clock.format(s)} for message, s in zip(source_record["messages"], shifted)]
-        pii, mentions, features = (source_truth["pii"], source_truth["character_mentions"],
-                                   source_truth["reply_features"])
+        dialogue = Dialogue([{**message, "ts": self.clock.format(s)}
+                             for message, s in zip(source_record["messages"], shifted)], shifted,
+                            source_truth["pii"], source_truth["character_mentions"], source_truth["reply_features"])
         fraction = None
         if kind == "edited_copy":
-            edited = self._edit(messages, pii, mentions, features, character)
-            if edited is None:
+            fraction = self._edit(dialogue, character)
+            if fraction is None:
                 kind = "exact_copy"
-            else:
-                messages, pii, mentions, features, fraction = edited
         experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
         record = self._envelope(conversation_id, "user", user, ARM_MODELS[user.arm], user.app, experiment,
-                                character.character_id, messages)
-        truth = {"conversation_id": conversation_id, "topic": source_truth["topic"], "pii": pii,
-                 "character_mentions": mentions, "duplicate_of": source_record["conversation_id"],
-                 "duplicate_kind": kind, "duplicate_group": source_record["conversation_id"],
-                 "edit_fraction": fraction, "reply_features": features}
-        return record, truth
+                                character.character_id, dialogue.messages)
+        source_id = source_record["conversation_id"]
+        return record, truth_record(conversation_id, source_truth["topic"], dialogue, kind=kind,
+                                    duplicate_of=source_id, group=source_id, edit_fraction=fraction)
 
-    def _edit(self, messages: list[dict], pii: list[dict], mentions: list[dict], features: list[dict],
-              character: Character):
-        """Edit 1-10% of the words outside planted spans; None when the conversation is too short."""
+    def _edit(self, d: Dialogue, character: Character) -> float | None:
+        """Edit 1-10% of the words outside planted spans, in place; returns the edit fraction, or None
+        (and leaves `d` alone) when the conversation is too short to edit."""
         spans_by_turn: dict[int, list[tuple[int, int, str, int]]] = {}
-        for kind, entries in (("pii", pii), ("mention", mentions)):
+        for kind, entries in (("pii", d.pii), ("mention", d.mentions)):
             for i, entry in enumerate(entries):
                 spans_by_turn.setdefault(entry["turn"], []).append((entry["start"], entry["end"], kind, i))
-        split = []
-        for turn, message in enumerate(messages):
-            spans = sorted(spans_by_turn.get(turn, []))
-            split.append(split_protected(message["content"], [(s, e) for s, e, _, _ in spans]))
+        split = [split_protected(message["content"], [(s, e) for s, e, _, _ in sorted(spans_by_turn.get(turn, []))])
+                 for turn, message in enumerate(d.messages)]
         edited, n_edits, editable = edit_words([segments for segments, _ in split], self.rng)
         if editable < MIN_EDITABLE_WORDS:
             return None
-        new_pii = [dict(entry) for entry in pii]
-        new_mentions = [dict(entry) for entry in mentions]
-        new_messages = []
-        for turn, (message, (_, protected), segments) in enumerate(zip(messages, split, edited)):
+        pii = [dict(entry) for entry in d.pii]
+        mentions = [dict(entry) for entry in d.mentions]
+        for turn, ((_, protected), segments) in enumerate(zip(split, edited)):
             content, new_spans = rejoin(segments, protected)
             for (start, end), (_, _, kind, i) in zip(new_spans, sorted(spans_by_turn.get(turn, []))):
-                target = new_pii[i] if kind == "pii" else new_mentions[i]
+                target = pii[i] if kind == "pii" else mentions[i]
                 target["start"], target["end"] = start, end
-            new_messages.append({**message, "content": content})
-        new_features = [{"turn": f["turn"], **reply_features(new_messages[f["turn"]]["content"], character.rules),
-                         "p": f["p"]} for f in features]
-        return new_messages, new_pii, new_mentions, new_features, round(n_edits / editable, 4)
+            d.messages[turn] = {**d.messages[turn], "content": content}
+        d.pii, d.mentions = pii, mentions
+        d.features = [{"turn": f["turn"], **reply_features(d.messages[f["turn"]]["content"], character.rules),
+                       "p": f["p"]} for f in d.features]
+        return round(n_edits / editable, 4)

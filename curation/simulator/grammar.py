@@ -31,14 +31,6 @@ def compile_all(texts: Sequence[str]) -> tuple[Template, ...]:
     return tuple(compile_template(text) for text in texts)
 
 
-def check_slots(templates: Sequence[Template], known: set[str]) -> None:
-    """Fail at import time, not deep inside a worker, when a template names a slot no bank provides."""
-    for template in templates:
-        unknown = set(template.slots) - known
-        if unknown:
-            raise ValueError(f"template {''.join(template.literals)!r} uses unknown slots {sorted(unknown)}")
-
-
 def fill(template: Template, banks: Banks, rnd: Callable[[], float]) -> str:
     literals = template.literals
     out = [literals[0]]

@@ -10,11 +10,11 @@ same signal model every reply goes through. A regenerated reply is replaced by a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from curation.simulator.characters import WORD_LIMITS, Character
-from curation.simulator.grammar import fill, fill_tracking, pick
+from curation.simulator.grammar import Banks, fill, fill_tracking, pick
 from curation.simulator.phrases import (
     ASSISTANT_ACKS,
     ASSISTANT_BODY,
@@ -89,11 +89,11 @@ def _add_emoji(sentences: list[str], palette: tuple[str, ...], count: int, toget
         sentences[i] += " " + pick(palette, rnd)
 
 
-def _body(banks: Mapping[str, Sequence[str]], rnd: Rnd, n: int) -> list[str]:
+def _body(banks: Banks, rnd: Rnd, n: int) -> list[str]:
     return [_cap(fill(pick(ASSISTANT_BODY, rnd), banks, rnd)) for _ in range(n)]
 
 
-def _wall(banks: Mapping[str, Sequence[str]], rnd: Rnd, words: int) -> list[str]:
+def _wall(banks: Banks, rnd: Rnd, words: int) -> list[str]:
     sentences = []
     while words <= WALL_MIN_WORDS:
         sentence = _cap(fill(pick(ASSISTANT_BODY, rnd), banks, rnd))
@@ -102,7 +102,7 @@ def _wall(banks: Mapping[str, Sequence[str]], rnd: Rnd, words: int) -> list[str]
     return sentences
 
 
-def _list_block(banks: Mapping[str, Sequence[str]], rnd: Rnd) -> str:
+def _list_block(banks: Banks, rnd: Rnd) -> str:
     intro = fill(pick(ASSISTANT_LIST_INTROS, rnd), banks, rnd)
     tips = banks["tip"]
     numbered = rnd() < 0.5
@@ -128,62 +128,85 @@ def _truncate(sentences: list[str], keep: set[int], limit: int) -> list[str]:
     return [s for s in sentences if s]
 
 
-def build_reply(style: Style, character: Character, banks: Mapping[str, Sequence[str]], rnd: Rnd, *,
-                first_turn: bool, refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
-    """One reply and the spans of the character's name in it."""
+@dataclass
+class _Draft:
+    sentences: list[str] = field(default_factory=list)
+    block: str = ""  # a list (and the question after it), on lines of their own
+    intro_at: int = -1  # index of the sentence that names the character
+    name_spans: list[tuple[int, int]] = field(default_factory=list)  # inside that sentence
+
+
+def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, *, follow: bool,
+            first_turn: bool) -> None:
+    """The content of a non-refusal: opener, intro, acknowledgement, body or wall, list, persona."""
     rules = character.rules
-    follow = rnd() < style.follow_rules
-    sentences: list[str] = []
-    block = ""
-    intro_at, name_spans = -1, []
-    if rnd() < style.refusal + refusal_bias:
-        sentences.append(fill(pick(ASSISTANT_REFUSALS, rnd), banks, rnd))
+    sentences = draft.sentences
+    opener = pick(STOCK_OPENERS, rnd) if rnd() < style.stock else ""
+    if opener:
+        sentences.append(opener)
+    if first_turn and rnd() < style.intro:
+        draft.intro_at = len(sentences)
+        intro, draft.name_spans = fill_tracking(pick(ASSISTANT_INTROS, rnd), banks, rnd, "name")
+        sentences.append(intro)
+    if rnd() < style.ack:
+        sentences.append(fill(pick(ASSISTANT_ACKS, rnd), banks, rnd))
+    limit = next((WORD_LIMITS[r] for r in rules if r in WORD_LIMITS), None) if follow else None
+    if rnd() < style.wall and limit is None:
+        sentences += _wall(banks, rnd, sum(len(s.split()) for s in sentences))
     else:
-        opener = pick(STOCK_OPENERS, rnd) if rnd() < style.stock else ""
-        if opener:
-            sentences.append(opener)
-        if first_turn and rnd() < style.intro:
-            intro_at = len(sentences)
-            intro, name_spans = fill_tracking(pick(ASSISTANT_INTROS, rnd), banks, rnd, "name")
-            sentences.append(intro)
-        if rnd() < style.ack:
-            sentences.append(fill(pick(ASSISTANT_ACKS, rnd), banks, rnd))
-        limit = next((WORD_LIMITS[r] for r in rules if r in WORD_LIMITS), None) if follow else None
-        if rnd() < style.wall and limit is None:
-            sentences += _wall(banks, rnd, sum(len(s.split()) for s in sentences))
-        else:
-            sentences += _body(banks, rnd, 1 + int(rnd() * (2 if limit == 50 else 3)))
-            if rnd() < style.lists and not (follow and "no_lists" in rules):
-                block = _list_block(banks, rnd)
-        if rnd() < style.persona:
-            sentences.append(_cap(fill(pick(ASSISTANT_PERSONA, rnd), banks, rnd)))
-        if rnd() < style.persona_break and not (follow and "stay_in_character" in rules):
-            sentences.insert(min(len(sentences), 1 + int(opener != "")),
-                             fill(pick(PERSONA_BREAKS, rnd), banks, rnd))
-        if character.flavor and rnd() < style.flavor:
-            target = next(i for i in range(int(opener != ""), len(sentences)) if i != intro_at)
-            sentences[target] = f"{pick(character.flavor, rnd)} {_lower_first(sentences[target])}"
-        if limit is not None:
-            sentences = _truncate(sentences, {0, 1, intro_at} if opener else {0, intro_at},
-                                  limit - 12 - len(block.split()))
+        sentences += _body(banks, rnd, 1 + int(rnd() * (2 if limit == 50 else 3)))
+        if rnd() < style.lists and not (follow and "no_lists" in rules):
+            draft.block = _list_block(banks, rnd)
+    if rnd() < style.persona:
+        sentences.append(_cap(fill(pick(ASSISTANT_PERSONA, rnd), banks, rnd)))
+    if rnd() < style.persona_break and not (follow and "stay_in_character" in rules):
+        sentences.insert(min(len(sentences), 1 + int(opener != "")), fill(pick(PERSONA_BREAKS, rnd), banks, rnd))
+    if character.flavor and rnd() < style.flavor:
+        target = next(i for i in range(int(opener != ""), len(sentences)) if i != draft.intro_at)
+        sentences[target] = f"{pick(character.flavor, rnd)} {_lower_first(sentences[target])}"
+    if limit is not None:
+        keep = {0, 1, draft.intro_at} if opener else {0, draft.intro_at}
+        draft.sentences = _truncate(sentences, keep, limit - 12 - len(draft.block.split()))
+
+
+def _decorate(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, *,
+              follow: bool) -> None:
+    """A question back, exclamations and emoji, unless the character's rules forbid them."""
+    rules = character.rules
     if rnd() < style.question or (follow and "question_back" in rules):
         question = _cap(fill(pick(ASSISTANT_QUESTIONS, rnd), banks, rnd))
-        if block:
-            block += "\n" + question
+        if draft.block:
+            draft.block += "\n" + question
         else:
-            sentences.append(question)
+            draft.sentences.append(question)
     if not (follow and "no_exclamation" in rules) and rnd() < style.exclaim:
-        _exclaim(sentences, rnd)
+        _exclaim(draft.sentences, rnd)
     if not (follow and "no_emoji" in rules):
         palette = character.emoji + EMOJI_POOL
         if rnd() < style.flood:
-            _add_emoji(sentences, palette, 4 + int(rnd() * 6), rnd() < 0.5, rnd)
+            _add_emoji(draft.sentences, palette, 4 + int(rnd() * 6), rnd() < 0.5, rnd)
         elif rnd() < style.emoji:
-            _add_emoji(sentences, palette, 1 + int(rnd() * 2), False, rnd)
-    text = " ".join(sentences)
-    if block:
-        text = f"{text}\n{block}" if text else block
-    if intro_at >= 0:
-        shift = sum(len(s) + 1 for s in sentences[:intro_at])
-        name_spans = [(start + shift, end + shift) for start, end in name_spans]
-    return text, name_spans
+            _add_emoji(draft.sentences, palette, 1 + int(rnd() * 2), False, rnd)
+
+
+def _render(draft: _Draft) -> tuple[str, list[tuple[int, int]]]:
+    text = " ".join(draft.sentences)
+    if draft.block:
+        text = f"{text}\n{draft.block}" if text else draft.block
+    if draft.intro_at < 0:
+        return text, []
+    shift = sum(len(s) + 1 for s in draft.sentences[:draft.intro_at])
+    return text, [(start + shift, end + shift) for start, end in draft.name_spans]
+
+
+def build_reply(style: Style, character: Character, banks: Banks, rnd: Rnd, *, first_turn: bool,
+                refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
+    """One reply and the spans of the character's name in it."""
+    follow = rnd() < style.follow_rules
+    draft = _Draft()
+    if rnd() < style.refusal + refusal_bias:
+        draft.sentences.append(fill(pick(ASSISTANT_REFUSALS, rnd), banks, rnd))
+    else:
+        _answer(draft, style, character, banks, rnd, follow=follow, first_turn=first_turn)
+    _decorate(draft, style, character, banks, rnd, follow=follow)
+    return _render(draft)

@@ -6,9 +6,9 @@ that the exact character spans of every tagged piece are known without searching
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
-from curation.simulator.grammar import Template, fill, fill_tracking, pick
+from curation.simulator.grammar import Banks, Template, fill, fill_tracking, pick
 from curation.simulator.phrases import (
     USER_ANSWERS,
     USER_FOLLOWUPS,
@@ -53,7 +53,7 @@ def with_pii(body: str, segments: list, before: bool) -> tuple[str, list[tuple[s
     return "".join(pieces), spans
 
 
-def user_message(kind: str, banks: Mapping[str, Sequence[str]], rnd: Rnd, *, locale: str,
+def user_message(kind: str, banks: Banks, rnd: Rnd, *, locale: str,
                  pii_share: float) -> tuple[str, list[tuple[int, int]], list[tuple[str, int, int, str]]]:
     """(text, character-name spans, PII spans as (type, start, end, value))."""
     body = fill(pick(TEMPLATES[kind], rnd), banks, rnd)

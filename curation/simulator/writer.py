@@ -238,5 +238,6 @@ def run_simulation(config: SimulationConfig, out_dir: str | os.PathLike, workers
     atomic_write_bytes(out / MARKER, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     seconds = time.perf_counter() - start
     rate = config.conversations / seconds if seconds else 0.0
-    return (f"Simulated in {seconds:,.1f}s ({rate:,.0f} conversations/s, {workers} worker(s)): "
+    used = max(1, min(workers, config.shards))
+    return (f"Simulated in {seconds:,.1f}s ({rate:,.0f} conversations/s, {used} worker(s)): "
             + _summary(report, out))
