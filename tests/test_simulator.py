@@ -121,6 +121,14 @@ def test_a_damaged_output_is_regenerated(tmp_path):
     assert (out / "truth.jsonl.gz").exists()
 
 
+def test_an_output_path_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "taken"
+    path.write_text("x")
+    with pytest.raises(NotADirectoryError, match="not a directory"):
+        run_simulation(SimulationConfig(conversations=5), path, workers=1, progress=False)
+    assert path.read_text() == "x"
+
+
 def test_config_is_validated():
     with pytest.raises(ValidationError, match="shard_size"):
         SimulationConfig(shard_size=100_001)
@@ -368,7 +376,8 @@ def test_spam_prompts_and_stock_openers_share_only_the_first_message(sim):
                 assert truth[t["duplicate_of"]]["duplicate_group"] == group
             for other in members[i + 1:]:
                 pairs += 1
-                same_rest += [m["content"] for m in record["messages"][1:]] == [m["content"] for m in other["messages"][1:]]
+                rest = [m["content"] for m in record["messages"][1:]]
+                same_rest += rest == [m["content"] for m in other["messages"][1:]]
                 if kind == "stock_opener":
                     assert jaccard(shingles(record), shingles(other)) < 0.5
     assert any(truth[m["conversation_id"]]["duplicate_of"] for (kind, _), ms in groups.items() for m in ms
@@ -503,3 +512,19 @@ def test_every_template_fills_from_every_topic_and_character():
                 for template in templates:
                     text = fill(template, banks, rnd)
                     assert "{" not in text and "  " not in text
+
+
+def test_docs_coefficient_table_is_the_model():
+    from curation.simulator.signals import COEFFICIENTS, SIGNALS
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text()
+    header = "| term | " + " | ".join(SIGNALS) + " |"
+    rows = docs.split(header, 1)[1].strip().splitlines()[1:]
+    table = {}
+    for row in rows:
+        if not row.startswith("|"):
+            break
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        table[cells[0]] = {s: float(v) for s, v in zip(SIGNALS, cells[1:]) if v}
+    for signal in SIGNALS:
+        assert {term: table[term][signal] for term in table if signal in table[term]} == COEFFICIENTS[signal]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Callable
 from itertools import accumulate
+
+from curation.simulator.grammar import Rnd
 
 # Relative traffic per hour of day (UTC): low at night, a lunch bump, an evening peak.
 HOURLY = (3, 2, 1.5, 1, 1, 1.2, 2, 3.5, 5, 6, 6.5, 7, 8, 7.5, 7, 7, 7.5, 8.5, 10, 11.5, 12, 11, 8, 5)
@@ -25,7 +26,7 @@ class Clock:
         self._hour_cum = list(accumulate(HOURLY))
         self._time_of_day = [f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
 
-    def draw_start(self, rnd: Callable[[], float]) -> int:
+    def draw_start(self, rnd: Rnd) -> int:
         day = bisect.bisect_right(self._day_cum, rnd() * self._day_cum[-1])
         hour = bisect.bisect_right(self._hour_cum, rnd() * self._hour_cum[-1])
         return day * 86400 + hour * 3600 + int(rnd() * 3600)

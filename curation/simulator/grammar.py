@@ -14,6 +14,7 @@ from dataclasses import dataclass
 _SLOT = re.compile(r"\{(\w+)\}")
 
 Banks = Mapping[str, Sequence[str]]
+Rnd = Callable[[], float]  # a random.Random's bound `random` method: the one source of randomness
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def compile_all(texts: Sequence[str]) -> tuple[Template, ...]:
     return tuple(compile_template(text) for text in texts)
 
 
-def fill(template: Template, banks: Banks, rnd: Callable[[], float]) -> str:
+def fill(template: Template, banks: Banks, rnd: Rnd) -> str:
     literals = template.literals
     out = [literals[0]]
     for i, slot in enumerate(template.slots):
@@ -41,7 +42,7 @@ def fill(template: Template, banks: Banks, rnd: Callable[[], float]) -> str:
     return "".join(out)
 
 
-def fill_tracking(template: Template, banks: Banks, rnd: Callable[[], float], tracked: str,
+def fill_tracking(template: Template, banks: Banks, rnd: Rnd, tracked: str,
                   offset: int = 0) -> tuple[str, list[tuple[int, int]]]:
     """Like `fill`, and also return the (start, end) spans, shifted by `offset`, of every `tracked` slot."""
     literals = template.literals
@@ -59,5 +60,5 @@ def fill_tracking(template: Template, banks: Banks, rnd: Callable[[], float], tr
     return "".join(out), spans
 
 
-def pick(seq: Sequence, rnd: Callable[[], float]):
+def pick(seq: Sequence, rnd: Rnd):
     return seq[int(rnd() * len(seq))]

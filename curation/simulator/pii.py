@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from curation.simulator.characters import CHARACTER_NAMES
-from curation.simulator.grammar import pick
+from curation.simulator.grammar import Rnd, pick
 
-Rnd = Callable[[], float]
 
 ENTITY_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
                 "IP_ADDRESS", "US_SSN")

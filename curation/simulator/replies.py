@@ -10,11 +10,10 @@ same signal model every reply goes through. A regenerated reply is replaced by a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from curation.simulator.characters import WORD_LIMITS, Character
-from curation.simulator.grammar import Banks, fill, fill_tracking, pick
+from curation.simulator.grammar import Banks, Rnd, fill, fill_tracking, pick
 from curation.simulator.phrases import (
     ASSISTANT_ACKS,
     ASSISTANT_BODY,
@@ -27,7 +26,6 @@ from curation.simulator.phrases import (
     STOCK_OPENERS,
 )
 
-Rnd = Callable[[], float]
 EMOJI_POOL = tuple("😂😊😍🔥✨🎉👍🙌💪🌟😅🤔😎🥰💖🙏😄👀💯🌈")
 WALL_MIN_WORDS = 125
 

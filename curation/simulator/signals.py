@@ -15,7 +15,8 @@ the last allowed user turn has continued=false; love is false with a thumb down.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+
+from curation.simulator.grammar import Rnd
 
 MAX_USER_TURNS = 30
 MAX_REGENERATIONS = 3
@@ -72,7 +73,8 @@ NEGATIVE_FEEDBACK = (
 )
 GENERIC_NEGATIVE = ("not helpful", "boring", "didn't get my question", "meh")
 POSITIVE_FEEDBACK = {True: ("loved that it asked me back", "felt like a real conversation"),
-                     False: ("great answer", "so helpful", "very in character", "made me smile", "exactly what I needed")}
+                     False: ("great answer", "so helpful", "very in character", "made me smile",
+                             "exactly what I needed")}
 
 
 def binary_mask(features: dict) -> int:
@@ -113,7 +115,7 @@ def probabilities(features: dict, turn: int, engagement: float) -> dict[str, flo
             "reported": _sigmoid(reported)}
 
 
-def _feedback(thumb: int, features: dict, rnd: Callable[[], float]) -> str | None:
+def _feedback(thumb: int, features: dict, rnd: Rnd) -> str | None:
     if thumb == 0 or rnd() >= FEEDBACK_SHARE:
         return None
     if thumb > 0:
@@ -123,7 +125,7 @@ def _feedback(thumb: int, features: dict, rnd: Callable[[], float]) -> str | Non
     return options[int(rnd() * len(options))]
 
 
-def draw(features: dict, probs: dict[str, float], rnd: Callable[[], float], *, can_continue: bool,
+def draw(features: dict, probs: dict[str, float], rnd: Rnd, *, can_continue: bool,
          can_regenerate: bool) -> dict:
     """The `signals` object of one assistant message."""
     regenerated = can_regenerate and rnd() < probs["regenerated"]

@@ -187,7 +187,8 @@ TOPICS: tuple[Topic, ...] = (
         prob="a reading slump | too many unfinished books | a twist I saw coming | falling asleep after two pages"
         " | a boring middle section | an overdue library fine | a spoiled ending | too many characters to track"
         " | a cliffhanger ending | a book hangover",
-        tip="read twenty pages a day | keep a book in your bag | give a book fifty pages | alternate long and short books"
+        tip="read twenty pages a day | keep a book in your bag | give a book fifty pages"
+        " | alternate long and short books"
         " | join a local book club | write one line about each book | switch to audiobooks on walks"
         " | reread a favorite when you're stuck | ask a librarian for picks | read on paper before bed",
     ),
@@ -298,7 +299,8 @@ TOPICS: tuple[Topic, ...] = (
         prob="a surprise bill | an overdraft fee | too many subscriptions | a maxed out card"
         " | a rent increase | zero savings | a forgotten annual fee | a paycheck that vanishes"
         " | a confusing tax form | a friend who owes me money",
-        tip="write down every purchase for a month | automate a small transfer on payday | cancel one subscription today"
+        tip="write down every purchase for a month | automate a small transfer on payday"
+        " | cancel one subscription today"
         " | wait a day before buying anything big | cook at home three more nights | pay the smallest debt first"
         " | set a weekly spending limit | compare prices before you renew | keep a separate savings account"
         " | check your statements every week",

@@ -6,9 +6,8 @@ that the exact character spans of every tagged piece are known without searching
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
-from curation.simulator.grammar import Banks, Template, fill, fill_tracking, pick
+from curation.simulator.grammar import Banks, Rnd, Template, fill, fill_tracking, pick
 from curation.simulator.phrases import (
     USER_ANSWERS,
     USER_FOLLOWUPS,
@@ -19,7 +18,6 @@ from curation.simulator.phrases import (
 )
 from curation.simulator.pii import Pii, plant
 
-Rnd = Callable[[], float]
 GREETING_SHARE = 0.25
 THANKS_SHARE = 0.06
 SECOND_SENTENCE_SHARE = 0.3

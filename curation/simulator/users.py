@@ -14,12 +14,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
 from curation.simulator.config import EXPERIMENT_ID
+from curation.simulator.grammar import Rnd
 from curation.simulator.signals import USER_ENGAGEMENT_SD
 
 PARETO_SHAPE = 1.6
@@ -65,11 +65,11 @@ class UserPool:
         test, control = self.cum_weights["test"][-1], self.cum_weights["control"][-1]
         return test / (test + control)
 
-    def draw(self, arm: str, rnd: Callable[[], float]) -> User:
+    def draw(self, arm: str, rnd: Rnd) -> User:
         cum = self.cum_weights[arm]
         return self.by_arm[arm][bisect.bisect_right(cum, rnd() * cum[-1])]
 
-    def draw_staff(self, rnd: Callable[[], float]) -> User:
+    def draw_staff(self, rnd: Rnd) -> User:
         return self.staff[bisect.bisect_right(self.staff_cum_weights, rnd() * self.staff_cum_weights[-1])]
 
 

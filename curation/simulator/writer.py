@@ -109,13 +109,15 @@ def _up_to_date(out: Path, config: SimulationConfig) -> dict | None:
         previous = json.loads(marker.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if previous.get("config") != config.model_dump(mode="json") or previous.get("simulator_version") != SIMULATOR_VERSION:
+    same = (previous.get("config") == config.model_dump(mode="json")
+            and previous.get("simulator_version") == SIMULATOR_VERSION)
+    if not same:
         return None
     files = previous.get("files", {})
     entries = files.get("traffic", []) + [files.get("exposures", {}), files.get("truth", {})]
     for entry in entries:
-        path = out / entry.get("path", MARKER + ".missing")
-        if not path.exists() or path.stat().st_size != entry.get("bytes"):
+        path = out / entry["path"] if entry.get("path") else None
+        if path is None or not path.exists() or path.stat().st_size != entry.get("bytes"):
             return None
     return previous
 
@@ -197,6 +199,8 @@ def run_simulation(config: SimulationConfig, out_dir: str | os.PathLike, workers
     If `out_dir` already holds a complete simulation of the same config, nothing is regenerated.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"simulation output {out} exists and is not a directory")
     previous = _up_to_date(out, config)
     if previous is not None:
         return f"Up to date, skipped regeneration (same config, seed {config.seed}): " + _summary(previous, out)
