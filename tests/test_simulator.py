@@ -380,9 +380,21 @@ def test_spam_prompts_and_stock_openers_share_only_the_first_message(sim):
                 same_rest += rest == [m["content"] for m in other["messages"][1:]]
                 if kind == "stock_opener":
                     assert jaccard(shingles(record), shingles(other)) < 0.5
-    assert any(truth[m["conversation_id"]]["duplicate_of"] for (kind, _), ms in groups.items() for m in ms
-               if kind == "spam_prompt")
     assert same_rest / pairs < 0.2
+
+
+def test_spam_prompt_copies_point_to_the_first_of_their_shard():
+    from curation.simulator.generator import ShardGenerator
+
+    first_of_group: dict[str, str] = {}
+    spam = 0
+    for record, t in ShardGenerator(SimulationConfig(conversations=3000, seed=11), 0):
+        if t["duplicate_kind"] != "spam_prompt":
+            continue
+        spam += 1
+        first = first_of_group.setdefault(t["duplicate_group"], record["conversation_id"])
+        assert t["duplicate_of"] == (None if first == record["conversation_id"] else first)
+    assert spam > 20 and spam - len(first_of_group) > 5
 
 
 # --- signals and the experiment -------------------------------------------------------------------------
@@ -443,8 +455,9 @@ def test_exposures_log_first_exposure_per_user_and_arms_balance(sim):
 @pytest.mark.slow
 def test_planted_lift_is_visible_on_20000_conversations(tmp_path):
     """Depth (user turns per conversation) +8% planted through gen-15's reply style, breadth
-    (conversations per exposed user) about +3% planted through test users' activity. At 20,000
-    conversations the standard error is about 2 points for depth and 1 point for breadth."""
+    (conversations per exposed user) about +3% planted through test users' activity. With the paired
+    arms (common random numbers), across seeds at 5,000 conversations depth ranges 6-10% and breadth
+    3-4%; at 20,000 the spread is half that, so these bounds hold with a wide margin."""
     out = tmp_path / "big"
     run_simulation(SimulationConfig(conversations=20_000, seed=7, shard_size=10_000), out, workers=2, progress=False)
     records, _, exposures, report = load(out)
@@ -457,8 +470,8 @@ def test_planted_lift_is_visible_on_20000_conversations(tmp_path):
     exposed = Counter(line["arm"] for line in exposures)
     depth = (per_arm["test"][1] / per_arm["test"][0]) / (per_arm["control"][1] / per_arm["control"][0]) - 1
     breadth = (per_arm["test"][0] / exposed["test"]) / (per_arm["control"][0] / exposed["control"]) - 1
-    assert 0.03 < depth < 0.15
-    assert 0.0 < breadth < 0.07
+    assert 0.04 < depth < 0.13
+    assert 0.01 < breadth < 0.06
     assert report["experiment"]["achieved_lift"]["depth"] == pytest.approx(depth, abs=1e-4)
     assert report["experiment"]["achieved_lift"]["breadth"] == pytest.approx(breadth, abs=1e-4)
 

@@ -5,7 +5,7 @@ Kinds (recorded in the truth sidecar as `duplicate_kind`, with `duplicate_of` an
 - `edited_copy`: the same with 1-10% of the words outside planted spans inserted, deleted or replaced;
   `edit_fraction` = edits / those words.
 - `spam_prompt`: the same copy-pasted first user message (a jailbreak, "write me a poem about ...")
-  across many users, the rest of the conversation different. `duplicate_of` is the first conversation of
+  across many users, the rest of the conversation different; a few prompts dominate (Zipf). `duplicate_of` is the first conversation of
   the same shard with that prompt (null for that first one); `duplicate_group` is global.
 - `stock_opener`: only a short stock opener ("Hi, how are you today?") is shared. These are NOT
   duplicates of each other (`duplicate_of` is null): a dedup evaluation uses them as hard negatives.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from itertools import accumulate
 
 from curation.simulator.phrases import EDIT_WORDS
 
@@ -46,6 +47,8 @@ SPAM_PROMPTS = (
     ("write me a rap battle between a toaster and a microwave", False),
     ("What is the meaning of life? Answer in exactly three words.", False),
 )
+# A few prompts go viral: prompt i is chosen with weight 1 / (i + 1).
+SPAM_CUM_WEIGHTS = tuple(accumulate(1 / (i + 1) for i in range(len(SPAM_PROMPTS))))
 
 
 def edit_words(texts: list[list[str]], rng: random.Random) -> tuple[list[list[str]], int, int]:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import NamedTuple
 
 from curation.simulator.characters import CHARACTERS, Character
 from curation.simulator.clock import Clock
@@ -21,6 +22,7 @@ from curation.simulator.config import ARM_MODELS, EXPERIMENT_ID, SimulationConfi
 from curation.simulator.duplicates import (
     MIN_EDITABLE_WORDS,
     ORIGINALS_KEPT,
+    SPAM_CUM_WEIGHTS,
     SPAM_PROMPTS,
     USER_STOCK_OPENERS,
     edit_words,
@@ -29,8 +31,8 @@ from curation.simulator.duplicates import (
     split_protected,
 )
 from curation.simulator.features import reply_features
-from curation.simulator.grammar import pick
-from curation.simulator.replies import STYLES, build_reply
+from curation.simulator.grammar import Rnd, pick
+from curation.simulator.replies import STYLES, Decisions, build_reply
 from curation.simulator.signals import (
     CONVERSATION_ENGAGEMENT_SD,
     MAX_REGENERATIONS,
@@ -59,6 +61,13 @@ def shard_seed(seed: int, shard: int) -> int:
 
 def _round_probs(probs: dict[str, float]) -> dict[str, float]:
     return {name: int(p * 10000 + 0.5) / 10000 for name, p in probs.items()}
+
+
+class Streams(NamedTuple):
+    """Where a conversation's decisions come from (see `ShardGenerator._draw_user`)."""
+
+    decide: random.Random
+    cont: random.Random
 
 
 @dataclass
@@ -95,8 +104,10 @@ class ShardGenerator:
         self._character_records = {c.character_id: c.record() for c in CHARACTERS}
         self._originals: deque = deque(maxlen=ORIGINALS_KEPT)
         self._spam_first: dict[int, str] = {}
+        self._seed = shard_seed(config.seed, shard)
         self._arm_phase = (shard * _PLASTIC) % 1.0
         self._arm_draws = 0
+        self._arm_counts = {"control": 0, "test": 0}
 
     def __iter__(self) -> Iterator[tuple[dict, dict]]:
         first, count = self.config.shard_range(self.shard)
@@ -113,30 +124,41 @@ class ShardGenerator:
             self._banks[key] = ({**in_voice(shared, "user"), **own}, {**in_voice(shared, "assistant"), **own})
         return self._banks[key]
 
-    def _pick_character_topic(self) -> tuple[Character, Topic]:
-        rnd = self.rnd
+    def _pick_character_topic(self, rnd: Rnd) -> tuple[Character, Topic]:
         character = CHARACTERS[bisect.bisect_right(_CHARACTER_CUM, rnd() * _CHARACTER_CUM[-1])]
         if rnd() < CHARACTER_TOPIC_SHARE:
             return character, TOPIC_BY_ID[pick(character.topics, rnd)]
         return character, pick(TOPICS, rnd)
 
-    def _audience(self, internal: bool) -> tuple[str, User | None, str, str, dict | None]:
-        """(source, user or None, model_version, app, experiment) of a new conversation."""
+    def _audience(self, internal: bool) -> tuple[str, User | None, str, str, dict | None, Streams]:
+        """(source, user or None, model_version, app, experiment, decision streams) of a new conversation."""
         rnd = self.rnd
         if internal:
             staff = self.pool.draw_staff(rnd)
             model = ARM_MODELS["test"] if rnd() < INTERNAL_TEST_MODEL_SHARE else ARM_MODELS["control"]
-            return "internal", staff, model, "internal-eval", None
+            return "internal", staff, model, "internal-eval", None, Streams(self.rng, self.rng)
         if rnd() < ANONYMOUS_SHARE:
-            return "user", None, ARM_MODELS["control"], "web", None
-        user = self._draw_user()
-        return "user", user, ARM_MODELS[user.arm], user.app, {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
+            return "user", None, ARM_MODELS["control"], "web", None, Streams(self.rng, self.rng)
+        user, streams = self._draw_user()
+        experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
+        return "user", user, ARM_MODELS[user.arm], user.app, experiment, streams
 
-    def _draw_user(self) -> User:
-        """A user conversation's arm from a Weyl sequence (exact arm shares), then its user by weight."""
+    def _draw_user(self) -> tuple[User, Streams]:
+        """A user conversation's arm, its user and its paired decision streams.
+
+        The arm comes from a Weyl sequence (exact arm shares). The k-th conversation of either arm in a
+        shard gets the same two streams (common random numbers): `decide` draws the user (by activity
+        rank, so both arms pick the same rank), the character and topic, the conversation's engagement
+        and every reply's feature decisions; `cont` draws the `continued` decisions. Twin conversations
+        then differ by the treatment and their words, and the planted lift shows at small sizes."""
         u = (self._arm_phase + self._arm_draws * _GOLDEN) % 1.0
         self._arm_draws += 1
-        return self.pool.draw("test" if u < self.pool.test_share else "control", self.rnd)
+        arm = "test" if u < self.pool.test_share else "control"
+        k = self._arm_counts[arm]
+        self._arm_counts[arm] += 1
+        base = shard_seed(self._seed, k)
+        streams = Streams(random.Random(base), random.Random(base + 1))
+        return self.pool.draw(arm, streams.decide.random), streams
 
     def _envelope(self, conversation_id: str, source: str, user: User | None, model: str, app: str,
                   experiment: dict | None, character_id: str, messages: list[dict]) -> dict:
@@ -158,11 +180,11 @@ class ShardGenerator:
         internal = rnd() < self.config.internal_share
         if internal:
             kind = None  # planted duplicates model bots and copy-paste in user traffic
-        source, user, model, app, experiment = self._audience(internal)
-        character, topic = self._pick_character_topic()
+        source, user, model, app, experiment, streams = self._audience(internal)
+        character, topic = self._pick_character_topic(streams.decide.random)
         first_text, refusal_bias, group, duplicate_of = None, 0.0, None, None
         if kind == "spam_prompt":
-            index = int(rnd() * len(SPAM_PROMPTS))
+            index = bisect.bisect_right(SPAM_CUM_WEIGHTS, rnd() * SPAM_CUM_WEIGHTS[-1])
             first_text, jailbreak = SPAM_PROMPTS[index]
             refusal_bias = JAILBREAK_REFUSAL_BIAS if jailbreak else 0.0
             group = f"spam-{index:02d}"
@@ -172,9 +194,10 @@ class ShardGenerator:
             index = int(rnd() * len(USER_STOCK_OPENERS))
             first_text = USER_STOCK_OPENERS[index]
             group = f"opener-{index:02d}"
-        engagement = (user.engagement if user is not None else 0.0) + self.rng.gauss(0, CONVERSATION_ENGAGEMENT_SD)
+        engagement = ((user.engagement if user is not None else 0.0)
+                      + streams.decide.gauss(0, CONVERSATION_ENGAGEMENT_SD))
         locale = user.locale if user is not None else "en-US"
-        dialogue = self._dialogue(character, topic, model, engagement, locale, first_text, refusal_bias)
+        dialogue = self._dialogue(character, topic, model, engagement, locale, first_text, refusal_bias, streams)
         for message, second in zip(dialogue.messages, self.clock.fit(dialogue.seconds)):
             message["ts"] = self.clock.format(second)
         record = self._envelope(conversation_id, source, user, model, app, experiment, character.character_id,
@@ -186,9 +209,9 @@ class ShardGenerator:
         return record, truth
 
     def _dialogue(self, character: Character, topic: Topic, model: str, engagement: float, locale: str,
-                  first_text: str | None, refusal_bias: float) -> Dialogue:
+                  first_text: str | None, refusal_bias: float, streams: Streams) -> Dialogue:
         """The conversation turn by turn: it goes on while the sampled `continued` is true."""
-        rnd = self.rnd
+        rnd, decide, continue_rnd = self.rnd, streams.decide.random, streams.cont.random
         user_banks, banks = self.banks(topic, character)
         rules = character.rules
         pii_share = self.config.pii_share
@@ -210,13 +233,13 @@ class ShardGenerator:
             d.seconds.append(t)
             reply_style, regenerations = STYLES[model], 0
             while True:
-                reply, name_spans = build_reply(reply_style, character, banks, rnd, first_turn=turn == 0,
-                                                refusal_bias=refusal_bias if turn == 0 else 0.0)
+                reply, name_spans = build_reply(reply_style, character, banks, rnd, Decisions.draw(decide),
+                                                first_turn=turn == 0, refusal_bias=refusal_bias if turn == 0 else 0.0)
                 t += 2 + int(rnd() * 6) + len(reply) // 80
                 feats = reply_features(reply, rules)
                 probs = probabilities(feats, turn, engagement)
                 signals = draw(feats, probs, rnd, can_continue=turn < MAX_USER_TURNS - 1,
-                               can_regenerate=regenerations < MAX_REGENERATIONS)
+                               can_regenerate=regenerations < MAX_REGENERATIONS, continue_rnd=continue_rnd)
                 for start, end in name_spans:
                     d.mentions.append({"turn": len(messages), "start": start, "end": end})
                 d.features.append({"turn": len(messages), **feats, "p": _round_probs(probs)})
@@ -235,7 +258,7 @@ class ShardGenerator:
 
     def _other_user(self, user_id: str | None) -> User:
         for _ in range(8):
-            user = self._draw_user()
+            user, _ = self._draw_user()
             if user.user_id != user_id:
                 return user
         return user

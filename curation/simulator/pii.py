@@ -66,7 +66,13 @@ def pools() -> Pools:
 
 
 def _digits(rnd: Rnd, n: int) -> str:
-    return "".join(string.digits[int(rnd() * 10)] for _ in range(n))
+    """n random decimal digits, nine per draw (a float carries 15 significant digits)."""
+    chunks = []
+    while n > 0:
+        k = min(n, 9)
+        chunks.append(f"{int(rnd() * 10 ** k):0{k}d}")
+        n -= k
+    return "".join(chunks)
 
 
 def _ascii(text: str) -> str:

@@ -11,6 +11,7 @@ same signal model every reply goes through. A regenerated reply is replaced by a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from curation.simulator.characters import WORD_LIMITS, Character
 from curation.simulator.grammar import Banks, Rnd, fill, fill_tracking, pick
@@ -60,6 +61,33 @@ STYLES: dict[str, Style] = {
     "gen-15": Style(question=0.43, emoji=0.3, flood=0.055, lists=0.11, wall=0.055, refusal=0.032, stock=0.1,
                     persona_break=0.03, exclaim=0.13, follow_rules=0.85),
 }
+
+
+class Decisions(NamedTuple):
+    """The uniforms that decide one reply's features, compared with the style's probabilities.
+
+    Always drawn together, in this order, from the conversation's decision stream: paired
+    conversations of the two arms share that stream, so a gen-15 reply asks a question back whenever
+    its gen-14 twin does (0.43 > 0.38) and floods only if its twin floods (common random numbers)."""
+
+    follow: float
+    refusal: float
+    stock: float
+    intro: float
+    ack: float
+    wall: float
+    lists: float
+    persona: float
+    persona_break: float
+    flavor: float
+    question: float
+    exclaim: float
+    flood: float
+    emoji: float
+
+    @classmethod
+    def draw(cls, decide: Rnd) -> "Decisions":
+        return cls(*[decide() for _ in cls._fields])
 
 
 def _lower_first(sentence: str) -> str:
@@ -134,32 +162,32 @@ class _Draft:
     name_spans: list[tuple[int, int]] = field(default_factory=list)  # inside that sentence
 
 
-def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, *, follow: bool,
-            first_turn: bool) -> None:
+def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, u: Decisions, *,
+            follow: bool, first_turn: bool) -> None:
     """The content of a non-refusal: opener, intro, acknowledgement, body or wall, list, persona."""
     rules = character.rules
     sentences = draft.sentences
-    opener = pick(STOCK_OPENERS, rnd) if rnd() < style.stock else ""
+    opener = pick(STOCK_OPENERS, rnd) if u.stock < style.stock else ""
     if opener:
         sentences.append(opener)
-    if first_turn and rnd() < style.intro:
+    if first_turn and u.intro < style.intro:
         draft.intro_at = len(sentences)
         intro, draft.name_spans = fill_tracking(pick(ASSISTANT_INTROS, rnd), banks, rnd, "name")
         sentences.append(intro)
-    if rnd() < style.ack:
+    if u.ack < style.ack:
         sentences.append(fill(pick(ASSISTANT_ACKS, rnd), banks, rnd))
     limit = next((WORD_LIMITS[r] for r in rules if r in WORD_LIMITS), None) if follow else None
-    if rnd() < style.wall and limit is None:
+    if u.wall < style.wall and limit is None:
         sentences += _wall(banks, rnd, sum(len(s.split()) for s in sentences))
     else:
         sentences += _body(banks, rnd, 1 + int(rnd() * (2 if limit == 50 else 3)))
-        if rnd() < style.lists and not (follow and "no_lists" in rules):
+        if u.lists < style.lists and not (follow and "no_lists" in rules):
             draft.block = _list_block(banks, rnd)
-    if rnd() < style.persona:
+    if u.persona < style.persona:
         sentences.append(_cap(fill(pick(ASSISTANT_PERSONA, rnd), banks, rnd)))
-    if rnd() < style.persona_break and not (follow and "stay_in_character" in rules):
+    if u.persona_break < style.persona_break and not (follow and "stay_in_character" in rules):
         sentences.insert(min(len(sentences), 1 + int(opener != "")), fill(pick(PERSONA_BREAKS, rnd), banks, rnd))
-    if character.flavor and rnd() < style.flavor:
+    if character.flavor and u.flavor < style.flavor:
         target = next(i for i in range(int(opener != ""), len(sentences)) if i != draft.intro_at)
         sentences[target] = f"{pick(character.flavor, rnd)} {_lower_first(sentences[target])}"
     if limit is not None:
@@ -167,23 +195,23 @@ def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd
         draft.sentences = _truncate(sentences, keep, limit - 12 - len(draft.block.split()))
 
 
-def _decorate(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, *,
+def _decorate(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, u: Decisions, *,
               follow: bool) -> None:
     """A question back, exclamations and emoji, unless the character's rules forbid them."""
     rules = character.rules
-    if rnd() < style.question or (follow and "question_back" in rules):
+    if u.question < style.question or (follow and "question_back" in rules):
         question = _cap(fill(pick(ASSISTANT_QUESTIONS, rnd), banks, rnd))
         if draft.block:
             draft.block += "\n" + question
         else:
             draft.sentences.append(question)
-    if not (follow and "no_exclamation" in rules) and rnd() < style.exclaim:
+    if not (follow and "no_exclamation" in rules) and u.exclaim < style.exclaim:
         _exclaim(draft.sentences, rnd)
     if not (follow and "no_emoji" in rules):
         palette = character.emoji + EMOJI_POOL
-        if rnd() < style.flood:
+        if u.flood < style.flood:
             _add_emoji(draft.sentences, palette, 4 + int(rnd() * 6), rnd() < 0.5, rnd)
-        elif rnd() < style.emoji:
+        elif u.emoji < style.emoji:
             _add_emoji(draft.sentences, palette, 1 + int(rnd() * 2), False, rnd)
 
 
@@ -197,14 +225,15 @@ def _render(draft: _Draft) -> tuple[str, list[tuple[int, int]]]:
     return text, [(start + shift, end + shift) for start, end in draft.name_spans]
 
 
-def build_reply(style: Style, character: Character, banks: Banks, rnd: Rnd, *, first_turn: bool,
-                refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
-    """One reply and the spans of the character's name in it."""
-    follow = rnd() < style.follow_rules
+def build_reply(style: Style, character: Character, banks: Banks, rnd: Rnd, decisions: Decisions, *,
+                first_turn: bool, refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
+    """One reply and the spans of the character's name in it: `decisions` choose its features, `rnd`
+    its words."""
+    follow = decisions.follow < style.follow_rules
     draft = _Draft()
-    if rnd() < style.refusal + refusal_bias:
+    if decisions.refusal < style.refusal + refusal_bias:
         draft.sentences.append(fill(pick(ASSISTANT_REFUSALS, rnd), banks, rnd))
     else:
-        _answer(draft, style, character, banks, rnd, follow=follow, first_turn=first_turn)
-    _decorate(draft, style, character, banks, rnd, follow=follow)
+        _answer(draft, style, character, banks, rnd, decisions, follow=follow, first_turn=first_turn)
+    _decorate(draft, style, character, banks, rnd, decisions, follow=follow)
     return _render(draft)

@@ -125,11 +125,12 @@ def _feedback(thumb: int, features: dict, rnd: Rnd) -> str | None:
     return options[int(rnd() * len(options))]
 
 
-def draw(features: dict, probs: dict[str, float], rnd: Rnd, *, can_continue: bool,
-         can_regenerate: bool) -> dict:
-    """The `signals` object of one assistant message."""
+def draw(features: dict, probs: dict[str, float], rnd: Rnd, *, can_continue: bool, can_regenerate: bool,
+         continue_rnd: Rnd) -> dict:
+    """The `signals` object of one assistant message. `continue_rnd` draws the `continued` decisions
+    (a stream of its own, so that paired conversations of the two arms can share it)."""
     regenerated = can_regenerate and rnd() < probs["regenerated"]
-    continued = not regenerated and can_continue and rnd() < probs["continued"]
+    continued = not regenerated and can_continue and continue_rnd() < probs["continued"]
     u = rnd()
     thumb = 1 if u < probs["thumb_up"] else -1 if u < probs["thumb_up"] + probs["thumb_down"] else 0
     love = thumb != -1 and rnd() < probs["love"]

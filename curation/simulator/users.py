@@ -23,7 +23,7 @@ from curation.simulator.grammar import Rnd
 from curation.simulator.signals import USER_ENGAGEMENT_SD
 
 PARETO_SHAPE = 1.6
-BREADTH_MULTIPLIER = 1.042
+BREADTH_MULTIPLIER = 1.05
 N_STAFF = 40
 APPS = (("ios", 0.42), ("android", 0.38), ("web", 0.20))
 LOCALES = (("en-US", 0.70), ("en-GB", 0.10), ("en-IN", 0.07), ("en-CA", 0.05), ("de-DE", 0.04), ("fr-FR", 0.04))
