@@ -38,9 +38,15 @@ def simulate(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
+    from pydantic import ValidationError
+
     from curation.simulator import SimulationConfig, run_simulation
 
-    config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+    try:
+        config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems) from None
     summary = run_simulation(config, out, workers=workers)
     typer.echo(summary)
 
