@@ -16,6 +16,7 @@ Texts longer than `chunk_chars` are analyzed in overlapping chunks (chunking.py)
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
+from curation.scrub.names import trivial_words
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
@@ -32,6 +34,7 @@ NER_ENTITIES = ("PERSON", "LOCATION", "DATE_TIME")
 _NOT_NEEDED_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 
 _NLP_CACHE: dict[str, object] = {}
+_WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 _ANALYZER_CACHE: dict[str, "Detector"] = {}
 
 
@@ -115,9 +118,15 @@ def _nlp_engine(nlp, language: str):
 
         def _doc_to_nlp_artifact(self, doc, lang):
             # The lemmatizer is trimmed away: lemmas are lower-cased tokens without a plural "s".
+            from spacy.attrs import IDX, LOWER, ORTH
+
             entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
-            return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
-                                lemmas=[_crude_lemma(t.lower_) for t in doc], nlp_engine=self, language=lang,
+            # One array read instead of Token objects (building them was a fifth of the run time). presidio's
+            # context enhancer needs only each token's length from `tokens`, so plain strings do.
+            columns = doc.to_array([IDX, LOWER, ORTH]).T.tolist() if len(doc) else [[], [], []]
+            strings = doc.vocab.strings
+            return NlpArtifacts(entities=entities, tokens=[strings[h] for h in columns[2]], tokens_indices=columns[0],
+                                lemmas=[_crude_lemma(strings[h]) for h in columns[1]], nlp_engine=self, language=lang,
                                 scores=scores)
 
     return PreloadedSpacyNlpEngine()
@@ -249,6 +258,8 @@ class Detector:
         self.config = config
         self.entities = list(entities if entities is not None else config.detected_entities)
         self.with_ner = any(e in NER_ENTITIES for e in self.entities)
+        acted_on = {e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities}
+        self.ner_gate = not (acted_on & set(NER_ENTITIES)) - {"PERSON"}
         self.nlp = load_spacy(config.model) if self.with_ner else _blank_english()
         registry = RecognizerRegistry(supported_languages=[config.language])
         for recognizer in _recognizers(self.entities, config.language, self.with_ner):
@@ -270,28 +281,58 @@ class Detector:
             for start, end, own_from, own_to in chunk_spans(len(clean), self.config.chunk_chars, self.config.chunk_overlap):
                 pieces.append((index, start, own_from, own_to, clean[start:end]))
         results: list[list[Detection]] = [[] for _ in texts]
-        engine = self.analyzer.nlp_engine
-        stream = engine.process_batch([p[4] for p in pieces], self.config.language, batch_size=self.config.batch_size)
-        for (index, offset, own_from, own_to, chunk), (_, artifacts) in zip(pieces, stream):
-            if not chunk.strip():
-                continue
-            found = self.analyzer.analyze(chunk, self.config.language, entities=plausible_entities(chunk, self.entities),
-                                          nlp_artifacts=artifacts)
-            offsets = maps[index]
-            for r in found:
-                if r.entity_type not in self.entities or not owned(offset + r.start, own_from, own_to):
-                    continue
-                start, end = offset + r.start, offset + r.end
-                if offsets is not None:
-                    start, end = offsets.start(start), offsets.end(end)
-                recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
-                results[index].append(Detection(r.entity_type, start, end, round(float(r.score), 4), recognizer))
+        window = 4 * self.config.batch_size  # bounds the spaCy docs held at once
+        for first in range(0, len(pieces), window):
+            part = pieces[first:first + window]
+            for (index, offset, own_from, own_to, chunk), artifacts in zip(part, self._artifacts([p[4] for p in part])):
+                if chunk.strip():
+                    results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
         return results
+
+    def _needs_ner(self, text: str) -> bool:
+        """Whether the NER model can change the outcome for `text`.
+
+        With the default tiers the model matters only for PERSON, and only where a word is capitalized
+        and is not a stop word or chat word ("I", "What", "Thanks"): lower-case names are the name
+        recognizers' (the model's lower-case guesses are discarded in resolve.py). Other configurations
+        (LOCATION replaced, say) run the model on every text."""
+        if not self.with_ner:
+            return False
+        if not self.ner_gate:
+            return True
+        return any(word[0].isupper() and word.lower() not in trivial_words() for word in _WORDS.findall(text))
+
+    def _artifacts(self, chunks: list[str]):
+        """presidio NlpArtifacts for each chunk: NER via nlp.pipe batches where needed, else tokens only."""
+        engine = self.analyzer.nlp_engine
+        needs = [self._needs_ner(c) for c in chunks]
+        piped = engine.process_batch([c for c, n in zip(chunks, needs) if n], self.config.language,
+                                     batch_size=self.config.batch_size)
+        for chunk, need in zip(chunks, needs):
+            if need:
+                yield next(piped)[1]
+            else:
+                yield engine._doc_to_nlp_artifact(self.nlp.make_doc(chunk), self.config.language)
+
+    def _analyze(self, chunk: str, artifacts, offset: int, own_from: int, own_to: int,
+                 offsets: OffsetMap | None) -> list[Detection]:
+        found = self.analyzer.analyze(chunk, self.config.language, entities=plausible_entities(chunk, self.entities),
+                                      nlp_artifacts=artifacts)
+        out = []
+        for r in found:
+            if r.entity_type not in self.entities or not owned(offset + r.start, own_from, own_to):
+                continue
+            start, end = offset + r.start, offset + r.end
+            if offsets is not None:
+                start, end = offsets.start(start), offsets.end(end)
+            recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
+            out.append(Detection(r.entity_type, start, end, round(float(r.score), 4), recognizer))
+        return out
 
 
 def get_detector(config: ScrubConfig, entities: Sequence[str] | None = None) -> Detector:
     """A Detector for this config, built once per process (model load and registry cost seconds)."""
-    key = config.model_dump_json(include={"model", "language", "chunk_chars", "chunk_overlap", "batch_size"}) + repr(
+    key = config.model_dump_json(include={"model", "language", "chunk_chars", "chunk_overlap", "batch_size", "tiers"}) + repr(
         sorted(entities if entities is not None else config.detected_entities))
     if key not in _ANALYZER_CACHE:
         _ANALYZER_CACHE[key] = Detector(config, entities)

@@ -534,6 +534,18 @@ def _read_jsonl(path: Path) -> Iterable[dict]:
                 yield json.loads(line)
 
 
+def shared_data_dir() -> Path:
+    """../shared/data beside the project (the real public data of tests and demos), or $FLYWHEEL_SHARED_DATA."""
+    import os
+
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(os.environ.get("FLYWHEEL_SHARED_DATA") or default)
+
+
+HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
+PERSONA_CHAT_FILE = "synthetic-persona-chat-valid.csv"
+
+
 def real_messages(hh_path: Path | None, persona_chat_path: Path | None, limit: int = 500, seed: int = 5) -> list[str]:
     """Real user-side messages (hh-rlhf human turns, persona-chat lines): hard negatives for precision."""
     import csv

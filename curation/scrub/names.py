@@ -64,6 +64,14 @@ def _common_words() -> frozenset[str]:
     return frozenset(STOP_WORDS) | frozenset(Lorem.word_list) | CHAT_WORDS
 
 
+@lru_cache(maxsize=1)
+def trivial_words() -> frozenset[str]:
+    """Stop words and chat words: capitalized, they are sentence starts, not names."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | CHAT_WORDS
+
+
 def _provider(locale: str):
     import importlib
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import is_first_name, is_last_name
+from curation.scrub.names import is_first_name, is_last_name, not_a_name
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -72,6 +72,21 @@ class AllowList:
         return name_key(word) in self.words
 
 
+def _strip_common_edges(surface: str, start: int, end: int) -> tuple[int, int]:
+    """Drop lower-case common words at the edges of a name ("jake again" -> "jake"); a capitalized one
+    ("Will Smith") stays, and so does a name that is nothing but common words."""
+    words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(surface[start:end])]
+    while len(words) > 1 and _common_lower(surface[words[-1][0]:words[-1][1]]):
+        words.pop()
+    while len(words) > 1 and _common_lower(surface[words[0][0]:words[0][1]]):
+        words.pop(0)
+    return (words[0][0], words[-1][1]) if words else (start, end)
+
+
+def _common_lower(word: str) -> bool:
+    return word.islower() and not_a_name(word)
+
+
 def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detection]:
     """Split a name-like span into the runs of its words that are neither allowed nor edge words."""
     surface = text[finding.start:finding.end]
@@ -90,6 +105,9 @@ def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detectio
             current[1] = match.end()
     out = []
     for start, end in runs:
+        start, end = _strip_common_edges(surface, start, end)
+        if start >= end:
+            continue
         piece = surface[start:end]
         for suffix in ("'s", "’s"):
             if piece.endswith(suffix):

@@ -25,12 +25,16 @@ MIN_TEXTS_PER_WORKER = 2_000
 
 @dataclass
 class Conversation:
-    """The texts of one conversation, in order, and who the character is (its names are not PII)."""
+    """The texts of one conversation, in order, and who the character is (its names are not PII).
+
+    `id` seeds the surrogates; `key` (default: `id`) names the conversation's numbering state when
+    `Scrubber.scrub` is given `replacers` to carry across calls."""
 
     id: str
     texts: list[str]
     character_name: str | None = None
     persona: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -86,8 +90,10 @@ class Scrubber:
         out = []
         for conversation in conversations:
             allow = self.allow_list(conversation, detections)
-            replacer = replacers.setdefault(conversation.id, ConversationReplacer(conversation.id, self.config.mode,
-                                                                                  self.config.seed))
+            key = conversation.key or conversation.id
+            if key not in replacers:
+                replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
+            replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [])
             for text in conversation.texts:
                 findings = resolve(text, detections[text], self.config, allow)
