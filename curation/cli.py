@@ -110,6 +110,7 @@ def scrub_eval(
                                                     show_default=False)] = None,
     sidecar: Annotated[Optional[Path], typer.Option(help="The simulator's truth sidecar JSONL.",
                                                     show_default=False)] = None,
+    examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
 ) -> None:
     """Precision and recall of the scrubber per entity type on a labeled set; exit 1 if a target is missed."""
     from curation.scrub.evalset import (HH_FILE, PERSONA_CHAT_FILE, generate, load_simulator_sidecar,
@@ -124,8 +125,11 @@ def scrub_eval(
         conversations += load_simulator_sidecar(traffic, sidecar)
     shared = shared_data_dir()
     negatives = real_messages(shared / HH_FILE, shared / PERSONA_CHAT_FILE, limit=real) if real else []
-    report = evaluate(conversations, config, negatives)
+    report = evaluate(conversations, config, negatives, keep_examples=examples)
     typer.echo(report.table())
+    for kind, rows in (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives)):
+        for entity_type, value, text in rows:
+            typer.echo(f"{kind} {entity_type}: {value!r} in {text[:160]!r}")
     removed = [e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities]
     failures = report.failures(removed)
     for failure in failures:

@@ -1,15 +1,18 @@
 """Recognizers for chat text that presidio lacks or handles too narrowly.
 
-- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`), German/Dutch (`Hauptstraße 5`), Romance-language
-  (`12 rue de Rivoli`, `Calle Mayor 12`) and P.O. boxes. Presidio has no address recognizer.
+- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`, the USPS suffix list), German/Dutch (`Hauptstraße 5`),
+  Romance-language (`12 rue de Rivoli`, `Calle Mayor 12`) and P.O. boxes. Presidio has no address
+  recognizer.
 - PHONE_NUMBER: international and loosely formatted numbers (`+33 6 12 34 56 78`, `0151 2345 6789`,
-  `555 123 4567`) that python-phonenumbers rejects as invalid for the few regions presidio tries.
+  `555 123 4567 x12`) that python-phonenumbers rejects as invalid for the few regions presidio tries.
 - EMAIL_ADDRESS: obfuscated addresses (`jane dot doe at gmail dot com`, `jane(at)mail(dot)com`).
 - IBAN_CODE: lower- and mixed-case IBANs (presidio's pattern is upper-case only), checksum-validated.
+- CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series.
+- US_SSN: nine digits right after "ssn" / "social security number", in any grouping.
 - SOCIAL_HANDLE: `@handles` and `insta: jane_doe99`.
 - URL: personal URLs (profile pages on social sites), not every URL.
-- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`), which a small NER model
-  misses in lower-case, misspelled chat.
+- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`) and known
+  first names, which a small NER model misses in lower-case, misspelled chat.
 
 Every recognizer here is a presidio `LocalRecognizer`, so presidio's context enhancement (score boost
 when a context word precedes the match) applies to them like to presidio's own.
@@ -441,6 +444,9 @@ _RELATION_CUE = re.compile(
     r"thanks,|best,|-{1,2}|—)\s*" + _NAME_WORDS,
     re.IGNORECASE,
 )
+# A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
+_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|herr|frau)\.?\s+" + _NAME_WORDS,
+                        re.IGNORECASE)
 # Weak cues ("i'm", "hey", "with"): only known first names that are not also everyday words.
 _WEAK_CUE = re.compile(
     r"\b(?:i'm|i’m|im|i\s+am|this\s+is|it's|it’s|its|hi|hey|hello|heya|hiya|yo|dear|thanks|thank\s+you|thx|ty|"
@@ -459,6 +465,8 @@ def _first_accepted(word: str, level: str) -> bool:
         return True
     if level == "relation":
         return known or word[:1].isupper()
+    if level == "title":
+        return known or is_last_name(bare) or word[:1].isupper()
     return known
 
 
@@ -481,7 +489,8 @@ def _name_span(value: str, level: str) -> int:
 class NameCueRecognizer(LocalRecognizer):
     """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names."""
 
-    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_WEAK_CUE, "weak", 0.6))
+    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_TITLE_CUE, "title", 0.7),
+            (_WEAK_CUE, "weak", 0.6))
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
