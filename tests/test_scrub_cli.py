@@ -43,12 +43,14 @@ def test_scrub_command_writes_scrubbed_lines_with_input_offsets(app, tmp_path):
         {"id": "c", "text": "Jake here, call (212) 555-0199", "conversation_id": "c1"},
         {"id": "d", "text": "my number again: 212 555 0199", "conversation_id": "c1"},
         {"id": "e", "text": "hey Luna, I'm Jake", "character": "Luna"},
+        {"id": "f", "text": "Morgana says hi to Luna and Jake",
+         "character": {"name": "Luna", "description": "You are Luna. Your mentor is Morgana."}},
     ]
     source = _jsonl(tmp_path / "in.jsonl", rows)
     result = _run(app, "scrub", "--in", source, "--out", tmp_path / "out.jsonl")
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [o["id"] for o in out] == ["a", "b", "c", "d", "e"]
+    assert [o["id"] for o in out] == ["a", "b", "c", "d", "e", "f"]
     for row, o in zip(rows, out):
         assert set(o) >= {"id", "text", "entities"}
         for e in o["entities"]:
@@ -60,6 +62,7 @@ def test_scrub_command_writes_scrubbed_lines_with_input_offsets(app, tmp_path):
     assert out[3]["text"] == "my number again: <PHONE_NUMBER_1>"  # same conversation, same number
     assert out[2]["conversation_id"] == "c1" and "conversation_id" not in out[0]
     assert out[4]["text"] == "hey Luna, I'm <PERSON_1>"
+    assert out[5]["text"] == "Morgana says hi to Luna and <PERSON_1>"
 
 
 def test_scrub_command_rejects_a_bad_line_and_writes_nothing(app, tmp_path):

@@ -1,8 +1,8 @@
 """`flywheel scrub --in IN.jsonl --out OUT.jsonl`: scrub one text per line.
 
 Input lines: `{"id": ..., "text": "..."}`, optionally with `conversation_id` (lines that share it are one
-conversation: consistent placeholders across them), `character` (the character's name, kept) and
-`persona` (text whose names are kept). Each line without `conversation_id` is its own conversation.
+conversation: consistent placeholders across them), `character` (the character's name, or its record
+with `name`, `description`, `instructions`; its names are kept) and `persona` (text whose names are kept). Each line without `conversation_id` is its own conversation.
 Output lines: `{"id", "text" (scrubbed), "entities": [{"type", "start", "end", "score"}]}` with offsets
 into the input text, plus `conversation_id` when the input had one.
 
@@ -71,6 +71,25 @@ def _parse(path: Path) -> Iterator[Line]:
             yield Line(number, record, key)
 
 
+def _character(members: list[Line]) -> tuple[str | None, str | None]:
+    """The conversation's character name and persona text, from the first line that has them.
+
+    `character` is a name or a character record (`name`, `description`, `instructions`, as in the
+    traffic format); `character_name` and `persona` are accepted too."""
+    name = persona = None
+    for member in members:
+        record = member.record
+        character = record.get("character")
+        if isinstance(character, dict):
+            name = name or character.get("name")
+            persona = persona or " ".join(str(character[k]) for k in ("description", "instructions") if character.get(k))
+        elif character:
+            name = name or str(character)
+        name = name or record.get("character_name")
+        persona = persona or record.get("persona")
+    return (str(name) if name else None), (str(persona) if persona else None)
+
+
 def _dumps(record: dict) -> str:
     """JSON with readable non-ASCII text; escaped when the text holds lone surrogates (not UTF-8)."""
     line = json.dumps(record, ensure_ascii=False)
@@ -112,11 +131,8 @@ def scrub_jsonl(in_path: Path, out_path: Path, config: ScrubConfig | None = None
                     first = members[0].record
                     # The seed of surrogates: the conversation id, else the line's own id.
                     seed_id = str(first.get("conversation_id", first["id"]))
-                    character = next((m.record.get("character") for m in members if m.record.get("character")), None)
-                    persona = next((m.record.get("persona") for m in members if m.record.get("persona")), None)
-                    conversations.append(Conversation(seed_id, [m.text for m in members],
-                                                      str(character) if character else None,
-                                                      str(persona) if persona else None, key=key))
+                    character, persona = _character(members)
+                    conversations.append(Conversation(seed_id, [m.text for m in members], character, persona, key=key))
                 keyed = {key: index for index, key in enumerate(grouped)}
                 scrubbed = scrubber.scrub(conversations, replacers=replacers)
                 results: dict[int, tuple[str, list]] = {}
