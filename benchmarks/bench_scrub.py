@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import time
 from pathlib import Path
 
@@ -53,6 +54,14 @@ def messages_path(n: int) -> Path:
     return path
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children: unlike wall time, not inflated when other
+    jobs share the machine's cores."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _texts(path: Path) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text().splitlines()]
 
@@ -73,9 +82,10 @@ def naive(path: str) -> dict:
     start = time.perf_counter()
     analyzer, anonymizer = _naive_engines()
     load = time.perf_counter() - start
+    cpu = _cpu_seconds()
     for text in texts:
         anonymizer.anonymize(text, analyzer.analyze(text, language="en"))
-    return {"load_s": round(load, 2)}
+    return {"load_s": round(load, 2), "cpu_ms_per_msg": round(1000 * (_cpu_seconds() - cpu) / len(texts), 2)}
 
 
 def presidio_batch(path: str) -> dict:
@@ -86,9 +96,10 @@ def presidio_batch(path: str) -> dict:
     analyzer, anonymizer = _naive_engines()
     load = time.perf_counter() - start
     batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
+    cpu = _cpu_seconds()
     for text, results in zip(texts, batch.analyze_iterator(texts, language="en", batch_size=256)):
         anonymizer.anonymize(text, results)
-    return {"load_s": round(load, 2)}
+    return {"load_s": round(load, 2), "cpu_ms_per_msg": round(1000 * (_cpu_seconds() - cpu) / len(texts), 2)}
 
 
 def flywheel(path: str, workers: int, dedupe: bool) -> dict:
@@ -100,6 +111,7 @@ def flywheel(path: str, workers: int, dedupe: bool) -> dict:
     scrubber = Scrubber(ScrubConfig(workers=workers))
     load = time.perf_counter() - start
     conversations = [Conversation(str(i), [t]) for i, t in enumerate(texts)]
+    cpu = _cpu_seconds()
     if dedupe:
         scrubber.scrub(conversations)
     else:  # the same work with every text analyzed, repeats included
@@ -108,7 +120,8 @@ def flywheel(path: str, workers: int, dedupe: bool) -> dict:
 
         for text, detections in zip(texts, scrubber.detector.detect(texts)):
             apply(text, resolve(text, detections, scrubber.config), ConversationReplacer("c", "placeholder", "s"))
-    return {"load_s": round(load, 2), "distinct": f"{len(set(texts)) / len(texts):.0%}"}
+    return {"load_s": round(load, 2), "cpu_ms_per_msg": round(1000 * (_cpu_seconds() - cpu) / len(texts), 2),
+            "distinct": f"{len(set(texts)) / len(texts):.0%}"}
 
 
 def _naive_recall(conversations) -> float:
@@ -156,6 +169,9 @@ def main() -> None:
     )]
     recall = measure("recall on the labeled evaluation set", recall_check, items=1, unit="runs")
     text = table(f"Scrub: {n:,} chat messages (model {MODEL}; load time excluded, in notes)", baseline, others)
+    base_cpu = baseline.extra["cpu_ms_per_msg"]
+    text += "\n\nCPU time per message (robust to other jobs on the machine), speed-up vs baseline: " + ", ".join(
+        f"{m.name.split(',')[0].split(':')[0]} {base_cpu / m.extra['cpu_ms_per_msg']:.1f}x" for m in others)
     text += (f"\n\nRecall on the 1,200-message labeled set (overlap matching, all types): naive presidio "
              f"{recall.extra['naive_recall']}, flywheel {recall.extra['flywheel_recall']}.")
     report("bench_scrub", text)

@@ -108,7 +108,12 @@ class ScrubConfig(BaseModel):
 
     @property
     def detected_entities(self) -> list[str]:
-        return [e for policy in self.tiers.values() for e in policy.entities]
+        """Entity types worth detecting: those of every tier down to the last one that acts. A `keep`
+        tier ranked below all acting tiers could neither change the text nor win an overlap."""
+        policies = list(self.tiers.values())
+        while policies and policies[-1].action == "keep":
+            policies.pop()
+        return [e for policy in policies for e in policy.entities]
 
 
 def load_recipe_scrub(path) -> ScrubConfig:
