@@ -161,17 +161,15 @@ def test_surrogate_output_passes_the_leak_scan(app, tmp_path):
 
 
 @pytest.mark.slow
-def test_surrogate_runs_are_byte_identical_across_processes(tmp_path):
+def test_surrogate_runs_are_byte_identical_across_processes(app, tmp_path):
     source = _jsonl(tmp_path / "in.jsonl", [
         {"id": 1, "text": "I'm Jake Peterson, mail jake.p@gmail.com, I live at 12 Oak Street", "conversation_id": "k"},
         {"id": 2, "text": "jake again, 212-867-5309", "conversation_id": "k"}])
-    outputs = []
-    for hash_seed in ("1", "2"):
-        out = tmp_path / f"out{hash_seed}.jsonl"
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-        code = "from lakehouse.cli import main; main()"
-        subprocess.run([sys.executable, "-c", code, "scrub", "--in", str(source), "--out", str(out), "--mode",
-                        "surrogate"], check=True, env=env, cwd=ROOT, capture_output=True)
-        outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1]
-    assert b"jake.p@gmail.com" not in outputs[0]
+    here, there = tmp_path / "here.jsonl", tmp_path / "there.jsonl"
+    assert _run(app, "scrub", "--in", source, "--out", here, "--mode", "surrogate").exit_code == 0
+    # another process with another string-hash seed than this one
+    env = {**os.environ, "PYTHONHASHSEED": str(hash("seed") % 1000 + 1), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", "scrub", "--in", str(source),
+                    "--out", str(there), "--mode", "surrogate"], check=True, env=env, cwd=ROOT, capture_output=True)
+    assert here.read_bytes() == there.read_bytes()
+    assert b"jake.p@gmail.com" not in here.read_bytes()
