@@ -131,7 +131,8 @@ def test_scan_leaks_on_a_parquet_file_with_plain_text_columns(app, tmp_path):
 def test_scan_functions_and_row_ids_without_id_columns(tmp_path):
     from curation.scrub.leaks import scan_paths, scan_texts
 
-    leaks = scan_texts([("r1", "all good"), ("r2", "email me: a.b@proton.me"), ("r3", "demo: a@example.com")])
+    leaks = scan_texts([("r1", "all good"), ("r2", "email me: a.b@proton.me"), ("r3", "demo: a@example.com"),
+                        ("r4", "card 1234 5678 9012 3456 (not a valid card number)")])
     assert [(leak.row_id, leak.entity_type) for leak in leaks] == [("r2", "EMAIL_ADDRESS")]
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"messages": pa.array([[{"role": "user", "content": "ok"}],

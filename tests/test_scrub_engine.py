@@ -137,6 +137,22 @@ def test_a_user_telling_their_name_is_scrubbed(scrubber, text, name):
     assert any(f.entity_type == "PERSON" for f in findings)
 
 
+@pytest.mark.parametrize("text,entity", [
+    ("my card number is 1234 5678 9012 3456", "CREDIT_CARD"),  # fails Luhn: the context word decides
+    ("my iban is DE12 3456 7890 1234 5678 90", "IBAN_CODE"),  # wrong check digits
+    ("My SSN is 123-45-6789.", "US_SSN"),  # presidio rejects the famous example; the cue does not
+    ("write to jane dot doe at mail dot ru", "EMAIL_ADDRESS"),
+])
+def test_made_up_identifiers_with_a_context_word_are_scrubbed(scrubber, text, entity):
+    out, findings = scrubber.scrub_text(text)
+    assert [f.entity_type for f in findings] == [entity]
+
+
+@pytest.mark.parametrize("text", ["my lucky numbers are 1234 5678 9012 3456", "the code is DE12 3456 7890 1234 5678 90"])
+def test_checksum_failures_without_a_context_word_are_left_alone(scrubber, text):
+    assert scrubber.scrub_text(text)[1] == []
+
+
 def test_low_tier_is_kept_and_tier_actions_are_configurable(scrubber):
     text = "I moved to Chicago on March 3rd, my email is ann@gmail.com"
     out, findings = scrubber.scrub_text(text)

@@ -6,8 +6,8 @@ directories and scans every text column, including nested message lists (TRL con
 from `sample_id`, else `conversation_id`, else `<file>#<row>`.
 
 The scan reports types and row ids, never the values: its output must not itself leak. Surrogates the
-scrubber writes come from reserved ranges (replace.py) and are not leaks: e-mail at example.com/.net/
-.org, NANP 555-01xx phone numbers, documentation IP networks.
+scrubber writes are not leaks: they come from reserved ranges (e-mail at example.com/.net/.org, NANP
+555-01xx phone numbers, documentation IP networks) or fail their check digit (cards, IBANs); see replace.py.
 """
 
 from __future__ import annotations
@@ -62,8 +62,18 @@ class ScanReport:
         return f"scan-leaks: {len(self.files)} file(s), {self.rows:,} rows, {self.texts:,} texts: {verdict}"
 
 
-def is_reserved_value(entity_type: str, value: str) -> bool:
-    """A value from a range reserved for examples and fiction: never a real person's."""
+def is_harmless_value(entity_type: str, value: str) -> bool:
+    """A value that cannot be a real person's: from a range reserved for examples and fiction, or a card
+    number or IBAN whose check digit fails (the scrubber removes those too, when a context word says what
+    they are, but they cannot be used: a release is not refused for them)."""
+    if entity_type == "CREDIT_CARD":
+        from curation.scrub.recognizers import luhn_ok
+
+        return not luhn_ok(re.sub(r"\D", "", value))
+    if entity_type == "IBAN_CODE":
+        from curation.scrub.recognizers import iban_checksum_ok
+
+        return not iban_checksum_ok(value)
     if entity_type == "EMAIL_ADDRESS":
         return bool(_RESERVED_EMAIL.search(value.strip()))
     if entity_type == "PHONE_NUMBER":
@@ -102,7 +112,7 @@ class LeakScanner:
             found = self.detector.detect([text for _, _, text in pending])
             for (row_id, column, text), detections in zip(pending, found):
                 for f in resolve(text, detections, self.config):
-                    if f.entity_type in self.entities and not is_reserved_value(f.entity_type, text[f.start:f.end]):
+                    if f.entity_type in self.entities and not is_harmless_value(f.entity_type, text[f.start:f.end]):
                         yield Leak(row_id, column, f.entity_type, f.score)
             pending.clear()
 

@@ -263,7 +263,8 @@ _MAIL_PROVIDERS = (r"gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmai
                    r"yandex|zoho|fastmail|me|web|comcast|verizon|att|btinternet|orange|free|laposte|libero")
 _OBFUSCATED_EMAIL = re.compile(
     rf"(?<![\w.+-])(?P<value>[a-z0-9][a-z0-9._+-]*(?:{_DOT}[a-z0-9_+-]+)*{_AT}(?P<domain>[a-z0-9-]+)"
-    rf"(?:{_DOT}[a-z0-9-]+)*?(?P<lastdot>{_DOT})(?:com|net|org|edu|gov|io|co|uk|de|fr|es|it|nl|me|info|biz|us|ca|au|in)\b)",
+    rf"(?:{_DOT}[a-z0-9-]+)*?(?P<lastdot>{_DOT})(?:com|net|org|edu|gov|io|co|uk|de|fr|es|it|nl|me|info|biz|us|ca|au|in|ru|cn|jp|br|pl|se|ch|at|be|"
+    rf"dk|no|fi|pt|ie|nz|za|mx|ar|tv|ai|app|dev|xyz)\b)",
     re.IGNORECASE,
 )
 
@@ -303,8 +304,9 @@ class CaseInsensitiveIbanRecognizer(RegexRecognizer):
     CONTEXT = ["iban", "bank", "account", "transfer", "wire", "sepa"]
 
     def __init__(self, supported_language: str = "en"):
+        # A wrong check digit scores 0.1: only a context word ("iban", "bank") lifts it over the threshold.
         super().__init__([Rule("iban_any_case", _IBAN, 0.9,
-                               lambda m: 0.9 if iban_checksum_ok(m.group("value")) else None)], supported_language)
+                               lambda m: 0.9 if iban_checksum_ok(m.group("value")) else 0.1)], supported_language)
 
 
 _CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ -]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ -]?)\d{6}\3\d{4,5})(?![\w-]|[.,]\d)")
@@ -322,8 +324,12 @@ def luhn_ok(digits: str) -> bool:
 
 def _validate_card(match: re.Match) -> float | None:
     digits = re.sub(r"\D", "", match.group("value"))
-    if not 13 <= len(digits) <= 19 or not luhn_ok(digits) or len(set(digits)) < 3:
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 3:
         return None
+    if not luhn_ok(digits):
+        # A mistyped or made-up number ("1234 5678 9012 3456") is still what the user meant as their card:
+        # scored so that only a context word ("card", "visa") lifts it over the threshold.
+        return 0.1
     # Issuer prefixes: Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Discover 6, Diners 30/36/38, JCB 35.
     known = digits[0] in "456" or digits[:2] in {"34", "37", "30", "36", "38", "35"} or 2221 <= int(digits[:4]) <= 2720
     return 0.9 if known else 0.5
