@@ -33,7 +33,8 @@ ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preferen
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
 SELECT conversation_id, source, started_at, day, user_id, character, model_version, experiment, app, locale,
-       messages, len(messages) AS n_messages, content_hash, origin
+       messages, len(messages) AS n_messages, content_hash, origin, {pii_counts} AS pii_counts,
+       '{layer}' AS text_layer
 FROM {text_layer}
 """
 
@@ -190,7 +191,10 @@ def _create_release_views(con, lake: Lake) -> None:
 
 
 def text_layer(lake: Lake) -> str:
-    """The view that downstream views read text from."""
+    """The view that `conversations`, `turns` and `samples` read text from: silver (scrubbed) once the
+    scrub stage has written it, bronze before that (a lake that was only ingested)."""
+    if lake.files(table_registry.SILVER_CONVERSATIONS):
+        return table_registry.SILVER_CONVERSATIONS.view
     return table_registry.BRONZE_CONVERSATIONS.view
 
 
@@ -206,7 +210,10 @@ def build(con, lake: Lake) -> None:
     for alias, view in ALIASES.items():
         con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
-    con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
+    layer = text_layer(lake)
+    scrubbed = layer == table_registry.SILVER_CONVERSATIONS.view
+    con.execute(CONVERSATIONS_SQL.format(text_layer=layer, layer=layer.split("_")[0],
+                                         pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]"))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
     _create_runs_views(con, lake)

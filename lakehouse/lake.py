@@ -134,6 +134,7 @@ class PartitionedWriter:
         self._buffered = 0
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
+        self.files: list[str] = []  # lake-relative paths of the files this writer staged
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
@@ -189,7 +190,7 @@ class PartitionedWriter:
     def _close(self, partition: str) -> None:
         writer, tmp, _ = self._open.pop(partition)
         writer.close()
-        self.tx.add_staged(self.spec, partition, tmp)
+        self.files.append(self.tx.add_staged(self.spec, partition, tmp))
 
     def close(self) -> None:
         self.flush()
@@ -237,19 +238,22 @@ class Transaction:
     def replace(self, table: str | TableSpec, data: pa.Table) -> None:
         """Make `data` the table's whole content: current files are removed at commit."""
         spec = get(table) if isinstance(table, str) else table
-        self.remove_files(spec, self.lake.files(spec))
+        self.remove_files(self.lake.files(spec))
         self.write(spec, data)
 
-    def remove_files(self, table: str | TableSpec, files: Iterable[Path]) -> None:
+    def remove_files(self, files: Iterable[Path]) -> None:
+        """Delete these lake files at commit."""
         self.removals.extend(str(Path(f).relative_to(self.lake.root)) for f in files)
 
-    def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> None:
-        """Give a finished staged file its content-addressed name and schedule its move."""
+    def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> str:
+        """Give a finished staged file its content-addressed name and schedule its move; returns the
+        lake-relative path it will have."""
         digest = file_sha256(tmp)[:24]
         target = Path(spec.name) / partition / f"part-{digest}.parquet" if partition else Path(spec.name) / f"part-{digest}.parquet"
         named = self.dir / f"{digest}.parquet"
         os.replace(tmp, named)
         self.moves.append((named.name, str(target)))
+        return str(target)
 
     def commit(self) -> list[str]:
         """Publish every staged file; returns the lake-relative paths that were added."""

@@ -76,6 +76,25 @@ BRONZE_CONVERSATIONS = pa.schema(
     ]
 )
 
+# silver/conversations: the bronze rows with personal data replaced in every message, and how many
+# entities of each type were replaced (never the values).
+PII_COUNTS = pa.list_(pa.struct([("entity_type", pa.string()), ("count", pa.int32())]))
+SILVER_CONVERSATIONS = BRONZE_CONVERSATIONS.append(pa.field("pii_counts", PII_COUNTS))
+
+# meta/processed_files: which input files a file-to-file stage has turned into which output files,
+# under which config; the stage's ledger for incremental reruns.
+PROCESSED_FILES = pa.schema(
+    [
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("config_hash", pa.string(), nullable=False),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("output_files", pa.list_(pa.string()), nullable=False),
+        pa.field("rows", pa.int64(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", UTC_TS, nullable=False),
+    ]
+)
+
 # quarantine: every rejected input record, with its raw bytes and the reason.
 QUARANTINE = pa.schema(
     [

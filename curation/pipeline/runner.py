@@ -1,9 +1,11 @@
-"""Running a recipe: each stage in order, timed and memory-sampled, recorded in the runs ledger,
-with the catalog refreshed before the command exits (also when a stage fails)."""
+"""Running a recipe: each stage in order, timed and memory-sampled, recorded in the runs ledger, with the
+catalog refreshed after every stage (so each stage sees what the previous one wrote) and before the
+command exits (also when a stage fails)."""
 
 from __future__ import annotations
 
 import traceback
+
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
 from curation.pipeline.recipe import Recipe
@@ -27,6 +29,7 @@ def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list
             record.stages.append(stats)
             with timed_stage(stats):
                 stage_registry.load(step.name).run(ctx, step.config, stats)
+            catalog.refresh(lake)  # the next stage reads what this one wrote
             console.print(f"[green]done[/green] {stats.summary()}")
         record.status = "succeeded"
     except StageFailed as exc:

@@ -13,8 +13,7 @@ import pyarrow as pa
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.scrubber import Conversation, Scrubber
-
-PII_COUNTS = pa.list_(pa.struct([("entity_type", pa.string()), ("count", pa.int32())]))
+from lakehouse.schemas import PII_COUNTS
 
 
 def _persona(character: dict | None) -> tuple[str | None, str | None]:

@@ -117,7 +117,7 @@ class ScrubConfig(BaseModel):
 
 
 def load_recipe_scrub(path) -> ScrubConfig:
-    """The `scrub` config from a recipe file: its `stages.scrub` or top-level `scrub` section, else defaults.
+    """The `scrub` config from a recipe file: its `stage: scrub` entry or top-level `scrub` section, else defaults.
 
     A recipe may hold the whole curation recipe (other stages are ignored here) or only a scrub section.
     """
@@ -128,7 +128,7 @@ def load_recipe_scrub(path) -> ScrubConfig:
     data = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe must be a YAML mapping")
-    section = data.get("stages", {}).get("scrub") if isinstance(data.get("stages"), dict) else None
-    if section is None:
-        section = data.get("scrub", {})
+    stages = data.get("stages")
+    entries = [dict(e) for e in stages if isinstance(e, dict) and e.get("stage") == "scrub"] if isinstance(stages, list) else []
+    section = {k: v for k, v in entries[0].items() if k != "stage"} if entries else data.get("scrub", {})
     return ScrubConfig.model_validate(section or {})
