@@ -44,6 +44,9 @@ def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list
     return record
 
 
+SHOWN_REASONS = 4
+
+
 def summary_table(record: RunRecord):
     """The end-of-run table: per stage rows in, rows out, dropped by reason, seconds and peak memory."""
     from rich.table import Table
@@ -53,7 +56,10 @@ def summary_table(record: RunRecord):
                             ("quarantined / dropped", "left"), ("seconds", "right"), ("peak MB", "right")):
         table.add_column(column, justify=justify)
     for stats in record.stages:
-        drops = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(stats.dropped.items())) or "-"
+        ranked = sorted(stats.dropped.items(), key=lambda item: (-item[1], item[0]))
+        drops = ", ".join(f"{reason}: {n:,}" for reason, n in ranked[:SHOWN_REASONS]) or "-"
+        if len(ranked) > SHOWN_REASONS:
+            drops += f", and {len(ranked) - SHOWN_REASONS} more reasons (run_stages.dropped)"
         table.add_row(stats.name, f"{stats.rows_in:,}", f"{stats.rows_out:,}", drops,
                       f"{stats.seconds:,.1f}", f"{stats.peak_rss_mb:,.0f}")
     return table
