@@ -27,20 +27,29 @@ class Measurement:
     items: int
     unit: str
     extra: dict = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.items / self.seconds if self.seconds else float("inf")
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _child(fn: Callable, args: tuple, queue) -> None:
     from lakehouse.runs import PeakMemory
 
     with PeakMemory(interval=0.02) as memory:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         result = fn(*args) or {}
-        seconds = time.perf_counter() - start
-    queue.put({"seconds": seconds, "peak_rss_mb": memory.peak_mb, "result": result})
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    queue.put({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": memory.peak_mb, "result": result})
 
 
 def measure(name: str, fn: Callable, *args, items: int, unit: str) -> Measurement:
@@ -53,7 +62,8 @@ def measure(name: str, fn: Callable, *args, items: int, unit: str) -> Measuremen
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"benchmark contender {name!r} failed with exit code {process.exitcode}")
-    return Measurement(name, outcome["seconds"], outcome["peak_rss_mb"], items, unit, outcome["result"])
+    return Measurement(name, outcome["seconds"], outcome["peak_rss_mb"], items, unit, outcome["result"],
+                       outcome["cpu_seconds"])
 
 
 def table(title: str, baseline: Measurement, others: list[Measurement]) -> str:
@@ -61,13 +71,14 @@ def table(title: str, baseline: Measurement, others: list[Measurement]) -> str:
     lines = [
         f"### {title}",
         "",
-        f"| contender | {baseline.unit}/s | seconds | peak RSS (MB) | speed-up vs baseline | notes |",
-        "|---|---:|---:|---:|---:|---|",
+        f"| contender | {baseline.unit}/s | seconds | CPU seconds | peak RSS (MB) | speed-up vs baseline | notes |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for m in [baseline, *others]:
         ratio = m.rate / baseline.rate if baseline.rate else float("nan")
         notes = ", ".join(f"{k}={v}" for k, v in m.extra.items())
-        lines.append(f"| {m.name} | {m.rate:,.0f} | {m.seconds:,.2f} | {m.peak_rss_mb:,.0f} | {ratio:.2f}x | {notes} |")
+        lines.append(f"| {m.name} | {m.rate:,.0f} | {m.seconds:,.2f} | {m.cpu_seconds:,.2f} | {m.peak_rss_mb:,.0f} "
+                     f"| {ratio:.2f}x | {notes} |")
     return "\n".join(lines)
 
 

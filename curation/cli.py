@@ -38,9 +38,15 @@ def simulate(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
+    from pydantic import ValidationError
+
     from curation.simulator import SimulationConfig, run_simulation
 
-    config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+    try:
+        config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems) from None
     summary = run_simulation(config, out, workers=workers)
     typer.echo(summary)
 
@@ -114,6 +120,229 @@ def keygen(
                    "a different key gives different user ids")
 
 
+releases_app = typer.Typer(help="Versioned training releases: build, list, show, diff, verify.", no_args_is_help=True)
+
+
+def _open_release(lake: Path | None, ref: str):
+    from lakehouse.lake import Lake
+    from lakehouse.releases import ReleaseError, resolve
+
+    try:
+        return resolve(Lake(lake), ref)
+    except ReleaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@releases_app.command("build")
+def releases_build(
+    recipe_path: Annotated[Path, typer.Argument(help="Recipe with a `release` stage.")] = Path("configs/curate.yaml"),
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this release (repeatable).")] = None,
+    refreeze: Annotated[bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")] = False,
+    lake: LakeOption = None,
+) -> None:
+    """Run only the recipe's `release` stage (the other stages' tables must already be in the lake)."""
+    from curation.pipeline import runner
+    from curation.pipeline.recipe import RecipeError, load
+    from lakehouse.lake import Lake
+
+    try:
+        recipe = load(recipe_path)
+    except RecipeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if recipe.config("release") is None:
+        typer.echo(f"error: {recipe_path} has no `release` stage", err=True)
+        raise typer.Exit(2)
+    console = _console()
+    the_lake = Lake(lake)
+    record = runner.run(recipe, the_lake, console, command="releases build", only=["release"],
+                        options={"only": only or None, "refreeze": refreeze})
+    console.print(runner.summary_table(record))
+    if record.status != "succeeded":
+        console.print(f"[red]error:[/red] {record.error}", highlight=False)
+        raise typer.Exit(1)
+
+
+@releases_app.command("list")
+def releases_list(lake: LakeOption = None) -> None:
+    """Every published release and version."""
+    from rich.table import Table
+
+    from curation.releases.inspect import list_rows
+    from lakehouse.lake import Lake
+    from lakehouse.releases import list_releases
+
+    rows = list_rows(list_releases(Lake(lake)))
+    if not rows:
+        typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
+        return
+    table = Table()
+    for column in rows[0]:
+        table.add_column(column, justify="right" if column in ("train", "validation", "test") else "left")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()))
+    _console().print(table)
+
+
+@releases_app.command("show")
+def releases_show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
+    lake: LakeOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the whole manifest as JSON.")] = False,
+) -> None:
+    """Counts, splits, drops by reason, mixture, leakage and the style-artifact report of a release."""
+    import json
+
+    from curation.releases.inspect import show_lines
+
+    release = _open_release(lake, ref)
+    if json_output:
+        typer.echo(json.dumps(release.manifest, indent=2, sort_keys=True))
+        return
+    typer.echo("\n".join(show_lines(release)))
+
+
+@releases_app.command("diff")
+def releases_diff(
+    a: Annotated[str, typer.Argument(help="NAME@VERSION (the old one).")],
+    b: Annotated[str, typer.Argument(help="NAME@VERSION (the new one).")],
+    lake: LakeOption = None,
+    all_values: Annotated[bool, typer.Option("--all", help="Every value of every stratum, not the top 10.")] = False,
+) -> None:
+    """Rows added and removed, and the shift of every stratum's share, between two releases."""
+    from curation.releases.inspect import diff, diff_lines
+
+    result = diff(_open_release(lake, a), _open_release(lake, b))
+    typer.echo("\n".join(diff_lines(result, strata_top=10**9 if all_values else 10)))
+
+
+@releases_app.command("verify")
+def releases_verify(
+    refs: Annotated[Optional[list[str]], typer.Argument(help="NAME[@VERSION]... (default: every release).")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Recompute every file hash, row count and content hash; exit 1 if any release does not match."""
+    from lakehouse.lake import Lake
+    from lakehouse.releases import list_releases, verify
+
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake))
+    failed = 0
+    for release in releases:
+        problems = verify(release)
+        failed += bool(problems)
+        typer.echo(f"{release.ref}: " + ("ok" if not problems else "FAILED: " + "; ".join(problems)))
+    if failed:
+        raise typer.Exit(1)
+
+
+RecipeOption = Annotated[
+    Optional[Path],
+    typer.Option("--recipe", help="Recipe YAML; its `scrub` section configures detection (default: built-in).",
+                 show_default=False),
+]
+
+
+def _scrub_config(recipe: Optional[Path], **overrides):
+    from curation.scrub.config import ScrubConfig, load_recipe_scrub
+
+    try:
+        config = load_recipe_scrub(recipe) if recipe else ScrubConfig()
+        updates = {k: v for k, v in overrides.items() if v is not None}
+        return ScrubConfig.model_validate({**config.model_dump(), **updates}) if updates else config
+    except (OSError, ValueError) as err:
+        typer.echo(f"error: scrub config{f' in {recipe}' if recipe else ''}: {err}", err=True)
+        raise typer.Exit(2)
+
+
+def scrub(
+    in_path: Annotated[Path, typer.Option("--in", help="Input JSONL: {\"id\", \"text\"} per line.", exists=True,
+                                          dir_okay=False)],
+    out_path: Annotated[Path, typer.Option("--out", help="Output JSONL: id, scrubbed text, entities.")],
+    recipe: RecipeOption = None,
+    mode: Annotated[Optional[str], typer.Option(help="placeholder or surrogate (overrides the recipe).",
+                                                show_default=False)] = None,
+) -> None:
+    """Remove personal data from texts; entities are reported with offsets into the input text."""
+    from curation.scrub.engine import ModelNotInstalled
+    from curation.scrub.jsonl import ScrubInputError, scrub_jsonl
+
+    if mode is not None and mode not in ("placeholder", "surrogate"):
+        raise typer.BadParameter("must be placeholder or surrogate", param_hint="--mode")
+    config = _scrub_config(recipe, mode=mode)
+    try:
+        summary = scrub_jsonl(in_path, out_path, config)
+    except (ScrubInputError, ModelNotInstalled) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    typer.echo(summary)
+
+
+def scan_leaks(
+    paths: Annotated[list[Path], typer.Argument(help="Parquet files or directories (a release, a table).")],
+    recipe: RecipeOption = None,
+    entities: Annotated[Optional[str], typer.Option(help="Comma-separated entity types (default: the recipe's "
+                                                    "scan_entities).", show_default=False)] = None,
+) -> None:
+    """Scan every text column for high-risk identifiers; exit 1 and list the rows if any is found."""
+    from curation.scrub.engine import ModelNotInstalled
+    from curation.scrub.leaks import scan_paths
+
+    wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
+    config = _scrub_config(recipe, scan_entities=wanted)
+    try:
+        report = scan_paths(paths, config)
+    except (FileNotFoundError, ModelNotInstalled) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    except Exception as err:  # a file that is not Parquet, a corrupt footer: name it, exit 2
+        typer.echo(f"error: cannot scan: {type(err).__name__}: {err}", err=True)
+        raise typer.Exit(2)
+    for row_id, types in report.by_row().items():
+        typer.echo(f"LEAK {row_id}: {', '.join(types)}")
+    typer.echo(report.summary(), err=not report.clean)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def scrub_eval(
+    messages: Annotated[int, typer.Option(min=100, help="Generated labeled messages.")] = 1200,
+    seed: Annotated[int, typer.Option(help="Seed of the generated evaluation set.")] = 13,
+    recipe: RecipeOption = None,
+    real: Annotated[int, typer.Option(min=0, help="Real messages from ../shared/data as hard negatives.")] = 1000,
+    traffic: Annotated[Optional[Path], typer.Option(help="Simulated traffic JSONL, with --sidecar.",
+                                                    show_default=False)] = None,
+    sidecar: Annotated[Optional[Path], typer.Option(help="The simulator's truth sidecar JSONL.",
+                                                    show_default=False)] = None,
+    examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
+) -> None:
+    """Precision and recall of the scrubber per entity type on a labeled set; exit 1 if a target is missed."""
+    from curation.scrub.evalset import (HH_FILE, PERSONA_CHAT_FILE, generate, load_simulator_sidecar,
+                                        real_messages, shared_data_dir)
+    from curation.scrub.evaluation import evaluate
+
+    config = _scrub_config(recipe)
+    conversations = generate(messages, seed)
+    if traffic or sidecar:
+        if not (traffic and sidecar):
+            raise typer.BadParameter("--traffic and --sidecar go together", param_hint="--sidecar")
+        conversations += load_simulator_sidecar(traffic, sidecar)
+    shared = shared_data_dir()
+    negatives = real_messages(shared / HH_FILE, shared / PERSONA_CHAT_FILE, limit=real) if real else []
+    report = evaluate(conversations, config, negatives, keep_examples=examples)
+    typer.echo(report.table())
+    for kind, rows in (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives)):
+        for entity_type, value, text in rows:
+            typer.echo(f"{kind} {entity_type}: {value!r} in {text[:160]!r}")
+    removed = [e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities]
+    failures = report.failures(removed)
+    for failure in failures:
+        typer.echo(f"TARGET MISSED: {failure}", err=True)
+    raise typer.Exit(1 if failures else 0)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (simulate, ingest, curate, keygen):
+    for command in (simulate, ingest, curate, keygen, scrub):
         app.command()(command)
+    app.command("scan-leaks")(scan_leaks)
+    app.command("scrub-eval")(scrub_eval)
+    app.add_typer(releases_app, name="releases")

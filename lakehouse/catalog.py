@@ -35,7 +35,8 @@ ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preferen
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
 SELECT conversation_id, source, started_at, day, user_id, character, model_version, experiment, app, locale,
-       messages, len(messages) AS n_messages, content_hash, origin
+       messages, len(messages) AS n_messages, content_hash, origin, {pii_counts} AS pii_counts,
+       '{layer}' AS text_layer
 FROM {text_layer}
 """
 
@@ -157,8 +158,54 @@ def _create_lake_tables_view(con, lake: Lake) -> None:
     )
 
 
+RELEASE_COLUMNS = {
+    "name": "VARCHAR",
+    "version": "BIGINT",
+    "type": "VARCHAR",
+    "created_at": "TIMESTAMPTZ",
+    "content_hash": "VARCHAR",
+    "recipe_hash": "VARCHAR",
+    "code_version": "VARCHAR",
+    "splits": "STRUCT(train BIGINT, validation BIGINT, test BIGINT)",
+    "split_method": "VARCHAR",
+    "frozen_eval": "BOOLEAN",
+    "text_layer": "VARCHAR",
+    "rows_in": "BIGINT",
+    "dropped": "JSON",
+    "parents": "JSON",
+}
+RELEASE_ROW_PATH = "releases/([^/]+)/([0-9]+)/data/(train|validation|test)-[0-9]+[.]parquet$"
+
+
+def _create_release_views(con, lake: Lake) -> None:
+    """`releases`: one row per published release (from its manifest); `release_rows`: every row of every
+    release with its name, version and split (columns of the other release types are null)."""
+    root = lake.root / "releases"
+    manifests = sorted(root.glob("*/*/manifest.json")) if root.exists() else []
+    if manifests:
+        columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RELEASE_COLUMNS.items()) + "}"
+        con.execute(f"CREATE VIEW releases AS SELECT * FROM read_json({_quote(root / '*' / '*' / 'manifest.json')}, "
+                    f"columns = {columns}, format = 'auto')")
+    else:
+        con.execute("CREATE VIEW releases AS SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items())
+                    + " LIMIT 0")
+    if any(root.glob("*/*/data/*.parquet")) if root.exists() else False:
+        con.execute(f"""CREATE VIEW release_rows AS
+            SELECT regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 1) AS release_name,
+                   regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 2)::BIGINT AS release_version,
+                   regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 3) AS split,
+                   * EXCLUDE (filename)
+            FROM read_parquet({_quote(root / '*' / '*' / 'data' / '*.parquet')}, filename = true, union_by_name = true)""")
+    else:
+        con.execute("CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
+                    "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id LIMIT 0")
+
+
 def text_layer(lake: Lake) -> str:
-    """The view that downstream views read text from."""
+    """The view that `conversations`, `turns` and `samples` read text from: silver (scrubbed) once the
+    scrub stage has written it, bronze before that (a lake that was only ingested)."""
+    if lake.files(table_registry.SILVER_CONVERSATIONS):
+        return table_registry.SILVER_CONVERSATIONS.view
     return table_registry.BRONZE_CONVERSATIONS.view
 
 
@@ -174,11 +221,15 @@ def build(con, lake: Lake) -> None:
     for alias, view in ALIASES.items():
         con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
-    con.execute(CONVERSATIONS_SQL.format(text_layer=text_layer(lake)))
+    layer = text_layer(lake)
+    scrubbed = layer == table_registry.SILVER_CONVERSATIONS.view
+    con.execute(CONVERSATIONS_SQL.format(text_layer=layer, layer=layer.split("_")[0],
+                                         pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]"))
     con.execute(TURNS_SQL)
     con.execute(SAMPLES_SQL)
     con.execute(MODEL_DATA_SQL)
     _create_runs_views(con, lake)
+    _create_release_views(con, lake)
     _create_lake_tables_view(con, lake)
 
 

@@ -65,6 +65,39 @@ def catalog_refresh(lake: LakeOption = None) -> None:
     typer.echo(f"catalog rebuilt: {path}")
 
 
+@app.command()
+def retention(
+    keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
+    lake: LakeOption = None,
+    as_of: Annotated[Optional[str], typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
+    table: Annotated[Optional[list[str]], typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
+) -> None:
+    """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""
+    import datetime as dt
+
+    from lakehouse import catalog, retention as policy
+    from lakehouse.lake import Lake
+    from lakehouse.runs import RunRecord, StageStats, new_run_id, utc_now, write_run
+
+    the_lake = Lake(lake)
+    reference = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.timezone.utc).date()
+    purges = policy.plan(the_lake, keep_days, reference, tuple(table) if table else policy.RAW_TABLES)
+    for item in purges:
+        typer.echo(f"{'would delete' if dry_run else 'deleting'} {item.table} day={item.day} ({len(item.files)} files)")
+    if dry_run or not purges:
+        typer.echo("nothing to delete" if not purges else f"{len(purges)} partitions would be deleted")
+        return
+    removed = policy.purge(the_lake, purges)
+    stats = StageStats("retention", rows_in=len(purges), rows_out=0)
+    stats.drop("expired_partition", len(purges))
+    record = RunRecord(new_run_id("retention"), "retention", str(the_lake.root), status="succeeded",
+                       stages=[stats], finished_at=utc_now())
+    write_run(the_lake, record)
+    catalog.refresh(the_lake)
+    typer.echo(f"deleted {len(purges)} partitions ({removed} files)")
+
+
 def _register_plugins() -> None:
     for entry in sorted(entry_points(group="flywheel.commands"), key=lambda e: e.name):
         entry.load()(app)

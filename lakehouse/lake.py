@@ -24,7 +24,7 @@ from lakehouse.tables import TableSpec, get
 
 DEFAULT_LAKE = "lake"
 LAKE_ENV = "FLYWHEEL_LAKE"
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "write_statistics": True}
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 ROW_GROUP_ROWS = 64_000
 COMMIT_RECORD = "_COMMIT.json"
 
@@ -124,43 +124,53 @@ class PartitionedWriter:
     over every `max_rows_per_file` rows.
     """
 
-    def __init__(self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 50_000,
+    def __init__(self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 25_000,
                  max_rows_per_file: int = 2_000_000):
         self.tx = tx
         self.spec = spec
         self.buffer_rows = buffer_rows
         self.max_rows_per_file = max_rows_per_file
-        self._buffers: dict[str, list[pa.Table]] = {}
+        self._buffer: list[pa.Table] = []
         self._buffered = 0
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
+        self.files: list[str] = []  # lake-relative paths of the files this writer staged
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
-        table = table.select(self.spec.schema.names).cast(self.spec.schema)
         if table.num_rows == 0:
             return
-        for partition, part in self._split(table):
-            self._buffers.setdefault(partition, []).append(part)
+        if table.schema != self.spec.schema:
+            table = table.select(self.spec.schema.names).cast(self.spec.schema)
+        self._buffer.append(table)
         self._buffered += table.num_rows
         self.rows_written += table.num_rows
         if self._buffered >= self.buffer_rows:
             self.flush()
 
     def _split(self, table: pa.Table) -> Iterable[tuple[str, pa.Table]]:
+        """One slice per day: a stable sort by day and contiguous slices (one copy, not one per day)."""
         if not self.spec.partitioned:
             yield "", table
             return
+        import numpy as np
         import pyarrow.compute as pc
 
-        days = pc.cast(table[self.spec.time_column], pa.date32())
-        for day in sorted(pc.unique(days).to_pylist()):
-            yield f"day={day.isoformat()}", table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        days = pc.cast(table[self.spec.time_column], pa.date32()).combine_chunks()
+        day_numbers = days.cast(pa.int32()).to_numpy(zero_copy_only=False)
+        if not (np.diff(day_numbers) >= 0).all():
+            order = np.argsort(day_numbers, kind="stable")
+            table, day_numbers = table.take(pa.array(order)), day_numbers[order]
+        values, starts, counts = np.unique(day_numbers, return_index=True, return_counts=True)
+        for value, start, count in zip(values, starts, counts):
+            day = (np.datetime64(0, "D") + int(value)).astype(object)
+            yield f"day={day.isoformat()}", table.slice(int(start), int(count))
 
     def flush(self) -> None:
-        for partition in sorted(self._buffers):
-            self._write_part(partition, pa.concat_tables(self._buffers[partition]))
-        self._buffers.clear()
+        if self._buffer:
+            for partition, part in self._split(pa.concat_tables(self._buffer)):
+                self._write_part(partition, part)
+        self._buffer.clear()
         self._buffered = 0
 
     def _write_part(self, partition: str, part: pa.Table) -> None:
@@ -180,7 +190,7 @@ class PartitionedWriter:
     def _close(self, partition: str) -> None:
         writer, tmp, _ = self._open.pop(partition)
         writer.close()
-        self.tx.add_staged(self.spec, partition, tmp)
+        self.files.append(self.tx.add_staged(self.spec, partition, tmp))
 
     def close(self) -> None:
         self.flush()
@@ -228,19 +238,22 @@ class Transaction:
     def replace(self, table: str | TableSpec, data: pa.Table) -> None:
         """Make `data` the table's whole content: current files are removed at commit."""
         spec = get(table) if isinstance(table, str) else table
-        self.remove_files(spec, self.lake.files(spec))
+        self.remove_files(self.lake.files(spec))
         self.write(spec, data)
 
-    def remove_files(self, table: str | TableSpec, files: Iterable[Path]) -> None:
+    def remove_files(self, files: Iterable[Path]) -> None:
+        """Delete these lake files at commit."""
         self.removals.extend(str(Path(f).relative_to(self.lake.root)) for f in files)
 
-    def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> None:
-        """Give a finished staged file its content-addressed name and schedule its move."""
+    def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> str:
+        """Give a finished staged file its content-addressed name and schedule its move; returns the
+        lake-relative path it will have."""
         digest = file_sha256(tmp)[:24]
         target = Path(spec.name) / partition / f"part-{digest}.parquet" if partition else Path(spec.name) / f"part-{digest}.parquet"
         named = self.dir / f"{digest}.parquet"
         os.replace(tmp, named)
         self.moves.append((named.name, str(target)))
+        return str(target)
 
     def commit(self) -> list[str]:
         """Publish every staged file; returns the lake-relative paths that were added."""

@@ -29,6 +29,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # Manifest fields that describe when and with what code a release was made, not what it contains:
 # they are left out of the content hash so that the same inputs and recipe give the same hash.
 VOLATILE_FIELDS = ("version", "created_at", "code_version", "packages", "content_hash")
+STREAM_ROW_GROUP = 50_000
 PACKAGES = ("pyarrow", "duckdb", "polars", "datasets", "trl", "transformers", "datasketch",
             "presidio-analyzer", "sentence-transformers")
 
@@ -116,11 +117,15 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int], description: str) -> str:
+def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int], description: str,
+                 config_name: str = "default") -> str:
+    """README.md with the `configs` header `datasets.load_dataset(<dir>)` reads. Give each release its own
+    `config_name`: `datasets` caches a local dataset under the directory's base name (the version number
+    here) and the config name, so two releases sharing both can be served from each other's cache."""
     data_files = "\n".join(f"  - split: {s}\n    path: data/{s}-*.parquet" for s in SPLITS if splits.get(s))
     counts = "\n".join(f"| {s} | {splits.get(s, 0):,} |" for s in SPLITS)
     return (
-        "---\nconfigs:\n- config_name: default\n  data_files:\n" + data_files + "\n---\n\n"
+        f"---\nconfigs:\n- config_name: {config_name}\n  default: true\n  data_files:\n" + data_files + "\n---\n\n"
         f"# {name} v{version}\n\n{description}\n\nTRL dataset type: `{trl_type}`.\n\n"
         "| split | rows |\n|---|---:|\n" + counts + "\n\n"
         "Load it with `datasets.load_dataset(\"<this directory>\")`. `manifest.json` holds the lineage: "
@@ -146,21 +151,65 @@ class ReleaseWriter:
         (self.staging / "data").mkdir(parents=True)
         self.splits: dict[str, int] = {}
         self.manifest: dict | None = None
+        self._streams: dict[str, tuple] = {}  # split -> (ParquetWriter, buffered tables, buffered rows)
 
     def write_split(self, split: str, table: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        if split not in SPLITS:
-            raise ReleaseError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+        self._check_split(split)
+        if split in self._streams:
+            raise ReleaseError(f"split {split!r} is being streamed with append(); write it one way only")
         self.splits[split] = table.num_rows
         if table.num_rows:
             pq.write_table(table, self.staging / "data" / f"{split}-00000.parquet", compression="zstd")
+
+    def append(self, split: str, data: pa.Table | pa.RecordBatch) -> None:
+        """Stream rows into `split` (for releases too large to hold in memory at once).
+
+        Rows are written in row groups of exactly STREAM_ROW_GROUP rows (the last one shorter), so the
+        file's bytes depend only on the rows and their order, never on how the caller batched them.
+        """
+        import pyarrow.parquet as pq
+
+        self._check_split(split)
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        if split not in self._streams:
+            if split in self.splits:
+                raise ReleaseError(f"split {split!r} was already written with write_split()")
+            path = self.staging / "data" / f"{split}-00000.parquet"
+            self._streams[split] = (pq.ParquetWriter(path, table.schema, compression="zstd"), [], 0)
+            self.splits[split] = 0
+        writer, buffered, rows = self._streams[split]
+        buffered.append(table)
+        rows += table.num_rows
+        self.splits[split] += table.num_rows
+        if rows >= STREAM_ROW_GROUP:
+            whole = pa.concat_tables(buffered)
+            cut = rows - rows % STREAM_ROW_GROUP
+            writer.write_table(whole.slice(0, cut), row_group_size=STREAM_ROW_GROUP)
+            buffered, rows = [whole.slice(cut)], rows - cut
+        self._streams[split] = (writer, buffered, rows)
+
+    def _close_streams(self) -> None:
+        for split, (writer, buffered, rows) in sorted(self._streams.items()):
+            if rows:
+                writer.write_table(pa.concat_tables(buffered), row_group_size=STREAM_ROW_GROUP)
+            writer.close()
+            if self.splits[split] == 0:
+                (self.staging / "data" / f"{split}-00000.parquet").unlink()
+        self._streams.clear()
+
+    @staticmethod
+    def _check_split(split: str) -> None:
+        if split not in SPLITS:
+            raise ReleaseError(f"split {split!r} is not one of {', '.join(SPLITS)}")
 
     def finalize(self, *, parents: dict, recipe: dict, split_method: str, dropped: dict[str, int],
                  description: str = "", code_version: str = "", extra: dict | None = None) -> dict:
         """Write manifest.json and README.md into the staging directory; returns the manifest."""
         from lakehouse.runs import stable_hash
 
+        self._close_streams()
         files = [
             {"path": f"data/{p.name}", "split": p.name.split("-")[0], "rows": self.splits[p.name.split("-")[0]],
              "sha256": file_sha256(p)}
@@ -190,7 +239,8 @@ class ReleaseWriter:
     def _write_meta(self, version: int | None) -> None:
         self.manifest["version"] = version
         (self.staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
-        card = dataset_card(self.name, version or 0, self.trl_type, self.splits, self.description)
+        config_name = f"{self.name}-v{version or 0}-{self.manifest['content_hash'][:12]}"
+        card = dataset_card(self.name, version or 0, self.trl_type, self.splits, self.description, config_name)
         (self.staging / "README.md").write_text(card)
 
     def publish(self) -> Release:
@@ -210,11 +260,17 @@ class ReleaseWriter:
         raise ReleaseError(f"could not publish {self.name}: versions kept being taken by other writers")
 
     def discard(self) -> None:
+        for writer, _, _ in self._streams.values():
+            writer.close()
+        self._streams.clear()
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def verify(release: Release) -> list[str]:
-    """Recompute every file hash and the content hash; returns the problems found (empty when intact)."""
+    """Recompute every file hash and the content hash, and check each file's row count against the
+    manifest; returns the problems found (empty when intact)."""
+    import pyarrow.parquet as pq
+
     manifest = release.manifest
     problems = []
     listed = {f["path"] for f in manifest["files"]}
@@ -224,6 +280,9 @@ def verify(release: Release) -> list[str]:
             problems.append(f"missing file {entry['path']}")
         elif file_sha256(path) != entry["sha256"]:
             problems.append(f"sha256 mismatch for {entry['path']}")
+        elif pq.ParquetFile(path).metadata.num_rows != entry["rows"]:
+            problems.append(f"{entry['path']} has {pq.ParquetFile(path).metadata.num_rows} rows, "
+                            f"the manifest says {entry['rows']}")
     for path in release.data_files():
         if f"data/{path.name}" not in listed:
             problems.append(f"unlisted file data/{path.name}")

@@ -76,6 +76,25 @@ BRONZE_CONVERSATIONS = pa.schema(
     ]
 )
 
+# silver/conversations: the bronze rows with personal data replaced in every message, and how many
+# entities of each type were replaced (never the values).
+PII_COUNTS = pa.list_(pa.struct([("entity_type", pa.string()), ("count", pa.int32())]))
+SILVER_CONVERSATIONS = BRONZE_CONVERSATIONS.append(pa.field("pii_counts", PII_COUNTS))
+
+# meta/processed_files: which input files a file-to-file stage has turned into which output files,
+# under which config; the stage's ledger for incremental reruns.
+PROCESSED_FILES = pa.schema(
+    [
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("config_hash", pa.string(), nullable=False),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("output_files", pa.list_(pa.string()), nullable=False),
+        pa.field("rows", pa.int64(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", UTC_TS, nullable=False),
+    ]
+)
+
 # quarantine: every rejected input record, with its raw bytes and the reason.
 QUARANTINE = pa.schema(
     [
@@ -225,6 +244,20 @@ LABEL_CONSENSUS = pa.schema(
         pa.field("question_set_version", pa.string()),
     ]
 )
+
+# attributes/style_features: every style-artifact feature (lakehouse.artifacts.FEATURES) of one reply in
+# its context, computed once per distinct (context, reply) and keyed by `text_key` = md5 of the UTF-8 text
+# context + "\x00" + reply (DuckDB: md5(context || chr(0) || reply)).
+def _style_features() -> pa.Schema:
+    from lakehouse.artifacts import FEATURES
+
+    fields = [pa.field("text_key", pa.string(), nullable=False)]
+    fields += [pa.field(name, pa.bool_() if f.kind == "bool" else pa.float64()) for name, f in FEATURES.items()]
+    return pa.schema(fields)
+
+
+STYLE_FEATURES = _style_features()
+
 
 # --- Training, generation and offline evaluation (train/) ---
 

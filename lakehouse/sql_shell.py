@@ -60,8 +60,9 @@ def _print_table(columns: list[str], rows: list[tuple], max_rows: int, out) -> N
     from rich.table import Table
 
     table = Table(show_lines=False, header_style="bold")
-    for name in columns:
-        table.add_column(name, overflow="fold", max_width=60)
+    for i, name in enumerate(columns):
+        numeric = rows and all(isinstance(r[i], (int, float, decimal.Decimal)) or r[i] is None for r in rows[:max_rows])
+        table.add_column(name, overflow="fold", max_width=60, justify="right" if numeric else "left")
     for row in rows[:max_rows]:
         table.add_row(*[_cell(v) if len(_cell(v)) <= 300 else _cell(v)[:297] + "..." for v in row])
     console = Console(file=out, width=max(120, Console().width))

@@ -79,6 +79,21 @@ BRONZE_PREFERENCE_PAIRS = register(
         description="Preference pairs that arrived as pairs (hh-rlhf): chosen and rejected conversations.",
     )
 )
+SILVER_CONVERSATIONS = register(
+    TableSpec(
+        "silver/conversations",
+        schemas.SILVER_CONVERSATIONS,
+        time_column="started_at",
+        description="Conversations with personal data replaced, and per-conversation counts by entity type.",
+    )
+)
+PROCESSED_FILES = register(
+    TableSpec(
+        "meta/processed_files",
+        schemas.PROCESSED_FILES,
+        description="Ledger of file-to-file stages: input file, config hash, output files; makes reruns incremental.",
+    )
+)
 QUARANTINE = register(
     TableSpec(
         "quarantine",
@@ -115,7 +130,13 @@ LABEL_CONSENSUS = register(
         description="Consensus label per item and question, with agreement; what releases consume.",
     )
 )
-
+STYLE_FEATURES = register(
+    TableSpec(
+        "attributes/style_features",
+        schemas.STYLE_FEATURES,
+        description="Style-artifact features of replies in context, keyed by text_key (computed once, reused).",
+    )
+)
 CANDIDATES = register(
     TableSpec(
         "attributes/candidates",

@@ -13,7 +13,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# FLYWHEEL_SHARED_DATA points elsewhere (a git worktree does not sit beside shared/).
+SHARED_DATA = Path(os.environ.get("FLYWHEEL_SHARED_DATA") or ROOT.parent / "shared" / "data")
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
 

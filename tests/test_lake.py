@@ -143,3 +143,21 @@ def test_interactive_prompt_reads_statements_from_stdin(tmp_path):
                             input=script, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "n\n3\n" in result.stdout and "samples" in result.stdout
+
+
+def test_retention_purges_old_raw_partitions_only(tmp_path):
+    lake = Lake(tmp_path)
+    with lake.transaction() as tx:
+        tx.write(tables.BRONZE_EXPOSURES, pa.concat_tables([exposures(3, 1), exposures(3, 20)]))
+    catalog.refresh(lake)
+    listed = flywheel("retention", "--keep-days", "10", "--as-of", "2026-10-25", "--lake", str(tmp_path),
+                      "--table", "bronze/exposures", "--dry-run")
+    assert "would delete bronze/exposures day=2026-10-01" in listed.stdout
+    assert lake.read(tables.BRONZE_EXPOSURES).num_rows == 6
+    done = flywheel("retention", "--keep-days", "10", "--as-of", "2026-10-25", "--lake", str(tmp_path),
+                    "--table", "bronze/exposures")
+    assert done.returncode == 0, done.stderr
+    assert [f.parent.name for f in lake.files(tables.BRONZE_EXPOSURES)] == ["day=2026-10-20"]
+    con = catalog.connect(lake)
+    assert con.execute("SELECT count(*) FROM exposures").fetchone() == (3,)
+    assert con.execute("SELECT command FROM runs").fetchall() == [("retention",)]

@@ -28,3 +28,4 @@ class IngestConfig(BaseModel):
     strict: bool = False
     max_message_bytes: int = Field(4 << 20, gt=0, description="Larger messages are quarantined.")
     block_bytes: int = Field(8 << 20, gt=0, description="Input is processed in blocks of about this size.")
+    threads: int = Field(2, ge=1, le=64, description="Threads parsing and validating blocks ahead of the writer.")

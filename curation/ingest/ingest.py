@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from curation.ingest import adapters, parse, pseudonymize, sources
+from curation.ingest import adapters, background, parse, pseudonymize, sources
 from curation.ingest.config import IngestConfig
 from curation.ingest.known import KnownIds, id_hashes
 from curation.ingest.timestamps import parse_utc
@@ -107,10 +107,10 @@ class Ingestor:
         if fmt == "exposures":
             self._ingest_exposures(path, report)
         else:
-            for units, rejected in self._units(path, fmt):
+            for units, rejected, parsed in self._units(path, fmt):
                 self._quarantine(report, rejected, fmt)
                 if units:
-                    self._process(units, report)
+                    self._process(units, report, parsed)
         self.ingested_shas.add(sha)
         self.ledger.append({"file_sha256": sha, "path": str(path), "format": fmt, "records": report.records,
                             "accepted": report.accepted, "quarantined": report.quarantined_total,
@@ -125,25 +125,44 @@ class Ingestor:
 
     # -- reading units ----------------------------------------------------------------------------
 
-    def _units(self, path: Path, fmt: str) -> Iterator[tuple[list[Unit], list[Quarantined]]]:
-        """Blocks of units (and the records rejected before validation) from a file of any format."""
+    def _units(self, path: Path, fmt: str) -> Iterator[tuple[list[Unit], list[Quarantined], tuple | None]]:
+        """Blocks of units, the records rejected before validation, and (for native JSON lines, parsed in
+        a background thread) the parse result of the block."""
         if fmt == "persona-chat":
             yield from self._batched(self._csv_records(path), fmt)
         elif path.name.lower().endswith(".parquet"):
             yield from self._batched(self._parquet_records(path), fmt)
         elif sources.is_json_array(path):
             yield from self._batched(self._array_records(path), fmt)
+        elif fmt == "native":
+            blocks = sources.read_blocks(path, self.config.block_bytes)
+            for block, units, parsed in background.ordered_map(self._parse_block, blocks, self.config.threads):
+                if isinstance(block, sources.StreamError):
+                    yield [], [Quarantined(block.line, block.raw, block.reason, block.detail)], None
+                    continue
+                yield units, [], parsed
+                self.advance_to(block.end_offset)
         else:
             for block in sources.read_blocks(path, self.config.block_bytes):
                 if isinstance(block, sources.StreamError):
-                    yield [], [Quarantined(block.line, block.raw, block.reason, block.detail)]
+                    yield [], [Quarantined(block.line, block.raw, block.reason, block.detail)], None
                     continue
                 records = [(block.first_line + i, line) for i, line in enumerate(block.lines) if line.strip()]
-                if fmt == "native":
-                    yield [Unit(n, raw, raw, n) for n, raw in records], []
-                else:
-                    yield self._convert(((n, raw, None) for n, raw in records), fmt)
+                yield *self._convert(((n, raw, None) for n, raw in records), fmt), None
                 self.advance_to(block.end_offset)
+
+    def _parse_block(self, block):
+        """Native JSON lines: split, parse and validate one block (runs in a worker thread)."""
+        if isinstance(block, sources.StreamError):
+            return block, [], None
+        units = [Unit(block.first_line + i, line, line, block.first_line + i)
+                 for i, line in enumerate(block.lines) if line.strip()]
+        return block, units, self._parse_and_validate(units)
+
+    def _parse_and_validate(self, units: list[Unit]) -> tuple:
+        table, good, errors = parse.parse_lines([u.native for u in units], parse.CONVERSATION_PARSE_SCHEMA)
+        checked = validate_conversations(table, now=self.now, max_message_bytes=self.config.max_message_bytes)
+        return table, good, errors, checked
 
     def advance_to(self, offset: int) -> None:
         delta = offset - getattr(self, "_offset", 0)
@@ -155,10 +174,10 @@ class Ingestor:
         for record in records:
             batch.append(record)
             if len(batch) >= size:
-                yield self._convert(iter(batch), fmt)
+                yield *self._convert(iter(batch), fmt), None
                 batch = []
         if batch:
-            yield self._convert(iter(batch), fmt)
+            yield *self._convert(iter(batch), fmt), None
 
     def _convert(self, records: Iterator[tuple[int, bytes, dict | None]], fmt: str):
         """Source records -> native units; records an adapter rejects are quarantined directly."""
@@ -213,13 +232,12 @@ class Ingestor:
 
     # -- validating and writing ---------------------------------------------------------------------
 
-    def _process(self, units: list[Unit], report: FileReport) -> None:
-        table, good, errors = parse.parse_lines([u.native for u in units], parse.CONVERSATION_PARSE_SCHEMA)
+    def _process(self, units: list[Unit], report: FileReport, parsed: tuple | None = None) -> None:
+        table, good, errors, checked = parsed or self._parse_and_validate(units)
         reasons = np.full(len(units), None, dtype=object)
         details = np.full(len(units), None, dtype=object)
         for error in errors:
             reasons[error.index], details[error.index] = error.reason, error.detail
-        checked = validate_conversations(table, now=self.now, max_message_bytes=self.config.max_message_bytes)
         good = np.asarray(good, dtype=np.int64)
         reasons[good], details[good] = checked.verdict.reasons, checked.verdict.details
         ids = table["conversation_id"].to_pylist()
@@ -263,13 +281,15 @@ class Ingestor:
     def _write_accepted(self, table, checked, rows, good, units, contents, ids) -> None:
         if len(rows) == 0:
             return
+        every_row = len(rows) == table.num_rows
         take = pa.array(rows)
-        accepted = table.take(take)
+        accepted = table if every_row else table.take(take)
         user_ids = self._user_ids(accepted["user_id"])
         origin = self._origin([units[good[r]].line for r in rows])
         columns = {name: accepted[name] for name in schemas.BRONZE_CONVERSATIONS.names if name in accepted.column_names}
         columns.update(
-            started_at=checked.started_at.take(take), messages=checked.messages.take(take), user_id=user_ids,
+            started_at=checked.started_at if every_row else checked.started_at.take(take),
+            messages=checked.messages if every_row else checked.messages.take(take), user_id=user_ids,
             content_hash=pa.array([f"{contents[r]:032x}" for r in rows]), origin=origin,
         )
         self.bronze.write(pa.table(columns))

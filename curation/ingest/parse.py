@@ -67,7 +67,7 @@ def _read(lines: list[bytes], schema: pa.Schema) -> pa.Table:
     data = b"\n".join(lines) + b"\n"
     return pj.read_json(
         io.BytesIO(data),
-        read_options=pj.ReadOptions(block_size=max(len(data) + 1, 1 << 20), use_threads=True),
+        read_options=pj.ReadOptions(block_size=max(len(data) + 1, 1 << 20), use_threads=False),
         parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
     )
 

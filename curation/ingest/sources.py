@@ -142,9 +142,12 @@ def _chunks(raw, chunk_bytes: int) -> Iterator[bytes]:
     """Decompressed chunks of a gzip stream (multi-member too), keeping everything before any damage.
 
     Python's GzipFile raises on a truncated stream and loses the data of that read; a decompressor
-    object fed compressed chunks hands over every byte it could decode first.
+    object fed compressed chunks hands over every byte it could decode first. ISA-L's inflate is a
+    drop-in for zlib's and about three times faster.
     """
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    from isal import isal_zlib
+
+    decoder = isal_zlib.decompressobj(16 + zlib.MAX_WBITS)
     pending = b""
     while True:
         if not pending:
@@ -157,10 +160,10 @@ def _chunks(raw, chunk_bytes: int) -> Iterator[bytes]:
             if not pending.strip(b"\x00"):
                 pending = b""
                 continue
-            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            decoder = isal_zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             data = decoder.decompress(pending, chunk_bytes)
-        except zlib.error as exc:
+        except isal_zlib.error as exc:
             raise Damaged("corrupt_file", f"gzip data is corrupt: {exc}") from None
         pending = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
         if data:

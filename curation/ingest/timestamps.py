@@ -9,7 +9,16 @@ NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
 
 
 def parse_utc(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Strings -> timestamp[us, UTC]; unparseable values become null (callers compare with the input)."""
+    """Strings -> timestamp[us, UTC]; unparseable values become null (callers compare with the input).
+
+    Arrow's ISO 8601 cast handles the common case in one pass; only when it rejects a value does the
+    slower, lenient Polars parser run over the whole array."""
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(values, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     import polars as pl
 
     series = pl.from_arrow(values).cast(pl.String)

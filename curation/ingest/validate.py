@@ -47,8 +47,21 @@ def _np_bool(array) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+BLANK_CHECK_BYTES = 64
+
+
 def _missing_text(column) -> np.ndarray:
-    return _np_bool(pc.or_(pc.is_null(column), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(column, ""))), 0)))
+    """Null, empty or whitespace-only strings. Only short strings can be whitespace-only in practice, so
+    only those are trimmed (trimming every message would copy all the text)."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    lengths = pc.binary_length(column).to_numpy(zero_copy_only=False)
+    missing = np.isnan(lengths) if lengths.dtype.kind == "f" else np.zeros(len(column), dtype=bool)
+    lengths = np.nan_to_num(lengths, nan=0).astype(np.int64)
+    short = np.flatnonzero(~missing & (lengths <= BLANK_CHECK_BYTES))
+    if short.size:
+        trimmed = pc.binary_length(pc.utf8_trim_whitespace(column.take(pa.array(short)))).to_numpy(zero_copy_only=False)
+        missing[short[trimmed == 0]] = True
+    return missing
 
 
 def _per_row(n: int, parents: np.ndarray, positions: np.ndarray, bad: np.ndarray, describe) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,7 @@ class StageContext:
     console: "Console"
     recipe: "Recipe | None" = None
     notes: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)  # command-line options for stages (e.g. releases build --refreeze)
 
     @contextmanager
     def progress(self, description: str, total: float | None, unit: str = "rows"):

@@ -1,9 +1,11 @@
-"""Running a recipe: each stage in order, timed and memory-sampled, recorded in the runs ledger,
-with the catalog refreshed before the command exits (also when a stage fails)."""
+"""Running a recipe: each stage in order, timed and memory-sampled, recorded in the runs ledger, with the
+catalog refreshed after every stage (so each stage sees what the previous one wrote) and before the
+command exits (also when a stage fails)."""
 
 from __future__ import annotations
 
 import traceback
+
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
 from curation.pipeline.recipe import Recipe
@@ -12,10 +14,12 @@ from lakehouse.lake import Lake
 from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
 
 
-def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None) -> RunRecord:
-    """Run the recipe's stages (or only the named ones) and return the run record."""
+def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None,
+        options: dict | None = None) -> RunRecord:
+    """Run the recipe's stages (or only the named ones) and return the run record; `options` reach every
+    stage as `ctx.options`."""
     record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe.raw, recipe_hash=recipe.hash)
-    ctx = StageContext(lake, record.run_id, console, recipe)
+    ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
     lake.root.mkdir(parents=True, exist_ok=True)
     try:
         for step in recipe.steps:
@@ -25,6 +29,7 @@ def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list
             record.stages.append(stats)
             with timed_stage(stats):
                 stage_registry.load(step.name).run(ctx, step.config, stats)
+            catalog.refresh(lake)  # the next stage reads what this one wrote
             console.print(f"[green]done[/green] {stats.summary()}")
         record.status = "succeeded"
     except StageFailed as exc:
@@ -39,6 +44,9 @@ def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list
     return record
 
 
+SHOWN_REASONS = 4
+
+
 def summary_table(record: RunRecord):
     """The end-of-run table: per stage rows in, rows out, dropped by reason, seconds and peak memory."""
     from rich.table import Table
@@ -48,7 +56,10 @@ def summary_table(record: RunRecord):
                             ("quarantined / dropped", "left"), ("seconds", "right"), ("peak MB", "right")):
         table.add_column(column, justify=justify)
     for stats in record.stages:
-        drops = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(stats.dropped.items())) or "-"
+        ranked = sorted(stats.dropped.items(), key=lambda item: (-item[1], item[0]))
+        drops = ", ".join(f"{reason}: {n:,}" for reason, n in ranked[:SHOWN_REASONS]) or "-"
+        if len(ranked) > SHOWN_REASONS:
+            drops += f", and {len(ranked) - SHOWN_REASONS} more reasons (run_stages.dropped)"
         table.add_row(stats.name, f"{stats.rows_in:,}", f"{stats.rows_out:,}", drops,
                       f"{stats.seconds:,.1f}", f"{stats.peak_rss_mb:,.0f}")
     return table

@@ -1,0 +1,6 @@
+"""Release builders: turn samples, pairs and labels -> versioned TRL training sets (docs/releases.md).
+
+build.py orchestrates one release: filter -> rows (sft.py, preference.py, unpaired.py, prompts.py,
+from_release.py) -> style features and pair filters -> leakage.py -> mixture.py -> splits.py ->
+artifacts_report.py -> leak scan (leakscan.py) while writing -> publish (lakehouse.releases).
+"""

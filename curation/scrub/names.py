@@ -1,0 +1,113 @@
+"""Word lists for the name recognizer: known first and last names, and words that are never names.
+
+First and last names come from Faker's person providers (English-speaking and a few European locales);
+"never a name" is spaCy's stop words, Faker's list of about 1,000 common English words and the chat words
+below. A first name that is also an everyday word ("will", "grace", "summer") is ambiguous: it counts only
+after a strong cue such as "my name is".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+GAZETTEER_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "es_ES", "es_MX", "fr_FR", "de_DE", "it_IT", "pt_BR",
+                     "nl_NL", "pl_PL")
+
+# Words that follow "i'm", "call me", "hey" in chat and are not names.
+CHAT_WORDS = frozenset(
+    """
+    lol lmao lmfao rofl haha hahaha hehe heh omg omfg wtf btw tbh idk imo imho ikr smh pls plz thx ty np ok okay
+    okey yeah yea yep yup nope nah yes no hi hey hello heya hiya yo sup bro bruh dude man girl guys gal sir
+    maam ma'am mate buddy babe baby honey sweetie darling dear love hun bestie fam folks everyone everybody
+    somebody anybody nobody friend friends sis bro boss chief king queen
+    tired bored sorry fine good great ok sure ready hungry happy sad excited crazy later back anytime whenever
+    tomorrow tonight today yesterday soon now asap maybe probably definitely totally literally actually really
+    honestly basically seriously kinda sorta gonna wanna gotta lemme dunno ain't isn't aren't wasn't don't
+    doesn't didn't can't couldn't won't wouldn't shouldn't i'd i'll i've you're we're they're it's that's
+    here there home done going trying looking feeling thinking wondering asking curious new old glad lucky
+    busy free single married alone lonely stressed worried scared afraid angry mad upset confused lost stuck
+    sick ill hurt broke late early sleepy awake alive fine cool nice sweet funny weird stupid dumb smart
+    interested sure certain right wrong serious joking kidding just also still even always never ever almost
+    pretty quite rather too very so such what who whom whose which where when why how whatever whoever
+    mom dad mum mother father sister brother son daughter wife husband grandma grandpa aunt uncle cousin
+    assistant bot ai chatbot robot human person user someone something anything nothing everything
+    mr mrs ms miss dr prof sir madam lady gentleman
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december
+    english spanish french german italian american british canadian
+    """.split()
+)
+
+# First names that are also common words: only a strong cue makes them names.
+AMBIGUOUS_FIRST_NAMES = frozenset(
+    """
+    will may june april august hope grace joy faith rose lily violet daisy summer autumn dawn sky bill mark
+    pat sue art jack max guy rich frank earnest chase hunter page lane reed rob ray carol don dean drew gene
+    glen hazel holly ivy jade ruby amber crystal penny sandy misty stormy river rocky buddy king prince duke
+    major miles norm sterling wade cliff dale heather iris jasmine olive pearl ginger honey candy cherry
+    brandy destiny harmony melody serenity trinity unique precious charity patience mercy constance
+    virginia georgia carolina dakota paris london jordan austin dallas houston phoenix sydney chelsea
+    victoria florence madison brooklyn india china asia africa eve adam abel job noel christian
+    bishop baker cook hunter fisher mason carter porter taylor tanner archer
+    angel star storm rain snow sunny sage fern willow forest ash autumn winter spring mae
+    ken ben jan jean gay dick peter willy wiley hank harry bud sonny junior young harm till harsh forum
+    pace chance case gray grey lee long rich rusty dusty tip
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    from faker.providers.lorem.en_US import Provider as Lorem
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | frozenset(Lorem.word_list) | CHAT_WORDS
+
+
+@lru_cache(maxsize=1)
+def trivial_words() -> frozenset[str]:
+    """Stop words and chat words: capitalized, they are sentence starts, not names."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | CHAT_WORDS
+
+
+def _provider(locale: str):
+    import importlib
+
+    return importlib.import_module(f"faker.providers.person.{locale}").Provider
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    names: set[str] = set()
+    for locale in GAZETTEER_LOCALES:
+        provider = _provider(locale)
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            names.update(n.lower() for n in getattr(provider, attribute, ()) if n.isalpha())
+    return frozenset(names - _common_words())
+
+
+@lru_cache(maxsize=1)
+def last_names() -> frozenset[str]:
+    names: set[str] = set()
+    for locale in GAZETTEER_LOCALES:
+        names.update(n.lower() for n in getattr(_provider(locale), "last_names", ()) if n.replace("-", "").isalpha())
+    return frozenset(names - _common_words())
+
+
+def not_a_name(word: str) -> bool:
+    """True for stop words, common English words and chat words (lower-case input)."""
+    return word in _common_words() or not any(c.isalpha() for c in word)
+
+
+def is_first_name(word: str) -> bool:
+    return word in first_names()
+
+
+def is_last_name(word: str) -> bool:
+    return word in last_names() or word in first_names()
+
+
+def ambiguous_name(word: str) -> bool:
+    return word in AMBIGUOUS_FIRST_NAMES

@@ -1,0 +1,185 @@
+"""From raw detections to the entities acted on: thresholds, false-positive filters, the conversation's
+allow-list (the character's names), and overlaps resolved by risk tier, then score, then length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from curation.scrub.config import ScrubConfig
+from curation.scrub.engine import Detection
+from curation.scrub.names import is_first_name, is_last_name, not_a_name
+
+# Numbers right after these words are identifiers of things, not of people ("order 4839201934").
+_NOT_PERSONAL_BEFORE = re.compile(
+    r"(?:\b(?:order|orders|tracking|track|invoice|inv|ref|reference|confirmation|conf|ticket|case|serial|sku|"
+    r"isbn|model|part|item|product|flight|booking|reservation|transaction|txn|receipt|version|ver|v|release|"
+    r"build|patch|firmware|zip|postcode|postal|pin|code|otp|id|no)\b\.?\s*(?:number|num|no\.?|nr|id|#|:)?\s*"
+    r"(?:is|was|=)?\s*[#:]?"
+    r"|#)\s*$",
+    re.IGNORECASE,
+)
+_NUMERIC_TYPES = {"PHONE_NUMBER", "US_SSN", "IP_ADDRESS", "CREDIT_CARD"}
+# Above this score a detection is validated (Luhn, IBAN checksum) or context-confirmed: never dropped
+# for a preceding "order" or "#".
+_CERTAIN = 0.95
+
+# Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
+_NAME_EDGE_WORDS = frozenset(
+    "hi hey hello heya hiya yo dear thanks thank you thx ty bye lol haha omg ok okay yes no yeah so and or but "
+    "the a an my your our his her their mr. mrs. ms. miss dr. mr mrs ms dr sir".split()
+)
+_NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
+_WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An entity the scrubber acts on; `action` is its tier's (replace, redact or keep)."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    action: str
+
+    def to_json(self) -> dict:
+        return {"type": self.entity_type, "start": self.start, "end": self.end, "score": self.score}
+
+
+def name_key(word: str) -> str:
+    """A name word as compared against the allow-list: lower case, no possessive, no surrounding marks."""
+    word = word.lower().strip(".'’-_@")
+    for suffix in ("'s", "’s"):
+        if word.endswith(suffix):
+            word = word[: -len(suffix)]
+    return word
+
+
+class AllowList:
+    """Names that are not personal data in one conversation: the character's own and its persona's."""
+
+    def __init__(self, names: Iterable[str] = (), terms: Iterable[str] = ()):
+        self.words = {name_key(w) for name in names for w in _WORD.findall(name or "") if len(name_key(w)) > 1}
+        self.terms = {t.strip().lower() for t in terms if t and t.strip()}
+
+    def allows(self, surface: str) -> bool:
+        return surface.strip().lower() in self.terms
+
+    def allows_word(self, word: str) -> bool:
+        return name_key(word) in self.words
+
+
+def _strip_common_edges(surface: str, start: int, end: int) -> tuple[int, int]:
+    """Drop lower-case common words at the edges of a name ("jake again" -> "jake"); a capitalized one
+    ("Will Smith") stays, and so does a name that is nothing but common words."""
+    words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(surface[start:end])]
+    while len(words) > 1 and _common_lower(surface[words[-1][0]:words[-1][1]]):
+        words.pop()
+    while len(words) > 1 and _common_lower(surface[words[0][0]:words[0][1]]):
+        words.pop(0)
+    return (words[0][0], words[-1][1]) if words else (start, end)
+
+
+def _common_lower(word: str) -> bool:
+    return word.islower() and not_a_name(word)
+
+
+def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detection]:
+    """Split a name-like span into the runs of its words that are neither allowed nor edge words."""
+    surface = text[finding.start:finding.end]
+    runs: list[tuple[int, int]] = []
+    current: list[int] | None = None
+    for match in _WORD.finditer(surface):
+        word = match.group()
+        dropped = allow.allows_word(word) or word.lower() in _NAME_EDGE_WORDS
+        if dropped:
+            current = None
+            continue
+        if current is None:
+            current = [match.start(), match.end()]
+            runs.append(current)  # type: ignore[arg-type]
+        else:
+            current[1] = match.end()
+    out = []
+    for start, end in runs:
+        start, end = _strip_common_edges(surface, start, end)
+        if start >= end:
+            continue
+        piece = surface[start:end]
+        for suffix in ("'s", "’s"):
+            if piece.endswith(suffix):
+                end -= len(suffix)
+        out.append(Detection(finding.entity_type, finding.start + start, finding.start + end, finding.score,
+                             finding.recognizer))
+    return out
+
+
+def _fragment_of_longer_number(text: str, d: Detection) -> bool:
+    """A card number inside a longer digit sequence ("9400 3288 6076 4737 9741 10" is a tracking number)."""
+    return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
+
+
+def _ner_guess(text: str, d: Detection) -> bool:
+    """A lower-case PERSON from the NER model alone, with no known name in it, is usually a typo or slang
+    the model has not seen ("remeber", "hlelo"); names in lower case are caught by the name lists."""
+    surface = text[d.start:d.end]
+    return (d.recognizer == "SpacyRecognizer" and not any(c.isupper() for c in surface)
+            and not any(is_first_name(w) or is_last_name(w) for w in surface.lower().split()))
+
+
+def _plausible(text: str, detection: Detection) -> bool:
+    surface = text[detection.start:detection.end]
+    if not surface.strip():
+        return False
+    if detection.entity_type == "PERSON":
+        words = _WORD.findall(surface)
+        return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
+                and not _ner_guess(text, detection))
+    if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
+        return False
+    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN:
+        return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40):detection.start])
+    return True
+
+
+def _merge_same_type(detections: list[Detection]) -> list[Detection]:
+    """Overlapping detections of one type become their union: a name found as "Jake" by NER and as
+    "jake peterson" by a cue is one name."""
+    merged: list[Detection] = []
+    for d in sorted(detections, key=lambda d: (d.entity_type, d.start, -d.end)):
+        last = merged[-1] if merged else None
+        if last is not None and last.entity_type == d.entity_type and d.start < last.end:
+            merged[-1] = Detection(d.entity_type, last.start, max(last.end, d.end), max(last.score, d.score))
+        else:
+            merged.append(d)
+    return merged
+
+
+def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, allow: AllowList | None = None) -> list[Finding]:
+    """The non-overlapping entities to act on in `text`, sorted by position."""
+    allow = allow or AllowList()
+    tiers = list(config.tiers)
+    candidates: list[Detection] = []
+    for d in detections:
+        tier = config.tier_of(d.entity_type)
+        if tier is None or d.score < config.tiers[tier].min_score:
+            continue
+        surface = text[d.start:d.end]
+        if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
+            continue
+        pieces = _trim_name(text, d, allow) if d.entity_type in _NAME_LIKE_TYPES else [d]
+        candidates.extend(p for p in pieces if _plausible(text, p))
+    chosen: list[Finding] = []
+    taken: list[tuple[int, int]] = []
+    ranked = sorted(_merge_same_type(candidates),
+                    key=lambda d: (tiers.index(config.tier_of(d.entity_type)), -d.score, d.start - d.end, d.start))
+    for d in ranked:
+        if any(d.start < end and start < d.end for start, end in taken):
+            continue
+        taken.append((d.start, d.end))
+        tier = config.tier_of(d.entity_type)
+        chosen.append(Finding(d.entity_type, d.start, d.end, d.score, config.tiers[tier].action))
+    return sorted(chosen, key=lambda f: f.start)

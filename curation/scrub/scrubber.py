@@ -1,0 +1,110 @@
+"""The scrubbing engine's entry points: conversations in, scrubbed conversations out.
+
+`Scrubber.scrub` is a pure function of its input and the config: texts are detected once per distinct
+text (optionally in worker processes), then each conversation is resolved and replaced on its own, with
+its own allow-list (the character's names) and its own consistent numbering or surrogates.
+`scrub_record_batch` (arrow.py) applies it to an Arrow batch of bronze conversations.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from curation.scrub.config import ScrubConfig
+from curation.scrub.engine import Detection, get_detector
+from curation.scrub.replace import ConversationReplacer, apply
+from curation.scrub.resolve import AllowList, Finding, resolve
+
+# Below this many distinct texts per worker, a worker process costs more than it saves.
+MIN_TEXTS_PER_WORKER = 2_000
+
+
+@dataclass
+class Conversation:
+    """The texts of one conversation, in order, and who the character is (its names are not PII).
+
+    `id` seeds the surrogates; `key` (default: `id`) names the conversation's numbering state when
+    `Scrubber.scrub` is given `replacers` to carry across calls."""
+
+    id: str
+    texts: list[str]
+    character_name: str | None = None
+    persona: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class ScrubbedConversation:
+    id: str
+    texts: list[str]
+    entities: list[list[Finding]]
+    counts: Counter = field(default_factory=Counter)
+
+
+def _detect_worker(config_json: str, texts: list[str]) -> list[list[Detection]]:
+    return get_detector(ScrubConfig.model_validate_json(config_json)).detect(texts)
+
+
+class Scrubber:
+    def __init__(self, config: ScrubConfig | None = None):
+        self.config = config or ScrubConfig()
+        self.detector = get_detector(self.config)
+
+    def detect(self, texts: Sequence[str]) -> dict[str, list[Detection]]:
+        """Raw detections for each distinct text."""
+        distinct = list(dict.fromkeys(texts))
+        workers = min(self.config.workers, max(1, len(distinct) // MIN_TEXTS_PER_WORKER))
+        if workers <= 1:
+            return dict(zip(distinct, self.detector.detect(distinct)))
+        size = -(-len(distinct) // (workers * 4))
+        parts = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+        # fork: the workers inherit the loaded model instead of loading it again
+        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        config_json = self.config.model_dump_json()
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            found = [d for part in pool.map(_detect_worker, [config_json] * len(parts), parts) for d in part]
+        return dict(zip(distinct, found))
+
+    def allow_list(self, conversation: Conversation, detections: dict[str, list[Detection]]) -> AllowList:
+        names = [conversation.character_name or ""]
+        if conversation.persona:
+            persona = conversation.persona
+            names += [persona[f.start:f.end] for f in resolve(persona, detections[persona], self.config)
+                      if f.entity_type == "PERSON"]
+            names += [w for w in persona.split() if w[:1].isupper()]
+        return AllowList(names, self.config.allow_list)
+
+    def scrub(self, conversations: Iterable[Conversation],
+              replacers: dict[str, ConversationReplacer] | None = None) -> list[ScrubbedConversation]:
+        """Scrub conversations. `replacers` carries numbering across calls (a conversation split over
+        several batches); by default each call starts fresh."""
+        conversations = list(conversations)
+        replacers = {} if replacers is None else replacers
+        texts = [t for c in conversations for t in c.texts]
+        texts += [c.persona for c in conversations if c.persona]
+        detections = self.detect(texts)
+        out = []
+        for conversation in conversations:
+            allow = self.allow_list(conversation, detections)
+            key = conversation.key or conversation.id
+            if key not in replacers:
+                replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
+            replacer = replacers[key]
+            scrubbed = ScrubbedConversation(conversation.id, [], [])
+            for text in conversation.texts:
+                findings = resolve(text, detections[text], self.config, allow)
+                new_text, acted = apply(text, findings, replacer)
+                scrubbed.texts.append(new_text)
+                scrubbed.entities.append(acted)
+                scrubbed.counts.update(f.entity_type for f in acted)
+            out.append(scrubbed)
+        return out
+
+    def scrub_text(self, text: str) -> tuple[str, list[Finding]]:
+        """One text as its own conversation."""
+        result = self.scrub([Conversation("text", [text])])[0]
+        return result.texts[0], result.entities[0]
