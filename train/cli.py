@@ -72,7 +72,13 @@ def command_run(name: str, lake_path: Path | None, recipe: dict | None = None) -
     finally:
         record.stages, record.finished_at = [stats], utc_now()
         write_run(lake, record)
-        catalog.refresh(lake)
+        try:
+            catalog.refresh(lake)
+        except Exception as exc:  # the command's own outcome (and its error, if any) is what to report
+            typer.echo(f"{'error' if record.status == 'succeeded' else 'warning'}: catalog not refreshed: {exc}",
+                       err=True)
+            if record.status == "succeeded":
+                raise
 
 
 def _quiet_datasets() -> None:
