@@ -51,6 +51,8 @@ class Prepared:
 
 
 def _check_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"{out} exists and is not a directory")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise TrainError(f"{out} already exists and is not empty; pass --overwrite to replace it")
 
