@@ -282,9 +282,9 @@ def test_unscrubbed_text_is_refused_unless_allowed(lake):
 def test_leak_scan_refuses_the_release_and_names_the_sample_ids(lake, tmp_path):
     root = tmp_path / "pii-lake"
     copy_lake(lake.root, root)
-    ingest(root, [chat("pii-0", [user("Mail me at jane.doe@example.org"), reply("Noted.", thumb=1)]),
+    ingest(root, [chat("pii-0", [user("Mail me at jane.doe@gmail.com"), reply("Noted.", thumb=1)]),
                   chat("pii-1", [user("My card is 4111 1111 1111 1111"), reply("Thanks", thumb=1),
-                                 user("and call (415) 555-0134"), reply("Will do")])])
+                                 user("and call (415) 867-5309"), reply("Will do")])])
     pii_lake = Lake(root)
     with pytest.raises(BuildError) as refused:
         make(pii_lake, name="sft", type="sft")

@@ -26,7 +26,7 @@ def test_config_rejects_unknown_keys_and_entities():
 
 def test_recipe_section_is_read_from_stages_or_top_level(tmp_path):
     recipe = tmp_path / "curate.yaml"
-    recipe.write_text("stages:\n  scrub:\n    mode: surrogate\n    workers: 2\n  dedup: {threshold: 0.8}\n")
+    recipe.write_text("stages:\n  - stage: ingest\n    paths: [x]\n  - stage: scrub\n    mode: surrogate\n    workers: 2\n")
     assert load_recipe_scrub(recipe).mode == "surrogate"
     recipe.write_text("scrub:\n  mode: surrogate\n")
     assert load_recipe_scrub(recipe).mode == "surrogate"
