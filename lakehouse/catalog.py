@@ -177,7 +177,28 @@ RELEASE_COLUMNS = {
 RELEASE_ROW_PATH = "releases/([^/]+)/([0-9]+)/data/(train|validation|test)-[0-9]+[.]parquet$"
 
 
-def _create_release_views(con, lake: Lake) -> None:
+def _readable_parquet(files: list[Path], problems: list[tuple[str, str]]) -> list[Path]:
+    """The files whose Parquet footer reads; the others are reported in `catalog_problems`, so one damaged
+    file cannot take the whole catalog down."""
+    import pyarrow.parquet as pq
+
+    readable = []
+    for path in files:
+        try:
+            pq.read_metadata(path)
+            readable.append(path)
+        except (OSError, ValueError) as exc:
+            problems.append((str(path), f"unreadable Parquet: {exc}"))
+    return readable
+
+
+def _create_problems_view(con, problems: list[tuple[str, str]]) -> None:
+    rows = ", ".join(f"({_quote(path)}, {_quote(problem)})" for path, problem in problems)
+    source = f"(VALUES {rows}) AS t(path, problem)" if rows else "(SELECT NULL::VARCHAR AS path, NULL::VARCHAR AS problem LIMIT 0)"
+    con.execute(f"CREATE VIEW catalog_problems AS SELECT * FROM {source}")
+
+
+def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> None:
     """`releases`: one row per published release (from its manifest); `release_rows`: every row of every
     release with its name, version and split (columns of the other release types are null)."""
     root = lake.root / "releases"
@@ -189,13 +210,15 @@ def _create_release_views(con, lake: Lake) -> None:
     else:
         con.execute("CREATE VIEW releases AS SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items())
                     + " LIMIT 0")
-    if any(root.glob("*/*/data/*.parquet")) if root.exists() else False:
+    files = _readable_parquet(sorted(root.glob("*/*/data/*.parquet")) if root.exists() else [], problems)
+    if files:
+        listed = "[" + ", ".join(_quote(f) for f in files) + "]"
         con.execute(f"""CREATE VIEW release_rows AS
             SELECT regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 1) AS release_name,
                    regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 2)::BIGINT AS release_version,
                    regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 3) AS split,
                    * EXCLUDE (filename)
-            FROM read_parquet({_quote(root / '*' / '*' / 'data' / '*.parquet')}, filename = true, union_by_name = true)""")
+            FROM read_parquet({listed}, filename = true, union_by_name = true)""")
     else:
         con.execute("CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
                     "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id LIMIT 0")
@@ -229,7 +252,9 @@ def build(con, lake: Lake) -> None:
     con.execute(SAMPLES_SQL)
     con.execute(MODEL_DATA_SQL)
     _create_runs_views(con, lake)
-    _create_release_views(con, lake)
+    problems: list[tuple[str, str]] = []
+    _create_release_views(con, lake, problems)
+    _create_problems_view(con, problems)
     _create_lake_tables_view(con, lake)
 
 

@@ -161,3 +161,20 @@ def test_retention_purges_old_raw_partitions_only(tmp_path):
     con = catalog.connect(lake)
     assert con.execute("SELECT count(*) FROM exposures").fetchone() == (3,)
     assert con.execute("SELECT command FROM runs").fetchall() == [("retention",)]
+
+
+def test_a_damaged_release_file_is_reported_not_fatal(tmp_path):
+    from lakehouse.releases import ReleaseWriter
+
+    lake = Lake(tmp_path)
+    for name in ("good", "bad"):
+        writer = ReleaseWriter(lake, name, "prompt")
+        writer.write_split("train", pa.table({"prompt": [[{"role": "user", "content": "hi"}]], "sample_id": [name]}))
+        writer.finalize(parents={}, recipe={}, split_method="conversation", dropped={})
+        writer.publish()
+    (tmp_path / "releases" / "bad" / "1" / "data" / "train-00000.parquet").write_bytes(b"not parquet")
+    catalog.refresh(lake)
+    con = catalog.connect(lake)
+    assert con.execute("SELECT release_name, sample_id FROM release_rows").fetchall() == [("good", "good")]
+    (path, problem), = con.execute("SELECT path, problem FROM catalog_problems").fetchall()
+    assert path.endswith("bad/1/data/train-00000.parquet") and "unreadable Parquet" in problem
