@@ -7,7 +7,7 @@ LAKE ?= lake
 SIM_CONVERSATIONS ?= 5000
 SIM_SEED ?= 7
 
-.PHONY: setup simulate curate sql test bench clean-lake
+.PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test bench clean-lake
 
 # The virtual environment, created from the pinned requirements on first use and reused afterwards.
 $(INSTALLED): requirements.txt requirements-lock.txt pyproject.toml
@@ -22,12 +22,34 @@ setup: $(INSTALLED)
 simulate: $(INSTALLED)
 	$(BIN)/flywheel simulate --conversations $(SIM_CONVERSATIONS) --seed $(SIM_SEED) --out data/simulated
 
+# Consensus labels are snapshotted from the label store first so the release stage can use them; the
+# demo labeling queues are built from the fresh samples afterwards (tokens printed at the end).
 curate: simulate
 	$(BIN)/flywheel keygen
+	$(BIN)/flywheel label snapshot --lake $(LAKE)
 	$(BIN)/flywheel curate configs/curate.yaml --lake $(LAKE)
+	$(BIN)/flywheel label demo --lake $(LAKE)
 
 sql: $(INSTALLED)
 	$(BIN)/flywheel sql --lake $(LAKE)
+
+label: $(INSTALLED)
+	$(BIN)/flywheel label serve --lake $(LAKE) --port 8501
+
+releases: $(INSTALLED)
+	$(BIN)/flywheel label snapshot --lake $(LAKE)
+	$(BIN)/flywheel releases build configs/curate.yaml --lake $(LAKE)
+
+scrub-eval: $(INSTALLED)
+	$(BIN)/flywheel scrub-eval
+
+# The whole training chain on CPU with a tiny model (SFT, reward, DPO, KTO, generate, score, eval).
+train-demo: $(INSTALLED)
+	$(BIN)/python -m train.gpu_check --model tiny --workdir out/train-demo
+
+# The same chain on a CUDA machine with a real local model: make gpu-check MODEL=/models/<hf dir>
+gpu-check: $(INSTALLED)
+	scripts/gpu_check.sh $(MODEL)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
