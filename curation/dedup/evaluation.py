@@ -123,8 +123,8 @@ def evaluate(corpora: dict[str, Corpus], configs: Iterable[DedupConfig]) -> list
     return results
 
 
-def real_corpora(data_dir: Path, seed: int) -> dict[str, Corpus]:
-    """The evaluation sets built from ../shared/data (see evalset)."""
+def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) -> dict[str, Corpus]:
+    """The evaluation sets built from ../shared/data (see evalset); `names` picks some of them."""
     from curation.dedup.evalset import (MAX_EDIT_RATE, build_corpus, conversation_originals, load_real,
                                         prompt_originals, single_text, transcript)
     from curation.dedup.units import conversation_text
@@ -132,14 +132,16 @@ def real_corpora(data_dir: Path, seed: int) -> dict[str, Corpus]:
     real = load_real(data_dir)
     conversations = conversation_originals(real)
     prompts = prompt_originals(real)
-    return {
-        "conversations, labeled transcript": build_corpus(conversations, transcript, seed),
-        "conversations, unit text": build_corpus(conversations, conversation_text, seed),
-        "conversations, unit text, all copies at 10% edits": build_corpus(
+    builders = {
+        "conversations, labeled transcript": lambda: build_corpus(conversations, transcript, seed),
+        "conversations, unit text": lambda: build_corpus(conversations, conversation_text, seed),
+        "conversations, unit text, all copies at 10% edits": lambda: build_corpus(
             conversations, conversation_text, seed, edit_rates=(MAX_EDIT_RATE, MAX_EDIT_RATE)),
-        "prompts, hh-rlhf": build_corpus([p for p in prompts if p[1] == "hh"], single_text, seed),
-        "prompts, persona-chat": build_corpus([p for p in prompts if p[1] == "persona"], single_text, seed),
+        "prompts, hh-rlhf": lambda: build_corpus([p for p in prompts if p[1] == "hh"], single_text, seed),
+        "prompts, persona-chat": lambda: build_corpus([p for p in prompts if p[1] == "persona"], single_text, seed),
     }
+    chosen = list(builders) if names is None else list(names)
+    return {name: builders[name]() for name in chosen}
 
 
 def table(results: list[tuple[DedupConfig, str, Quality]], varying: list[str]) -> str:
