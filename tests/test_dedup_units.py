@@ -101,3 +101,22 @@ def test_conversation_and_prompt_units():
     assert prompt_text(messages[:4]) == "Hello, how can I help?\nTell me a joke"
     assert prompt_text(messages[:2]) == "Hi!"
     assert prompts_of(messages) == [(2, "Hi!"), (4, "Hello, how can I help?\nTell me a joke")]
+
+
+def test_units_from_lake_shaped_rows():
+    import pyarrow as pa
+
+    from curation.dedup.units import conversation_units, prompt_units
+
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    conversations = pa.table({
+        "conversation_id": ["c1"], "started_at": pa.array([1], pa.timestamp("us", tz="UTC")),
+        "messages": pa.array([[{"role": "system", "content": "You are Max."}, {"role": "user", "content": "Hi"},
+                               {"role": "assistant", "content": None}]], pa.list_(message)),
+    })
+    units = conversation_units(conversations)
+    assert units.column_names == ["key", "text", "started_at"] and units["text"].to_pylist() == ["Hi"]
+    samples = pa.table({"sample_id": ["c1:2"], "started_at": conversations["started_at"],
+                        "prompt": pa.array([[{"role": "system", "content": "You are Max."},
+                                             {"role": "user", "content": "Hi"}]], pa.list_(message))})
+    assert prompt_units(samples).to_pylist()[0]["text"] == "Hi"

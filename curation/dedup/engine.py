@@ -166,7 +166,8 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
 
     bands, rows = config.lsh_params()
     docs = np.flatnonzero(has)
-    pairs = candidate_pairs(band_hashes(sigs[docs], bands, rows), docs, config.max_bucket_pairs)
+    with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
+    pairs = candidate_pairs(band_hashes(with_shingles, bands, rows), docs, config.max_bucket_pairs)
     details.update(threshold=config.threshold, short_threshold=config.short_threshold, num_perm=config.num_perm, seed=config.seed, bands=bands,
                    rows=rows, word_ngram=config.word_ngram, char_ngram=config.char_ngram,
                    min_words=config.min_words, candidate_pairs=len(pairs))

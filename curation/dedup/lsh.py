@@ -42,12 +42,13 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
 
 def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(documents, bands) uint64: one hash of each band's `rows` signature entries."""
-    n = signatures.shape[0]
-    cut = signatures[:, :bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    h = np.zeros((n, bands), dtype=np.uint64)
-    for k in range(rows):
-        h = fmix64(h * _BAND_MULTIPLIER + cut[:, :, k])
-    return h
+    out = np.empty((signatures.shape[0], bands), dtype=np.uint64)
+    for band in range(bands):  # one band at a time: temporaries of one band, not of the whole matrix
+        h = np.zeros(signatures.shape[0], dtype=np.uint64)
+        for k in range(band * rows, (band + 1) * rows):
+            h = fmix64(h * _BAND_MULTIPLIER + signatures[:, k].astype(np.uint64))
+        out[:, band] = h
+    return out
 
 
 def candidate_pairs(hashes: np.ndarray, docs: np.ndarray, max_bucket_pairs: int,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pyarrow as pa
+
 Message = tuple[str, str]  # (role, content)
 
 
@@ -31,3 +33,23 @@ def prompts_of(messages: Sequence[Message]) -> list[tuple[int, str]]:
     """(turn, prompt text) of every assistant message of a conversation that follows a user message."""
     return [(i, prompt_text(messages[:i])) for i, (role, _) in enumerate(messages)
             if role == "assistant" and i > 0 and messages[i - 1][0] == "user"]
+
+
+def conversation_units(conversations: pa.Table) -> pa.Table:
+    """(key, text, started_at) of the conversation unit from rows with conversation_id, started_at and
+    messages (list of {role, content, ...}), as in the lake's `conversations` view."""
+    import pyarrow as pa
+
+    texts = [conversation_text([(m["role"], m["content"] or "") for m in messages or []])
+             for messages in conversations["messages"].to_pylist()]
+    return pa.table({"key": conversations["conversation_id"], "text": pa.array(texts, pa.string()),
+                     "started_at": conversations["started_at"]})
+
+
+def prompt_units(samples: pa.Table) -> pa.Table:
+    """(key, text, started_at) of the prompt unit from rows with sample_id, started_at and prompt (list of
+    {role, content}), as in the lake's `samples` view."""
+    texts = [prompt_text([(m["role"], m["content"] or "") for m in prompt or []])
+             for prompt in samples["prompt"].to_pylist()]
+    return pa.table({"key": samples["sample_id"], "text": pa.array(texts, pa.string()),
+                     "started_at": samples["started_at"]})
