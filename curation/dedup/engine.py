@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from curation.dedup.components import representatives, text_ranks
 from curation.dedup.config import DedupConfig
 from curation.dedup.exact import ExactIndex
 from curation.dedup.minhash import estimated_jaccard
@@ -90,20 +91,9 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
     details = {"method": config.method, "distinct_texts": n_distinct, "null_texts": collected.null_texts}
 
     if config.method == "near":
-        sigs = np.concatenate(collected.signatures) if collected.signatures else np.empty((0, config.num_perm), np.uint32)
-        has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
-        words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
-        from curation.dedup.components import text_ranks
-
-        ranks = text_ranks(row_ids, n_distinct, keys, times)
-        labels = _near_labels(sigs, has, words < config.short_words, ranks, config, details)
-        details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
-                       texts_without_shingles=int((~has).sum()))
+        sigs, labels = _near_clusters(collected, row_ids, keys, times, config, details)
     else:
         sigs, labels = None, np.arange(n_distinct, dtype=np.int64)
-
-    from curation.dedup.components import representatives
-
     rep_rows = representatives(labels[row_ids], keys, times)
     table = _output(keys, row_ids, rep_rows, collected.digests, sigs)
     _fill_stats(stats, row_ids, rep_rows, details)
@@ -157,6 +147,22 @@ def _check_keys(keys: pa.Array, column: str) -> None:
         raise ValueError(f"dedup input repeats {column!r} values, e.g. {repeated}")
 
 
+def _near_clusters(collected: _Collected, row_ids: np.ndarray, keys: pa.Array, times: pa.Array | None,
+                   config: DedupConfig, details: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(signature, cluster label) of each distinct text."""
+    def joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(parts) if parts else empty
+
+    sigs = joined(collected.signatures, np.empty((0, config.num_perm), np.uint32))
+    has = joined(collected.has_shingles, np.empty(0, bool))
+    words = joined(collected.words, np.empty(0, np.int64))
+    ranks = text_ranks(row_ids, len(sigs), keys, times)
+    labels = _near_labels(sigs, has, words < config.short_words, ranks, config, details)
+    details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
+                   texts_without_shingles=int((~has).sum()))
+    return sigs, labels
+
+
 def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np.ndarray,
                  config: DedupConfig, details: dict) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
@@ -164,13 +170,14 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
     from curation.dedup.components import connected_components, split_by_representative
     from curation.dedup.lsh import band_hashes, candidate_pairs
 
+
     bands, rows = config.lsh_params()
     docs = np.flatnonzero(has)
     with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
     pairs = candidate_pairs(band_hashes(with_shingles, bands, rows), docs, config.max_bucket_pairs)
-    details.update(threshold=config.threshold, short_threshold=config.short_threshold, num_perm=config.num_perm, seed=config.seed, bands=bands,
-                   rows=rows, word_ngram=config.word_ngram, char_ngram=config.char_ngram,
-                   min_words=config.min_words, candidate_pairs=len(pairs))
+    details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
+                   num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
+                   char_ngram=config.char_ngram, min_words=config.min_words, candidate_pairs=len(pairs))
 
     def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         required = np.where(short[a] & short[b], config.short_threshold, config.threshold)
