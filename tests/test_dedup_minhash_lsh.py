@@ -7,7 +7,7 @@ import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
-from curation.dedup.lsh import band_hashes, candidate_pairs, candidate_probability, optimal_bands_rows
+from curation.dedup.lsh import candidate_pairs, candidate_probability, optimal_bands_rows
 from curation.dedup.minhash import EMPTY, estimated_jaccard, signatures
 from curation.dedup.normalize import normalize
 from curation.dedup.shingles import Shingles, shingle
@@ -69,14 +69,16 @@ def test_banding_pairs_documents_sharing_a_band():
     sigs = np.arange(6 * 8, dtype=np.uint32).reshape(6, 8)
     sigs[1, :4] = sigs[0, :4]  # shares band 0 with document 0
     sigs[4, 4:] = sigs[2, 4:]  # shares band 1 with document 2
-    pairs = candidate_pairs(band_hashes(sigs, 2, 4), np.arange(6), max_bucket_pairs=64)
-    assert pairs.tolist() == [[0, 1], [2, 4]]
+    pairs, candidates = candidate_pairs(sigs, np.arange(6), 2, 4, max_bucket_pairs=64)
+    assert pairs.tolist() == [[0, 1], [2, 4]] and candidates == 2
+    kept, candidates = candidate_pairs(sigs, np.arange(6), 2, 4, max_bucket_pairs=64, keep=lambda p: p[:, 0] > 0)
+    assert kept.tolist() == [[2, 4]] and candidates == 2
 
 
 def test_a_large_bucket_becomes_a_star_around_its_smallest_document():
     sigs = np.zeros((10, 4), dtype=np.uint32)
     docs = np.arange(100, 110)
-    pairs = candidate_pairs(band_hashes(sigs, 1, 4), docs, max_bucket_pairs=5)
+    pairs, _ = candidate_pairs(sigs, docs, 1, 4, max_bucket_pairs=5)
     assert pairs.tolist() == [[100, d] for d in range(101, 110)]
-    all_pairs = candidate_pairs(band_hashes(sigs, 1, 4), docs, max_bucket_pairs=64)
+    all_pairs, _ = candidate_pairs(sigs, docs, 1, 4, max_bucket_pairs=64)
     assert len(all_pairs) == 45

@@ -18,37 +18,40 @@ def connected_components(n: int, pairs: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def representatives(labels: np.ndarray, keys: pa.Array, started_at: pa.Array | None) -> np.ndarray:
-    """For each row, the row index of its cluster's representative: the earliest `started_at` (missing
-    times last), then the smallest key. Depends only on the rows' values, never on their order, so
-    reruns and other machines keep the same representative."""
-    import polars as pl
+def row_ranks(keys: pa.Array, started_at: pa.Array | None) -> np.ndarray:
+    """Each row's position in representative order: earliest `started_at` (missing times last), then
+    smallest key. Depends only on the rows' values, never on their order, so reruns and other machines
+    agree on every representative."""
+    import pyarrow.compute as pc
 
-    frame = pl.DataFrame({"label": labels, "key": pl.Series(keys), "row": np.arange(len(labels))})
-    order = ["label", "key"]
+    columns = {"key": keys}
+    sort_keys = [("key", "ascending", "at_end")]
     if started_at is not None:
-        frame = frame.with_columns(started_at=pl.Series(started_at))
-        order = ["label", "started_at", "key"]
-    firsts = (frame.sort(order, nulls_last=True).group_by("label", maintain_order=True)
-              .agg(representative=pl.col("row").first()))
-    joined = frame.select("label").join(firsts, on="label", how="left", maintain_order="left")
-    return joined["representative"].to_numpy().astype(np.int64)
-
-
-def text_ranks(row_ids: np.ndarray, n_texts: int, keys: pa.Array, started_at: pa.Array | None) -> np.ndarray:
-    """Per distinct text, the position of its earliest row in representative order (see
-    `representatives`): the text holding a cluster's representative row has the smallest rank."""
-    import polars as pl
-
-    frame = pl.DataFrame({"text": row_ids, "key": pl.Series(keys)})
-    order = ["key"]
-    if started_at is not None:
-        frame = frame.with_columns(started_at=pl.Series(started_at))
-        order = ["started_at", "key"]
-    ranked = frame.sort(order, nulls_last=True).with_row_index("rank").group_by("text").agg(pl.col("rank").min())
-    ranks = np.full(n_texts, np.iinfo(np.int64).max, dtype=np.int64)
-    ranks[ranked["text"].to_numpy()] = ranked["rank"].to_numpy()
+        columns = {"started_at": started_at, **columns}
+        sort_keys = [("started_at", "ascending", "at_end"), *sort_keys]
+    order = pc.sort_indices(pa.table(columns), sort_keys=sort_keys).to_numpy()
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order))
     return ranks
+
+
+def representatives(labels: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """For each row, the row index of its cluster's representative: the row of smallest rank."""
+    if len(labels) == 0:
+        return np.empty(0, dtype=np.int64)
+    best = np.full(int(labels.max()) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, labels, ranks)
+    row_of_rank = np.empty(len(ranks), dtype=np.int64)
+    row_of_rank[ranks] = np.arange(len(ranks))
+    return row_of_rank[best[labels]]
+
+
+def text_ranks(row_ids: np.ndarray, n_texts: int, ranks: np.ndarray) -> np.ndarray:
+    """Per distinct text, the smallest rank among its rows: the text holding a cluster's representative
+    row has the smallest rank of the cluster."""
+    best = np.full(n_texts, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, row_ids, ranks)
+    return best
 
 
 def split_by_representative(labels: np.ndarray, pairs: np.ndarray, ranks: np.ndarray, similar) -> np.ndarray:

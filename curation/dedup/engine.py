@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from curation.dedup.components import representatives, text_ranks
+from curation.dedup.components import representatives, row_ranks, text_ranks
 from curation.dedup.config import DedupConfig
 from curation.dedup.exact import ExactIndex
 from curation.dedup.minhash import estimated_jaccard
@@ -38,6 +38,27 @@ OUTPUT_SCHEMA = pa.schema([
 _PAIR_CHUNK = 200_000
 
 
+class _Rows:
+    """A 2-D array grown by appending rows, in large blocks: one copy of the signatures at any time, and
+    blocks large enough that the allocator returns a replaced block to the system."""
+
+    def __init__(self, width: int, dtype) -> None:
+        self._data = np.empty((0, width), dtype=dtype)
+        self.size = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        needed = self.size + len(rows)
+        if needed > len(self._data):
+            grown = np.empty((max(needed, len(self._data) * 3 // 2 + 4096), self._data.shape[1]), self._data.dtype)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:needed] = rows
+        self.size = needed
+
+    def array(self) -> np.ndarray:
+        return self._data[:self.size]
+
+
 @dataclass
 class _Collected:
     """What the batches leave behind: per row its key, time and distinct-text id; per distinct text its
@@ -47,7 +68,7 @@ class _Collected:
     times: list[pa.Array] = field(default_factory=list)
     row_ids: list[np.ndarray] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
-    signatures: list[np.ndarray] = field(default_factory=list)
+    signatures: _Rows | None = None
     has_shingles: list[np.ndarray] = field(default_factory=list)
     words: list[np.ndarray] = field(default_factory=list)
     null_texts: int = 0
@@ -61,6 +82,8 @@ class _Collected:
         self.row_ids.append(ids[sketch.row_group])
         self.digests.extend(d for d, is_new in zip(sketch.digests, new) if is_new)
         if sketch.signatures is not None:
+            if self.signatures is None:
+                self.signatures = _Rows(sketch.signatures.shape[1], sketch.signatures.dtype)
             self.signatures.append(sketch.signatures[new])
             self.has_shingles.append(sketch.has_shingles[new])
             self.words.append(sketch.words[new])
@@ -90,11 +113,12 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
     stats.rows_in = len(keys)
     details = {"method": config.method, "distinct_texts": n_distinct, "null_texts": collected.null_texts}
 
+    ranks = row_ranks(keys, times)
     if config.method == "near":
-        sigs, labels = _near_clusters(collected, row_ids, keys, times, config, details)
+        sigs, labels = _near_clusters(collected, row_ids, ranks, config, details)
     else:
         sigs, labels = None, np.arange(n_distinct, dtype=np.int64)
-    rep_rows = representatives(labels[row_ids], keys, times)
+    rep_rows = representatives(labels[row_ids], ranks)
     table = _output(keys, row_ids, rep_rows, collected.digests, sigs)
     _fill_stats(stats, row_ids, rep_rows, details)
     return table, stats
@@ -147,17 +171,14 @@ def _check_keys(keys: pa.Array, column: str) -> None:
         raise ValueError(f"dedup input repeats {column!r} values, e.g. {repeated}")
 
 
-def _near_clusters(collected: _Collected, row_ids: np.ndarray, keys: pa.Array, times: pa.Array | None,
-                   config: DedupConfig, details: dict) -> tuple[np.ndarray, np.ndarray]:
+def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig,
+                   details: dict) -> tuple[np.ndarray, np.ndarray]:
     """(signature, cluster label) of each distinct text."""
-    def joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-        return np.concatenate(parts) if parts else empty
-
-    sigs = joined(collected.signatures, np.empty((0, config.num_perm), np.uint32))
-    has = joined(collected.has_shingles, np.empty(0, bool))
-    words = joined(collected.words, np.empty(0, np.int64))
-    ranks = text_ranks(row_ids, len(sigs), keys, times)
-    labels = _near_labels(sigs, has, words < config.short_words, ranks, config, details)
+    sigs = collected.signatures.array() if collected.signatures else np.empty((0, config.num_perm), np.uint32)
+    has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
+    words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
+    labels = _near_labels(sigs, has, words < config.short_words, text_ranks(row_ids, len(sigs), ranks),
+                          config, details)
     details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
                    texts_without_shingles=int((~has).sum()))
     return sigs, labels
@@ -168,24 +189,21 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
     `split`) split so every member is similar to its representative."""
     from curation.dedup.components import connected_components, split_by_representative
-    from curation.dedup.lsh import band_hashes, candidate_pairs
-
-
-    bands, rows = config.lsh_params()
-    docs = np.flatnonzero(has)
-    with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
-    pairs = candidate_pairs(band_hashes(with_shingles, bands, rows), docs, config.max_bucket_pairs)
-    details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
-                   num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
-                   char_ngram=config.char_ngram, min_words=config.min_words, candidate_pairs=len(pairs))
+    from curation.dedup.lsh import candidate_pairs
 
     def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         required = np.where(short[a] & short[b], config.short_threshold, config.threshold)
         return _similarity(a, b, sigs) >= required
 
-    if config.verify and len(pairs):
-        pairs = pairs[similar(pairs[:, 0], pairs[:, 1])]
-    details["verified_pairs"] = len(pairs)
+    bands, rows = config.lsh_params()
+    docs = np.flatnonzero(has)
+    with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
+    verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
+    pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify)
+    details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
+                   num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
+                   char_ngram=config.char_ngram, min_words=config.min_words, band_candidates=candidates)
+    details["pairs"] = len(pairs)
     labels = connected_components(len(sigs), pairs)
     return split_by_representative(labels, pairs, ranks, similar) if config.split else labels
 
@@ -204,8 +222,11 @@ def _similarity(row_ids: np.ndarray, rep_ids: np.ndarray, sigs: np.ndarray | Non
 
 def _output(keys: pa.Array, row_ids: np.ndarray, rep_rows: np.ndarray, digests: list[bytes],
             sigs: np.ndarray | None) -> pa.Table:
+    import polars as pl
+
     rep_ids = row_ids[rep_rows]
-    norm_hash = pa.array([d.hex() for d in digests], pa.string()).take(pa.array(row_ids))
+    hexes = pl.Series(digests, dtype=pl.Binary).bin.encode("hex").to_arrow()
+    norm_hash = hexes.take(pa.array(row_ids)).cast(pa.string())
     return pa.table({
         "key": keys,
         "norm_hash": norm_hash,

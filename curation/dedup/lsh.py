@@ -2,13 +2,15 @@
 
 A signature of `bands * rows` entries is cut into `bands` bands; two documents become candidates when
 all `rows` entries of some band agree, which happens with probability 1 - (1 - s^rows)^bands for
-Jaccard similarity s. Instead of datasketch's in-memory dict of buckets, each (document, band) becomes
-one row (band, band hash, document) of a Polars frame, and candidates come from a group-by on
-(band, band hash): memory stays proportional to the rows, and the same step is a shuffle by band key
+Jaccard similarity s. Instead of datasketch's in-memory dict of buckets, each (document, band) is a row
+(band, band hash, document) of a Polars frame, and candidates come from a group-by on (band, band hash),
+one band at a time: memory stays that of one band's rows, and the same step is a shuffle by band key
 when the data no longer fits one machine.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,50 +42,49 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
     return 1.0 - (1.0 - similarity**rows) ** bands
 
 
-def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(documents, bands) uint64: one hash of each band's `rows` signature entries."""
-    out = np.empty((signatures.shape[0], bands), dtype=np.uint64)
-    for band in range(bands):  # one band at a time: temporaries of one band, not of the whole matrix
-        h = np.zeros(signatures.shape[0], dtype=np.uint64)
-        for k in range(band * rows, (band + 1) * rows):
-            h = fmix64(h * _BAND_MULTIPLIER + signatures[:, k].astype(np.uint64))
-        out[:, band] = h
-    return out
+def band_hash(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """uint64 hash of each document's signature entries [band * rows, (band + 1) * rows)."""
+    h = np.zeros(signatures.shape[0], dtype=np.uint64)
+    for k in range(band * rows, (band + 1) * rows):
+        h = fmix64(h * _BAND_MULTIPLIER + signatures[:, k].astype(np.uint64))
+    return h
 
 
-def candidate_pairs(hashes: np.ndarray, docs: np.ndarray, max_bucket_pairs: int,
-                    bands_per_pass: int = 4) -> np.ndarray:
-    """Unique candidate pairs (a < b), shape (pairs, 2), of documents sharing a (band, band hash).
+def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: int, max_bucket_pairs: int,
+                    keep: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """Unique pairs (a < b), shape (pairs, 2), of documents sharing a (band, band hash), and the number
+    of band candidates (a pair counts once per band it shares) before `keep`.
 
-    A bucket of up to `max_bucket_pairs` documents yields all its pairs; a larger one (many variants of
-    one spam prompt) yields a star around its smallest document, enough for connected components and
-    linear in the bucket's size. Bands are grouped `bands_per_pass` at a time so that peak memory is
-    that of a few bands, not of all of them.
+    `signatures[i]` belongs to document `docs[i]`. One band at a time, so peak memory is that of one
+    band whatever the number of bands: the band's hashes are computed, a cheap `is_duplicated` pass keeps
+    the rows whose hash occurs more than once, and a group-by on the hash lists each bucket. A bucket of
+    up to `max_bucket_pairs` documents yields all its pairs; a larger one (many variants of one spam
+    prompt) yields a star around its smallest document, enough for connected components and linear in
+    the bucket's size. `keep` (the verification) filters each band's pairs before they are gathered.
     """
     import polars as pl
 
-    n, bands = hashes.shape
-    found = []
-    for first in range(0, bands, bands_per_pass):
-        last = min(bands, first + bands_per_pass)
-        frame = pl.LazyFrame({
-            "band": np.tile(np.arange(first, last, dtype=np.uint16), n),
-            "hash": hashes[:, first:last].ravel(),
-            "doc": np.repeat(docs.astype(np.int64), last - first),
-        })
-        found.append(_bucket_pairs(frame, max_bucket_pairs).collect())
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = pl.concat(found).unique().sort("a", "b")
-    return pairs.to_numpy().astype(np.int64).reshape(-1, 2)
+    found, candidates = [], 0
+    for band in range(bands):
+        frame = pl.DataFrame({"hash": band_hash(signatures, band, rows), "doc": docs.astype(np.int64)})
+        shared = frame.filter(pl.col("hash").is_duplicated())
+        if not shared.height:
+            continue
+        pairs = _bucket_pairs(shared.lazy(), max_bucket_pairs).collect().to_numpy().astype(np.int64).reshape(-1, 2)
+        candidates += len(pairs)
+        found.append(pairs[keep(pairs)] if keep is not None and len(pairs) else pairs)
+    stacked = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    if len(stacked) == 0:
+        return stacked, candidates
+    width = int(stacked.max()) + 1
+    codes = np.unique(stacked[:, 0] * width + stacked[:, 1])
+    return np.stack([codes // width, codes % width], axis=1), candidates
 
 
-def _bucket_pairs(frame, max_bucket_pairs: int):
+def _bucket_pairs(shared, max_bucket_pairs: int):
     import polars as pl
 
-    buckets = (frame.group_by("band", "hash").agg(pl.col("doc"))
-               .filter(pl.col("doc").list.len() > 1)
-               .with_row_index("bucket"))
+    buckets = shared.group_by("hash").agg(pl.col("doc")).with_row_index("bucket")
     small = buckets.filter(pl.col("doc").list.len() <= max_bucket_pairs).select("bucket", "doc").explode("doc")
     all_pairs = (small.join(small, on="bucket", suffix="_b")
                  .filter(pl.col("doc") < pl.col("doc_b"))
