@@ -222,7 +222,7 @@ def main() -> None:
     text += "\n\n" + table(f"Peak memory, {big:,} conversations (target: under 3 GB)", memory, [memory_workers])
     report("bench_dedup", text)
     save_json("bench_dedup", {m.name: {"docs_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                              for m in [naive, *others]} | {"memory": {"docs": big, "peak_rss_mb": memory.peak_rss_mb, "peak_rss_mb_2_workers": memory_workers.peak_rss_mb}})
+                              for m in [naive, *others, memory, memory_workers]})
 
 
 if __name__ == "__main__":

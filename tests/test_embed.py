@@ -109,3 +109,8 @@ def test_models_are_never_downloaded(tmp_path):
     with pytest.raises(ValueError, match="never downloaded"):
         model_path("sentence-transformers/all-mpnet-base-v2")
     assert (model_path("all-MiniLM-L6-v2") / "modules.json").exists()
+
+
+def test_a_missing_text_is_a_clear_error(encoder):
+    with pytest.raises(ValueError, match="embed input 1 is not a string"):
+        embed_texts(["fine", None], encoder=encoder)

@@ -70,6 +70,9 @@ def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, confi
     """(len(texts), dim) float32 vectors in input order, and the stage stats (texts, distinct, cache
     hits, encoded, batches in `details`)."""
     config = config or EmbedConfig()
+    missing_text = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if missing_text is not None:
+        raise ValueError(f"embed input {missing_text} is not a string: {texts[missing_text]!r}")
     encoder = encoder or SentenceEncoder(config)
     hashes = [text_hash(t) for t in texts]
     first: dict[str, int] = {}
