@@ -221,7 +221,7 @@ def main() -> None:
                              items=big, unit="docs")
     text += "\n\n" + table(f"Peak memory, {big:,} conversations (target: under 3 GB)", memory, [memory_workers])
     report("bench_dedup", text)
-    save_json("bench_dedup", {m.name: {"docs_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+    save_json("bench_dedup", {f"{m.items} docs, {m.name}": {"docs_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
                               for m in [naive, *others, memory, memory_workers]})
 
 
