@@ -9,7 +9,7 @@ clusters from a union-find (or connected components) over its candidate pairs.
 
 Until the simulator's output is wired in, `make_conversations` builds conversations from real messages
 (../shared/data): random sequences of 2-8 messages, 30% starting with a stock opener, 8% exact copies and
-8% copies with 1-10% of words edited (edits join the messages with spaces). Set BENCH_DEDUP_SOURCE to a Parquet file with columns key, text
+8% copies with 1-10% of words edited. Set BENCH_DEDUP_SOURCE to a Parquet file with columns key, text
 and started_at to benchmark other data instead.
 
 Run: python -m benchmarks.bench_dedup   (BENCH_SCALE=0.1 for a quick run)
@@ -55,22 +55,25 @@ def make_conversations(n: int, seed: int = 0):
     picks = pool[rng.integers(0, len(pool), int(lengths.sum()))]
     openers = np.array(STOCK_OPENERS, dtype=object)[rng.integers(0, len(STOCK_OPENERS), n)]
     with_opener = rng.random(n) < 0.3
-    texts, position = [], 0
+    conversations, position = [], 0
     for i, length in enumerate(lengths.tolist()):
         messages = picks[position:position + length].tolist()
         position += length
         if with_opener[i]:
             messages[0] = openers[i]
-        texts.append("\n".join(messages))
+        conversations.append(messages)
     roll = rng.random(n)
     sources = (rng.random(n) * np.arange(n)).astype(np.int64)  # an earlier conversation
     edit_rng = random.Random(seed)
     for i in np.flatnonzero((roll < 0.16) & (np.arange(n) > 0)).tolist():
-        original = texts[sources[i]]
+        original = conversations[sources[i]]
         if roll[i] < 0.08:
-            texts[i] = original
+            conversations[i] = original
         else:
-            texts[i] = edit_words([("user", original)], edit_rng.uniform(0.01, 0.1), edit_rng, vocabulary)[0][0][1]
+            rate = edit_rng.uniform(0.01, 0.1)
+            edited, _ = edit_words([("user", m) for m in original], rate, edit_rng, vocabulary)
+            conversations[i] = [m for _, m in edited]
+    texts = ["\n".join(messages) for messages in conversations]
     start = np.datetime64(dt.datetime(2026, 10, 1), "us")
     seconds = rng.integers(0, 86400 * 28, n).astype("timedelta64[s]").astype("timedelta64[us]")
     return pa.table({
