@@ -12,6 +12,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,8 +99,12 @@ def write_clusters(path: Path, result: pa.Table, raw_ids: list) -> None:
 def dedup_jsonl(in_path: Path, out_path: Path, config: DedupConfig) -> StageStats:
     """Read, cluster and write; the code path of `flywheel dedup` and of the quality evaluation."""
     from curation.dedup.engine import dedup
+    from lakehouse.runs import PeakMemory
 
     raw_ids: list = []
-    result, stats = dedup(read_batches(in_path, raw_ids), config)
-    write_clusters(out_path, result, raw_ids)
+    start = time.perf_counter()
+    with PeakMemory() as memory:
+        result, stats = dedup(read_batches(in_path, raw_ids), config)
+        write_clusters(out_path, result, raw_ids)
+    stats.seconds, stats.peak_rss_mb = time.perf_counter() - start, memory.peak_mb
     return stats
