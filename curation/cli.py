@@ -340,9 +340,61 @@ def scrub_eval(
     raise typer.Exit(1 if failures else 0)
 
 
+def dedup(
+    in_path: Annotated[Path, typer.Option("--in", exists=True, dir_okay=False,
+                                          help='JSONL (optionally .gz), lines {"id", "text"[, "started_at"]}.')],
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help='Output JSONL: {"id", "cluster", "representative"}.')],
+    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Near-duplicate Jaccard threshold "
+                                                       "(default from --config, else the measured default).")] = None,
+    config: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="YAML of dedup settings.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes computing signatures.")] = None,
+) -> None:
+    """Cluster exact and near-duplicate texts; every line gets its cluster (the representative's id)."""
+    from curation.dedup.config import DedupConfig, load_config
+    from curation.dedup.jsonl import InputError, dedup_jsonl
+
+    try:
+        settings = load_config(config) if config else DedupConfig()
+        overrides = {k: v for k, v in {"threshold": threshold, "workers": workers}.items() if v is not None}
+        settings = DedupConfig.model_validate({**settings.model_dump(), **overrides})
+        stats = dedup_jsonl(in_path, out, settings)
+    except (InputError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    details = stats.details
+    lsh = f"bands={details['bands']} rows={details['rows']} " if "bands" in details else ""
+    typer.echo(f"{stats.summary()}; clusters with copies={details['multi_row_clusters']:,}, "
+               f"{lsh}threshold={settings.threshold}", err=True)
+
+
+def dedup_eval(
+    data: Annotated[Path, typer.Option(help="Folder with the shared real data (see tests/conftest.py).")] = Path("../shared/data"),
+    seed: Annotated[int, typer.Option(help="Seed of the edited copies (the defaults were chosen on seed 1).")] = 2,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Also run the sweeps that chose the defaults.")] = False,
+    simulated: Annotated[Optional[Path], typer.Option(help="Simulator output folder (conversations + truth.jsonl.gz).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the Markdown tables here.")] = None,
+) -> None:
+    """Measure dedup pair precision and recall through `flywheel dedup`'s code path (docs/dedup.md)."""
+    from curation.dedup.config import DedupConfig
+    from curation.dedup.evaluation import SWEEPS, evaluate, real_corpora, simulated_corpora, sweep_configs, table
+
+    corpora = real_corpora(data, seed)
+    if simulated is not None:
+        corpora.update(simulated_corpora(simulated))
+    sections = [("defaults", table(evaluate(corpora, [DedupConfig()]), ["threshold", "word_ngram"]))]
+    if sweep:
+        for title, grid in SWEEPS:
+            sections.append((title, table(evaluate(corpora, sweep_configs(grid)), list(grid))))
+    text = "\n\n".join(f"### {title} (seed {seed})\n\n{body}" for title, body in sections)
+    typer.echo(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
 def register(app: typer.Typer) -> None:
-    for command in (simulate, ingest, curate, keygen, scrub):
+    for command in (simulate, ingest, curate, keygen, scrub, dedup):
         app.command()(command)
     app.command("scan-leaks")(scan_leaks)
     app.command("scrub-eval")(scrub_eval)
+    app.command("dedup-eval")(dedup_eval)
     app.add_typer(releases_app, name="releases")

@@ -1,0 +1,98 @@
+"""Embedding 20,000 chat messages with all-MiniLM-L6-v2: flywheel's embed engine (exact-dedup by text
+hash, token-budget batches of length-sorted texts, Parquet cache) against plain `model.encode(texts)` in
+the given order, and a second run over the same messages served by the cache.
+
+The messages are those of the dedup benchmark's conversations (benchmarks/bench_dedup.py: real
+messages, stock openers, planted copies) until the simulator's output replaces them. Each contender
+loads the model first; the seconds in the table are the encoding alone.
+
+Run: python -m benchmarks.bench_embed   (BENCH_SCALE=0.1 for a quick run)
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+
+N_MESSAGES = 20_000
+
+
+def messages(n: int) -> list[str]:
+    """The first n messages of the benchmark conversations, in order."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.bench_dedup import dataset
+
+    texts: list[str] = []
+    for batch in pq.ParquetFile(dataset(max(5_000, n // 2))).iter_batches(columns=["text"]):
+        for conversation in batch.column(0).to_pylist():
+            texts.extend(m for m in conversation.split("\n") if m.strip())
+            if len(texts) >= n:
+                return texts[:n]
+    return texts
+
+
+def _timed(fn) -> dict:
+    start = time.perf_counter()
+    extra = fn() or {}
+    return {"encode_seconds": time.perf_counter() - start, **extra}
+
+
+def run_plain(n: int) -> dict:
+    from curation.embed.model import load_model
+
+    model, texts = load_model(), messages(n)
+    return _timed(lambda: {"vectors": len(model.encode(texts, normalize_embeddings=True))})
+
+
+def run_distinct_only(n: int) -> dict:
+    """Ablation: exact-dedup by text hash, then plain `model.encode` of the distinct texts."""
+    from curation.embed.model import load_model
+
+    model, texts = load_model(), messages(n)
+    return _timed(lambda: {"distinct": len(model.encode(list(dict.fromkeys(texts)), normalize_embeddings=True))})
+
+
+def run_flywheel(n: int, cache_dir: str) -> dict:
+    from curation.embed.cache import EmbeddingCache
+    from curation.embed.config import EmbedConfig
+    from curation.embed.engine import SentenceEncoder, embed_texts
+
+    encoder, texts = SentenceEncoder(EmbedConfig()), messages(n)
+    cache = EmbeddingCache(cache_dir)
+
+    def run() -> dict:
+        _, stats = embed_texts(texts, cache, encoder=encoder)
+        return {k: stats.details[k] for k in ("distinct_texts", "cache_hits", "encoded", "batches")}
+
+    return _timed(run)
+
+
+def _encode_time(m):
+    m.seconds = m.extra.pop("encode_seconds")
+    return m
+
+
+def main() -> None:
+    n = scale(N_MESSAGES)
+    messages(n)  # build the shared input once, outside the measurements
+    cache_dir = CACHE_DIR / "embed_cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    plain = _encode_time(measure("plain model.encode(texts), given order", run_plain, n, items=n, unit="sentences"))
+    others = [
+        _encode_time(measure("exact-dedup, then plain encode (ablation)", run_distinct_only, n, items=n, unit="sentences")),
+        _encode_time(measure("flywheel embed: dedup + token batches, cold cache", run_flywheel, n, str(cache_dir),
+                             items=n, unit="sentences")),
+        _encode_time(measure("flywheel embed: second run, warm cache", run_flywheel, n, str(cache_dir),
+                             items=n, unit="sentences")),
+    ]
+    text = table(f"Embeddings, {n:,} chat messages, all-MiniLM-L6-v2 on CPU (encoding time, model loaded)", plain, others)
+    report("bench_embed", text)
+    save_json("bench_embed", {m.name: {"sentences_per_s": m.rate, "seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb,
+                                       **m.extra} for m in [plain, *others]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The dedup configuration (a recipe section), validated by pydantic; LSH bands and rows derive from it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel dedup-eval --sweep`).
+DEFAULT_THRESHOLD = 0.6
+DEFAULT_SHORT_THRESHOLD = 0.8
+
+
+class DedupConfig(BaseModel):
+    """How duplicates are found. `method="exact"` groups equal normalized texts only; `"near"` adds
+    MinHash LSH over shingles and connected components."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["near", "exact"] = "near"
+    threshold: float = Field(DEFAULT_THRESHOLD, gt=0.0, lt=1.0,
+                             description="Jaccard similarity (word shingles) of a near-duplicate.")
+    short_threshold: float = Field(DEFAULT_SHORT_THRESHOLD, gt=0.0, lt=1.0,
+                                   description="The same for a pair of texts both under short_words words.")
+    short_words: int = Field(10, ge=1, description="Below this many words a text admits no edited word "
+                                                    "(10% of its words is under one), so short_threshold applies.")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
+    seed: int = Field(1, ge=0, description="MinHash permutation seed (datasketch's).")
+    word_ngram: int = Field(2, ge=1, le=8, description="Words per shingle.")
+    char_ngram: int = Field(5, ge=2, le=16, description="Characters per shingle for very short texts.")
+    min_words: int = Field(4, ge=1, description="Texts with fewer words use character shingles.")
+    bands: int | None = Field(None, ge=1, description="LSH bands; derived from the threshold when unset.")
+    rows: int | None = Field(None, ge=1, description="Signature rows per band; set together with bands.")
+    # Verification drops the false candidates banding lets through, so banding favours recall.
+    false_positive_weight: float = Field(0.1, ge=0.0, le=1.0)
+    false_negative_weight: float = Field(0.9, ge=0.0, le=1.0)
+    verify: bool = Field(True, description="Drop candidate pairs whose estimated Jaccard is under the threshold.")
+    split: bool = Field(True, description="Split clusters so every member is similar to its representative.")
+    max_bucket_pairs: int = Field(64, ge=2, description="Buckets larger than this give a star, not all pairs.")
+    batch_size: int = Field(2000, ge=1, description="Documents per signature batch.")
+    workers: int = Field(1, ge=1, le=64, description="Processes computing signatures.")
+
+    @model_validator(mode="after")
+    def _bands_and_rows(self) -> "DedupConfig":
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("bands and rows must be set together (or neither, to derive them from threshold)")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
+
+    def lsh_params(self) -> tuple[int, int]:
+        """(bands, rows): as configured, else the optimum for the lower of the two thresholds (see
+        lsh.optimal_bands_rows); verification then applies each pair's own threshold."""
+        if self.bands is not None:
+            return self.bands, self.rows
+        from curation.dedup.lsh import optimal_bands_rows
+
+        return optimal_bands_rows(min(self.threshold, self.short_threshold), self.num_perm, self.false_positive_weight,
+                                  self.false_negative_weight)
+
+
+def load_config(path) -> DedupConfig:
+    """A DedupConfig from a YAML file of its fields; errors name the file and the bad key."""
+    import yaml
+    from pydantic import ValidationError
+
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of dedup settings")
+    try:
+        return DedupConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors())
+        raise ValueError(f"{path}: {problems}") from None

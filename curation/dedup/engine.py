@@ -1,0 +1,248 @@
+"""The dedup engine: Arrow rows (key, text, started_at) in, the dedup attribute table and stage stats out.
+
+1. Each batch is normalized and hashed; distinct normalized texts get dense ids (exact duplicates share
+   one) and, for near dedup, one MinHash signature each (worker processes when `workers` > 1).
+2. Signatures are cut into LSH bands; candidate pairs come from a group-by on (band, band hash).
+3. With `verify`, candidates whose estimated Jaccard is under the threshold are dropped (a pair of
+   texts both shorter than `short_words` uses `short_threshold`).
+4. Connected components over the remaining pairs are the clusters; each cluster's representative is its
+   earliest row (started_at, then key), and every row gets its estimated similarity to it.
+
+The output has one row per input row, in input order: nothing is dropped here; a later filter keeps
+`is_representative` rows. `dropped` in the stats counts the rows such a filter removes, by reason.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from curation.dedup.components import representatives, row_ranks, text_ranks
+from curation.dedup.config import DedupConfig
+from curation.dedup.exact import ExactIndex
+from curation.dedup.minhash import estimated_jaccard
+from curation.dedup.sketch import BatchSketch, sketch_batch
+from lakehouse.runs import StageStats
+
+OUTPUT_SCHEMA = pa.schema([
+    pa.field("key", pa.string(), nullable=False),
+    pa.field("norm_hash", pa.string(), nullable=False),
+    pa.field("cluster", pa.string(), nullable=False),
+    pa.field("is_representative", pa.bool_(), nullable=False),
+    pa.field("similarity", pa.float32(), nullable=False),
+])
+_PAIR_CHUNK = 200_000
+
+
+class _Rows:
+    """A 2-D array grown by appending rows, in large blocks: one copy of the signatures at any time, and
+    blocks large enough that the allocator returns a replaced block to the system."""
+
+    def __init__(self, width: int, dtype) -> None:
+        self._data = np.empty((0, width), dtype=dtype)
+        self.size = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        needed = self.size + len(rows)
+        if needed > len(self._data):
+            grown = np.empty((max(needed, len(self._data) * 3 // 2 + 4096), self._data.shape[1]), self._data.dtype)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:needed] = rows
+        self.size = needed
+
+    def array(self) -> np.ndarray:
+        return self._data[:self.size]
+
+
+@dataclass
+class _Collected:
+    """What the batches leave behind: per row its key, time and distinct-text id; per distinct text its
+    digest and (near dedup) signature."""
+
+    keys: list[pa.Array] = field(default_factory=list)
+    times: list[pa.Array] = field(default_factory=list)
+    row_ids: list[np.ndarray] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    signatures: _Rows | None = None
+    has_shingles: list[np.ndarray] = field(default_factory=list)
+    words: list[np.ndarray] = field(default_factory=list)
+    null_texts: int = 0
+    index: ExactIndex = field(default_factory=ExactIndex)
+
+    def add(self, keys: pa.Array, times: pa.Array | None, sketch: BatchSketch) -> None:
+        ids, new = self.index.assign(sketch.digests)
+        self.keys.append(keys)
+        if times is not None:
+            self.times.append(times)
+        self.row_ids.append(ids[sketch.row_group])
+        self.digests.extend(d for d, is_new in zip(sketch.digests, new) if is_new)
+        if sketch.signatures is not None:
+            if self.signatures is None:
+                self.signatures = _Rows(sketch.signatures.shape[1], sketch.signatures.dtype)
+            self.signatures.append(sketch.signatures[new])
+            self.has_shingles.append(sketch.has_shingles[new])
+            self.words.append(sketch.words[new])
+
+
+def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None = None, *,
+          key: str = "key", text: str = "text", started_at: str | None = "started_at",
+          name: str = "dedup") -> tuple[pa.Table, StageStats]:
+    """Cluster the rows of `data` into exact or near-duplicate groups (see the module docstring).
+
+    `started_at` may be None or absent from the data; representatives are then chosen by key alone.
+    Raises ValueError on a missing key column or text column, a null key or a repeated key.
+    """
+    config = config or DedupConfig()
+    stats = StageStats(name)
+    collected = _Collected()
+    chunks = _chunks(data, config.batch_size, key, text, started_at)
+    for (keys, times, texts), sketch in _sketched(chunks, config):
+        collected.null_texts += sum(t is None for t in texts)
+        collected.add(keys, times, sketch)
+
+    keys = pa.chunked_array(collected.keys, pa.string()).combine_chunks() if collected.keys else pa.array([], pa.string())
+    times = pa.chunked_array(collected.times).combine_chunks() if collected.times else None
+    _check_keys(keys, key)
+    row_ids = np.concatenate(collected.row_ids) if collected.row_ids else np.empty(0, dtype=np.int64)
+    n_distinct = len(collected.digests)
+    stats.rows_in = len(keys)
+    details = {"method": config.method, "distinct_texts": n_distinct, "null_texts": collected.null_texts}
+
+    ranks = row_ranks(keys, times)
+    if config.method == "near":
+        sigs, labels = _near_clusters(collected, row_ids, ranks, config, details)
+    else:
+        sigs, labels = None, np.arange(n_distinct, dtype=np.int64)
+    rep_rows = representatives(labels[row_ids], ranks)
+    table = _output(keys, row_ids, rep_rows, collected.digests, sigs)
+    _fill_stats(stats, row_ids, rep_rows, details)
+    return table, stats
+
+
+def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None) -> Iterator[tuple]:
+    """(keys, times or None, texts) per chunk of at most `batch_size` rows."""
+    batches = data.to_batches(max_chunksize=batch_size) if isinstance(data, pa.Table) else data
+    for batch in batches:
+        names = batch.schema.names
+        for column in (key, text):
+            if column not in names:
+                raise ValueError(f"dedup input has no column {column!r} (columns: {', '.join(names)})")
+        has_time = started_at is not None and started_at in names
+        for offset in range(0, batch.num_rows, batch_size):
+            part = batch.slice(offset, batch_size)
+            keys = part.column(key).cast(pa.string())
+            times = part.column(started_at) if has_time else None
+            yield keys, times, part.column(text).cast(pa.string()).to_pylist()
+
+
+def _sketched(chunks: Iterator[tuple], config: DedupConfig) -> Iterator[tuple[tuple, BatchSketch]]:
+    """Each chunk with its sketch, in order; with several workers at most 2 chunks per worker in flight."""
+    if config.workers == 1:
+        for chunk in chunks:
+            yield chunk, sketch_batch(chunk[2], config)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(config.workers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.apply_async(sketch_batch, (chunk[2], config))))
+            if len(pending) >= 2 * config.workers:
+                done, result = pending.popleft()
+                yield done, result.get()
+        while pending:
+            done, result = pending.popleft()
+            yield done, result.get()
+
+
+def _check_keys(keys: pa.Array, column: str) -> None:
+    import pyarrow.compute as pc
+
+    if keys.null_count:
+        raise ValueError(f"dedup input has {keys.null_count} row(s) with a null {column!r}")
+    if len(pc.unique(keys)) != len(keys):
+        counts = pc.value_counts(keys)
+        repeated = [v["values"] for v in counts.to_pylist() if v["counts"] > 1][:5]
+        raise ValueError(f"dedup input repeats {column!r} values, e.g. {repeated}")
+
+
+def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig,
+                   details: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(signature, cluster label) of each distinct text."""
+    sigs = collected.signatures.array() if collected.signatures else np.empty((0, config.num_perm), np.uint32)
+    has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
+    words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
+    labels = _near_labels(sigs, has, words < config.short_words, text_ranks(row_ids, len(sigs), ranks),
+                          config, details)
+    details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
+                   texts_without_shingles=int((~has).sum()))
+    return sigs, labels
+
+
+def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np.ndarray,
+                 config: DedupConfig, details: dict) -> np.ndarray:
+    """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
+    `split`) split so every member is similar to its representative."""
+    from curation.dedup.components import connected_components, split_by_representative
+    from curation.dedup.lsh import candidate_pairs
+
+    def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        required = np.where(short[a] & short[b], config.short_threshold, config.threshold)
+        return _similarity(a, b, sigs) >= required
+
+    bands, rows = config.lsh_params()
+    docs = np.flatnonzero(has)
+    with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
+    verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
+    pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify)
+    details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
+                   num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
+                   char_ngram=config.char_ngram, min_words=config.min_words, band_candidates=candidates)
+    details["pairs"] = len(pairs)
+    labels = connected_components(len(sigs), pairs)
+    return split_by_representative(labels, pairs, ranks, similar) if config.split else labels
+
+
+def _similarity(row_ids: np.ndarray, rep_ids: np.ndarray, sigs: np.ndarray | None) -> np.ndarray:
+    """Estimated Jaccard of each row's text to its representative's; 1.0 for the same normalized text."""
+    similarity = np.ones(len(row_ids), dtype=np.float32)
+    if sigs is None:
+        return similarity
+    differ = np.flatnonzero(row_ids != rep_ids)
+    for i in range(0, len(differ), _PAIR_CHUNK):
+        part = differ[i:i + _PAIR_CHUNK]
+        similarity[part] = estimated_jaccard(sigs[row_ids[part]], sigs[rep_ids[part]])
+    return similarity
+
+
+def _output(keys: pa.Array, row_ids: np.ndarray, rep_rows: np.ndarray, digests: list[bytes],
+            sigs: np.ndarray | None) -> pa.Table:
+    import polars as pl
+
+    rep_ids = row_ids[rep_rows]
+    hexes = pl.Series(digests, dtype=pl.Binary).bin.encode("hex").to_arrow()
+    norm_hash = hexes.take(pa.array(row_ids)).cast(pa.string())
+    return pa.table({
+        "key": keys,
+        "norm_hash": norm_hash,
+        "cluster": keys.take(pa.array(rep_rows)),
+        "is_representative": pa.array(rep_rows == np.arange(len(rep_rows))),
+        "similarity": pa.array(_similarity(row_ids, rep_ids, sigs)),
+    }, schema=OUTPUT_SCHEMA)
+
+
+def _fill_stats(stats: StageStats, row_ids: np.ndarray, rep_rows: np.ndarray, details: dict) -> None:
+    is_rep = rep_rows == np.arange(len(rep_rows))
+    exact_copy = ~is_rep & (row_ids == row_ids[rep_rows])
+    stats.rows_out = int(is_rep.sum())
+    stats.drop("exact_duplicate", int(exact_copy.sum()))
+    stats.drop("near_duplicate", int((~is_rep & ~exact_copy).sum()))
+    sizes = np.bincount(rep_rows, minlength=len(rep_rows)) if len(rep_rows) else np.zeros(1, dtype=np.int64)
+    details.update(clusters=stats.rows_out, multi_row_clusters=int((sizes > 1).sum()),
+                   largest_cluster=int(sizes.max()))
+    stats.details = details

@@ -1,0 +1,96 @@
+"""LSH banding as a columnar group-by, with bands and rows derived from the similarity threshold.
+
+A signature of `bands * rows` entries is cut into `bands` bands; two documents become candidates when
+all `rows` entries of some band agree, which happens with probability 1 - (1 - s^rows)^bands for
+Jaccard similarity s. Instead of datasketch's in-memory dict of buckets, each (document, band) is a row
+(band, band hash, document) of a Polars frame, and candidates come from a group-by on (band, band hash),
+one band at a time: memory stays that of one band's rows, and the same step is a shuffle by band key
+when the data no longer fits one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from curation.dedup.shingles import fmix64
+
+_BAND_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_GRID = np.linspace(0.0, 1.0, 2001)
+
+
+def optimal_bands_rows(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
+                       false_negative_weight: float = 0.5) -> tuple[int, int]:
+    """The (bands, rows) minimizing the weighted false positive and false negative areas under the
+    S-curve around `threshold`: the same criterion as datasketch's MinHashLSH."""
+    below, above = _GRID <= threshold, _GRID >= threshold
+    best, best_error = (1, 1), float("inf")
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            probability = 1.0 - (1.0 - _GRID**rows) ** bands
+            false_positive = np.trapezoid(probability[below], _GRID[below])
+            false_negative = np.trapezoid(1.0 - probability[above], _GRID[above])
+            error = false_positive * false_positive_weight + false_negative * false_negative_weight
+            if error < best_error:
+                best, best_error = (bands, rows), error
+    return best
+
+
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """Probability that a pair with this Jaccard similarity shares at least one band."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def band_hash(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """uint64 hash of each document's signature entries [band * rows, (band + 1) * rows)."""
+    h = np.zeros(signatures.shape[0], dtype=np.uint64)
+    for k in range(band * rows, (band + 1) * rows):
+        h = fmix64(h * _BAND_MULTIPLIER + signatures[:, k].astype(np.uint64))
+    return h
+
+
+def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: int, max_bucket_pairs: int,
+                    keep: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """Unique pairs (a < b), shape (pairs, 2), of documents sharing a (band, band hash), and the number
+    of band candidates (a pair counts once per band it shares) before `keep`.
+
+    `signatures[i]` belongs to document `docs[i]`. One band at a time, so peak memory is that of one
+    band whatever the number of bands: the band's hashes are computed, a cheap `is_duplicated` pass keeps
+    the rows whose hash occurs more than once, and a group-by on the hash lists each bucket. A bucket of
+    up to `max_bucket_pairs` documents yields all its pairs; a larger one (many variants of one spam
+    prompt) yields a star around its smallest document, enough for connected components and linear in
+    the bucket's size. `keep` (the verification) filters each band's pairs before they are gathered.
+    """
+    import polars as pl
+
+    found, candidates = [], 0
+    for band in range(bands):
+        frame = pl.DataFrame({"hash": band_hash(signatures, band, rows), "doc": docs.astype(np.int64)})
+        shared = frame.filter(pl.col("hash").is_duplicated())
+        if not shared.height:
+            continue
+        pairs = _bucket_pairs(shared.lazy(), max_bucket_pairs).collect().to_numpy().astype(np.int64).reshape(-1, 2)
+        candidates += len(pairs)
+        found.append(pairs[keep(pairs)] if keep is not None and len(pairs) else pairs)
+    stacked = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    if len(stacked) == 0:
+        return stacked, candidates
+    width = int(stacked.max()) + 1
+    codes = np.unique(stacked[:, 0] * width + stacked[:, 1])
+    return np.stack([codes // width, codes % width], axis=1), candidates
+
+
+def _bucket_pairs(shared, max_bucket_pairs: int):
+    import polars as pl
+
+    buckets = shared.group_by("hash").agg(pl.col("doc")).with_row_index("bucket")
+    small = buckets.filter(pl.col("doc").list.len() <= max_bucket_pairs).select("bucket", "doc").explode("doc")
+    all_pairs = (small.join(small, on="bucket", suffix="_b")
+                 .filter(pl.col("doc") < pl.col("doc_b"))
+                 .select(a=pl.col("doc"), b=pl.col("doc_b")))
+    stars = (buckets.filter(pl.col("doc").list.len() > max_bucket_pairs)
+             .select(a=pl.col("doc").list.min(), b=pl.col("doc"))
+             .explode("b")
+             .filter(pl.col("a") != pl.col("b")))
+    return pl.concat([all_pairs, stars]).unique()

@@ -1,0 +1,40 @@
+"""One batch of texts to exact keys and MinHash signatures: the unit of work a worker process does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from curation.dedup.config import DedupConfig
+from curation.dedup.exact import local_groups, normalize_texts
+from curation.texthash import text_digest
+
+
+@dataclass
+class BatchSketch:
+    """`digests[g]` is the md5 of distinct normalized text g of the batch, `row_group[i]` the group of
+    row i; `signatures[g]` (None for exact dedup) is that text's MinHash signature and `has_shingles[g]`
+    whether it had any shingle; `words[g]` its number of words."""
+
+    digests: list[bytes]
+    row_group: np.ndarray
+    signatures: np.ndarray | None
+    has_shingles: np.ndarray | None
+    words: np.ndarray | None
+
+
+def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
+    from curation.dedup.minhash import signatures
+    from curation.dedup.shingles import shingle
+
+    normalized = normalize_texts(texts)
+    all_digests = [text_digest(t) for t in normalized]
+    firsts, row_group = local_groups(all_digests)
+    digests = [all_digests[i] for i in firsts]
+    if config.method == "exact":
+        return BatchSketch(digests, row_group, None, None, None)
+    distinct = [normalized[i] for i in firsts]
+    shingles = shingle(distinct, config.word_ngram, config.char_ngram, config.min_words)
+    sigs = signatures(shingles, config.num_perm, config.seed)
+    return BatchSketch(digests, row_group, sigs, shingles.counts > 0, shingles.words)

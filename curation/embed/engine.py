@@ -1,0 +1,96 @@
+"""Embedding texts: exact-dedup by text hash, cache lookup, encode only the misses in length-sorted
+batches, append them to the cache, return vectors in input order.
+
+Chat traffic repeats itself ("hi", "thanks!", pasted prompts), so the distinct texts are often far
+fewer than the texts. Batches are cut by a padded-token budget (texts x longest text) over texts sorted
+by token length: short texts go many to a batch and long ones few, so little compute goes to padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from curation.embed.cache import EmbeddingCache, embedding_table
+from curation.embed.config import EmbedConfig
+from curation.texthash import text_hash
+from lakehouse.runs import StageStats
+
+
+class Encoder(Protocol):
+    name: str
+    dimension: int
+
+    def token_lengths(self, texts: list[str]) -> list[int]: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceEncoder:
+    """A sentence-transformers model behind the Encoder protocol."""
+
+    def __init__(self, config: EmbedConfig):
+        from curation.embed.model import load_model
+
+        self.name = config.model
+        self.model = load_model(config.model)
+        self.dimension = self.model.get_embedding_dimension()
+        self.normalize = config.normalize
+
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        limit = self.model.max_seq_length
+        encoded = self.model.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
+                                 normalize_embeddings=self.normalize, show_progress_bar=False).astype(np.float32)
+
+
+def token_batches(lengths: list[int], batch_tokens: int, max_batch: int) -> list[list[int]]:
+    """Indices grouped into batches, shortest texts first, each within the padded-token budget."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[i]  # sorted ascending: the newest text is the longest of the batch
+        if current and ((len(current) + 1) * longest > batch_tokens or len(current) >= max_batch):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, config: EmbedConfig | None = None,
+                encoder: Encoder | None = None) -> tuple[np.ndarray, StageStats]:
+    """(len(texts), dim) float32 vectors in input order, and the stage stats (texts, distinct, cache
+    hits, encoded, batches in `details`)."""
+    config = config or EmbedConfig()
+    missing_text = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if missing_text is not None:
+        raise ValueError(f"embed input {missing_text} is not a string: {texts[missing_text]!r}")
+    encoder = encoder or SentenceEncoder(config)
+    hashes = [text_hash(t) for t in texts]
+    first: dict[str, int] = {}
+    for i, h in enumerate(hashes):
+        first.setdefault(h, i)
+    distinct = list(first)
+    found = cache.lookup(distinct, encoder.name) if cache is not None else {}
+    missing = [h for h in distinct if h not in found]
+    batches = token_batches(encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens,
+                            config.max_batch) if missing else []
+    new_vectors = np.empty((len(missing), encoder.dimension), dtype=np.float32)
+    for batch in batches:
+        new_vectors[batch] = encoder.encode([texts[first[missing[i]]] for i in batch])
+    if cache is not None and missing:
+        cache.append(embedding_table(missing, encoder.name, new_vectors))
+    found.update(zip(missing, new_vectors))
+    out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, encoder.dimension), np.float32)
+    stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))
+    stats.details = {"model": encoder.name, "distinct_texts": len(distinct), "cache_hits": len(distinct) - len(missing),
+                     "encoded": len(missing), "batches": len(batches)}
+    return out, stats
