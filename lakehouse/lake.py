@@ -132,6 +132,8 @@ class PartitionedWriter:
         self.max_rows_per_file = max_rows_per_file
         self._buffer: list[pa.Table] = []
         self._buffered = 0
+        self._executor = None
+        self._pending = None
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
         self.files: list[str] = []  # lake-relative paths of the files this writer staged
@@ -167,11 +169,29 @@ class PartitionedWriter:
             yield f"day={day.isoformat()}", table.slice(int(start), int(count))
 
     def flush(self) -> None:
+        """Hand the buffered rows to the writer thread (which sorts, splits and encodes them while the
+        caller produces the next rows); at most one flush is in flight, so memory stays bounded."""
         if self._buffer:
-            for partition, part in self._split(pa.concat_tables(self._buffer)):
-                self._write_part(partition, part)
-        self._buffer.clear()
+            self._wait()
+            self._pending = self._pool().submit(self._write_buffer, pa.concat_tables(self._buffer))
+        self._buffer = []
         self._buffered = 0
+
+    def _write_buffer(self, table: pa.Table) -> None:
+        for partition, part in self._split(table):
+            self._write_part(partition, part)
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{self.spec.view}")
+        return self._executor
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def _write_part(self, partition: str, part: pa.Table) -> None:
         import pyarrow.parquet as pq
@@ -194,6 +214,10 @@ class PartitionedWriter:
 
     def close(self) -> None:
         self.flush()
+        self._wait()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
         for partition in sorted(self._open):
             self._close(partition)
 

@@ -30,7 +30,7 @@ from curation.ingest.timestamps import parse_utc
 from curation.ingest.validate import Verdict, validate_conversations
 from lakehouse import schemas, tables
 from lakehouse.lake import Lake, Transaction, file_sha256
-from lakehouse.runs import StageStats, utc_now
+from lakehouse.runs import release_free_memory, utc_now
 
 
 class IngestRefused(Exception):
@@ -75,7 +75,8 @@ class Ingestor:
     def __init__(self, lake: Lake, config: IngestConfig, run_id: str, tx: Transaction,
                  key: bytes | None, advance: Callable[[int], None] = lambda n: None):
         self.lake, self.config, self.run_id, self.tx = lake, config, run_id, tx
-        self.key, self.advance = key, advance
+        self.pseudonymizer = pseudonymize.Pseudonymizer(key) if key is not None else None
+        self.advance = advance
         self.now = utc_now()
         self.defaults = adapters.Defaults(source=config.source, started_at=config.started_at)
         self.known = _load_known(lake)
@@ -112,6 +113,7 @@ class Ingestor:
                 if units:
                     self._process(units, report, parsed)
         self.ingested_shas.add(sha)
+        release_free_memory()
         self.ledger.append({"file_sha256": sha, "path": str(path), "format": fmt, "records": report.records,
                             "accepted": report.accepted, "quarantined": report.quarantined_total,
                             "run_id": self.run_id, "ingested_at": self.now})
@@ -135,7 +137,7 @@ class Ingestor:
         elif sources.is_json_array(path):
             yield from self._batched(self._array_records(path), fmt)
         elif fmt == "native":
-            blocks = sources.read_blocks(path, self.config.block_bytes)
+            blocks = background.ahead(lambda: sources.read_blocks(path, self.config.block_bytes))
             for block, units, parsed in background.ordered_map(self._parse_block, blocks, self.config.threads):
                 if isinstance(block, sources.StreamError):
                     yield [], [Quarantined(block.line, block.raw, block.reason, block.detail)], None
@@ -162,7 +164,7 @@ class Ingestor:
     def _parse_and_validate(self, units: list[Unit]) -> tuple:
         table, good, errors = parse.parse_lines([u.native for u in units], parse.CONVERSATION_PARSE_SCHEMA)
         checked = validate_conversations(table, now=self.now, max_message_bytes=self.config.max_message_bytes)
-        return table, good, errors, checked
+        return table, good, errors, checked, self._user_ids(table["user_id"])
 
     def advance_to(self, offset: int) -> None:
         delta = offset - getattr(self, "_offset", 0)
@@ -233,7 +235,7 @@ class Ingestor:
     # -- validating and writing ---------------------------------------------------------------------
 
     def _process(self, units: list[Unit], report: FileReport, parsed: tuple | None = None) -> None:
-        table, good, errors, checked = parsed or self._parse_and_validate(units)
+        table, good, errors, checked, user_ids = parsed or self._parse_and_validate(units)
         reasons = np.full(len(units), None, dtype=object)
         details = np.full(len(units), None, dtype=object)
         for error in errors:
@@ -246,7 +248,7 @@ class Ingestor:
         records = np.array([u.record for u in units])
         failed = _failed_records(records, reasons)
         accepted_rows = np.flatnonzero(~np.isin(records[good], list(failed)))
-        self._write_accepted(table, checked, accepted_rows, good, units, contents, ids)
+        self._write_accepted(table, checked, user_ids, accepted_rows, good, units, contents, ids)
         rejected = [Quarantined(units[i].line, units[i].raw, reasons[i], details[i]) for i in failed.values()]
         self._quarantine(report, rejected, self._current_format)
         accepted_records = set(records.tolist()) - set(failed)
@@ -278,13 +280,13 @@ class Ingestor:
             details[row] = (f"conversation_id {ids[k]!r} already ingested with identical content" if same
                             else f"conversation_id {ids[k]!r} already ingested with different content")
 
-    def _write_accepted(self, table, checked, rows, good, units, contents, ids) -> None:
+    def _write_accepted(self, table, checked, user_ids, rows, good, units, contents, ids) -> None:
         if len(rows) == 0:
             return
         every_row = len(rows) == table.num_rows
         take = pa.array(rows)
         accepted = table if every_row else table.take(take)
-        user_ids = self._user_ids(accepted["user_id"])
+        user_ids = user_ids if every_row else user_ids.take(take)
         origin = self._origin([units[good[r]].line for r in rows])
         columns = {name: accepted[name] for name in schemas.BRONZE_CONVERSATIONS.names if name in accepted.column_names}
         columns.update(
@@ -303,16 +305,16 @@ class Ingestor:
     def _user_ids(self, user_ids: pa.ChunkedArray) -> pa.Array:
         if self.config.drop_user_ids or user_ids.null_count == len(user_ids):
             return pa.nulls(len(user_ids), pa.string())
-        return pseudonymize.pseudonymize(user_ids.combine_chunks(), self._require_key())
+        return self._require_key()(user_ids)
 
-    def _require_key(self) -> bytes:
-        if self.key is None:
+    def _require_key(self) -> pseudonymize.Pseudonymizer:
+        if self.pseudonymizer is None:
             raise IngestRefused(
                 "the input has user ids but no pseudonymization key is configured: set FLYWHEEL_HMAC_KEY or "
                 f"create a key file ({pseudonymize.key_file_path()}, e.g. with `flywheel keygen`), "
                 "or pass --drop-user-ids"
             )
-        return self.key
+        return self.pseudonymizer
 
     def _write_pairs(self, accepted_records: set[int]) -> None:
         lines = [r for r in sorted(accepted_records) if r in self._pending_pairs]
@@ -386,7 +388,7 @@ class Ingestor:
             origin = self._origin([records[good[k]][0] for k in keep.to_pylist()])
             self.exposures.write(pa.table({
                 "experiment_id": accepted["experiment_id"], "arm": accepted["arm"],
-                "user_id": pseudonymize.pseudonymize(accepted["user_id"].combine_chunks(), key),
+                "user_id": key(accepted["user_id"]),
                 "exposed_at": exposed.take(keep), "origin": origin,
             }))
         report.records += int(valid.sum())

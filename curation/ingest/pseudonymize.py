@@ -59,13 +59,25 @@ def check_key_outside_lake(key_path: Path, lake_root: Path) -> None:
         raise MissingKey(f"the HMAC key file {resolved} is inside the lake {lake_root}; keep it outside")
 
 
-def pseudonymize(user_ids: pa.Array, key: bytes) -> pa.Array:
-    """HMAC each distinct id once; nulls stay null."""
-    if len(user_ids) == 0:
-        return pa.array([], pa.string())
-    encoded = pc.dictionary_encode(user_ids).combine_chunks() if isinstance(user_ids, pa.ChunkedArray) else pc.dictionary_encode(user_ids)
-    digests = pa.array(
-        [hmac.new(key, uid.encode(), hashlib.sha256).hexdigest()[:32] for uid in encoded.dictionary.to_pylist()],
-        pa.string(),
-    )
-    return pc.take(digests, encoded.indices)
+class Pseudonymizer:
+    """HMAC-SHA256 of user ids under one key. The keyed state is set up once and copied per id, which
+    skips the key padding and hashing that every `hmac.new` repeats."""
+
+    def __init__(self, key: bytes):
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(self, user_id: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(user_id.encode())
+        return mac.hexdigest()[:32]
+
+    def __call__(self, user_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Pseudonymize each distinct id once; nulls stay null."""
+        if isinstance(user_ids, pa.ChunkedArray):
+            user_ids = user_ids.combine_chunks()
+        if len(user_ids) == 0:
+            return pa.array([], pa.string())
+        encoded = pc.dictionary_encode(user_ids)
+        digests = pa.array([self.digest(uid) for uid in encoded.dictionary.to_pylist()], pa.string())
+        return pc.take(digests, encoded.indices)
+
