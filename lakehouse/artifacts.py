@@ -173,3 +173,11 @@ def compare(old: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]],
             change = (after[name] - before[name]) / max(abs(before[name]), feature.floor)
         shifts.append(Shift(name, feature.kind, before[name], after[name], change, threshold, abs(change) > threshold))
     return shifts
+
+
+def check_feature_names(thresholds: dict[str, float]) -> dict[str, float]:
+    """A pydantic validator body for per-feature thresholds: unknown feature names are an error."""
+    unknown = sorted(set(thresholds) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown artifact feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    return thresholds

@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakehouse.lake import Lake, file_sha256
+from lakehouse.runs import package_versions, stable_hash
 
 TRL_TYPES = ("sft", "preference", "unpaired", "prompt")
 SPLITS = ("train", "validation", "test")
@@ -105,16 +106,6 @@ def content_hash(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for package in PACKAGES:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return found
 
 
 def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int], description: str,
@@ -207,8 +198,6 @@ class ReleaseWriter:
     def finalize(self, *, parents: dict, recipe: dict, split_method: str, dropped: dict[str, int],
                  description: str = "", code_version: str = "", extra: dict | None = None) -> dict:
         """Write manifest.json and README.md into the staging directory; returns the manifest."""
-        from lakehouse.runs import stable_hash
-
         self._close_streams()
         files = [
             {"path": f"data/{p.name}", "split": p.name.split("-")[0], "rows": self.splits[p.name.split("-")[0]],
@@ -224,7 +213,7 @@ class ReleaseWriter:
             "recipe": recipe,
             "recipe_hash": stable_hash(recipe),
             "code_version": code_version,
-            "packages": package_versions(),
+            "packages": package_versions(PACKAGES),
             "files": files,
             "splits": {s: self.splits.get(s, 0) for s in SPLITS},
             "split_method": split_method,

@@ -34,6 +34,19 @@ def stable_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions of `packages` (those not installed are left out), for lineage records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
 def code_version() -> str:
     """The git commit of the code (with `+dirty` when the tree has changes), else the package version."""
     from lakehouse import __version__

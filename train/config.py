@@ -129,12 +129,9 @@ class EvalSettings(Strict):
     @field_validator("artifact_thresholds")
     @classmethod
     def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
-        from lakehouse.artifacts import FEATURES
+        from lakehouse.artifacts import check_feature_names
 
-        unknown = sorted(set(value) - set(FEATURES))
-        if unknown:
-            raise ValueError(f"unknown artifact feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
-        return value
+        return check_feature_names(value)
 
 
 SETTINGS: dict[str, type[Strict]] = {

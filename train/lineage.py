@@ -17,21 +17,12 @@ import pyarrow as pa
 from lakehouse import tables
 from lakehouse.lake import Lake, atomic_write_bytes
 from lakehouse.releases import Release
+from lakehouse.runs import package_versions
 from train.models import LINEAGE_FILE, ModelRef, read_lineage
 
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "pyarrow")
 
 
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for package in PACKAGES:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return found
 
 
 def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[dict]:
@@ -63,7 +54,7 @@ def build(*, run_id: str, kind: str, output_dir: Path, release: Release, base: M
         "config": settings,
         "config_hash": settings_hash,
         "code_version": code_version,
-        "packages": package_versions(),
+        "packages": package_versions(PACKAGES),
         "device": device,
         "metrics": metrics,
         "notes": notes,

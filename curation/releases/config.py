@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from lakehouse.artifacts import FEATURES
+from lakehouse.artifacts import check_feature_names
 from lakehouse.releases import NAME_PATTERN
 
 TrlType = Literal["sft", "preference", "unpaired", "prompt"]
@@ -160,10 +160,7 @@ class ArtifactsConfig(Strict):
     @field_validator("thresholds")
     @classmethod
     def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(FEATURES))
-        if unknown:
-            raise ValueError(f"unknown artifact feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
-        return value
+        return check_feature_names(value)
 
 
 class ReleaseEntry(Strict):
