@@ -34,10 +34,17 @@ def canonical(entity_type: str, value: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _faker():
+def _shared_faker():
     from faker import Faker
 
     return Faker("en_US")
+
+
+def _faker(rng: random.Random):
+    """The one Faker instance, reseeded from `rng`, so a surrogate depends only on the conversation's seed."""
+    fake = _shared_faker()
+    fake.seed_instance(rng.getrandbits(64))
+    return fake
 
 
 def _match_case(surrogate: str, original: str) -> str:
@@ -60,16 +67,14 @@ class Surrogates:
 
     @staticmethod
     def person(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         words = original.split()
         value = fake.first_name() if len(words) == 1 else f"{fake.first_name()} {fake.last_name()}"
         return _match_case(value, original)
 
     @staticmethod
     def email(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         user = f"{fake.first_name()}.{fake.last_name()}{rng.randint(1, 99)}".lower()
         return f"{user}@example.{rng.choice(['com', 'net', 'org'])}"
 
@@ -123,33 +128,28 @@ class Surrogates:
 
     @staticmethod
     def street_address(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         return _match_case(fake.street_address(), original)
 
     @staticmethod
     def handle(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         name = f"{fake.user_name()}{rng.randint(1, 99)}"
         return f"@{name}" if original.startswith("@") else name
 
     @staticmethod
     def url(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         return f"https://example.com/{fake.user_name()}"
 
     @staticmethod
     def location(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         return _match_case(fake.city(), original)
 
     @staticmethod
     def date_time(rng: random.Random, original: str) -> str:
-        fake = _faker()
-        fake.seed_instance(rng.getrandbits(64))
+        fake = _faker(rng)
         return fake.date(pattern="%B %d, %Y")
 
 
