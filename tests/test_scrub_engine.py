@@ -176,6 +176,47 @@ def test_hard_negatives_are_left_alone(scrubber):
         assert out == text, findings
 
 
+@pytest.mark.parametrize("text", [
+    "Hush, it will pass. Small steps help.",           # capitalized words at a sentence start
+    "Ooh nice!! 🎉 Bookmarks are the way to go.",
+    "Hmph, fine. Brown spots mean too much sun.",      # an interjection; a surname that is also a word
+    "I love to edit photos and I hate jet lag",        # first names that are everyday words
+    "Mamma mia, that pasta looks good",                # a set phrase
+    "let me cook rice tonight",                        # an everyday first name before a surname-word
+])
+def test_everyday_words_are_not_names(scrubber, text):
+    out, findings = scrubber.scrub_text(text)
+    assert out == text, findings
+
+
+@pytest.mark.parametrize("text,name", [
+    ("my cousin carolina is visiting", "carolina"),       # everyday-word name after a relation
+    ("we met jordan kowalczyk at the gym", "jordan kowalczyk"),  # everyday-word name + surname
+    ("please tell Crystal I'm sorry", "Crystal"),
+    ("you can call me April", "April"),
+    ("Grace called me yesterday", "Grace"),               # a first name at a sentence start stays a name
+])
+def test_names_that_are_also_words_are_scrubbed_with_evidence(scrubber, text, name):
+    out, findings = scrubber.scrub_text(text)
+    assert name not in out and [f.entity_type for f in findings] == ["PERSON"]
+
+
+@pytest.mark.parametrize("text,address", [
+    ("send it to 14 rue des Lilas, 69003 Lyon please", "14 rue des Lilas, 69003 Lyon"),
+    ("we live at 3 avenue Jean Jaurès, 33000 Saint-Médard-en-Jalles now", "3 avenue Jean Jaurès, 33000 Saint-Médard-en-Jalles"),
+    ("address: Alte Landstraße 12, 20095 Hamburg", "Alte Landstraße 12, 20095 Hamburg"),
+    ("my office is 600 Harbor Parkways, Springfield, IL 62701", "600 Harbor Parkways, Springfield, IL 62701"),
+])
+def test_addresses_keep_their_postcode_and_town(scrubber, text, address):
+    out, findings = scrubber.scrub_text(text)
+    assert [(f.entity_type, text[f.start:f.end]) for f in findings] == [("STREET_ADDRESS", address)]
+
+
+def test_an_ip_address_near_a_phone_word_is_an_ip_address(scrubber):
+    text = "my phone says 10.0.12.254 is blocked"
+    assert [f.entity_type for f in scrubber.scrub_text(text)[1]] == ["IP_ADDRESS"]
+
+
 def test_missing_model_is_a_clear_error_and_never_a_download(monkeypatch):
     import spacy.cli
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
-from curation.scrub.names import trivial_words
+from curation.scrub.names import dictionary_words, trivial_words
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
@@ -132,7 +132,7 @@ def _nlp_engine(nlp, language: str):
     return PreloadedSpacyNlpEngine()
 
 
-def _recognizers(entities: Sequence[str], language: str, with_ner: bool) -> list:
+def _recognizers(entities: Sequence[str], language: str, with_ner: bool, dictionary: frozenset[str]) -> list:
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         DateRecognizer,
@@ -162,8 +162,8 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool) -> list
         chat.StreetAddressRecognizer(language),
         chat.SocialHandleRecognizer(language),
         chat.PersonalUrlRecognizer(language),
-        chat.NameCueRecognizer(language),
-        chat.KnownNameRecognizer(language),
+        chat.NameCueRecognizer(language, dictionary),
+        chat.KnownNameRecognizer(language, dictionary),
         DateRecognizer(supported_language=language),
     ]
     if with_ner:
@@ -267,7 +267,8 @@ class Detector:
         self.ner_gate = not (acted_on & set(NER_ENTITIES)) - {"PERSON"}
         self.nlp = load_spacy(config.model) if self.with_ner else _blank_english()
         registry = RecognizerRegistry(supported_languages=[config.language])
-        for recognizer in _recognizers(self.entities, config.language, self.with_ner):
+        dictionary = dictionary_words(config.model) if "PERSON" in self.entities else frozenset()
+        for recognizer in _recognizers(self.entities, config.language, self.with_ner, dictionary):
             registry.add_recognizer(recognizer)
         # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
         self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=_nlp_engine(self.nlp, config.language),

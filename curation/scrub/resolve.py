@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import is_first_name, is_last_name, not_a_name
+from curation.scrub.names import (NAME_IDIOMS, dictionary_words, in_dictionary, is_first_name, is_last_name,
+                                  known_first_name, not_a_name)
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -33,6 +34,8 @@ _NAME_EDGE_WORDS = frozenset(
 )
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
+_SENTENCE_END = ".!?…\n"
+_IDIOMS = re.compile(r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -122,24 +125,65 @@ def _fragment_of_longer_number(text: str, d: Detection) -> bool:
     return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
 
 
-def _ner_guess(text: str, d: Detection) -> bool:
-    """A lower-case PERSON from the NER model alone, with no known name in it, is usually a typo or slang
-    the model has not seen ("remeber", "hlelo"); names in lower case are caught by the name lists."""
+def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """A lower-case PERSON from the NER model alone, with no known name in it, is usually a typo, slang or
+    a word the model has not seen ("remeber", "hlelo", "barre chords"); names in lower case are caught by
+    the name lists. A surname that is also an English word ("barre", "cook") is no evidence."""
     surface = text[d.start:d.end]
     return (d.recognizer == "SpacyRecognizer" and not any(c.isupper() for c in surface)
-            and not any(is_first_name(w) or is_last_name(w) for w in surface.lower().split()))
+            and not any(is_first_name(w) or is_last_name(w) and w not in dictionary for w in surface.lower().split()))
 
 
-def _plausible(text: str, detection: Detection) -> bool:
+def _at_sentence_start(text: str, position: int) -> bool:
+    """Only spaces, quotes and emoji since the text began or a sentence ended."""
+    i = position
+    while i > 0 and not text[i - 1].isalnum() and text[i - 1] not in _SENTENCE_END:
+        i -= 1
+    return i == 0 or text[i - 1] in _SENTENCE_END
+
+
+def _word_at_sentence_start(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """A capitalized word the NER model alone tagged as a person where a sentence starts ("Hush now",
+    "Small wins count", "Cook it slowly", "Ahoy, matey") is a word, not a name: every word of it is an
+    English word, or it is one unknown word set off by a comma (an interjection). Known first names
+    ("Grace is here", "Will Smith") stay."""
+    if d.recognizer != "SpacyRecognizer" or not _at_sentence_start(text, d.start):
+        return False
+    words = _WORD.findall(text[d.start:d.end])
+    if not words or any(known_first_name(w.lower()) for w in words):
+        return False
+    if all(w.islower() or in_dictionary(name_key(w), dictionary) or not_a_name(name_key(w)) for w in words):
+        return True
+    return len(words) == 1 and text[d.end:d.end + 1] == ","
+
+
+def _in_idiom(text: str, d: Detection) -> bool:
+    return any(m.start() <= d.start and d.end <= m.end() for m in _IDIOMS.finditer(text))
+
+
+def _dotted_quad(surface: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(surface)
+    except ValueError:
+        return False
+    return True
+
+
+def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> bool:
     surface = text[detection.start:detection.end]
     if not surface.strip():
         return False
     if detection.entity_type == "PERSON":
         words = _WORD.findall(surface)
         return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
-                and not _ner_guess(text, detection))
+                and not _ner_guess(text, detection, dictionary) and not _word_at_sentence_start(text, detection, dictionary)
+                and not _in_idiom(text, detection))
     if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
         return False
+    if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
+        return False  # an IPv4 address that a phone pattern also matched ("is 192.168.1.213 my public address?")
     if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN:
         return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40):detection.start])
     return True
@@ -161,6 +205,7 @@ def _merge_same_type(detections: list[Detection]) -> list[Detection]:
 def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, allow: AllowList | None = None) -> list[Finding]:
     """The non-overlapping entities to act on in `text`, sorted by position."""
     allow = allow or AllowList()
+    dictionary = dictionary_words(config.model)
     tiers = list(config.tiers)
     candidates: list[Detection] = []
     for d in detections:
@@ -171,7 +216,7 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
         pieces = _trim_name(text, d, allow) if d.entity_type in _NAME_LIKE_TYPES else [d]
-        candidates.extend(p for p in pieces if _plausible(text, p))
+        candidates.extend(p for p in pieces if _plausible(text, p, dictionary))
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
     ranked = sorted(_merge_same_type(candidates),
