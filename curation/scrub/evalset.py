@@ -520,9 +520,9 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
     if not traffic or not (folder / "truth.jsonl.gz").exists():
         raise FileNotFoundError(f"{folder}: not a simulator output folder (traffic/part-*.jsonl.gz and "
                                 "truth.jsonl.gz expected; make one with `flywheel simulate`)")
-    records = (record for path in traffic for record in _read_jsonl(path))
+    records = (record for path in traffic for record in read_jsonl(path))
     out = []
-    for record, truth in itertools.zip_longest(records, _read_jsonl(folder / "truth.jsonl.gz")):
+    for record, truth in itertools.zip_longest(records, read_jsonl(folder / "truth.jsonl.gz")):
         if limit is not None and len(out) >= limit:
             break
         if record is None or truth is None:
@@ -569,7 +569,8 @@ def _turn(messages: list[EvalMessage], span: dict, conversation_id: str) -> Eval
     return messages[span["turn"]]
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """The objects of a JSONL file (gzipped when its name ends in .gz), blank lines skipped."""
     import gzip
 
     opener = gzip.open if str(path).endswith(".gz") else open

@@ -94,9 +94,9 @@ class EvalReport:
                     lines.append(f"| {source} | {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | "
                                  f"{_fmt(s.recall)} |")
         if self.by_style:
-            lines += ["", "| style | labeled | recall | precision |", "|---|---:|---:|---:|"]
+            lines += ["", "| style | labeled | predicted | recall | precision |", "|---|---:|---:|---:|---:|"]
             for style, s in sorted(self.by_style.items()):
-                lines.append(f"| {style} | {s.gold} | {_fmt(s.recall)} | {_fmt(s.precision)} |")
+                lines.append(f"| {style} | {s.gold} | {s.predicted} | {_fmt(s.recall)} | {_fmt(s.precision)} |")
         if self.real_messages:
             total = sum(self.real_false_positives.values())
             detail = ", ".join(f"{k}={v}" for k, v in sorted(self.real_false_positives.items())) or "none"

@@ -100,11 +100,20 @@ def first_names() -> frozenset[str]:
     return frozenset(names - _common_words())
 
 
+# Where Faker's person providers keep surnames (pl_PL: male and unisex lists, its `last_names` is a stub).
+_LAST_NAME_ATTRIBUTES = ("last_names", "last_names_male", "last_names_female", "male_last_names",
+                         "female_last_names", "unisex_last_names")
+
+
 @lru_cache(maxsize=1)
 def last_names() -> frozenset[str]:
     names: set[str] = set()
     for locale in GAZETTEER_LOCALES:
-        names.update(n.lower() for n in getattr(_provider(locale), "last_names", ()) if n.replace("-", "").isalpha())
+        provider = _provider(locale)
+        for attribute in _LAST_NAME_ATTRIBUTES:
+            names.update(n.lower() for n in getattr(provider, attribute, ()) if n.replace("-", "").isalpha())
+    # Slavic surnames change ending with gender; pl_PL lists only the male form ("kowalski" -> "kowalska").
+    names.update(n[:-1] + "a" for n in list(names) if n.endswith(("ski", "cki", "dzki")))
     return frozenset(names - _common_words())
 
 

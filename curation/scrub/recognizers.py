@@ -552,8 +552,19 @@ class NameCueRecognizer(LocalRecognizer):
 _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[a-zà-ÿ][a-zà-ÿ'’-]*[a-zà-ÿ](?![\w@])", re.IGNORECASE)
 
 
+# Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
+# called me", "Summer says hi"; not "summer is here").
+_SPEAKER_VERBS = frozenset(
+    """said says told tells texted texts called asked asks replied replies messaged emailed dmed promised
+    invited thinks thought wants wanted knows knew loves hates laughed cried smiled admitted apologized
+    apologised insisted mentioned explained yelled shouted whispered""".split()
+)
+
+
 class KnownNameRecognizer(LocalRecognizer):
-    """PERSON for known first names without a cue, extended by a following surname.
+    """PERSON for known first names without a cue, extended by a following surname. A first name that is
+    also an everyday word counts before a surname that is no English word or, capitalized, before a verb
+    only people do (`_SPEAKER_VERBS`).
 
     A small NER model misses capitalized names in chat ("Thanks Jake!", tagged NORP or nothing). A
     capitalized known first name scores 0.65, a lower-case one 0.55 (on 5,000 real hh-rlhf and persona-chat
@@ -583,7 +594,9 @@ class KnownNameRecognizer(LocalRecognizer):
             following = words[i + 1] if i + 1 < len(words) else None
             adjacent = following is not None and text[match.end():following.start()] in (" ", "\t")
             full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
-            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name):
+            speaker = (word[:1].isupper() and adjacent and known_first_name(lower)
+                       and following.group().lower() in _SPEAKER_VERBS)
+            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker):
                 continue
             capitalized = word[:1].isupper()
             end = match.end()

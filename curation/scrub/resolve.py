@@ -126,12 +126,17 @@ def _fragment_of_longer_number(text: str, d: Detection) -> bool:
 
 
 def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
-    """A lower-case PERSON from the NER model alone, with no known name in it, is usually a typo, slang or
-    a word the model has not seen ("remeber", "hlelo", "barre chords"); names in lower case are caught by
-    the name lists. A surname that is also an English word ("barre", "cook") is no evidence."""
+    """A lower-case PERSON from the NER model alone, with no known first name in it, is usually a typo,
+    slang or a word the model has not seen ("remeber", "hlelo", "barre chords"); names in lower case are
+    caught by the name lists. Surnames alone count only when every word is one and none is an English
+    word ("kowalczyk"; not "barre chords", "cook")."""
     surface = text[d.start:d.end]
-    return (d.recognizer == "SpacyRecognizer" and not any(c.isupper() for c in surface)
-            and not any(is_first_name(w) or is_last_name(w) and w not in dictionary for w in surface.lower().split()))
+    if d.recognizer != "SpacyRecognizer" or any(c.isupper() for c in surface):
+        return False
+    words = [name_key(w) for w in _WORD.findall(surface)]
+    if any(is_first_name(w) for w in words):
+        return False
+    return not (words and all(is_last_name(w) and not in_dictionary(w, dictionary) for w in words))
 
 
 def _at_sentence_start(text: str, position: int) -> bool:
