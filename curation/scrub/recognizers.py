@@ -8,7 +8,7 @@
 - EMAIL_ADDRESS: obfuscated addresses (`jane dot doe at gmail dot com`, `jane(at)mail(dot)com`).
 - IBAN_CODE: lower- and mixed-case IBANs (presidio's pattern is upper-case only), checksum-validated.
 - CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series.
-- US_SSN: nine digits right after "ssn" / "social security number", in any grouping.
+- US_SSN: nine digits right after "ssn" / "social security number" / "soc sec" / "my social", in any grouping.
 - SOCIAL_HANDLE: `@handles` and `insta: jane_doe99`.
 - URL: personal URLs (profile pages on social sites), not every URL.
 - PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`) and known
@@ -351,7 +351,8 @@ class ChatCreditCardRecognizer(RegexRecognizer):
 
 
 _SSN_CUE = re.compile(
-    r"\b(?:ssn|ss#|ss\s?no|social\s+security(?:\s+(?:number|no|num|#))?|social)\b\W{0,3}(?:is|was|=|:|#)?\W{0,3}"
+    r"\b(?:ssn|ss#|ss\s?no|soc\.?\s?sec|social(?:\s+sec(?:urity)?)?)(?![a-z])\.?(?:\s+(?:number|num|no|#)(?![a-z]))?"
+    r"\W{0,3}(?:is|was|=|:|#)?\W{0,3}"
     r"(?P<value>\d{3}([-. ]?)\d{2}\2\d{4})(?!\d)",
     re.IGNORECASE,
 )
@@ -441,6 +442,8 @@ _RELATIONS = (r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|d
               r"kid|baby|fianc[eé]e?|grandma|grandpa|grandmother|grandfather|niece|nephew|bestie|bff|ex|crush|"
               r"manager|doctor|therapist|landlord|colleague|classmate|buddy|pal|bro|sis|stepmom|stepdad|stepson|"
               r"stepdaughter")
+_RELATION_ADJECTIVES = (r"(?:(?:best|older|younger|little|big|baby|twin|new|old|late|dear|favou?rite|step|ex|"
+                        r"oldest|youngest|eldest)[ \t]+)?")
 # The user says what their (or someone's) name is: any word that is not a common word is the name.
 _DECLARED_CUE = re.compile(
     r"\b(?:my\s+name\s*(?:is|'s|’s|s)|my\s+names|name\s*(?:is|:|=)|call\s+me|i\s+go\s+by|they\s+call\s+me|"
@@ -450,8 +453,14 @@ _DECLARED_CUE = re.compile(
 )
 # Someone is introduced by a relation or a sign-off: known first names or capitalized words.
 _RELATION_CUE = re.compile(
-    r"\b(?:(?:my|your|our|his|her|their|ur)\s+(?:" + _RELATIONS + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
+    r"\b(?:(?:my|your|our|his|her|their|ur)\s+" + _RELATION_ADJECTIVES + r"(?:" + _RELATIONS + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
     r"thanks,|best,|-{1,2}|—)\s*" + _NAME_WORDS,
+    re.IGNORECASE,
+)
+# "my best friend is Lily", "his boss was Frank": a known first name or a capitalized word.
+_RELATION_IS_CUE = re.compile(
+    r"\b(?:my|your|our|his|her|their|ur)\s+" + _RELATION_ADJECTIVES + r"(?:" + _RELATIONS + r")\s+(?:is|was)"
+    r"\s+" + _NAME_WORDS,
     re.IGNORECASE,
 )
 # A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
@@ -486,6 +495,8 @@ def _first_accepted(word: str, level: str) -> bool:
     known = is_first_name(bare) and not ambiguous_name(bare)
     if level == "declared":
         return True
+    if level == "relation is":  # "my dad is rich": only a name that is no everyday word, or a capitalized one
+        return known or word[:1].isupper()
     if level == "relation":
         return known or known_first_name(bare) or word[:1].isupper()
     if level == "title":
@@ -522,7 +533,8 @@ def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
 class NameCueRecognizer(LocalRecognizer):
     """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names."""
 
-    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_TITLE_CUE, "title", 0.7),
+    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_RELATION_IS_CUE, "relation is", 0.7),
+            (_TITLE_CUE, "title", 0.7),
             (_PERSON_CUE, "person", 0.6), (_WEAK_CUE, "weak", 0.6))
 
     def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):

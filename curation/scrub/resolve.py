@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import (NAME_IDIOMS, dictionary_words, in_dictionary, is_first_name, is_last_name,
-                                  known_first_name, not_a_name)
+from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, dictionary_words, in_dictionary, is_first_name,
+                                  is_last_name, known_first_name, not_a_name)
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -26,6 +26,8 @@ _NUMERIC_TYPES = {"PHONE_NUMBER", "US_SSN", "IP_ADDRESS", "CREDIT_CARD"}
 # Above this score a detection is validated (Luhn, IBAN checksum) or context-confirmed: never dropped
 # for a preceding "order" or "#".
 _CERTAIN = 0.95
+# Recognizers that only fire after a word naming the entity ("ssn", "soc. sec. no."): the number is personal.
+_NAMED_BY_CUE = frozenset({"SsnCueRecognizer"})
 
 # Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
 _NAME_EDGE_WORDS = frozenset(
@@ -35,6 +37,12 @@ _NAME_EDGE_WORDS = frozenset(
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
 _SENTENCE_END = ".!?…\n"
+# Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
+# verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
+_NOT_AFTER_A_SUBJECT = frozenset(
+    """me my you your him her us our them their it this that these those the a an of under over in on into
+    upon for""".split()
+)
 _IDIOMS = re.compile(r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE)
 
 
@@ -151,10 +159,15 @@ def _word_at_sentence_start(text: str, d: Detection, dictionary: frozenset[str])
     """A capitalized word the NER model alone tagged as a person where a sentence starts ("Hush now",
     "Small wins count", "Cook it slowly", "Ahoy, matey") is a word, not a name: every word of it is an
     English word, or it is one unknown word set off by a comma (an interjection). Known first names
-    ("Grace is here", "Will Smith") stay."""
+    ("Grace is here", "Will Smith") stay, unless an everyday-word one is followed by a word that cannot
+    follow a name as subject ("Bill me later", "Mark my words", "Will you", "Grace under pressure")."""
     if d.recognizer != "SpacyRecognizer" or not _at_sentence_start(text, d.start):
         return False
     words = _WORD.findall(text[d.start:d.end])
+    if len(words) == 1 and ambiguous_name(name_key(words[0])):
+        following = _WORD.match(text, d.end + 1) if text[d.end:d.end + 1] == " " else None
+        if following and following.group().lower() in _NOT_AFTER_A_SUBJECT:
+            return True
     if not words or any(known_first_name(w.lower()) for w in words):
         return False
     if all(w.islower() or in_dictionary(name_key(w), dictionary) or not_a_name(name_key(w)) for w in words):
@@ -189,7 +202,7 @@ def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> b
         return False
     if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
         return False  # an IPv4 address that a phone pattern also matched ("is 192.168.1.213 my public address?")
-    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN:
+    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN and detection.recognizer not in _NAMED_BY_CUE:
         return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40):detection.start])
     return True
 
