@@ -281,3 +281,30 @@ def test_record_batch_stage_function(scrubber):
         assert [m["content"] for m in rows[2]["messages"]] == [None, "call <PHONE_NUMBER_1>"]
         assert rows[0]["pii_counts"] == [{"entity_type": "EMAIL_ADDRESS", "count": 1},
                                          {"entity_type": "PERSON", "count": 2}]
+
+
+@pytest.mark.parametrize("text,exempt,needed", [
+    ("I'm Luna, by the way. Don't worry!", {"luna"}, False),  # contractions of stop words, the character
+    ("I'm Luna, by the way.", set(), True),
+    ("Small steps help. Ahoy, matey!", set(), False),        # sentence starts resolve.py discards anyway
+    ("Grace, come here", set(), True),                       # a known first name always needs the model
+    ("we met Torhan at the gym", {"luna"}, True),
+])
+def test_ner_runs_only_where_a_kept_name_is_possible(scrubber, text, exempt, needed):
+    assert scrubber.detector._needs_ner(text, frozenset(exempt)) is needed
+
+
+def test_skipping_the_model_for_the_characters_name_changes_no_outcome(scrubber):
+    from curation.scrub.replace import ConversationReplacer, apply
+    from curation.scrub.resolve import resolve
+    from curation.scrub.scrubber import Conversation
+
+    persona = "Luna is an astronomer."
+    texts = ["I'm Luna, by the way. Small steps help!", "thanks Luna, Torhan Yilmaz says hi", "Ahoy, Luna's here"]
+    conversation = Conversation("c", texts, "Luna", persona)
+    gated = scrubber.scrub([conversation])[0]
+    ungated = scrubber.detect([*texts, persona])  # the model on every text
+    allow = scrubber.allow_list(conversation, ungated)
+    replacer = ConversationReplacer("c", scrubber.config.mode, scrubber.config.seed)
+    assert gated.texts == [apply(t, resolve(t, ungated[t], scrubber.config, allow), replacer)[0] for t in texts]
+    assert gated.texts[1] == "thanks Luna, <PERSON_1> says hi" and gated.texts[0] == texts[0]

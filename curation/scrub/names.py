@@ -14,6 +14,7 @@ tags "Hush", "Small" or "Cook" as people.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -171,3 +172,21 @@ def dictionary_words(model: str) -> frozenset[str]:
     for part_of_speech in ("noun", "verb", "adj", "adv"):
         words.update(w for w in index.get(part_of_speech, ()) if w.isalpha())
     return frozenset(words)
+
+
+SENTENCE_END = ".!?…\n"
+_CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
+
+
+def at_sentence_start(text: str, position: int) -> bool:
+    """Only spaces, quotes and emoji between `position` and the text's start or a sentence's end."""
+    i = position
+    while i > 0 and not text[i - 1].isalnum() and text[i - 1] not in SENTENCE_END:
+        i -= 1
+    return i == 0 or text[i - 1] in SENTENCE_END
+
+
+def contraction_base(word: str) -> str:
+    """`word` in lower case without a contraction or possessive ending ("I'm" -> "i", "Don't" -> "do",
+    "Luna's" -> "luna")."""
+    return _CONTRACTION.sub("", word.lower())

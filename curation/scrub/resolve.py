@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, dictionary_words, in_dictionary, is_first_name,
-                                  is_last_name, known_first_name, not_a_name)
+from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, at_sentence_start, dictionary_words, in_dictionary,
+                                  is_first_name, is_last_name, known_first_name, not_a_name)
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -36,7 +36,6 @@ _NAME_EDGE_WORDS = frozenset(
 )
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
-_SENTENCE_END = ".!?…\n"
 # Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
 # verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
 _NOT_AFTER_A_SUBJECT = frozenset(
@@ -147,21 +146,13 @@ def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
     return not (words and all(is_last_name(w) and not in_dictionary(w, dictionary) for w in words))
 
 
-def _at_sentence_start(text: str, position: int) -> bool:
-    """Only spaces, quotes and emoji since the text began or a sentence ended."""
-    i = position
-    while i > 0 and not text[i - 1].isalnum() and text[i - 1] not in _SENTENCE_END:
-        i -= 1
-    return i == 0 or text[i - 1] in _SENTENCE_END
-
-
 def _word_at_sentence_start(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
     """A capitalized word the NER model alone tagged as a person where a sentence starts ("Hush now",
     "Small wins count", "Cook it slowly", "Ahoy, matey") is a word, not a name: every word of it is an
     English word, or it is one unknown word set off by a comma (an interjection). Known first names
     ("Grace is here", "Will Smith") stay, unless an everyday-word one is followed by a word that cannot
     follow a name as subject ("Bill me later", "Mark my words", "Will you", "Grace under pressure")."""
-    if d.recognizer != "SpacyRecognizer" or not _at_sentence_start(text, d.start):
+    if d.recognizer != "SpacyRecognizer" or not at_sentence_start(text, d.start):
         return False
     words = _WORD.findall(text[d.start:d.end])
     if len(words) == 1 and ambiguous_name(name_key(words[0])):
