@@ -307,7 +307,7 @@ class Detector:
         With the default tiers the model matters only for PERSON, and only where a capitalized word could
         be a name that resolve.py keeps: not a stop word or chat word, contractions included ("I", "What's",
         "Don't"), not one of the text's `exempt` names (the character's, allowed anyway), and not a
-        sentence start that resolve.py discards as a word ("Cook it slowly", "Ahoy, matey": an English
+        sentence start that resolve.py discards as a word ("Small wins count", "Ahoy, matey": an English
         word or a word set off by a comma, and no known first name). Lower-case names are the name
         recognizers' (the model's lower-case guesses are discarded in resolve.py). Other configurations
         (LOCATION replaced, say) run the model on every text."""
