@@ -205,6 +205,7 @@ def test_everyday_words_are_not_names(scrubber, text):
     ("anna kowalska said hi", "anna kowalska"),           # a surname in its feminine form
     ("my best friend is Lily and she has a dog", "Lily"),  # a relation with an adjective, then "is"
     ("my older brother tomasz is visiting", "tomasz"),
+    ("we met Olu at the gym", "Olu"),                      # an unknown capitalized name after a person cue
 ])
 def test_names_that_are_also_words_are_scrubbed_with_evidence(scrubber, text, name):
     out, findings = scrubber.scrub_text(text)

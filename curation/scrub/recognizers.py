@@ -484,7 +484,7 @@ _PERSON_CUE = re.compile(
 )
 
 
-def _first_accepted(word: str, level: str) -> bool:
+def _first_accepted(word: str, level: str, dictionary: frozenset[str]) -> bool:
     bare = word.strip("'’-").lower()
     if len(bare) < 2:
         return False
@@ -501,8 +501,9 @@ def _first_accepted(word: str, level: str) -> bool:
         return known or known_first_name(bare) or word[:1].isupper()
     if level == "title":
         return known or is_last_name(bare) or word[:1].isupper()
-    if level == "person":
-        return known or known_first_name(bare) and word[:1].isupper()
+    if level == "person":  # "met Olu", "I'm Tamsin", "tell Crystal": capitalized, a name or no English word
+        return known or word[:1].isupper() and not word.isupper() and (
+            known_first_name(bare) or not in_dictionary(bare, dictionary))
     return known
 
 
@@ -517,7 +518,8 @@ def surname_follows(first: str, following: str, dictionary: frozenset[str]) -> b
 def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
     """How many characters of `value` (the words after a cue) are a name; 0 when none is."""
     words = value.split()
-    if not (_first_accepted(words[0], level) or len(words) > 1 and surname_follows(words[0], words[1], dictionary)):
+    if not (_first_accepted(words[0], level, dictionary)
+            or len(words) > 1 and surname_follows(words[0], words[1], dictionary)):
         return 0
     first_capitalized = words[0][:1].isupper()
     end = offset = len(words[0])
