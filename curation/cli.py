@@ -305,29 +305,35 @@ def scan_leaks(
 
 
 def scrub_eval(
-    messages: Annotated[int, typer.Option(min=100, help="Generated labeled messages.")] = 1200,
-    seed: Annotated[int, typer.Option(help="Seed of the generated evaluation set.")] = 13,
+    messages: Annotated[int, typer.Option(min=100, help="Generated labeled messages (the template set).")] = 1200,
+    seed: Annotated[int, typer.Option(help="Seed of the template set.")] = 13,
     recipe: RecipeOption = None,
     real: Annotated[int, typer.Option(min=0, help="Real messages from ../shared/data as hard negatives.")] = 1000,
-    traffic: Annotated[Optional[Path], typer.Option(help="Simulated traffic JSONL, with --sidecar.",
-                                                    show_default=False)] = None,
-    sidecar: Annotated[Optional[Path], typer.Option(help="The simulator's truth sidecar JSONL.",
-                                                    show_default=False)] = None,
+    simulate: Annotated[int, typer.Option(min=0, help="Conversations to simulate and add, labeled by the simulator's "
+                                                      "truth sidecar (0: the template set alone).")] = 1000,
+    simulate_seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    simulated: Annotated[Optional[Path], typer.Option(file_okay=False, help="Add this `flywheel simulate` output "
+                                                      "folder instead of simulating.", show_default=False)] = None,
     examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
 ) -> None:
-    """Precision and recall of the scrubber per entity type on a labeled set; exit 1 if a target is missed."""
-    from curation.scrub.evalset import (HH_FILE, PERSONA_CHAT_FILE, generate, load_simulator_sidecar,
-                                        real_messages, shared_data_dir)
+    """Precision and recall of the scrubber per entity type on a labeled set (templates + simulated
+    conversations); exit 1 if a target is missed."""
+    from curation.scrub import evalset
     from curation.scrub.evaluation import evaluate
 
     config = _scrub_config(recipe)
-    conversations = generate(messages, seed)
-    if traffic or sidecar:
-        if not (traffic and sidecar):
-            raise typer.BadParameter("--traffic and --sidecar go together", param_hint="--sidecar")
-        conversations += load_simulator_sidecar(traffic, sidecar)
-    shared = shared_data_dir()
-    negatives = real_messages(shared / HH_FILE, shared / PERSONA_CHAT_FILE, limit=real) if real else []
+    conversations = evalset.generate(messages, seed)
+    try:
+        if simulated is not None:
+            conversations += evalset.load_simulation(simulated)
+        elif simulate:
+            conversations += evalset.simulate(simulate, simulate_seed)
+    except (FileNotFoundError, evalset.SimulationMismatch) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    shared = evalset.shared_data_dir()
+    negatives = (evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real)
+                 if real else [])
     report = evaluate(conversations, config, negatives, keep_examples=examples)
     typer.echo(report.table())
     for kind, rows in (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives)):

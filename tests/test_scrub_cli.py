@@ -174,3 +174,22 @@ def test_surrogate_runs_are_byte_identical_across_processes(app, tmp_path):
                     "--out", str(there), "--mode", "surrogate"], check=True, env=env, cwd=ROOT, capture_output=True)
     assert here.read_bytes() == there.read_bytes()
     assert b"jake.p@gmail.com" not in here.read_bytes()
+
+
+@pytest.mark.slow
+def test_scrub_eval_reports_each_part_of_the_labeled_set(app, tmp_path):
+    from curation.simulator import SimulationConfig, run_simulation
+
+    simulated = tmp_path / "sim"
+    run_simulation(SimulationConfig(conversations=30, seed=5), simulated, workers=1, progress=False)
+    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", simulated)
+    assert result.exit_code in (0, 1), result.output  # 1: a target missed on so small a set
+    rows = [line.split(" | ") for line in result.output.splitlines() if line.startswith("| simulator |")
+            or line.startswith("| templates |")]
+    assert {row[0].strip("| ") for row in rows} == {"simulator", "templates"}
+    assert "Character name survival" in result.output
+
+    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", tmp_path / "missing")
+    assert result.exit_code == 2
+    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", tmp_path)
+    assert result.exit_code == 2 and "not a simulator output folder" in result.output

@@ -176,6 +176,68 @@ def test_hard_negatives_are_left_alone(scrubber):
         assert out == text, findings
 
 
+@pytest.mark.parametrize("text", [
+    "Hush, it will pass. Small steps help.",           # capitalized words at a sentence start
+    "Ooh nice!! 🎉 Bookmarks are the way to go.",
+    "Hmph, fine. Brown spots mean too much sun.",      # an interjection; a surname that is also a word
+    "I love to edit photos and I hate jet lag",        # first names that are everyday words
+    "Mamma mia, that pasta looks good",                # a set phrase
+    "let me cook rice tonight",                        # an everyday first name before a surname-word
+    "Bill me later, I'll pay next week.",              # everyday-word names used as verbs, modals, nouns
+    "Will you help me? Grace under pressure is hard.",
+    "Mark my words, this will work.",
+    "first time trying to learn barre chords, I'm stressed",  # a surname-word in a lower-case NER guess
+    "summer is here and I love it",
+    "my dad is rich and my sister is happy",          # "is" after a relation: no everyday word is a name
+])
+def test_everyday_words_are_not_names(scrubber, text):
+    out, findings = scrubber.scrub_text(text)
+    assert out == text, findings
+
+
+@pytest.mark.parametrize("text,name", [
+    ("my cousin carolina is visiting", "carolina"),       # everyday-word name after a relation
+    ("we met jordan kowalczyk at the gym", "jordan kowalczyk"),  # everyday-word name + surname
+    ("please tell Crystal I'm sorry", "Crystal"),
+    ("you can call me April", "April"),
+    ("Grace called me yesterday", "Grace"),               # before a verb only people do
+    ("Summer says hi!", "Summer"),
+    ("anna kowalska said hi", "anna kowalska"),           # a surname in its feminine form
+    ("my best friend is Lily and she has a dog", "Lily"),  # a relation with an adjective, then "is"
+    ("my older brother tomasz is visiting", "tomasz"),
+    ("we met Olu at the gym", "Olu"),                      # an unknown capitalized name after a person cue
+])
+def test_names_that_are_also_words_are_scrubbed_with_evidence(scrubber, text, name):
+    out, findings = scrubber.scrub_text(text)
+    assert name not in out and [f.entity_type for f in findings] == ["PERSON"]
+
+
+@pytest.mark.parametrize("text,address", [
+    ("send it to 14 rue des Lilas, 69003 Lyon please", "14 rue des Lilas, 69003 Lyon"),
+    ("we live at 3 avenue Jean Jaurès, 33000 Saint-Médard-en-Jalles now", "3 avenue Jean Jaurès, 33000 Saint-Médard-en-Jalles"),
+    ("address: Alte Landstraße 12, 20095 Hamburg", "Alte Landstraße 12, 20095 Hamburg"),
+    ("my office is 600 Harbor Parkways, Springfield, IL 62701", "600 Harbor Parkways, Springfield, IL 62701"),
+])
+def test_addresses_keep_their_postcode_and_town(scrubber, text, address):
+    out, findings = scrubber.scrub_text(text)
+    assert [(f.entity_type, text[f.start:f.end]) for f in findings] == [("STREET_ADDRESS", address)]
+
+
+@pytest.mark.parametrize("text,ssn", [
+    ("social sec: 123.45.6789", "123.45.6789"),
+    ("soc. sec. no. 219 09 9999", "219 09 9999"),       # "no." names the number, not an order number
+    ("my ssn number: 536228890", "536228890"),
+])
+def test_ssns_after_any_spelling_of_the_cue(scrubber, text, ssn):
+    _, findings = scrubber.scrub_text(text)
+    assert [(f.entity_type, text[f.start:f.end]) for f in findings] == [("US_SSN", ssn)]
+
+
+def test_an_ip_address_near_a_phone_word_is_an_ip_address(scrubber):
+    text = "my phone says 10.0.12.254 is blocked"
+    assert [f.entity_type for f in scrubber.scrub_text(text)[1]] == ["IP_ADDRESS"]
+
+
 def test_missing_model_is_a_clear_error_and_never_a_download(monkeypatch):
     import spacy.cli
 
@@ -220,3 +282,30 @@ def test_record_batch_stage_function(scrubber):
         assert [m["content"] for m in rows[2]["messages"]] == [None, "call <PHONE_NUMBER_1>"]
         assert rows[0]["pii_counts"] == [{"entity_type": "EMAIL_ADDRESS", "count": 1},
                                          {"entity_type": "PERSON", "count": 2}]
+
+
+@pytest.mark.parametrize("text,exempt,needed", [
+    ("I'm Luna, by the way. Don't worry!", {"luna"}, False),  # contractions of stop words, the character
+    ("I'm Luna, by the way.", set(), True),
+    ("Small steps help. Ahoy, matey!", set(), False),        # sentence starts resolve.py discards anyway
+    ("Grace, come here", set(), True),                       # a known first name always needs the model
+    ("we met Torhan at the gym", {"luna"}, True),
+])
+def test_ner_runs_only_where_a_kept_name_is_possible(scrubber, text, exempt, needed):
+    assert scrubber.detector._needs_ner(text, frozenset(exempt)) is needed
+
+
+def test_skipping_the_model_for_the_characters_name_changes_no_outcome(scrubber):
+    from curation.scrub.replace import ConversationReplacer, apply
+    from curation.scrub.resolve import resolve
+    from curation.scrub.scrubber import Conversation
+
+    persona = "Luna is an astronomer."
+    texts = ["I'm Luna, by the way. Small steps help!", "thanks Luna, Torhan Yilmaz says hi", "Ahoy, Luna's here"]
+    conversation = Conversation("c", texts, "Luna", persona)
+    gated = scrubber.scrub([conversation])[0]
+    ungated = scrubber.detect([*texts, persona])  # the model on every text
+    allow = scrubber.allow_list(conversation, ungated)
+    replacer = ConversationReplacer("c", scrubber.config.mode, scrubber.config.seed)
+    assert gated.texts == [apply(t, resolve(t, ungated[t], scrubber.config, allow), replacer)[0] for t in texts]
+    assert gated.texts[1] == "thanks Luna, <PERSON_1> says hi" and gated.texts[0] == texts[0]

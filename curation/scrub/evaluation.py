@@ -50,6 +50,7 @@ class EvalReport:
     character_mentions: int
     character_survived: int
     by_style: dict[str, TypeScore] = field(default_factory=dict)
+    by_source: dict[str, dict[str, TypeScore]] = field(default_factory=dict)
     real_messages: int = 0
     real_false_positives: Counter = field(default_factory=Counter)
     misses: list[tuple[str, str, str]] = field(default_factory=list)
@@ -85,10 +86,17 @@ class EvalReport:
                          f"{f'>= {target}' if target else ''} |")
         lines += ["", f"Character name survival: {self.character_survived}/{self.character_mentions} = "
                       f"{_fmt(self.character_survival)} (target >= {CHARACTER_SURVIVAL_TARGET})"]
+        if len(self.by_source) > 1:
+            lines += ["", "| source | entity type | labeled | predicted | precision | recall |", "|---|---|---:|---:|---:|---:|"]
+            for source, scores in sorted(self.by_source.items()):
+                for entity in sorted(scores, key=lambda e: (e not in RECALL_TARGETS, e)):
+                    s = scores[entity]
+                    lines.append(f"| {source} | {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | "
+                                 f"{_fmt(s.recall)} |")
         if self.by_style:
-            lines += ["", "| style | labeled | recall | precision |", "|---|---:|---:|---:|"]
+            lines += ["", "| style | labeled | predicted | recall | precision |", "|---|---:|---:|---:|---:|"]
             for style, s in sorted(self.by_style.items()):
-                lines.append(f"| {style} | {s.gold} | {_fmt(s.recall)} | {_fmt(s.precision)} |")
+                lines.append(f"| {style} | {s.gold} | {s.predicted} | {_fmt(s.recall)} | {_fmt(s.precision)} |")
         if self.real_messages:
             total = sum(self.real_false_positives.values())
             detail = ", ".join(f"{k}={v}" for k, v in sorted(self.real_false_positives.items())) or "none"
@@ -113,17 +121,20 @@ def evaluate(conversations: Sequence[EvalConversation], config: ScrubConfig | No
     results = scrubber.scrub(inputs)
     per_type: dict[str, TypeScore] = defaultdict(TypeScore)
     by_style: dict[str, TypeScore] = defaultdict(TypeScore)
+    by_source: dict[str, dict[str, TypeScore]] = defaultdict(lambda: defaultdict(TypeScore))
     mentions = survived = messages = 0
     misses: list[tuple[str, str, str]] = []
     false_positives: list[tuple[str, str, str]] = []
     for conversation, result in zip(conversations, results):
         for message, found in zip(conversation.messages, result.entities):
             messages += 1
-            _score_message(message, found, per_type, by_style[message.style], misses, false_positives)
+            _score_message(message, found, [per_type, by_source[message.source]], by_style[message.style], misses,
+                           false_positives)
             for start, end in message.character_mentions:
                 mentions += 1
                 survived += not any(_overlaps((start, end), (f.start, f.end)) for f in found)
-    report = EvalReport(messages, dict(per_type), mentions, survived, dict(by_style))
+    report = EvalReport(messages, dict(per_type), mentions, survived, dict(by_style),
+                        {source: dict(scores) for source, scores in by_source.items()})
     report.misses = misses[:keep_examples]
     report.false_positives = false_positives[:keep_examples]
     if real:
@@ -138,17 +149,17 @@ def evaluate(conversations: Sequence[EvalConversation], config: ScrubConfig | No
     return report
 
 
-def _score_message(message, found: list[Finding], per_type, style_score, misses, false_positives) -> None:
+def _score_message(message, found: list[Finding], type_tables, style_score, misses, false_positives) -> None:
     for span in message.spans:
         hit = any(f.entity_type == span.entity_type and _overlaps((span.start, span.end), (f.start, f.end)) for f in found)
-        for score in (per_type[span.entity_type], style_score):
+        for score in [table[span.entity_type] for table in type_tables] + [style_score]:
             score.gold += 1
             score.matched_gold += hit
         if not hit:
             misses.append((span.entity_type, message.text[span.start:span.end], message.text))
     for f in found:
         correct = any(f.entity_type == s.entity_type and _overlaps((s.start, s.end), (f.start, f.end)) for s in message.spans)
-        for score in (per_type[f.entity_type], style_score):
+        for score in [table[f.entity_type] for table in type_tables] + [style_score]:
             score.predicted += 1
             score.correct_predicted += correct
         if not correct:

@@ -3,12 +3,20 @@
 First and last names come from Faker's person providers (English-speaking and a few European locales);
 "never a name" is spaCy's stop words, Faker's list of about 1,000 common English words and the chat words
 below. A first name that is also an everyday word ("will", "grace", "summer") is ambiguous: it counts only
-after a strong cue such as "my name is".
+after a strong cue such as "my name is". The list was reviewed against the English words of WordNet: the
+known first names that are also verbs, adjectives or adverbs there ("jet", "edit", "grant") were added
+unless the name is the more common use ("bob", "nick", "julian").
+
+`dictionary_words` is WordNet's index of English lemmas as spaCy's English models ship it (lemmatizer
+lookups): the "is this capitalized word just a word?" test for sentence starts, where a small NER model
+tags "Hush", "Small" or "Cook" as people.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from pathlib import Path
 
 GAZETTEER_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "es_ES", "es_MX", "fr_FR", "de_DE", "it_IT", "pt_BR",
                      "nl_NL", "pl_PL")
@@ -52,8 +60,13 @@ AMBIGUOUS_FIRST_NAMES = frozenset(
     angel star storm rain snow sunny sage fern willow forest ash autumn winter spring mae
     ken ben jan jean gay dick peter willy wiley hank harry bud sonny junior young harm till harsh forum
     pace chance case gray grey lee long rich rusty dusty tip
+    ante cord coral curt ebony edit feline grant grit hardy jet kick lance mar marine maxi peer
+    pierce raven roan sole urban veer wolf
     """.split()
 )
+# Set phrases whose words look like names ("Mamma mia!"): a PERSON inside one is not a person.
+NAME_IDIOMS = ("mamma mia", "mama mia", "by jove", "by george", "for pete's sake", "bob's your uncle",
+               "jack of all trades", "peeping tom", "doubting thomas", "nosy parker", "smart alec")
 
 
 @lru_cache(maxsize=1)
@@ -88,11 +101,20 @@ def first_names() -> frozenset[str]:
     return frozenset(names - _common_words())
 
 
+# Where Faker's person providers keep surnames (pl_PL: male and unisex lists, its `last_names` is a stub).
+_LAST_NAME_ATTRIBUTES = ("last_names", "last_names_male", "last_names_female", "male_last_names",
+                         "female_last_names", "unisex_last_names")
+
+
 @lru_cache(maxsize=1)
 def last_names() -> frozenset[str]:
     names: set[str] = set()
     for locale in GAZETTEER_LOCALES:
-        names.update(n.lower() for n in getattr(_provider(locale), "last_names", ()) if n.replace("-", "").isalpha())
+        provider = _provider(locale)
+        for attribute in _LAST_NAME_ATTRIBUTES:
+            names.update(n.lower() for n in getattr(provider, attribute, ()) if n.replace("-", "").isalpha())
+    # Slavic surnames change ending with gender; pl_PL lists only the male form ("kowalski" -> "kowalska").
+    names.update(n[:-1] + "a" for n in list(names) if n.endswith(("ski", "cki", "dzki")))
     return frozenset(names - _common_words())
 
 
@@ -109,5 +131,62 @@ def is_last_name(word: str) -> bool:
     return word in last_names() or word in first_names()
 
 
+def is_surname(word: str) -> bool:
+    """In the surname lists proper (not a first name used as a surname)."""
+    return word in last_names()
+
+
 def ambiguous_name(word: str) -> bool:
     return word in AMBIGUOUS_FIRST_NAMES
+
+
+def known_first_name(word: str) -> bool:
+    """A first name of the lists, everyday-word ones ("grace", "april") included (lower-case input)."""
+    return word in first_names() or word in AMBIGUOUS_FIRST_NAMES
+
+
+def in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
+    """`word` (lower case) or its singular ("cramps", "bookmarks") is an English word."""
+    if word in dictionary:
+        return True
+    singulars = (word[:-3] + "y",) if word.endswith("ies") else ()
+    singulars += (word[:-2],) if word.endswith("es") else ()
+    singulars += (word[:-1],) if word.endswith("s") and not word.endswith("ss") else ()
+    return any(s in dictionary for s in singulars)
+
+
+@lru_cache(maxsize=4)
+def dictionary_words(model: str) -> frozenset[str]:
+    """Lower-case English words (WordNet nouns, verbs, adjectives, adverbs) from the lemmatizer lookups
+    of the spaCy model package `model`; empty when the model ships none (the rules using it then rely on
+    the stop and common words alone)."""
+    import spacy
+    from spacy.lookups import Lookups
+
+    root = spacy.util.get_package_path(model) if spacy.util.is_package(model) else Path(model)
+    found = sorted(root.glob("**/lemmatizer/lookups")) if root.exists() else []
+    if not found:
+        return frozenset()
+    index = Lookups().from_disk(found[0]).get_table("lemma_index", {})
+    words: set[str] = set()
+    for part_of_speech in ("noun", "verb", "adj", "adv"):
+        words.update(w for w in index.get(part_of_speech, ()) if w.isalpha())
+    return frozenset(words)
+
+
+SENTENCE_END = ".!?…\n"
+_CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
+
+
+def at_sentence_start(text: str, position: int) -> bool:
+    """Only spaces, quotes and emoji between `position` and the text's start or a sentence's end."""
+    i = position
+    while i > 0 and not text[i - 1].isalnum() and text[i - 1] not in SENTENCE_END:
+        i -= 1
+    return i == 0 or text[i - 1] in SENTENCE_END
+
+
+def contraction_base(word: str) -> str:
+    """`word` in lower case without a contraction or possessive ending ("I'm" -> "i", "Don't" -> "do",
+    "Luna's" -> "luna")."""
+    return _CONTRACTION.sub("", word.lower())

@@ -8,7 +8,7 @@
 - EMAIL_ADDRESS: obfuscated addresses (`jane dot doe at gmail dot com`, `jane(at)mail(dot)com`).
 - IBAN_CODE: lower- and mixed-case IBANs (presidio's pattern is upper-case only), checksum-validated.
 - CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series.
-- US_SSN: nine digits right after "ssn" / "social security number", in any grouping.
+- US_SSN: nine digits right after "ssn" / "social security number" / "soc sec" / "my social", in any grouping.
 - SOCIAL_HANDLE: `@handles` and `insta: jane_doe99`.
 - URL: personal URLs (profile pages on social sites), not every URL.
 - PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`) and known
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
-from curation.scrub.names import ambiguous_name, is_first_name, is_last_name, not_a_name
+from curation.scrub.names import (ambiguous_name, in_dictionary, is_first_name, is_last_name, is_surname,
+                                  known_first_name, not_a_name)
 
 Validator = Callable[[re.Match], "float | None"]
 
@@ -86,7 +87,7 @@ _CLEAR_SUFFIXES = (
     "crescent|cres|avenida|expressway|expy|freeway|fwy|turnpike|tpke|motorway|court|ct|circle|cir|place|pl|"
     "square|sq|trail|trl|alley|aly|plaza|plz|mews|gardens|gdns|heights|hts|grove|close|crossing|xing|"
     "stravenue|causeway|cswy|pike|streets|roads|avenues|courts|circles|drives|lanes|circuit|parade|esplanade|"
-    "promenade"
+    "promenade|parkways|boulevards|terraces|crescents|trails|alleys|plazas|highways|expressways"
 )
 # The rest of USPS Publication 28: everyday words too, so they need a capitalized name or a context word.
 _AMBIGUOUS_SUFFIXES = (
@@ -101,7 +102,7 @@ _AMBIGUOUS_SUFFIXES = (
     "mall|mission|mount|mountain|mountains|neck|oval|overpass|plain|plains|radial|ramp|rapid|rapids|rest|river|"
     "route|shoal|shoals|skyway|squares|stream|throughway|trace|track|trafficway|tunnel|underpass|viaduct|"
     "wall|burg|burgs|bluff|bluffs|bottom|branch|bridge|bayou|beach|arcade|anex|crossroad|plateau|tarn|"
-    "deviation|cruiseway|outlook|retreat|chase|approach|hub|quadrant|broadway"
+    "deviation|cruiseway|outlook|retreat|chase|approach|hub|quadrant|broadway|rue|heath|wynd|yard"
 )
 _DIRECTION = r"(?:n|s|e|w|ne|nw|se|sw|north|south|east|west|northeast|northwest|southeast|southwest)\.?"
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building|#)\.?\s*#?\s*[a-z0-9][a-z0-9-]{0,5}\b)"
@@ -124,10 +125,13 @@ _US_ADDRESS = re.compile(
     rf"(?:\s+{_DIRECTION}(?![a-z]))?{_UNIT}?{_ZIP_TAIL}?)",
     re.IGNORECASE,
 )
+# A postal code and the town after a street ("…, 75002 Paris", "…, 86068 Lebon-sur-Blot", "…, 10115 berlin").
+_POSTAL_TOWN = (r"(?:,?\s+\d{4,5}\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
+                r"der|im|[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*)){0,4})|[a-zà-ÿ][a-zà-ÿ'-]+))")
 _GERMANIC_ADDRESS = re.compile(
-    r"(?<![\w-])(?P<value>[a-zäöüß][a-zäöüß-]*(?:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|"
-    r"straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien)\s+\d{1,4}\s?[a-z]?\b"
-    r"(?:,?\s+\d{4,5}\s+[a-zäöüß][a-zäöüß-]+)?)",
+    r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[a-zäöüß][a-zäöüß-]*(?:straße|strasse|str\.|weg|gasse|"
+    r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien)"
+    r"\s+\d{1,4}\s?[a-z]?\b" + _POSTAL_TOWN + "?)",
     re.IGNORECASE,
 )
 _ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
@@ -135,11 +139,11 @@ _ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route
                    r"corso|vicolo|largo|rua|travessa|praça|alameda)")
 _ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[a-zà-ÿ][a-zà-ÿ'-]+(?:\s+[a-zà-ÿ][a-zà-ÿ'-]+)?"
 _ROMANCE_NUMBER_FIRST = re.compile(
-    rf"(?<![\w.,/-])(?P<value>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+{_ROMANCE_STREET}\s+{_ROMANCE_NAME})",
+    rf"(?<![\w.,/-])(?P<value>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+{_ROMANCE_STREET}\s+{_ROMANCE_NAME}{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
 _ROMANCE_NUMBER_LAST = re.compile(
-    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?\b)",
+    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?\b{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
@@ -347,7 +351,8 @@ class ChatCreditCardRecognizer(RegexRecognizer):
 
 
 _SSN_CUE = re.compile(
-    r"\b(?:ssn|ss#|ss\s?no|social\s+security(?:\s+(?:number|no|num|#))?|social)\b\W{0,3}(?:is|was|=|:|#)?\W{0,3}"
+    r"\b(?:ssn|ss#|ss\s?no|soc\.?\s?sec|social(?:\s+sec(?:urity)?)?)(?![a-z])\.?(?:\s+(?:number|num|no|#)(?![a-z]))?"
+    r"\W{0,3}(?:is|was|=|:|#)?\W{0,3}"
     r"(?P<value>\d{3}([-. ]?)\d{2}\2\d{4})(?!\d)",
     re.IGNORECASE,
 )
@@ -437,6 +442,8 @@ _RELATIONS = (r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|d
               r"kid|baby|fianc[eé]e?|grandma|grandpa|grandmother|grandfather|niece|nephew|bestie|bff|ex|crush|"
               r"manager|doctor|therapist|landlord|colleague|classmate|buddy|pal|bro|sis|stepmom|stepdad|stepson|"
               r"stepdaughter")
+_RELATION_ADJECTIVES = (r"(?:(?:best|older|younger|little|big|baby|twin|new|old|late|dear|favou?rite|step|ex|"
+                        r"oldest|youngest|eldest)[ \t]+)?")
 # The user says what their (or someone's) name is: any word that is not a common word is the name.
 _DECLARED_CUE = re.compile(
     r"\b(?:my\s+name\s*(?:is|'s|’s|s)|my\s+names|name\s*(?:is|:|=)|call\s+me|i\s+go\s+by|they\s+call\s+me|"
@@ -446,8 +453,14 @@ _DECLARED_CUE = re.compile(
 )
 # Someone is introduced by a relation or a sign-off: known first names or capitalized words.
 _RELATION_CUE = re.compile(
-    r"\b(?:(?:my|your|our|his|her|their|ur)\s+(?:" + _RELATIONS + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
+    r"\b(?:(?:my|your|our|his|her|their|ur)\s+" + _RELATION_ADJECTIVES + r"(?:" + _RELATIONS + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
     r"thanks,|best,|-{1,2}|—)\s*" + _NAME_WORDS,
+    re.IGNORECASE,
+)
+# "my best friend is Lily", "his boss was Frank": a known first name or a capitalized word.
+_RELATION_IS_CUE = re.compile(
+    r"\b(?:my|your|our|his|her|their|ur)\s+" + _RELATION_ADJECTIVES + r"(?:" + _RELATIONS + r")\s+(?:is|was)"
+    r"\s+" + _NAME_WORDS,
     re.IGNORECASE,
 )
 # A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
@@ -462,24 +475,51 @@ _WEAK_CUE = re.compile(
 )
 
 
-def _first_accepted(word: str, level: str) -> bool:
+# Cues that can only introduce a person ("tell Crystal", "I'm Hope"): a capitalized first name that is also
+# an everyday word counts after them.
+_PERSON_CUE = re.compile(
+    r"\b(?:i'm|i’m|im|i\s+am|hi|hey|hello|heya|hiya|dear|thanks|thank\s+you|bye|tell|told|ask|asked|met|meet|"
+    r"text|texted)\s+" + _NAME_WORDS,
+    re.IGNORECASE,
+)
+
+
+def _first_accepted(word: str, level: str, dictionary: frozenset[str]) -> bool:
     bare = word.strip("'’-").lower()
-    if len(bare) < 2 or not_a_name(bare):
+    if len(bare) < 2:
+        return False
+    if level == "declared" and known_first_name(bare):
+        return True  # "call me April", "my name is Will"
+    if not_a_name(bare):
         return False
     known = is_first_name(bare) and not ambiguous_name(bare)
     if level == "declared":
         return True
-    if level == "relation":
+    if level == "relation is":  # "my dad is rich": only a name that is no everyday word, or a capitalized one
         return known or word[:1].isupper()
+    if level == "relation":
+        return known or known_first_name(bare) or word[:1].isupper()
     if level == "title":
         return known or is_last_name(bare) or word[:1].isupper()
+    if level == "person":  # "met Olu", "I'm Tamsin", "tell Crystal": capitalized, a name or no English word
+        return known or word[:1].isupper() and not word.isupper() and (
+            known_first_name(bare) or not in_dictionary(bare, dictionary))
     return known
 
 
-def _name_span(value: str, level: str) -> int:
+def surname_follows(first: str, following: str, dictionary: frozenset[str]) -> bool:
+    """An everyday-word first name is a name when a surname that is no English word follows ("jordan
+    espinoza"; not "cook rice")."""
+    first, following = first.lower(), following.lower()
+    return (ambiguous_name(first) and not not_a_name(first) and is_surname(following)
+            and not not_a_name(following) and not in_dictionary(following, dictionary))
+
+
+def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
     """How many characters of `value` (the words after a cue) are a name; 0 when none is."""
     words = value.split()
-    if not _first_accepted(words[0], level):
+    if not (_first_accepted(words[0], level, dictionary)
+            or len(words) > 1 and surname_follows(words[0], words[1], dictionary)):
         return 0
     first_capitalized = words[0][:1].isupper()
     end = offset = len(words[0])
@@ -495,11 +535,13 @@ def _name_span(value: str, level: str) -> int:
 class NameCueRecognizer(LocalRecognizer):
     """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names."""
 
-    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_TITLE_CUE, "title", 0.7),
-            (_WEAK_CUE, "weak", 0.6))
+    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_RELATION_IS_CUE, "relation is", 0.7),
+            (_TITLE_CUE, "title", 0.7),
+            (_PERSON_CUE, "person", 0.6), (_WEAK_CUE, "weak", 0.6))
 
-    def __init__(self, supported_language: str = "en"):
+    def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
+        self.dictionary = dictionary
 
     def load(self) -> None:
         pass
@@ -509,7 +551,7 @@ class NameCueRecognizer(LocalRecognizer):
         for regex, level, score in self.CUES:
             for match in regex.finditer(text):
                 start = match.start("value")
-                length = _name_span(match.group("value"), level)
+                length = _name_span(match.group("value"), level, self.dictionary)
                 if not length:
                     continue
                 results.append(RecognizerResult(
@@ -524,8 +566,19 @@ class NameCueRecognizer(LocalRecognizer):
 _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[a-zà-ÿ][a-zà-ÿ'’-]*[a-zà-ÿ](?![\w@])", re.IGNORECASE)
 
 
+# Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
+# called me", "Summer says hi"; not "summer is here").
+_SPEAKER_VERBS = frozenset(
+    """said says told tells texted texts called asked asks replied replies messaged emailed dmed promised
+    invited thinks thought wants wanted knows knew loves hates laughed cried smiled admitted apologized
+    apologised insisted mentioned explained yelled shouted whispered""".split()
+)
+
+
 class KnownNameRecognizer(LocalRecognizer):
-    """PERSON for known first names without a cue, extended by a following surname.
+    """PERSON for known first names without a cue, extended by a following surname. A first name that is
+    also an everyday word counts before a surname that is no English word or, capitalized, before a verb
+    only people do (`_SPEAKER_VERBS`).
 
     A small NER model misses capitalized names in chat ("Thanks Jake!", tagged NORP or nothing). A
     capitalized known first name scores 0.65, a lower-case one 0.55 (on 5,000 real hh-rlhf and persona-chat
@@ -534,8 +587,9 @@ class KnownNameRecognizer(LocalRecognizer):
 
     CAPITALIZED, LOWER = 0.65, 0.55
 
-    def __init__(self, supported_language: str = "en"):
+    def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
+        self.dictionary = dictionary
 
     def load(self) -> None:
         pass
@@ -549,15 +603,20 @@ class KnownNameRecognizer(LocalRecognizer):
                 continue
             word = match.group()
             lower = word.lower()
-            if not is_first_name(lower) or ambiguous_name(lower) or word.isupper() and len(word) > 1:
+            if word.isupper() and len(word) > 1:
+                continue
+            following = words[i + 1] if i + 1 < len(words) else None
+            adjacent = following is not None and text[match.end():following.start()] in (" ", "\t")
+            full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
+            speaker = (word[:1].isupper() and adjacent and known_first_name(lower)
+                       and following.group().lower() in _SPEAKER_VERBS)
+            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker):
                 continue
             capitalized = word[:1].isupper()
             end = match.end()
-            if i + 1 < len(words):
-                following = words[i + 1]
-                gap = text[end:following.start()]
+            if adjacent:
                 next_word = following.group()
-                if gap in (" ", "\t") and not not_a_name(next_word.lower()) and (
+                if not not_a_name(next_word.lower()) and (
                         is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()):
                     end = following.end()
             skip_until = end

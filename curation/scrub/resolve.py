@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import is_first_name, is_last_name, not_a_name
+from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, at_sentence_start, dictionary_words, in_dictionary,
+                                  is_first_name, is_last_name, known_first_name, not_a_name)
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -25,6 +26,8 @@ _NUMERIC_TYPES = {"PHONE_NUMBER", "US_SSN", "IP_ADDRESS", "CREDIT_CARD"}
 # Above this score a detection is validated (Luhn, IBAN checksum) or context-confirmed: never dropped
 # for a preceding "order" or "#".
 _CERTAIN = 0.95
+# Recognizers that only fire after a word naming the entity ("ssn", "soc. sec. no."): the number is personal.
+_NAMED_BY_CUE = frozenset({"SsnCueRecognizer"})
 
 # Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
 _NAME_EDGE_WORDS = frozenset(
@@ -33,6 +36,13 @@ _NAME_EDGE_WORDS = frozenset(
 )
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
+# Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
+# verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
+_NOT_AFTER_A_SUBJECT = frozenset(
+    """me my you your him her us our them their it this that these those the a an of under over in on into
+    upon for""".split()
+)
+_IDIOMS = re.compile(r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -122,25 +132,68 @@ def _fragment_of_longer_number(text: str, d: Detection) -> bool:
     return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
 
 
-def _ner_guess(text: str, d: Detection) -> bool:
-    """A lower-case PERSON from the NER model alone, with no known name in it, is usually a typo or slang
-    the model has not seen ("remeber", "hlelo"); names in lower case are caught by the name lists."""
+def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """A lower-case PERSON from the NER model alone, with no known first name in it, is usually a typo,
+    slang or a word the model has not seen ("remeber", "hlelo", "barre chords"); names in lower case are
+    caught by the name lists. Surnames alone count only when every word is one and none is an English
+    word ("kowalczyk"; not "barre chords", "cook")."""
     surface = text[d.start:d.end]
-    return (d.recognizer == "SpacyRecognizer" and not any(c.isupper() for c in surface)
-            and not any(is_first_name(w) or is_last_name(w) for w in surface.lower().split()))
+    if d.recognizer != "SpacyRecognizer" or any(c.isupper() for c in surface):
+        return False
+    words = [name_key(w) for w in _WORD.findall(surface)]
+    if any(is_first_name(w) for w in words):
+        return False
+    return not (words and all(is_last_name(w) and not in_dictionary(w, dictionary) for w in words))
 
 
-def _plausible(text: str, detection: Detection) -> bool:
+def _word_at_sentence_start(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """A capitalized word the NER model alone tagged as a person where a sentence starts ("Hush now",
+    "Small wins count", "Cook it slowly", "Ahoy, matey") is a word, not a name: every word of it is an
+    English word, or it is one unknown word set off by a comma (an interjection). Known first names
+    ("Grace is here", "Will Smith") stay, unless an everyday-word one is followed by a word that cannot
+    follow a name as subject ("Bill me later", "Mark my words", "Will you", "Grace under pressure")."""
+    if d.recognizer != "SpacyRecognizer" or not at_sentence_start(text, d.start):
+        return False
+    words = _WORD.findall(text[d.start:d.end])
+    if len(words) == 1 and ambiguous_name(name_key(words[0])):
+        following = _WORD.match(text, d.end + 1) if text[d.end:d.end + 1] == " " else None
+        if following and following.group().lower() in _NOT_AFTER_A_SUBJECT:
+            return True
+    if not words or any(known_first_name(w.lower()) for w in words):
+        return False
+    if all(w.islower() or in_dictionary(name_key(w), dictionary) or not_a_name(name_key(w)) for w in words):
+        return True
+    return len(words) == 1 and text[d.end:d.end + 1] == ","
+
+
+def _in_idiom(text: str, d: Detection) -> bool:
+    return any(m.start() <= d.start and d.end <= m.end() for m in _IDIOMS.finditer(text))
+
+
+def _dotted_quad(surface: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(surface)
+    except ValueError:
+        return False
+    return True
+
+
+def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> bool:
     surface = text[detection.start:detection.end]
     if not surface.strip():
         return False
     if detection.entity_type == "PERSON":
         words = _WORD.findall(surface)
         return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
-                and not _ner_guess(text, detection))
+                and not _ner_guess(text, detection, dictionary) and not _word_at_sentence_start(text, detection, dictionary)
+                and not _in_idiom(text, detection))
     if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
         return False
-    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN:
+    if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
+        return False  # an IPv4 address that a phone pattern also matched ("is 192.168.1.213 my public address?")
+    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN and detection.recognizer not in _NAMED_BY_CUE:
         return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40):detection.start])
     return True
 
@@ -161,6 +214,7 @@ def _merge_same_type(detections: list[Detection]) -> list[Detection]:
 def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, allow: AllowList | None = None) -> list[Finding]:
     """The non-overlapping entities to act on in `text`, sorted by position."""
     allow = allow or AllowList()
+    dictionary = dictionary_words(config.model)
     tiers = list(config.tiers)
     candidates: list[Detection] = []
     for d in detections:
@@ -171,7 +225,7 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
         pieces = _trim_name(text, d, allow) if d.entity_type in _NAME_LIKE_TYPES else [d]
-        candidates.extend(p for p in pieces if _plausible(text, p))
+        candidates.extend(p for p in pieces if _plausible(text, p, dictionary))
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
     ranked = sorted(_merge_same_type(candidates),

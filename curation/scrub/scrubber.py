@@ -45,8 +45,8 @@ class ScrubbedConversation:
     counts: Counter = field(default_factory=Counter)
 
 
-def _detect_worker(config_json: str, texts: list[str]) -> list[list[Detection]]:
-    return get_detector(ScrubConfig.model_validate_json(config_json)).detect(texts)
+def _detect_worker(config_json: str, texts: list[str], own_names: list[frozenset[str]]) -> list[list[Detection]]:
+    return get_detector(ScrubConfig.model_validate_json(config_json)).detect(texts, own_names)
 
 
 class Scrubber:
@@ -54,20 +54,35 @@ class Scrubber:
         self.config = config or ScrubConfig()
         self.detector = get_detector(self.config)
 
-    def detect(self, texts: Sequence[str]) -> dict[str, list[Detection]]:
-        """Raw detections for each distinct text."""
+    def detect(self, texts: Sequence[str], own_names: dict[str, frozenset[str]] | None = None
+               ) -> dict[str, list[Detection]]:
+        """Raw detections for each distinct text; `own_names` (by text) as in `Detector.detect`."""
         distinct = list(dict.fromkeys(texts))
+        names = [(own_names or {}).get(t, frozenset()) for t in distinct]
         workers = min(self.config.workers, max(1, len(distinct) // MIN_TEXTS_PER_WORKER))
         if workers <= 1:
-            return dict(zip(distinct, self.detector.detect(distinct)))
+            return dict(zip(distinct, self.detector.detect(distinct, names)))
         size = -(-len(distinct) // (workers * 4))
         parts = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+        name_parts = [names[i:i + size] for i in range(0, len(distinct), size)]
         # fork: the workers inherit the loaded model instead of loading it again
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         config_json = self.config.model_dump_json()
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            found = [d for part in pool.map(_detect_worker, [config_json] * len(parts), parts) for d in part]
+            found = [d for part in pool.map(_detect_worker, [config_json] * len(parts), parts, name_parts) for d in part]
         return dict(zip(distinct, found))
+
+    def _own_names(self, conversations: list[Conversation]) -> dict[str, frozenset[str]]:
+        """For each text, the name words allowed in every conversation it occurs in: the character's name
+        and the persona's capitalized words, a subset of each conversation's `allow_list` (so the NER model
+        need not run for them)."""
+        own: dict[str, frozenset[str]] = {}
+        for conversation in conversations:
+            persona = [w for w in (conversation.persona or "").split() if w[:1].isupper()]
+            words = frozenset(AllowList([conversation.character_name or "", *persona]).words)
+            for text in conversation.texts:
+                own[text] = own[text] & words if text in own else words
+        return own
 
     def allow_list(self, conversation: Conversation, detections: dict[str, list[Detection]]) -> AllowList:
         names = [conversation.character_name or ""]
@@ -86,7 +101,7 @@ class Scrubber:
         replacers = {} if replacers is None else replacers
         texts = [t for c in conversations for t in c.texts]
         texts += [c.persona for c in conversations if c.persona]
-        detections = self.detect(texts)
+        detections = self.detect(texts, self._own_names(conversations))
         out = []
         for conversation in conversations:
             allow = self.allow_list(conversation, detections)
