@@ -24,6 +24,7 @@ from lakehouse.lake import Lake
 from tests.release_lakes import copy_lake
 
 pytestmark = pytest.mark.slow
+SCRUB = {"stage": "scrub"}
 STAGES = [{"stage": "dedup"}, {"stage": "embed"}, {"stage": "cluster"},
           {"stage": "sample", "target": 150, "max_per_cluster": 12, "max_per_character": 40}]
 
@@ -52,19 +53,20 @@ def sim(tmp_path_factory) -> Path:
     from curation.simulator import SimulationConfig, run_simulation
 
     out = tmp_path_factory.mktemp("sim")
-    run_simulation(SimulationConfig(conversations=200, seed=3, pii_share=0.0), out, workers=1)  # no PII: releases run on bronze
+    run_simulation(SimulationConfig(conversations=200, seed=1), out, workers=1)
     return out
 
 
 @pytest.fixture(scope="module")
 def built(sim, tmp_path_factory):
-    """Simulated traffic (bronze text: these tests are about the stages, not scrubbing) through every stage."""
+    """Simulated traffic through ingest, scrub and every stage of this area (the stages read silver text)."""
     root = tmp_path_factory.mktemp("stages")
     extra = root / "extra.jsonl"
     extra.write_text(json.dumps(early_copy(sim / "traffic" / "part-00000.jsonl.gz")) + "\n")
     lake = Lake(root / "lake")
     ingest = {"stage": "ingest", "paths": [str(sim / "traffic"), str(extra)], "drop_user_ids": True}
-    stats, output = run_stages(lake, [ingest, *STAGES])
+    stats, output = run_stages(lake, [ingest, SCRUB, *STAGES])
+    assert catalog.text_layer_table(lake) == tables.SILVER_CONVERSATIONS
     return lake, stats, output
 
 
@@ -146,6 +148,37 @@ def test_a_rerun_encodes_nothing_and_recomputes_nothing(built, tmp_path):
     assert "achieved" in output  # the sample report is printed on a rerun too
 
 
+def test_new_traffic_encodes_only_its_new_messages(sim, built, tmp_path):
+    lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
+    fresh = early_copy(sim / "traffic" / "part-00000.jsonl.gz")
+    fresh["conversation_id"] = "fresh"
+    users = [m for m in fresh["messages"] if m["role"] == "user"]
+    for i, message in enumerate(users[:2]):
+        message["content"] = f"a message nobody has sent before, number {i}, about quantum gardening"
+    new_file = tmp_path / "new.jsonl"
+    new_file.write_text(json.dumps(fresh) + "\n")
+    paths = [str(sim / "traffic"), str(built[0].root.parent / "extra.jsonl"), str(new_file)]
+    stats, _ = run_stages(lake, [{"stage": "ingest", "paths": paths, "drop_user_ids": True}, SCRUB, *STAGES])
+    assert stats["ingest"].rows_out == 1
+    assert stats["embed"].details["encoded"] == 2  # the other messages of `fresh` are in the cache
+    assert not any(stats[s].details.get("up_to_date") for s in ("dedup", "cluster", "sample"))
+    assert query(lake, "SELECT count(*) FROM attributes_dedup_conversations WHERE conversation_id = 'fresh'") == [(1,)]
+
+
+def test_recomputing_gives_the_same_tables(built, tmp_path):
+    lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
+    names = [tables.DEDUP_CONVERSATIONS, tables.DEDUP_PROMPTS, tables.TOPICS, tables.TOPIC_LABELS, tables.SAMPLE,
+             tables.SAMPLE_REPORT]
+    before = {t: lake.read(t).to_pylist() for t in names}
+    with lake.transaction() as tx:
+        for t in names:
+            tx.remove_files(lake.files(t))
+    stats, _ = run_stages(lake, STAGES)
+    assert not any(stats[s].details.get("up_to_date") for s in ("dedup", "cluster", "sample"))
+    for t in names:
+        assert sorted(lake.read(t).to_pylist(), key=str) == sorted(before[t], key=str), t.name
+
+
 def test_thresholds_change_by_filter_and_topics_reuse_cached_embeddings(built, tmp_path):
     lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
     (default, stricter, near_kept), = query(lake, """
@@ -201,7 +234,7 @@ def test_releases_keep_representatives_and_split_by_dedup_cluster(built, tmp_pat
     from curation.releases.config import ReleaseEntry
 
     lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
-    entry = ReleaseEntry.model_validate({"name": "sft", "type": "sft", "allow_unscrubbed": True})
+    entry = ReleaseEntry.model_validate({"name": "sft", "type": "sft"})
     result = build(lake, entry, code_version="test")
     manifest = result.release.manifest
     assert manifest["split_method"] == "dedup_cluster"

@@ -32,9 +32,6 @@ READ_BATCH = 2000
 # Short templated prompts a slot apart ("any tips for someone who wants to plan a surprise?" / "... a
 # weekend getaway?") reach word-bigram Jaccard 0.6: prompts need 0.7 (docs/dedup.md, measured).
 PROMPT_THRESHOLD = 0.7
-# Details of the engine's stats that add up over the scopes the prompts are compared in.
-_ADDITIVE = ("distinct_texts", "null_texts", "band_candidates", "pairs", "clusters", "multi_row_clusters",
-             "char_shingled_texts", "texts_without_shingles")
 
 
 class Config(BaseModel):
@@ -94,37 +91,14 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
 
 
 def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageStats]:
-    """The engine over each scope's prompts on its own: clusters never cross scopes."""
-    import polars as pl
-
-    from curation.dedup.engine import OUTPUT_SCHEMA, dedup
+    """The engine over every prompt in one pass, compared within its scope (clusters never cross scopes)."""
+    from curation.dedup.engine import dedup
 
     if config.prompt_scope == "global":
         prompts = prompts.set_column(prompts.schema.get_field_index("scope"), "scope",
                                      pa.nulls(prompts.num_rows, pa.string()))
-    frame = pl.from_arrow(prompts)
-    groups = frame.partition_by("scope", as_dict=True) if len(frame) else {}
-    results, merged = [], StageStats("prompts")
-    for (scope,), group in sorted(groups.items(), key=lambda item: (item[0][0] is not None, item[0][0] or "")):
-        result, part = dedup(group.to_arrow(), config.prompts, name="prompts")
-        results.append(result.append_column("scope", pa.array([scope] * result.num_rows, pa.string())))
-        _merge(merged, part)
-    merged.details["scopes"] = len(groups)
-    empty = OUTPUT_SCHEMA.append(pa.field("scope", pa.string())).empty_table()
-    return (pa.concat_tables(results) if results else empty), merged
-
-
-def _merge(total: StageStats, part: StageStats) -> None:
-    total.rows_in += part.rows_in
-    total.rows_out += part.rows_out
-    total.dropped.update(part.dropped)
-    for key, value in part.details.items():
-        if key in _ADDITIVE:
-            total.details[key] = total.details.get(key, 0) + value
-        elif key == "largest_cluster":
-            total.details[key] = max(total.details.get(key, 0), value)
-        else:
-            total.details.setdefault(key, value)
+    result, stats = dedup(prompts, config.prompts, scope="scope", name="prompts")
+    return result.append_column("scope", prompts["scope"]), stats
 
 
 def _conversation_rows(result: pa.Table) -> pa.Table:
