@@ -144,8 +144,8 @@ def test_simulator_truth_loader(tmp_path):
     (_, _, q), = evaluate({"sim": corpus}, [DedupConfig()])
     assert q.recall == 1.0 and q.precision == 1.0 and q.opener_pairs == 3 and q.opener_pairs_merged == 0
     # the prompt unit: one prompt per user message (s4's regenerated reply and its replacement share one)
-    prompts = simulated_prompt_corpus(loaded)
-    assert prompts.ids == ["s1:1", "s2:1", "s3:1", "s4:1"]
+    prompts = simulated_prompt_corpus(loaded, planted)
+    assert prompts.ids == ["s1:1", "s3:1", "s4:1", "s2:1"] and prompts.origins == [0, 1, 2, 0]
     (_, _, q), = evaluate({"sim": prompts}, [DedupConfig(threshold=0.7)])
     assert q.true_pairs == 6 and q.recall == 1.0 and q.precision == 1.0
 

@@ -273,19 +273,22 @@ def load_simulated(folder: Path) -> tuple[dict[str, list[SimulatedMessage]], dic
     return conversations, planted
 
 
+def planted_root(conversation_id: str, planted: dict[str, Planted]) -> str:
+    """The conversation a planted copy (exact or edited) copies, following chains of copies; any other
+    conversation is its own root."""
+    seen = set()
+    while (conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS
+           and conversation_id not in seen):
+        seen.add(conversation_id)
+        conversation_id = planted[conversation_id].duplicate_of
+    return conversation_id
+
+
 def simulated_corpus(conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted],
                      render: Render) -> Corpus:
     """The conversation unit: a planted copy (exact or edited) is a copy of the conversation its chain
     of `duplicate_of` ends at; every other conversation is an original (spam-prompt and stock-opener
     conversations included: the second are the hard negatives), duplicates among them by the definition."""
-    def root(conversation_id: str) -> str:
-        seen = set()
-        while (conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS
-               and conversation_id not in seen):
-            seen.add(conversation_id)
-            conversation_id = planted[conversation_id].duplicate_of
-        return conversation_id
-
     pairs = {cid: [(role, content) for role, content, _ in messages] for cid, messages in conversations.items()}
     copies = {cid for cid, p in planted.items() if p.kind in POSITIVE_KINDS}
     original_ids = [cid for cid in sorted(pairs) if cid not in copies]
@@ -295,23 +298,30 @@ def simulated_corpus(conversations: dict[str, list[SimulatedMessage]], planted: 
     for cid, text in zip(original_ids, texts):
         corpus.add(cid, text, index[cid], None, _opener(pairs[cid]))
     for cid in sorted(copies & pairs.keys()):
-        origin = index.get(root(cid))
+        origin = index.get(planted_root(cid, planted))
         if origin is not None:
             corpus.add(cid, render(pairs[cid]), origin, 0, _opener(pairs[cid]))
     return corpus
 
 
-def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]]) -> Corpus:
+def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted]) -> Corpus:
     """The prompt unit as the dedup stage builds it (units.sample_prompts: every user message with the
-    turn before it, once per user message), every prompt an original, duplicates by the definition:
-    spam prompts and stock openers are exact copies; templated prompts a few words apart are not."""
-    ids, texts = [], []
-    for cid in sorted(conversations):
-        for turn, prompt_turn, text in sample_prompts(conversations[cid]):
-            if turn == prompt_turn:
-                ids.append(f"{cid}:{turn}")
-                texts.append(text)
-    corpus = Corpus(original_truth(texts))
-    for i, (doc_id, text) in enumerate(zip(ids, texts)):
+    turn before it, once per user message). A prompt of a planted copy is a copy of the same turn's prompt
+    of the conversation it copies (its edits may fall unevenly, more than 10% in one prompt); every other
+    prompt is an original, duplicates among them by the definition: spam prompts and stock openers are
+    exact copies, templated prompts a few words apart are not."""
+    prompts = {cid: [(turn, text) for turn, prompt_turn, text in sample_prompts(messages) if turn == prompt_turn]
+               for cid, messages in conversations.items()}
+    copies = {cid for cid, p in planted.items() if p.kind in POSITIVE_KINDS and cid in prompts}
+    originals = [(f"{cid}:{turn}", text) for cid in sorted(prompts) if cid not in copies for turn, text in prompts[cid]]
+    corpus = Corpus(original_truth([text for _, text in originals]))
+    index = {doc_id: i for i, (doc_id, _) in enumerate(originals)}
+    for i, (doc_id, text) in enumerate(originals):
         corpus.add(doc_id, text, i, None, "")
+    for cid in sorted(copies):
+        root = planted_root(cid, planted)
+        for turn, text in prompts[cid]:
+            origin = index.get(f"{root}:{turn}")
+            if origin is not None:
+                corpus.add(f"{cid}:{turn}", text, origin, 0, "")
     return corpus

@@ -178,10 +178,11 @@ def sweep_configs(grid: dict[str, list], base: DedupConfig | None = None) -> lis
 
 def simulated_corpora(folder: Path) -> dict[str, Corpus]:
     """`flywheel simulate` output at both units: conversations with the planted copies (stock-opener
-    conversations as hard negatives), and every prompt (spam prompts and openers as exact copies)."""
+    conversations as hard negatives), and every prompt (a copy's prompts copy its original's; spam prompts
+    and openers are exact copies)."""
     from curation.dedup.evalset import load_simulated, simulated_corpus, simulated_prompt_corpus
     from curation.dedup.units import conversation_text
 
     conversations, planted = load_simulated(folder)
     return {"simulator: conversations, planted copies": simulated_corpus(conversations, planted, conversation_text),
-            "simulator: prompts": simulated_prompt_corpus(conversations)}
+            "simulator: prompts": simulated_prompt_corpus(conversations, planted)}
