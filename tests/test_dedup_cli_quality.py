@@ -164,3 +164,14 @@ def test_quality_targets_on_real_conversations_with_the_defaults(hh_path, person
     for _, name, q in results:
         assert q.precision >= TARGET and q.recall >= TARGET, (name, q)
         assert q.copy_recall >= TARGET, (name, q)
+
+
+def test_quality_targets_on_the_simulators_planted_copies(tmp_path):
+    from curation.dedup.evaluation import simulated_corpora
+    from curation.simulator import SimulationConfig, run_simulation
+
+    run_simulation(SimulationConfig(conversations=2000, seed=5), tmp_path, workers=1, progress=False)
+    corpora = simulated_corpora(tmp_path)
+    (_, _, q), = evaluate({"sim": corpora["simulator: conversations, planted copies"]}, [DedupConfig()])
+    assert q.true_pairs >= 10 and q.precision >= TARGET and q.recall >= TARGET, q
+    assert q.opener_pairs > 0 and q.opener_pairs_merged <= q.opener_pairs * 0.05, q
