@@ -7,10 +7,10 @@ Every contender reads the same Parquet file, uses the same shingles (word bigram
 text, character 5-grams under four words), 128 permutations and a 0.6 threshold, and ends with
 clusters from a union-find (or connected components) over its candidate pairs.
 
-Until the simulator's output is wired in, `make_conversations` builds conversations from real messages
-(../shared/data): random sequences of 2-8 messages, 30% starting with a stock opener, 8% exact copies and
-8% copies with 1-10% of words edited. Set BENCH_DEDUP_SOURCE to a Parquet file with columns key, text
-and started_at to benchmark other data instead.
+The input is the simulator's traffic (benchmarks/simdata.py, generated once into benchmarks/.cache/): the
+conversation unit of every conversation (message contents, system messages left out, as the dedup
+stage builds it), with the simulator's planted exact and edited copies, spam prompts and stock openers.
+Set BENCH_DEDUP_SOURCE to a Parquet file with columns key, text and started_at to benchmark other data.
 
 Run: python -m benchmarks.bench_dedup   (BENCH_SCALE=0.1 for a quick run)
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 import re
 from pathlib import Path
 
@@ -29,71 +28,42 @@ N_DOCS = 100_000
 N_MEMORY = 1_000_000
 NUM_PERM = 128
 THRESHOLD = 0.6
-STOCK_OPENERS = ["Hi, how are you today?", "Hello!", "hey", "Hi there! How's your day going?", "Good morning :)"]
 _WORD = re.compile(r"[^\W_]+")
 
 
-def make_conversations(n: int, seed: int = 0):
-    """A table (key, text, started_at) of n conversations built from real messages, with planted copies.
-
-    Vectorized where it can be, so that a million conversations take seconds of CPU, not minutes.
-    """
-    import datetime as dt
-
-    import numpy as np
-    import pyarrow as pa
-
-    from curation.dedup.evalset import edit_words, load_real
-
-    data = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-    # Every message of the real data, repeats included: chat messages repeat ("Hi!", "Thank you!").
-    pool = np.array([m[1] for conversations in load_real(data).values() for c in conversations for m in c if m[1]],
-                    dtype=object)
-    vocabulary = [w for text in pool[:20000] for w in text.split()]
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(2, 9, n)
-    picks = pool[rng.integers(0, len(pool), int(lengths.sum()))]
-    openers = np.array(STOCK_OPENERS, dtype=object)[rng.integers(0, len(STOCK_OPENERS), n)]
-    with_opener = rng.random(n) < 0.3
-    conversations, position = [], 0
-    for i, length in enumerate(lengths.tolist()):
-        messages = picks[position:position + length].tolist()
-        position += length
-        if with_opener[i]:
-            messages[0] = openers[i]
-        conversations.append(messages)
-    roll = rng.random(n)
-    sources = (rng.random(n) * np.arange(n)).astype(np.int64)  # an earlier conversation
-    edit_rng = random.Random(seed)
-    for i in np.flatnonzero((roll < 0.16) & (np.arange(n) > 0)).tolist():
-        original = conversations[sources[i]]
-        if roll[i] < 0.08:
-            conversations[i] = original
-        else:
-            rate = edit_rng.uniform(0.01, 0.1)
-            edited, _ = edit_words([("user", m) for m in original], rate, edit_rng, vocabulary)
-            conversations[i] = [m for _, m in edited]
-    texts = ["\n".join(messages) for messages in conversations]
-    start = np.datetime64(dt.datetime(2026, 10, 1), "us")
-    seconds = rng.integers(0, 86400 * 28, n).astype("timedelta64[s]").astype("timedelta64[us]")
-    return pa.table({
-        "key": [f"conv-{i:07d}" for i in range(n)],
-        "text": pa.array(texts, pa.string()),
-        "started_at": pa.array(start + seconds).cast(pa.timestamp("us", tz="UTC")),
-    })
+# The conversation unit (curation.dedup.units.lake_units) of simulated traffic lines, in SQL.
+UNITS_SQL = """
+COPY (
+    SELECT conversation_id AS key,
+           array_to_string(list_transform(list_filter(messages, lambda m: m.role <> 'system' AND coalesce(m.content, '') <> ''),
+                                          lambda m: m.content), chr(10)) AS text,
+           started_at::TIMESTAMPTZ AS started_at
+    FROM read_json({files}, format = 'newline_delimited',
+                   columns = {{conversation_id: 'VARCHAR', started_at: 'VARCHAR',
+                              messages: 'STRUCT(role VARCHAR, content VARCHAR)[]'}})
+) TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE 50000)
+"""
 
 
 def dataset(n: int) -> Path:
-    """The Parquet input of n conversations, generated once into benchmarks/.cache/."""
-    import pyarrow.parquet as pq
+    """The Parquet input of n simulated conversations (key, text, started_at), built once into
+    benchmarks/.cache/ from the simulator's traffic."""
+    import duckdb
+
+    from benchmarks.simdata import traffic_files
 
     source = os.environ.get("BENCH_DEDUP_SOURCE")
     if source:
         return Path(source)
-    path = CACHE_DIR / f"dedup_conversations_{n}.parquet"
+    path = CACHE_DIR / f"dedup_simulated_{n}.parquet"
     if not path.exists():
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        pq.write_table(make_conversations(n), path, row_group_size=50_000)
+        files = [str(f) for f in traffic_files(n)]
+        tmp = path.with_suffix(".tmp.parquet")
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(UNITS_SQL.format(files=files, out=tmp))
+        con.close()
+        tmp.replace(path)
     return path
 
 

@@ -2,9 +2,10 @@
 hash, token-budget batches of length-sorted texts, Parquet cache) against plain `model.encode(texts)` in
 the given order, and a second run over the same messages served by the cache.
 
-The messages are those of the dedup benchmark's conversations (benchmarks/bench_dedup.py: real
-messages, stock openers, planted copies) until the simulator's output replaces them. Each contender
-loads the model first; the seconds in the table are the encoding alone.
+The messages are what the embed stage encodes: the user messages of simulated traffic
+(benchmarks/simdata.py), in traffic order, with the simulator's stock openers, spam prompts and planted
+copies. The flywheel contenders write the cache as the lake table `attributes/embeddings` of a scratch
+lake. Each contender loads the model first; the seconds in the table are the encoding alone.
 
 Run: python -m benchmarks.bench_embed   (BENCH_SCALE=0.1 for a quick run)
 """
@@ -20,17 +21,20 @@ N_MESSAGES = 20_000
 
 
 def messages(n: int) -> list[str]:
-    """The first n messages of the benchmark conversations, in order."""
-    import pyarrow.parquet as pq
+    """The first n user messages of the simulated traffic, in order."""
+    import gzip
+    import json
 
-    from benchmarks.bench_dedup import dataset
+    from benchmarks.simdata import traffic_files
 
     texts: list[str] = []
-    for batch in pq.ParquetFile(dataset(max(5_000, n // 2))).iter_batches(columns=["text"]):
-        for conversation in batch.column(0).to_pylist():
-            texts.extend(m for m in conversation.split("\n") if m.strip())
-            if len(texts) >= n:
-                return texts[:n]
+    for path in traffic_files(max(2_000, n)):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                texts.extend(m["content"] for m in json.loads(line)["messages"]
+                             if m["role"] == "user" and (m.get("content") or "").strip())
+                if len(texts) >= n:
+                    return texts[:n]
     return texts
 
 
@@ -59,9 +63,10 @@ def run_flywheel(n: int, cache_dir: str) -> dict:
     from curation.embed.cache import EmbeddingCache
     from curation.embed.config import EmbedConfig
     from curation.embed.engine import SentenceEncoder, embed_texts
+    from lakehouse.lake import Lake
 
     encoder, texts = SentenceEncoder(EmbedConfig()), messages(n)
-    cache = EmbeddingCache(cache_dir)
+    cache = EmbeddingCache(Lake(cache_dir))
 
     def run() -> dict:
         _, stats = embed_texts(texts, cache, encoder=encoder)
@@ -78,7 +83,7 @@ def _encode_time(m):
 def main() -> None:
     n = scale(N_MESSAGES)
     messages(n)  # build the shared input once, outside the measurements
-    cache_dir = CACHE_DIR / "embed_cache"
+    cache_dir = CACHE_DIR / "embed_lake"
     shutil.rmtree(cache_dir, ignore_errors=True)
     plain = _encode_time(measure("plain model.encode(texts), given order", run_plain, n, items=n, unit="sentences"))
     others = [

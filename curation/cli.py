@@ -397,8 +397,41 @@ def dedup_eval(
         out.write_text(text + "\n", encoding="utf-8")
 
 
+def similar(
+    text: Annotated[str, typer.Argument(help="The text to look for.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="How many turn samples to print.")] = 10,
+    lake: LakeOption = None,
+    model: Annotated[Optional[str], typer.Option(help="Embedding model (default: the one the lake's embeddings use).",
+                                                 show_default=False)] = None,
+) -> None:
+    """The turn samples whose last user message is nearest to TEXT (cosine similarity of embeddings)."""
+    from rich.table import Table
+
+    from curation.embed.similar import NoEmbeddings, similar_samples
+    from lakehouse.lake import Lake
+
+    try:
+        hits = similar_samples(Lake(lake), text, k=k, model=model)
+    except NoEmbeddings as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"nearest to {text!r}", title_justify="left")
+    for column, justify in (("sample_id", "left"), ("similarity", "right"), ("samples", "right"),
+                            ("last user message", "left"), ("response", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for hit in hits.to_pylist():
+        table.add_row(hit["sample_id"], f"{hit['score']:.3f}", f"{hit['samples']:,}", _clip(hit["last_user"]),
+                      _clip(hit["response"]))
+    _console().print(table)
+
+
+def _clip(text: str | None, limit: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def register(app: typer.Typer) -> None:
-    for command in (simulate, ingest, curate, keygen, scrub, dedup):
+    for command in (simulate, ingest, curate, keygen, scrub, dedup, similar):
         app.command()(command)
     app.command("scan-leaks")(scan_leaks)
     app.command("scrub-eval")(scrub_eval)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lakehouse import tables as table_registry
 from lakehouse.lake import Lake
+from lakehouse.schemas import EMBEDDING_DIM
 from lakehouse.tables import TableSpec
 
 # One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
@@ -30,7 +31,8 @@ CREATE OR REPLACE MACRO character_system_prompt(ch) AS
 ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
            "ingested_files": "meta_ingested_files", "labels": "labels_labels",
            "models": "meta_models", "evals": "meta_evals", "candidates": "attributes_candidates",
-           "reward_scores": "attributes_reward_scores", "generations": "meta_generations"}
+           "reward_scores": "attributes_reward_scores", "generations": "meta_generations",
+           "topic_labels": "attributes_topic_labels", "sample_report": "attributes_sample_report"}
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
@@ -55,11 +57,20 @@ FROM (
 )
 """
 
+# The last user message of a prompt: what the embed and cluster stages embed, and `flywheel similar` finds.
+LAST_USER_MESSAGE_SQL = """
+CREATE OR REPLACE MACRO last_user_message(prompt) AS list_last(list_filter(prompt, lambda m: m.role = 'user')).content
+"""
+
+# Turn samples with the attribute columns of the dedup, cluster and sample stages (NULL, or true for
+# is_representative, while a stage has not run). A sample is a dedup representative when its prompt is
+# (the first occurrence of its near-duplicate group, within its character) and its conversation is (not
+# a copy of an earlier one); docs/dedup.md.
 SAMPLES_SQL = """
 CREATE VIEW samples AS
 WITH positioned AS (
     SELECT c.*, generate_subscripts(c.messages, 1) AS i FROM conversations c
-)
+), base AS (
 SELECT conversation_id || ':' || (i - 1) AS sample_id,
        conversation_id, (i - 1)::INTEGER AS turn, source, started_at, day, user_id, model_version,
        experiment.experiment_id AS experiment_id, experiment.arm AS arm, app, locale,
@@ -84,6 +95,28 @@ SELECT conversation_id || ':' || (i - 1) AS sample_id,
                  AND coalesce(messages[i - 1].signals.regenerated, false) THEN (i - 2)::INTEGER END AS replaces_turn
 FROM positioned
 WHERE messages[i].role = 'assistant'
+)
+SELECT b.*,
+       p.cluster AS dedup_cluster,
+       coalesce(p.is_representative, true) AND coalesce(d.is_representative, true) AS is_representative,
+       p.similarity AS dedup_similarity,
+       t.topic_cluster::BIGINT AS topic_cluster, t.topic_label, t.is_semantic_representative, t.semantic_similarity,
+       a.selected AS sampled
+FROM base b
+LEFT JOIN attributes_dedup_prompts p ON p.sample_id = b.sample_id
+LEFT JOIN attributes_dedup_conversations d ON d.conversation_id = b.conversation_id
+LEFT JOIN attributes_topics t ON t.sample_id = b.sample_id
+LEFT JOIN attributes_sample a ON a.sample_id = b.sample_id
+"""
+
+# The embedding cache with its vectors typed FLOAT[384] (Parquet stores them as a plain list), and the
+# vector of every turn sample's last user message, for array_cosine_similarity in SQL.
+EMBEDDINGS_SQL = """
+CREATE VIEW embeddings AS
+SELECT text_hash, model, embedding::FLOAT[{dim}] AS embedding FROM attributes_embeddings;
+CREATE VIEW sample_embeddings AS
+SELECT s.sample_id, s.conversation_id, s.turn, last_user_message(s.prompt) AS last_user, e.model, e.embedding
+FROM samples s JOIN embeddings e ON e.text_hash = md5(last_user_message(s.prompt))
 """
 
 # "Which data trained this checkpoint?": one row per release in a model's ancestry (its own release at
@@ -224,12 +257,17 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
                     "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id LIMIT 0")
 
 
-def text_layer(lake: Lake) -> str:
-    """The view that `conversations`, `turns` and `samples` read text from: silver (scrubbed) once the
+def text_layer_table(lake: Lake) -> TableSpec:
+    """The table that `conversations`, `turns` and `samples` read text from: silver (scrubbed) once the
     scrub stage has written it, bronze before that (a lake that was only ingested)."""
     if lake.files(table_registry.SILVER_CONVERSATIONS):
-        return table_registry.SILVER_CONVERSATIONS.view
-    return table_registry.BRONZE_CONVERSATIONS.view
+        return table_registry.SILVER_CONVERSATIONS
+    return table_registry.BRONZE_CONVERSATIONS
+
+
+def text_layer(lake: Lake) -> str:
+    """The view over `text_layer_table`."""
+    return text_layer_table(lake).view
 
 
 def build(con, lake: Lake) -> None:
@@ -249,7 +287,9 @@ def build(con, lake: Lake) -> None:
     con.execute(CONVERSATIONS_SQL.format(text_layer=layer, layer=layer.split("_")[0],
                                          pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]"))
     con.execute(TURNS_SQL)
+    con.execute(LAST_USER_MESSAGE_SQL)
     con.execute(SAMPLES_SQL)
+    con.execute(EMBEDDINGS_SQL.format(dim=EMBEDDING_DIM))
     con.execute(MODEL_DATA_SQL)
     _create_runs_views(con, lake)
     problems: list[tuple[str, str]] = []

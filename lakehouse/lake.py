@@ -253,17 +253,20 @@ class Transaction:
         self._writers.append(writer)
         return writer
 
-    def write(self, table: str | TableSpec, data: pa.Table) -> None:
-        """Write a whole Arrow table (split into day partitions) as new files of `table`."""
+    def write(self, table: str | TableSpec, data: pa.Table) -> list[str]:
+        """Write a whole Arrow table (split into day partitions) as new files of `table`; returns their
+        lake-relative paths."""
         writer = self.writer(table)
         writer.write(data)
         writer.close()
+        return writer.files
 
-    def replace(self, table: str | TableSpec, data: pa.Table) -> None:
-        """Make `data` the table's whole content: current files are removed at commit."""
+    def replace(self, table: str | TableSpec, data: pa.Table) -> list[str]:
+        """Make `data` the table's whole content: current files are removed at commit. Returns the new
+        files' lake-relative paths."""
         spec = get(table) if isinstance(table, str) else table
         self.remove_files(self.lake.files(spec))
-        self.write(spec, data)
+        return self.write(spec, data)
 
     def remove_files(self, files: Iterable[Path]) -> None:
         """Delete these lake files at commit."""

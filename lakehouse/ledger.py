@@ -5,6 +5,10 @@ It makes such stages incremental: a rerun processes only input files it has not 
 config, and drops the outputs of inputs that are gone (retention) or were made under another config. An
 input file's output is committed together with its ledger row, so an interrupted run resumes where it
 stopped and produces the same files.
+
+Whole-table stages (dedup, cluster, sample: every output row may depend on every input row) record each
+input file against all their output files (`record_table`); `current` then says whether the outputs were
+made from exactly these inputs under this config, so a rerun over unchanged inputs does nothing.
 """
 
 from __future__ import annotations
@@ -65,5 +69,28 @@ def record(lake: Lake, tx: Transaction, stage: str, config_hash: str, input_file
     entries = [r for r in _rows(lake) if not (r["stage"] == stage and r["input_file"] == input_file)]
     entries.append({"stage": stage, "config_hash": config_hash, "input_file": input_file,
                     "output_files": output_files, "rows": rows, "run_id": run_id, "processed_at": utc_now()})
+    entries.sort(key=lambda r: (r["stage"], r["input_file"]))
+    tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(entries, schema=schemas.PROCESSED_FILES))
+
+
+def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> bool:
+    """Whether a whole-table stage's recorded outputs come from exactly `inputs` under `config_hash` and
+    are all still there."""
+    names = {str(p.relative_to(lake.root)) for p in inputs}
+    rows = [r for r in _rows(lake) if r["stage"] == stage]
+    if not rows or {r["input_file"] for r in rows} != names or any(r["config_hash"] != config_hash for r in rows):
+        return False
+    return all((lake.root / f).exists() for r in rows for f in r["output_files"])
+
+
+def record_table(lake: Lake, tx: Transaction, stage: str, config_hash: str, inputs: list[Path],
+                 output_files: list[str], rows: int, run_id: str) -> None:
+    """Replace, in `tx`, a whole-table stage's ledger rows: every input file maps to all of `output_files`
+    (`rows` is the number of rows the stage read)."""
+    now = utc_now()
+    entries = [r for r in _rows(lake) if r["stage"] != stage]
+    entries += [{"stage": stage, "config_hash": config_hash, "input_file": str(p.relative_to(lake.root)),
+                 "output_files": sorted(output_files), "rows": rows, "run_id": run_id, "processed_at": now}
+                for p in inputs]
     entries.sort(key=lambda r: (r["stage"], r["input_file"]))
     tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(entries, schema=schemas.PROCESSED_FILES))

@@ -416,3 +416,102 @@ EVALS = pa.schema(
         pa.field("created_at", UTC_TS, nullable=False),
     ]
 )
+
+
+# --- Dedup, embeddings, topics and sampling (curation/stages: dedup, embed, cluster, sample) ---
+
+# attributes/dedup_conversations: the conversation unit (all message contents but system messages). A
+# cluster is named by its representative (earliest started_at, then smallest id); `similarity` is the
+# MinHash estimate of word-bigram Jaccard to it (1.0 for the same normalized text), so a stricter
+# threshold is a filter (`is_representative OR similarity < 0.8`), not a recomputation.
+DEDUP_CONVERSATIONS = pa.schema(
+    [
+        pa.field("conversation_id", pa.string(), nullable=False),
+        pa.field("norm_hash", pa.string(), nullable=False),
+        pa.field("cluster", pa.string(), nullable=False),
+        pa.field("is_representative", pa.bool_(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
+    ]
+)
+
+# attributes/dedup_prompts: the prompt unit (a user message with the turn before it), one row per turn
+# sample. Every reply to one user message (a reply and its regenerations) shares one prompt: `prompt_id`
+# is the sample id of the first of them, and the cluster and flags are the prompt's. `scope` is what
+# prompts were compared within (the character id, or null: no character / global).
+DEDUP_PROMPTS = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("conversation_id", pa.string(), nullable=False),
+        pa.field("prompt_id", pa.string(), nullable=False),
+        pa.field("scope", pa.string()),
+        pa.field("norm_hash", pa.string(), nullable=False),
+        pa.field("cluster", pa.string(), nullable=False),
+        pa.field("is_representative", pa.bool_(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
+    ]
+)
+
+# attributes/embeddings: the embedding cache, append-only, keyed by (text_hash, model); text_hash is the
+# md5 of the UTF-8 text (DuckDB's md5()). Parquet stores the fixed-size list as a list, so DuckDB reads
+# FLOAT[]: the catalog's `embeddings` view casts it to FLOAT[384] for array_cosine_similarity.
+EMBEDDING_DIM = 384
+EMBEDDINGS = pa.schema(
+    [
+        pa.field("text_hash", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM), nullable=False),
+    ]
+)
+
+# attributes/topics: one row per turn sample with a user message: the topic of its last user message
+# (k-means over the embeddings of the distinct messages), and semantic pruning inside the topic:
+# `semantic_similarity` is the message's highest cosine similarity to an earlier one of its topic (1.0
+# when an earlier sample has the same message), so another pruning threshold is a filter.
+TOPICS = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("text_hash", pa.string(), nullable=False),
+        pa.field("topic_cluster", pa.int32(), nullable=False),
+        pa.field("topic_label", pa.string(), nullable=False),
+        pa.field("centroid_similarity", pa.float32(), nullable=False),
+        pa.field("is_semantic_representative", pa.bool_(), nullable=False),
+        pa.field("semantic_duplicate_of", pa.string()),
+        pa.field("semantic_similarity", pa.float32(), nullable=False),
+    ]
+)
+
+# attributes/topic_labels: one row per topic: its label (most distinctive terms), turn samples, distinct
+# messages and semantic representatives.
+TOPIC_LABELS = pa.schema(
+    [
+        pa.field("topic_cluster", pa.int32(), nullable=False),
+        pa.field("topic_label", pa.string(), nullable=False),
+        pa.field("samples", pa.int64(), nullable=False),
+        pa.field("texts", pa.int64(), nullable=False),
+        pa.field("semantic_representatives", pa.int64(), nullable=False),
+    ]
+)
+
+# attributes/sample: the diverse sample: every candidate turn sample with its raked weight, its place in
+# the seeded weighted draw (-1: never drawn) and whether it was selected; `strata` names its values.
+SAMPLE = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("selected", pa.bool_(), nullable=False),
+        pa.field("weight", pa.float64(), nullable=False),
+        pa.field("draw_rank", pa.int64(), nullable=False),
+        pa.field("strata", pa.string(), nullable=False),
+    ]
+)
+
+# attributes/sample_report: achieved vs target share of every stratum value of the last sample.
+SAMPLE_REPORT = pa.schema(
+    [
+        pa.field("stratum", pa.string(), nullable=False),
+        pa.field("value", pa.string(), nullable=False),
+        pa.field("available", pa.int64(), nullable=False),
+        pa.field("target_share", pa.float64(), nullable=False),
+        pa.field("selected", pa.int64(), nullable=False),
+        pa.field("achieved_share", pa.float64(), nullable=False),
+    ]
+)

@@ -172,3 +172,52 @@ EVALS = register(
         description="Offline evaluations: reward win rate new vs old by source, guardrail flags, artifact shifts.",
     )
 )
+DEDUP_CONVERSATIONS = register(
+    TableSpec(
+        "attributes/dedup_conversations",
+        schemas.DEDUP_CONVERSATIONS,
+        description="Near-duplicate clusters of whole conversations: cluster (the representative's id), similarity to it.",
+    )
+)
+DEDUP_PROMPTS = register(
+    TableSpec(
+        "attributes/dedup_prompts",
+        schemas.DEDUP_PROMPTS,
+        description="Near-duplicate clusters of prompts (user message + the turn before), per turn sample.",
+    )
+)
+EMBEDDINGS = register(
+    TableSpec(
+        "attributes/embeddings",
+        schemas.EMBEDDINGS,
+        description="Embedding cache by (text_hash, model), append-only; the `embeddings` view casts to FLOAT[384].",
+    )
+)
+TOPICS = register(
+    TableSpec(
+        "attributes/topics",
+        schemas.TOPICS,
+        description="Topic cluster, label and semantic pruning of each turn sample's last user message.",
+    )
+)
+TOPIC_LABELS = register(
+    TableSpec(
+        "attributes/topic_labels",
+        schemas.TOPIC_LABELS,
+        description="One row per topic cluster: label, samples, distinct messages, semantic representatives.",
+    )
+)
+SAMPLE = register(
+    TableSpec(
+        "attributes/sample",
+        schemas.SAMPLE,
+        description="The diverse sample: candidate turn samples with weight, draw rank and `selected`.",
+    )
+)
+SAMPLE_REPORT = register(
+    TableSpec(
+        "attributes/sample_report",
+        schemas.SAMPLE_REPORT,
+        description="Achieved vs target share of every stratum value of the diverse sample.",
+    )
+)

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.dedup.config import DedupConfig
-from curation.dedup.evalset import Corpus, edit_words, load_simulated, original_truth, simulated_corpus
+from curation.dedup.evalset import (Corpus, edit_words, load_simulated, original_truth, simulated_corpus,
+                                   simulated_prompt_corpus)
 from curation.dedup.evaluation import TARGET, evaluate, quality, real_corpora
 from curation.dedup.units import conversation_text
 from lakehouse.cli import _register_plugins, app
@@ -120,19 +121,38 @@ def test_simulator_truth_loader(tmp_path):
         {"conversation_id": "s2", "messages": [{"role": r, "content": c.replace("dent", "scratch")} for r, c in base]},
         {"conversation_id": "s3", "messages": [{"role": "user", "content": "hi there how are you"},
                                                {"role": "assistant", "content": "I am well, and you?"}]},
+        {"conversation_id": "s4", "messages": [{"role": "user", "content": "hi there how are you"},
+                                               {"role": "assistant", "content": "No.", "signals": {"regenerated": True}},
+                                               {"role": "assistant", "content": "Great, thanks!"}]},
     ]
-    truth = [{"conversation_id": "s1", "duplicate_of": None, "duplicate_kind": None},
-             {"conversation_id": "s2", "duplicate_of": "s1", "duplicate_kind": "edited_copy"},
-             {"conversation_id": "s3", "duplicate_of": "s1", "duplicate_kind": "stock_opener"}]
-    with gzip.open(tmp_path / "conversations.jsonl.gz", "wt") as fh:
+    truth = [{"conversation_id": "s1", "duplicate_of": None, "duplicate_kind": None, "duplicate_group": None},
+             {"conversation_id": "s2", "duplicate_of": "s1", "duplicate_kind": "edited_copy", "duplicate_group": "s1"},
+             {"conversation_id": "s3", "duplicate_of": None, "duplicate_kind": "stock_opener",
+              "duplicate_group": "opener-00"},
+             {"conversation_id": "s4", "duplicate_of": None, "duplicate_kind": "stock_opener",
+              "duplicate_group": "opener-00"}]
+    (tmp_path / "traffic").mkdir()
+    with gzip.open(tmp_path / "traffic" / "part-00000.jsonl.gz", "wt") as fh:
         fh.writelines(json.dumps(c) + "\n" for c in conversations)
     with gzip.open(tmp_path / "truth.jsonl.gz", "wt") as fh:
         fh.writelines(json.dumps(t) + "\n" for t in truth)
-    corpus = simulated_corpus(*load_simulated(tmp_path), conversation_text)
-    assert corpus.ids == ["s1", "s3", "s2"] and corpus.kinds == ["original", "original", "copy"]
-    assert corpus.origins == [0, 1, 0]
+    loaded, planted = load_simulated(tmp_path)
+    assert loaded["s4"][1] == ("assistant", "No.", True) and planted["s2"].group == "s1" and "s1" not in planted
+    corpus = simulated_corpus(loaded, planted, conversation_text)
+    assert corpus.ids == ["s1", "s3", "s4", "s2"] and corpus.kinds == ["original", "original", "original", "copy"]
+    assert corpus.origins == [0, 1, 2, 0]
     (_, _, q), = evaluate({"sim": corpus}, [DedupConfig()])
-    assert q.recall == 1.0 and q.precision == 1.0 and q.opener_pairs == 1 and q.opener_pairs_merged == 0
+    assert q.recall == 1.0 and q.precision == 1.0 and q.opener_pairs == 3 and q.opener_pairs_merged == 0
+    # the prompt unit: one prompt per user message (s4's regenerated reply and its replacement share one)
+    prompts = simulated_prompt_corpus(loaded, planted)
+    assert prompts.ids == ["s1:1", "s3:1", "s4:1", "s2:1"] and prompts.origins == [0, 1, 2, 0]
+    (_, _, q), = evaluate({"sim": prompts}, [DedupConfig(threshold=0.7)])
+    assert q.true_pairs == 6 and q.recall == 1.0 and q.precision == 1.0
+
+
+def test_simulated_folder_must_be_simulator_output(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not `flywheel simulate` output"):
+        load_simulated(tmp_path)
 
 
 @pytest.mark.slow
@@ -144,3 +164,14 @@ def test_quality_targets_on_real_conversations_with_the_defaults(hh_path, person
     for _, name, q in results:
         assert q.precision >= TARGET and q.recall >= TARGET, (name, q)
         assert q.copy_recall >= TARGET, (name, q)
+
+
+def test_quality_targets_on_the_simulators_planted_copies(tmp_path):
+    from curation.dedup.evaluation import simulated_corpora
+    from curation.simulator import SimulationConfig, run_simulation
+
+    run_simulation(SimulationConfig(conversations=2000, seed=5), tmp_path, workers=1, progress=False)
+    corpora = simulated_corpora(tmp_path)
+    (_, _, q), = evaluate({"sim": corpora["simulator: conversations, planted copies"]}, [DedupConfig()])
+    assert q.true_pairs >= 10 and q.precision >= TARGET and q.recall >= TARGET, q
+    assert q.opener_pairs > 0 and q.opener_pairs_merged <= q.opener_pairs * 0.05, q

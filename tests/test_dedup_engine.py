@@ -73,6 +73,22 @@ def test_representative_is_earliest_then_smallest_key_whatever_the_input_order()
     assert set(without_times["cluster"].to_pylist()) == {"k0"}
 
 
+def test_rows_are_compared_within_their_scope_only():
+    scopes = ["x", "x", "y", "x", "y", None]  # rows c, a, b, d, e, f
+    table = _table(ROWS).append_column("scope", pa.array(scopes, pa.string()))
+    result, stats = dedup(table, scope="scope")
+    clusters = _clusters(result)
+    # a, b, c are copies: a and c share scope x; b is alone in y; null is a scope of its own
+    assert clusters["a"] == clusters["c"] == "a" and clusters["b"] == "b"
+    assert stats.details["scopes"] == 3 and stats.rows_out == 5
+    exact = pa.table({"key": ["p", "q", "r"], "text": ["Hi there", "hi there", " HI  THERE"], "scope": ["x", "y", "x"]})
+    assert _clusters(dedup(exact, scope="scope")[0]) == {"p": "p", "q": "q", "r": "p"}
+    assert _clusters(dedup(exact, DedupConfig(method="exact"), scope="scope")[0]) == {"p": "p", "q": "q", "r": "p"}
+    # within one scope, the result is that of the engine without scopes
+    same = dedup(table.set_column(3, "scope", pa.array(["s"] * 6)), scope="scope")[0]
+    assert same.equals(dedup(_table(ROWS))[0])
+
+
 def test_reruns_give_the_same_table(hh_path):
     conversations = load_hh(hh_path)[:400]
     texts = ["\n".join(content for _, content in messages) for messages in conversations]

@@ -8,7 +8,7 @@ import pytest
 
 from curation.dedup.normalize import exact_key, normalize
 from curation.dedup.shingles import fmix64, shingle
-from curation.dedup.units import conversation_text, prompt_text, prompts_of
+from curation.dedup.units import conversation_text, prompt_text, prompts_of, sample_prompts
 from curation.texthash import text_hash
 
 
@@ -103,20 +103,37 @@ def test_conversation_and_prompt_units():
     assert prompts_of(messages) == [(2, "Hi!"), (4, "Hello, how can I help?\nTell me a joke")]
 
 
+def test_regenerated_replies_share_their_prompt():
+    messages = [("system", "You are Max.", False), ("user", "Hi", False), ("assistant", "Hello!", True),
+                ("assistant", "Hey there!", False), ("user", "Tell me a joke", False), ("assistant", "Knock knock", False)]
+    # the regenerated reply (turn 2) and its replacement (turn 3) answer one prompt, counted at turn 2;
+    # the next prompt shows the replacement, not the regenerated reply
+    assert sample_prompts(messages) == [(2, 2, "Hi"), (3, 2, "Hi"), (5, 5, "Hey there!\nTell me a joke")]
+    assert sample_prompts([("assistant", "Welcome!", False), ("user", "thanks", False)]) == []
+
+
 def test_units_from_lake_shaped_rows():
     import pyarrow as pa
 
-    from curation.dedup.units import conversation_units, prompt_units
+    from curation.dedup.units import UNIT_SCHEMA, lake_units
 
-    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    signals = pa.struct([("regenerated", pa.bool_())])
+    message = pa.struct([("role", pa.string()), ("content", pa.string()), ("signals", signals)])
     conversations = pa.table({
-        "conversation_id": ["c1"], "started_at": pa.array([1], pa.timestamp("us", tz="UTC")),
-        "messages": pa.array([[{"role": "system", "content": "You are Max."}, {"role": "user", "content": "Hi"},
-                               {"role": "assistant", "content": None}]], pa.list_(message)),
+        "conversation_id": ["c1", "c2"], "started_at": pa.array([2, 1], pa.timestamp("us", tz="UTC")),
+        "character_id": ["max", None],
+        "messages": pa.array([
+            [{"role": "system", "content": "You are Max.", "signals": None},
+             {"role": "user", "content": "Hi", "signals": None},
+             {"role": "assistant", "content": None, "signals": {"regenerated": True}},
+             {"role": "assistant", "content": "Hello", "signals": {"regenerated": False}}],
+            [],
+        ], pa.list_(message)),
     })
-    units = conversation_units(conversations)
-    assert units.column_names == ["key", "text", "started_at"] and units["text"].to_pylist() == ["Hi"]
-    samples = pa.table({"sample_id": ["c1:2"], "started_at": conversations["started_at"],
-                        "prompt": pa.array([[{"role": "system", "content": "You are Max."},
-                                             {"role": "user", "content": "Hi"}]], pa.list_(message))})
-    assert prompt_units(samples).to_pylist()[0]["text"] == "Hi"
+    units, prompts, samples = lake_units(conversations)
+    assert units.schema == prompts.schema == UNIT_SCHEMA
+    assert units["key"].to_pylist() == ["c1", "c2"] and units["text"].to_pylist() == ["Hi\nHello", ""]
+    assert prompts.to_pylist() == [{"key": "c1:2", "text": "Hi", "started_at": conversations["started_at"][0].as_py(),
+                                    "scope": "max"}]
+    assert samples.to_pylist() == [{"sample_id": "c1:2", "conversation_id": "c1", "prompt_id": "c1:2"},
+                                   {"sample_id": "c1:3", "conversation_id": "c1", "prompt_id": "c1:2"}]

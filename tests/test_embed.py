@@ -11,8 +11,10 @@ from curation.embed.cache import EmbeddingCache
 from curation.embed.config import EmbedConfig
 from curation.embed.engine import SentenceEncoder, embed_texts, token_batches
 from curation.embed.model import model_path
-from curation.embed.similar import cache_relation, nearest
+from curation.embed.similar import nearest
 from curation.texthash import text_hashes
+from lakehouse import tables
+from lakehouse.lake import Lake
 
 TEXTS = ["hi", "I love my dog so much", "hi", "The stock market fell sharply today",
          "What will the weather be like tomorrow?", "My puppy is adorable", "hi"]
@@ -51,7 +53,7 @@ def test_each_distinct_text_is_encoded_once_and_vectors_follow_input_order(encod
 
 
 def test_second_run_is_served_from_the_cache(encoder, tmp_path):
-    cache = EmbeddingCache(tmp_path / "embeddings")
+    cache = EmbeddingCache(Lake(tmp_path / "lake"))
     first, _ = embed_texts(TEXTS, cache, encoder=encoder)
     counting = Counting(encoder)
     second, stats = embed_texts(TEXTS, cache, encoder=counting)
@@ -64,7 +66,7 @@ def test_second_run_is_served_from_the_cache(encoder, tmp_path):
 
 
 def test_the_cache_is_keyed_by_text_hash_and_model(encoder, tmp_path):
-    cache = EmbeddingCache(tmp_path)
+    cache = EmbeddingCache(Lake(tmp_path / "lake"))
     embed_texts(TEXTS, cache, encoder=encoder)
     hashes = text_hashes(TEXTS)
     assert len(cache.lookup(hashes, encoder.name)) == 5
@@ -73,7 +75,7 @@ def test_the_cache_is_keyed_by_text_hash_and_model(encoder, tmp_path):
 
 
 def test_compaction_keeps_every_vector(encoder, tmp_path):
-    cache = EmbeddingCache(tmp_path)
+    cache = EmbeddingCache(Lake(tmp_path / "lake"))
     embed_texts(TEXTS[:3], cache, encoder=encoder)
     embed_texts(TEXTS, cache, encoder=encoder)
     before, _ = embed_texts(TEXTS, cache, encoder=encoder)
@@ -95,12 +97,13 @@ def test_token_batches_sort_by_length_and_respect_the_budget():
 
 
 def test_sql_nearest_search_over_the_cache(encoder, tmp_path):
-    cache = EmbeddingCache(tmp_path)
+    cache = EmbeddingCache(Lake(tmp_path / "lake"))
     embed_texts(TEXTS, cache, encoder=encoder)
     con = duckdb.connect()
     con.register("samples", pa.table({"sample_id": [f"s{i}" for i in range(len(TEXTS))], "text": TEXTS}))
+    con.register("cache", cache.lake.read(tables.EMBEDDINGS))
     hits = nearest(con, encoder.encode(["dogs are wonderful pets"])[0], texts_sql="SELECT * FROM samples",
-                   text_column="text", embeddings_sql=cache_relation(tmp_path), model=encoder.name, k=2)
+                   text_column="text", embeddings_sql="SELECT * FROM cache", model=encoder.name, k=2)
     assert hits["sample_id"].to_pylist() == ["s1", "s5"]
     assert hits["score"][0].as_py() > hits["score"][1].as_py() > 0.3
 

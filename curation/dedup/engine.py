@@ -8,6 +8,10 @@
 4. Connected components over the remaining pairs are the clusters; each cluster's representative is its
    earliest row (started_at, then key), and every row gets its estimated similarity to it.
 
+With a `scope` column, rows are compared only within their scope (the dedup stage's prompts within a
+character): a distinct text is a (normalized text, scope) pair and the scope salts every band hash, so
+one pass serves any number of scopes instead of one engine run per scope.
+
 The output has one row per input row, in input order: nothing is dropped here; a later filter keeps
 `is_representative` rows. `dropped` in the stats counts the rows such a filter removes, by reason.
 """
@@ -23,7 +27,7 @@ import pyarrow as pa
 
 from curation.dedup.components import representatives, row_ranks, text_ranks
 from curation.dedup.config import DedupConfig
-from curation.dedup.exact import ExactIndex
+from curation.dedup.exact import ExactIndex, local_groups
 from curation.dedup.minhash import estimated_jaccard
 from curation.dedup.sketch import BatchSketch, sketch_batch
 from lakehouse.runs import StageStats
@@ -71,39 +75,58 @@ class _Collected:
     signatures: _Rows | None = None
     has_shingles: list[np.ndarray] = field(default_factory=list)
     words: list[np.ndarray] = field(default_factory=list)
+    salts: list[np.ndarray] = field(default_factory=list)
     null_texts: int = 0
     index: ExactIndex = field(default_factory=ExactIndex)
 
-    def add(self, keys: pa.Array, times: pa.Array | None, sketch: BatchSketch) -> None:
-        ids, new = self.index.assign(sketch.digests)
+    def add(self, keys: pa.Array, times: pa.Array | None, sketch: BatchSketch, scopes: list[str | None] | None) -> None:
         self.keys.append(keys)
         if times is not None:
             self.times.append(times)
-        self.row_ids.append(ids[sketch.row_group])
-        self.digests.extend(d for d, is_new in zip(sketch.digests, new) if is_new)
+        if scopes is None:
+            index_keys, row_group, text_of = sketch.digests, sketch.row_group, np.arange(len(sketch.digests))
+        else:  # a distinct text is a (text, scope) pair: the digest and the scope make its index key
+            tags = [b"\x00" if s is None else b"\x01" + s.encode("utf-8") for s in scopes]
+            pairs = [sketch.digests[g] + tag for g, tag in zip(sketch.row_group.tolist(), tags)]
+            firsts, row_group = local_groups(pairs)
+            index_keys, text_of = [pairs[i] for i in firsts], sketch.row_group[firsts]
+        ids, new = self.index.assign(index_keys)
+        self.row_ids.append(ids[row_group])
+        self.digests.extend(sketch.digests[t] for t in text_of[new].tolist())
+        if scopes is not None:
+            self.salts.append(scope_salts([scopes[i] for i in firsts])[new])
         if sketch.signatures is not None:
             if self.signatures is None:
                 self.signatures = _Rows(sketch.signatures.shape[1], sketch.signatures.dtype)
-            self.signatures.append(sketch.signatures[new])
-            self.has_shingles.append(sketch.has_shingles[new])
-            self.words.append(sketch.words[new])
+            self.signatures.append(sketch.signatures[text_of[new]])
+            self.has_shingles.append(sketch.has_shingles[text_of[new]])
+            self.words.append(sketch.words[text_of[new]])
+
+
+def scope_salts(scopes: list[str | None]) -> np.ndarray:
+    """uint64 salt of each scope (0 for none), mixed into the band hashes so buckets never span scopes."""
+    from curation.texthash import text_digest
+
+    return np.array([0 if s is None else int.from_bytes(text_digest(s)[:8], "little") | 1 for s in scopes],
+                    dtype=np.uint64)
 
 
 def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None = None, *,
-          key: str = "key", text: str = "text", started_at: str | None = "started_at",
+          key: str = "key", text: str = "text", started_at: str | None = "started_at", scope: str | None = None,
           name: str = "dedup") -> tuple[pa.Table, StageStats]:
     """Cluster the rows of `data` into exact or near-duplicate groups (see the module docstring).
 
     `started_at` may be None or absent from the data; representatives are then chosen by key alone.
+    `scope` names a column: rows of different scopes (a null scope is one scope) never share a cluster.
     Raises ValueError on a missing key column or text column, a null key or a repeated key.
     """
     config = config or DedupConfig()
     stats = StageStats(name)
     collected = _Collected()
-    chunks = _chunks(data, config.batch_size, key, text, started_at)
-    for (keys, times, texts), sketch in _sketched(chunks, config):
+    chunks = _chunks(data, config.batch_size, key, text, started_at, scope)
+    for (keys, times, texts, scopes), sketch in _sketched(chunks, config):
         collected.null_texts += sum(t is None for t in texts)
-        collected.add(keys, times, sketch)
+        collected.add(keys, times, sketch, scopes)
 
     keys = pa.chunked_array(collected.keys, pa.string()).combine_chunks() if collected.keys else pa.array([], pa.string())
     times = pa.chunked_array(collected.times).combine_chunks() if collected.times else None
@@ -112,6 +135,8 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
     n_distinct = len(collected.digests)
     stats.rows_in = len(keys)
     details = {"method": config.method, "distinct_texts": n_distinct, "null_texts": collected.null_texts}
+    if scope is not None:
+        details["scopes"] = len(np.unique(np.concatenate(collected.salts))) if collected.salts else 0
 
     ranks = row_ranks(keys, times)
     if config.method == "near":
@@ -124,12 +149,13 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
     return table, stats
 
 
-def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None) -> Iterator[tuple]:
-    """(keys, times or None, texts) per chunk of at most `batch_size` rows."""
+def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None,
+            scope: str | None) -> Iterator[tuple]:
+    """(keys, times or None, texts, scopes or None) per chunk of at most `batch_size` rows."""
     batches = data.to_batches(max_chunksize=batch_size) if isinstance(data, pa.Table) else data
     for batch in batches:
         names = batch.schema.names
-        for column in (key, text):
+        for column in (key, text) if scope is None else (key, text, scope):
             if column not in names:
                 raise ValueError(f"dedup input has no column {column!r} (columns: {', '.join(names)})")
         has_time = started_at is not None and started_at in names
@@ -137,7 +163,8 @@ def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None) 
             part = batch.slice(offset, batch_size)
             keys = part.column(key).cast(pa.string())
             times = part.column(started_at) if has_time else None
-            yield keys, times, part.column(text).cast(pa.string()).to_pylist()
+            scopes = part.column(scope).cast(pa.string()).to_pylist() if scope is not None else None
+            yield keys, times, part.column(text).cast(pa.string()).to_pylist(), scopes
 
 
 def _sketched(chunks: Iterator[tuple], config: DedupConfig) -> Iterator[tuple[tuple, BatchSketch]]:
@@ -177,15 +204,16 @@ def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray
     sigs = collected.signatures.array() if collected.signatures else np.empty((0, config.num_perm), np.uint32)
     has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
     words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
+    salts = np.concatenate(collected.salts) if collected.salts else None
     labels = _near_labels(sigs, has, words < config.short_words, text_ranks(row_ids, len(sigs), ranks),
-                          config, details)
+                          salts, config, details)
     details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
                    texts_without_shingles=int((~has).sum()))
     return sigs, labels
 
 
 def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np.ndarray,
-                 config: DedupConfig, details: dict) -> np.ndarray:
+                 salts: np.ndarray | None, config: DedupConfig, details: dict) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
     `split`) split so every member is similar to its representative."""
     from curation.dedup.components import connected_components, split_by_representative
@@ -199,7 +227,8 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
     docs = np.flatnonzero(has)
     with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
     verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
-    pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify)
+    pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify,
+                                        salts=None if salts is None else salts[docs])
     details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
                    num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
                    char_ngram=config.char_ngram, min_words=config.min_words, band_candidates=candidates)

@@ -26,13 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from curation.dedup.normalize import normalize
-from curation.dedup.units import Message, prompts_of
+from curation.dedup.units import Message, prompts_of, sample_prompts
 
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
 MAX_EDIT_RATE = 0.10
-_HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
-_PERSONA_TURN = re.compile(r"^(User [12])\s*:\**\s*(.*)$")
 _WORD = re.compile(r"\w+")
 
 
@@ -127,32 +125,21 @@ class Corpus:
 
 
 def load_hh(path: Path) -> list[list[Message]]:
-    """The `chosen` transcript of each hh-rlhf line as (role, content) messages."""
-    conversations = []
+    """The `chosen` transcript of each hh-rlhf line as (role, content) messages (the ingest adapter's parser)."""
+    from curation.ingest.adapters import parse_hh_transcript
+
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            parts = _HH_TURN.split(json.loads(line)["chosen"])
-            roles = ["user" if label == "Human" else "assistant" for label in parts[1::2]]
-            conversations.append([(role, content.strip()) for role, content in zip(roles, parts[2::2])])
-    return conversations
+        return [[(m["role"], m["content"]) for m in parse_hh_transcript(json.loads(line)["chosen"])] for line in fh]
 
 
 def load_persona_chat(path: Path) -> list[list[Message]]:
-    """Each "Best Generated Conversation"; User 1 is the user, User 2 the character."""
-    conversations = []
+    """Each conversation as the ingest adapter reads it: User 1 is the user, User 2 the character."""
+    from curation.ingest.adapters import Defaults, persona_chat
+
     with open(path, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            messages = []
-            for line in row["Best Generated Conversation"].splitlines():
-                line = line.strip().strip("*").strip()  # a few rows mark turns up as "*User 1:* ..."
-                match = _PERSONA_TURN.match(line)
-                if match:
-                    messages.append(("user" if match.group(1) == "User 1" else "assistant", match.group(2).strip()))
-                elif messages and line:
-                    role, content = messages[-1]
-                    messages[-1] = (role, f"{content}\n{line}")
-            conversations.append(messages)
-    return conversations
+        rows = list(csv.DictReader(fh))
+    return [[(m["role"], m["content"]) for m in persona_chat(row, json.dumps(row).encode(), Defaults()).conversations[0]["messages"]]
+            for row in rows]
 
 
 def load_real(data_dir: Path) -> dict[str, list[list[Message]]]:
@@ -246,51 +233,95 @@ def prompt_originals(real: dict[str, list[list[Message]]]) -> list[Original]:
             for turn, text in prompts_of(messages)]
 
 
-POSITIVE_KINDS = ("exact_copy", "edited_copy", "spam_prompt")
+# Planted kinds that are whole-conversation copies of their `duplicate_of`. A spam_prompt conversation
+# shares only its first user message (a copy at the prompt unit, not of the conversation); stock_opener
+# conversations share a short opener and are hard negatives.
+POSITIVE_KINDS = ("exact_copy", "edited_copy")
 
 
-def load_simulated(folder: Path) -> tuple[dict[str, list[Message]], dict[str, tuple[str, str]]]:
-    """The simulator's conversations ({conversation_id: messages}) and its planted duplicates
-    ({conversation_id: (duplicate_of, duplicate_kind)}) from `truth.jsonl.gz`."""
+@dataclass(frozen=True)
+class Planted:
+    kind: str
+    duplicate_of: str | None  # within the shard (null for the first spam prompt of a shard)
+    group: str | None  # global: the original's id, `spam-NN` or `opener-NN`
+
+
+SimulatedMessage = tuple[str, str, bool]  # (role, content, regenerated)
+
+
+def load_simulated(folder: Path) -> tuple[dict[str, list[SimulatedMessage]], dict[str, Planted]]:
+    """`flywheel simulate` output: the conversations of `traffic/*.jsonl.gz` ({conversation_id: messages})
+    and what `truth.jsonl.gz` says was planted ({conversation_id: Planted})."""
+    files = sorted((folder / "traffic").glob("*.jsonl*"))
+    if not files or not (folder / "truth.jsonl.gz").exists():
+        raise FileNotFoundError(f"{folder} is not `flywheel simulate` output (traffic/*.jsonl.gz and truth.jsonl.gz)")
     planted = {}
     with gzip.open(folder / "truth.jsonl.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
             record = json.loads(line)
-            if record.get("duplicate_of"):
-                key = record.get("conversation_id", record.get("id"))
-                planted[key] = (record["duplicate_of"], record["duplicate_kind"])
+            if record.get("duplicate_kind"):
+                planted[record["conversation_id"]] = Planted(record["duplicate_kind"], record.get("duplicate_of"),
+                                                             record.get("duplicate_group"))
     conversations = {}
-    for path in sorted(folder.glob("*.jsonl*")):
-        if path.name.startswith(("truth", "exposures")):
-            continue
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as fh:
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
             for line in fh:
                 record = json.loads(line)
-                conversations[record["conversation_id"]] = [(m["role"], m.get("content") or "") for m in record["messages"]]
+                conversations[record["conversation_id"]] = [
+                    (m["role"], m.get("content") or "", bool((m.get("signals") or {}).get("regenerated")))
+                    for m in record["messages"]]
     return conversations, planted
 
 
-def simulated_corpus(conversations: dict[str, list[Message]], planted: dict[str, tuple[str, str]],
-                     render: Render, positive_kinds: tuple[str, ...] = POSITIVE_KINDS) -> Corpus:
-    """Planted copies of a positive kind are copies of the conversation their chain of `duplicate_of`
-    ends at; every other conversation (stock-opener ones included: hard negatives) is an original."""
-    def root(conversation_id: str) -> str:
-        seen = set()
-        while conversation_id in planted and planted[conversation_id][1] in positive_kinds and conversation_id not in seen:
-            seen.add(conversation_id)
-            conversation_id = planted[conversation_id][0]
-        return conversation_id
+def planted_root(conversation_id: str, planted: dict[str, Planted]) -> str:
+    """The conversation a planted copy (exact or edited) copies, following chains of copies; any other
+    conversation is its own root."""
+    seen = set()
+    while (conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS
+           and conversation_id not in seen):
+        seen.add(conversation_id)
+        conversation_id = planted[conversation_id].duplicate_of
+    return conversation_id
 
-    copies = {cid for cid, (_, kind) in planted.items() if kind in positive_kinds}
-    original_ids = [cid for cid in sorted(conversations) if cid not in copies]
-    texts = [render(conversations[cid]) for cid in original_ids]
+
+def simulated_corpus(conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted],
+                     render: Render) -> Corpus:
+    """The conversation unit: a planted copy (exact or edited) is a copy of the conversation its chain
+    of `duplicate_of` ends at; every other conversation is an original (spam-prompt and stock-opener
+    conversations included: the second are the hard negatives), duplicates among them by the definition."""
+    pairs = {cid: [(role, content) for role, content, _ in messages] for cid, messages in conversations.items()}
+    copies = {cid for cid, p in planted.items() if p.kind in POSITIVE_KINDS}
+    original_ids = [cid for cid in sorted(pairs) if cid not in copies]
+    texts = [render(pairs[cid]) for cid in original_ids]
     corpus = Corpus(original_truth(texts))
     index = {cid: i for i, cid in enumerate(original_ids)}
     for cid, text in zip(original_ids, texts):
-        corpus.add(cid, text, index[cid], None, _opener(conversations[cid]))
-    for cid in sorted(copies & conversations.keys()):
-        origin = index.get(root(cid))
+        corpus.add(cid, text, index[cid], None, _opener(pairs[cid]))
+    for cid in sorted(copies & pairs.keys()):
+        origin = index.get(planted_root(cid, planted))
         if origin is not None:
-            corpus.add(cid, render(conversations[cid]), origin, 0, _opener(conversations[cid]))
+            corpus.add(cid, render(pairs[cid]), origin, 0, _opener(pairs[cid]))
+    return corpus
+
+
+def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted]) -> Corpus:
+    """The prompt unit as the dedup stage builds it (units.sample_prompts: every user message with the
+    turn before it, once per user message). A prompt of a planted copy is a copy of the same turn's prompt
+    of the conversation it copies (its edits may fall unevenly, more than 10% in one prompt); every other
+    prompt is an original, duplicates among them by the definition: spam prompts and stock openers are
+    exact copies, templated prompts a few words apart are not."""
+    prompts = {cid: [(turn, text) for turn, prompt_turn, text in sample_prompts(messages) if turn == prompt_turn]
+               for cid, messages in conversations.items()}
+    copies = {cid for cid, p in planted.items() if p.kind in POSITIVE_KINDS and cid in prompts}
+    originals = [(f"{cid}:{turn}", text) for cid in sorted(prompts) if cid not in copies for turn, text in prompts[cid]]
+    corpus = Corpus(original_truth([text for _, text in originals]))
+    index = {doc_id: i for i, (doc_id, _) in enumerate(originals)}
+    for i, (doc_id, text) in enumerate(originals):
+        corpus.add(doc_id, text, i, None, "")
+    for cid in sorted(copies):
+        root = planted_root(cid, planted)
+        for turn, text in prompts[cid]:
+            origin = index.get(f"{root}:{turn}")
+            if origin is not None:
+                corpus.add(f"{cid}:{turn}", text, origin, 0, "")
     return corpus

@@ -177,9 +177,12 @@ def sweep_configs(grid: dict[str, list], base: DedupConfig | None = None) -> lis
 
 
 def simulated_corpora(folder: Path) -> dict[str, Corpus]:
-    """The simulator's planted duplicates (stock-opener pairs are hard negatives), as conversation units."""
-    from curation.dedup.evalset import load_simulated, simulated_corpus
+    """`flywheel simulate` output at both units: conversations with the planted copies (stock-opener
+    conversations as hard negatives), and every prompt (a copy's prompts copy its original's; spam prompts
+    and openers are exact copies)."""
+    from curation.dedup.evalset import load_simulated, simulated_corpus, simulated_prompt_corpus
     from curation.dedup.units import conversation_text
 
     conversations, planted = load_simulated(folder)
-    return {"simulator, planted duplicates": simulated_corpus(conversations, planted, conversation_text)}
+    return {"simulator: conversations, planted copies": simulated_corpus(conversations, planted, conversation_text),
+            "simulator: prompts": simulated_prompt_corpus(conversations, planted)}

@@ -10,6 +10,7 @@ when the data no longer fits one machine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ _BAND_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _GRID = np.linspace(0.0, 1.0, 2001)
 
 
+@functools.lru_cache(maxsize=64)
 def optimal_bands_rows(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
                        false_negative_weight: float = 0.5) -> tuple[int, int]:
     """The (bands, rows) minimizing the weighted false positive and false negative areas under the
@@ -51,7 +53,8 @@ def band_hash(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
 
 
 def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: int, max_bucket_pairs: int,
-                    keep: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+                    keep: Callable[[np.ndarray], np.ndarray] | None = None,
+                    salts: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Unique pairs (a < b), shape (pairs, 2), of documents sharing a (band, band hash), and the number
     of band candidates (a pair counts once per band it shares) before `keep`.
 
@@ -61,12 +64,17 @@ def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: 
     up to `max_bucket_pairs` documents yields all its pairs; a larger one (many variants of one spam
     prompt) yields a star around its smallest document, enough for connected components and linear in
     the bucket's size. `keep` (the verification) filters each band's pairs before they are gathered.
+    `salts` (uint64 per document) is mixed into every band hash: documents of different salts (scopes)
+    never share a bucket.
     """
     import polars as pl
 
     found, candidates = [], 0
     for band in range(bands):
-        frame = pl.DataFrame({"hash": band_hash(signatures, band, rows), "doc": docs.astype(np.int64)})
+        hashes = band_hash(signatures, band, rows)
+        if salts is not None:
+            hashes = fmix64(hashes ^ salts)
+        frame = pl.DataFrame({"hash": hashes, "doc": docs.astype(np.int64)})
         shared = frame.filter(pl.col("hash").is_duplicated())
         if not shared.height:
             continue

@@ -8,7 +8,7 @@ by token length: short texts go many to a batch and long ones few, so little com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -17,6 +17,7 @@ from curation.embed.cache import EmbeddingCache, embedding_table
 from curation.embed.config import EmbedConfig
 from curation.texthash import text_hash
 from lakehouse.runs import StageStats
+from lakehouse.schemas import EMBEDDING_DIM
 
 
 class Encoder(Protocol):
@@ -66,31 +67,39 @@ def token_batches(lengths: list[int], batch_tokens: int, max_batch: int) -> list
 
 
 def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, config: EmbedConfig | None = None,
-                encoder: Encoder | None = None) -> tuple[np.ndarray, StageStats]:
+                encoder: Encoder | None = None,
+                on_batch: Callable[[int], None] | None = None) -> tuple[np.ndarray, StageStats]:
     """(len(texts), dim) float32 vectors in input order, and the stage stats (texts, distinct, cache
-    hits, encoded, batches in `details`)."""
+    hits, encoded, batches in `details`). The model is loaded only when some text is not in the cache;
+    `on_batch(n)` is called after each encoded batch of n texts."""
     config = config or EmbedConfig()
     missing_text = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if missing_text is not None:
         raise ValueError(f"embed input {missing_text} is not a string: {texts[missing_text]!r}")
-    encoder = encoder or SentenceEncoder(config)
+    model = encoder.name if encoder is not None else config.model
     hashes = [text_hash(t) for t in texts]
     first: dict[str, int] = {}
     for i, h in enumerate(hashes):
         first.setdefault(h, i)
     distinct = list(first)
-    found = cache.lookup(distinct, encoder.name) if cache is not None else {}
+    found = cache.lookup(distinct, model) if cache is not None else {}
     missing = [h for h in distinct if h not in found]
-    batches = token_batches(encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens,
-                            config.max_batch) if missing else []
-    new_vectors = np.empty((len(missing), encoder.dimension), dtype=np.float32)
-    for batch in batches:
-        new_vectors[batch] = encoder.encode([texts[first[missing[i]]] for i in batch])
-    if cache is not None and missing:
-        cache.append(embedding_table(missing, encoder.name, new_vectors))
-    found.update(zip(missing, new_vectors))
-    out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, encoder.dimension), np.float32)
+    batches: list[list[int]] = []
+    if missing:
+        encoder = encoder or SentenceEncoder(config)
+        batches = token_batches(encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens,
+                                config.max_batch)
+        new_vectors = np.empty((len(missing), encoder.dimension), dtype=np.float32)
+        for batch in batches:
+            new_vectors[batch] = encoder.encode([texts[first[missing[i]]] for i in batch])
+            if on_batch is not None:
+                on_batch(len(batch))
+        if cache is not None:
+            cache.append(embedding_table(missing, encoder.name, new_vectors))
+        found.update(zip(missing, new_vectors))
+    dim = encoder.dimension if encoder is not None else EMBEDDING_DIM
+    out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))
-    stats.details = {"model": encoder.name, "distinct_texts": len(distinct), "cache_hits": len(distinct) - len(missing),
+    stats.details = {"model": model, "distinct_texts": len(distinct), "cache_hits": len(distinct) - len(missing),
                      "encoded": len(missing), "batches": len(batches)}
     return out, stats

@@ -1,10 +1,11 @@
 """What a release build reads: the catalog (read-only DuckDB), the columns the `samples` view has today,
 the text layer the conversations come from, and the snapshot ids of the tables it read (its parents).
 
-Stages that land later add columns to `samples` (dedup: `dedup_cluster`, `is_representative`; cluster:
-`topic_cluster`, `topic_label`). The builder looks at the view's columns instead of assuming them: while
-a column is absent, every sample is its own dedup cluster and its own representative and the topic
-cluster is null. The temporary view `release_samples` always has all of them.
+The dedup and cluster stages add columns to `samples` (`dedup_cluster`, `is_representative`;
+`topic_cluster`, `topic_label`). The catalog always has them, NULL while their attribute table has no
+files; the builder counts a column as present only once its table has files. While a column is absent,
+every sample is its own dedup cluster and its own representative and the topic cluster is null. The
+temporary view `release_samples` always has all of them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ OPTIONAL_COLUMNS = {
     "topic_cluster": "NULL::BIGINT AS topic_cluster",
     "topic_label": "NULL::VARCHAR AS topic_label",
 }
-# Tables whose content feeds the `samples` view besides the text layer (the lead adds dedup/cluster here).
-SAMPLE_ATTRIBUTE_TABLES: tuple[str, ...] = ()
+# The attribute table behind each optional column: the column counts as present once the table has files.
+COLUMN_TABLES = {
+    "dedup_cluster": "attributes/dedup_prompts",
+    "is_representative": "attributes/dedup_prompts",
+    "topic_cluster": "attributes/topics",
+    "topic_label": "attributes/topics",
+}
+# Tables whose content feeds the `samples` view besides the text layer (recorded as release parents).
+SAMPLE_ATTRIBUTE_TABLES = ("attributes/dedup_conversations", "attributes/dedup_prompts", "attributes/topics")
 LABELS_VIEW = "labels_consensus"
 LABELS_TABLE = "labels/consensus"
 PAIRS_TABLE = "bronze/preference_pairs"
@@ -80,13 +88,15 @@ def open_inputs(lake: Lake, threads: int | None = None) -> Inputs:
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     con.execute(f"SET temp_directory = '{temp_dir}'")
     con.execute("SET preserve_insertion_order = false")  # every result that must be ordered says ORDER BY
-    columns = [r[0] for r in con.execute("DESCRIBE samples").fetchall()]
+    in_view = [r[0] for r in con.execute("DESCRIBE samples").fetchall()]
+    columns = [c for c in in_view if c not in COLUMN_TABLES or lake.files(COLUMN_TABLES[c])]
     extras = [sql for column, sql in OPTIONAL_COLUMNS.items() if column not in columns]
-    con.execute("CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *"
+    replaced = [column for column in OPTIONAL_COLUMNS if column in in_view and column not in columns]
+    exclude = f" EXCLUDE ({', '.join(replaced)})" if replaced else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *{exclude}"
                 + "".join(f", {sql}" for sql in extras) + " FROM samples")
-    text_view = catalog.text_layer(lake)
-    layer = text_view.split("_", 1)[0]
-    text_table = next((name for name, spec in tables.TABLES.items() if spec.view == text_view), text_view)
+    text_table = catalog.text_layer_table(lake)
+    layer = text_table.view.split("_", 1)[0]
     notes = [f"samples column {c} absent: {OPTIONAL_COLUMNS[c].split(' AS ')[0]} stands in"
              for c in OPTIONAL_COLUMNS if c not in columns]
-    return Inputs(lake, con, columns, layer, text_table, temp_dir, notes)
+    return Inputs(lake, con, columns, layer, text_table.name, temp_dir, notes)

@@ -27,6 +27,7 @@ OUTPUT_SCHEMA = pa.schema([
     pa.field("selected", pa.bool_(), nullable=False),
     pa.field("weight", pa.float64(), nullable=False),
     pa.field("draw_rank", pa.int64(), nullable=False),
+    pa.field("strata", pa.string(), nullable=False),
 ])
 _MISSING = "(none)"
 
@@ -112,8 +113,10 @@ def stratified_sample(table: pa.Table, config: SampleConfig, *, key: str = "key"
     drawn = np.zeros(len(keys), dtype=bool)
     drawn[order] = True
     rank[~drawn] = -1
+    strata = ["|".join(f"{s.column}={v}" for s, v in zip(config.strata, values)) for values in zip(*columns)]
     result = pa.table({"key": pa.array(keys, pa.string()), "selected": pa.array(selected),
-                       "weight": pa.array(weights), "draw_rank": pa.array(rank)}, schema=OUTPUT_SCHEMA)
+                       "weight": pa.array(weights), "draw_rank": pa.array(rank),
+                       "strata": pa.array(strata if columns else [""] * len(keys), pa.string())}, schema=OUTPUT_SCHEMA)
     stats = StageStats(name, rows_in=len(keys), rows_out=int(selected.sum()))
     stats.drop("not_sampled", len(keys) - int(selected.sum()))
     stats.details = {"target": config.target, "strata": [s.column for s in config.strata]}

@@ -1,0 +1,129 @@
+"""Stage `cluster`: topic clusters of the turn samples' last user messages -> `attributes/topics` and
+`attributes/topic_labels`.
+
+k-means runs on the distinct messages (curation/topics), with their vectors from the embedding cache
+(only a message the `embed` stage has not seen is encoded here). A message's representative order is
+that of its earliest sample (started_at, then sample id), so semantic pruning keeps the earliest of each
+group of paraphrases, like dedup. Every sample of a message gets the message's topic; the earliest
+sample of a kept message is the semantic representative, later samples of the same message are its
+duplicates (similarity 1.0).
+
+Recomputed when the text layer's files, this config or the embedding model change (the ledger says);
+otherwise the stage does nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.embed.config import EmbedConfig
+from curation.pipeline.context import StageContext
+from curation.topics.config import TopicsConfig as Config
+from lakehouse import catalog, ledger, tables
+from lakehouse.runs import StageStats, stable_hash
+
+__all__ = ["Config", "run"]
+
+SAMPLES_SQL = """
+SELECT sample_id, started_at, last_user_message(prompt) AS text FROM samples
+WHERE last_user_message(prompt) IS NOT NULL
+"""
+
+
+def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
+    lake = ctx.lake
+    embed_config = _embed_config(ctx)
+    source = catalog.text_layer_table(lake)
+    inputs = lake.files(source)
+    config_hash = stable_hash({"config": config.model_dump(), "model": embed_config.model, "text_layer": source.name})
+    if ledger.current(lake, "cluster", config_hash, inputs):
+        stats.details = {"up_to_date": True, "config_hash": config_hash}
+        ctx.console.print(f"cluster: up to date ({len(inputs)} {source.name} files unchanged)")
+        return
+    samples = _samples(ctx)
+    messages = _messages(samples)
+    from curation.embed.cache import EmbeddingCache
+    from curation.embed.engine import embed_texts
+    from curation.topics.engine import cluster_topics
+
+    texts = messages["text"].to_pylist()
+    vectors, embedded = embed_texts(texts, EmbeddingCache(lake), embed_config)
+    with ctx.progress("cluster", None) as bar:
+        topics, topic_stats = cluster_topics(_with_vectors(messages, vectors), config, key="first_sample")
+        bar.advance(0, rows=len(texts))
+    rows = _sample_rows(samples, messages, topics)
+    labels = _label_rows(rows)
+    with lake.transaction() as tx:
+        files = tx.replace(tables.TOPICS, rows) + tx.replace(tables.TOPIC_LABELS, labels)
+        ledger.record_table(lake, tx, "cluster", config_hash, inputs, files, samples.num_rows, ctx.run_id)
+    kept = int(pc.sum(rows["is_semantic_representative"]).as_py() or 0)
+    stats.rows_in, stats.rows_out = rows.num_rows, kept
+    stats.drop("semantic_duplicate", rows.num_rows - kept)
+    stats.details = {**topic_stats.details, "distinct_messages": len(texts), "encoded": embedded.details["encoded"],
+                     "config_hash": config_hash}
+    ctx.console.print(f"cluster: {len(texts):,} distinct messages of {rows.num_rows:,} turn samples in "
+                      f"{topic_stats.details['k']} topics ({topic_stats.details['k_source']}); {kept:,} semantic "
+                      f"representatives at cosine {config.prune_threshold}", highlight=False)
+
+
+def _embed_config(ctx: StageContext) -> EmbedConfig:
+    """The embed stage's settings in this recipe (its model), else the defaults."""
+    configured = ctx.recipe.config("embed") if ctx.recipe else None
+    if configured is None:
+        return EmbedConfig()
+    return EmbedConfig(**{k: getattr(configured, k) for k in EmbedConfig.model_fields})
+
+
+def _samples(ctx: StageContext) -> pa.Table:
+    con = catalog.connect(ctx.lake)
+    try:
+        return con.sql(SAMPLES_SQL).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _messages(samples: pa.Table) -> pa.Table:
+    """One row per distinct message: its text, earliest sample and that sample's started_at."""
+    import polars as pl
+
+    from curation.texthash import text_hashes
+
+    frame = pl.from_arrow(samples).sort("started_at", "sample_id", nulls_last=True)
+    first = frame.group_by("text", maintain_order=True).first().rename({"sample_id": "first_sample"})
+    first = first.sort("first_sample")
+    return first.with_columns(pl.Series("text_hash", text_hashes(first["text"].to_list()), dtype=pl.String)).to_arrow()
+
+
+def _with_vectors(messages: pa.Table, vectors: np.ndarray) -> pa.Table:
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), pa.float32())
+    return messages.append_column("embedding", pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]))
+
+
+def _sample_rows(samples: pa.Table, messages: pa.Table, topics: pa.Table) -> pa.Table:
+    """Every sample with its message's topic; only a kept message's earliest sample is a representative."""
+    import polars as pl
+
+    by_message = (pl.from_arrow(messages.select(["text", "first_sample", "text_hash"]))
+                  .join(pl.from_arrow(topics), left_on="first_sample", right_on="key"))
+    frame = pl.from_arrow(samples).join(by_message, on="text")
+    first = pl.col("sample_id") == pl.col("first_sample")
+    frame = frame.with_columns(
+        pl.col("topic").alias("topic_cluster"),
+        (first & pl.col("is_kept")).alias("is_semantic_representative"),
+        pl.when(first).then(pl.col("semantic_duplicate_of")).otherwise(
+            pl.coalesce("semantic_duplicate_of", "first_sample")).alias("semantic_duplicate_of"),
+        pl.when(first).then(pl.col("max_similarity")).otherwise(pl.lit(1.0)).alias("semantic_similarity"),
+    )
+    schema = tables.TOPICS.schema
+    return frame.select(schema.names).sort("sample_id").to_arrow().cast(schema)
+
+
+def _label_rows(rows: pa.Table) -> pa.Table:
+    import polars as pl
+
+    frame = pl.from_arrow(rows).group_by("topic_cluster", "topic_label").agg(
+        pl.len().alias("samples"), pl.col("text_hash").n_unique().alias("texts"),
+        pl.col("is_semantic_representative").sum().alias("semantic_representatives"))
+    return frame.sort("topic_cluster").to_arrow().cast(tables.TOPIC_LABELS.schema)

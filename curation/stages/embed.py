@@ -1,0 +1,60 @@
+"""Stage `embed`: the last user message of every turn sample's prompt -> `attributes/embeddings`.
+
+The last user message is what a turn sample is about (the topic the `cluster` stage finds, the text
+`flywheel similar` matches), and it is short: replies and whole prompts are several times longer and
+almost never repeat, so embedding them would cost several times more for the same topics. Messages are
+embedded once per distinct text (by text hash) and only when the cache lacks them: a rerun over unchanged
+traffic encodes nothing and does not even load the model. New vectors are committed in chunks, so an
+interrupted run keeps what it encoded.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from curation.embed.config import EmbedConfig
+from curation.pipeline.context import StageContext
+from lakehouse.runs import StageStats
+
+__all__ = ["Config", "run"]
+
+# Every distinct last user message of the turn samples (the catalog's `last_user_message` macro).
+TEXTS_SQL = """
+SELECT DISTINCT last_user_message(prompt) AS text FROM samples WHERE last_user_message(prompt) IS NOT NULL
+ORDER BY md5(text)
+"""
+
+
+class Config(EmbedConfig):
+    chunk_texts: int = Field(20_000, ge=1, description="New texts encoded and committed together.")
+    compact_files: int = Field(16, ge=2, description="Merge the cache's files when it has more than this many.")
+
+
+def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
+    from curation.embed.cache import EmbeddingCache
+    from curation.embed.engine import embed_texts
+    from lakehouse import catalog
+
+    con = catalog.connect(ctx.lake)
+    try:
+        texts = [row[0] for row in con.execute(TEXTS_SQL).fetchall()]
+    finally:
+        con.close()
+    cache = EmbeddingCache(ctx.lake)
+    engine_config = EmbedConfig(**{k: getattr(config, k) for k in EmbedConfig.model_fields})
+    totals = {"cache_hits": 0, "encoded": 0, "batches": 0}
+    with ctx.progress("embed", len(texts)) as bar:
+        for start in range(0, len(texts), config.chunk_texts):
+            chunk = texts[start:start + config.chunk_texts]
+            _, part = embed_texts(chunk, cache, engine_config, on_batch=lambda n: bar.advance(n, rows=n))
+            bar.advance(part.details["cache_hits"], rows=part.details["cache_hits"])
+            for key in totals:
+                totals[key] += part.details[key]
+    compacted = len(cache.files()) > config.compact_files
+    if compacted:
+        cache.compact()
+    stats.rows_in = stats.rows_out = len(texts)
+    stats.details = {"model": config.model, "distinct_texts": len(texts), **totals, "cache_files": len(cache.files()),
+                     "compacted": compacted}
+    ctx.console.print(f"embed: {len(texts):,} distinct last user messages: {totals['encoded']:,} encoded, "
+                      f"{totals['cache_hits']:,} from the cache ({config.model})", highlight=False)
