@@ -5,8 +5,11 @@ It runs as `python -m train.gpu_check --model tiny` (the same script that checks
 tests below check what it left behind on their own: the lineage chain in files and in SQL, a reward model
 that ranks held-out pairs better than chance, the rejection-sampled releases, the stored eval.
 
-The releases come from `train.synthetic`; once curation's release builders and the traffic simulator are
-on main, `chain_releases` is the one fixture to change (run_chain takes any lake and release refs).
+The releases are the simulator's: tests/sim_lake.py runs simulated traffic through ingest, scrub and the
+`release` stage (curation's release builders), and the chain trains on a copy of that lake. The reward
+model's held-out pairs are the preference release's test split: regenerations from conversations it never
+saw, where the simulator's signal model made refusals, stock openers, walls of text and persona breaks
+likelier to be regenerated and their replacements likelier to ask back (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import pytest
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
-from train import gpu_check, models, score, synthetic, trainers
+from tests import sim_lake
+from tests.release_lakes import copy_lake
+from train import gpu_check, models, score, trainers
 from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
@@ -29,9 +34,11 @@ KINDS = ("sft", "reward", "dpo", "kto")
 
 @pytest.fixture(scope="session")
 def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
-    """The lake and the release per kind (sft, preference, unpaired, prompt) the chain trains on."""
-    lake = Lake(tmp_path_factory.mktemp("chain-lake"))
-    return lake, {kind: r.ref for kind, r in synthetic.write_all(lake, rows=120).items()}
+    """A copy of the simulated lake and the release per kind (sft, preference, unpaired, prompt) the chain
+    trains on; the prompts are the frozen evaluation set."""
+    template = sim_lake.session_lake(tmp_path_factory).lake
+    lake = Lake(copy_lake(template.root, tmp_path_factory.mktemp("chain-lake") / "lake"))
+    return lake, {"sft": "sft@1", "preference": "preference@1", "unpaired": "kto@1", "prompt": "eval-prompts@1"}
 
 
 @pytest.fixture(scope="session")
