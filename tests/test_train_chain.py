@@ -30,6 +30,7 @@ from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
 KINDS = ("sft", "reward", "dpo", "kto")
+STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5}
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +46,8 @@ def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
 def chain(chain_releases, tmp_path_factory):
     lake, releases = chain_releases
     workdir = tmp_path_factory.mktemp("chain")
-    code = gpu_check.main(["--model", "tiny", "--workdir", str(workdir), "--steps", "5", "--lake", str(lake.root),
+    code = gpu_check.main(["--model", "tiny", "--workdir", str(workdir), "--steps", str(STEPS["sft"]),
+                           "--reward-steps", str(STEPS["reward"]), "--lake", str(lake.root),
                            *[f"--release={kind}={ref}" for kind, ref in releases.items()]])
     return {"code": code, "workdir": workdir, "lake": lake, "releases": releases,
             "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS}}
@@ -63,7 +65,7 @@ def test_every_checkpoint_has_its_lineage(chain):
         assert lineage["config"]["trainer"] == kind and len(lineage["config_hash"]) == 64
         assert {"torch", "transformers", "trl"} <= set(lineage["packages"])
         assert lineage["code_version"] and lineage["device"].startswith("cpu")
-        assert math.isfinite(lineage["metrics"]["train_loss"]) and lineage["steps"] == 5
+        assert math.isfinite(lineage["metrics"]["train_loss"]) and lineage["steps"] == STEPS[kind]
         assert lineage["weights_sha256"] == models.weights_sha256(chain["workdir"] / kind)
 
 
