@@ -95,8 +95,8 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
     assert rows[0][3] == chain["lineage"]["dpo"]["release"]["content_hash"]
     assert [k for k, *_ in models_view] == sorted(KINDS)
     assert all(math.isfinite(loss) and lora is False for _, _, loss, lora in models_view)
-    assert [c for c, s in runs if s == "succeeded"] == [
-        "train sft", "train reward", "train dpo", "train kto", "generate", "score", "rejection-sample", "eval"]
+    assert [c for c, s in runs if s == "succeeded"] == [  # the simulated lake's recipe, then the chain
+        "curate", "train sft", "train reward", "train dpo", "train kto", "generate", "score", "rejection-sample", "eval"]
 
 
 def test_reward_model_ranks_held_out_pairs_better_than_chance(chain):
