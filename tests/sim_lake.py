@@ -25,10 +25,9 @@ PREFERENCE_SPLIT = {"validation": 0.1, "test": 0.3}
 
 RELEASES = [
     {"name": "eval-prompts", "type": "prompt", "frozen_eval": True,
-     "description": "Frozen evaluation prompts from user traffic, a few per character.",
-     "filter": "source = 'user' AND depth = 1",
-     "sources": [{"name": "user-openers", "kind": "samples", "stratify_by": ["topic_cluster", "character_id"],
-                  "per_stratum": 2}]},
+     "description": "Frozen evaluation prompts: an opening message per character from user and from internal traffic.",
+     "filter": "depth = 1",
+     "sources": [{"name": "openers", "kind": "samples", "stratify_by": ["source", "character_id"], "per_stratum": 1}]},
     {"name": "sft", "type": "sft",
      "description": "Replies users liked or went on with, mixed with internal character chats.",
      "filter": "NOT coalesce(reported, false) AND coalesce(thumb, 0) >= 0",

@@ -47,7 +47,9 @@ def test_the_recipe_published_every_release_from_scrubbed_text(sim, built):
         assert verify(release) == [], name
         assert manifest["text_layer"] == "silver" and manifest["leak_scan"]["hits"] == 0
         assert manifest["splits"] and sum(manifest["splits"].values()) > 0
-    assert built["eval-prompts"].manifest["splits"]["test"] == sum(built["eval-prompts"].manifest["splits"].values())
+    evaluation = built["eval-prompts"]
+    assert evaluation.manifest["splits"]["test"] == sum(evaluation.manifest["splits"].values())
+    assert set(evaluation.read().column("source").to_pylist()) == {"user", "internal"}  # win rates by source
     for name in TRAINING:
         assert [s["ref"] for s in built[name].manifest["leakage"]["eval_sets"]] == ["eval-prompts@1"]
         assert built[name].manifest["dropped"].get("eval_leak", 0) > 0  # same-conversation turns at least
