@@ -1,12 +1,15 @@
 """A lake of simulated traffic for tests: `flywheel simulate` output run through the real pipeline.
 
-`build(root)` simulates `CONVERSATIONS` conversations (curation.simulator, seed `SEED`) and runs `recipe()`
-through curation.pipeline.runner: ingest -> scrub -> release, the stages of configs/curate.yaml. The
-scrub stage loads spaCy and reads every message, so tests build the lake once per session (see the
-`sim_lake` fixtures) and copy it (tests.release_lakes.copy_lake) where they add to it.
+`build(root)` simulates `CONVERSATIONS` conversations (curation.simulator, seed `SEED`) and runs the recipe
+of `stages()` through curation.pipeline.runner: ingest -> scrub -> release (`RELEASES`), the stages of
+configs/curate.yaml. The scrub stage loads spaCy and reads every message, so the test session builds the
+lake once (`session_lake`, called by the modules' fixtures) and a module that writes to it works on a copy
+(tests.release_lakes.copy_lake).
 
 The recipe lives here and only here: stages that land later (dedup, embed, cluster, sample) go into
-`STAGES` between scrub and release, and every test on this lake runs on them.
+`stages()` between scrub and release, and every test on this lake runs on them. 1,500 conversations,
+because regenerations, the simulator's preference data, give about one pair per eight conversations and
+the chain's reward model needs about 130 pairs to train on and 50 held out (docs/train.md, Tests).
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from lakehouse.lake import Lake
 
 CONVERSATIONS = 1500
 SEED = 7
-# Regenerations are the simulator's preference data (about one pair per ten conversations after the
-# filters); the held-out split is made large enough to measure a reward model on.
+# The held-out split is made large enough to measure a reward model on.
 PREFERENCE_SPLIT = {"validation": 0.1, "test": 0.3}
 
 RELEASES = [
