@@ -5,8 +5,11 @@ It runs as `python -m train.gpu_check --model tiny` (the same script that checks
 tests below check what it left behind on their own: the lineage chain in files and in SQL, a reward model
 that ranks held-out pairs better than chance, the rejection-sampled releases, the stored eval.
 
-The releases come from `train.synthetic`; once curation's release builders and the traffic simulator are
-on main, `chain_releases` is the one fixture to change (run_chain takes any lake and release refs).
+The releases are the simulator's: tests/sim_lake.py runs simulated traffic through ingest, scrub and the
+`release` stage (curation's release builders), and the chain trains on a copy of that lake. The reward
+model's held-out pairs are the preference release's test split: regenerations from conversations it never
+saw, where the simulator's signal model made refusals, stock openers, walls of text and persona breaks
+likelier to be regenerated and their replacements likelier to ask back (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -20,25 +23,31 @@ import pytest
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
-from train import gpu_check, models, score, synthetic, trainers
+from tests import sim_lake
+from tests.release_lakes import copy_lake
+from train import gpu_check, models, score, trainers
 from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
 KINDS = ("sft", "reward", "dpo", "kto")
+STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5}
 
 
 @pytest.fixture(scope="session")
 def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
-    """The lake and the release per kind (sft, preference, unpaired, prompt) the chain trains on."""
-    lake = Lake(tmp_path_factory.mktemp("chain-lake"))
-    return lake, {kind: r.ref for kind, r in synthetic.write_all(lake, rows=120).items()}
+    """A copy of the simulated lake and the release per kind (sft, preference, unpaired, prompt) the chain
+    trains on; the prompts are the frozen evaluation set."""
+    template = sim_lake.session_lake(tmp_path_factory).lake
+    lake = Lake(copy_lake(template.root, tmp_path_factory.mktemp("chain-lake") / "lake"))
+    return lake, {"sft": "sft@1", "preference": "preference@1", "unpaired": "kto@1", "prompt": "eval-prompts@1"}
 
 
 @pytest.fixture(scope="session")
 def chain(chain_releases, tmp_path_factory):
     lake, releases = chain_releases
     workdir = tmp_path_factory.mktemp("chain")
-    code = gpu_check.main(["--model", "tiny", "--workdir", str(workdir), "--steps", "5", "--lake", str(lake.root),
+    code = gpu_check.main(["--model", "tiny", "--workdir", str(workdir), "--steps", str(STEPS["sft"]),
+                           "--reward-steps", str(STEPS["reward"]), "--lake", str(lake.root),
                            *[f"--release={kind}={ref}" for kind, ref in releases.items()]])
     return {"code": code, "workdir": workdir, "lake": lake, "releases": releases,
             "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS}}
@@ -56,7 +65,7 @@ def test_every_checkpoint_has_its_lineage(chain):
         assert lineage["config"]["trainer"] == kind and len(lineage["config_hash"]) == 64
         assert {"torch", "transformers", "trl"} <= set(lineage["packages"])
         assert lineage["code_version"] and lineage["device"].startswith("cpu")
-        assert math.isfinite(lineage["metrics"]["train_loss"]) and lineage["steps"] == 5
+        assert math.isfinite(lineage["metrics"]["train_loss"]) and lineage["steps"] == STEPS[kind]
         assert lineage["weights_sha256"] == models.weights_sha256(chain["workdir"] / kind)
 
 
@@ -86,8 +95,8 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
     assert rows[0][3] == chain["lineage"]["dpo"]["release"]["content_hash"]
     assert [k for k, *_ in models_view] == sorted(KINDS)
     assert all(math.isfinite(loss) and lora is False for _, _, loss, lora in models_view)
-    assert [c for c, s in runs if s == "succeeded"] == [
-        "train sft", "train reward", "train dpo", "train kto", "generate", "score", "rejection-sample", "eval"]
+    assert [c for c, s in runs if s == "succeeded"] == [  # the simulated lake's recipe, then the chain
+        "curate", "train sft", "train reward", "train dpo", "train kto", "generate", "score", "rejection-sample", "eval"]
 
 
 def test_reward_model_ranks_held_out_pairs_better_than_chance(chain):
@@ -136,8 +145,9 @@ def test_best_of_k_release_keeps_the_best_candidate(chain):
         assert row["messages"][-1]["role"] == "assistant" and row["messages"][-1]["content"].strip()
         assert row["reward"] <= max(rewards[row["sample_id"]]) + 1e-9
         assert row["source"] in ("user", "internal")
-    prompt_splits = {r["sample_id"]: s for s in ("train", "validation", "test")
-                     for r in resolve(lake, chain["releases"]["prompt"]).read(s).to_pylist()}
+    prompts = resolve(lake, chain["releases"]["prompt"])
+    prompt_splits = {r["sample_id"]: s for s in ("train", "validation", "test") if prompts.data_files(s)
+                     for r in prompts.read(s).to_pylist()}
     assert all(prompt_splits[r["sample_id"]] == s for s in ("train", "validation", "test")
                for r in (release.read(s).to_pylist() if release.data_files(s) else []))
 

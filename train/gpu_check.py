@@ -1,7 +1,9 @@
 """End-to-end check of the training loop on one machine: `python -m train.gpu_check --model PATH`.
 
-Runs the real commands, in order, on small synthetic releases: train sft -> train reward -> train dpo ->
-train kto -> generate -> score -> rejection-sample -> eval; then checks what a team would check before
+Runs the real commands, in order, on small synthetic releases (train.synthetic, so that a fresh machine
+needs no lake) or on a lake's releases (--lake, --release; the test suite uses curation's releases of
+simulated traffic): train sft -> train reward -> train dpo -> train kto -> generate -> score ->
+rejection-sample -> eval; then checks what a team would check before
 trusting a new machine: the device (CUDA with bf16 when a GPU is present), finite losses, a reward model
 that ranks held-out pairs better than chance, the lineage chain (every checkpoint names its release and
 its base model's run), the catalog's `models` and `evals` views. On an H100 with a 0.5B instruct model it
@@ -56,9 +58,12 @@ def _invoke(command, args: list[str]) -> None:
 
 def run_chain(model: str, workdir: Path, *, steps: int = 30, rows: int = 240, lr: float | None = None,
               lora: bool = False, n: int = 4, max_new_tokens: int = 32, expect_cuda: bool | None = None,
-              releases: dict[str, str] | None = None, lake: Path | None = None) -> ChainResult:
+              releases: dict[str, str] | None = None, lake: Path | None = None,
+              reward_steps: int | None = None) -> ChainResult:
     """Run the whole chain in `workdir`. `releases` maps sft/preference/unpaired/prompt to release refs
-    already in `lake` (e.g. built by curation from simulated traffic); by default synthetic ones are made."""
+    already in `lake` (e.g. built by curation from simulated traffic); by default synthetic ones are made.
+    `reward_steps` (default `steps`) lets the reward model, whose held-out accuracy is checked, train longer
+    than the smoke-tested trainers."""
     from train import models, synthetic
 
     workdir = workdir.resolve()
@@ -70,7 +75,9 @@ def run_chain(model: str, workdir: Path, *, steps: int = 30, rows: int = 240, lr
     result = ChainResult(workdir, lake_path, releases)
     command = _cli()
     common = ["--lake", str(lake_path)]
-    tuning = ["--max-steps", str(steps), *(["--lr", str(lr)] if lr else []), *(["--lora"] if lora else [])]
+    tuning = [*(["--lr", str(lr)] if lr else []), *(["--lora"] if lora else [])]
+    max_steps = {name: str(steps) for name in ("train sft", "train dpo", "train kto")}
+    max_steps["train reward"] = str(reward_steps or steps)
     out = {kind: workdir / kind for kind in ("sft", "reward", "dpo", "kto")}
     steps_to_run = [
         ("train sft", ["train", "sft", "--release", releases["sft"], "--model", model, "--out", str(out["sft"])]),
@@ -91,7 +98,7 @@ def run_chain(model: str, workdir: Path, *, steps: int = 30, rows: int = 240, lr
     ]
     for name, args in steps_to_run:
         began = time.perf_counter()
-        _invoke(command, args + common + (tuning if name.startswith("train") else []))
+        _invoke(command, args + common + (["--max-steps", max_steps[name], *tuning] if name in max_steps else []))
         result.timings[name] = time.perf_counter() - began
     _check(result, out, models.device(), expect_cuda)
     return result
@@ -136,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="local Hugging Face causal LM directory, or tiny")
     parser.add_argument("--steps", type=int, default=None, help="max steps per trainer (default 10 tiny, 60 real)")
+    parser.add_argument("--reward-steps", type=int, default=None,
+                        help="max steps of the reward model (default: --steps); its held-out accuracy is checked")
     parser.add_argument("--rows", type=int, default=240, help="rows per synthetic release")
     parser.add_argument("--lr", type=float, default=None, help="learning rate for every trainer "
                         "(default 1e-3 for tiny, the configs' values otherwise)")
@@ -155,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     result = run_chain(args.model, workdir, steps=args.steps or (10 if tiny else 60), rows=args.rows,
                        lr=args.lr or (1e-3 if tiny else None), lora=args.lora,
-                       expect_cuda=True if args.expect_cuda else None, releases=releases, lake=args.lake)
+                       expect_cuda=True if args.expect_cuda else None, releases=releases, lake=args.lake,
+                       reward_steps=args.reward_steps)
     print(f"\n{'step':<20} {'seconds':>8}")
     for name, seconds in result.timings.items():
         print(f"{name:<20} {seconds:>8.1f}")
