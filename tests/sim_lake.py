@@ -1,15 +1,15 @@
 """A lake of simulated traffic for tests: `flywheel simulate` output run through the real pipeline.
 
 `build(root)` simulates `CONVERSATIONS` conversations (curation.simulator, seed `SEED`) and runs the recipe
-of `stages()` through curation.pipeline.runner: ingest -> scrub -> release (`RELEASES`), the stages of
-configs/curate.yaml. The scrub stage loads spaCy and reads every message, so the test session builds the
-lake once (`session_lake`, called by the modules' fixtures) and a module that writes to it works on a copy
-(tests.release_lakes.copy_lake).
+of `stages()` through curation.pipeline.runner: ingest -> scrub -> dedup -> release (`RELEASES`), the
+stages of configs/curate.yaml but embed, cluster and sample (MiniLM over every message would cost the
+session a minute; tests/test_dedup_stages.py runs them on a smaller lake). The scrub stage loads spaCy
+and reads every message, so the test session builds the lake once (`session_lake`, called by the modules'
+fixtures) and a module that writes to it works on a copy (tests.release_lakes.copy_lake).
 
-The recipe lives here and only here: stages that land later (dedup, embed, cluster, sample) go into
-`stages()` between scrub and release, and every test on this lake runs on them. 1,500 conversations,
-because regenerations, the simulator's preference data, give about one pair per eight conversations and
-the chain's reward model needs about 130 pairs to train on and 50 held out (docs/train.md, Tests).
+The recipe lives here and only here. 1,500 conversations, because regenerations, the simulator's
+preference data, give about one pair per eight conversations and the chain's reward model needs about
+130 pairs to train on and 50 held out (docs/train.md, Tests).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def stages(simulated: Path) -> list[dict]:
     return [
         {"stage": "ingest", "paths": [str(simulated / "traffic"), str(simulated / "exposures.jsonl.gz")]},
         {"stage": "scrub", "mode": "placeholder"},
+        {"stage": "dedup"},
         {"stage": "release", "releases": RELEASES},
     ]
 

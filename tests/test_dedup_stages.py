@@ -22,6 +22,7 @@ from lakehouse import catalog, tables
 from lakehouse.cli import _register_plugins, app
 from lakehouse.lake import Lake
 from tests.release_lakes import copy_lake
+from tests.sim_lake import simulate
 
 pytestmark = pytest.mark.slow
 SCRUB = {"stage": "scrub"}
@@ -50,11 +51,7 @@ def early_copy(traffic: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory) -> Path:
-    from curation.simulator import SimulationConfig, run_simulation
-
-    out = tmp_path_factory.mktemp("sim")
-    run_simulation(SimulationConfig(conversations=200, seed=1), out, workers=1)
-    return out
+    return simulate(tmp_path_factory.mktemp("sim"), conversations=200, seed=1)
 
 
 @pytest.fixture(scope="module")
