@@ -6,10 +6,14 @@ only when that stage runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from curation.pipeline.recipe import Recipe
 
 LakeOption = Annotated[
     Optional[Path],
@@ -77,16 +81,23 @@ def ingest(
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any record is quarantined.")] = False,
 ) -> None:
     """Ingest traffic logs into the lake; rejected records go to quarantine with a reason."""
-    from curation.pipeline.recipe import RecipeError, parse
+    from curation.pipeline.recipe import parse
 
     stage = {"stage": "ingest", "paths": [str(p) for p in paths], "format": format, "source": source,
              "started_at": started_at, "drop_user_ids": drop_user_ids, "strict": strict}
+    recipe = _recipe_or_exit(lambda: parse({"name": "ingest", "stages": [stage]}, "flywheel ingest"))
+    _run_and_report(recipe, lake, "ingest", None)
+
+
+def _recipe_or_exit(make: Callable[[], Recipe]) -> Recipe:
+    """The recipe `make()` returns; an invalid one is printed (naming the bad key) and exits with code 2."""
+    from curation.pipeline.recipe import RecipeError
+
     try:
-        recipe = parse({"name": "ingest", "stages": [stage]}, "flywheel ingest")
+        return make()
     except RecipeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _run_and_report(recipe, lake, "ingest", None)
 
 
 def curate(
@@ -94,13 +105,9 @@ def curate(
     lake: LakeOption = None,
 ) -> None:
     """Run a curation recipe end to end and print a summary per stage."""
-    from curation.pipeline.recipe import RecipeError, load
+    from curation.pipeline.recipe import load
 
-    try:
-        recipe = load(recipe_path)
-    except RecipeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    recipe = _recipe_or_exit(lambda: load(recipe_path))
     _run_and_report(recipe, lake, "curate", NEXT_STEPS)
 
 
@@ -143,14 +150,10 @@ def releases_build(
 ) -> None:
     """Run only the recipe's `release` stage (the other stages' tables must already be in the lake)."""
     from curation.pipeline import runner
-    from curation.pipeline.recipe import RecipeError, load
+    from curation.pipeline.recipe import load
     from lakehouse.lake import Lake
 
-    try:
-        recipe = load(recipe_path)
-    except RecipeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    recipe = _recipe_or_exit(lambda: load(recipe_path))
     if recipe.config("release") is None:
         typer.echo(f"error: {recipe_path} has no `release` stage", err=True)
         raise typer.Exit(2)

@@ -230,3 +230,18 @@ def test_persona_chat_real_file(tmp_path, persona_chat_path):
     assert character["description"].startswith(first["user 2 personas"].splitlines()[0].strip())
     assert query(lake, "SELECT count(*) FROM samples WHERE source = 'internal'")[0][0] == \
         query(lake, "SELECT count(*) FROM turns WHERE role = 'assistant'")[0][0]
+
+
+def test_curate_and_releases_build_refuse_a_bad_recipe_naming_the_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import _register_plugins, app
+
+    _register_plugins()
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: bad\nstages:\n  - stage: ingest\n    paths: [x]\n    treshold: 1\n")
+    for command in (["curate", str(recipe)], ["releases", "build", str(recipe)]):
+        result = CliRunner().invoke(app, [*command, "--lake", str(tmp_path / "lake")])
+        assert result.exit_code == 2, result.output
+        assert "treshold: unknown key" in result.output
+    assert not (tmp_path / "lake").exists()
