@@ -1,6 +1,7 @@
 """Embedding 20,000 chat messages with all-MiniLM-L6-v2: flywheel's embed engine (exact-dedup by text
-hash, token-budget batches of length-sorted texts, Parquet cache) against plain `model.encode(texts)` in
-the given order, and a second run over the same messages served by the cache.
+hash, token-budget batches of length-sorted texts, Parquet cache) in float32 and with bfloat16 matrix
+products, against plain `model.encode(texts)` in the given order, and a second run over the same
+messages served by the cache. The bfloat16 row also reports how close its vectors are to float32 ones.
 
 The messages are what the embed stage encodes: the user messages of simulated traffic
 (benchmarks/simdata.py), in traffic order, with the simulator's stock openers, spam prompts and planted
@@ -59,20 +60,47 @@ def run_distinct_only(n: int) -> dict:
     return _timed(lambda: {"distinct": len(model.encode(list(dict.fromkeys(texts)), normalize_embeddings=True))})
 
 
-def run_flywheel(n: int, cache_dir: str) -> dict:
+def run_flywheel(n: int, cache_dir: str, precision: str) -> dict:
     from curation.embed.cache import EmbeddingCache
     from curation.embed.config import EmbedConfig
     from curation.embed.engine import SentenceEncoder, embed_texts
-    from lakehouse.lake import Lake
 
-    encoder, texts = SentenceEncoder(EmbedConfig()), messages(n)
-    cache = EmbeddingCache(Lake(cache_dir))
+    config = EmbedConfig(precision=precision)
+    encoder, texts = SentenceEncoder(config), messages(n)
+    cache = EmbeddingCache(_lake(cache_dir))
 
     def run() -> dict:
-        _, stats = embed_texts(texts, cache, encoder=encoder)
-        return {k: stats.details[k] for k in ("distinct_texts", "cache_hits", "encoded", "batches")}
+        _, stats = embed_texts(texts, cache, config, encoder=encoder)
+        return {k: stats.details[k] for k in ("precision", "distinct_texts", "cache_hits", "encoded", "batches")}
 
     return _timed(run)
+
+
+def _lake(path: str):
+    from lakehouse.lake import Lake
+
+    return Lake(path)
+
+
+def agreement(reference_dir: str, other_dir: str) -> dict:
+    """Cosine between the two caches' vectors of each text, and how often a text's nearest neighbour
+    among the others is the same in both."""
+    import numpy as np
+
+    from lakehouse import tables
+
+    def vectors(path: str) -> np.ndarray:
+        from curation.embed.cache import _matrix
+
+        table = _lake(path).read(tables.EMBEDDINGS).sort_by("text_hash")
+        return _matrix(table["embedding"])
+
+    a, b = vectors(reference_dir), vectors(other_dir)
+    cosine = (a * b).sum(axis=1)
+    sample = np.arange(0, len(a), max(1, len(a) // 4000))
+    nearest = [np.argsort(-(m[sample] @ m[sample].T), axis=1)[:, 1] for m in (a, b)]
+    return {"min_cosine": round(float(cosine.min()), 6), "mean_cosine": round(float(cosine.mean()), 6),
+            "same_nearest_neighbour": round(float((nearest[0] == nearest[1]).mean()), 4)}
 
 
 def _encode_time(m):
@@ -81,18 +109,25 @@ def _encode_time(m):
 
 
 def main() -> None:
+    from curation.embed.engine import resolve_precision
+
     n = scale(N_MESSAGES)
+    auto = " (auto's choice here)" if resolve_precision("auto") == "bfloat16" else ""
     messages(n)  # build the shared input once, outside the measurements
-    cache_dir = CACHE_DIR / "embed_lake"
-    shutil.rmtree(cache_dir, ignore_errors=True)
+    caches = {p: CACHE_DIR / f"embed_lake_{p}" for p in ("float32", "bfloat16")}
+    for path in caches.values():
+        shutil.rmtree(path, ignore_errors=True)
     plain = _encode_time(measure("plain model.encode(texts), given order", run_plain, n, items=n, unit="sentences"))
     others = [
         _encode_time(measure("exact-dedup, then plain encode (ablation)", run_distinct_only, n, items=n, unit="sentences")),
-        _encode_time(measure("flywheel embed: dedup + token batches, cold cache", run_flywheel, n, str(cache_dir),
-                             items=n, unit="sentences")),
-        _encode_time(measure("flywheel embed: second run, warm cache", run_flywheel, n, str(cache_dir),
-                             items=n, unit="sentences")),
+        _encode_time(measure("flywheel embed, float32: dedup + token batches, cold cache", run_flywheel, n,
+                             str(caches["float32"]), "float32", items=n, unit="sentences")),
+        _encode_time(measure(f"flywheel embed, bfloat16{auto}: cold cache", run_flywheel, n,
+                             str(caches["bfloat16"]), "bfloat16", items=n, unit="sentences")),
+        _encode_time(measure("flywheel embed: second run, warm cache", run_flywheel, n, str(caches["bfloat16"]),
+                             "bfloat16", items=n, unit="sentences")),
     ]
+    others[2].extra.update(agreement(str(caches["float32"]), str(caches["bfloat16"])))
     text = table(f"Embeddings, {n:,} chat messages, all-MiniLM-L6-v2 on CPU (encoding time, model loaded)", plain, others)
     report("bench_embed", text)
     save_json("bench_embed", {m.name: {"sentences_per_s": m.rate, "seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb,

@@ -171,7 +171,9 @@ def test_quality_targets_on_the_simulators_planted_copies(tmp_path):
     from curation.simulator import SimulationConfig, run_simulation
 
     run_simulation(SimulationConfig(conversations=2000, seed=5), tmp_path, workers=1, progress=False)
-    corpora = simulated_corpora(tmp_path)
-    (_, _, q), = evaluate({"sim": corpora["simulator: conversations, planted copies"]}, [DedupConfig()])
-    assert q.true_pairs >= 10 and q.precision >= TARGET and q.recall >= TARGET, q
-    assert q.opener_pairs > 0 and q.opener_pairs_merged <= q.opener_pairs * 0.05, q
+    results = {name: q for _, name, q in evaluate(simulated_corpora(tmp_path), [DedupConfig()])}
+    conversations, prompts = results["simulator: conversations, planted copies"], results["simulator: prompts"]
+    assert conversations.true_pairs >= 10 and conversations.precision >= TARGET and conversations.recall >= TARGET
+    assert conversations.opener_pairs > 0 and conversations.opener_pairs_merged <= conversations.opener_pairs * 0.05
+    # The templated prompts: slot-filled neighbours are negatives, the prompts of planted copies positives.
+    assert prompts.true_pairs >= 100 and prompts.precision >= TARGET and prompts.recall >= TARGET, prompts

@@ -117,7 +117,7 @@ def test_every_member_is_similar_to_its_representative(hh_path):
 
 def test_lsh_parameters_are_derived_from_the_threshold_and_recorded():
     for threshold in (0.5, 0.8):
-        config = DedupConfig(threshold=threshold, short_threshold=0.9)
+        config = DedupConfig(threshold=threshold)
         _, stats = dedup(_table(ROWS), config)
         assert (stats.details["bands"], stats.details["rows"]) == config.lsh_params()
         assert stats.details["threshold"] == threshold

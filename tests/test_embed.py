@@ -9,7 +9,7 @@ import pytest
 
 from curation.embed.cache import EmbeddingCache
 from curation.embed.config import EmbedConfig
-from curation.embed.engine import SentenceEncoder, embed_texts, token_batches
+from curation.embed.engine import SentenceEncoder, embed_texts, native_bfloat16, resolve_precision, token_batches
 from curation.embed.model import model_path
 from curation.embed.similar import nearest
 from curation.texthash import text_hashes
@@ -29,7 +29,7 @@ class Counting:
     """The real encoder, counting what it is asked to encode."""
 
     def __init__(self, inner: SentenceEncoder):
-        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.inner, self.name, self.dimension, self.precision = inner, inner.name, inner.dimension, inner.precision
         self.calls, self.texts = 0, []
 
     def token_lengths(self, texts):
@@ -41,15 +41,28 @@ class Counting:
         return self.inner.encode(texts)
 
 
-def test_each_distinct_text_is_encoded_once_and_vectors_follow_input_order(encoder):
-    counting = Counting(encoder)
+def test_each_distinct_text_is_encoded_once_and_vectors_follow_input_order():
+    counting = Counting(SentenceEncoder(EmbedConfig(precision="float32")))
     vectors, stats = embed_texts(TEXTS, encoder=counting)
     assert sorted(counting.texts) == sorted(set(TEXTS))
     assert stats.details["distinct_texts"] == 5 and stats.details["encoded"] == 5
     assert vectors.shape == (7, 384) and vectors.dtype == np.float32
-    direct = encoder.model.encode(TEXTS, normalize_embeddings=True)
+    assert stats.details["precision"] == "float32"
+    direct = counting.inner.model.encode(TEXTS, normalize_embeddings=True)
     np.testing.assert_allclose(vectors, direct, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_bfloat16_vectors_stay_within_cosine_of_float32_and_auto_follows_the_cpu():
+    texts = [*TEXTS, "can you recommend a good book about the history of rome?", "ok " * 60]
+    exact, _ = embed_texts(texts, config=EmbedConfig(precision="float32"))
+    fast, stats = embed_texts(texts, config=EmbedConfig(precision="bfloat16"))
+    assert stats.details["precision"] == "bfloat16" and fast.dtype == np.float32
+    cosine = (exact * fast).sum(axis=1)
+    assert cosine.min() > 0.999 and not np.array_equal(exact, fast)
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert resolve_precision("auto") == ("bfloat16" if native_bfloat16() else "float32")
+    assert resolve_precision("float32") == "float32"
 
 
 def test_second_run_is_served_from_the_cache(encoder, tmp_path):

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel dedup-eval --sweep`).
 DEFAULT_THRESHOLD = 0.6
-DEFAULT_SHORT_THRESHOLD = 0.8
 
 
 class DedupConfig(BaseModel):
@@ -19,11 +18,13 @@ class DedupConfig(BaseModel):
 
     method: Literal["near", "exact"] = "near"
     threshold: float = Field(DEFAULT_THRESHOLD, gt=0.0, lt=1.0,
-                             description="Jaccard similarity (word shingles) of a near-duplicate.")
-    short_threshold: float = Field(DEFAULT_SHORT_THRESHOLD, gt=0.0, lt=1.0,
-                                   description="The same for a pair of texts both under short_words words.")
-    short_words: int = Field(10, ge=1, description="Below this many words a text admits no edited word "
-                                                    "(10% of its words is under one), so short_threshold applies.")
+                             description="Jaccard similarity (word shingles) of a near-duplicate; sets the LSH bands.")
+    max_edit_rate: float = Field(0.1, ge=0.0, lt=1.0,
+                                 description="Word edits (insert, delete, replace) a near-duplicate may differ by, "
+                                             "as a share of the longer text's words.")
+    edit_words: int = Field(128, ge=0, le=4096,
+                            description="A pair of texts of at most this many words each is decided by word edit "
+                                        "distance (max_edit_rate) instead of estimated Jaccard; 0 turns it off.")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
     seed: int = Field(1, ge=0, description="MinHash permutation seed (datasketch's).")
     word_ngram: int = Field(2, ge=1, le=8, description="Words per shingle.")
@@ -49,13 +50,12 @@ class DedupConfig(BaseModel):
         return self
 
     def lsh_params(self) -> tuple[int, int]:
-        """(bands, rows): as configured, else the optimum for the lower of the two thresholds (see
-        lsh.optimal_bands_rows); verification then applies each pair's own threshold."""
+        """(bands, rows): as configured, else the optimum for the threshold (see lsh.optimal_bands_rows)."""
         if self.bands is not None:
             return self.bands, self.rows
         from curation.dedup.lsh import optimal_bands_rows
 
-        return optimal_bands_rows(min(self.threshold, self.short_threshold), self.num_perm, self.false_positive_weight,
+        return optimal_bands_rows(self.threshold, self.num_perm, self.false_positive_weight,
                                   self.false_negative_weight)
 
 

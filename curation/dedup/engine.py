@@ -3,8 +3,8 @@
 1. Each batch is normalized and hashed; distinct normalized texts get dense ids (exact duplicates share
    one) and, for near dedup, one MinHash signature each (worker processes when `workers` > 1).
 2. Signatures are cut into LSH bands; candidate pairs come from a group-by on (band, band hash).
-3. With `verify`, candidates whose estimated Jaccard is under the threshold are dropped (a pair of
-   texts both shorter than `short_words` uses `short_threshold`).
+3. With `verify`, candidates that are not near-duplicates are dropped: a pair of texts of at most
+   `edit_words` words each by its word edit distance (`edits`), any other pair by its estimated Jaccard.
 4. Connected components over the remaining pairs are the clusters; each cluster's representative is its
    earliest row (started_at, then key), and every row gets its estimated similarity to it.
 
@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from curation.dedup.components import representatives, row_ranks, text_ranks
 from curation.dedup.config import DedupConfig
+from curation.dedup.edits import WordSequences
 from curation.dedup.exact import ExactIndex, local_groups
 from curation.dedup.minhash import estimated_jaccard
 from curation.dedup.sketch import BatchSketch, sketch_batch
@@ -75,6 +76,7 @@ class _Collected:
     signatures: _Rows | None = None
     has_shingles: list[np.ndarray] = field(default_factory=list)
     words: list[np.ndarray] = field(default_factory=list)
+    sequences: list[WordSequences] = field(default_factory=list)
     salts: list[np.ndarray] = field(default_factory=list)
     null_texts: int = 0
     index: ExactIndex = field(default_factory=ExactIndex)
@@ -101,6 +103,7 @@ class _Collected:
             self.signatures.append(sketch.signatures[text_of[new]])
             self.has_shingles.append(sketch.has_shingles[text_of[new]])
             self.words.append(sketch.words[text_of[new]])
+            self.sequences.append(sketch.sequences.take(text_of[new]))
 
 
 def scope_salts(scopes: list[str | None]) -> np.ndarray:
@@ -205,14 +208,15 @@ def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray
     has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
     words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
     salts = np.concatenate(collected.salts) if collected.salts else None
-    labels = _near_labels(sigs, has, words < config.short_words, text_ranks(row_ids, len(sigs), ranks),
-                          salts, config, details)
+    sequences = WordSequences.concat(collected.sequences)
+    labels = _near_labels(sigs, has, sequences, text_ranks(row_ids, len(sigs), ranks), salts, config, details)
     details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
-                   texts_without_shingles=int((~has).sum()))
+                   texts_without_shingles=int((~has).sum()),
+                   edit_checked_texts=int((sequences.lengths >= 0).sum()))
     return sigs, labels
 
 
-def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np.ndarray,
+def _near_labels(sigs: np.ndarray, has: np.ndarray, sequences: WordSequences, ranks: np.ndarray,
                  salts: np.ndarray | None, config: DedupConfig, details: dict) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
     `split`) split so every member is similar to its representative."""
@@ -220,8 +224,11 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
     from curation.dedup.lsh import candidate_pairs
 
     def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        required = np.where(short[a] & short[b], config.short_threshold, config.threshold)
-        return _similarity(a, b, sigs) >= required
+        by_edits = sequences.known(a) & sequences.known(b)
+        result = np.empty(len(a), dtype=bool)
+        result[by_edits] = sequences.within_edits(a[by_edits], b[by_edits], config.max_edit_rate)
+        result[~by_edits] = _similarity(a[~by_edits], b[~by_edits], sigs) >= config.threshold
+        return result
 
     bands, rows = config.lsh_params()
     docs = np.flatnonzero(has)
@@ -229,7 +236,7 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, short: np.ndarray, ranks: np
     verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
     pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify,
                                         salts=None if salts is None else salts[docs])
-    details.update(threshold=config.threshold, short_threshold=config.short_threshold, short_words=config.short_words,
+    details.update(threshold=config.threshold, max_edit_rate=config.max_edit_rate, edit_words=config.edit_words,
                    num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
                    char_ngram=config.char_ngram, min_words=config.min_words, band_candidates=candidates)
     details["pairs"] = len(pairs)

@@ -3,9 +3,9 @@
 Originals are real conversations (hh-rlhf `chosen` transcripts, Synthetic-Persona-Chat) or the prompts
 of their turn samples. A copy edits 1-10% of an original's words (insert, delete or replace, at random
 positions, with words drawn from the corpus) and belongs to its original's group. Two originals are in
-one group only when they are duplicates by the same definition: their word sequences (case and
-punctuation ignored) are within 10% word edits of each other, which for texts under ten words means
-equal. Everything else, the shared openers, topics and persona traits included, is a negative.
+one group only when they are duplicates by the same definition: their word sequences (`edits.words`:
+case and punctuation ignored) are within 10% word edits of each other, which for texts under ten words
+means equal. Everything else, the shared openers, topics and persona traits included, is a negative.
 
 hh-rlhf's `rejected` transcripts are left out: each repeats its `chosen` transcript but for the last
 reply, so it would be a near-copy planted by the dataset rather than by traffic.
@@ -18,20 +18,19 @@ import gzip
 import json
 import math
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from curation.dedup.edits import words
 from curation.dedup.normalize import normalize
 from curation.dedup.units import Message, prompts_of, sample_prompts
 
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
 MAX_EDIT_RATE = 0.10
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -58,27 +57,27 @@ def original_truth(texts: list[str], block_jaccard: float = 0.6, chunk: int = 10
     from scipy.sparse.csgraph import connected_components
 
     class_of: dict[tuple[str, ...], int] = {}
-    classes = np.array([class_of.setdefault(tuple(_WORD.findall(normalize(t))), len(class_of)) for t in texts])
-    words = [list(seq) for seq in class_of]
-    links = _within_edit_limit(words, block_jaccard, chunk)
-    n = len(words)
+    classes = np.array([class_of.setdefault(tuple(words(t)), len(class_of)) for t in texts])
+    sequences = [list(seq) for seq in class_of]
+    links = _within_edit_limit(sequences, block_jaccard, chunk)
+    n = len(sequences)
     pairs = np.array(sorted(links), dtype=np.int64).reshape(-1, 2)
     graph = csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     class_groups = connected_components(graph, directed=False)[1]
     return Truth(classes, frozenset(links), class_groups[classes])
 
 
-def _within_edit_limit(words: list[list[str]], block_jaccard: float, chunk: int) -> set[tuple[int, int]]:
+def _within_edit_limit(sequences: list[list[str]], block_jaccard: float, chunk: int) -> set[tuple[int, int]]:
     """Pairs (a < b) of distinct word sequences within 10% word edits of the longer one."""
     from scipy.sparse import csr_matrix
 
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
-    for i, doc in enumerate(words):
+    for i, doc in enumerate(sequences):
         for token in set(doc):
             rows.append(i)
             cols.append(vocabulary.setdefault(token, len(vocabulary)))
-    n = len(words)
+    n = len(sequences)
     x = csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, max(1, len(vocabulary))))
     sizes = np.asarray(x.sum(axis=1)).ravel()
     links = set()
@@ -88,8 +87,8 @@ def _within_edit_limit(words: list[list[str]], block_jaccard: float, chunk: int)
         union = sizes[i] + sizes[j] - inter.data
         keep = (i < j) & (inter.data >= block_jaccard * np.maximum(union, 1))
         for a, b in zip(i[keep].tolist(), j[keep].tolist()):
-            limit = math.floor(MAX_EDIT_RATE * max(len(words[a]), len(words[b])))
-            if word_edit_distance(words[a], words[b], limit) <= limit:
+            limit = math.floor(MAX_EDIT_RATE * max(len(sequences[a]), len(sequences[b])))
+            if word_edit_distance(sequences[a], sequences[b], limit) <= limit:
                 links.add((a, b))
     return links
 
@@ -107,12 +106,13 @@ class Corpus:
     edits: list[int] = field(default_factory=list)
     openers: list[str] = field(default_factory=list)  # the normalized first message
 
-    def add(self, doc_id: str, text: str, origin: int, edits: int | None, opener: str) -> None:
-        """`edits` is None for an original, else the copy's number of word edits."""
+    def add(self, doc_id: str, text: str, origin: int, edits: int | None, opener: str, far: bool = False) -> None:
+        """`edits` is None for an original, else the copy's number of word edits. A `far` copy is derived
+        from its original but more than 10% of words apart from it: its pairs in its group are unscored."""
         self.ids.append(doc_id)
         self.texts.append(text)
         self.origins.append(origin)
-        self.kinds.append("original" if edits is None else "copy")
+        self.kinds.append("original" if edits is None else "far copy" if far else "copy")
         self.edits.append(edits or 0)
         self.openers.append(opener)
 
@@ -323,5 +323,12 @@ def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]], pl
         for turn, text in prompts[cid]:
             origin = index.get(f"{root}:{turn}")
             if origin is not None:
-                corpus.add(f"{cid}:{turn}", text, origin, 0, "")
+                corpus.add(f"{cid}:{turn}", text, origin, 0, "", far=not within_limit(originals[origin][1], text))
     return corpus
+
+
+def within_limit(a: str, b: str) -> bool:
+    """Whether two texts are duplicates by the definition: within 10% word edits of the longer one."""
+    first, second = words(a), words(b)
+    limit = math.floor(MAX_EDIT_RATE * max(len(first), len(second)))
+    return word_edit_distance(first, second, limit) <= limit

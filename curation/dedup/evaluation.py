@@ -53,22 +53,24 @@ def quality(corpus: Corpus, clusters: list[str]) -> Quality:
     its original, two copies of one original, two equal or nearly equal originals). False positives:
     predicted pairs across true groups. Pairs in one true group whose originals are linked only
     through others (A~B and B~C, A and C farther apart) count neither way, since no clustering can
-    both separate and join them.
+    both separate and join them; neither do a far copy's pairs in its group (derived from its original,
+    but more than 10% of words apart).
     """
     groups = corpus.groups
     _, predicted = np.unique(np.asarray(clusters), return_inverse=True)
     true_pairs = found = unscored = 0
+    far = [kind == "far copy" for kind in corpus.kinds]
     members: dict[int, list[int]] = {}
     for doc, group in enumerate(groups.tolist()):
         members.setdefault(group, []).append(doc)
     for docs in members.values():
         for i, u in enumerate(docs):
             for v in docs[i + 1:]:
-                if corpus.truth.linked(corpus.origins[u], corpus.origins[v]):
+                if far[u] or far[v] or not corpus.truth.linked(corpus.origins[u], corpus.origins[v]):
+                    unscored += 1
+                else:
                     true_pairs += 1
                     found += int(predicted[u] == predicted[v])
-                else:
-                    unscored += 1
     predicted_pairs = _pairs(_group_counts(predicted))
     false_positives = predicted_pairs - _pairs(_group_counts(groups, predicted))
     cluster_of_original = {origin: clusters[doc] for doc, origin in enumerate(corpus.origins)
@@ -162,7 +164,7 @@ def table(results: list[tuple[DedupConfig, str, Quality]], varying: list[str]) -
 # The sweeps behind the defaults (docs/dedup.md): each varies a few settings around the defaults.
 SWEEPS: list[tuple[str, dict[str, list]]] = [
     ("shingle size and threshold", {"word_ngram": [1, 2, 3], "threshold": [0.5, 0.55, 0.6, 0.65, 0.7]}),
-    ("short texts", {"min_words": [2, 4, 10], "short_threshold": [0.7, 0.8, 0.9]}),
+    ("short texts", {"min_words": [2, 4, 10], "edit_words": [0, 32, 128, 512]}),
     ("banding and permutations", {"false_negative_weight": [0.5, 0.9], "false_positive_weight": [0.5, 0.1],
                                   "num_perm": [128, 256]}),
 ]

@@ -63,13 +63,15 @@ def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: 
     the rows whose hash occurs more than once, and a group-by on the hash lists each bucket. A bucket of
     up to `max_bucket_pairs` documents yields all its pairs; a larger one (many variants of one spam
     prompt) yields a star around its smallest document, enough for connected components and linear in
-    the bucket's size. `keep` (the verification) filters each band's pairs before they are gathered.
+    the bucket's size. `keep` (the verification) judges each pair once, in the first band it appears in.
     `salts` (uint64 per document) is mixed into every band hash: documents of different salts (scopes)
     never share a bucket.
     """
     import polars as pl
 
     found, candidates = [], 0
+    width = int(docs.max()) + 1 if len(docs) else 1
+    seen = np.empty(0, dtype=np.int64)  # codes of the pairs an earlier band already judged
     for band in range(bands):
         hashes = band_hash(signatures, band, rows)
         if salts is not None:
@@ -80,13 +82,14 @@ def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: 
             continue
         pairs = _bucket_pairs(shared.lazy(), max_bucket_pairs).collect().to_numpy().astype(np.int64).reshape(-1, 2)
         candidates += len(pairs)
+        codes = np.unique(pairs[:, 0] * width + pairs[:, 1])
+        codes = codes[~np.isin(codes, seen, assume_unique=True)]
+        seen = np.union1d(seen, codes)
+        pairs = np.stack([codes // width, codes % width], axis=1)
         found.append(pairs[keep(pairs)] if keep is not None and len(pairs) else pairs)
     stacked = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
-    if len(stacked) == 0:
-        return stacked, candidates
-    width = int(stacked.max()) + 1
-    codes = np.unique(stacked[:, 0] * width + stacked[:, 1])
-    return np.stack([codes // width, codes % width], axis=1), candidates
+    order = np.argsort(stacked[:, 0] * width + stacked[:, 1], kind="stable")
+    return stacked[order], candidates
 
 
 def _bucket_pairs(shared, max_bucket_pairs: int):

@@ -71,11 +71,11 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
-def _fold32(h: np.ndarray) -> np.ndarray:
+def fold32(h: np.ndarray) -> np.ndarray:
     return ((h ^ (h >> np.uint64(32))) & _MASK32).astype(np.uint32)
 
 
-def _is_word_char(cps: np.ndarray) -> np.ndarray:
+def is_word_char(cps: np.ndarray) -> np.ndarray:
     """Letters, digits and symbols; code points past the BMP (emoji, rare scripts) are all word characters."""
     return np.where(cps < 0x10000, _WORD_BMP[np.minimum(cps, 0xFFFF)], True)
 
@@ -88,7 +88,7 @@ def canonical_stream(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     joined = "\x00".join(texts).encode("utf-32-le", errors="surrogatepass")
     cps = np.frombuffer(joined, dtype=np.uint32)
     is_doc_separator = cps == _DOC_SEPARATOR
-    word = _is_word_char(cps) & ~is_doc_separator
+    word = is_word_char(cps) & ~is_doc_separator
     stream = np.where(word | is_doc_separator, cps, np.uint32(_SPACE))
     # Squeeze: drop a space after a non-word (runs and leading spaces), then a space before a separator.
     previous_is_word = np.concatenate(([False], word[:-1]))
@@ -100,7 +100,7 @@ def canonical_stream(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return stream, starts
 
 
-class _PrefixHash:
+class PrefixHash:
     """Polynomial hash of any window of a code point array in O(1) after an O(n) pass."""
 
     def __init__(self, stream: np.ndarray):
@@ -126,7 +126,7 @@ def shingle(texts: list[str], word_ngram: int, char_ngram: int, min_words: int) 
     n_docs = len(texts)
     stream, doc_starts = canonical_stream(texts)
     doc_ends = np.concatenate((doc_starts[1:] - 1, [len(stream)]))
-    prefix = _PrefixHash(stream)
+    prefix = PrefixHash(stream)
 
     is_word = (stream != _SPACE) & (stream != _DOC_SEPARATOR)
     edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
@@ -147,7 +147,7 @@ def shingle(texts: list[str], word_ngram: int, char_ngram: int, min_words: int) 
     order = np.argsort(docs, kind="stable")
     counts = np.bincount(docs, minlength=n_docs)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    return Shingles(_fold32(hashes[order]), offsets, words_per_doc)
+    return Shingles(fold32(hashes[order]), offsets, words_per_doc)
 
 
 def _word_ngrams(word_hashes: np.ndarray, word_doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +162,7 @@ def _word_ngrams(word_hashes: np.ndarray, word_doc: np.ndarray, n: int) -> tuple
     return word_doc[:count][same_doc], fmix64(combined[same_doc])
 
 
-def _char_ngrams(prefix: _PrefixHash, doc_starts: np.ndarray, doc_ends: np.ndarray, docs: np.ndarray,
+def _char_ngrams(prefix: PrefixHash, doc_starts: np.ndarray, doc_ends: np.ndarray, docs: np.ndarray,
                  n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every n-character window of the given documents; a document shorter than n (and not
     empty) is one window over all of it."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curation.dedup.config import DedupConfig
+from curation.dedup.edits import WordSequences, word_hashes
 from curation.dedup.exact import local_groups, normalize_texts
 from curation.texthash import text_digest
 
@@ -15,13 +16,15 @@ from curation.texthash import text_digest
 class BatchSketch:
     """`digests[g]` is the md5 of distinct normalized text g of the batch, `row_group[i]` the group of
     row i; `signatures[g]` (None for exact dedup) is that text's MinHash signature and `has_shingles[g]`
-    whether it had any shingle; `words[g]` its number of words."""
+    whether it had any shingle; `words[g]` its number of words; `sequences` the word hashes of the texts
+    short enough for the edit-distance check."""
 
     digests: list[bytes]
     row_group: np.ndarray
     signatures: np.ndarray | None
     has_shingles: np.ndarray | None
     words: np.ndarray | None
+    sequences: WordSequences | None
 
 
 def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
@@ -33,8 +36,9 @@ def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
     firsts, row_group = local_groups(all_digests)
     digests = [all_digests[i] for i in firsts]
     if config.method == "exact":
-        return BatchSketch(digests, row_group, None, None, None)
+        return BatchSketch(digests, row_group, None, None, None, None)
     distinct = [normalized[i] for i in firsts]
     shingles = shingle(distinct, config.word_ngram, config.char_ngram, config.min_words)
     sigs = signatures(shingles, config.num_perm, config.seed)
-    return BatchSketch(digests, row_group, sigs, shingles.counts > 0, shingles.words)
+    return BatchSketch(digests, row_group, sigs, shingles.counts > 0, shingles.words,
+                       word_hashes(distinct, config.edit_words))

@@ -23,14 +23,32 @@ from lakehouse.schemas import EMBEDDING_DIM
 class Encoder(Protocol):
     name: str
     dimension: int
+    precision: str
 
     def token_lengths(self, texts: list[str]) -> list[int]: ...
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere torch emulates it,
+    slower than float32."""
+    import torch
+
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(check is not None and check() for check in checks)
+
+
+def resolve_precision(precision: str) -> str:
+    """The precision `auto` stands for on this machine; an explicit one as given."""
+    if precision != "auto":
+        return precision
+    return "bfloat16" if native_bfloat16() else "float32"
+
+
 class SentenceEncoder:
-    """A sentence-transformers model behind the Encoder protocol."""
+    """A sentence-transformers model behind the Encoder protocol, in float32 or with bfloat16 matrix
+    products (torch autocast: linear layers and attention in bfloat16, layer norms and pooling in float32)."""
 
     def __init__(self, config: EmbedConfig):
         from curation.embed.model import load_model
@@ -39,6 +57,7 @@ class SentenceEncoder:
         self.model = load_model(config.model)
         self.dimension = self.model.get_embedding_dimension()
         self.normalize = config.normalize
+        self.precision = resolve_precision(config.precision)
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         limit = self.model.max_seq_length
@@ -46,8 +65,15 @@ class SentenceEncoder:
         return [len(ids) for ids in encoded["input_ids"]]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
-                                 normalize_embeddings=self.normalize, show_progress_bar=False).astype(np.float32)
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            vectors = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True,
+                                        normalize_embeddings=False, show_progress_bar=False)
+        vectors = vectors.float()
+        if self.normalize:
+            vectors = torch.nn.functional.normalize(vectors, dim=1)
+        return vectors.numpy()
 
 
 def token_batches(lengths: list[int], batch_tokens: int, max_batch: int) -> list[list[int]]:
@@ -101,5 +127,6 @@ def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, confi
     out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))
     stats.details = {"model": model, "distinct_texts": len(distinct), "cache_hits": len(distinct) - len(missing),
-                     "encoded": len(missing), "batches": len(batches)}
+                     "encoded": len(missing), "batches": len(batches),
+                     "precision": encoder.precision if missing else None}
     return out, stats

@@ -29,9 +29,6 @@ from lakehouse.runs import StageStats, stable_hash
 
 __all__ = ["Config", "run"]
 READ_BATCH = 2000
-# Short templated prompts a slot apart ("any tips for someone who wants to plan a surprise?" / "... a
-# weekend getaway?") reach word-bigram Jaccard 0.6: prompts need 0.7 (docs/dedup.md, measured).
-PROMPT_THRESHOLD = 0.7
 
 
 class Config(BaseModel):
@@ -39,8 +36,7 @@ class Config(BaseModel):
 
     conversations: DedupConfig = Field(default_factory=DedupConfig,
                                        description="Dedup settings of the conversation unit (docs/dedup.md).")
-    prompts: DedupConfig = Field(default_factory=lambda: DedupConfig(threshold=PROMPT_THRESHOLD),
-                                 description="Dedup settings of the prompt unit.")
+    prompts: DedupConfig = Field(default_factory=DedupConfig, description="Dedup settings of the prompt unit.")
     prompt_scope: Literal["character", "global"] = Field(
         "character", description="Compare prompts within one character (default) or across the lake.")
 

@@ -32,7 +32,7 @@ class Config(EmbedConfig):
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     from curation.embed.cache import EmbeddingCache
-    from curation.embed.engine import embed_texts
+    from curation.embed.engine import embed_texts, resolve_precision
     from lakehouse import catalog
 
     con = catalog.connect(ctx.lake)
@@ -54,7 +54,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if compacted:
         cache.compact()
     stats.rows_in = stats.rows_out = len(texts)
-    stats.details = {"model": config.model, "distinct_texts": len(texts), **totals, "cache_files": len(cache.files()),
-                     "compacted": compacted}
+    precision = resolve_precision(config.precision)
+    stats.details = {"model": config.model, "precision": precision, "distinct_texts": len(texts), **totals,
+                     "cache_files": len(cache.files()), "compacted": compacted}
     ctx.console.print(f"embed: {len(texts):,} distinct last user messages: {totals['encoded']:,} encoded, "
-                      f"{totals['cache_hits']:,} from the cache ({config.model})", highlight=False)
+                      f"{totals['cache_hits']:,} from the cache ({config.model}, {precision})", highlight=False)
