@@ -353,8 +353,10 @@ def dedup(
     in_path: Annotated[Path, typer.Option("--in", exists=True, dir_okay=False,
                                           help='JSONL (optionally .gz), lines {"id", "text"[, "started_at"]}.')],
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help='Output JSONL: {"id", "cluster", "representative"}.')],
-    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Near-duplicate Jaccard threshold "
-                                                       "(default from --config, else the measured default).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Jaccard threshold: sets the LSH "
+                                                       "bands and decides pairs of texts over edit_words words; shorter "
+                                                       "pairs must be within max_edit_rate word edits (default from "
+                                                       "--config, else the measured defaults).")] = None,
     config: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="YAML of dedup settings.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes computing signatures.")] = None,
 ) -> None:
@@ -373,7 +375,8 @@ def dedup(
     details = stats.details
     lsh = f"bands={details['bands']} rows={details['rows']} " if "bands" in details else ""
     typer.echo(f"{stats.summary()}; clusters with copies={details['multi_row_clusters']:,}, "
-               f"{lsh}threshold={settings.threshold}", err=True)
+               f"{lsh}threshold={settings.threshold} max_edit_rate={settings.max_edit_rate} "
+               f"edit_words={settings.edit_words}", err=True)
 
 
 def dedup_eval(

@@ -101,18 +101,27 @@ def test_reruns_give_the_same_table(hh_path):
 
 
 def test_every_member_is_similar_to_its_representative(hh_path):
-    """Connected components alone would chain; the split keeps each member within the threshold."""
+    """Connected components alone would chain; the split keeps each member a near-duplicate of its
+    representative: within 10% word edits for texts of up to edit_words words, else within the threshold."""
+    from curation.dedup.edits import words
+    from curation.dedup.evalset import within_limit
+
     conversations = load_hh(hh_path)
     prompts = [messages[0][1] for messages in conversations]
-    table = pa.table({"key": [f"p{i:04d}" for i in range(len(prompts))], "text": prompts})
-    config = DedupConfig(threshold=0.5)
+    text_of = {f"p{i:04d}": text for i, text in enumerate(prompts)}
+    table = pa.table({"key": list(text_of), "text": prompts})
+    config = DedupConfig(threshold=0.5, edit_words=16)
     result, _ = dedup(table, config)
     near = ~result["is_representative"].to_numpy(zero_copy_only=False)
-    same_text = result["norm_hash"].to_numpy(zero_copy_only=False)
     rep_hash = dict(zip(result["key"].to_pylist(), result["norm_hash"].to_pylist()))
-    differs = np.array([h != rep_hash[c] for h, c in zip(same_text, result["cluster"].to_pylist())])
-    assert (near & differs).sum() > 0
-    assert (result["similarity"].to_numpy()[near & differs] >= config.threshold).all()
+    members = [(key, cluster, similarity) for key, cluster, h, similarity, is_near in zip(
+        result["key"].to_pylist(), result["cluster"].to_pylist(), result["norm_hash"].to_pylist(),
+        result["similarity"].to_pylist(), near) if is_near and h != rep_hash[cluster]]
+    short = [(k, c) for k, c, _ in members if max(len(words(text_of[k])), len(words(text_of[c]))) <= 16]
+    long = [s for k, c, s in members if max(len(words(text_of[k])), len(words(text_of[c]))) > 16]
+    assert short and long
+    assert all(within_limit(text_of[k], text_of[c]) for k, c in short)
+    assert min(long) >= config.threshold
 
 
 def test_lsh_parameters_are_derived_from_the_threshold_and_recorded():
