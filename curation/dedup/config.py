@@ -23,8 +23,9 @@ class DedupConfig(BaseModel):
                                  description="Word edits (insert, delete, replace) a near-duplicate may differ by, "
                                              "as a share of the longer text's words.")
     edit_words: int = Field(128, ge=0, le=4096,
-                            description="A pair of texts of at most this many words each is decided by word edit "
-                                        "distance (max_edit_rate) instead of estimated Jaccard; 0 turns it off.")
+                            description="A pair of texts of at most this many space-separated tokens each is "
+                                        "decided by word edit distance (max_edit_rate) instead of estimated "
+                                        "Jaccard; 0 turns it off.")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
     seed: int = Field(1, ge=0, description="MinHash permutation seed (datasketch's).")
     word_ngram: int = Field(2, ge=1, le=8, description="Words per shingle.")

@@ -88,11 +88,21 @@ class WordSequences:
 
 
 def word_hashes(normalized: list[str], max_words: int) -> WordSequences:
-    """The 32-bit word hashes of each normalized text with at most `max_words` words (vectorized over the
-    batch's code points: punctuation deleted, then runs of word characters)."""
-    if max_words <= 0 or not normalized:
-        return WordSequences(np.empty(0, np.uint32), np.full(len(normalized), -1, np.int64))
-    joined = "\x00".join(normalized).encode("utf-32-le", errors="surrogatepass")
+    """The 32-bit word hashes of each normalized text of at most `max_words` space-separated tokens
+    (vectorized over those texts' code points: punctuation deleted, then runs of word characters). Longer
+    texts are skipped before any work: their pairs are decided by Jaccard."""
+    lengths = np.full(len(normalized), -1, np.int64)
+    eligible = [i for i, text in enumerate(normalized) if text.count(" ") < max_words]
+    if not eligible:
+        return WordSequences(np.empty(0, np.uint32), lengths)
+    hashes, counts = _hash_words([normalized[i] for i in eligible])
+    lengths[eligible] = counts
+    return WordSequences(hashes, lengths)
+
+
+def _hash_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' word hashes (uint32, in order) and each text's number of words."""
+    joined = "\x00".join(texts).encode("utf-32-le", errors="surrogatepass")
     cps = np.frombuffer(joined, dtype=np.uint32)
     separator = cps == _DOC_SEPARATOR
     stream = cps[(is_word_char(cps) & ~separator) | separator | (cps == _SPACE)]
@@ -101,8 +111,5 @@ def word_hashes(normalized: list[str], max_words: int) -> WordSequences:
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     doc_starts = np.concatenate(([0], np.flatnonzero(stream == _DOC_SEPARATOR) + 1))
     owner = np.searchsorted(doc_starts, starts, side="right") - 1
-    counts = np.bincount(owner, minlength=len(normalized))
-    keep = counts[owner] <= max_words
-    hashes = fold32(PrefixHash(stream).window(starts[keep], ends[keep]))
-    return WordSequences(hashes, np.where(counts <= max_words, counts, -1).astype(np.int64))
+    return fold32(PrefixHash(stream).window(starts, ends)), np.bincount(owner, minlength=len(texts))
 

@@ -83,13 +83,21 @@ def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: 
         pairs = _bucket_pairs(shared.lazy(), max_bucket_pairs).collect().to_numpy().astype(np.int64).reshape(-1, 2)
         candidates += len(pairs)
         codes = np.unique(pairs[:, 0] * width + pairs[:, 1])
-        codes = codes[~np.isin(codes, seen, assume_unique=True)]
-        seen = np.union1d(seen, codes)
+        codes = codes[~_sorted_contains(seen, codes)]
+        seen = np.sort(np.concatenate((seen, codes)))
         pairs = np.stack([codes // width, codes % width], axis=1)
         found.append(pairs[keep(pairs)] if keep is not None and len(pairs) else pairs)
     stacked = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
     order = np.argsort(stacked[:, 0] * width + stacked[:, 1], kind="stable")
     return stacked[order], candidates
+
+
+def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Whether each query is in the sorted array (a binary search each, no hashing)."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(queries), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, queries), len(sorted_values) - 1)
+    return sorted_values[at] == queries
 
 
 def _bucket_pairs(shared, max_bucket_pairs: int):
