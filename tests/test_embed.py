@@ -65,6 +65,21 @@ def test_bfloat16_vectors_stay_within_cosine_of_float32_and_auto_follows_the_cpu
     assert resolve_precision("float32") == "float32"
 
 
+def test_threads_setting_sets_torchs_thread_count():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        SentenceEncoder(EmbedConfig(threads=1))
+        assert torch.get_num_threads() == 1
+        SentenceEncoder(EmbedConfig())
+        assert torch.get_num_threads() == 1  # unset leaves the process's setting alone
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        EmbedConfig(threads=0)
+
+
 def test_second_run_is_served_from_the_cache(encoder, tmp_path):
     cache = EmbeddingCache(Lake(tmp_path / "lake"))
     first, _ = embed_texts(TEXTS, cache, encoder=encoder)

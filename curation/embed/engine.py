@@ -58,6 +58,10 @@ class SentenceEncoder:
         self.dimension = self.model.get_embedding_dimension()
         self.normalize = config.normalize
         self.precision = resolve_precision(config.precision)
+        if config.threads is not None:
+            import torch
+
+            torch.set_num_threads(config.threads)
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         limit = self.model.max_seq_length
