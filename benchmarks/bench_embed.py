@@ -64,10 +64,11 @@ def run_flywheel(n: int, cache_dir: str, precision: str) -> dict:
     from curation.embed.cache import EmbeddingCache
     from curation.embed.config import EmbedConfig
     from curation.embed.engine import SentenceEncoder, embed_texts
+    from lakehouse.lake import Lake
 
     config = EmbedConfig(precision=precision)
     encoder, texts = SentenceEncoder(config), messages(n)
-    cache = EmbeddingCache(_lake(cache_dir))
+    cache = EmbeddingCache(Lake(cache_dir))
 
     def run() -> dict:
         _, stats = embed_texts(texts, cache, config, encoder=encoder)
@@ -76,26 +77,19 @@ def run_flywheel(n: int, cache_dir: str, precision: str) -> dict:
     return _timed(run)
 
 
-def _lake(path: str):
-    from lakehouse.lake import Lake
-
-    return Lake(path)
-
-
-def agreement(reference_dir: str, other_dir: str) -> dict:
+def agreement(reference_dir: str, other_dir: str, texts: list[str]) -> dict:
     """Cosine between the two caches' vectors of each text, and how often a text's nearest neighbour
     among the others is the same in both."""
     import numpy as np
 
-    from lakehouse import tables
+    from curation.embed.cache import EmbeddingCache
+    from curation.embed.config import DEFAULT_MODEL
+    from curation.texthash import text_hash
+    from lakehouse.lake import Lake
 
-    def vectors(path: str) -> np.ndarray:
-        from curation.embed.cache import _matrix
-
-        table = _lake(path).read(tables.EMBEDDINGS).sort_by("text_hash")
-        return _matrix(table["embedding"])
-
-    a, b = vectors(reference_dir), vectors(other_dir)
+    hashes = sorted({text_hash(t) for t in texts})
+    a, b = (np.stack([found[h] for h in hashes])
+            for found in (EmbeddingCache(Lake(d)).lookup(hashes, DEFAULT_MODEL) for d in (reference_dir, other_dir)))
     cosine = (a * b).sum(axis=1)
     sample = np.arange(0, len(a), max(1, len(a) // 4000))
     nearest = [np.argsort(-(m[sample] @ m[sample].T), axis=1)[:, 1] for m in (a, b)]
@@ -127,7 +121,7 @@ def main() -> None:
         _encode_time(measure("flywheel embed: second run, warm cache", run_flywheel, n, str(caches["bfloat16"]),
                              "bfloat16", items=n, unit="sentences")),
     ]
-    others[2].extra.update(agreement(str(caches["float32"]), str(caches["bfloat16"])))
+    others[2].extra.update(agreement(str(caches["float32"]), str(caches["bfloat16"]), messages(n)))
     text = table(f"Embeddings, {n:,} chat messages, all-MiniLM-L6-v2 on CPU (encoding time, model loaded)", plain, others)
     report("bench_embed", text)
     save_json("bench_embed", {m.name: {"sentences_per_s": m.rate, "seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb,

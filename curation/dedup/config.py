@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from curation.dedup.edits import MAX_EDIT_RATE
+
 # Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel dedup-eval --sweep`).
 DEFAULT_THRESHOLD = 0.6
 
@@ -19,7 +21,7 @@ class DedupConfig(BaseModel):
     method: Literal["near", "exact"] = "near"
     threshold: float = Field(DEFAULT_THRESHOLD, gt=0.0, lt=1.0,
                              description="Jaccard similarity (word shingles) of a near-duplicate; sets the LSH bands.")
-    max_edit_rate: float = Field(0.1, ge=0.0, lt=1.0,
+    max_edit_rate: float = Field(MAX_EDIT_RATE, ge=0.0, lt=1.0,
                                  description="Word edits (insert, delete, replace) a near-duplicate may differ by, "
                                              "as a share of the longer text's words.")
     edit_words: int = Field(128, ge=0, le=4096,

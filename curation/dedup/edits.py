@@ -23,6 +23,7 @@ import numpy as np
 from curation.dedup.normalize import normalize
 from curation.dedup.shingles import PrefixHash, fold32, is_word_char
 
+MAX_EDIT_RATE = 0.1  # the definition: a copy with up to 10% of its words inserted, deleted or replaced
 _SPACE = 32
 _DOC_SEPARATOR = 0
 
@@ -37,7 +38,7 @@ def words(text: str) -> list[str]:
 
 def edit_limit(words_a: np.ndarray, words_b: np.ndarray, rate: float) -> np.ndarray:
     """The most word edits a duplicate pair may differ by: floor(rate x the longer text's words)."""
-    return np.floor(rate * np.maximum(words_a, words_b) + 1e-9).astype(np.int64)
+    return np.floor(rate * np.maximum(words_a, words_b)).astype(np.int64)
 
 
 @dataclass

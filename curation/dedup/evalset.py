@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.dedup.edits import words
+from curation.dedup.edits import MAX_EDIT_RATE, words
 from curation.dedup.normalize import normalize
 from curation.dedup.units import Message, prompts_of, sample_prompts
 
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
-MAX_EDIT_RATE = 0.10
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,7 @@ def _within_edit_limit(sequences: list[list[str]], block_jaccard: float, chunk: 
         union = sizes[i] + sizes[j] - inter.data
         keep = (i < j) & (inter.data >= block_jaccard * np.maximum(union, 1))
         for a, b in zip(i[keep].tolist(), j[keep].tolist()):
-            limit = math.floor(MAX_EDIT_RATE * max(len(sequences[a]), len(sequences[b])))
-            if word_edit_distance(sequences[a], sequences[b], limit) <= limit:
+            if within_edit_limit(sequences[a], sequences[b]):
                 links.add((a, b))
     return links
 
@@ -149,21 +147,21 @@ def load_real(data_dir: Path) -> dict[str, list[list[Message]]]:
 def edit_words(messages: list[Message], rate: float, rng: random.Random, vocabulary: list[str]) -> tuple[list[Message], int]:
     """Insert, delete or replace `floor(rate * words)` words (at least one when 10% of the words is at
     least one word), at random positions across the messages. Returns the copy and its edit count."""
-    words = [(m, w) for m, (_, content) in enumerate(messages) for w in content.split()]
-    allowed = math.floor(MAX_EDIT_RATE * len(words))
-    edits = min(allowed, max(1, math.floor(rate * len(words)))) if allowed else 0
+    tokens = [(m, w) for m, (_, content) in enumerate(messages) for w in content.split()]
+    allowed = math.floor(MAX_EDIT_RATE * len(tokens))
+    edits = min(allowed, max(1, math.floor(rate * len(tokens)))) if allowed else 0
     for _ in range(edits):
         operation = rng.choice(("insert", "delete", "replace"))
-        position = rng.randrange(len(words))
-        owner = words[position][0]
+        position = rng.randrange(len(tokens))
+        owner = tokens[position][0]
         if operation == "insert":
-            words.insert(position, (owner, rng.choice(vocabulary)))
+            tokens.insert(position, (owner, rng.choice(vocabulary)))
         elif operation == "delete":
-            del words[position]
+            del tokens[position]
         else:
-            words[position] = (owner, rng.choice(vocabulary))
+            tokens[position] = (owner, rng.choice(vocabulary))
     contents = [[] for _ in messages]
-    for owner, word in words:
+    for owner, word in tokens:
         contents[owner].append(word)
     return [(role, " ".join(contents[m])) for m, (role, _) in enumerate(messages)], edits
 
@@ -329,6 +327,10 @@ def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]], pl
 
 def within_limit(a: str, b: str) -> bool:
     """Whether two texts are duplicates by the definition: within 10% word edits of the longer one."""
-    first, second = words(a), words(b)
+    return within_edit_limit(words(a), words(b))
+
+
+def within_edit_limit(first: list[str], second: list[str]) -> bool:
+    """Whether two word sequences are within 10% word edits of the longer one."""
     limit = math.floor(MAX_EDIT_RATE * max(len(first), len(second)))
     return word_edit_distance(first, second, limit) <= limit

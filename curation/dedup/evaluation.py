@@ -127,7 +127,8 @@ def evaluate(corpora: dict[str, Corpus], configs: Iterable[DedupConfig]) -> list
 
 def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) -> dict[str, Corpus]:
     """The evaluation sets built from ../shared/data (see evalset); `names` picks some of them."""
-    from curation.dedup.evalset import (MAX_EDIT_RATE, build_corpus, conversation_originals, load_real,
+    from curation.dedup.edits import MAX_EDIT_RATE
+    from curation.dedup.evalset import (build_corpus, conversation_originals, load_real,
                                         prompt_originals, single_text, transcript)
     from curation.dedup.units import conversation_text
 
