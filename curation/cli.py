@@ -1,4 +1,4 @@
-"""`flywheel simulate`, `ingest`, `curate`, `keygen` and the other curation commands.
+"""`flywheel simulate`, `ingest`, `curate`, `keygen`, `erase` and the other curation commands.
 
 Each command imports its stage inside the function body: the heavy libraries a stage needs are loaded
 only when that stage runs.
@@ -318,28 +318,40 @@ def scrub_eval(
     simulated: Annotated[Optional[Path], typer.Option(file_okay=False, help="Add this `flywheel simulate` output "
                                                       "folder instead of simulating.", show_default=False)] = None,
     examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
+    labeled: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Score this labeled JSONL instead "
+                                                    "(lines {id, text, spans: [{type, start, end}]}, e.g. the shared "
+                                                    "dev set): its own targets, no templates or simulation.",
+                                                    show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="With --labeled: score only the first N texts.",
+                                                 show_default=False)] = None,
 ) -> None:
     """Precision and recall of the scrubber per entity type on a labeled set (templates + simulated
-    conversations); exit 1 if a target is missed."""
+    conversations, or --labeled FILE from outside the project); exit 1 if a target is missed."""
     from curation.scrub import evalset
-    from curation.scrub.evaluation import evaluate
+    from curation.scrub.evaluation import evaluate, evaluate_labeled
+    from curation.scrub.labeled import LabeledSetError, load_labeled
 
     config = _scrub_config(recipe)
-    conversations = evalset.generate(messages, seed)
-    try:
-        if simulated is not None:
-            conversations += evalset.load_simulation(simulated)
-        elif simulate:
-            conversations += evalset.simulate(simulate, simulate_seed)
-    except (FileNotFoundError, evalset.SimulationMismatch) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
     shared = evalset.shared_data_dir()
     negatives = (evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real)
                  if real else [])
-    report = evaluate(conversations, config, negatives, keep_examples=examples)
+    try:
+        if labeled is not None:
+            report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
+        else:
+            conversations = evalset.generate(messages, seed)
+            if simulated is not None:
+                conversations += evalset.load_simulation(simulated)
+            elif simulate:
+                conversations += evalset.simulate(simulate, simulate_seed)
+            report = evaluate(conversations, config, negatives, keep_examples=examples)
+    except (FileNotFoundError, evalset.SimulationMismatch, LabeledSetError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(report.table())
-    for kind, rows in (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives)):
+    rows_by_kind = (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives),
+                    ("LEFT VERBATIM", report.verbatim_examples))
+    for kind, rows in rows_by_kind:
         for entity_type, value, text in rows:
             typer.echo(f"{kind} {entity_type}: {value!r} in {text[:160]!r}")
     removed = [e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities]
@@ -442,4 +454,7 @@ def register(app: typer.Typer) -> None:
     app.command("scan-leaks")(scan_leaks)
     app.command("scrub-eval")(scrub_eval)
     app.command("dedup-eval")(dedup_eval)
+    from curation.erase_command import erase
+
+    app.command()(erase)
     app.add_typer(releases_app, name="releases")

@@ -60,9 +60,23 @@ JOIN samples r ON r.conversation_id = p.rejected_conversation_id AND r.turn = p.
 ORDER BY p.pair_id
 """
 
+# Safety review: per conversation that the safety stage flagged or whose user reported a reply, its latest
+# such turn sample, so the reviewer sees the conversation up to it (the prompt) and the reply. A sample
+# is flagged when its reply or a message of its prompt is (`samples.safety_flagged`, docs/safety.md);
+# before the safety stage has run, only reported replies qualify.
+FLAGGED_SQL = """
+SELECT sample_id, prompt, response, model_version, character_id, character_name, character_description,
+       character_instructions, conversation_id, turn, source
+FROM samples
+WHERE coalesce(safety_flagged, false) OR coalesce(reported, false)
+QUALIFY row_number() OVER (PARTITION BY conversation_id ORDER BY turn DESC) = 1
+ORDER BY conversation_id
+"""
+
 PRESETS = {
     "regenerations": "pairs of a regenerated reply and its replacement, from traffic",
     "preference-pairs": "pairs that arrived as pairs (hh-rlhf chosen and rejected replies)",
+    "flagged": "conversations the safety stage flagged or users reported: the latest such reply of each, for review",
     "model-versions:V1,V2": "pairs of replies by model versions V1 and V2 to the same prompt",
 }
 
@@ -127,6 +141,8 @@ def _preset_sql(source: str) -> tuple[str, dict | None]:
         return REGENERATIONS_SQL, {}
     if text == "preference-pairs":
         return PREFERENCE_PAIRS_SQL, {}
+    if text == "flagged":
+        return FLAGGED_SQL, {}
     if text.startswith("model-versions:"):
         versions = [v.strip() for v in text.split(":", 1)[1].split(",")]
         if len(versions) != 2 or not all(versions) or versions[0] == versions[1]:

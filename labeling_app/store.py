@@ -20,7 +20,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,6 +447,66 @@ class Store:
         rows = self.con.execute("SELECT task_id, annotator, skip_reason, finished_at FROM assignments "
                                 "WHERE queue_id = ? AND state = 'skipped' ORDER BY finished_at", (queue_id,))
         return [dict(r) for r in rows]
+
+    # -- erasure ----------------------------------------------------------------------------------------
+
+    def find_tasks(self, matches: Callable[[str, dict], bool]) -> list[int]:
+        """Ids of the tasks whose (item_key, payload) `matches` accepts: erasure looks for a user's samples."""
+        rows = self.con.execute("SELECT task_id, item_key, payload FROM tasks ORDER BY task_id").fetchall()
+        return [row["task_id"] for row in rows if matches(row["item_key"], json.loads(row["payload"]))]
+
+    def erase_tasks(self, task_ids: Iterable[int]) -> dict[str, int]:
+        """Delete tasks with their assignments and labels, and recount their queues.
+
+        A user's right to erasure is the one exception to append-only labels: the trigger that refuses
+        deletes is dropped and recreated inside the same transaction. `secure_delete` overwrites the freed
+        content with zeros and a truncating checkpoint empties the WAL, so the text leaves the file instead
+        of lingering in free pages (`wal_checkpointed` is 0 when a reader kept the WAL busy; the next
+        checkpoint finishes the job).
+        """
+        ids = [(i,) for i in sorted(set(task_ids))]
+        counts = {"tasks": 0, "labels": 0, "assignments": 0, "wal_checkpointed": 1}
+        if not ids:
+            return counts
+        self.con.execute("PRAGMA secure_delete = ON")
+        with self._write() as con:
+            queues = {row[0] for i in ids
+                      if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())}
+            con.execute("DROP TRIGGER IF EXISTS labels_no_delete")
+            for table in ("labels", "assignments", "tasks"):
+                before = con.total_changes
+                con.executemany(f"DELETE FROM {table} WHERE task_id = ?", ids)
+                counts[table] = con.total_changes - before
+            con.execute(LABELS_NO_DELETE)
+            con.executemany(RECOUNT_QUEUE, [(q,) for q in sorted(queues)])
+        counts["wal_checkpointed"] = self._checkpoint()
+        return counts
+
+    def redact_queue_sources(self, redact: Callable[[str], str]) -> int:
+        """Pass every queue's source (SQL that may name a user or a conversation) through `redact`;
+        returns how many changed."""
+        rows = self.con.execute("SELECT queue_id, source FROM queues").fetchall()
+        changed = [(new, row[0]) for row in rows if (new := redact(row[1])) != row[1]]
+        if changed:
+            self.con.execute("PRAGMA secure_delete = ON")
+            with self._write() as con:
+                con.executemany("UPDATE queues SET source = ? WHERE queue_id = ?", changed)
+            self._checkpoint()
+        return len(changed)
+
+    def _checkpoint(self) -> int:
+        """Copy the WAL into the file and truncate it (1), or 0 when a reader kept it busy."""
+        busy = self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return 0 if busy else 1
+
+
+LABELS_NO_DELETE = ("CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
+                    "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END")
+RECOUNT_QUEUE = """UPDATE queues SET
+    n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id),
+    n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0),
+    n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.n_labels >= t.per_item)
+WHERE queue_id = ?"""
 
 
 def _side_json(sides: list[int] | None) -> str | None:

@@ -11,10 +11,21 @@ import os
 import uuid
 from pathlib import Path
 
+from lakehouse import schemas
+from lakehouse import erasure as _erasure  # noqa: F401 - registers meta/erasures and meta/erasure_requests
 from lakehouse import tables as table_registry
 from lakehouse.lake import Lake
 from lakehouse.schemas import EMBEDDING_DIM
 from lakehouse.tables import TableSpec
+
+# The safety stage's attribute table (curation/stages/safety.py), registered here beside its views.
+SAFETY = table_registry.register(
+    TableSpec(
+        "attributes/safety",
+        schemas.SAFETY,
+        description="Safety classifier scores and flags per message (conversation_id, turn); the `safety` view.",
+    )
+)
 
 # One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
 CHARACTER_SYSTEM_PROMPT_SQL = """
@@ -32,7 +43,8 @@ ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preferen
            "ingested_files": "meta_ingested_files", "labels": "labels_labels",
            "models": "meta_models", "evals": "meta_evals", "candidates": "attributes_candidates",
            "reward_scores": "attributes_reward_scores", "generations": "meta_generations",
-           "topic_labels": "attributes_topic_labels", "sample_report": "attributes_sample_report"}
+           "topic_labels": "attributes_topic_labels", "sample_report": "attributes_sample_report",
+           "erasures": "meta_erasures", "erasure_requests": "meta_erasure_requests"}
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
@@ -65,11 +77,18 @@ CREATE OR REPLACE MACRO last_user_message(prompt) AS list_last(list_filter(promp
 # Turn samples with the attribute columns of the dedup, cluster and sample stages (NULL, or true for
 # is_representative, while a stage has not run). A sample is a dedup representative when its prompt is
 # (the first occurrence of its near-duplicate group, within its character) and its conversation is (not
-# a copy of an earlier one); docs/dedup.md.
+# a copy of an earlier one); docs/dedup.md. The safety columns (docs/safety.md) are NULL while the safety
+# stage has not scored the conversation: `safety_reply_flagged` (the reply), `safety_prompt_flagged` (a
+# message of the prompt: an earlier message but a regenerated reply, as the prompt leaves those out) and
+# `safety_flagged` (either).
 SAMPLES_SQL = """
 CREATE VIEW samples AS
-WITH positioned AS (
-    SELECT c.*, generate_subscripts(c.messages, 1) AS i FROM conversations c
+WITH safety_by_conversation AS (
+    SELECT conversation_id, list(turn) FILTER (WHERE flagged) AS flagged_turns FROM attributes_safety GROUP BY 1
+), positioned AS (
+    SELECT c.*, f.conversation_id IS NOT NULL AS safety_scored, coalesce(f.flagged_turns, []) AS safety_turns,
+           generate_subscripts(c.messages, 1) AS i
+    FROM conversations c LEFT JOIN safety_by_conversation f ON f.conversation_id = c.conversation_id
 ), base AS (
 SELECT conversation_id || ':' || (i - 1) AS sample_id,
        conversation_id, (i - 1)::INTEGER AS turn, source, started_at, day, user_id, model_version,
@@ -92,7 +111,11 @@ SELECT conversation_id || ':' || (i - 1) AS sample_id,
        CASE WHEN coalesce(messages[i].signals.regenerated, false) AND i < len(messages)
                  AND messages[i + 1].role = 'assistant' THEN i::INTEGER END AS replacement_turn,
        CASE WHEN i > 1 AND messages[i - 1].role = 'assistant'
-                 AND coalesce(messages[i - 1].signals.regenerated, false) THEN (i - 2)::INTEGER END AS replaces_turn
+                 AND coalesce(messages[i - 1].signals.regenerated, false) THEN (i - 2)::INTEGER END AS replaces_turn,
+       CASE WHEN safety_scored THEN list_contains(safety_turns, i - 1) END AS safety_reply_flagged,
+       CASE WHEN safety_scored THEN len(list_filter(safety_turns, lambda t: t < i - 1 AND NOT (
+                messages[t + 1].role = 'assistant' AND coalesce(messages[t + 1].signals.regenerated, false)))) > 0
+       END AS safety_prompt_flagged
 FROM positioned
 WHERE messages[i].role = 'assistant'
 )
@@ -101,7 +124,8 @@ SELECT b.*,
        coalesce(p.is_representative, true) AND coalesce(d.is_representative, true) AS is_representative,
        p.similarity AS dedup_similarity,
        t.topic_cluster::BIGINT AS topic_cluster, t.topic_label, t.is_semantic_representative, t.semantic_similarity,
-       a.selected AS sampled
+       a.selected AS sampled,
+       b.safety_reply_flagged OR b.safety_prompt_flagged AS safety_flagged
 FROM base b
 LEFT JOIN attributes_dedup_prompts p ON p.sample_id = b.sample_id
 LEFT JOIN attributes_dedup_conversations d ON d.conversation_id = b.conversation_id
@@ -117,6 +141,16 @@ SELECT text_hash, model, embedding::FLOAT[{dim}] AS embedding FROM attributes_em
 CREATE VIEW sample_embeddings AS
 SELECT s.sample_id, s.conversation_id, s.turn, last_user_message(s.prompt) AS last_user, e.model, e.embedding
 FROM samples s JOIN embeddings e ON e.text_hash = md5(last_user_message(s.prompt))
+"""
+
+# One row per scored message with the classifiers that flagged it; `safety_score(scores, 'profanity')`
+# reads one classifier's score.
+SAFETY_SQL = """
+CREATE OR REPLACE MACRO safety_score(scores, name) AS list_filter(scores, lambda s: s.classifier = name)[1].score;
+CREATE VIEW safety AS
+SELECT conversation_id || ':' || turn AS turn_id, conversation_id, turn, role, flagged,
+       list_transform(list_filter(scores, lambda s: s.flagged), lambda s: s.classifier) AS flagged_by, scores
+FROM attributes_safety
 """
 
 # "Which data trained this checkpoint?": one row per release in a model's ancestry (its own release at
@@ -231,30 +265,56 @@ def _create_problems_view(con, problems: list[tuple[str, str]]) -> None:
     con.execute(f"CREATE VIEW catalog_problems AS SELECT * FROM {source}")
 
 
+SUPERSEDED_COLUMNS = {
+    "name": "VARCHAR",
+    "version": "BIGINT",
+    "erasures": 'STRUCT(erasure_id VARCHAR, "at" TIMESTAMPTZ, reason VARCHAR, "rows" BIGINT)[]',
+}
+
+
+def _create_superseded_view(con, root: Path) -> None:
+    """`release_superseded`: one row per release version an erasure superseded (lakehouse/superseded.py's
+    sidecars), which `releases` and `release_rows` join for their `superseded` columns."""
+    if root.exists() and any(root.glob("*/*/superseded.json")):
+        columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in SUPERSEDED_COLUMNS.items()) + "}"
+        source = f"read_json({_quote(root / '*' / '*' / 'superseded.json')}, columns = {columns}, format = 'auto')"
+    else:
+        source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in SUPERSEDED_COLUMNS.items()) + " LIMIT 0)"
+    con.execute(f"""CREATE VIEW release_superseded AS
+        SELECT name, version, list_transform(erasures, lambda e: e.erasure_id) AS superseded_by,
+               list_min(list_transform(erasures, lambda e: e."at")) AS superseded_at,
+               erasures[-1].reason AS superseded_reason FROM {source}""")
+
+
 def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> None:
-    """`releases`: one row per published release (from its manifest); `release_rows`: every row of every
-    release with its name, version and split (columns of the other release types are null)."""
+    """`releases`: one row per published release (from its manifest) with its superseded mark;
+    `release_rows`: every row of every release with its name, version, split and whether an erasure
+    superseded it (columns of the other release types are null)."""
     root = lake.root / "releases"
+    _create_superseded_view(con, root)
     manifests = sorted(root.glob("*/*/manifest.json")) if root.exists() else []
     if manifests:
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RELEASE_COLUMNS.items()) + "}"
-        con.execute(f"CREATE VIEW releases AS SELECT * FROM read_json({_quote(root / '*' / '*' / 'manifest.json')}, "
-                    f"columns = {columns}, format = 'auto')")
+        source = f"read_json({_quote(root / '*' / '*' / 'manifest.json')}, columns = {columns}, format = 'auto')"
     else:
-        con.execute("CREATE VIEW releases AS SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items())
-                    + " LIMIT 0")
+        source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items()) + " LIMIT 0)"
+    con.execute(f"""CREATE VIEW releases AS
+        SELECT m.*, s.name IS NOT NULL AS superseded, s.superseded_by, s.superseded_at, s.superseded_reason
+        FROM {source} m LEFT JOIN release_superseded s ON s.name = m.name AND s.version = m.version""")
     files = _readable_parquet(sorted(root.glob("*/*/data/*.parquet")) if root.exists() else [], problems)
     if files:
         listed = "[" + ", ".join(_quote(f) for f in files) + "]"
         con.execute(f"""CREATE VIEW release_rows AS
-            SELECT regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 1) AS release_name,
+            SELECT r.*, EXISTS (SELECT 1 FROM release_superseded s WHERE s.name = r.release_name
+                                AND s.version = r.release_version) AS superseded
+            FROM (SELECT regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 1) AS release_name,
                    regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 2)::BIGINT AS release_version,
                    regexp_extract(filename, {_quote(RELEASE_ROW_PATH)}, 3) AS split,
                    * EXCLUDE (filename)
-            FROM read_parquet({listed}, filename = true, union_by_name = true)""")
+            FROM read_parquet({listed}, filename = true, union_by_name = true)) r""")
     else:
         con.execute("CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
-                    "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id LIMIT 0")
+                    "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id, NULL::BOOLEAN AS superseded LIMIT 0")
 
 
 def text_layer_table(lake: Lake) -> TableSpec:
@@ -289,6 +349,7 @@ def build(con, lake: Lake) -> None:
     con.execute(TURNS_SQL)
     con.execute(LAST_USER_MESSAGE_SQL)
     con.execute(SAMPLES_SQL)
+    con.execute(SAFETY_SQL)
     con.execute(EMBEDDINGS_SQL.format(dim=EMBEDDING_DIM))
     con.execute(MODEL_DATA_SQL)
     _create_runs_views(con, lake)

@@ -112,6 +112,13 @@ class Lake:
     def read(self, table: str | TableSpec, columns: list[str] | None = None, filter=None) -> pa.Table:
         return self.dataset(table).to_table(columns=columns, filter=filter)
 
+    def read_file(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+        """The rows of one live file as written (no partition column): what a row-level rewrite
+        (`Transaction.rewrite_file`, used by erasure) reads, filters and writes back."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).read(columns=columns)
+
     def transaction(self) -> "Transaction":
         return Transaction(self)
 
@@ -271,6 +278,16 @@ class Transaction:
     def remove_files(self, files: Iterable[Path]) -> None:
         """Delete these lake files at commit."""
         self.removals.extend(str(Path(f).relative_to(self.lake.root)) for f in files)
+
+    def rewrite_file(self, table: str | TableSpec, path: Path, data: pa.Table) -> list[str]:
+        """Replace one live file of `table` by `data` at commit: a row-level delete or update. Files are
+        immutable and content-addressed, so the rows go by writing a new file without them and removing the
+        old one (its bytes leave the lake at commit, not only its rows from view). Returns the new file's
+        lake-relative path(s): none when no row is left. The Delta Lake migration maps this onto a
+        remove + add in one commit."""
+        spec = get(table) if isinstance(table, str) else table
+        self.remove_files([path])
+        return self.write(spec, data) if data.num_rows else []
 
     def add_staged(self, spec: TableSpec, partition: str, tmp: Path) -> str:
         """Give a finished staged file its content-addressed name and schedule its move; returns the

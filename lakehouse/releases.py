@@ -85,16 +85,20 @@ def list_releases(lake: Lake) -> list[Release]:
 
 
 def resolve(lake: Lake, ref: str) -> Release:
-    """`NAME`, `NAME@latest` or `NAME@VERSION` -> the published release (a clear error otherwise)."""
+    """`NAME`, `NAME@latest` or `NAME@VERSION` -> the published release (a clear error otherwise).
+    `latest` skips versions an erasure superseded (lakehouse/superseded.py)."""
+    from lakehouse import superseded
+
     name, _, version = ref.partition("@")
     available = versions(lake, name)
     if not available:
         known = ", ".join(sorted({r.name for r in list_releases(lake)})) or "none"
         raise ReleaseError(f"no release named {name!r} in {releases_root(lake)} (known: {known})")
     if version in ("", "latest"):
-        chosen = available[-1]
+        chosen = superseded.latest_current(releases_root(lake) / name, available)
     elif version.lstrip("v").isdigit() and int(version.lstrip("v")) in available:
         chosen = int(version.lstrip("v"))
+        superseded.warn_if_superseded(releases_root(lake) / name, chosen)
     else:
         raise ReleaseError(f"{name} has no version {version!r} (versions: {', '.join(map(str, available))})")
     return Release(name, chosen, releases_root(lake) / name / str(chosen))

@@ -515,3 +515,23 @@ SAMPLE_REPORT = pa.schema(
         pa.field("achieved_share", pa.float64(), nullable=False),
     ]
 )
+
+# --- Safety (curation/stages/safety.py; docs/safety.md) ---
+
+# One classifier's verdict on one message: its name in the recipe (`profanity`, `hf:<dir>`), the score
+# (the probability of the unsafe labels) and whether it reached that classifier's threshold.
+SAFETY_SCORE = pa.struct([("classifier", pa.string()), ("score", pa.float32()), ("flagged", pa.bool_())])
+
+# attributes/safety: one row per scored message (the roles the recipe names) of the text layer, keyed by
+# conversation id and message index (`turn`, as in `samples`). The scores stay beside the decision, so a
+# stricter threshold is a filter (`list_filter(scores, lambda s: s.score >= 0.9)`), not a recomputation;
+# `flagged` is true when any classifier flagged the message.
+SAFETY = pa.schema(
+    [
+        pa.field("conversation_id", pa.string(), nullable=False),
+        pa.field("turn", pa.int32(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("scores", pa.list_(SAFETY_SCORE), nullable=False),
+        pa.field("flagged", pa.bool_(), nullable=False),
+    ]
+)

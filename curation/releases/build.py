@@ -1,5 +1,5 @@
-"""Building one release: filter -> rows -> pair filters -> leakage -> mixture -> split -> artifact report
--> leak scan -> publish.
+"""Building one release: filter -> rows -> safety (exclude_unsafe) -> pair filters -> leakage -> mixture ->
+split -> artifact report -> leak scan -> publish.
 
 The heavy work is DuckDB SQL over the catalog (a read-only connection) on a light candidate table (keys,
 provenance and the few texts a step needs); prompts are rebuilt from the `samples` view once, when the
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.releases import (artifacts_report, from_release, leakage, leakscan, mixture, preference, prompts, sft,
-                               splits, style_features, unpaired)
+from curation.releases import (artifacts_report, from_release, leakage, leakscan, mixture, preference, prompts, safety,
+                               sft, splits, style_features, unpaired)
 from curation.releases.config import ReleaseEntry
 from curation.releases.inputs import OPTIONAL_COLUMNS, Inputs, open_inputs
 from curation.releases.job import BuildError, Job
@@ -241,6 +241,9 @@ def _prepare(job: Job) -> dict:
         candidates = _insert_sources(job)
         job.sections["rows_in"] = sum(candidates.values())
         mixture.resolve_overlap(con)
+        job.dropped.update(count_and_remove_drops(con))
+    with timed(job, "safety"):  # before every later step, so mixture ratios hold after it
+        job.sections["safety"] = safety.exclude_unsafe(job)
         job.dropped.update(count_and_remove_drops(con))
     if entry.type in ("preference", "unpaired"):
         with timed(job, "style_features"):

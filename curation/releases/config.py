@@ -176,6 +176,10 @@ class ReleaseEntry(Strict):
     frozen_eval: bool = Field(False, description="a frozen evaluation prompt set: built once, then reused")
     allow_unscrubbed: bool = Field(False, description="allow building from bronze (unscrubbed) text")
     representatives_only: bool = Field(True, description="keep only dedup representatives (when dedup ran)")
+    exclude_unsafe: bool = Field(True, description="drop rows the safety stage flagged (`unsafe`; when it ran)")
+    unsafe_scope: Literal["row", "target"] = Field(
+        "row", description="row: any message of the row (prompt and replies) flagged; target: only the reply "
+                           "trained towards (sft response, preference chosen, unpaired desirable completion)")
     split: SplitConfig = Field(default_factory=SplitConfig)
     pair_filters: PairFilters = Field(default_factory=PairFilters)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)

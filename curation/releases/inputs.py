@@ -2,7 +2,7 @@
 the text layer the conversations come from, and the snapshot ids of the tables it read (its parents).
 
 The dedup and cluster stages add columns to `samples` (`dedup_cluster`, `is_representative`;
-`topic_cluster`, `topic_label`). The catalog always has them, NULL while their attribute table has no
+`topic_cluster`, `topic_label`), the safety stage `safety_flagged`. The catalog always has them, NULL while their attribute table has no
 files; the builder counts a column as present only once its table has files. While a column is absent,
 every sample is its own dedup cluster and its own representative and the topic cluster is null. The
 temporary view `release_samples` always has all of them.
@@ -26,6 +26,7 @@ OPTIONAL_COLUMNS = {
     "is_representative": "true AS is_representative",
     "topic_cluster": "NULL::BIGINT AS topic_cluster",
     "topic_label": "NULL::VARCHAR AS topic_label",
+    "safety_flagged": "NULL::BOOLEAN AS safety_flagged",
 }
 # The attribute table behind each optional column: the column counts as present once the table has files.
 COLUMN_TABLES = {
@@ -33,6 +34,7 @@ COLUMN_TABLES = {
     "is_representative": "attributes/dedup_prompts",
     "topic_cluster": "attributes/topics",
     "topic_label": "attributes/topics",
+    "safety_flagged": "attributes/safety",
 }
 # Tables whose content feeds the `samples` view besides the text layer (recorded as release parents).
 SAMPLE_ATTRIBUTE_TABLES = ("attributes/dedup_conversations", "attributes/dedup_prompts", "attributes/topics")

@@ -1,0 +1,44 @@
+"""Stage `erase`: apply the pending erasure requests (`flywheel erase --user X --queue`; docs/erasure.md).
+
+Requests are queued in `meta/erasure_requests` rather than written into the recipe, so no user id ever
+sits in a recipe, a run record or a shell history of `make curate`. The stage runs right after ingest:
+anything the user sent since the request was queued is erased with the rest, before scrub, dedup and the
+releases read it, and the later stages of the same run recompute over the changed text. Each request
+becomes one erasure in `meta/erasures`; with no request pending the stage does nothing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curation.pipeline.context import StageContext
+from lakehouse.runs import StageStats
+
+__all__ = ["Config", "run"]
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(False, description="List what the pending requests would erase; apply none of them.")
+
+
+def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
+    from curation import erasure as curation_erasure
+    from curation.erase_command import erasure_stats
+
+    done = curation_erasure.apply_pending(ctx.lake, dry_run=config.dry_run)
+    if not done:
+        ctx.console.print("erase: no pending erasure requests")
+        stats.details = {"requests": 0}
+        return
+    verb = "would delete" if config.dry_run else "deleted"
+    for request, the_plan, _ in done:
+        ctx.console.print(f"erase: request {request['request_id']} (by {request['requested_by']})", highlight=False)
+        for line in the_plan.lines(verb):
+            ctx.console.print(f"  {line}", highlight=False, markup=False)
+    results = [result for _, _, result in done if result is not None]
+    if results:
+        applied = erasure_stats(results)
+        stats.rows_in, stats.dropped, stats.details = applied.rows_in, applied.dropped, applied.details
+    stats.details = {**stats.details, "requests": len(done), "dry_run": config.dry_run}
