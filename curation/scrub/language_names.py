@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from curation.scrub.languages import (CHAT_WORDS, CUE_SCORES, NAME_TOKEN, ambiguous_names, common_words, cue_patterns,
-                                      first_names, last_names, place_names, stop_words)
+from curation.scrub.languages import (CHAT_WORDS, CUE_SCORES, NAME_TOKEN, ambiguous_names, cue_patterns, first_names,
+                                      is_word, known_first_names, last_names, place_names, stop_words)
 from curation.scrub.names import at_sentence_start
 
 
@@ -22,7 +23,6 @@ class _PersonRecognizer(LocalRecognizer):
     def __init__(self, language: str):
         super().__init__(supported_entities=["PERSON"], supported_language=language)
         self.language = language
-        self.common = common_words(language)
         self.first = first_names(language)
         self.last = last_names(language)
         self.ambiguous = ambiguous_names(language)
@@ -43,7 +43,7 @@ class _PersonRecognizer(LocalRecognizer):
         """A word that can continue a name: a known name, or capitalized and no common word."""
         lower = word.lower()
         return (lower in self.last or lower in self.first or lower in self.ambiguous
-                or (_capitalized(word) and lower not in self.common))
+                or (_capitalized(word) and not is_word(self.language, lower)))
 
 
 class CueNameRecognizer(_PersonRecognizer):
@@ -66,8 +66,9 @@ class CueNameRecognizer(_PersonRecognizer):
         if level == "declared":
             return lower not in stop_words(self.language) and lower not in CHAT_WORDS.get(self.language, ())
         if level in ("relation", "title"):
-            return self._known_first(word) or lower in self.last or (_capitalized(word) and lower not in self.common)
-        return self._known_first(word) and (_capitalized(word) or lower not in self.common)
+            return (self._known_first(word) or lower in self.last or _capitalized(word) and lower in self.ambiguous
+                    or (_capitalized(word) and not is_word(self.language, lower)))
+        return self._known_first(word) and (_capitalized(word) or not is_word(self.language, lower))
 
     def _span(self, value: str, level: str) -> int:
         words = value.split()
@@ -180,3 +181,28 @@ class PlaceListRecognizer(LocalRecognizer):
                     skip_until = end
                     break
         return results
+
+
+_INVERTED_PRONOUN = re.compile(r"-(?:vous|tu|moi|toi|nous|il|elle|ils|elles|on|je|lui|les|la|le|y|en)\b", re.IGNORECASE)
+
+
+class LanguageNerRecognizer(SpacyRecognizer):
+    """presidio's spaCy recognizer for a non-English model, without its commonest false names: a
+    sentence-initial word of the language tagged PERSON ("Pouvez-vous", "Joignez votre adresse"), unless
+    it is a known first name ("Claire est là"), and a verb before an inverted pronoun ("Voulez-vous")."""
+
+    def __init__(self, language: str, entities):
+        super().__init__(supported_language=language, supported_entities=list(entities))
+
+    def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
+        return [r for r in super().analyze(text, entities, nlp_artifacts) if not self._verb_or_word(text, r)]
+
+    def _verb_or_word(self, text: str, result: RecognizerResult) -> bool:
+        if result.entity_type != "PERSON":
+            return False
+        if _INVERTED_PRONOUN.match(text, result.end):
+            return True
+        words = [w.lower() for w in _NAME_TOKEN_RE.findall(text[result.start:result.end])]
+        return (at_sentence_start(text, result.start) and bool(words)
+                and all(is_word(self.supported_language, w) for w in words)
+                and not any(w in known_first_names(self.supported_language) for w in words))

@@ -186,6 +186,29 @@ def common_words(language: str) -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=1)
+def _french_forms():
+    """The French model's lemmatizer tables: every inflected form it knows ("pouvez", "joignez")."""
+    import spacy
+    from spacy.lookups import Lookups
+
+    root = spacy.util.get_package_path(FRENCH_MODEL)
+    lookups = Lookups().from_disk(sorted(root.glob("**/lemmatizer/lookups"))[0])
+    exceptions = lookups.get_table("lemma_exc")
+    return lookups.get_table("lemma_lookup"), [exceptions[key] for key in exceptions]
+
+
+def is_word(language: str, word: str) -> bool:
+    """`word` (lower case) is an everyday word of `language`: a common word, or for French any form the
+    French lemmatizer knows."""
+    if word in common_words(language):
+        return True
+    if language != "fr":
+        return False
+    lookup, exceptions = _french_forms()
+    return word in lookup or any(word in table for table in exceptions)
+
+
 def trivial_words(language: str) -> frozenset[str]:
     """Words that, capitalized, are a sentence start and not a name (the NER gate in engine.py)."""
     if language == "en":
@@ -210,17 +233,24 @@ def _faker_names(locales: Sequence[str], attributes: Sequence[str]) -> set[str]:
 def first_names(language: str) -> frozenset[str]:
     """The language's Faker first names and the international gazetteer's (names.py), minus words of
     the language ("Pierre", "Claire", "Mark", "Rose" are `ambiguous_names`)."""
+    return frozenset(n for n in known_first_names(language) if not is_word(language, n))
+
+
+@lru_cache(maxsize=None)
+def known_first_names(language: str) -> frozenset[str]:
+    """All first names of the language's lists, everyday-word ones ("claire", "pierre") included."""
     from curation.scrub.names import first_names as gazetteer
 
     names = _faker_names(profile(language).faker_locales, ("first_names", "first_names_male", "first_names_female"))
-    return frozenset((names | gazetteer()) - common_words(language))
+    return frozenset(names | gazetteer())
 
 
 @lru_cache(maxsize=None)
 def last_names(language: str) -> frozenset[str]:
     from curation.scrub.names import last_names as gazetteer
 
-    return frozenset((_faker_names(profile(language).faker_locales, ("last_names",)) | gazetteer()) - common_words(language))
+    names = _faker_names(profile(language).faker_locales, ("last_names",)) | gazetteer()
+    return frozenset(n for n in names if not is_word(language, n))
 
 
 def ambiguous_names(language: str) -> frozenset[str]:
@@ -332,9 +362,10 @@ def adapt(recognizers: list, language: str, entities: Sequence[str]) -> list:
     of the language added to every recognizer."""
     if language == "en":
         return recognizers
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
-    from curation.scrub.language_names import CueNameRecognizer, ListNameRecognizer, PlaceListRecognizer
+    from curation.scrub.language_names import (CueNameRecognizer, LanguageNerRecognizer, ListNameRecognizer,
+                                               PlaceListRecognizer)
 
     lang = profile(language)
     out = []
@@ -343,6 +374,8 @@ def adapt(recognizers: list, language: str, entities: Sequence[str]) -> list:
             continue
         if type(recognizer) is PhoneRecognizer:
             recognizer = PhoneRecognizer(supported_language=language, supported_regions=lang.phone_regions)
+        if type(recognizer) is SpacyRecognizer:
+            recognizer = LanguageNerRecognizer(language, recognizer.supported_entities)
         out.append(recognizer)
     if "PERSON" in entities:
         out += [CueNameRecognizer(language), ListNameRecognizer(language, strict=not lang.has_ner)]
