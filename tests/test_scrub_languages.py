@@ -233,3 +233,43 @@ def test_french_names_in_public_text_are_found_by_the_french_model(scrubber):
     assert routed.recall("PERSON") >= 0.6 and routed.recall("PERSON") > english.recall("PERSON"), routed.table()
     assert routed.precision("PERSON") > english.precision("PERSON")
     assert routed.false_positives_per_1000() < english.false_positives_per_1000()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The scrub stage: the bronze locale column reaches the router
+
+def test_the_scrub_stage_routes_bronze_rows_by_text_and_locale_and_reports_the_count(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from curation.pipeline import runner
+    from curation.pipeline.recipe import parse
+    from lakehouse.lake import Lake
+    from tests.records import line, record, write_lines
+
+    monkeypatch.setenv("FLYWHEEL_HMAC_KEY", "k" * 40)
+
+    def user_says(i: int, text: str, locale: str) -> dict:
+        rec = record(i, locale=locale)  # the user's message alone (the template's replies are English)
+        rec["messages"] = [{**rec["messages"][0], "content": text}]
+        return rec
+
+    rows = [
+        user_says(0, "Bonjour Luna, je m'appelle Camille Lefèvre et mon numéro est le 06 12 34 56 78.", "fr-FR"),
+        user_says(1, "Hallo Luna, ich heiße Jürgen Schmidt, meine Nummer ist +49 30 1234567.", "de-DE"),
+        user_says(2, "Hi Luna, what is the brightest star you can see tonight?", "fr-FR"),
+        user_says(3, "Merci Élodie !", "fr-FR"),
+    ]
+    traffic = write_lines(tmp_path / "traffic" / "day.jsonl", [line(r) for r in rows])
+    lake = Lake(tmp_path / "lake")
+    recipe = parse({"name": "languages", "stages": [{"stage": "ingest", "paths": [str(traffic)]}, {"stage": "scrub"}]})
+    result = runner.run(recipe, lake, Console(quiet=True))
+    assert result.status == "succeeded", result.error
+    scrub = next(s for s in result.stages if s.name == "scrub")
+    assert scrub.details["conversations_by_language"] == {"de": 1, "en": 1, "fr": 2}
+    import pyarrow.parquet as pq
+
+    silver = [pq.read_table(p).column("messages").to_pylist() for p in (lake.root / "silver").rglob("*.parquet")]
+    contents = " ".join(m["content"] for table in silver for messages in table for m in messages)
+    for secret in ("Camille", "Lefèvre", "06 12 34 56 78", "Jürgen", "Schmidt", "+49 30 1234567", "Élodie"):
+        assert secret not in contents
+    assert "Luna" in contents
