@@ -66,8 +66,8 @@ class CueNameRecognizer(_PersonRecognizer):
         if level == "declared":
             return lower not in stop_words(self.language) and lower not in CHAT_WORDS.get(self.language, ())
         if level in ("relation", "title"):
-            return (self._known_first(word) or lower in self.last or _capitalized(word) and lower in self.ambiguous
-                    or (_capitalized(word) and not is_word(self.language, lower)))
+            return (self._known_first(word) or lower in self.last
+                    or _capitalized(word) and (lower in self.ambiguous or not is_word(self.language, lower)))
         return self._known_first(word) and (_capitalized(word) or not is_word(self.language, lower))
 
     def _span(self, value: str, level: str) -> int:
@@ -90,7 +90,7 @@ _ARTICLES = {
         welche welcher welches viele alle zwei drei vier fünf sechs sieben acht neun zehn elf zwölf einige
         mehrere wenige beide beiden andere anderen weitere weiteren manche solche""".split()),
 }
-_NAME_TOKEN_RE = re.compile(r"(?<![\w'’-])" + NAME_TOKEN)  # a whole word: not "sten" in "38sten"
+_NAME_TOKEN_RE = re.compile(r"(?<![\w-])" + NAME_TOKEN)  # a whole word ("sten" in "38sten" is none; "d'Anne" has one)
 
 
 class ListNameRecognizer(_PersonRecognizer):
