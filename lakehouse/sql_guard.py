@@ -79,20 +79,28 @@ def check_expression(text: str, what: str = "condition") -> str:
     return text
 
 
+ALWAYS_READABLE = ("releases", "runs")  # read by catalog views, and may appear while a connection is open
+
+
 def readable_directories(lake: Lake) -> list[Path]:
     """The directories read-only SQL may read: every visible top-level directory of the lake (tables, runs,
-    releases), except that for `labels/` only its subdirectories count (not the files beside them)."""
-    found: list[Path] = []
-    if not lake.root.is_dir():
-        return found
-    for entry in sorted(lake.root.iterdir()):
-        if not entry.is_dir() or entry.is_symlink() or entry.name.startswith((".", "_")):
-            continue
-        if entry.name in PRIVATE_PARENTS:
-            found += [p for p in sorted(entry.iterdir()) if p.is_dir() and not p.is_symlink()]
-        else:
-            found.append(entry)
-    return found
+    releases; those of registered tables and releases even before they exist), except that for `labels/`
+    only its subdirectories count (not the annotators file and the label store beside them)."""
+    from lakehouse import tables
+
+    found = {lake.root / name for name in ALWAYS_READABLE}
+    for spec in tables.TABLES.values():
+        top = spec.name.split("/", 1)[0]
+        found.add(lake.table_dir(spec) if top in PRIVATE_PARENTS else lake.root / top)
+    if lake.root.is_dir():
+        for entry in lake.root.iterdir():
+            if not entry.is_dir() or entry.is_symlink() or entry.name.startswith((".", "_")):
+                continue
+            if entry.name in PRIVATE_PARENTS:
+                found.update(p for p in entry.iterdir() if p.is_dir() and not p.is_symlink())
+            else:
+                found.add(entry)
+    return sorted(found)
 
 
 def _dir_prefix(path: Path) -> str:
