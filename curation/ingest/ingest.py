@@ -126,17 +126,7 @@ class Ingestor:
         try:
             fmt = self.config.format if self.config.format != "auto" else sources.detect_format(path)
         except sources.InputError as exc:
-            report = FileReport(self._current_path, "unknown", "ingested")
-            head, size = sources.head(path, RAW_KEEP_BYTES), path.stat().st_size
-            if sources.damaged_from_the_start(path):
-                with open(path, "rb") as fh:
-                    damaged = Quarantined(None, fh.read(RAW_KEEP_BYTES), "corrupt_file",
-                                          "the compressed stream is damaged before its first line", size)
-                self._quarantine(report, [damaged], "unknown")
-            else:
-                self._quarantine(report, [Quarantined(None, head, "unknown_format", str(exc), size)], "unknown")
-            self.advance(path.stat().st_size)
-            return report
+            return self._undetected(path, exc)
         report = FileReport(self._current_path, fmt, "ingested")
         self._current_format = fmt
         try:
@@ -147,6 +137,22 @@ class Ingestor:
             detail = f"reading stopped after {report.records:,} records: {type(exc).__name__}: {exc}"
             self._quarantine(report, [Quarantined(None, b"", "file_error", detail)], fmt)
         return self._done(path, sha, fmt, report)
+
+    def _undetected(self, path: Path, exc: sources.InputError) -> FileReport:
+        """A file whose format cannot be told: one quarantined record with its first bytes (`corrupt_file`
+        when its compressed stream is damaged from the start). Not marked as ingested: rerun it with
+        --format."""
+        report = FileReport(self._current_path, "unknown", "ingested")
+        size = path.stat().st_size
+        if sources.damaged_from_the_start(path):
+            with open(path, "rb") as fh:
+                found = Quarantined(None, fh.read(RAW_KEEP_BYTES), "corrupt_file",
+                                    "the compressed stream is damaged before its first line", size)
+        else:
+            found = Quarantined(None, sources.head(path, RAW_KEEP_BYTES), "unknown_format", str(exc), size)
+        self._quarantine(report, [found], "unknown")
+        self.advance(size)
+        return report
 
     def _read_file(self, path: Path, fmt: str, report: FileReport) -> None:
         if fmt == "exposures":
