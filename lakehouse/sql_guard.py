@@ -124,6 +124,7 @@ def connect(lake: Lake, settings: dict | None = None, extra_dirs: Iterable[Path]
         con.execute(f"ATTACH '{_escape(lake.catalog_path)}' AS {CATALOG_ALIAS} (READ_ONLY)")
         con.execute(f"USE {CATALOG_ALIAS}")
         con.execute(f"SET temp_directory = '{_escape(spill)}'")
+        con.execute("SET file_search_path = ?", [str(lake.root)])  # relative paths name lake files
         for name, value in (settings or {}).items():
             con.execute(f"SET {name} = ?", [value])
         allowed = [_dir_prefix(p) for p in (*readable_directories(lake), *extra_dirs, spill)]
