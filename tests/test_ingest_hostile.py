@@ -379,3 +379,11 @@ def test_strict_commits_nothing_when_a_record_is_quarantined(tmp_path):
     assert query(lake, "SELECT count(*) FROM bronze_conversations") == [(0,)]
     assert query(lake, "SELECT count(*) FROM quarantine") == [(0,)]
     assert run_ingest(lake, write_lines(tmp_path / "ok.jsonl", [G2]), strict=True).status == "succeeded"
+
+
+def test_a_recipe_started_at_is_used_and_recorded_as_such(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    path = write_lines(tmp_path / "in.jsonl", [sharegpt_line(1)])
+    run_ingest(lake, path, started_at="2026-09-01T00:00:00Z")
+    rows = query(lake, "SELECT started_at_from, strftime(started_at, '%Y-%m-%d'), day FROM bronze_conversations")
+    assert [(a, b, str(c)) for a, b, c in rows] == [("recipe", "2026-09-01", "2026-09-01")]
