@@ -73,7 +73,8 @@ def _non_objects(lines: list[bytes], positions: list[int]) -> tuple[list[int], l
 
     kept, errors = [], []
     for i in positions:
-        if lines[i].lstrip()[:1] == b"{":
+        line = lines[i]
+        if line[:1] == b"{" or line.lstrip()[:1] == b"{":  # the first test avoids copying the line
             kept.append(i)
             continue
         try:
