@@ -73,6 +73,11 @@ def persona_row(i: int) -> list[str]:
     return [f"I like tea {i}.", f"I am a pilot {i}.", f"User 1: Hi {i}\nUser 2: Hello, I fly planes {i}."]
 
 
+def exposure(i: int, exposed_at: str = "2026-10-01T00:00:00Z") -> bytes:
+    return json.dumps({"experiment_id": "exp-1", "arm": "test", "user_id": f"user-{i}",
+                       "exposed_at": exposed_at}).encode()
+
+
 def native_parquet(path: Path, rows: list[dict]) -> Path:
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
@@ -198,6 +203,16 @@ CASES = {
                                {}, 2, {}),  # Python's csv ends the open field at the end of the file
     "csv_nul_byte": ("in.csv", lambda: persona_csv([persona_row(1), ["p\x00", "q", "User 1: a\nUser 2: b"]]), {},
                      2, {}),
+    # -- exposures ---------------------------------------------------------------------------------------
+    "exposures_null_line_beside_a_bad_line": ("exposures.jsonl", lambda: b"\n".join(
+        [exposure(1), b"null", b"{bad", exposure(2)]), {}, 2, {"not_an_object": 1, "invalid_json": 1}),
+    "exposures_year_minus_0001": ("exposures.jsonl", lambda: b"\n".join(
+        [exposure(1), exposure(2, "-0001-01-01T00:00:00Z"), exposure(3)]), {}, 2, {"bad_timestamp": 1}),
+    # -- more shapes ------------------------------------------------------------------------------------
+    "gzip_of_concatenated_members": ("in.jsonl.gz", lambda: gzip.compress(G1 + b"\n", mtime=0)
+                                     + gzip.compress(G2 + b"\n", mtime=0), {}, 2, {}),
+    "empty_json_array": ("in.json", lambda: b"  [ ]  ", {"format": "sharegpt"}, 0, {}),
+    "json_array_after_a_bom": ("in.json", lambda: b"\xef\xbb\xbf[" + sharegpt_line(1) + b"]", {}, 1, {}),
     # -- Parquet ----------------------------------------------------------------------------------------
     "corrupt_parquet": ("in.parquet", lambda: b"PAR1" + bytes(range(256)) * 8 + b"PAR1", {}, 0, {"corrupt_file": 1}),
     "truncated_parquet": ("in.parquet", None, {}, 0, {"corrupt_file": 1}),
