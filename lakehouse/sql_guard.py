@@ -57,9 +57,11 @@ def check_query(sql: str) -> str:
         raise RefusedSQL("no SQL statement given")
     if len(statements) > 1:
         raise RefusedSQL(f"one statement at a time: got {len(statements)} (separated by ';')")
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        raise RefusedSQL(f"read-only SQL runs SELECT queries only; {kind.name} statements are refused")
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        words = statement.query.split()
+        keyword = words[0].upper() if words and words[0].isalpha() else statement.type.name
+        raise RefusedSQL(f"read-only SQL runs SELECT queries only; {keyword} statements are refused")
     return sql
 
 

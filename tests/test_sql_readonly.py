@@ -153,7 +153,7 @@ def test_the_interactive_prompt_refuses_and_goes_on(world):
     assert result.returncode == 0
     assert "n\n4\n" in result.stdout and KEY_TEXT not in result.stdout
     assert result.stderr.count("error: ") == 3
-    assert "LOAD statements are refused" in result.stderr and "SET statements are refused" in result.stderr
+    assert "INSTALL statements are refused" in result.stderr and "SET statements are refused" in result.stderr
 
 
 def test_locking_one_connection_leaves_other_catalog_readers_alone(world):
