@@ -105,32 +105,45 @@ def readable_directories(lake: Lake) -> list[Path]:
     return sorted(found)
 
 
+def allowed_prefixes(lake: Lake, extra_dirs: Iterable[Path] = ()) -> list[str]:
+    """`allowed_directories` for a lake: each readable directory as an absolute prefix, and as a prefix
+    relative to the lake root, since catalog views may name files relative to it (resolved through
+    `file_search_path`, but checked by DuckDB as written). `..` is normalized before the check, so a
+    relative prefix cannot climb out of its directory."""
+    prefixes = []
+    for path in readable_directories(lake):
+        prefixes += [_dir_prefix(path), _dir_prefix(path.relative_to(lake.root))]
+    return prefixes + [_dir_prefix(p) for p in extra_dirs]
+
+
 def _dir_prefix(path: Path) -> str:
     return str(path).rstrip("/") + "/"
 
 
-def connect(lake: Lake, settings: dict | None = None, extra_dirs: Iterable[Path] = ()):
+def connect(lake: Lake, settings: dict | None = None, extra_dirs: Iterable[Path] = (),
+            catalog_path: Path | None = None):
     """A locked, read-only connection to the lake's catalog (built first when missing, as `catalog.connect`
-    does). `settings` (threads, memory_limit, ...) are applied before the lock; `extra_dirs` are readable
-    too (a release build's spill directory). Spills go to a private temporary directory removed with the
+    does), or to another catalog file of the lake (`catalog_path`, e.g. one pinned for a release build).
+    `settings` (threads, memory_limit, ...) are applied before the lock; `extra_dirs` are readable too (a
+    release build's spill directory). Spills go to a private temporary directory removed with the
     connection."""
     import duckdb
 
     from lakehouse import catalog
 
-    catalog.connect(lake).close()  # builds the catalog when the lake has none yet
+    if catalog_path is None:
+        catalog.connect(lake).close()  # builds the catalog when the lake has none yet
     con = duckdb.connect(":memory:")
     spill = Path(tempfile.mkdtemp(prefix="flywheel-sql-"))
     weakref.finalize(con, shutil.rmtree, spill, True)
     try:
-        con.execute(f"ATTACH '{_escape(lake.catalog_path)}' AS {CATALOG_ALIAS} (READ_ONLY)")
+        con.execute(f"ATTACH '{_escape(catalog_path or lake.catalog_path)}' AS {CATALOG_ALIAS} (READ_ONLY)")
         con.execute(f"USE {CATALOG_ALIAS}")
         con.execute(f"SET temp_directory = '{_escape(spill)}'")
         con.execute("SET file_search_path = ?", [str(lake.root)])  # relative paths name lake files
         for name, value in (settings or {}).items():
             con.execute(f"SET {name} = ?", [value])
-        allowed = [_dir_prefix(p) for p in (*readable_directories(lake), *extra_dirs, spill)]
-        con.execute("SET allowed_directories = ?", [allowed])
+        con.execute("SET allowed_directories = ?", [allowed_prefixes(lake, (*extra_dirs, spill))])
         con.execute("SET enable_external_access = false")
         con.execute("SET autoinstall_known_extensions = false")
         con.execute("SET autoload_known_extensions = false")

@@ -273,3 +273,30 @@ def test_locked_readers_keep_working_while_a_writer_commits(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_catalog_views_with_lake_relative_paths_are_readable_and_secrets_are_not(world, monkeypatch):
+    """A catalog whose views name files relative to the lake root (resolved through file_search_path, as a
+    movable lake's catalog does) reads through the locked connection; relative paths to the annotators
+    file or the key are refused, from any working directory."""
+    import duckdb
+
+    lake = world["lake"]
+    files = [str(p.relative_to(lake.root)) for p in lake.files(tables.BRONZE_CONVERSATIONS)]
+    pinned = lake.root / ".relative-catalog.duckdb"
+    build = duckdb.connect(str(pinned))
+    build.execute("SET file_search_path = ?", [str(lake.root)])
+    listed = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    build.execute(f"CREATE VIEW rel AS SELECT * FROM read_parquet({listed}, hive_partitioning = true)")
+    build.close()
+    monkeypatch.chdir(world["base"])  # holds .flywheel/hmac.key, like a project directory
+    con = sql_guard.connect(lake, catalog_path=pinned)
+    try:
+        assert con.execute("SELECT count(*) FROM rel").fetchone() == (4,)
+        for path in ("labels/annotators.yaml", ".flywheel/hmac.key", "bronze/../labels/annotators.yaml",
+                     "bronze/../../.flywheel/hmac.key"):
+            with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+                con.execute(f"SELECT content FROM read_text('{path}')")
+    finally:
+        con.close()
+        pinned.unlink()
