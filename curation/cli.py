@@ -75,10 +75,11 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (read recursively).")],
     format: Annotated[str, typer.Option("--format", help="auto, native, openai, sharegpt, hh, persona-chat or exposures.")] = "auto",
     source: Annotated[str, typer.Option(help="source (user|internal) for formats that do not carry one.")] = "internal",
-    started_at: Annotated[str, typer.Option(help="started_at for formats without timestamps.")] = "1970-01-01T00:00:00Z",
+    started_at: Annotated[Optional[str], typer.Option(help="started_at for formats without timestamps "
+                                                     "(default: the ingest time).")] = None,
     lake: LakeOption = None,
     drop_user_ids: Annotated[bool, typer.Option("--drop-user-ids", help="Drop user ids instead of pseudonymizing them.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any record is quarantined.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Validate every record first; if any would be quarantined, write nothing and exit non-zero.")] = False,
 ) -> None:
     """Ingest traffic logs into the lake; rejected records go to quarantine with a reason."""
     from curation.pipeline.recipe import parse

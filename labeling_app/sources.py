@@ -154,13 +154,18 @@ def _preset_sql(source: str) -> tuple[str, dict | None]:
 
 
 def sql_rows(lake_root: Path, sql: str, params: dict | None = None) -> list[dict]:
-    """Rows of a query over the lake's catalog, opened read-only."""
+    """Rows of one SELECT over the lake's catalog, on a locked read-only connection (lakehouse/sql_guard.py):
+    a reviewer's SQL cannot write, attach, install or read files outside the lake's tables."""
     import duckdb
 
-    from lakehouse import catalog
+    from lakehouse import sql_guard
     from lakehouse.lake import Lake
 
-    con = catalog.connect(Lake(lake_root))
+    try:
+        sql_guard.check_query(sql)
+    except sql_guard.RefusedSQL as exc:
+        raise SourceError(f"the query was refused: {exc}") from None
+    con = sql_guard.connect(Lake(lake_root))
     try:
         relation = con.sql(sql, params=params) if params else con.sql(sql)
         if relation is None:

@@ -33,7 +33,7 @@ FORMATS = ("table", "csv", "json")
 
 @app.command()
 def sql(
-    query: Annotated[Optional[str], typer.Argument(help="One SQL statement; omit it for an interactive prompt.")] = None,
+    query: Annotated[Optional[str], typer.Argument(help="One SELECT statement (read-only: other statements are refused); omit it for an interactive prompt.")] = None,
     lake: LakeOption = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format (csv and json print all).")] = 50,

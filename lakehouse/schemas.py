@@ -73,6 +73,9 @@ BRONZE_CONVERSATIONS = pa.schema(
     + [
         pa.field("content_hash", pa.string(), nullable=False),
         pa.field("origin", ORIGIN),
+        # where started_at came from: `record` (the input carried it), `ingest_time` (a format without
+        # timestamps: the time of the ingest run) or `recipe` (the ingest stage's `started_at` setting)
+        pa.field("started_at_from", pa.string()),
     ]
 )
 
@@ -103,7 +106,8 @@ QUARANTINE = pa.schema(
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("line", pa.int64()),
         pa.field("format", pa.string()),
-        pa.field("raw", pa.binary()),
+        pa.field("raw", pa.binary()),  # the record's bytes, the first 1 MiB of a larger one
+        pa.field("raw_size", pa.int64()),  # the record's full size in bytes
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("quarantined_at", UTC_TS, nullable=False),
     ]

@@ -9,7 +9,7 @@ import json
 import sys
 import uuid
 
-from lakehouse import catalog
+from lakehouse import sql_guard
 from lakehouse.lake import Lake
 
 HELP = """Statements end with ';'. Commands:
@@ -78,15 +78,31 @@ def execute(con, query: str, params: list | None = None) -> tuple[list[str], lis
     return [d[0] for d in result.description], result.fetchall()
 
 
+def execute_checked(con, query: str) -> tuple[list[str], list[tuple]]:
+    """Run what a user typed: one SELECT (sql_guard.check_query) on a locked connection."""
+    return execute(con, sql_guard.check_query(query))
+
+
+def _error(exc: Exception) -> None:
+    hint = " (read-only SQL reads only the lake's tables)" if "disabled by configuration" in str(exc) else ""
+    print(f"error: {exc}{hint}", file=sys.stderr)
+
+
 def run_one(lake: Lake, query: str, format: str = "table", max_rows: int = 50) -> int:
-    """Run one statement and print it; returns the exit code (1 with a message on a SQL error)."""
+    """Run one SELECT and print it; returns the exit code (1 with a message on a SQL error or a refused
+    statement)."""
     import duckdb
 
-    con = catalog.connect(lake)
     try:
-        columns, rows = execute(con, query)
+        sql_guard.check_query(query)
+    except sql_guard.RefusedSQL as exc:
+        _error(exc)
+        return 1
+    con = sql_guard.connect(lake)
+    try:
+        columns, rows = execute_checked(con, query)
     except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     finally:
         con.close()
@@ -133,7 +149,7 @@ def repl(lake: Lake, format: str = "table", max_rows: int = 50) -> None:
             pass
         print(f"flywheel sql over {lake.root} (read-only). .help for commands, Ctrl-D to leave.")
     state = {"format": format}
-    con = catalog.connect(lake)
+    con = sql_guard.connect(lake)
     buffer: list[str] = []
     try:
         while True:
@@ -153,9 +169,9 @@ def repl(lake: Lake, format: str = "table", max_rows: int = 50) -> None:
                 continue
             statement, buffer = "\n".join(buffer), []
             try:
-                columns, rows = execute(con, statement)
-            except duckdb.Error as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                columns, rows = execute_checked(con, statement)
+            except (duckdb.Error, sql_guard.RefusedSQL) as exc:
+                _error(exc)
                 continue
             if columns:
                 print_result(columns, rows, state["format"], max_rows)

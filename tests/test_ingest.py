@@ -171,12 +171,12 @@ def test_user_ids_need_a_key_or_drop(tmp_path, monkeypatch):
     assert query(lake, "SELECT count(*), count(user_id) FROM conversations")[0] == (3, 0)
 
 
-def test_strict_fails_the_run_after_recording_quarantine(tmp_path):
+def test_strict_fails_the_run_and_records_nothing(tmp_path):
     lake = Lake(tmp_path / "lake")
     path = write_lines(tmp_path / "in.jsonl", [line(record(1)), b"{broken"])
     result = run_ingest(lake, path, strict=True)
     assert result.status == "failed" and "1 records quarantined" in result.error
-    assert query(lake, "SELECT count(*) FROM quarantine")[0][0] == 1
+    assert query(lake, "SELECT count(*) FROM quarantine")[0][0] == 0
 
 
 def test_recipe_errors_name_the_bad_key():

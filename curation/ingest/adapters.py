@@ -32,10 +32,13 @@ class RecordRejected(Exception):
 
 @dataclass
 class Defaults:
-    """Values for fields that a source format does not carry."""
+    """Values for fields that a source format does not carry. `started_at` is the ingest time unless the
+    recipe sets one (never 1970-01-01, which `retention` would delete at once); `started_at_from` says
+    which, in the bronze column of that name."""
 
     source: str = "internal"
-    started_at: str = "1970-01-01T00:00:00Z"
+    started_at: str = ""
+    started_at_from: str = "ingest_time"
 
 
 @dataclass
@@ -60,7 +63,16 @@ def _text(content) -> str | None:
     if isinstance(content, str) or content is None:
         return content
     if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", None)]
+        parts = []
+        for i, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise RecordRejected("wrong_type", f"content part {i} is a {type(part).__name__}, not an object")
+            if part.get("type") not in ("text", None):
+                continue
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise RecordRejected("wrong_type", f"content part {i}: text is a {type(text).__name__}, not a string")
+            parts.append(text)
         return "".join(parts)
     raise RecordRejected("wrong_type", f"message content is a {type(content).__name__}")
 
@@ -94,7 +106,10 @@ def sharegpt(record: dict, raw: bytes, defaults: Defaults) -> Converted:
         if speaker not in SHAREGPT_ROLES:
             raise RecordRejected("unknown_role" if speaker else "missing_role",
                                  f"conversations[{i}].from {turn.get('from')!r} is not a known speaker")
-        converted.append({"role": SHAREGPT_ROLES[speaker], "content": turn.get("value")})
+        value = turn.get("value")
+        if value is not None and not isinstance(value, str):
+            raise RecordRejected("wrong_type", f"conversations[{i}].value is a {type(value).__name__}, not a string")
+        converted.append({"role": SHAREGPT_ROLES[speaker], "content": value})
     cid = record.get("id")
     return Converted([_conversation(f"sharegpt-{cid}" if cid else record_id("sharegpt", raw), converted, defaults)])
 

@@ -22,8 +22,8 @@ class IngestConfig(BaseModel):
     format: Format = "auto"
     source: Literal["user", "internal"] = Field(
         "internal", description="source for formats that do not carry one (all but native)")
-    started_at: str = Field("1970-01-01T00:00:00Z",
-                            description="started_at for formats without timestamps (hh, persona-chat, ...)")
+    started_at: str | None = Field(None, description="started_at for formats without timestamps (openai, "
+                                                     "sharegpt, hh, persona-chat); default: the ingest time")
     drop_user_ids: bool = False
     strict: bool = False
     max_message_bytes: int = Field(4 << 20, gt=0, description="Larger messages are quarantined.")

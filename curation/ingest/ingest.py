@@ -4,7 +4,10 @@ Records flow in bounded blocks: parse (pyarrow JSON, bad lines isolated), valida
 de-duplicate against the lake by conversation id, pseudonymize user ids, write. Each input file is
 recorded by sha256 in `meta/ingested_files`, so ingesting it again adds nothing. The whole run is one
 lake transaction: a run that dies leaves nothing behind, and running it again does all the work.
-Reconciliation holds for every file: records read = accepted + quarantined.
+Reconciliation holds for every file: records read = accepted + quarantined. No record can abort the run:
+a record that cannot be read, converted or validated is quarantined with its reason and raw bytes (the
+first `RAW_KEEP_BYTES` of a larger one, with its size), and a file that cannot be read to its end (a
+damaged gzip or Parquet file) keeps what was read and is not recorded as ingested.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +36,11 @@ from curation.ingest.validate import Verdict, validate_conversations
 from lakehouse import schemas, tables
 from lakehouse.lake import Lake, Transaction, file_sha256
 from lakehouse.runs import release_free_memory, utc_now
+
+
+RAW_KEEP_BYTES = 1 << 20  # quarantine keeps this much of a record's bytes, and its full size
+# Reasons that mean the file could not be read to its end: it is not recorded in meta/ingested_files.
+DAMAGE_REASONS = frozenset({"truncated_file", "corrupt_file", "file_error"})
 
 
 class IngestRefused(Exception):
@@ -59,6 +69,11 @@ class FileReport:
     note: str = ""
 
     @property
+    def complete(self) -> bool:
+        """Read to its end: false for a damaged file, which is then not marked as ingested."""
+        return not DAMAGE_REASONS & set(self.quarantined)
+
+    @property
     def quarantined_total(self) -> int:
         return sum(self.quarantined.values())
 
@@ -69,6 +84,7 @@ class Quarantined:
     raw: bytes
     reason: str
     detail: str
+    size: int | None = None  # the full size when `raw` is only a prefix
 
 
 class Ingestor:
@@ -78,7 +94,9 @@ class Ingestor:
         self.pseudonymizer = pseudonymize.Pseudonymizer(key) if key is not None else None
         self.advance = advance
         self.now = utc_now()
-        self.defaults = adapters.Defaults(source=config.source, started_at=config.started_at)
+        self.defaults = adapters.Defaults(
+            source=config.source, started_at=config.started_at or self.now.isoformat(),
+            started_at_from="recipe" if config.started_at else "ingest_time")
         self.known = _load_known(lake)
         self.ingested_shas = _load_ingested_shas(lake)
         self.bronze = tx.writer(tables.BRONZE_CONVERSATIONS)
@@ -92,33 +110,71 @@ class Ingestor:
     # -- files ---------------------------------------------------------------------------------
 
     def ingest_file(self, path: Path) -> FileReport:
+        self._current_path, self._current_format, self._offset = display_path(path), "unknown", 0
+        problem = sources.not_readable(path)
+        if problem:
+            report = FileReport(self._current_path, "unknown", "ingested")
+            self._quarantine(report, [Quarantined(None, b"", *problem)], "unknown")
+            return report
         sha = file_sha256(path)
         if sha in self.ingested_shas:
             self.advance(path.stat().st_size)
-            return FileReport(str(path), "-", "skipped", note="already ingested (same sha256)")
+            return FileReport(self._current_path, "-", "skipped", note="already ingested (same sha256)")
+        if sources.is_blank(path):
+            report = FileReport(self._current_path, "-", "ingested", note="empty file")
+            return self._done(path, sha, "empty", report)
         try:
             fmt = self.config.format if self.config.format != "auto" else sources.detect_format(path)
         except sources.InputError as exc:
-            report = FileReport(str(path), "unknown", "ingested")
-            self._quarantine(report, [Quarantined(None, b"", "unknown_format", str(exc))], "unknown")
-            self.advance(path.stat().st_size)
-            return report
-        report = FileReport(str(path), fmt, "ingested")
-        self._current_path, self._current_format, self._offset = str(path), fmt, 0
+            return self._undetected(path, exc)
+        report = FileReport(self._current_path, fmt, "ingested")
+        self._current_format = fmt
+        try:
+            self._read_file(path, fmt, report)
+        except IngestRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: the rest of the file is quarantined
+            detail = f"reading stopped after {report.records:,} records: {type(exc).__name__}: {exc}"
+            self._quarantine(report, [Quarantined(None, b"", "file_error", detail)], fmt)
+        return self._done(path, sha, fmt, report)
+
+    def _undetected(self, path: Path, exc: sources.InputError) -> FileReport:
+        """A file whose format cannot be told: one quarantined record with its first bytes (`corrupt_file`
+        when its compressed stream is damaged from the start). Not marked as ingested: rerun it with
+        --format."""
+        report = FileReport(self._current_path, "unknown", "ingested")
+        size = path.stat().st_size
+        if sources.damaged_from_the_start(path):
+            with open(path, "rb") as fh:
+                found = Quarantined(None, fh.read(RAW_KEEP_BYTES), "corrupt_file",
+                                    "the compressed stream is damaged before its first line", size)
+        else:
+            found = Quarantined(None, sources.head(path, RAW_KEEP_BYTES), "unknown_format", str(exc), size)
+        self._quarantine(report, [found], "unknown")
+        self.advance(size)
+        return report
+
+    def _read_file(self, path: Path, fmt: str, report: FileReport) -> None:
         if fmt == "exposures":
             self._ingest_exposures(path, report)
-        else:
-            for units, rejected, parsed in self._units(path, fmt):
-                self._quarantine(report, rejected, fmt)
-                if units:
-                    self._process(units, report, parsed)
-        self.ingested_shas.add(sha)
+            return
+        for units, rejected, parsed in self._units(path, fmt):
+            self._quarantine(report, rejected, fmt)
+            if units:
+                self._process(units, report, parsed)
+
+    def _done(self, path: Path, sha: str, fmt: str, report: FileReport) -> FileReport:
+        """Reconcile the file and record it in the ledger, unless it could not be read to its end."""
         release_free_memory()
-        self.ledger.append({"file_sha256": sha, "path": str(path), "format": fmt, "records": report.records,
-                            "accepted": report.accepted, "quarantined": report.quarantined_total,
-                            "run_id": self.run_id, "ingested_at": self.now})
         if report.records != report.accepted + report.quarantined_total:
             raise AssertionError(f"reconciliation failed for {path}: {report}")
+        if not report.complete:
+            report.note = "damaged: what was read is kept; not marked as ingested"
+            return report
+        self.ingested_shas.add(sha)
+        self.ledger.append({"file_sha256": sha, "path": self._current_path, "format": fmt,
+                            "records": report.records, "accepted": report.accepted,
+                            "quarantined": report.quarantined_total, "run_id": self.run_id, "ingested_at": self.now})
         return report
 
     def finish(self) -> None:
@@ -185,51 +241,108 @@ class Ingestor:
         """Source records -> native units; records an adapter rejects are quarantined directly."""
         units: list[Unit] = []
         rejected: list[Quarantined] = []
-        for line, raw, record in records:
+        for item in records:
+            if isinstance(item, Quarantined):  # damage found while reading (a corrupt Parquet file, ...)
+                rejected.append(item)
+                continue
+            line, raw, record = item
             if record is None:
                 record, problem = _loads(raw)
                 if problem:
                     rejected.append(Quarantined(line, raw, *problem))
                     continue
-            if fmt == "native":
-                units.append(Unit(line, raw, json.dumps(record, default=str).encode(), line))
+            elif not isinstance(record, dict):
+                rejected.append(Quarantined(line, raw, "not_an_object", f"record is a JSON {_json_type(record)}, not an object"))
                 continue
             try:
-                converted = adapters.ADAPTERS[fmt](record, raw, self.defaults)
+                natives, pair = self._native(record, raw, fmt)
             except adapters.RecordRejected as exc:
                 rejected.append(Quarantined(line, raw, exc.reason, exc.detail))
                 continue
-            for conversation in converted.conversations:
-                units.append(Unit(line, raw, json.dumps(conversation).encode(), line))
-            if converted.pair:
-                self._pending_pairs[line] = converted.pair
+            except RecursionError:
+                rejected.append(Quarantined(line, raw, "too_deeply_nested", "record is nested too deeply to convert"))
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                rejected.append(Quarantined(line, raw, "wrong_type", f"cannot convert the record: {type(exc).__name__}: {exc}"))
+                continue
+            units += [Unit(line, raw, native, line) for native in natives]
+            if pair:
+                self._pending_pairs[line] = pair
         return units, rejected
 
-    def _csv_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
+    def _native(self, record: dict, raw: bytes, fmt: str) -> tuple[list[bytes], dict | None]:
+        """The native JSON lines of one source record, and its preference pair (hh)."""
+        if fmt == "native":
+            return [json.dumps(record, default=str).encode()], None
+        converted = adapters.ADAPTERS[fmt](record, raw, self.defaults)
+        return [json.dumps(c).encode() for c in converted.conversations], converted.pair
+
+    def _csv_records(self, path: Path) -> Iterator[tuple[int, bytes, dict] | Quarantined]:
+        """CSV rows as dicts. Text is decoded with `surrogateescape`, so a row with invalid UTF-8 is
+        quarantined with its original bytes (never U+FFFD); a leading BOM is not part of the header."""
+        csv.field_size_limit(max(csv.field_size_limit(), 2 * self.config.max_message_bytes))
         with sources.open_binary(path) as fh:
-            text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
-            for row_number, row in enumerate(csv.DictReader(text), start=1):
+            text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            reader = csv.DictReader(text)
+            row_number = 0
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    row_number += 1
+                    yield Quarantined(row_number, b"", "invalid_csv", f"row {row_number} (line {reader.line_num}): {exc}")
+                    if "field larger than field limit" not in str(exc):
+                        break  # the reader cannot resynchronize; the error says where it stopped
+                    continue
+                except (OSError, EOFError, zlib_errors()) as exc:
+                    yield Quarantined(row_number + 1, b"", "corrupt_file", f"unreadable after row {row_number}: {exc}")
+                    break
+                row_number += 1
+                values = [v if isinstance(v, str) else ",".join(v or []) for v in row.values()]
                 out = io.StringIO()
-                csv.writer(out).writerow(row.values())
-                yield row_number, out.getvalue().encode(), row
+                csv.writer(out).writerow(values)
+                raw = out.getvalue().encode("utf-8", "surrogateescape")
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield Quarantined(row_number, raw, "invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the row")
+                    continue
+                yield row_number, raw, {k: v for k, v in row.items() if k is not None}
         self.advance_to(path.stat().st_size)
 
-    def _parquet_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
+    def _parquet_records(self, path: Path) -> Iterator[tuple[int, bytes, dict] | Quarantined]:
+        """Parquet rows as dicts; a file whose footer or a row group does not read keeps the rows before
+        the damage, and the damage is quarantined with the file's first bytes."""
         import pyarrow.parquet as pq
 
         row_number = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
-            for row in batch.to_pylist():
-                row_number += 1
-                yield row_number, json.dumps(row, default=_iso).encode(), json.loads(json.dumps(row, default=_iso))
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
+                for row in batch.to_pylist():
+                    row_number += 1
+                    text = json.dumps(row, default=_iso)
+                    yield row_number, text.encode(), json.loads(text)
+        except (pa.ArrowException, OSError, ValueError, OverflowError) as exc:
+            with open(path, "rb") as fh:
+                head = fh.read(RAW_KEEP_BYTES)
+            yield Quarantined(row_number + 1, head, "corrupt_file",
+                              f"unreadable Parquet after row {row_number}: {exc}", path.stat().st_size)
         self.advance_to(path.stat().st_size)
 
-    def _array_records(self, path: Path) -> Iterator[tuple[int, bytes, dict]]:
-        """A JSON file holding one array of records (common for ShareGPT dumps); loaded whole."""
-        with sources.open_binary(path) as fh:
-            values = json.load(fh)
-        for index, value in enumerate(values, start=1):
-            yield index, json.dumps(value).encode(), value
+    def _array_records(self, path: Path) -> Iterator[tuple[int, bytes, object] | Quarantined]:
+        """A JSON file holding one array of records (common for ShareGPT dumps), decoded one element at a
+        time: the elements before a broken or truncated one are kept, and the rest of the array from the
+        broken element on is quarantined as one record (JSON cannot be resynchronized inside an array)."""
+        try:
+            with sources.open_binary(path) as fh:
+                text = fh.read().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+        except (OSError, EOFError, zlib_errors()) as exc:
+            yield Quarantined(None, sources.head(path, RAW_KEEP_BYTES), "corrupt_file", f"cannot decompress: {exc}",
+                              path.stat().st_size)
+            return
+        yield from _array_elements(text)
         self.advance_to(path.stat().st_size)
 
     # -- validating and writing ---------------------------------------------------------------------
@@ -293,9 +406,15 @@ class Ingestor:
             started_at=checked.started_at if every_row else checked.started_at.take(take),
             messages=checked.messages if every_row else checked.messages.take(take), user_id=user_ids,
             content_hash=pa.array([f"{contents[r]:032x}" for r in rows]), origin=origin,
+            started_at_from=pa.array([self._started_at_from()] * len(rows), pa.string()),
         )
         self.bronze.write(pa.table(columns))
         self._remember(rows, ids, contents)
+
+    def _started_at_from(self) -> str:
+        """Native records carry started_at (a record without one is quarantined); the other formats
+        take the recipe's `started_at` or the ingest time."""
+        return "record" if self._current_format == "native" else self.defaults.started_at_from
 
     def _remember(self, rows, ids, contents) -> None:
         hashes = id_hashes([ids[r] for r in rows])
@@ -347,7 +466,8 @@ class Ingestor:
             "source_file": [getattr(self, "_current_path", report.path)] * len(rejected),
             "line": pa.array([q.line for q in rejected], pa.int64()),
             "format": [fmt] * len(rejected),
-            "raw": pa.array([q.raw for q in rejected], pa.binary()),
+            "raw": pa.array([q.raw[:RAW_KEEP_BYTES] for q in rejected], pa.binary()),
+            "raw_size": pa.array([q.size if q.size is not None else len(q.raw) for q in rejected], pa.int64()),
             "run_id": [self.run_id] * len(rejected),
             "quarantined_at": pa.array([self.now] * len(rejected), pa.timestamp("us", tz="UTC")),
         }))
@@ -402,9 +522,65 @@ def _loads(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
         return None, ("invalid_utf8", f"invalid UTF-8 at byte {exc.start}")
     except json.JSONDecodeError as exc:
         return None, ("invalid_json", str(exc))
+    except RecursionError:
+        return None, ("too_deeply_nested", f"JSON nested deeper than Python's limit ({sys.getrecursionlimit()})")
     if not isinstance(value, dict):
-        return None, ("not_an_object", f"record is a JSON {type(value).__name__}, not an object")
+        return None, ("not_an_object", f"record is a JSON {_json_type(value)}, not an object")
     return value, None
+
+
+def _json_type(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def zlib_errors() -> type[Exception]:
+    import zlib
+
+    return zlib.error
+
+
+def display_path(path: Path) -> str:
+    """The path as text that can be stored: bytes of a non-UTF-8 file name are kept as \\xNN escapes."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _array_elements(text: str) -> Iterator[tuple[int, bytes, object] | Quarantined]:
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if text[position:position + 1] != "[":
+        yield Quarantined(1, text[:RAW_KEEP_BYTES].encode("utf-8", "surrogateescape"), "invalid_json",
+                          "a JSON array file must start with '['", len(text))
+        return
+    position, index = position + 1, 0
+    while True:
+        position = _skip_space(text, position)
+        if text[position:position + 1] == "]":
+            return
+        if index and text[position:position + 1] == ",":
+            position = _skip_space(text, position + 1)
+        index += 1
+        try:
+            value, end = decoder.raw_decode(text, position)
+            problem = None
+        except RecursionError:
+            problem = ("too_deeply_nested", "nested deeper than Python's limit")
+        except json.JSONDecodeError as exc:
+            problem = ("invalid_json" if text.rstrip().endswith("]") else "truncated_file", str(exc))
+        if problem:
+            rest = text[position:].encode("utf-8", "surrogateescape")
+            reason, detail = problem
+            yield Quarantined(index, rest[:RAW_KEEP_BYTES], reason,
+                              f"array element {index} and the rest of the array: {detail}", len(rest))
+            return
+        yield index, text[position:end].encode("utf-8", "surrogateescape"), value
+        position = end
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
 
 
 def _iso(value):

@@ -58,7 +58,35 @@ def classify(exc: Exception) -> tuple[str, str]:
         if path == "/" or match["path"] == "":
             return "not_an_object", f"record is a JSON {match['got']}, not an object"
         return "wrong_type", f"field {path}: expected {match['expected']}, got {match['got']}"
-    return "invalid_json", message.split(" in row ")[0]
+    detail = message.split(" in row ")[0]
+    if "was specified twice" in message:
+        return "duplicate_key", detail
+    if "Number too big" in message or "Failed to convert JSON to int64" in message:
+        return "number_out_of_range", detail
+    return "invalid_json", detail
+
+
+def _non_objects(lines: list[bytes], positions: list[int]) -> tuple[list[int], list[LineError]]:
+    """Lines that are not JSON objects, found before pyarrow sees them: its reader turns a `null` line
+    into an all-null row and crashes the process when it re-reads such a line beside a broken one."""
+    import json
+
+    kept, errors = [], []
+    for i in positions:
+        line = lines[i]
+        if line[:1] == b"{" or line.lstrip()[:1] == b"{":  # the first test avoids copying the line
+            kept.append(i)
+            continue
+        try:
+            value = json.loads(lines[i])
+        except RecursionError:
+            errors.append(LineError(i, "not_an_object", "record is a deeply nested JSON array, not an object"))
+            continue
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            errors.append(LineError(i, "invalid_json", str(exc)))
+            continue
+        errors.append(LineError(i, "not_an_object", f"record is a JSON {type(value).__name__}, not an object"))
+    return kept, errors
 
 
 def _read(lines: list[bytes], schema: pa.Schema) -> pa.Table:
@@ -76,6 +104,9 @@ def parse_lines(lines: list[bytes], schema: pa.Schema) -> tuple[pa.Table, list[i
     """Parse non-empty JSON lines. Returns the table of good lines, the block positions of its rows,
     and one LineError per bad line."""
     positions, errors = _utf8_check(lines)
+    positions, not_objects = _non_objects(lines, positions)
+    if not_objects:
+        errors = sorted(errors + not_objects, key=lambda e: e.index)
     if errors:
         lines = [lines[i] for i in positions]
     try:

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 
 # RFC 3339 with an offset is the contract; naive timestamps are accepted as UTC.
 NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
 
 
+UTC_US = pa.timestamp("us", tz="UTC")
+# Years 1 to 9999: what Python, JSON consumers and the day partitions can hold. Polars parses years like
+# -0001 and +10000, and such a value would crash the first reader that turns it into a Python datetime.
+EARLIEST = pa.scalar(dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), UTC_US)
+LATEST = pa.scalar(dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc), UTC_US)
+
+
 def parse_utc(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Strings -> timestamp[us, UTC]; unparseable values become null (callers compare with the input).
+    """Strings -> timestamp[us, UTC]; unparseable values and years outside 1-9999 become null (callers
+    compare with the input).
 
     Arrow's ISO 8601 cast handles the common case in one pass; only when it rejects a value does the
     slower, lenient Polars parser run over the whole array."""
+    return _in_range(_parse(values))
+
+
+def _in_range(parsed):
+    import pyarrow.compute as pc
+
+    outside = pc.or_(pc.less(parsed, EARLIEST), pc.greater(parsed, LATEST))
+    if not pc.any(outside).as_py():
+        return parsed
+    return pc.if_else(outside, pa.scalar(None, UTC_US), parsed)
+
+
+def _parse(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     import pyarrow.compute as pc
 
     try:
-        return pc.cast(values, pa.timestamp("us", tz="UTC"))
+        return pc.cast(values, UTC_US)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     import polars as pl

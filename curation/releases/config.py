@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 
 from lakehouse.artifacts import check_feature_names
 from lakehouse.releases import NAME_PATTERN
+from lakehouse.sql_guard import RefusedSQL, check_expression
 
 TrlType = Literal["sft", "preference", "unpaired", "prompt"]
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -26,6 +27,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _one_expression(value: str | None, info) -> str | None:
+    """A recipe's SQL condition is pasted into the build's queries: it must be one expression (DuckDB's
+    parser decides), so `true)) s; COPY ...` is refused when the recipe loads, before any query runs."""
+    if value is None:
+        return value
+    try:
+        return check_expression(value, what=info.field_name)
+    except RefusedSQL as exc:
+        raise ValueError(str(exc)) from None
+
+
 class SourceBase(Strict):
     """What every source has: a name (recorded on each row as `origin`), a filter, a cap and a ratio."""
 
@@ -34,6 +46,8 @@ class SourceBase(Strict):
     cap: int | None = Field(None, gt=0, description="At most this many rows from this source.")
     ratio: float | None = Field(None, gt=0, description="Share of the mixture (sources with a ratio are mixed "
                                                         "in these proportions; see `total`).")
+
+    _filter_expression = field_validator("filter")(_one_expression)
 
 
 class SamplesSource(SourceBase):
@@ -60,6 +74,8 @@ class RegenerationsSource(SourceBase):
     chosen_when: str = Field("continued OR thumb = 1",
                              description="SQL condition over the replacement sample that makes it `chosen`")
 
+    _chosen_expression = field_validator("chosen_when")(_one_expression)
+
 
 class PairsSource(SourceBase):
     """Pairs that arrived as pairs (hh-rlhf): the `preference_pairs` view."""
@@ -73,6 +89,8 @@ class SignalsSource(SourceBase):
     kind: Literal["signals"] = "signals"
     desirable: str = Field("thumb = 1", description="SQL condition over a sample that makes it desirable")
     undesirable: str = Field("thumb = -1 OR reported", description="SQL condition that makes it undesirable")
+
+    _signal_expressions = field_validator("desirable", "undesirable")(_one_expression)
 
 
 class LabelsSource(SourceBase):
@@ -184,6 +202,8 @@ class ReleaseEntry(Strict):
     pair_filters: PairFilters = Field(default_factory=PairFilters)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+
+    _filter_expression = field_validator("filter")(_one_expression)
 
     @field_validator("name")
     @classmethod

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.releases.rows import scalar
-from lakehouse import catalog, tables
+from lakehouse import catalog, sql_guard, tables
 from lakehouse.lake import Lake
 
 # Optional `samples` columns and what stands in for each while the stage that provides it has not run.
@@ -82,14 +82,14 @@ class Inputs:
 
 def open_inputs(lake: Lake, threads: int | None = None) -> Inputs:
     """Connect to the catalog read-only and define `release_samples` (samples + every optional column)."""
-    con = catalog.connect(lake)
     # DuckDB spills here; not under `_staging/`, whose idle directories other processes may sweep away
     temp_dir = lake.root / f".release-duckdb-{uuid.uuid4().hex}"
     temp_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET threads = {threads or min(4, os.cpu_count() or 1)}")
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-    con.execute(f"SET temp_directory = '{temp_dir}'")
-    con.execute("SET preserve_insertion_order = false")  # every result that must be ordered says ORDER BY
+    # The recipe's SQL conditions run on this connection: locked read-only like `flywheel sql`
+    settings = {"threads": threads or min(4, os.cpu_count() or 1), "memory_limit": DUCKDB_MEMORY,
+                "temp_directory": str(temp_dir),
+                "preserve_insertion_order": False}  # every result that must be ordered says ORDER BY
+    con = sql_guard.connect(lake, settings=settings, extra_dirs=[temp_dir])
     in_view = [r[0] for r in con.execute("DESCRIBE samples").fetchall()]
     columns = [c for c in in_view if c not in COLUMN_TABLES or lake.files(COLUMN_TABLES[c])]
     extras = [sql for column, sql in OPTIONAL_COLUMNS.items() if column not in columns]

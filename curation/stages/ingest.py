@@ -27,12 +27,20 @@ def _input_files(config: Config, ctx: StageContext) -> list:
         raise StageFailed(str(exc)) from None
 
 
+def _size(path) -> int:
+    """The file's size for the progress bar; 0 for what cannot be stat'ed (ingest quarantines it)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     files = _input_files(config, ctx)
     key = pseudonymize.load_key()
     if key is not None and not os.environ.get(pseudonymize.KEY_ENV):
         pseudonymize.check_key_outside_lake(pseudonymize.key_file_path(), ctx.lake.root)
-    total = sum(f.stat().st_size for f in files)
+    total = sum(_size(f) for f in files)
     reports = []
     with ctx.lake.transaction() as tx, ctx.progress("ingest", total, unit="bytes") as bar:
         ingestor = Ingestor(ctx.lake, config, ctx.run_id, tx, key, advance=lambda n: bar.advance(n))
@@ -41,6 +49,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 report = ingestor.ingest_file(path)
                 bar.advance(0, rows=report.records)
                 reports.append(report)
+            _strict_check(config, reports)
             ingestor.finish()
         except IngestRefused as exc:
             tx.abort()
@@ -61,6 +70,16 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     for report in reports:
         if report.status == "skipped":
             ctx.console.print(f"[dim]skipped {report.path}: {report.note}[/dim]")
-    if config.strict and stats.dropped:
-        raise StageFailed(f"--strict: {sum(stats.dropped.values()):,} records quarantined "
-                          f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.dropped.items()))})")
+
+
+def _strict_check(config: Config, reports: list) -> None:
+    """`--strict`: every record is validated first, and one quarantined record means nothing is committed
+    (the transaction is aborted: no bronze rows, no quarantine rows, no ledger entries)."""
+    if not config.strict:
+        return
+    dropped = Counter()
+    for report in reports:
+        dropped.update(report.quarantined)
+    if dropped:
+        raise IngestRefused(f"--strict: {sum(dropped.values()):,} records quarantined "
+                            f"({', '.join(f'{k}: {v}' for k, v in sorted(dropped.items()))}); nothing was written")
