@@ -71,7 +71,7 @@ class LeakScanRefused(ReleaseError):
 
 def leak_scanners() -> list[tuple[str, Callable]]:
     """Every registered leak scanner (entry-point group `flywheel.leak_scanners`, each a zero-argument
-    factory returning `scan(files) -> report`), by name. A report has `clean`, `texts`, `rows`,
+    factory returning `scan(files, options) -> report`), by name. A report has `clean`, `texts`, `rows`,
     `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
     from importlib.metadata import entry_points
 
@@ -194,7 +194,7 @@ class ReleaseWriter:
     """
 
     def __init__(self, lake: Lake, name: str, trl_type: str, *, leak_scan: str = "required",
-                 reason: str | None = None, requested_by: str | None = None):
+                 reason: str | None = None, requested_by: str | None = None, scan_options: dict | None = None):
         if not NAME_PATTERN.match(name):
             raise ReleaseError(f"release name {name!r} must match {NAME_PATTERN.pattern}")
         if trl_type not in TRL_TYPES:
@@ -205,6 +205,7 @@ class ReleaseWriter:
             raise ReleaseError(f"release {name}: leak_scan='skip' needs a reason (it is recorded in the manifest)")
         self.leak_scan, self.skip_reason = leak_scan, (reason or "").strip() or None
         self.requested_by = requested_by or _user()
+        self.scan_options = dict(scan_options or {})  # handed to each scanner as is (curation: {"scrub": {...}})
         self.scanned: dict[str, tuple[int, int]] | None = None  # data file -> (size, mtime_ns) the gate read
         self.scan_report = None
         self.lake, self.name, self.trl_type = lake, name, trl_type
@@ -343,7 +344,7 @@ class ReleaseWriter:
         files = sorted((self.staging / "data").glob("*.parquet"))
         section: dict = {"mode": "required", "scanners": [], "texts": 0, "hits": 0}
         for name, scan in scanners:
-            report = scan(files)
+            report = scan(files, self.scan_options)
             if not report.clean:
                 self.discard()
                 raise LeakScanRefused(refusal(self.name, report), report)

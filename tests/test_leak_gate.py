@@ -172,6 +172,16 @@ def test_skipping_the_scan_needs_a_reason_and_is_recorded_in_the_manifest_and_th
                     ("s", "required", None, None)]
 
 
+def test_the_publisher_can_hand_the_scanner_the_recipes_scrub_config(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    writer = stage(lake, release_table(["my card is 4111 1111 1111 1111"]),
+                   scan_options={"scrub": {"scan_entities": ["IP_ADDRESS"]}})
+    manifest = finalize(writer)
+    assert manifest["leak_scan"]["scanners"][0]["entities"] == ["IP_ADDRESS"]
+    with pytest.raises(LeakScanRefused, match="CREDIT_CARD"):  # the default config: the high tier
+        finalize(stage(lake, release_table(["my card is 4111 1111 1111 1111"]), name="s"))
+
+
 # -- ids ------------------------------------------------------------------------------------------------
 
 

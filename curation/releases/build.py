@@ -258,8 +258,9 @@ def _refuse_empty_or_flagged(job: Job, rows_out: int) -> None:
 
 
 def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refreeze: bool = False,
-          code_version: str = "") -> Built:
-    """Build, check and publish one release (see the module docstring)."""
+          code_version: str = "", scan_options: dict | None = None) -> Built:
+    """Build, check and publish one release (see the module docstring). `scan_options` go to the leak
+    gate's scanners (the release stage passes the recipe's scrub config: `{"scrub": {...}}`)."""
     if entry.frozen_eval and not refreeze and versions(lake, entry.name):
         existing = resolve(lake, entry.name)
         note = "frozen evaluation set: latest version reused"
@@ -277,15 +278,16 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
         if sections["rows_in"] != rows_out + sum(job.dropped.values()):
             raise BuildError(f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
                              f"{rows_out} rows, {sum(job.dropped.values())} dropped")
-        return _publish(job, sections, rows_out, code_version)
+        return _publish(job, sections, rows_out, code_version, scan_options)
     finally:
         if own_inputs:
             inputs.close()
 
 
-def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Built:
+def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None) -> Built:
     entry, lake = job.entry, job.inputs.lake
-    writer = ReleaseWriter(lake, entry.name, entry.type, leak_scan=entry.leak_scan, reason=entry.leak_scan_reason)
+    writer = ReleaseWriter(lake, entry.name, entry.type, leak_scan=entry.leak_scan, reason=entry.leak_scan_reason,
+                           scan_options=scan_options)
     try:
         with timed(job, "write"):
             _write(job, writer)

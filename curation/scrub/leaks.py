@@ -50,14 +50,15 @@ _DETECT_BATCH = 2_000
 # RE2 classes, over NFKC-normalized text without format characters (Cf).
 NUMBER = r"\p{N}"  # every character that is, or normalizes to, a digit (tests check all of Unicode)
 AT_SIGN = "@"  # NFKC maps the full-width and small commercial at to it
-_SPELLED_AT = r"(?i)(?:^|[^\pL\pN])at(?:[^\pL\pN]|$)"
-_DOMAIN_DOT = r"(?i)\.|dot"
+# a spelled "at" as a word, later followed by the domain's dot: a dot right before a letter (`gmail.com`),
+# a spaced dot (`gmail . com`) or a spelled "dot"
+_SPELLED_AT = r"(?is)(?:^|[^\pL\pN])at[^\pL\pN].*(?:\.\pL|\s\.\s|dot)"
 
 
 @dataclass(frozen=True)
 class Condition:
     """A necessary condition for a type to occur in a (normalized) text: at least `min_numbers` number
-    characters, and, when given, a match of each pattern in `all_of` (or of any pattern in `any_of`)."""
+    characters and a match of every pattern in `all_of`; or, when `alternatives` are given, any of them."""
 
     min_numbers: int = 0
     all_of: tuple[str, ...] = ()
@@ -77,9 +78,8 @@ NECESSARY: dict[str, Condition] = {
     # IPv4: four numbers and three dots; IPv6: at least two colons
     "IP_ADDRESS": Condition(alternatives=(Condition(min_numbers=4, all_of=(r"\..*\..*\.",)),
                                           Condition(all_of=(r":.*:",)))),
-    # an `@` (spaced or not), or a spelled "at" as a word; and a domain with a dot or a spelled "dot"
-    "EMAIL_ADDRESS": Condition(alternatives=(Condition(all_of=(AT_SIGN,)),
-                                             Condition(all_of=(_SPELLED_AT, _DOMAIN_DOT)))),
+    # an `@` (spaced or not), or a spelled "at" as a word followed by a domain with a dot or a spelled "dot"
+    "EMAIL_ADDRESS": Condition(alternatives=(Condition(all_of=(AT_SIGN,)), Condition(all_of=(_SPELLED_AT,)))),
     # a house number or a postcode: the engine runs its address recognizer only where a digit is
     "STREET_ADDRESS": Condition(min_numbers=1),
     # every passport, licence and national id format detected has digits
@@ -302,10 +302,14 @@ def _scan_table(table, file: int, offset: int, entities: Sequence[str], pending:
         for path, rows, values in _string_leaves(column, name):
             values = _masked(path, values)
             report.texts += len(values) - values.null_count
-            mask = suspects(values, entities)
+            # each distinct value is tested once: a conversation's messages recur in its later rows
+            encoded = values.dictionary_encode()
+            mask = suspects(encoded.dictionary, entities)
             if pc.any(mask).as_py():
-                picked_rows = pc.add(pc.filter(rows, mask), offset).to_pylist()
-                pending.add(file, path, picked_rows, pc.filter(values, mask).to_pylist())
+                codes = pc.filter(pa.array(range(len(encoded.dictionary)), pa.int32()), mask)
+                in_rows = pc.is_in(encoded.indices, value_set=codes)
+                picked_rows = pc.add(pc.filter(rows, in_rows), offset).to_pylist()
+                pending.add(file, path, picked_rows, pc.filter(values, in_rows).to_pylist())
 
 
 def _top(column: str) -> str:
@@ -426,7 +430,13 @@ def entities(text: str, config: ScrubConfig | None = None) -> list[str]:
     return list(dict.fromkeys(leak.entity_type for leak in scan_texts([("text", text)], config)))
 
 
-def release_gate() -> Callable[[list[Path]], ScanReport]:
+def release_gate() -> Callable[[list[Path], dict], ScanReport]:
     """The entry point `lakehouse.releases` loads from `flywheel.leak_scanners`: a scan of a staged
-    release's data files with the default scrub config (the same call as `flywheel scan-leaks`)."""
-    return lambda files: scan_paths(files)
+    release's data files, the same call as `flywheel scan-leaks [--recipe]`, with the scrub config the
+    publisher passes (`options["scrub"]`: the recipe's scrub section as set) or the default one."""
+
+    def gate(files: list[Path], options: dict | None = None) -> ScanReport:
+        section = (options or {}).get("scrub")
+        return scan_paths(files, ScrubConfig.model_validate(section) if section is not None else None)
+
+    return gate
