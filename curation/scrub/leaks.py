@@ -29,6 +29,7 @@ itself holds nothing the scan flags, else by `<file>#<row>`.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,7 +46,6 @@ _FICTION_PHONE = re.compile(r"^1?[2-9]\d{2}55501\d{2}$")
 _DOC_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
 _MASK = "<id>"
 _BATCH_ROWS = 65_536
-_DETECT_BATCH = 2_000
 
 # RE2 classes, over NFKC-normalized text without format characters (Cf).
 NUMBER = r"\p{N}"  # every character that is, or normalizes to, a digit (tests check all of Unicode)
@@ -232,25 +232,40 @@ def suspects(values, entities: Sequence[str]):
 # -- detection ------------------------------------------------------------------------------------------
 
 
+def scan_config(config: ScrubConfig, entities: Sequence[str]) -> ScrubConfig:
+    """`config` narrowed to the scanned types: each tier keeps its threshold for the types it holds (a
+    scanned type in no tier gets a tier of its own at the default threshold), detection runs on every
+    core (a publish waits for it), and no other type is detected (no NER model unless a NER type is
+    scanned)."""
+    from curation.scrub.config import TierPolicy
+
+    wanted = set(entities)
+    tiers = {name: policy.model_copy(update={"entities": [e for e in policy.entities if e in wanted],
+                                             "action": "replace"})
+             for name, policy in config.tiers.items() if wanted & set(policy.entities)}
+    homeless = [e for e in entities if config.tier_of(e) is None]
+    if homeless:
+        tiers["scanned"] = TierPolicy(entities=homeless)
+    return config.model_copy(update={"tiers": tiers, "workers": max(config.workers, os.cpu_count() or 1)})
+
+
 class _Detect:
-    """The scrubber's detection and resolution for the scanned types, over distinct texts."""
+    """The scrubber's own detection (`Scrubber.detect`, in worker processes when there are many texts)
+    and resolution, for the scanned types."""
 
     def __init__(self, config: ScrubConfig, entities: Sequence[str]):
-        from curation.scrub.engine import get_detector
+        from curation.scrub.scrubber import Scrubber
 
-        self.config, self.entities = config, list(entities)
-        self.detector = get_detector(config, self.entities)
+        self.config, self.entities = scan_config(config, entities), set(entities)
+        self.scrubber = Scrubber(self.config)
 
     def __call__(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
         from curation.scrub.resolve import resolve
 
-        out: list[list[tuple[str, float]]] = []
-        for first in range(0, len(texts), _DETECT_BATCH):
-            part = texts[first:first + _DETECT_BATCH]
-            for text, detections in zip(part, self.detector.detect(part)):
-                out.append([(f.entity_type, f.score) for f in resolve(text, detections, self.config)
-                            if f.entity_type in self.entities and not is_harmless_value(f.entity_type, text[f.start:f.end])])
-        return out
+        found = self.scrubber.detect(texts)
+        return [[(f.entity_type, f.score) for f in resolve(text, found[text], self.config)
+                 if f.entity_type in self.entities and not is_harmless_value(f.entity_type, text[f.start:f.end])]
+                for text in texts]
 
 
 @dataclass
