@@ -52,7 +52,7 @@ NUMBER = r"\p{N}"  # every character that is, or normalizes to, a digit (tests c
 AT_SIGN = "@"  # NFKC maps the full-width and small commercial at to it
 # a spelled "at" as a word, later followed by the domain's dot: a dot right before a letter (`gmail.com`),
 # a spaced dot (`gmail . com`) or a spelled "dot"
-_SPELLED_AT = r"(?is)(?:^|[^\pL\pN])at[^\pL\pN].*(?:\.\pL|\s\.\s|dot)"
+_SPELLED_AT = r"(?is:(?:^|[^\pL\pN])at[^\pL\pN].*(?:\.\pL|\s\.\s|dot))"
 
 
 @dataclass(frozen=True)
@@ -182,19 +182,43 @@ def normalize(values):
     return pc.replace_substring_regex(pc.utf8_normalize(values, "NFKC"), r"\p{Cf}", "")
 
 
-def _holds(condition: Condition, texts, numbers):
+def _simple(condition: Condition) -> Iterator[Condition]:
+    """The condition as alternatives without alternatives of their own."""
+    if condition.alternatives:
+        for alternative in condition.alternatives:
+            yield from _simple(alternative)
+    else:
+        yield condition
+
+
+def _held(texts, numbers, conditions: list[Condition]):
+    """A numpy mask: the texts meeting any of the simple conditions. Count-only conditions are one
+    comparison, pattern-only ones one fused regex pass, and patterns behind a count run only on the
+    texts with enough number characters."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    if condition.alternatives:
-        result = None
-        for alternative in condition.alternatives:
-            held = _holds(alternative, texts, numbers)
-            result = held if result is None else pc.or_(result, held)
-        return result
-    result = pc.greater_equal(numbers, condition.min_numbers)
-    for pattern in condition.all_of:
-        result = pc.and_(result, pc.match_substring_regex(texts, pattern))
-    return result
+    counts = numbers.to_numpy(zero_copy_only=False)
+    held = np.zeros(len(texts), dtype=bool)
+    fused = sorted({c.all_of[0] for c in conditions if c.min_numbers == 0 and len(c.all_of) == 1})
+    if fused:
+        pattern = "|".join(f"(?:{p})" for p in fused)
+        held |= pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False)
+    for condition in conditions:
+        if condition.min_numbers == 0 and len(condition.all_of) == 1:
+            continue
+        enough = (counts >= condition.min_numbers) & ~held
+        if not condition.all_of or not enough.any():
+            held |= enough
+            continue
+        where = np.flatnonzero(enough)
+        subset = pc.take(texts, pa.array(where))
+        ok = np.ones(len(where), dtype=bool)
+        for pattern in condition.all_of:
+            ok &= pc.fill_null(pc.match_substring_regex(subset, pattern), False).to_numpy(zero_copy_only=False)
+        held[where[ok]] = True
+    return held
 
 
 def suspects(values, entities: Sequence[str]):
@@ -207,25 +231,14 @@ def suspects(values, entities: Sequence[str]):
     present = pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
     if any(e not in NECESSARY for e in entities):
         return present
-    mask = np.zeros(len(values), dtype=bool)
+    conditions = [simple for entity in entities for simple in _simple(NECESSARY[entity])]
     non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(values)), False).to_numpy(zero_copy_only=False)
-    for part, where in ((values, None), (None, np.flatnonzero(non_ascii))):
-        if part is None:
-            if not len(where):
-                continue
-            part = normalize(pc.take(values, pa.array(where)))
-        numbers = pc.fill_null(pc.count_substring_regex(part, NUMBER), 0)
-        held = None
-        for entity in entities:
-            one = _holds(NECESSARY[entity], part, numbers)
-            held = one if held is None else pc.or_(held, one)
-        if held is None:
-            continue
-        held = pc.fill_null(held, False).to_numpy(zero_copy_only=False)
-        if where is None:
-            mask |= held
-        else:
-            mask[where] |= held
+    where = np.flatnonzero(non_ascii)
+    # ASCII text is its own normal form; the rest is tested after normalization (and before: both count)
+    mask = _held(values, pc.fill_null(pc.count_substring_regex(values, NUMBER), 0), conditions)
+    if len(where):
+        part = normalize(pc.take(values, pa.array(where)))
+        mask[where] |= _held(part, pc.fill_null(pc.count_substring_regex(part, NUMBER), 0), conditions)
     return pc.and_(present, pa.array(mask))
 
 
@@ -270,17 +283,34 @@ class _Detect:
 
 @dataclass
 class _Pending:
-    """Suspect texts gathered over a scan, each distinct text detected once at the end."""
+    """Suspect texts gathered over a scan: each distinct text is detected once at the end, and only the
+    texts with a finding are traced back to their rows (kept as Arrow arrays until then)."""
 
-    places: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)  # text -> (file, column, row)
+    texts: dict[str, None] = field(default_factory=dict)  # distinct suspect texts, first seen first
+    chunks: list[tuple[int, str, object, object]] = field(default_factory=list)  # (source, column, rows, texts)
 
-    def add(self, file: int, column: str, rows, texts) -> None:
-        for row, text in zip(rows, texts):
-            self.places.setdefault(text, []).append((file, column, row))
+    def add(self, source: int, column: str, rows, texts) -> None:
+        import pyarrow.compute as pc
+
+        self.chunks.append((source, column, rows, texts))
+        self.texts.update(dict.fromkeys(pc.unique(texts).to_pylist()))
+
+    def places(self, flagged: dict[str, list[tuple[str, float]]]) -> Iterator[tuple[int, str, int, str, float]]:
+        """(source, column, row, type, score) for every occurrence of a flagged text."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        value_set = pa.array(list(flagged), pa.string())
+        for source, column, rows, texts in self.chunks:
+            hit = pc.is_in(texts, value_set=value_set)
+            for row, text in zip(pc.filter(rows, hit).to_pylist(), pc.filter(texts, hit).to_pylist()):
+                for entity, score in flagged[text]:
+                    yield source, column, row, entity, score
 
 
 def _string_leaves(array, path: str) -> Iterator[tuple[str, object, object]]:
     """(column path, parent row index per value, string values) for every string inside `array`."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -288,7 +318,7 @@ def _string_leaves(array, path: str) -> Iterator[tuple[str, object, object]]:
     if pa.types.is_dictionary(kind):
         yield from _string_leaves(array.cast(kind.value_type), path)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        yield path, pa.array(range(len(array)), pa.int64()), array
+        yield path, pa.array(np.arange(len(array), dtype=np.int64)), array
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
         parents = pc.list_parent_indices(array)
         for sub_path, rows, values in _string_leaves(pc.list_flatten(array), f"{path}[]"):
@@ -308,6 +338,7 @@ def _masked(column: str, values):
 
 
 def _scan_table(table, file: int, offset: int, entities: Sequence[str], pending: _Pending, report: ScanReport) -> None:
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -315,16 +346,16 @@ def _scan_table(table, file: int, offset: int, entities: Sequence[str], pending:
         column = table.column(name)
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         for path, rows, values in _string_leaves(column, name):
-            values = _masked(path, values)
             report.texts += len(values) - values.null_count
-            # each distinct value is tested once: a conversation's messages recur in its later rows
+            # each distinct value is masked and tested once: a conversation's messages recur in its later rows
             encoded = values.dictionary_encode()
-            mask = suspects(encoded.dictionary, entities)
+            distinct = _masked(path, encoded.dictionary)
+            mask = suspects(distinct, entities)
             if pc.any(mask).as_py():
-                codes = pc.filter(pa.array(range(len(encoded.dictionary)), pa.int32()), mask)
+                codes = pc.filter(pa.array(np.arange(len(distinct), dtype=np.int32)), mask)
                 in_rows = pc.is_in(encoded.indices, value_set=codes)
-                picked_rows = pc.add(pc.filter(rows, in_rows), offset).to_pylist()
-                pending.add(file, path, picked_rows, pc.filter(values, in_rows).to_pylist())
+                picked = pc.take(distinct, pc.filter(encoded.indices, in_rows))
+                pending.add(file, path, pc.add(pc.filter(rows, in_rows), offset), picked)
 
 
 def _top(column: str) -> str:
@@ -359,12 +390,10 @@ class _Source:
 
 def _resolve(pending: _Pending, detect: _Detect, sources: list[_Source], report: ScanReport) -> None:
     """Detect each distinct suspect text once and turn the findings into leaks with safe row names."""
-    texts = list(pending.places)
+    texts = list(pending.texts)
     report.suspects += len(texts)
-    found: list[tuple[int, str, int, str, float]] = []  # (source, column, row, type, score)
-    for text, hits in zip(texts, detect(texts)):
-        for entity, score in hits:
-            found += [(source, column, row, entity, score) for source, column, row in pending.places[text]]
+    flagged = {text: hits for text, hits in zip(texts, detect(texts)) if hits}
+    found = list(pending.places(flagged)) if flagged else []  # (source, column, row, type, score)
     if not found:
         return
     dirty = {(source, row) for source, column, row, _, _ in found if _top(column) in ID_COLUMNS}
@@ -392,7 +421,7 @@ def _scan_sources(sources: list[_Source], config: ScrubConfig | None, entities: 
         for batch in source.batches():
             _scan_table(batch, index, offset, wanted, pending, report)
             offset += batch.num_rows
-    if pending.places:
+    if pending.texts:
         _resolve(pending, _Detect(config, wanted), sources, report)
     return report
 
