@@ -206,7 +206,7 @@ class ReleaseWriter:
         self.leak_scan, self.skip_reason = leak_scan, (reason or "").strip() or None
         self.requested_by = requested_by or _user()
         self.scan_options = dict(scan_options or {})  # handed to each scanner as is (curation: {"scrub": {...}})
-        self.scanned: dict[str, tuple[int, int]] | None = None  # data file -> (size, mtime_ns) the gate read
+        self.scanned = False  # whether the gate passed (or a recorded skip) over the files hashed in the manifest
         self.scan_report = None
         self.lake, self.name, self.trl_type = lake, name, trl_type
         self.staging = lake.staging_root / f"release-{uuid.uuid4().hex}"
@@ -326,13 +326,10 @@ class ReleaseWriter:
             return Release(self.name, version, target)
         raise ReleaseError(f"could not publish {self.name}: versions kept being taken by other writers")
 
-    def _data_files(self) -> dict[str, tuple[int, int]]:
-        return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((self.staging / "data").glob("*"))}
-
     def _leak_gate(self) -> dict:
         """Scan the staged data files with every registered scanner; the manifest section, or refuse."""
         if self.leak_scan == "skip":
-            self.scanned = self._data_files()
+            self.scanned = True
             return {"mode": "skip", "reason": self.skip_reason, "requested_by": self.requested_by}
         scanners = leak_scanners()
         if not scanners:
@@ -351,14 +348,17 @@ class ReleaseWriter:
             section["scanners"].append({"name": name, "scanner": report.scanner, "entities": list(report.entities)})
             section["texts"] = max(section["texts"], report.texts)
             self.scan_report = report
-        self.scanned = self._data_files()
+        self.scanned = True
         return section
 
     def _check_scanned(self) -> None:
-        """The gate: refuse unless the leak scan (or a recorded skip) covered exactly the files staged now."""
-        if self.scanned is None:
+        """The gate: refuse unless the leak scan (or a recorded skip) passed, and the data files are still
+        exactly those it read (finalize hashed them into the manifest right after the scan)."""
+        if not self.scanned:
             raise LeakScanRefused(f"release {self.name} refused: no leak scan ran over it (finalize() runs the gate)")
-        if self._data_files() != self.scanned:
+        listed = {f["path"]: f["sha256"] for f in self.manifest["files"]}
+        staged = {f"data/{p.name}": p for p in (self.staging / "data").iterdir()}
+        if set(staged) != set(listed) or any(file_sha256(staged[k]) != v for k, v in listed.items()):
             raise LeakScanRefused(f"release {self.name} refused: its data files changed after the leak scan")
 
     def discard(self) -> None:

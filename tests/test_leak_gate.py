@@ -124,12 +124,13 @@ def test_publish_refuses_without_the_gate_or_when_files_change_after_it(tmp_path
     with pytest.raises(LeakScanRefused, match="no leak scan ran"):
         unscanned.publish()
     unscanned.discard()
-    writer = stage(lake, release_table(["hello"]))
-    finalize(writer)
-    pq.write_table(release_table(["my card is 4111 1111 1111 1111"]), writer.staging / "data" / "test-00000.parquet")
-    with pytest.raises(LeakScanRefused, match="changed after the leak scan"):
-        writer.publish()
-    writer.discard()
+    for changed in ("test-00000.parquet", "train-00000.parquet"):  # a file added, a file replaced
+        writer = stage(lake, release_table(["hello"]))
+        finalize(writer)
+        pq.write_table(release_table(["my card is 4111 1111 1111 1111"]), writer.staging / "data" / changed)
+        with pytest.raises(LeakScanRefused, match="changed after the leak scan"):
+            writer.publish()
+        writer.discard()
     assert versions(lake, "r") == []
 
 
