@@ -49,12 +49,14 @@ LEAK_SCAN_MODES = ("required", "skip")
 SHOWN_ROWS = 20
 # Column semantics for the leak gate, declared once: every string column of a release is user text and is
 # scanned. These hold ids, which are scanned too (a client's own conversation id, and the sample ids built
-# from it, may hold an e-mail address or a phone number), except for the parts that are our own record
-# hashes: `<source>-<16 hex digits of xxh3>` as ingest makes them (`hh-cb5545ca83f02695-chosen:1`), which
-# carry no user text and would otherwise pass for card or IBAN numbers now and then.
+# from it, may hold an e-mail address or a phone number), except for the parts that cannot carry user text:
+# the record hashes ingest makes (`<source>-<16 hex digits of xxh3>`: `hh-cb5545ca83f02695-chosen:1`, which
+# would otherwise pass for an IBAN now and then), the simulator's numbered ids (`sim-0000123`) and UUIDs.
+# Masking them also keeps a million ids full of digits away from the detector.
 ID_COLUMNS = frozenset({"sample_id", "conversation_id", "chosen_sample_id", "rejected_sample_id", "dedup_cluster",
                         "character_id", "prompt_ref"})
-OWN_HASH_ID = r"\b(?:hh|openai|sharegpt|persona-chat|persona)-[0-9a-f]{16}\b"
+OPAQUE_ID = (r"\b(?:(?:hh|openai|sharegpt|persona-chat|persona)-[0-9a-f]{16}|sim-[0-9]{7,}"
+             r"|(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))\b")
 
 
 class ReleaseError(Exception):

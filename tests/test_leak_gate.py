@@ -194,6 +194,16 @@ def test_our_hash_ids_are_not_scanned_but_read_as_identifiers_in_text(tmp_path):
     assert writer.publish().ref == "r@1"
 
 
+def test_opaque_ids_are_masked_and_only_they():
+    from lakehouse.releases import OPAQUE_ID
+
+    ids = [HH_ID, "sim-0004155:3", "3F2A9C1E-7B4D-4E0A-9C1B-2D3E4F5A6B7C:1", "persona-chat-00ff00ff00ff00ff",
+           "jane.doe@gmail.com:1", "sharegpt-4155550134:1", "hh-cb5545ca83f0269:1"]
+    masked = pc.replace_substring_regex(pa.array(ids), OPAQUE_ID, "<id>").to_pylist()
+    assert masked == ["<id>-chosen:1", "<id>:3", "<id>:1", "<id>", "jane.doe@gmail.com:1", "sharegpt-4155550134:1",
+                      "hh-cb5545ca83f0269:1"]
+
+
 def test_an_id_built_from_user_input_is_scanned_and_never_printed(tmp_path):
     lake = Lake(tmp_path / "lake")
     table = release_table(["hello", "fine"], ids=["c-00:1", "jane.doe@gmail.com:1"])

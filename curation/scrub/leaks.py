@@ -8,7 +8,7 @@ gated by exactly what `scan-leaks` reports. (docs/scrub.md, "The leak scan"; doc
 What is scanned: every string in a Parquet file, nested ones included (TRL conversational columns are
 list<struct<role, content>>). The columns `lakehouse.releases.ID_COLUMNS` declares as ids are scanned
 too (a client's own conversation id may be an e-mail address), with our own record hashes masked
-(`OWN_HASH_ID`: `hh-cb5545ca83f02695-chosen:1` is not a card number).
+(`OPAQUE_ID`: `hh-cb5545ca83f02695-chosen:1` is not a card number).
 
 What is found: the scrub config's high tier (or `scan_entities` where a recipe sets them), by the
 scrubber's own detection (`curation.scrub.engine.get_detector` + `resolve`), so improvements to the
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.scrub.config import ScrubConfig
-from lakehouse.releases import ID_COLUMNS, OWN_HASH_ID
+from lakehouse.releases import ID_COLUMNS, OPAQUE_ID
 
 SCANNER = "curation.scrub.leaks"
 ROW_ID_COLUMNS = ("sample_id", "conversation_id")
@@ -334,7 +334,7 @@ def _masked(column: str, values):
 
     if column.split(".")[0].split("[")[0] not in ID_COLUMNS:
         return values
-    return pc.replace_substring_regex(values, OWN_HASH_ID, _MASK)
+    return pc.replace_substring_regex(values, OPAQUE_ID, _MASK)
 
 
 def _scan_table(table, file: int, offset: int, entities: Sequence[str], pending: _Pending, report: ScanReport) -> None:
