@@ -29,7 +29,8 @@ from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, tabl
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PLANTED = ["my card is 4111 1111 1111 1111", "mail me: dana.whitfield@gmail.com", "call 415-867-5309 tonight",
            "ssn 536-22-1234", "IBAN DE89 3704 0044 0532 0130 00", "my box is at 172.16.254.1",
-           "call me on ４１５ ８６７ ５３０９", "jane.doe at gmail dot com", "card 4111\u200b1111\u200b1111\u200b1111",
+           "call me on ４１５ ８６７ ５３０９", "jane.doe at gmail dot com",
+           "card 4111\u200b1111\u200b1111\u200b1111",
            "phone 415\u202f867\u202f5309", "write to kim (at) proton (dot) me", "text +44 20 7946 0958"]
 
 
@@ -115,7 +116,8 @@ def main() -> None:
     full = scale(1_000_000)
     small = max(1, full // 1000)
     directory = str(prepare(full))
-    baseline = measure(f"detector on every text, {small:,} rows", gate, directory, small, False, items=small, unit="rows")
+    baseline = measure(f"detector on every text, {small:,} rows", gate, directory, small, False, items=small,
+                       unit="rows")
     ours_small = measure(f"leak gate, {small:,} rows", gate, directory, small, True, items=small, unit="rows")
     ours_full = measure(f"leak gate, {full:,} rows", gate, directory, None, True, items=full, unit="rows")
     text = table("Leak gate on an SFT release (scan_paths: pre-filter + the scrubber's detection)", baseline,

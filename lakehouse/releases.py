@@ -77,7 +77,8 @@ def leak_scanners() -> list[tuple[str, Callable]]:
     `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
     from importlib.metadata import entry_points
 
-    return [(entry.name, entry.load()()) for entry in sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)]
+    found = sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
+    return [(entry.name, entry.load()()) for entry in found]
 
 
 def refusal(name: str, report) -> str:
