@@ -7,12 +7,12 @@ gated by exactly what `scan-leaks` reports. (docs/scrub.md, "The leak scan"; doc
 
 What is scanned: every string in a Parquet file, nested ones included (TRL conversational columns are
 list<struct<role, content>>). The columns `lakehouse.releases.ID_COLUMNS` declares as ids are scanned
-too (a client's own conversation id may be an e-mail address), with our own record hashes masked
-(`OPAQUE_ID`: `hh-cb5545ca83f02695-chosen:1` is not a card number).
+too (a client's own conversation id may be an e-mail address), with the ids that cannot carry user text
+masked (`OPAQUE_ID`: our record hashes such as `hh-cb5545ca83f02695-chosen:1`, simulator ids, UUIDs).
 
 What is found: the scrub config's high tier (or `scan_entities` where a recipe sets them), by the
-scrubber's own detection (`curation.scrub.engine.get_detector` + `resolve`), so improvements to the
-recognizers reach the gate unchanged. Surrogates the scrubber writes are not leaks: they come from ranges
+scrubber's own detection (`Scrubber.detect`, then `resolve`, with the config narrowed to the scanned
+types), so improvements to the recognizers and the normalization reach the gate unchanged. Surrogates the scrubber writes are not leaks: they come from ranges
 reserved for fiction or fail their check digit (replace.py).
 
 Why it is fast without skipping anything: a text reaches the detector unless a vectorized test (RE2 in
@@ -52,7 +52,7 @@ NUMBER = r"\p{N}"  # every character that is, or normalizes to, a digit (tests c
 AT_SIGN = "@"  # NFKC maps the full-width and small commercial at to it
 # a spelled "at" as a word, later followed by the domain's dot: a dot right before a letter (`gmail.com`),
 # a spaced dot (`gmail . com`) or a spelled "dot"
-_SPELLED_AT = r"(?is:(?:^|[^\pL\pN])at[^\pL\pN].*(?:\.\pL|\s\.\s|dot))"
+_SPELLED_AT = r"(?is:(?:^|[^\pL\pN])at[^\pL\pN].*(?:\.\pL|[\s\pZ]\.[\s\pZ]|dot))"
 
 
 @dataclass(frozen=True)
