@@ -328,11 +328,17 @@ def _string_leaves(array, path: str) -> Iterator[tuple[str, object, object]]:
             yield from _string_leaves(pc.struct_field(array, [i]), f"{path}.{kind.field(i).name}")
 
 
+def _top(column: str) -> str:
+    """The top-level column of a column path (`messages[].content` -> `messages`)."""
+    return column.split(".")[0].split("[")[0]
+
+
 def _masked(column: str, values):
-    """An id column's values with our own record hashes masked; other columns as they are."""
+    """An id column's values with the opaque ids (our record hashes, simulator ids, UUIDs) masked; other
+    columns as they are."""
     import pyarrow.compute as pc
 
-    if column.split(".")[0].split("[")[0] not in ID_COLUMNS:
+    if _top(column) not in ID_COLUMNS:
         return values
     return pc.replace_substring_regex(values, OPAQUE_ID, _MASK)
 
@@ -356,10 +362,6 @@ def _scan_table(table, file: int, offset: int, entities: Sequence[str], pending:
                 in_rows = pc.is_in(encoded.indices, value_set=codes)
                 picked = pc.take(distinct, pc.filter(encoded.indices, in_rows))
                 pending.add(file, path, pc.add(pc.filter(rows, in_rows), offset), picked)
-
-
-def _top(column: str) -> str:
-    return column.split(".")[0].split("[")[0]
 
 
 @dataclass
