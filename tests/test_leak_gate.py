@@ -292,11 +292,12 @@ def cli():
     return lambda *args: CliRunner().invoke(app, [str(a) for a in args])
 
 
-def _recipe(path: Path, **entry) -> Path:
+def _recipe(path: Path, scrub: dict | None = None, **entry) -> Path:
     import yaml
 
     release = {"name": "sft", "type": "sft", "allow_unscrubbed": True, **entry}
-    path.write_text(yaml.safe_dump({"name": "gate", "stages": [{"stage": "release", "releases": [release]}]}))
+    stages = [{"stage": "scrub", **scrub}] if scrub is not None else []
+    path.write_text(yaml.safe_dump({"name": "gate", "stages": [*stages, {"stage": "release", "releases": [release]}]}))
     return path
 
 
@@ -319,6 +320,13 @@ def test_releases_build_refuses_a_planted_value_and_the_recipe_can_opt_out_on_re
     assert manifest["leak_scan"]["requested_by"]
     shown = cli("releases", "show", "sft", "--lake", root)
     assert "SKIPPED by" in shown.output and "reviewed by privacy team" in shown.output
+    # the release stage hands the gate the recipe's scrub config: here it scans IP addresses only
+    narrowed = cli("releases", "build", _recipe(tmp_path / "n.yaml", scrub={"scan_entities": ["IP_ADDRESS"]},
+                                                name="sft-ip"), "--lake", root)
+    assert narrowed.exit_code == 0, narrowed.output
+    manifest = json.loads((root / "releases" / "sft-ip" / "1" / "manifest.json").read_text())
+    assert manifest["leak_scan"]["mode"] == "required"
+    assert manifest["leak_scan"]["scanners"][0]["entities"] == ["IP_ADDRESS"]
 
 
 def test_rejection_sampling_publishes_through_the_gate(tmp_path):
