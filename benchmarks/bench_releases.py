@@ -101,7 +101,7 @@ def naive(lake_dir: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from curation.releases import leakscan
+    from curation.scrub import leaks as leakscan
     from lakehouse import artifacts, catalog
     from lakehouse.lake import Lake
 

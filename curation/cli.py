@@ -286,9 +286,10 @@ def scan_leaks(
     paths: Annotated[list[Path], typer.Argument(help="Parquet files or directories (a release, a table).")],
     recipe: RecipeOption = None,
     entities: Annotated[Optional[str], typer.Option(help="Comma-separated entity types (default: the recipe's "
-                                                    "scan_entities).", show_default=False)] = None,
+                                                    "scan_entities, else its high tier).", show_default=False)] = None,
 ) -> None:
-    """Scan every text column for high-risk identifiers; exit 1 and list the rows if any is found."""
+    """Scan every string column for high-risk identifiers (the scan that gates every release publish);
+    exit 1 and list the rows if any is found: types and rows only, never a value."""
     from curation.scrub.engine import ModelNotInstalled
     from curation.scrub.leaks import scan_paths
 

@@ -240,6 +240,7 @@ RELEASE_COLUMNS = {
     "rows_in": "BIGINT",
     "dropped": "JSON",
     "parents": "JSON",
+    "leak_scan": "JSON",  # the gate's record: mode required (scanners, texts) or skip (reason, requested_by)
 }
 RELEASE_ROW_PATH = "releases/([^/]+)/([0-9]+)/data/(train|validation|test)-[0-9]+[.]parquet$"
 

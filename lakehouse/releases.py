@@ -5,17 +5,27 @@ card whose `configs` header lets `datasets.load_dataset(<release dir>)` load it)
 storage half: staging a release, publishing it atomically under the next version, refusing to overwrite
 a version, resolving `NAME[@VERSION]`, listing and verifying. What goes into a release is decided by
 curation's release builders; the manifest fields they add go through `extra`.
+
+The leak gate lives here, at the lowest layer, so that no publisher can go around it: `publish` refuses
+unless a leak scan of the staged data files passed (`finalize` runs it; `publish` checks that the files it
+renames are the ones scanned). The scanner comes from the packages above through the entry-point group
+`flywheel.leak_scanners` (lakehouse never imports them); with none registered, nothing is published.
+Opting out is explicit (`leak_scan="skip"` with a reason), recorded in the manifest with who asked, and
+shown by the `releases` view.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import json
 import os
 import re
 import shutil
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +44,57 @@ STREAM_ROW_GROUP = 50_000
 PACKAGES = ("pyarrow", "duckdb", "polars", "datasets", "trl", "transformers", "datasketch",
             "presidio-analyzer", "sentence-transformers")
 
+LEAK_SCANNER_GROUP = "flywheel.leak_scanners"
+LEAK_SCAN_MODES = ("required", "skip")
+SHOWN_ROWS = 20
+# Column semantics for the leak gate, declared once: every string column of a release is user text and is
+# scanned. These hold ids, which are scanned too (a client's own conversation id, and the sample ids built
+# from it, may hold an e-mail address or a phone number), except for the parts that cannot carry user text:
+# the record hashes ingest makes (`<source>-<16 hex digits of xxh3>`: `hh-cb5545ca83f02695-chosen:1`, which
+# would otherwise pass for an IBAN now and then), the simulator's numbered ids (`sim-0000123`) and UUIDs.
+# Masking them also keeps a million ids full of digits away from the detector.
+ID_COLUMNS = frozenset({"sample_id", "conversation_id", "chosen_sample_id", "rejected_sample_id", "dedup_cluster",
+                        "character_id", "prompt_ref"})
+OPAQUE_ID = (r"\b(?:(?:hh|openai|sharegpt|persona-chat|persona)-[0-9a-f]{16}|sim-[0-9]{7,}"
+             r"|(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))\b")
+
 
 class ReleaseError(Exception):
     """A release cannot be written, found or verified; the message says why."""
+
+
+class LeakScanRefused(ReleaseError):
+    """The leak gate refused the release: the message names the types and rows (never a value)."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def leak_scanners() -> list[tuple[str, Callable]]:
+    """Every registered leak scanner (entry-point group `flywheel.leak_scanners`, each a zero-argument
+    factory returning `scan(files, options) -> report`), by name. A report has `clean`, `texts`, `rows`,
+    `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
+    return [(entry.name, entry.load()()) for entry in found]
+
+
+def refusal(name: str, report) -> str:
+    """The gate's error: types and counts, and the rows by the scanner's safe names, never a value."""
+    rows: dict[str, list[str]] = {}
+    for leak in report.leaks:
+        rows.setdefault(leak.row_ref, [])
+        entry = f"{leak.entity_type} in {leak.column}"
+        if entry not in rows[leak.row_ref]:
+            rows[leak.row_ref].append(entry)
+    kinds = Counter(leak.entity_type for leak in report.leaks)
+    shown = "; ".join(f"{ref} ({', '.join(found)})" for ref, found in list(rows.items())[:SHOWN_ROWS])
+    more = f"; and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    return (f"release {name} refused: the leak scan found high-risk identifiers "
+            f"({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}) in {len(rows)} rows: {shown}{more}. "
+            "Nothing was published; exclude the rows (`sample_id NOT IN (...)`) or fix the scrubbing")
 
 
 @dataclass(frozen=True)
@@ -132,15 +190,27 @@ class ReleaseWriter:
     """Stages one release, then publishes it under the next free version in one rename.
 
     Use: `w = ReleaseWriter(lake, name, trl_type)`, `w.write_split("train", table)` for each split,
-    `w.finalize(...)` to write manifest and card into the staging directory (a leak scan can then run
-    over `w.staging`), and `w.publish()`. Nothing is visible under `releases/` before `publish`.
+    `w.finalize(...)` to run the leak gate and write manifest and card into the staging directory, and
+    `w.publish()`. Nothing is visible under `releases/` before `publish`, and `publish` refuses unless the
+    gate passed on exactly the files it publishes. `leak_scan="skip"` (with a `reason`) publishes without
+    a scan; the manifest's `leak_scan` section records that, the reason and who asked.
     """
 
-    def __init__(self, lake: Lake, name: str, trl_type: str):
+    def __init__(self, lake: Lake, name: str, trl_type: str, *, leak_scan: str = "required",
+                 reason: str | None = None, requested_by: str | None = None, scan_options: dict | None = None):
         if not NAME_PATTERN.match(name):
             raise ReleaseError(f"release name {name!r} must match {NAME_PATTERN.pattern}")
         if trl_type not in TRL_TYPES:
             raise ReleaseError(f"release type {trl_type!r} is not one of {', '.join(TRL_TYPES)}")
+        if leak_scan not in LEAK_SCAN_MODES:
+            raise ReleaseError(f"leak_scan {leak_scan!r} is not one of {', '.join(LEAK_SCAN_MODES)}")
+        if leak_scan == "skip" and not (reason or "").strip():
+            raise ReleaseError(f"release {name}: leak_scan='skip' needs a reason (it is recorded in the manifest)")
+        self.leak_scan, self.skip_reason = leak_scan, (reason or "").strip() or None
+        self.requested_by = requested_by or _user()
+        self.scan_options = dict(scan_options or {})  # handed to each scanner as is (curation: {"scrub": {...}})
+        self.scanned = False  # whether the gate passed (or a recorded skip) over the files hashed in the manifest
+        self.scan_report = None
         self.lake, self.name, self.trl_type = lake, name, trl_type
         self.staging = lake.staging_root / f"release-{uuid.uuid4().hex}"
         (self.staging / "data").mkdir(parents=True)
@@ -201,8 +271,13 @@ class ReleaseWriter:
 
     def finalize(self, *, parents: dict, recipe: dict, split_method: str, dropped: dict[str, int],
                  description: str = "", code_version: str = "", extra: dict | None = None) -> dict:
-        """Write manifest.json and README.md into the staging directory; returns the manifest."""
+        """Run the leak gate over the staged data files, then write manifest.json (with the gate's
+        `leak_scan` section) and README.md into the staging directory; returns the manifest. A refused
+        release is discarded (LeakScanRefused): nothing of it is left."""
         self._close_streams()
+        if "leak_scan" in (extra or {}):
+            raise ReleaseError("the manifest's leak_scan section is the writer's own; do not pass it in `extra`")
+        gate = self._leak_gate()
         files = [
             {"path": f"data/{p.name}", "split": p.name.split("-")[0], "rows": self.splits[p.name.split("-")[0]],
              "sha256": file_sha256(p)}
@@ -223,6 +298,7 @@ class ReleaseWriter:
             "split_method": split_method,
             "dropped": dict(sorted(dropped.items())),
             **(extra or {}),
+            "leak_scan": gate,
         }
         manifest["content_hash"] = content_hash(manifest)
         self.manifest, self.description = manifest, description
@@ -240,6 +316,7 @@ class ReleaseWriter:
         """Move the staged release to `releases/<name>/<next version>/`; refuses to overwrite."""
         if self.manifest is None:
             raise ReleaseError("finalize() must run before publish()")
+        self._check_scanned()
         for _ in range(5):  # another process may publish the same version first: take the next one
             version = (versions(self.lake, self.name) or [0])[-1] + 1
             self._write_meta(version)
@@ -252,11 +329,53 @@ class ReleaseWriter:
             return Release(self.name, version, target)
         raise ReleaseError(f"could not publish {self.name}: versions kept being taken by other writers")
 
+    def _leak_gate(self) -> dict:
+        """Scan the staged data files with every registered scanner; the manifest section, or refuse."""
+        if self.leak_scan == "skip":
+            self.scanned = True
+            return {"mode": "skip", "reason": self.skip_reason, "requested_by": self.requested_by}
+        scanners = leak_scanners()
+        if not scanners:
+            self.discard()
+            raise ReleaseError(
+                f"release {self.name} refused: no leak scanner is registered (entry-point group "
+                f"{LEAK_SCANNER_GROUP}; the flywheel package registers curation's), so nothing can be published. "
+                "Install the package, or publish with leak_scan='skip' and a reason")
+        files = sorted((self.staging / "data").glob("*.parquet"))
+        section: dict = {"mode": "required", "scanners": [], "texts": 0, "hits": 0}
+        for name, scan in scanners:
+            report = scan(files, self.scan_options)
+            if not report.clean:
+                self.discard()
+                raise LeakScanRefused(refusal(self.name, report), report)
+            section["scanners"].append({"name": name, "scanner": report.scanner, "entities": list(report.entities)})
+            section["texts"] = max(section["texts"], report.texts)
+            self.scan_report = report
+        self.scanned = True
+        return section
+
+    def _check_scanned(self) -> None:
+        """The gate: refuse unless the leak scan (or a recorded skip) passed, and the data files are still
+        exactly those it read (finalize hashed them into the manifest right after the scan)."""
+        if not self.scanned:
+            raise LeakScanRefused(f"release {self.name} refused: no leak scan ran over it (finalize() runs the gate)")
+        listed = {f["path"]: f["sha256"] for f in self.manifest["files"]}
+        staged = {f"data/{p.name}": p for p in (self.staging / "data").iterdir()}
+        if set(staged) != set(listed) or any(file_sha256(staged[k]) != v for k, v in listed.items()):
+            raise LeakScanRefused(f"release {self.name} refused: its data files changed after the leak scan")
+
     def discard(self) -> None:
         for writer, _, _ in self._streams.values():
             writer.close()
         self._streams.clear()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        return os.environ.get("USER") or "unknown"
 
 
 def verify(release: Release) -> list[str]:

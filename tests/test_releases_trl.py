@@ -57,7 +57,7 @@ def tiny(releases) -> trl_steps.Tiny:
 
 
 def test_the_refused_hh_pairs_are_the_ones_with_personal_data(releases):
-    from curation.releases.leakscan import entities
+    from curation.scrub.leaks import entities
     from lakehouse import catalog
 
     lake, built, leaking = releases

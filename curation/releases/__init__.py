@@ -2,5 +2,5 @@
 
 build.py orchestrates one release: filter -> rows (sft.py, preference.py, unpaired.py, prompts.py,
 from_release.py) -> style features and pair filters -> leakage.py -> mixture.py -> splits.py ->
-artifacts_report.py -> leak scan (leakscan.py) while writing -> publish (lakehouse.releases).
+artifacts_report.py -> write -> leak gate and publish (lakehouse.releases, scanning with curation.scrub.leaks).
 """

@@ -1,10 +1,11 @@
 """Building one release: filter -> rows -> safety (exclude_unsafe) -> pair filters -> leakage -> mixture ->
-split -> artifact report -> leak scan -> publish.
+split -> artifact report -> write -> leak gate (ReleaseWriter.finalize) -> publish.
 
 The heavy work is DuckDB SQL over the catalog (a read-only connection) on a light candidate table (keys,
 provenance and the few texts a step needs); prompts are rebuilt from the `samples` view once, when the
-rows are streamed into the release files, and the leak scan reads that same stream. Nothing is visible
-under `releases/` until every check passed: a refused release leaves no version behind.
+rows are streamed into the release files, which the writer's leak gate then scans (the same scan as
+`flywheel scan-leaks`). Nothing is visible under `releases/` until every check passed: a refused release
+leaves no version behind.
 
 Same lake and same recipe entry give the same rows in the same order (by conversation, turn and sample
 id; seeded hash orders for sampling), hence the same content hash; a build whose content hash equals the
@@ -21,15 +22,15 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.releases import (artifacts_report, from_release, leakage, leakscan, mixture, preference, prompts, safety,
-                               sft, splits, style_features, unpaired)
+from curation.releases import (artifacts_report, from_release, leakage, mixture, preference, prompts, safety, sft,
+                               splits, style_features, unpaired)
 from curation.releases.config import ReleaseEntry
 from curation.releases.inputs import OPTIONAL_COLUMNS, Inputs, open_inputs
 from curation.releases.job import BuildError, Job
 from curation.releases.rows import (PAYLOAD_SQL, SCHEMAS, count_and_remove_drops, create_candidates, mark, quote,
                                     scalar)
 from lakehouse.lake import Lake
-from lakehouse.releases import SPLITS, Release, ReleaseWriter, resolve, versions
+from lakehouse.releases import SPLITS, LeakScanRefused, Release, ReleaseWriter, resolve, versions
 
 INSERTERS = {
     ("sft", "samples"): sft.insert_samples,
@@ -44,7 +45,6 @@ STRATA = ("origin", "source", "model_version", "character_id", "topic_cluster", 
 STRATA_TOP = 50
 BATCH_ROWS = 20_000
 OUTPUT_CHUNK_ROWS = 400_000
-SHOWN_IDS = 20
 
 
 @dataclass
@@ -183,43 +183,18 @@ def _output_sql(job: Job, condition: str) -> str:
         ORDER BY conversation_id, turn, sample_id"""
 
 
-def _texts(table: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """Every message text of a table, with the sample id of the row it belongs to."""
-    ids, texts = [], []
-    sample_ids = table.column("sample_id").combine_chunks()
-    for f in table.schema:
-        if pa.types.is_list(f.type):
-            column = table.column(f.name).combine_chunks()
-            ids.append(pc.take(sample_ids, pc.list_parent_indices(column)))
-            texts.append(pc.struct_field(pc.list_flatten(column), "content"))
-    return pa.concat_arrays(ids), pa.concat_arrays(texts)
-
-
-def _write(job: Job, writer: ReleaseWriter) -> dict:
-    """Stream the rows into the release's split files, scanning their text; refuses on a hit."""
+def _write(job: Job, writer: ReleaseWriter) -> None:
+    """Stream the rows into the release's split files."""
     schema = SCHEMAS[job.entry.type]
-    hits: list[tuple[str, str]] = []
-    texts = 0
     batches = (batch for condition in _output_chunks(job.con)
                for batch in job.con.sql(_output_sql(job, condition)).to_arrow_reader(BATCH_ROWS))
     for batch in batches:
         table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
-        if table.num_rows:
-            row_ids, row_texts = _texts(table)
-            texts += len(row_texts)
-            hits.extend(leakscan.scan_arrays(row_ids, row_texts))
         split_column = batch.column("split")
         for split in SPLITS:
             part = table.filter(pc.equal(split_column, split))
             if part.num_rows:
                 writer.append(split, part)
-    if hits:
-        ids = sorted({row_id for row_id, _ in hits})
-        kinds = Counter(entity for _, entity in hits)
-        shown = ", ".join(ids[:SHOWN_IDS]) + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
-        raise BuildError(f"release {job.entry.name} refused: the leak scan found high-risk identifiers "
-                         f"({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}) in {len(ids)} rows: {shown}")
-    return {"scanner": leakscan.SCANNER, "texts": texts, "hits": 0}
 
 
 def _check_text_layer(job: Job) -> None:
@@ -283,8 +258,9 @@ def _refuse_empty_or_flagged(job: Job, rows_out: int) -> None:
 
 
 def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refreeze: bool = False,
-          code_version: str = "") -> Built:
-    """Build, check and publish one release (see the module docstring)."""
+          code_version: str = "", scan_options: dict | None = None) -> Built:
+    """Build, check and publish one release (see the module docstring). `scan_options` go to the leak
+    gate's scanners (the release stage passes the recipe's scrub config: `{"scrub": {...}}`)."""
     if entry.frozen_eval and not refreeze and versions(lake, entry.name):
         existing = resolve(lake, entry.name)
         note = "frozen evaluation set: latest version reused"
@@ -302,27 +278,33 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
         if sections["rows_in"] != rows_out + sum(job.dropped.values()):
             raise BuildError(f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
                              f"{rows_out} rows, {sum(job.dropped.values())} dropped")
-        return _publish(job, sections, rows_out, code_version)
+        return _publish(job, sections, rows_out, code_version, scan_options)
     finally:
         if own_inputs:
             inputs.close()
 
 
-def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Built:
+def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None) -> Built:
     entry, lake = job.entry, job.inputs.lake
-    writer = ReleaseWriter(lake, entry.name, entry.type)
+    writer = ReleaseWriter(lake, entry.name, entry.type, leak_scan=entry.leak_scan, reason=entry.leak_scan_reason,
+                           scan_options=scan_options)
     try:
-        with timed(job, "write_and_leak_scan"):
-            scan = _write(job, writer)
+        with timed(job, "write"):
+            _write(job, writer)
         extra = {
             "frozen_eval": entry.frozen_eval, "text_layer": job.inputs.text_layer,
             "samples_columns": {c: job.inputs.has(c) for c in OPTIONAL_COLUMNS},
-            **sections, "leak_scan": scan, "notes": job.notes,
+            **sections, "notes": job.notes,
         }
         parents = {**job.inputs.parents(tuple(sorted(job.tables_read))), "releases": job.releases_read}
-        manifest = writer.finalize(parents=parents, recipe=entry.recipe(), split_method=sections["split"]["method"],
-                                   dropped=dict(job.dropped), description=entry.description or _describe(entry),
-                                   code_version=code_version, extra=extra)
+        try:
+            with timed(job, "leak_scan"):  # the gate runs in finalize, over the files just written
+                manifest = writer.finalize(parents=parents, recipe=entry.recipe(),
+                                           split_method=sections["split"]["method"], dropped=dict(job.dropped),
+                                           description=entry.description or _describe(entry),
+                                           code_version=code_version, extra=extra)
+        except LeakScanRefused as refused:
+            raise BuildError(str(refused)) from None
         latest = _latest(lake, entry.name)
         details = {"style_features": job.stats.get("style_features"), "notes": job.notes}
         if latest is not None and latest.manifest.get("content_hash") == manifest["content_hash"]:

@@ -193,6 +193,9 @@ class ReleaseEntry(Strict):
     seed: int = 0
     frozen_eval: bool = Field(False, description="a frozen evaluation prompt set: built once, then reused")
     allow_unscrubbed: bool = Field(False, description="allow building from bronze (unscrubbed) text")
+    leak_scan: Literal["required", "skip"] = Field(
+        "required", description="skip: publish without the leak gate (needs leak_scan_reason; recorded in the manifest)")
+    leak_scan_reason: str | None = Field(None, description="why the leak scan is skipped")
     representatives_only: bool = Field(True, description="keep only dedup representatives (when dedup ran)")
     exclude_unsafe: bool = Field(True, description="drop rows the safety stage flagged (`unsafe`; when it ran)")
     unsafe_scope: Literal["row", "target"] = Field(
@@ -223,6 +226,8 @@ class ReleaseEntry(Strict):
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ValueError(f"source names must be unique: {', '.join(names)}")
+        if self.leak_scan == "skip" and not (self.leak_scan_reason or "").strip():
+            raise ValueError("leak_scan: skip needs leak_scan_reason (it is recorded in the manifest)")
         if self.frozen_eval and self.type != "prompt":
             raise ValueError("frozen_eval: only a prompt release can be a frozen evaluation set")
         if self.total is not None and not any(s.ratio for s in self.sources):

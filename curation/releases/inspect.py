@@ -66,8 +66,11 @@ def show_lines(release: Release, strata_top: int = 5) -> list[str]:
         lines.append(f"  pair filters  max length ratio {pairs['max_length_ratio']}, max emoji difference "
                      f"{pairs['max_emoji_diff']}: dropped {pairs['length_ratio']:,} + {pairs['emoji_diff']:,}")
     scan = m.get("leak_scan") or {}
-    if scan:
-        lines.append(f"  leak scan     {scan['texts']:,} texts, {scan['hits']} hits ({scan['scanner']})")
+    if scan.get("mode") == "skip":
+        lines.append(f"  leak scan     SKIPPED by {scan.get('requested_by')}: {scan.get('reason')}")
+    elif scan:
+        scanners = ", ".join(s.get("name", "?") for s in scan.get("scanners", [])) or scan.get("scanner", "?")
+        lines.append(f"  leak scan     {scan['texts']:,} texts, {scan['hits']} hits ({scanners})")
     for origin, agreement in (m.get("label_agreement") or {}).items():
         lines.append(f"  labels        {origin}: {agreement['items']:,} items, mean agreement "
                      f"{agreement['mean_agreement']:.2f}, min {agreement['min_agreement']:.2f}")

@@ -29,12 +29,15 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                           f"(it has: {', '.join(e.name for e in config.releases)})")
     entries.sort(key=lambda e: not e.frozen_eval)  # stable: frozen evaluation sets first
     version = code_version()
+    scrub = ctx.recipe.config("scrub") if ctx.recipe is not None else None  # the gate scans as the scrub found
+    scan_options = {"scrub": scrub.model_dump(mode="json", exclude_unset=True)} if scrub is not None else None
     refused, built = [], {}
     inputs = open_inputs(ctx.lake)
     try:
         for entry in entries:
             try:
-                result = build(ctx.lake, entry, inputs=inputs, refreeze=refreeze, code_version=version)
+                result = build(ctx.lake, entry, inputs=inputs, refreeze=refreeze, code_version=version,
+                               scan_options=scan_options)
             except BuildError as exc:
                 if entry.frozen_eval:
                     raise StageFailed(str(exc)) from None
