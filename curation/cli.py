@@ -135,7 +135,7 @@ def _open_release(lake: Path | None, ref: str):
     from lakehouse.releases import ReleaseError, resolve
 
     try:
-        return resolve(Lake(lake), ref)
+        return resolve(Lake(lake).require(), ref)
     except ReleaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -176,7 +176,7 @@ def releases_list(lake: LakeOption = None) -> None:
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases
 
-    rows = list_rows(list_releases(Lake(lake)))
+    rows = list_rows(list_releases(Lake(lake).require()))
     if not rows:
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
@@ -229,7 +229,7 @@ def releases_verify(
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases, verify
 
-    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake))
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake).require())
     failed = 0
     for release in releases:
         problems = verify(release)
@@ -429,7 +429,7 @@ def similar(
     from lakehouse.lake import Lake
 
     try:
-        hits = similar_samples(Lake(lake), text, k=k, model=model)
+        hits = similar_samples(Lake(lake).require(), text, k=k, model=model)
     except NoEmbeddings as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -79,6 +79,8 @@ class Ingestor:
         self.advance = advance
         self.now = utc_now()
         self.defaults = adapters.Defaults(source=config.source, started_at=config.started_at)
+        # what is known is checked again at commit: another writer's commit to these tables is a conflict
+        tx.guard(tables.BRONZE_CONVERSATIONS, tables.INGESTED_FILES)
         self.known = _load_known(lake)
         self.ingested_shas = _load_ingested_shas(lake)
         self.bronze = tx.writer(tables.BRONZE_CONVERSATIONS)
