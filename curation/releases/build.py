@@ -283,9 +283,10 @@ def _refuse_empty_or_flagged(job: Job, rows_out: int) -> None:
 
 
 def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refreeze: bool = False,
-          code_version: str = "") -> Built:
-    """Build, check and publish one release (see the module docstring)."""
-    if entry.frozen_eval and not refreeze and versions(lake, entry.name):
+          code_version: str = "", publish: bool = True) -> Built:
+    """Build, check and publish one release (see the module docstring). `publish=False` builds and checks
+    it but publishes nothing (status "rebuilt", the manifest in `details`): `flywheel releases rebuild`."""
+    if publish and entry.frozen_eval and not refreeze and versions(lake, entry.name):
         existing = resolve(lake, entry.name)
         note = "frozen evaluation set: latest version reused"
         if existing.manifest["recipe"] != entry.recipe():
@@ -302,13 +303,13 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
         if sections["rows_in"] != rows_out + sum(job.dropped.values()):
             raise BuildError(f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
                              f"{rows_out} rows, {sum(job.dropped.values())} dropped")
-        return _publish(job, sections, rows_out, code_version)
+        return _publish(job, sections, rows_out, code_version, publish)
     finally:
         if own_inputs:
             inputs.close()
 
 
-def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Built:
+def _publish(job: Job, sections: dict, rows_out: int, code_version: str, publish: bool = True) -> Built:
     entry, lake = job.entry, job.inputs.lake
     writer = ReleaseWriter(lake, entry.name, entry.type)
     try:
@@ -323,8 +324,12 @@ def _publish(job: Job, sections: dict, rows_out: int, code_version: str) -> Buil
         manifest = writer.finalize(parents=parents, recipe=entry.recipe(), split_method=sections["split"]["method"],
                                    dropped=dict(job.dropped), description=entry.description or _describe(entry),
                                    code_version=code_version, extra=extra)
-        latest = _latest(lake, entry.name)
         details = {"style_features": job.stats.get("style_features"), "notes": job.notes}
+        if not publish:
+            writer.discard()
+            return Built(entry.name, "rebuilt", None, sections["rows_in"], rows_out, job.dropped, job.timings,
+                         {**details, "manifest": manifest})
+        latest = _latest(lake, entry.name)
         if latest is not None and latest.manifest.get("content_hash") == manifest["content_hash"]:
             writer.discard()
             return Built(entry.name, "unchanged", latest, sections["rows_in"], rows_out, job.dropped, job.timings,
