@@ -14,6 +14,7 @@ finished. Paths are relative to the lake root and resolved through DuckDB's `fil
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -238,8 +239,10 @@ def _create_lake_tables_view(con, lake: Lake, versions: dict[str, int]) -> None:
         spec = table_registry.TABLES[name]
         files = _relative_files(lake, spec, versions)
         version = str(versions[name]) if name in versions else "NULL"
+        names = "\n".join(f.removeprefix(spec.name + "/") for f in files)
+        snapshot_id = hashlib.sha256(names.encode()).hexdigest()[:16]  # as Lake.snapshot_id, at this version
         rows.append(f"({_quote(spec.view)}, {_quote(spec.name)}, {version}::BIGINT, {len(files)}, "
-                    f"{_quote(lake.snapshot_id(spec))}, {_quote(spec.description)})")
+                    f"{_quote(snapshot_id)}, {_quote(spec.description)})")
     con.execute(
         "CREATE VIEW lake_tables AS SELECT * FROM (VALUES " + ", ".join(rows)
         + ") AS t(view_name, table_name, version, files, snapshot_id, description)"

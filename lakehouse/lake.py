@@ -124,6 +124,7 @@ class Lake:
         self.root = resolve_lake_path(root)
         self.pinned = pinned
         self._pins: dict[str, Snapshot] = {}
+        self._versions: dict[tuple[str, int], Snapshot] = {}
 
     def exists(self) -> bool:
         return self.root.is_dir()
@@ -161,23 +162,32 @@ class Lake:
     # -- snapshots --------------------------------------------------------------------------------
 
     def load(self, table: str | TableSpec, version: int | None = None) -> Snapshot:
-        """The table at `version` (the latest when None), read from its Delta log; pins nothing."""
+        """The table at `version` (the latest when None), read from its Delta log; pins nothing. A given
+        version never changes, so it is read once per Lake."""
         spec = get(table) if isinstance(table, str) else table
         if not self.is_table(spec):
             if version is not None:
                 raise LakeError(f"table {spec.name} has no version {version}: it does not exist in {self.root}")
             return Snapshot(None)
+        if version is not None and (spec.name, version) in self._versions:
+            return self._versions[(spec.name, version)]
+        return self._remember(spec, self._open(spec, version))
+
+    def _open(self, spec: TableSpec, version: int | None = None, without_files: bool = False):
         from deltalake import DeltaTable
 
         try:
-            delta = DeltaTable(str(self.table_dir(spec)), version=version)
+            return DeltaTable(str(self.table_dir(spec)), version=version, without_files=without_files)
         except Exception as exc:
             raise LakeError(f"cannot read version {version if version is not None else 'latest'} of table "
                             f"{spec.name}: {exc}") from exc
+
+    def _remember(self, spec: TableSpec, delta) -> Snapshot:
         actions = pa.table(delta.get_add_actions(flatten=True)).select(["path", "size_bytes"])
         paths = actions.column("path").to_pylist()
-        sizes = dict(zip(paths, actions.column("size_bytes").to_pylist()))
-        return Snapshot(delta.version(), tuple(sorted(paths)), sizes)
+        snap = Snapshot(delta.version(), tuple(sorted(paths)), dict(zip(paths, actions.column("size_bytes").to_pylist())))
+        self._versions[(spec.name, snap.version)] = snap
+        return snap
 
     def snapshot(self, table: str | TableSpec) -> Snapshot:
         """The table's latest snapshot (in a pinned session: the one pinned on first use)."""
@@ -208,13 +218,13 @@ class Lake:
         spec = get(table) if isinstance(table, str) else table
         if not self.is_table(spec):
             return None
-        from deltalake import DeltaTable
-
-        delta = DeltaTable(str(self.table_dir(spec)), without_files=True)
+        delta = self._open(spec)
         for limit in (20, None):
             history = delta.history(limit)
             for entry in history:
                 if not entry.get(PARTIAL_KEY):
+                    if int(entry["version"]) == delta.version():
+                        self._remember(spec, delta)  # the catalog reads this version's files next
                     return int(entry["version"])
             if limit is not None and len(history) < limit:
                 break
@@ -436,6 +446,7 @@ class Transaction:
         self.touched: set[str] = set()  # tables that get a commit even without file changes
         self.base: dict[str, int | None] = {}  # version of each written table this transaction read
         self.created: list[Path] = []
+        self._opened: dict = {}  # DeltaTables read at commit, reused to commit
         self._writers: list[PartitionedWriter] = []
         self.committed = False
 
@@ -483,11 +494,12 @@ class Transaction:
         writer.close()
         return writer.files
 
-    def replace(self, table: str | TableSpec, data: pa.Table) -> list[str]:
-        """Make `data` the table's whole content: the files of the version this lake read are removed at
-        commit (a conflict if another writer changed the table since). Returns the new files' paths."""
+    def replace(self, table: str | TableSpec, data: pa.Table, *, purge: bool = False) -> list[str]:
+        """Make `data` the table's whole content: the files of the version this transaction pinned are
+        removed at commit (a conflict if another writer changed the table since); `purge` deletes their
+        bytes too (see `remove_files`). Returns the new files' lake-relative paths."""
         spec = self._spec(table)
-        self.remove_files(self.files(spec))
+        self.remove_files(self.files(spec), purge=purge)
         self.strict.add(spec.name)
         return self.write(spec, data)
 
@@ -558,7 +570,7 @@ class Transaction:
                     intent = self.lake.root / TXLOG / f"{record['seq']:020d}.json"
                     atomic_write_bytes(intent, json.dumps(record).encode())
                     self.created = []  # the intent now refers to them: the next writer commits them
-                    apply_intent(self.lake, record)
+                    apply_intent(self.lake, record, self._opened)
                     intent.unlink()
                 if self.lake.pinned:
                     for name in names:
@@ -571,15 +583,18 @@ class Transaction:
 
     def _plan(self, spec: TableSpec) -> dict | None:
         """This table's Delta actions, after the conflict and schema checks (under the commit lock)."""
-        latest = self.lake.load(spec)
+        delta = self.lake._open(spec) if self.lake.is_table(spec) else None
+        latest = self.lake._remember(spec, delta) if delta is not None else Snapshot(None)
+        if delta is not None:
+            self._opened[spec.name] = delta
         base = self.base.get(spec.name)
         if latest.version != base and spec.name in self.strict:
             raise ConflictError(
                 f"{spec.name} changed while this command ran: it read version {base} and another writer has "
                 f"since committed version {latest.version}. Nothing was committed; run the command again "
                 "(it will build on the other writer's data).")
-        if latest.version is not None:
-            _check_schema(self.lake, spec)
+        if delta is not None:
+            _check_schema(self.lake, spec, delta)
         live = set(latest.files)
         adds = self.adds.get(spec.name, {})
         removes = self.removals.get(spec.name, set()) & live
@@ -611,11 +626,10 @@ class Transaction:
         self._finish()
 
 
-def _check_schema(lake: Lake, spec: TableSpec) -> None:
-    from deltalake import DeltaTable
+def _check_schema(lake: Lake, spec: TableSpec, delta) -> None:
     from deltalake.schema import Schema
 
-    on_disk = DeltaTable(str(lake.table_dir(spec)), without_files=True).schema()
+    on_disk = delta.schema()
     expected = Schema.from_arrow(delta_schema(spec))
     if json.loads(on_disk.to_json()) != json.loads(expected.to_json()):
         raise SchemaMismatchError(
@@ -631,7 +645,7 @@ def _next_sequence(lake: Lake) -> int:
     return current + 1
 
 
-def apply_intent(lake: Lake, record: dict) -> None:
+def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
     """Commit an intent record's actions, one Delta commit per table; a table whose log already carries
     this sequence number (app transaction "flywheel") is skipped, so applying twice commits once."""
     from deltalake import DeltaTable
@@ -645,7 +659,7 @@ def apply_intent(lake: Lake, record: dict) -> None:
         partition_by = ["day"] if spec.partitioned else None
         if not lake.is_table(spec):
             DeltaTable.create(uri, delta_schema(spec), partition_by=partition_by, mode="ignore")
-        delta = DeltaTable(uri)
+        delta = (opened or {}).get(name) or DeltaTable(uri)
         done = delta.transaction_version(APP_ID)
         if done is not None and done >= record["seq"]:
             continue

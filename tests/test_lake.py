@@ -55,9 +55,9 @@ def test_a_commit_killed_between_two_tables_is_rolled_forward_by_the_next_writer
     applied = []
     real_apply = lake_module.apply_intent
 
-    def die_after_first_table(the_lake, record):
+    def die_after_first_table(the_lake, record, *opened):
         first = dict(record, tables=dict(list(record["tables"].items())[:1]))
-        real_apply(the_lake, first)
+        real_apply(the_lake, first, *opened)
         applied.append(record)
         raise KeyboardInterrupt("killed between the two tables' commits")
 
