@@ -250,3 +250,39 @@ def _bronze_row(i: int) -> dict:
             "user_id": None, "character": None, "model_version": None, "experiment": None, "app": None,
             "locale": None, "messages": [{"role": "user", "content": "hi", "ts": None, "signals": None}],
             "content_hash": f"h{i}", "origin": None}
+
+
+@pytest.mark.slow  # loads presidio and spaCy for the scrub stage
+def test_a_scrub_killed_mid_way_never_publishes_half_scrubbed_silver(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from curation.pipeline import runner
+    from curation.pipeline.recipe import parse
+    from lakehouse import ledger
+
+    monkeypatch.setenv("FLYWHEEL_HMAC_KEY", KEY)
+    days = [record(i, started_at=f"2026-10-0{1 + i % 3}T10:00:00Z") for i in range(9)]
+    path = write_lines(tmp_path / "in.jsonl", [line(r) for r in days])
+    lake = Lake(tmp_path / "lake")
+
+    def run(*stages):
+        return runner.run(parse({"name": "t", "stages": list(stages)}), lake, Console(quiet=True))
+
+    assert run({"stage": "ingest", "paths": [str(path)]}).status == "succeeded"
+    assert len(lake.files(tables.BRONZE_CONVERSATIONS)) == 3  # one file per day
+    real_record, done = ledger.record, []
+
+    def die_on_the_second_file(*args, **kwargs):
+        if done:
+            raise KeyboardInterrupt("kill -9 during the second bronze file")
+        done.append(real_record(*args, **kwargs))
+
+    monkeypatch.setattr(ledger, "record", die_on_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        run({"stage": "scrub", "mode": "placeholder"})
+    monkeypatch.setattr(ledger, "record", real_record)
+    assert len(lake.files(tables.SILVER_CONVERSATIONS)) == 1  # the first file is committed (partial) ...
+    assert query(lake.root, "SELECT DISTINCT text_layer FROM conversations") == [("bronze",)]  # ... not shown
+    assert query(lake.root, "SELECT count(*) FROM silver_conversations") == [(0,)]
+    assert run({"stage": "scrub", "mode": "placeholder"}).status == "succeeded"  # the rerun resumes
+    assert query(lake.root, "SELECT text_layer, count(*) FROM conversations GROUP BY 1") == [("silver", 9)]
