@@ -286,3 +286,22 @@ def test_a_scrub_killed_mid_way_never_publishes_half_scrubbed_silver(tmp_path, m
     assert query(lake.root, "SELECT count(*) FROM silver_conversations") == [(0,)]
     assert run({"stage": "scrub", "mode": "placeholder"}).status == "succeeded"  # the rerun resumes
     assert query(lake.root, "SELECT text_layer, count(*) FROM conversations GROUP BY 1") == [("silver", 9)]
+
+
+def test_lake_migrate_adopts_a_lake_of_the_earlier_format_in_place(tmp_path):
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "bronze" / "exposures"
+    for day in (1, 2):  # the earlier format: day directories of content-addressed files, no _delta_log
+        (old / f"day=2026-10-0{day}").mkdir(parents=True)
+        pq.write_table(exposures(3 + day, day=day), old / f"day=2026-10-0{day}" / f"part-{day:024d}.parquet")
+    done = flywheel("lake", "migrate", "--lake", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "bronze/exposures: 2 files adopted" in done.stdout
+    lake = Lake(tmp_path)
+    assert lake.version(tables.BRONZE_EXPOSURES) is not None
+    assert lake.read(tables.BRONZE_EXPOSURES).num_rows == 4 + 5
+    assert query(tmp_path, "SELECT day, count(*) FROM exposures GROUP BY 1 ORDER BY 1") == [
+        (dt.date(2026, 10, 1), 4), (dt.date(2026, 10, 2), 5)]
+    again = flywheel("lake", "migrate", "--lake", str(tmp_path))
+    assert again.returncode == 0 and "nothing to migrate" in again.stdout
