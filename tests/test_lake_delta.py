@@ -305,3 +305,18 @@ def test_lake_migrate_adopts_a_lake_of_the_earlier_format_in_place(tmp_path):
         (dt.date(2026, 10, 1), 4), (dt.date(2026, 10, 2), 5)]
     again = flywheel("lake", "migrate", "--lake", str(tmp_path))
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
+
+
+def test_lake_versions_and_history_show_each_tables_commits(tmp_path):
+    lake = Lake(tmp_path)
+    with lake.transaction() as tx:
+        tx.write(tables.BRONZE_EXPOSURES, exposures(2))
+    with lake.transaction(partial=True) as tx:
+        tx.write(tables.BRONZE_EXPOSURES, exposures(2, day=3))
+    versions = flywheel("lake", "versions", "--lake", str(tmp_path))
+    assert versions.returncode == 0, versions.stderr
+    assert "bronze/exposures" in versions.stdout and "catalog shows 1: a stage has not finished" in versions.stdout
+    history = flywheel("lake", "history", "bronze/exposures", "--lake", str(tmp_path))
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["v2", "v1", "v0"] and lines[0].endswith("partial")
