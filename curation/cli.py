@@ -131,12 +131,23 @@ releases_app = typer.Typer(help="Versioned training releases: build, list, show,
                            no_args_is_help=True)
 
 
+def _existing_lake(lake: Path | None):
+    """The lake at `--lake` for a command that only reads it; a missing one is an error (exit 2), never
+    a new empty lake."""
+    from lakehouse.lake import Lake, LakeNotFoundError
+
+    try:
+        return Lake(lake).require()
+    except LakeNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _open_release(lake: Path | None, ref: str):
-    from lakehouse.lake import Lake
     from lakehouse.releases import ReleaseError, resolve
 
     try:
-        return resolve(Lake(lake).require(), ref)
+        return resolve(_existing_lake(lake), ref)
     except ReleaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -177,7 +188,7 @@ def releases_list(lake: LakeOption = None) -> None:
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases
 
-    rows = list_rows(list_releases(Lake(lake).require()))
+    rows = list_rows(list_releases(_existing_lake(lake)))
     if not rows:
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
@@ -230,7 +241,7 @@ def releases_verify(
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases, verify
 
-    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake).require())
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(_existing_lake(lake))
     failed = 0
     for release in releases:
         problems = verify(release)
@@ -250,7 +261,6 @@ def releases_rebuild(
     from curation.releases.build import BuildError, build
     from curation.releases.config import ReleaseEntry
     from curation.releases.inputs import open_inputs
-    from lakehouse.lake import Lake
 
     release = _open_release(lake, ref)
     manifest = release.manifest
@@ -259,7 +269,7 @@ def releases_rebuild(
         typer.echo(f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt",
                    err=True)
         raise typer.Exit(2)
-    the_lake = Lake(lake).require()
+    the_lake = _existing_lake(lake)
     inputs = open_inputs(the_lake, versions=recorded)
     try:
         built = build(the_lake, ReleaseEntry.model_validate(manifest["recipe"]), inputs=inputs, publish=False)
@@ -467,7 +477,7 @@ def similar(
     from lakehouse.lake import Lake
 
     try:
-        hits = similar_samples(Lake(lake).require(), text, k=k, model=model)
+        hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
     except NoEmbeddings as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
