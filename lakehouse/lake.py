@@ -204,8 +204,12 @@ class Lake:
         return self
 
     def version(self, table: str | TableSpec) -> int | None:
-        """The pinned Delta version of a table (None while it does not exist)."""
-        return self.snapshot(table).version
+        """The table's latest Delta version, or in a pinned session the pinned one (None while the table
+        does not exist)."""
+        spec = get(table) if isinstance(table, str) else table
+        if self.pinned or not self.is_table(spec):
+            return self.snapshot(spec).version
+        return self._open(spec, without_files=True).version()  # the log only, not every file's entry
 
     def versions(self) -> dict[str, int]:
         """The pinned version of every existing registered table."""
