@@ -320,3 +320,54 @@ def test_lake_versions_and_history_show_each_tables_commits(tmp_path):
     assert history.returncode == 0, history.stderr
     lines = history.stdout.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["v2", "v1", "v0"] and lines[0].endswith("partial")
+
+
+REPLACER = """
+import sys, time
+from lakehouse import tables
+from lakehouse.lake import ConflictError, Lake
+from tests.test_lake_delta import exposures
+root, rows, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+tx = Lake(root).transaction()
+tx.replace(tables.BRONZE_EXPOSURES, exposures(rows, day=rows))  # both read the same version ...
+time.sleep(1.5)  # ... and commit after the other has read it
+try:
+    tx.commit()
+except ConflictError as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def test_two_processes_replacing_one_table_end_with_one_whole_result_or_a_conflict(tmp_path):
+    with Lake(tmp_path).transaction() as tx:
+        tx.write(tables.BRONZE_EXPOSURES, exposures(1))
+    start = time.time() + 3  # after both interpreters have imported
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    runs = [subprocess.Popen([sys.executable, "-c", REPLACER, str(tmp_path), str(rows), str(start)],
+                             stderr=subprocess.PIPE, text=True, env=env) for rows in (3, 7)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in runs]
+    assert sorted(code for code, _ in results) == [0, 1], results
+    loser = next(err for code, err in results if code == 1)
+    assert "bronze/exposures changed while this command ran" in loser and "Traceback" not in loser
+    winner_rows = (3, 7)[[code for code, _ in results].index(0)]
+    table = Lake(tmp_path).read(tables.BRONZE_EXPOSURES)
+    assert table.num_rows == winner_rows  # the winner's rows, whole; nothing of the loser
+    assert not any((tmp_path / "_staging").iterdir())
+
+
+def test_a_catalog_connection_keeps_reading_its_snapshot_while_writers_commit(tmp_path):
+    lake = Lake(tmp_path)
+    with lake.transaction() as tx:
+        tx.write(tables.BRONZE_EXPOSURES, exposures(5))
+    catalog.refresh(lake)
+    con = catalog.connect(lake)
+    try:
+        with lake.transaction() as tx:
+            tx.replace(tables.BRONZE_EXPOSURES, exposures(2, day=8))
+        catalog.refresh(lake)
+        assert con.execute("SELECT count(*) FROM exposures").fetchone() == (5,)  # its version, whole
+    finally:
+        con.close()
+    assert query(tmp_path, "SELECT count(*) FROM exposures") == [(2,)]  # a new connection: the new one
