@@ -264,13 +264,15 @@ def releases_rebuild(
 
     release = _open_release(lake, ref)
     manifest = release.manifest
-    recorded = (manifest.get("parents") or {}).get("tables") or {}
-    if not all(isinstance(v, int) or v is None for v in recorded.values()):
+    parents = manifest.get("parents") or {}
+    recorded = parents.get("tables") or {}
+    pinned = parents.get("catalog_versions") or recorded
+    if "catalog_versions" not in parents or not all(isinstance(v, int) or v is None for v in recorded.values()):
         typer.echo(f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt",
                    err=True)
         raise typer.Exit(2)
     the_lake = _existing_lake(lake)
-    inputs = open_inputs(the_lake, versions=recorded)
+    inputs = open_inputs(the_lake, versions=pinned)
     try:
         built = build(the_lake, ReleaseEntry.model_validate(manifest["recipe"]), inputs=inputs, publish=False)
     except BuildError as exc:

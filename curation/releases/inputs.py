@@ -78,6 +78,7 @@ class Inputs:
         the manifest, left out of its content hash: where the rows came from, not what they are."""
         names = (self.text_table, *SAMPLE_ATTRIBUTE_TABLES, *extra_tables)
         return {"tables": {name: self.snapshot(name) for name in sorted(set(names)) if name in tables.TABLES},
+                "catalog_versions": dict(sorted(self.versions.items())),  # every view's version: what rebuild pins
                 "text_layer": self.text_layer}
 
     def close(self) -> None:
