@@ -70,6 +70,7 @@ def catalog_refresh(lake: LakeOption = None) -> None:
 @lake_app.command("versions")
 def lake_versions(lake: LakeOption = None) -> None:
     """The latest and the catalog-visible (complete) version of every table."""
+    from lakehouse import catalog  # noqa: F401 - registers every table
     from lakehouse.lake import Lake
 
     the_lake = Lake(lake).require()

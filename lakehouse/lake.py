@@ -234,12 +234,14 @@ class Lake:
                 break
         return None
 
-    def complete(self, table: str | TableSpec) -> None:
-        """End a stage's partial commits: make the table's latest version complete (a commit without
+    def complete(self, *tables: str | TableSpec) -> None:
+        """End a stage's partial commits: make each table's latest version complete (one commit without
         files) unless it already is. A stage that commits in pieces calls this once all its input is done."""
-        if self.is_table(table) and self.complete_version(table) != self.load(table).version:
+        pending = [t for t in tables if self.is_table(t) and self.complete_version(t) != self.load(t).version]
+        if pending:
             with self.transaction() as tx:
-                tx.mark_complete(table)
+                for table in pending:
+                    tx.mark_complete(table)
 
     def files(self, table: str | TableSpec, version: int | None = None) -> list[Path]:
         """The table's live Parquet files at the pinned version (or at `version`), sorted."""
@@ -699,6 +701,8 @@ def vacuum(lake: Lake, retention_hours: float = VACUUM_RETENTION_HOURS, dry_run:
     writer's files; time travel to versions older than the retention period stops working."""
     from deltalake import DeltaTable
 
+    from lakehouse import catalog  # noqa: F401 - registers every table (safety, erasure) before the loop
+
     lake.require()
     if retention_hours < 0:
         raise LakeError("--retention-hours must be >= 0")
@@ -737,6 +741,8 @@ def migrate(lake: Lake) -> dict[str, int]:
     the files it holds. The files are neither read nor rewritten (their schema is checked). Returns the
     number of files adopted per table."""
     import pyarrow.parquet as pq
+
+    from lakehouse import catalog  # noqa: F401 - registers every table (safety, erasure) before the loop
 
     lake.require()
     adopted: dict[str, int] = {}

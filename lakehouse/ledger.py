@@ -23,6 +23,9 @@ from lakehouse.lake import Lake, Transaction
 from lakehouse.runs import utc_now
 
 
+TABLE = tables.PROCESSED_FILES  # the ledger table (a stage that commits partially completes it too)
+
+
 @dataclass
 class Plan:
     pending: list[str]  # input files (lake-relative) still to process, sorted

@@ -42,10 +42,10 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if not work.pending:
         stats.details = {**details, "up_to_date": True}
         ctx.console.print(f"safety: up to date ({len(inputs)} {source.name} files unchanged)")
-        lake.complete(catalog.SAFETY)
+        lake.complete(catalog.SAFETY, ledger.TABLE)
         return
     counts = _score_files(ctx, config, config_hash, work.pending)
-    lake.complete(catalog.SAFETY)
+    lake.complete(catalog.SAFETY, ledger.TABLE)
     stats.rows_in, stats.rows_out = counts.messages, counts.messages - counts.flagged
     stats.drop("flagged", counts.flagged)
     stats.details = {**details, "messages": counts.messages, "distinct_texts": counts.distinct,

@@ -55,7 +55,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 ledger.record(lake, tx, "scrub", config_hash, name, writer.files, rows, ctx.run_id)
             stats.rows_in += rows
             stats.rows_out += rows
-    lake.complete(tables.SILVER_CONVERSATIONS)
+    lake.complete(tables.SILVER_CONVERSATIONS, tables.PROCESSED_FILES)
     stats.details = {"files_scrubbed": len(work.pending), "files_reused": len(work.reused),
                      "stale_outputs_removed": len(work.stale_outputs), "entities_replaced": dict(sorted(entities.items())),
                      "config_hash": config_hash}
