@@ -48,6 +48,9 @@ ROW_GROUP_ROWS = 64_000
 APP_ID = "flywheel"  # the Delta app transaction id every commit of ours carries, with the lake's sequence number
 PARTIAL_KEY = "flywheel.partial"  # commitInfo key: True on the commits a stage makes before it has finished
 TXLOG = "_txlog"
+# A checkpoint every 10 commits (Delta's default is 100): a stage that commits per input file makes many
+# small commits, and every table load replays the JSON commits since the last checkpoint.
+TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 VACUUM_RETENTION_HOURS = 168  # a week, Delta's default: time travel reaches at least this far back
 
 
@@ -467,7 +470,8 @@ class Transaction:
 
     def _spec(self, table: str | TableSpec) -> TableSpec:
         spec = get(table) if isinstance(table, str) else table
-        self.base.setdefault(spec.name, self.lake.version(spec))
+        if spec.name not in self.base:  # pinned at first touch
+            self.base[spec.name] = self.lake.version(spec)
         return spec
 
     def stage_path(self, name: str) -> Path:
@@ -664,7 +668,8 @@ def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
         uri = str(lake.table_dir(spec))
         partition_by = ["day"] if spec.partitioned else None
         if not lake.is_table(spec):
-            DeltaTable.create(uri, delta_schema(spec), partition_by=partition_by, mode="ignore")
+            DeltaTable.create(uri, delta_schema(spec), partition_by=partition_by, mode="ignore",
+                              configuration=TABLE_CONFIGURATION)
         delta = (opened or {}).get(name) or DeltaTable(uri)
         done = delta.transaction_version(APP_ID)
         if done is not None and done >= record["seq"]:
