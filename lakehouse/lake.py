@@ -8,7 +8,7 @@ DuckDB's delta extension, Spark, delta-rs) can read a table directly; docs/archi
 Writes. A `Transaction` streams rows into files staged under `_staging/<txid>/` and moved into the table
 directory under their content-addressed name, where no reader looks (a Delta reader sees only the files
 its log lists). `commit` takes the lake's commit lock, validates every written table against the version
-this `Lake` read it at (optimistic concurrency: a table the transaction replaces, removes files from or
+the transaction pinned when it first touched it (optimistic concurrency: a table the transaction replaces, removes files from or
 `guard`s that another writer changed meanwhile raises `ConflictError`, and nothing is committed; blind
 appends commute), checks the schema, writes an intent record `_txlog/<seq>.json` and commits one Delta
 transaction per table, tagged with the Delta app transaction ("flywheel", seq). A process killed between
