@@ -128,15 +128,27 @@ def keygen(
                    "a different key gives different user ids")
 
 
-releases_app = typer.Typer(help="Versioned training releases: build, list, show, diff, verify.", no_args_is_help=True)
+releases_app = typer.Typer(help="Versioned training releases: build, list, show, diff, verify, rebuild.",
+                           no_args_is_help=True)
+
+
+def _existing_lake(lake: Path | None):
+    """The lake at `--lake` for a command that only reads it; a missing one is an error (exit 2), never
+    a new empty lake."""
+    from lakehouse.lake import Lake, LakeNotFoundError
+
+    try:
+        return Lake(lake).require()
+    except LakeNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _open_release(lake: Path | None, ref: str):
-    from lakehouse.lake import Lake
     from lakehouse.releases import ReleaseError, resolve
 
     try:
-        return resolve(Lake(lake), ref)
+        return resolve(_existing_lake(lake), ref)
     except ReleaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -177,7 +189,7 @@ def releases_list(lake: LakeOption = None) -> None:
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases
 
-    rows = list_rows(list_releases(Lake(lake)))
+    rows = list_rows(list_releases(_existing_lake(lake)))
     if not rows:
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
@@ -230,7 +242,7 @@ def releases_verify(
     from lakehouse.lake import Lake
     from lakehouse.releases import list_releases, verify
 
-    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(Lake(lake))
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(_existing_lake(lake))
     failed = 0
     for release in releases:
         problems = verify(release)
@@ -238,6 +250,44 @@ def releases_verify(
         typer.echo(f"{release.ref}: " + ("ok" if not problems else "FAILED: " + "; ".join(problems)))
     if failed:
         raise typer.Exit(1)
+
+
+@releases_app.command("rebuild")
+def releases_rebuild(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION of the release to make again.")],
+    lake: LakeOption = None,
+) -> None:
+    """Build a release again from the table versions its manifest records (Delta time travel), publish
+    nothing, and check that the content hash matches; exit 1 if it does not."""
+    from curation.releases.build import BuildError, build
+    from curation.releases.config import ReleaseEntry
+    from curation.releases.inputs import open_inputs
+
+    release = _open_release(lake, ref)
+    manifest = release.manifest
+    parents = manifest.get("parents") or {}
+    recorded = parents.get("tables") or {}
+    pinned = parents.get("catalog_versions") or recorded
+    if "catalog_versions" not in parents or not all(isinstance(v, int) or v is None for v in recorded.values()):
+        typer.echo(f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt",
+                   err=True)
+        raise typer.Exit(2)
+    the_lake = _existing_lake(lake)
+    inputs = open_inputs(the_lake, versions=pinned)
+    try:
+        built = build(the_lake, ReleaseEntry.model_validate(manifest["recipe"]), inputs=inputs, publish=False)
+    except BuildError as exc:
+        typer.echo(f"error: {release.ref} could not be rebuilt: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        inputs.close()
+    again = built.details["manifest"]["content_hash"]
+    tables_at = ", ".join(f"{t}@v{v}" for t, v in sorted(recorded.items()) if v is not None)
+    if again != manifest["content_hash"]:
+        typer.echo(f"{release.ref}: MISMATCH: rebuilt from {tables_at} gives content hash {again}, "
+                   f"the manifest says {manifest['content_hash']}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{release.ref}: ok, rebuilt from {tables_at}: content hash {again} matches")
 
 
 RecipeOption = Annotated[
@@ -431,7 +481,7 @@ def similar(
     from lakehouse.lake import Lake
 
     try:
-        hits = similar_samples(Lake(lake), text, k=k, model=model)
+        hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
     except NoEmbeddings as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -3,10 +3,18 @@
 DuckDB admits one read-write process per database file or many read-only ones, never both. The catalog
 is therefore never written in place: `refresh` builds a new file beside it and renames it over the old
 one, and every reader (`flywheel sql`, the labeling app, notebooks) connects with `read_only=True`.
+
+Each table's view is pinned to one Delta version: it lists that version's files (`read_parquet` over an
+explicit list, since DuckDB's delta extension cannot be installed offline), so every query over one
+catalog sees one snapshot, whatever writers commit meanwhile. The version is the table's latest complete
+one (`Lake.complete_version`): a stage that commits its output in pieces shows it only once it has
+finished. Paths are relative to the lake root and resolved through DuckDB's `file_search_path`, which
+`connect` sets to the lake's directory, so a copied or moved lake reads itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -181,14 +189,26 @@ def _quote(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _table_view_sql(lake: Lake, spec: TableSpec) -> str | None:
-    """SQL for a view over a table's files, or None when the table has no files yet."""
-    if not lake.files(spec):
+def pinned_versions(lake: Lake) -> dict[str, int]:
+    """The version each table's view shows: its latest complete version (tables that exist only)."""
+    found = {name: lake.complete_version(name) for name in sorted(table_registry.TABLES)}
+    return {name: version for name, version in found.items() if version is not None}
+
+
+def _relative_files(lake: Lake, spec: TableSpec, versions: dict[str, int]) -> list[str]:
+    if spec.name not in versions:
+        return []
+    return [p.relative_to(lake.root).as_posix() for p in lake.files(spec, version=versions[spec.name])]
+
+
+def _table_view_sql(lake: Lake, spec: TableSpec, versions: dict[str, int]) -> str | None:
+    """SQL for a view over the files of the table's pinned version, or None when it has none."""
+    files = _relative_files(lake, spec, versions)
+    if not files:
         return None
-    pattern = lake.table_dir(spec) / ("**/*.parquet" if spec.partitioned else "*.parquet")
-    hive = "true" if spec.partitioned else "false"
-    return (f"CREATE VIEW {spec.view} AS SELECT * FROM read_parquet({_quote(pattern)}, "
-            f"hive_partitioning = {hive}, union_by_name = true)")
+    listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+    hive = "hive_partitioning = true, hive_types = {'day': DATE}" if spec.partitioned else "hive_partitioning = false"
+    return f"CREATE VIEW {spec.view} AS SELECT * FROM read_parquet({listed}, {hive}, union_by_name = true)"
 
 
 def _create_empty(con, spec: TableSpec) -> None:
@@ -203,7 +223,7 @@ def _create_empty(con, spec: TableSpec) -> None:
 def _create_runs_views(con, lake: Lake) -> None:
     if any(lake.runs_dir.glob("*.json")) if lake.runs_dir.exists() else False:
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RUN_COLUMNS.items()) + "}"
-        source = f"read_json({_quote(lake.runs_dir / '*.json')}, columns = {columns}, format = 'auto')"
+        source = f"read_json('runs/*.json', columns = {columns}, format = 'auto')"
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RUN_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"CREATE VIEW runs AS SELECT * FROM {source}")
@@ -213,15 +233,19 @@ def _create_runs_views(con, lake: Lake) -> None:
     )
 
 
-def _create_lake_tables_view(con, lake: Lake) -> None:
+def _create_lake_tables_view(con, lake: Lake, versions: dict[str, int]) -> None:
     rows = []
     for name in sorted(table_registry.TABLES):
         spec = table_registry.TABLES[name]
-        rows.append(f"({_quote(spec.view)}, {_quote(spec.name)}, {len(lake.files(spec))}, "
-                    f"{_quote(lake.snapshot_id(spec))}, {_quote(spec.description)})")
+        files = _relative_files(lake, spec, versions)
+        version = str(versions[name]) if name in versions else "NULL"
+        names = "\n".join(f.removeprefix(spec.name + "/") for f in files)
+        snapshot_id = hashlib.sha256(names.encode()).hexdigest()[:16]  # as Lake.snapshot_id, at this version
+        rows.append(f"({_quote(spec.view)}, {_quote(spec.name)}, {version}::BIGINT, {len(files)}, "
+                    f"{_quote(snapshot_id)}, {_quote(spec.description)})")
     con.execute(
         "CREATE VIEW lake_tables AS SELECT * FROM (VALUES " + ", ".join(rows)
-        + ") AS t(view_name, table_name, files, snapshot_id, description)"
+        + ") AS t(view_name, table_name, version, files, snapshot_id, description)"
     )
 
 
@@ -278,7 +302,7 @@ def _create_superseded_view(con, root: Path) -> None:
     sidecars), which `releases` and `release_rows` join for their `superseded` columns."""
     if root.exists() and any(root.glob("*/*/superseded.json")):
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in SUPERSEDED_COLUMNS.items()) + "}"
-        source = f"read_json({_quote(root / '*' / '*' / 'superseded.json')}, columns = {columns}, format = 'auto')"
+        source = f"read_json('releases/*/*/superseded.json', columns = {columns}, format = 'auto')"
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in SUPERSEDED_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"""CREATE VIEW release_superseded AS
@@ -296,7 +320,7 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
     manifests = sorted(root.glob("*/*/manifest.json")) if root.exists() else []
     if manifests:
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RELEASE_COLUMNS.items()) + "}"
-        source = f"read_json({_quote(root / '*' / '*' / 'manifest.json')}, columns = {columns}, format = 'auto')"
+        source = f"read_json('releases/*/*/manifest.json', columns = {columns}, format = 'auto')"
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"""CREATE VIEW releases AS
@@ -304,7 +328,7 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
         FROM {source} m LEFT JOIN release_superseded s ON s.name = m.name AND s.version = m.version""")
     files = _readable_parquet(sorted(root.glob("*/*/data/*.parquet")) if root.exists() else [], problems)
     if files:
-        listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+        listed = "[" + ", ".join(_quote(f.relative_to(lake.root).as_posix()) for f in files) + "]"
         con.execute(f"""CREATE VIEW release_rows AS
             SELECT r.*, EXISTS (SELECT 1 FROM release_superseded s WHERE s.name = r.release_name
                                 AND s.version = r.release_version) AS superseded
@@ -318,24 +342,29 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
                     "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id, NULL::BOOLEAN AS superseded LIMIT 0")
 
 
-def text_layer_table(lake: Lake) -> TableSpec:
+def text_layer_table(lake: Lake, versions: dict[str, int] | None = None) -> TableSpec:
     """The table that `conversations`, `turns` and `samples` read text from: silver (scrubbed) once the
-    scrub stage has written it, bronze before that (a lake that was only ingested)."""
-    if lake.files(table_registry.SILVER_CONVERSATIONS):
-        return table_registry.SILVER_CONVERSATIONS
+    scrub stage has finished writing it (its complete version has files), bronze before that (a lake that
+    was only ingested)."""
+    silver = table_registry.SILVER_CONVERSATIONS
+    version = versions.get(silver.name) if versions is not None else lake.complete_version(silver)
+    if version is not None and lake.files(silver, version=version):
+        return silver
     return table_registry.BRONZE_CONVERSATIONS
 
 
-def text_layer(lake: Lake) -> str:
+def text_layer(lake: Lake, versions: dict[str, int] | None = None) -> str:
     """The view over `text_layer_table`."""
-    return text_layer_table(lake).view
+    return text_layer_table(lake, versions).view
 
 
-def build(con, lake: Lake) -> None:
-    """Create every view of the catalog on an open read-write connection."""
+def build(con, lake: Lake, versions: dict[str, int] | None = None) -> dict[str, int]:
+    """Create every view of the catalog on an open read-write connection whose `file_search_path` is the
+    lake root; each table at `versions` (default: `pinned_versions`). Returns the versions used."""
+    versions = pinned_versions(lake) if versions is None else versions
     for name in sorted(table_registry.TABLES):
         spec = table_registry.TABLES[name]
-        sql = _table_view_sql(lake, spec)
+        sql = _table_view_sql(lake, spec, versions)
         if sql is None:
             _create_empty(con, spec)
         else:
@@ -343,7 +372,7 @@ def build(con, lake: Lake) -> None:
     for alias, view in ALIASES.items():
         con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
-    layer = text_layer(lake)
+    layer = text_layer(lake, versions)
     scrubbed = layer == table_registry.SILVER_CONVERSATIONS.view
     con.execute(CONVERSATIONS_SQL.format(text_layer=layer, layer=layer.split("_")[0],
                                          pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]"))
@@ -357,30 +386,51 @@ def build(con, lake: Lake) -> None:
     problems: list[tuple[str, str]] = []
     _create_release_views(con, lake, problems)
     _create_problems_view(con, problems)
-    _create_lake_tables_view(con, lake)
+    _create_lake_tables_view(con, lake, versions)
+    return versions
+
+
+def set_search_path(con, lake: Lake) -> None:
+    """Resolve the catalog's lake-relative paths against this lake's directory."""
+    con.execute(f"SET file_search_path = {_quote(lake.root)}")
+
+
+def build_file(lake: Lake, path: Path, versions: dict[str, int] | None = None) -> dict[str, int]:
+    """Build a catalog database at `path` (a new file); returns the table versions it pins."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        set_search_path(con, lake)
+        used = build(con, lake, versions)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    Path(str(path) + ".wal").unlink(missing_ok=True)
+    return used
 
 
 def refresh(lake: Lake) -> Path:
     """Rebuild `catalog.duckdb` into a new file and rename it into place (readers are never blocked)."""
-    import duckdb
-
-    lake.root.mkdir(parents=True, exist_ok=True)
+    lake.require()
     tmp = lake.root / f".catalog-{uuid.uuid4().hex}.duckdb"
-    con = duckdb.connect(str(tmp))
     try:
-        build(con, lake)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+        build_file(lake, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, lake.catalog_path)
-    Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return lake.catalog_path
 
 
-def connect(lake: Lake):
-    """A read-only connection to the catalog, building it first if the lake has none yet."""
+def connect(lake: Lake, path: Path | None = None):
+    """A read-only connection to the catalog (or to another catalog file of this lake, `path`), building
+    it first if the lake has none yet; a missing lake is LakeNotFoundError, never a new lake."""
     import duckdb
 
-    if not lake.catalog_path.exists():
+    lake.require()
+    if path is None and not lake.catalog_path.exists():
         refresh(lake)
-    return duckdb.connect(str(lake.catalog_path), read_only=True)
+    con = duckdb.connect(str(path or lake.catalog_path), read_only=True)
+    set_search_path(con, lake)
+    return con

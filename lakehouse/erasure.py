@@ -547,7 +547,8 @@ def queue_request(lake: Lake, pseudonym: str, *, requested_by: str, reason: str 
            "pseudonym": pseudonym, "subject_salt": salt, "subject_hash": digest, "status": "pending",
            "erasure_id": None, "applied_at": None}
     with lake.transaction() as tx:
-        tx.replace(ERASURE_REQUESTS, pa.Table.from_pylist(requests(lake) + [row], schema=REQUESTS_SCHEMA))
+        # purge: a pseudonym must not outlive its request in an older version's file
+        tx.replace(ERASURE_REQUESTS, pa.Table.from_pylist(requests(lake) + [row], schema=REQUESTS_SCHEMA), purge=True)
     return request_id
 
 
@@ -558,7 +559,7 @@ def _close_requests(lake: Lake, tx, pseudonym: str, erasure_id: str, now: dt.dat
     for row in mine:
         row.update(pseudonym=None, status="done", erasure_id=erasure_id, applied_at=now)
     if mine:
-        tx.replace(ERASURE_REQUESTS, pa.Table.from_pylist(rows, schema=REQUESTS_SCHEMA))
+        tx.replace(ERASURE_REQUESTS, pa.Table.from_pylist(rows, schema=REQUESTS_SCHEMA), purge=True)
 
 
 def requested_by_default() -> str:

@@ -23,6 +23,9 @@ from lakehouse.lake import Lake, Transaction
 from lakehouse.runs import utc_now
 
 
+TABLE = tables.PROCESSED_FILES  # the ledger table (a stage that commits partially completes it too)
+
+
 @dataclass
 class Plan:
     pending: list[str]  # input files (lake-relative) still to process, sorted
@@ -30,7 +33,13 @@ class Plan:
     stale_outputs: list[str]  # outputs of inputs that are gone or were made under another config
 
 
-def _rows(lake: Lake) -> list[dict]:
+def _rows(lake: Lake, tx: Transaction | None = None) -> list[dict]:
+    """The ledger's rows; inside a transaction, at the version it pinned and guarded, so two writers that
+    rewrite the ledger at once conflict instead of losing each other's rows."""
+    if tx is not None:
+        tx.guard(tables.PROCESSED_FILES)
+        table = tx.read(tables.PROCESSED_FILES)
+        return table.drop_columns([c for c in table.column_names if c not in schemas.PROCESSED_FILES.names]).to_pylist()
     if not lake.files(tables.PROCESSED_FILES):
         return []
     return lake.read(tables.PROCESSED_FILES).to_pylist()
@@ -55,7 +64,7 @@ def forget_stale(lake: Lake, stage: str, config_hash: str, inputs: list[Path], t
     their ledger rows."""
     current = {str(p.relative_to(lake.root)) for p in inputs}
     keep = []
-    for row in _rows(lake):
+    for row in _rows(lake, tx):
         if row["stage"] != stage or (row["config_hash"] == config_hash and row["input_file"] in current):
             keep.append(row)
         else:
@@ -66,7 +75,7 @@ def forget_stale(lake: Lake, stage: str, config_hash: str, inputs: list[Path], t
 def record(lake: Lake, tx: Transaction, stage: str, config_hash: str, input_file: str, output_files: list[str],
            rows: int, run_id: str) -> None:
     """Add one processed input file to the ledger in `tx` (the ledger table is rewritten whole: it is small)."""
-    entries = [r for r in _rows(lake) if not (r["stage"] == stage and r["input_file"] == input_file)]
+    entries = [r for r in _rows(lake, tx) if not (r["stage"] == stage and r["input_file"] == input_file)]
     entries.append({"stage": stage, "config_hash": config_hash, "input_file": input_file,
                     "output_files": output_files, "rows": rows, "run_id": run_id, "processed_at": utc_now()})
     entries.sort(key=lambda r: (r["stage"], r["input_file"]))
@@ -80,7 +89,9 @@ def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> boo
     rows = [r for r in _rows(lake) if r["stage"] == stage]
     if not rows or {r["input_file"] for r in rows} != names or any(r["config_hash"] != config_hash for r in rows):
         return False
-    return all((lake.root / f).exists() for r in rows for f in r["output_files"])
+    live = {str(p.relative_to(lake.root)) for spec in {lake.table_of(f).name for r in rows for f in r["output_files"]}
+            for p in lake.files(spec)}
+    return all(f in live for r in rows for f in r["output_files"])
 
 
 def record_table(lake: Lake, tx: Transaction, stage: str, config_hash: str, inputs: list[Path],
@@ -88,7 +99,7 @@ def record_table(lake: Lake, tx: Transaction, stage: str, config_hash: str, inpu
     """Replace, in `tx`, a whole-table stage's ledger rows: every input file maps to all of `output_files`
     (`rows` is the number of rows the stage read)."""
     now = utc_now()
-    entries = [r for r in _rows(lake) if r["stage"] != stage]
+    entries = [r for r in _rows(lake, tx) if r["stage"] != stage]
     entries += [{"stage": stage, "config_hash": config_hash, "input_file": str(p.relative_to(lake.root)),
                  "output_files": sorted(output_files), "rows": rows, "run_id": run_id, "processed_at": now}
                 for p in inputs]

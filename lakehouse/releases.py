@@ -163,8 +163,12 @@ def resolve(lake: Lake, ref: str) -> Release:
 
 
 def content_hash(manifest: dict) -> str:
-    """sha256 over the manifest without its volatile fields (file hashes included, so it covers the data)."""
+    """sha256 over the manifest without its volatile fields (file hashes included, so it covers the data).
+    The input tables' versions (`parents.tables`, `parents.catalog_versions`) are left out too: they say
+    where the rows came from, not what they are, so two clean runs over the same input give the same hash."""
     stable = {k: v for k, v in manifest.items() if k not in VOLATILE_FIELDS}
+    if isinstance(stable.get("parents"), dict):
+        stable["parents"] = {k: v for k, v in stable["parents"].items() if k not in ("tables", "catalog_versions")}
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 
 

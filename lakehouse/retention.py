@@ -47,5 +47,5 @@ def purge(lake: Lake, purges: list[Purge]) -> int:
     """Delete the planned partitions in one commit; returns the number of files removed."""
     with lake.transaction() as tx:
         for item in purges:
-            tx.remove_files(item.files)
+            tx.remove_files(item.files, purge=True)  # raw text leaves the disk, not only the current version
     return sum(len(item.files) for item in purges)

@@ -207,6 +207,7 @@ def test_flywheel_similar_prints_the_nearest_turn_samples(built):
 
 def test_flywheel_similar_without_embeddings_is_a_clear_error(tmp_path):
     _register_plugins()
+    (tmp_path / "empty").mkdir()  # a lake with nothing in it (a missing lake: tests/test_lake_delta.py)
     result = CliRunner().invoke(app, ["similar", "hello", "--lake", str(tmp_path / "empty")])
     assert result.exit_code == 2 and "no embeddings yet" in result.output
 

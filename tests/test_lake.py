@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse import catalog, schemas, tables
-from lakehouse.lake import COMMIT_RECORD, Lake
+from lakehouse import lake as lake_module
+from lakehouse.lake import Lake
 
 UTC = dt.timezone.utc
 
@@ -49,18 +50,36 @@ def test_an_uncommitted_transaction_leaves_nothing_visible(tmp_path):
     assert not any(lake.staging_root.iterdir())
 
 
-def test_a_commit_interrupted_after_its_record_is_rolled_forward(tmp_path):
+def test_a_commit_killed_between_two_tables_is_rolled_forward_by_the_next_writer_only(tmp_path, monkeypatch):
     lake = Lake(tmp_path)
+    applied = []
+    real_apply = lake_module.apply_intent
+
+    def die_after_first_table(the_lake, record, *opened):
+        first = dict(record, tables=dict(list(record["tables"].items())[:1]))
+        real_apply(the_lake, first, *opened)
+        applied.append(record)
+        raise KeyboardInterrupt("killed between the two tables' commits")
+
+    monkeypatch.setattr(lake_module, "apply_intent", die_after_first_table)
     tx = lake.transaction()
-    writer = tx.writer(tables.BRONZE_EXPOSURES)
-    writer.write(exposures(4))
-    writer.close()
-    record = {"moves": tx.moves, "removals": []}
-    (tx.dir / COMMIT_RECORD).write_text(json.dumps(record))  # died right after writing the commit record
-    assert lake.files(tables.BRONZE_EXPOSURES) == []
-    reopened = Lake(tmp_path)
-    assert reopened.read(tables.BRONZE_EXPOSURES).num_rows == 4
-    assert not tx.dir.exists()
+    tx.write(tables.BRONZE_EXPOSURES, exposures(4))
+    tx.write(tables.INGESTED_FILES, pa.Table.from_pylist([], schema=schemas.INGESTED_FILES))
+    tx.write(tables.QUARANTINE, pa.Table.from_pylist([], schema=schemas.QUARANTINE))
+    tx.write(tables.BRONZE_PREFERENCE_PAIRS, pa.Table.from_pylist([], schema=schemas.PREFERENCE_PAIRS))
+    tx.writer(tables.BRONZE_CONVERSATIONS)
+    with pytest.raises(KeyboardInterrupt):
+        tx.commit()
+    monkeypatch.setattr(lake_module, "apply_intent", real_apply)
+    intents = list((tmp_path / "_txlog").glob("*.json"))
+    assert len(intents) == 1 and len(applied) == 1
+    # a reader changes nothing: the intent stays until a writer comes
+    catalog.refresh(Lake(tmp_path))
+    assert list((tmp_path / "_txlog").glob("*.json")) == intents
+    with Lake(tmp_path).transaction() as other:
+        other.write(tables.BRONZE_EXPOSURES, exposures(2, day=3))
+    assert not list((tmp_path / "_txlog").glob("*.json"))
+    assert Lake(tmp_path).read(tables.BRONZE_EXPOSURES).num_rows == 4 + 2
 
 
 def test_replace_swaps_a_whole_table(tmp_path):

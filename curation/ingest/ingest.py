@@ -97,6 +97,8 @@ class Ingestor:
         self.defaults = adapters.Defaults(
             source=config.source, started_at=config.started_at or self.now.isoformat(),
             started_at_from="recipe" if config.started_at else "ingest_time")
+        # what is known is checked again at commit: another writer's commit to these tables is a conflict
+        tx.guard(tables.BRONZE_CONVERSATIONS, tables.INGESTED_FILES)
         self.known = _load_known(lake)
         self.ingested_shas = _load_ingested_shas(lake)
         self.bronze = tx.writer(tables.BRONZE_CONVERSATIONS)

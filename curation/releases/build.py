@@ -258,10 +258,12 @@ def _refuse_empty_or_flagged(job: Job, rows_out: int) -> None:
 
 
 def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refreeze: bool = False,
-          code_version: str = "", scan_options: dict | None = None) -> Built:
+          code_version: str = "", scan_options: dict | None = None, publish: bool = True) -> Built:
     """Build, check and publish one release (see the module docstring). `scan_options` go to the leak
-    gate's scanners (the release stage passes the recipe's scrub config: `{"scrub": {...}}`)."""
-    if entry.frozen_eval and not refreeze and versions(lake, entry.name):
+    gate's scanners (the release stage passes the recipe's scrub config: `{"scrub": {...}}`). `publish=False`
+    builds and checks it but publishes nothing (status "rebuilt", the manifest in `details`): `flywheel
+    releases rebuild`."""
+    if publish and entry.frozen_eval and not refreeze and versions(lake, entry.name):
         existing = resolve(lake, entry.name)
         note = "frozen evaluation set: latest version reused"
         if existing.manifest["recipe"] != entry.recipe():
@@ -278,13 +280,14 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
         if sections["rows_in"] != rows_out + sum(job.dropped.values()):
             raise BuildError(f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
                              f"{rows_out} rows, {sum(job.dropped.values())} dropped")
-        return _publish(job, sections, rows_out, code_version, scan_options)
+        return _publish(job, sections, rows_out, code_version, scan_options, publish)
     finally:
         if own_inputs:
             inputs.close()
 
 
-def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None) -> Built:
+def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None,
+             publish: bool = True) -> Built:
     entry, lake = job.entry, job.inputs.lake
     writer = ReleaseWriter(lake, entry.name, entry.type, leak_scan=entry.leak_scan, reason=entry.leak_scan_reason,
                            scan_options=scan_options)
@@ -305,8 +308,12 @@ def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_op
                                            code_version=code_version, extra=extra)
         except LeakScanRefused as refused:
             raise BuildError(str(refused)) from None
-        latest = _latest(lake, entry.name)
         details = {"style_features": job.stats.get("style_features"), "notes": job.notes}
+        if not publish:
+            writer.discard()
+            return Built(entry.name, "rebuilt", None, sections["rows_in"], rows_out, job.dropped, job.timings,
+                         {**details, "manifest": manifest})
+        latest = _latest(lake, entry.name)
         if latest is not None and latest.manifest.get("content_hash") == manifest["content_hash"]:
             writer.discard()
             return Built(entry.name, "unchanged", latest, sections["rows_in"], rows_out, job.dropped, job.timings,

@@ -1,5 +1,8 @@
 """What a release build reads: the catalog (read-only DuckDB), the columns the `samples` view has today,
-the text layer the conversations come from, and the snapshot ids of the tables it read (its parents).
+the text layer the conversations come from, and the Delta version of each table it read (its parents).
+
+The catalog pins every table to one version; a build records those versions, and `flywheel releases
+rebuild` builds a catalog pinned to the recorded versions (Delta time travel) to make the release again.
 
 The dedup and cluster stages add columns to `samples` (`dedup_cluster`, `is_representative`;
 `topic_cluster`, `topic_label`), the safety stage `safety_flagged`. The catalog always has them, NULL while their attribute table has no
@@ -53,6 +56,7 @@ class Inputs:
     text_table: str
     temp_dir: Path
     notes: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)  # table -> the Delta version the catalog pinned
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -66,13 +70,15 @@ class Inputs:
     def table_has_rows(self, name: str) -> bool:
         return self.view_exists(name) and scalar(self.con, f"SELECT count(*) > 0 FROM {name}")
 
-    def snapshot(self, table: str) -> str | None:
-        return self.lake.snapshot_id(table) if table in tables.TABLES else None
+    def snapshot(self, table: str) -> int | None:
+        return self.versions.get(table)
 
     def parents(self, extra_tables: tuple[str, ...] = ()) -> dict:
-        """Snapshot ids of the tables this release read (content-addressed: same content, same id)."""
+        """The Delta version of each table this release read (None: the table did not exist). Recorded in
+        the manifest, left out of its content hash: where the rows came from, not what they are."""
         names = (self.text_table, *SAMPLE_ATTRIBUTE_TABLES, *extra_tables)
         return {"tables": {name: self.snapshot(name) for name in sorted(set(names)) if name in tables.TABLES},
+                "catalog_versions": dict(sorted(self.versions.items())),  # every view's version: what rebuild pins
                 "text_layer": self.text_layer}
 
     def close(self) -> None:
@@ -80,25 +86,33 @@ class Inputs:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def open_inputs(lake: Lake, threads: int | None = None) -> Inputs:
-    """Connect to the catalog read-only and define `release_samples` (samples + every optional column)."""
-    # DuckDB spills here; not under `_staging/`, whose idle directories other processes may sweep away
+def open_inputs(lake: Lake, threads: int | None = None, versions: dict[str, int] | None = None) -> Inputs:
+    """Connect to the catalog read-only and define `release_samples` (samples + every optional column).
+    With `versions`, to a catalog built for this build with every table at those versions."""
+    # DuckDB spills here; not under `_staging/`, which `flywheel lake vacuum` cleans
     temp_dir = lake.root / f".release-duckdb-{uuid.uuid4().hex}"
     temp_dir.mkdir(parents=True, exist_ok=True)
+    pinned = None
+    if versions is not None:
+        pinned = temp_dir / "catalog.duckdb"
+        catalog.build_file(lake, pinned, {name: int(v) for name, v in versions.items() if v is not None})
     # The recipe's SQL conditions run on this connection: locked read-only like `flywheel sql`
     settings = {"threads": threads or min(4, os.cpu_count() or 1), "memory_limit": DUCKDB_MEMORY,
                 "temp_directory": str(temp_dir),
                 "preserve_insertion_order": False}  # every result that must be ordered says ORDER BY
-    con = sql_guard.connect(lake, settings=settings, extra_dirs=[temp_dir])
+    con = sql_guard.connect(lake, settings=settings, extra_dirs=[temp_dir], catalog_path=pinned)
+    listed = con.execute("SELECT table_name, version, files FROM lake_tables").fetchall()
+    table_versions = {name: version for name, version, _ in listed if version is not None}
+    has_files = {name for name, _, files in listed if files}
     in_view = [r[0] for r in con.execute("DESCRIBE samples").fetchall()]
-    columns = [c for c in in_view if c not in COLUMN_TABLES or lake.files(COLUMN_TABLES[c])]
+    columns = [c for c in in_view if c not in COLUMN_TABLES or COLUMN_TABLES[c] in has_files]
     extras = [sql for column, sql in OPTIONAL_COLUMNS.items() if column not in columns]
     replaced = [column for column in OPTIONAL_COLUMNS if column in in_view and column not in columns]
     exclude = f" EXCLUDE ({', '.join(replaced)})" if replaced else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *{exclude}"
                 + "".join(f", {sql}" for sql in extras) + " FROM samples")
-    text_table = catalog.text_layer_table(lake)
+    text_table = catalog.text_layer_table(lake, table_versions)
     layer = text_table.view.split("_", 1)[0]
     notes = [f"samples column {c} absent: {OPTIONAL_COLUMNS[c].split(' AS ')[0]} stands in"
              for c in OPTIONAL_COLUMNS if c not in columns]
-    return Inputs(lake, con, columns, layer, text_table.name, temp_dir, notes)
+    return Inputs(lake, con, columns, layer, text_table.name, temp_dir, notes, table_versions)

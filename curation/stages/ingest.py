@@ -9,9 +9,13 @@ from curation.ingest import pseudonymize, sources
 from curation.ingest.config import IngestConfig as Config
 from curation.ingest.ingest import Ingestor, IngestRefused
 from curation.pipeline.context import StageContext, StageFailed
+from lakehouse.lake import ConflictError
 from lakehouse.runs import StageStats
 
 __all__ = ["Config", "run"]
+# Attempts when another writer commits to bronze while this ingest runs: each retry checks ids against
+# the version that writer committed, so its conversations become duplicates here, never a second copy.
+CONFLICT_ATTEMPTS = 3
 
 
 def _input_files(config: Config, ctx: StageContext) -> list:
@@ -35,12 +39,8 @@ def _size(path) -> int:
         return 0
 
 
-def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
-    files = _input_files(config, ctx)
-    key = pseudonymize.load_key()
-    if key is not None and not os.environ.get(pseudonymize.KEY_ENV):
-        pseudonymize.check_key_outside_lake(pseudonymize.key_file_path(), ctx.lake.root)
-    total = sum(_size(f) for f in files)
+def _ingest_all(ctx: StageContext, config: Config, files: list, key, total: int) -> list:
+    """One attempt: every file in one transaction (nothing is visible unless all of it commits)."""
     reports = []
     with ctx.lake.transaction() as tx, ctx.progress("ingest", total, unit="bytes") as bar:
         ingestor = Ingestor(ctx.lake, config, ctx.run_id, tx, key, advance=lambda n: bar.advance(n))
@@ -54,6 +54,23 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         except IngestRefused as exc:
             tx.abort()
             raise StageFailed(str(exc)) from None
+    return reports
+
+
+def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
+    files = _input_files(config, ctx)
+    key = pseudonymize.load_key()
+    if key is not None and not os.environ.get(pseudonymize.KEY_ENV):
+        pseudonymize.check_key_outside_lake(pseudonymize.key_file_path(), ctx.lake.root)
+    total = sum(_size(f) for f in files)
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            reports = _ingest_all(ctx, config, files, key, total)
+            break
+        except ConflictError as exc:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise StageFailed(str(exc)) from None
+            ctx.console.print(f"[yellow]note[/yellow] {exc}; ingesting again (attempt {attempt + 1})")
     quarantined = Counter()
     for report in reports:
         quarantined.update(report.quarantined)

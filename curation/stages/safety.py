@@ -42,8 +42,10 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if not work.pending:
         stats.details = {**details, "up_to_date": True}
         ctx.console.print(f"safety: up to date ({len(inputs)} {source.name} files unchanged)")
+        lake.complete(catalog.SAFETY, ledger.TABLE)
         return
     counts = _score_files(ctx, config, config_hash, work.pending)
+    lake.complete(catalog.SAFETY, ledger.TABLE)
     stats.rows_in, stats.rows_out = counts.messages, counts.messages - counts.flagged
     stats.drop("flagged", counts.flagged)
     stats.details = {**details, "messages": counts.messages, "distinct_texts": counts.distinct,
@@ -105,7 +107,7 @@ def _groups(pending: list[str], sizes: dict[str, int]) -> list[list[str]]:
 def _commit(ctx: StageContext, config_hash: str, name: str, batches) -> int:
     """Write the scored tables of one input file and its ledger row in one transaction; returns messages."""
     rows = 0
-    with ctx.lake.transaction() as tx:
+    with ctx.lake.transaction(partial=True) as tx:  # shown once every file is scored (Lake.complete)
         writer = tx.writer(catalog.SAFETY)
         for table in batches:
             writer.write(table)

@@ -3,6 +3,10 @@
 Incremental by bronze file: each bronze file is scrubbed once per scrub config (the ledger in
 `meta/processed_files` says which), its silver output committed together with its ledger row. Outputs
 of bronze files that retention removed, or that were made under another config, are dropped.
+
+The per-file commits are partial (`Lake.transaction(partial=True)`): the catalog keeps showing the last
+complete silver version until the stage has scrubbed every bronze file and commits its completion, so a
+crash mid-scrub never publishes half-scrubbed silver; the rerun resumes and completes it.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     scrubber = Scrubber(config) if work.pending else None
     with ctx.progress("scrub", total) as bar:
         for name in work.pending:
-            with lake.transaction() as tx:
+            with lake.transaction(partial=True) as tx:
                 writer = tx.writer(tables.SILVER_CONVERSATIONS)
                 rows = 0
                 for batch in pq.ParquetFile(lake.root / name).iter_batches(batch_size=BATCH_ROWS):
@@ -51,6 +55,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 ledger.record(lake, tx, "scrub", config_hash, name, writer.files, rows, ctx.run_id)
             stats.rows_in += rows
             stats.rows_out += rows
+    lake.complete(tables.SILVER_CONVERSATIONS, tables.PROCESSED_FILES)
     stats.details = {"files_scrubbed": len(work.pending), "files_reused": len(work.reused),
                      "stale_outputs_removed": len(work.stale_outputs), "entities_replaced": dict(sorted(entities.items())),
                      "config_hash": config_hash,
