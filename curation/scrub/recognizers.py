@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from curation.scrub.names import (ambiguous_name, in_dictionary, is_first_name, is_last_name, is_surname,
-                                  known_first_name, not_a_name)
+                                  is_world_name, known_first_name, not_a_name)
 
 Validator = Callable[[re.Match], "float | None"]
 
@@ -230,8 +230,10 @@ def _validate_phone(match: re.Match) -> float | None:
     groups = [g for g in re.split(r"[\s().\-/]+", value.lstrip("+")) if g]
     if sum(len(g) == 1 for g in groups) > 2 or any(len(g) > 12 for g in groups):
         return None
-    if "  " in value or value.count("/") > 1:
+    if value.count("/") > 1:
         return None
+    if re.search(r"\s{2,}", value):
+        return 0.2  # wide spacing ("06  12  34  56  78"): a phone only behind a cue (ChatPhoneRecognizer)
     international = value.startswith(("+", "00")) and len(digits) >= 8
     if international or _NANP.match(value) or value.startswith("("):
         return 0.6
@@ -241,6 +243,38 @@ def _validate_phone(match: re.Match) -> float | None:
         return 0.35  # "555-0199", "1234 5678": phone-shaped, needs a context word
     # A bare digit run: order ids look the same, and nine digits is more often an SSN.
     return 0.4 if len(digits) in (10, 11) else 0.15 if len(digits) != 9 else None
+
+
+# A phone cue in several languages. In a dialogue it is often a turn before the number ("can I have your
+# number?" ... "Sure, it's 555-0123"), further back than presidio's six context words reach.
+_PHONE_CUE = re.compile(
+    r"\b(?:phone|telephone|tel|mobile|cell|cellphone|call|text|txt|sms|whatsapp|viber|signal|fax|landline|ring|"
+    r"dial|reach|contact|hotline|téléphone|portable|handy|telefon|telefonnummer|rufnummer|telefono|teléfono|móvil|"
+    r"movil|celular|cellulare|numéro|número|numer|nummer|number|tlf|tfn)\b",
+    re.IGNORECASE,
+)
+# "number" after these words is not a phone's ("account number", "order number").
+_NOT_PHONE_NUMBER = frozenset(
+    """account order policy case ticket reference ref tracking invoice claim card routing serial confirmation
+    transaction id member student patient passport license licence security ssn pesel nip tax model part item
+    booking reservation flight registration vat iban""".split()
+)
+CUE_WINDOW = 120  # characters before a number searched for a phone cue
+CUED_PHONE_SCORE = 0.55
+
+
+def phone_cue_before(text: str, start: int) -> bool:
+    """A phone cue word within CUE_WINDOW characters before `start` (and at most two line breaks back)."""
+    window = text[max(0, start - CUE_WINDOW):start]
+    lines = window.split("\n")
+    window = "\n".join(lines[-3:])
+    for cue in reversed(list(_PHONE_CUE.finditer(window))):
+        if cue.group().lower() != "number":
+            return True
+        previous = re.findall(r"[\w']+", window[:cue.start()])[-1:]
+        if not previous or previous[0].lower() not in _NOT_PHONE_NUMBER:
+            return True
+    return False
 
 
 class ChatPhoneRecognizer(RegexRecognizer):
@@ -255,13 +289,15 @@ class ChatPhoneRecognizer(RegexRecognizer):
         results = super().analyze(text, entities, nlp_artifacts)
         for result in results:
             result.end = result.start + len(_trim_phone(text[result.start:result.end]))
+            if result.score < CUED_PHONE_SCORE and phone_cue_before(text, result.start):
+                result.score = CUED_PHONE_SCORE  # national formats behind a cue: "tel 78 651 450", "668 5702"
         return results
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Obfuscated e-mail, lower-case IBAN
 
-_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+|\s*\(@\)\s*)"
+_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+|\s*\(@\)\s*|\s+@\s*|\s*@\s+)"
 _DOT = r"(?:\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+|\.)"
 _MAIL_PROVIDERS = (r"gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|gmx|live|msn|mail|"
                    r"yandex|zoho|fastmail|me|web|comcast|verizon|att|btinternet|orange|free|laposte|libero")
@@ -275,7 +311,7 @@ _OBFUSCATED_EMAIL = re.compile(
 
 def _validate_obfuscated_email(match: re.Match) -> float | None:
     value = match.group("value").lower()
-    spelled = bool(re.search(r"[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\s+dot\s+", value))
+    spelled = bool(re.search(r"[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\s+dot\s+|@", value))
     if spelled or re.fullmatch(_MAIL_PROVIDERS, match.group("domain").lower()):
         return 0.7
     return None  # "look at google.com" is not an address
@@ -313,7 +349,17 @@ class CaseInsensitiveIbanRecognizer(RegexRecognizer):
                                lambda m: 0.9 if iban_checksum_ok(m.group("value")) else 0.1)], supported_language)
 
 
-_CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ -]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ -]?)\d{6}\3\d{4,5})(?![\w-]|[.,]\d)")
+_CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ .-]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ .-]?)\d{6}\3\d{4,5}|"
+                   r"\d{5}([ .-]?)\d{5}\4\d{6})(?![\w-]|[.,]\d)")
+# A card cue, then 12-19 digits in any grouping ("card: 12345 67890 123456", "visa 6011.0009.9013.9424"):
+# the user named it, so the issuer prefix does not matter.
+_CARD_CUES = (r"card|credit|debit|visa|mastercard|master\s+card|amex|american\s+express|discover|maestro|cc|"
+              r"carte(?:\s+bancaire)?|cb|tarjeta|karte|kreditkarte|carta|karta|kaart|cartão")
+_CARD_AFTER_CUE = re.compile(
+    rf"\b(?:{_CARD_CUES})\b(?:[\s:#=.,-]|\b(?:number|num|no|nr|n[°º]|is|was|ending|numéro|número|nummer|numero|numer)\b)*"
+    r"(?P<value>\d(?:[ .-]{0,2}\d){11,18})(?![\w-]|[.,]\d)",
+    re.IGNORECASE,
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -324,6 +370,13 @@ def luhn_ok(digits: str) -> bool:
             n = n * 2 - 9 if n > 4 else n * 2
         total += n
     return total % 10 == 0
+
+
+def _validate_cued_card(match: re.Match) -> float | None:
+    digits = re.sub(r"\D", "", match.group("value"))
+    if not 12 <= len(digits) <= 19 or len(set(digits)) < 3:
+        return None
+    return 0.95 if luhn_ok(digits) else 0.45
 
 
 def _validate_card(match: re.Match) -> float | None:
@@ -347,7 +400,8 @@ class ChatCreditCardRecognizer(RegexRecognizer):
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pay", "paid", "charge"]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([Rule("card_number", _CARD, 0.9, _validate_card)], supported_language)
+        super().__init__([Rule("card_number", _CARD, 0.9, _validate_card),
+                          Rule("card_after_cue", _CARD_AFTER_CUE, 0.95, _validate_cued_card)], supported_language)
 
 
 _SSN_CUE = re.compile(
@@ -434,7 +488,7 @@ class PersonalUrlRecognizer(RegexRecognizer):
 # ---------------------------------------------------------------------------------------------------------
 # Names after cues
 
-_NAME_TOKEN = r"[a-zà-ÿ][a-zà-ÿ'’-]*"
+_NAME_TOKEN = r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*['’]?"
 # A lookahead, so that "hey jake and emma" still finds "emma" after the cue "and".
 _NAME_WORDS = rf"(?=(?P<value>{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,2}}))"
 _RELATIONS = (r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|dad|father|boss|girlfriend|"
@@ -532,8 +586,44 @@ def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
     return end
 
 
+_CAPITALIZED_NAME = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]*(?:['’-][^\W\d_]+)*)"
+# A transcript's speaker: a line that starts (after an optional "[10:18 AM]") with a name and a colon,
+# optionally with a role in parentheses ("Carol Green (Designer):").
+_SPEAKER = re.compile(
+    rf"(?m)^[ \t>*-]*(?:\[?\(?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:[ \t]?[ap]\.?m\.?)?\]?\)?[ \t]*[-–]?[ \t]*)?"
+    rf"(?P<value>{_CAPITALIZED_NAME}(?:[ \t]{_CAPITALIZED_NAME}){{0,2}})(?:[ \t]*\([^)\n]{{1,40}}\))?[ \t]*:[ \t]",
+    re.IGNORECASE,
+)
+# A display name before an address: "To: Pepper Potts <pepper.potts@x.com>", "Carol Green (carol@x.com)".
+_DISPLAY_NAME = re.compile(
+    rf"(?P<value>{_CAPITALIZED_NAME}(?:[ \t]{_CAPITALIZED_NAME}){{0,3}})[ \t]*[<(\[][ \t]*(?:mailto:)?[\w.+-]+@",
+    re.IGNORECASE,
+)
+
+
+def _speaker_name(value: str, dictionary: frozenset[str]) -> bool:
+    """A speaker label is a name, not a field label ("Email:", "Diagnosis:", "Patient Name:"): its first
+    word is a known name or no English word, and none of its words is a common word."""
+    words = [w.lower() for w in value.split()]
+    first = words[0]
+    if not_a_name(first):
+        return False
+    return known_first_name(first) or is_last_name(first) or is_world_name(first) or not in_dictionary(first, dictionary)
+
+
+def _display_name(value: str, dictionary: frozenset[str]) -> bool:
+    """A display name before an address: some word is a known name, or no word is an English word
+    ("Support Team <support@x.com>" is not a person)."""
+    words = [w.lower() for w in value.split()]
+    if not_a_name(words[0]):
+        return False
+    return (any(known_first_name(w) or is_last_name(w) or is_world_name(w) for w in words)
+            or not any(in_dictionary(w, dictionary) for w in words))
+
+
 class NameCueRecognizer(LocalRecognizer):
-    """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names."""
+    """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names;
+    transcript speakers and e-mail display names (`_SPEAKER`, `_DISPLAY_NAME`)."""
 
     CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_RELATION_IS_CUE, "relation is", 0.7),
             (_TITLE_CUE, "title", 0.7),
@@ -552,18 +642,26 @@ class NameCueRecognizer(LocalRecognizer):
             for match in regex.finditer(text):
                 start = match.start("value")
                 length = _name_span(match.group("value"), level, self.dictionary)
-                if not length:
-                    continue
-                results.append(RecognizerResult(
-                    "PERSON", start, start + length, score,
-                    analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-                ))
+                if length:
+                    results.append(self._result(start, start + length, score, level))
+        for regex, accept, level in ((_SPEAKER, _speaker_name, "speaker"), (_DISPLAY_NAME, _display_name, "display")):
+            if level == "display" and "@" not in text or level == "speaker" and ":" not in text:
+                continue
+            for match in regex.finditer(text):
+                if accept(match.group("value"), self.dictionary):
+                    results.append(self._result(match.start("value"), match.end("value"), 0.7, level))
         return results
 
+    def _result(self, start: int, end: int, score: float, level: str) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON", start, end, score,
+            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )
 
-_WORD_TOKEN = re.compile(r"(?<![\w@#/.])[a-zà-ÿ][a-zà-ÿ'’-]*[a-zà-ÿ](?![\w@])", re.IGNORECASE)
+
+_WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
 
 
 # Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
@@ -610,14 +708,16 @@ class KnownNameRecognizer(LocalRecognizer):
             full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
             speaker = (word[:1].isupper() and adjacent and known_first_name(lower)
                        and following.group().lower() in _SPEAKER_VERBS)
-            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker):
+            world = word[:1].isupper() and not word.isupper() and is_world_name(lower)
+            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker or world):
                 continue
             capitalized = word[:1].isupper()
             end = match.end()
             if adjacent:
                 next_word = following.group()
                 if not not_a_name(next_word.lower()) and (
-                        is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()):
+                        is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()
+                        or capitalized and is_world_name(next_word.lower())):
                     end = following.end()
             skip_until = end
             score = self.CAPITALIZED if capitalized else self.LOWER

@@ -17,6 +17,7 @@ from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, at_sentence_start
 _NOT_PERSONAL_BEFORE = re.compile(
     r"(?:\b(?:order|orders|tracking|track|invoice|inv|ref|reference|confirmation|conf|ticket|case|serial|sku|"
     r"isbn|model|part|item|product|flight|booking|reservation|transaction|txn|receipt|version|ver|v|release|"
+    r"account|acct|policy|claim|student|employee|customer|member|"
     r"build|patch|firmware|zip|postcode|postal|pin|code|otp|id|no)\b\.?\s*(?:number|num|no\.?|nr|id|#|:)?\s*"
     r"(?:is|was|=)?\s*[#:]?"
     r"|#)\s*$",
@@ -127,6 +128,29 @@ def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detectio
     return out
 
 
+def _split_lines(text: str, d: Detection) -> list[Detection]:
+    """A name never spans a line break ("Sarah Connor\nBio" from NER is "Sarah Connor" and "Bio")."""
+    surface = text[d.start:d.end]
+    if "\n" not in surface:
+        return [d]
+    out, offset = [], d.start
+    for line in surface.split("\n"):
+        if line.strip():
+            out.append(Detection(d.entity_type, offset, offset + len(line), d.score, d.recognizer))
+        offset += len(line) + 1
+    return out
+
+
+def _field_label(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """One English word followed by a colon is a form's field label ("Email:", "Insurer:", "Grade:"), not a
+    person, unless it is a known first name ("Mark: hi" in a transcript)."""
+    words = _WORD.findall(text[d.start:d.end])
+    if len(words) != 1 or not re.match(r"[ \t]*:", text[d.end:d.end + 3]):
+        return False
+    word = name_key(words[0])
+    return not known_first_name(word) and (in_dictionary(word, dictionary) or not_a_name(word))
+
+
 def _fragment_of_longer_number(text: str, d: Detection) -> bool:
     """A card number inside a longer digit sequence ("9400 3288 6076 4737 9741 10" is a tracking number)."""
     return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
@@ -188,7 +212,7 @@ def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> b
         words = _WORD.findall(surface)
         return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
                 and not _ner_guess(text, detection, dictionary) and not _word_at_sentence_start(text, detection, dictionary)
-                and not _in_idiom(text, detection))
+                and not _in_idiom(text, detection) and not _field_label(text, detection, dictionary))
     if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
         return False
     if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
@@ -224,7 +248,8 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         surface = text[d.start:d.end]
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
-        pieces = _trim_name(text, d, allow) if d.entity_type in _NAME_LIKE_TYPES else [d]
+        pieces = ([p for line in _split_lines(text, d) for p in _trim_name(text, line, allow)]
+                  if d.entity_type in _NAME_LIKE_TYPES else [d])
         candidates.extend(p for p in pieces if _plausible(text, p, dictionary))
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
