@@ -124,21 +124,33 @@ _ID_CUES = (
     r"codice\s+fiscale|steuer-?id|steueridentifikationsnummer|steuernummer|tax\s+(?:identification\s+)?(?:number|no)|"
     r"\btin\b|\bpesel\b|\bnip\b|\bregon\b|aadhaa?r|\bpan(?:\s+card)?\b|\bnino\b|national\s+insurance(?:\s+number)?|"
     r"\bni\s+(?:number|no)|\binsee\b|\bnir\b|s[ée]curit[ée]\s+sociale|\bsin\b|social\s+insurance(?:\s+number)?|"
-    r"sozialversicherungsnummer|nhs\s+(?:number|no)|medicare(?:\s+number)?|\bepic\b|voter\s+card"
+    r"sozialversicherungsnummer|nhs\s+(?:number|no)|medicare(?:\s+number)?|\bepic\b|voter\s+card|\bid\b"
 )
-_FILLER = r"(?:[\s:#=.,-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
+_FILLER = r"(?:[\s:#=.,()-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
 _GROUP = r"[a-z0-9]*\d[a-z0-9]*"
 _ID_AFTER_CUE = re.compile(
     rf"(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,3}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
     re.IGNORECASE,
 )
-_DATE_SHAPE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_DATE_SHAPE = re.compile(r"^(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")
+# A bare "ID" names a thing's identifier after these words ("order ID", "session id"), a person's otherwise.
+_THING_BEFORE_ID = re.compile(
+    r"\b(?:order|transaction|txn|ticket|claim|case|session|tracking|customer|subscription|reference|ref|booking|"
+    r"invoice|product|item|user|account|request|device|app|client|message|chat|meeting|project|policy|file|job|"
+    r"batch|build|run|event|payment|shipment|package|reservation|confirmation|merchant|store|vendor|sku|model)"
+    r"\W{0,3}$",
+    re.IGNORECASE,
+)
 
 
 def _validate_cued_id(match: re.Match) -> float | None:
     value = match.group("value")
+    cue = match.group(0)[:match.start("value") - match.start()]
+    if re.match(r"id\b", cue, re.IGNORECASE) and _THING_BEFORE_ID.search(match.string[:match.start()]):
+        return None
     digits = re.sub(r"\D", "", value)
-    if len(digits) < 5 or len(value) > 30 or len(set(digits)) == 1 or _DATE_SHAPE.match(value):
+    letters = sum(c.isalpha() for c in value)
+    if len(digits) < (4 if letters >= 2 else 5) or len(value) > 30 or len(set(digits)) == 1 or _DATE_SHAPE.match(value):
         return None
     return 0.85
 
@@ -174,6 +186,24 @@ def _validate_nir(match: re.Match) -> float | None:
     return 0.7 if nir_ok(compact) else None
 
 
+# In a dialogue the cue is often a turn before the number ("what's your passport number?" ... "Sure, it's
+# A123456789"): a number-like answer right after "it's" / "is" / a colon, with an ID cue in the window.
+_REPLY_VALUE = re.compile(
+    r"(?:\b(?:it's|it’s|it is|is|was|sure|yes)\b[\s,:!.-]*|:\s*)(?P<value>[a-z]{0,3}\d{6,14}[a-z]?)(?![\w@]|[.,/-]\d)",
+    re.IGNORECASE,
+)
+_CUE_ONLY = re.compile(rf"(?:{_ID_CUES})", re.IGNORECASE)
+REPLY_WINDOW = 160
+
+
+def _validate_reply(match: re.Match) -> float | None:
+    text, start = match.string, match.start("value")
+    window = "\n".join(text[max(0, start - REPLY_WINDOW):start].split("\n")[-3:])
+    cues = [c for c in _CUE_ONLY.finditer(window) if c.group().lower() != "id"]
+    digits = re.sub(r"\D", "", match.group("value"))
+    return 0.6 if cues and len(set(digits)) > 1 else None
+
+
 class IdNumberRecognizer(RegexRecognizer):
     """Passport, driver's licence and national identity numbers (see the module docstring)."""
 
@@ -184,6 +214,7 @@ class IdNumberRecognizer(RegexRecognizer):
     def __init__(self, supported_language: str = "en"):
         super().__init__([
             Rule("id_after_cue", _ID_AFTER_CUE, 0.85, _validate_cued_id),
+            Rule("id_in_reply", _REPLY_VALUE, 0.6, _validate_reply),
             Rule("dni_nie", _DNI, 0.6, _validate_dni),
             Rule("codice_fiscale", _CF, 0.85, lambda m: 0.85 if codice_fiscale_ok(m.group("value")) else None),
             Rule("nir_insee", _NIR, 0.7, _validate_nir),

@@ -9,6 +9,8 @@ Label names vary between public sets; `TYPE_ALIASES` maps the common ones onto t
 types. A span whose type maps to nothing the engine removes (`OTHER`: dates, money, account and ticket
 numbers in the dev set) is kept as an *unscored* span: it counts for neither recall nor precision, and
 a prediction overlapping it is not a false positive (an account number removed as a card is no harm).
+A span of a numeric type whose value has no digit is label noise (the dev set labels the cue word "PESEL"
+itself as an ID_NUMBER 28 times) and is unscored too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from curation.scrub.evalset import EvalConversation, EvalMessage, LabeledSpan
 
 UNSCORED = "OTHER"
+NUMERIC_TYPES = frozenset({"ID_NUMBER", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"})
 # Public sets' label names -> the engine's entity types (identity for the engine's own names).
 TYPE_ALIASES = {
     "USERNAME": "SOCIAL_HANDLE", "EMAIL": "EMAIL_ADDRESS", "PHONE": "PHONE_NUMBER", "TELEPHONENUM": "PHONE_NUMBER",
@@ -81,12 +84,17 @@ def load_labeled(path: str | Path, limit: int | None = None) -> list[LabeledText
     return out
 
 
+def _digitless_number(text: str, span: LabeledSpan) -> bool:
+    return span.entity_type in NUMERIC_TYPES and not any(c.isdigit() for c in text[span.start:span.end])
+
+
 def as_conversations(texts: list[LabeledText], scored: frozenset[str] | set[str]) -> list[EvalConversation]:
     """Each text as its own conversation (no character: these are not character chats). Spans of types
     outside `scored` (the types the config removes) become UNSCORED."""
     conversations = []
     for item in texts:
-        spans = [s if s.entity_type in scored else LabeledSpan(UNSCORED, s.start, s.end) for s in item.spans]
+        spans = [s if s.entity_type in scored and not _digitless_number(item.text, s) else
+                 LabeledSpan(UNSCORED, s.start, s.end) for s in item.spans]
         message = EvalMessage(item.id, item.text, spans, source="labeled")
         conversations.append(EvalConversation(item.id, None, None, [message]))
     return conversations

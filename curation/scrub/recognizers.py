@@ -109,7 +109,7 @@ _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|bui
 _ZIP_TAIL = (
     r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}))"
 )
-_WORD = r"[a-zà-ÿ0-9][a-zà-ÿ0-9'’.-]*"
+_WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
 _NOT_STREET_WORDS = frozenset(
     "the a an my your our his her their its this that these those to of in on at for from with by down up "
@@ -126,29 +126,65 @@ _US_ADDRESS = re.compile(
     re.IGNORECASE,
 )
 # A postal code and the town after a street ("…, 75002 Paris", "…, 86068 Lebon-sur-Blot", "…, 10115 berlin").
-_POSTAL_TOWN = (r"(?:,?\s+\d{4,5}\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
+_POSTAL_TOWN = (r"(?:,?\s+(?:\d{4,5}|\d{2}-\d{3})\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
                 r"der|im|[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*)){0,4})|[a-zà-ÿ][a-zà-ÿ'-]+))")
 _GERMANIC_ADDRESS = re.compile(
-    r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[a-zäöüß][a-zäöüß-]*(?:straße|strasse|str\.|weg|gasse|"
-    r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien)"
-    r"\s+\d{1,4}\s?[a-z]?\b" + _POSTAL_TOWN + "?)",
+    r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[^\W\d_][\w-]*(?:straße|strasse|str\.|weg|gasse|"
+    r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien|"
+    r"gata|gränd|vei|gate|stræde|katu|tie|kuja|polku|tori|kaari|rinne|väylä|tänav|iela|gatvė)"
+    r"\s+\d{1,4}\s?[a-z]?(?:/\d{1,4}[a-z]?)?\b" + _POSTAL_TOWN + "?)",
     re.IGNORECASE,
 )
 _ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
                    r"plaza|camino|carrer|avinguda|ronda|rambla|pasaje|travesía|glorieta|cañada|via|viale|piazza|"
-                   r"corso|vicolo|largo|rua|travessa|praça|alameda)")
-_ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[a-zà-ÿ][a-zà-ÿ'-]+(?:\s+[a-zà-ÿ][a-zà-ÿ'-]+)?"
+                   r"corso|vicolo|largo|rua|travessa|praça|alameda|strada|str\.|calea|bulevardul|bd\.|șoseaua|"
+                   r"ul\.|ulica|al\.|aleja|pl\.|plac|os\.|osiedle|ulitsa|ul|vulytsia|vul\.|prospekt|pr\.)")
+_ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[^\W\d_][\w'-]+(?:\s+[^\W\d_][\w'-]+)?"
 _ROMANCE_NUMBER_FIRST = re.compile(
     rf"(?<![\w.,/-])(?P<value>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+{_ROMANCE_STREET}\s+{_ROMANCE_NAME}{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
 _ROMANCE_NUMBER_LAST = re.compile(
-    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?\b{_POSTAL_TOWN}?)",
+    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?(?:/\d{{1,4}}[a-z]?)?\b"
+    rf"{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
+# Street words written after the name as a word of their own, with the number after them: Hungarian
+# ("Andrássy út 12", "Kossuth tér 3"), Turkish ("Atatürk Caddesi No: 5"), Czech, Slovak, Slovene, Croatian,
+# Russian/Ukrainian transliterations, and German/Dutch separate forms ("Berliner Straße 5").
+_NAME_THEN_STREET_WORD = re.compile(
+    r"(?<![\w-])(?P<value>(?-i:[A-ZÀ-ÖØ-ÞĀ-Ž][^\W\d_]*[.]?)(?:\s+(?-i:[A-ZÀ-ÖØ-ÞĀ-Ž][^\W\d_]*\.?)){0,2}\s+"
+    r"(?:utca|u\.|út|útja|tér|körút|köz|sor|sokak|sokağı|sok\.|caddesi|cad\.|cd\.|bulvarı|mahallesi|mah\.|"
+    r"náměstí|nám\.|třída|ulice|ulica|cesta|ulitsa|prospekt|straße|strasse|weg|allee|platz|straat|laan)"
+    r",?\s+(?:no\s*[:.]?\s*)?\d{1,4}(?:\s?[/-]\s?\d{1,4})?[a-z]?\b" + _POSTAL_TOWN + "?)",
+    re.IGNORECASE,
+)
+# Streets named by an ordinal ("on 5th Avenue", "45th Street"): no house number, still a street.
+_ORDINAL_STREET = re.compile(
+    r"(?<![\w.-])(?P<value>\d{1,3}(?:st|nd|rd|th)\s+(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
+    r"place|pl|terrace|court|ct|way)\b\.?)",
+    re.IGNORECASE,
+)
+# Single-word thoroughfares after a house number ("555 Broadway").
+_NUMBER_BROADWAY = re.compile(r"(?<![\w.,/-])(?P<value>\d{1,6}\s+(?-i:Broadway|Bowery|The Strand))\b", re.IGNORECASE)
+_US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+              "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
+_CITY = r"(?-i:[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|of|de|la))*)"
+# The town line of an address: "Springfield, IL 62704", "Austin, TX", "London SW1A 1AA", "Toronto, ON M5V 2T6".
+_TOWN_LINE = re.compile(
+    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?)(?![\w-])",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"(?<![\w-])(?P<value>(?-i:(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})|"
+    r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d))(?![\w-])",
+    re.IGNORECASE,
+)
+# An apartment or suite line on its own ("Apt. 4B", "Suite 200").
+_UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
 _AMBIGUOUS = frozenset(_AMBIGUOUS_SUFFIXES.split("|"))
-_ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to from on by en et y e".split())
+_ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to from on by en et y e an".split())
 
 
 def _validate_us_address(match: re.Match) -> float | None:
@@ -173,6 +209,12 @@ def _validate_romance_number_last(match: re.Match) -> float | None:
     return 0.6
 
 
+def _validate_town_line(match: re.Match) -> float | None:
+    """"Springfield, IL 62704" is an address line; "Austin, TX" alone is a town, scored just above the
+    threshold (it is where someone lives as often as where they travel)."""
+    return 0.6 if re.search(r"\d", match.group("value")) else 0.45
+
+
 class StreetAddressRecognizer(RegexRecognizer):
     ENTITY = "STREET_ADDRESS"
     CONTEXT = ["address", "live", "living", "located", "ship", "deliver", "delivery", "mail", "send", "house",
@@ -185,6 +227,12 @@ class StreetAddressRecognizer(RegexRecognizer):
             Rule("romance_number_first", _ROMANCE_NUMBER_FIRST, 0.6),
             Rule("romance_number_last", _ROMANCE_NUMBER_LAST, 0.6, _validate_romance_number_last),
             Rule("po_box", _PO_BOX, 0.7),
+            Rule("name_then_street_word", _NAME_THEN_STREET_WORD, 0.6),
+            Rule("ordinal_street", _ORDINAL_STREET, 0.45),
+            Rule("number_broadway", _NUMBER_BROADWAY, 0.6),
+            Rule("town_line", _TOWN_LINE, 0.45, _validate_town_line),
+            Rule("postcode", _POSTCODE, 0.5),
+            Rule("unit_line", _UNIT_LINE, 0.45),
         ], supported_language)
 
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
@@ -194,6 +242,13 @@ class StreetAddressRecognizer(RegexRecognizer):
             while " " in words and words.rsplit(" ", 1)[1].lower() in _ROMANCE_TRAILING_STOP:
                 words = words.rsplit(" ", 1)[0]
             result.end = result.start + len(words)
+            # "Also Berliner Straße 5": a capitalized English word at a sentence start is no street name
+            while not words[:1].isdigit() and " " in words and not_a_name(words.split(" ", 1)[0].lower()):
+                dropped = words.split(" ", 1)[0]
+                if dropped.lower().rstrip(".") in {"ul", "al", "pl", "os", "str", "bd", "pr", "vul"}:
+                    break
+                words = words.split(" ", 1)[1]
+                result.start = result.end - len(words)
         return results
 
 
@@ -248,7 +303,7 @@ def _validate_phone(match: re.Match) -> float | None:
 # A phone cue in several languages. In a dialogue it is often a turn before the number ("can I have your
 # number?" ... "Sure, it's 555-0123"), further back than presidio's six context words reach.
 _PHONE_CUE = re.compile(
-    r"\b(?:phone|telephone|tel|mobile|cell|cellphone|call|text|txt|sms|whatsapp|viber|signal|fax|landline|ring|"
+    r"\b(?:phone|telephone|tel|mobile|cell|cellphone|call|text|txt|sms|whatsapp|viber|signal|fax|landline|ring|line|"
     r"dial|reach|contact|hotline|téléphone|portable|handy|telefon|telefonnummer|rufnummer|telefono|teléfono|móvil|"
     r"movil|celular|cellulare|numéro|número|numer|nummer|number|tlf|tfn)\b",
     re.IGNORECASE,
