@@ -157,6 +157,13 @@ def test_placeholders_for_new_types_are_typed_and_numbered(scrubber):
     assert out == "passport <ID_NUMBER_1>, licence no. <ID_NUMBER_2>, passport <ID_NUMBER_1>, born on <DATE_OF_BIRTH_1>"
 
 
+def test_a_value_found_once_is_removed_where_it_recurs_in_the_conversation(scrubber):
+    texts = ["my passport number is X12345678", "hi", "ok so X12345678 expires when? call 555 123 4567"]
+    out = scrubber.scrub([Conversation("c", texts)])[0].texts
+    assert out[0] == "my passport number is <ID_NUMBER_1>"
+    assert out[2] == "ok so <ID_NUMBER_1> expires when? call <PHONE_NUMBER_1>"
+
+
 @pytest.mark.parametrize("check, good, bad", [
     (pesel_ok, "44051401359", "44051401358"),
     (nip_ok, "5261040828", "5261040827"),

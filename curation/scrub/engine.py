@@ -183,6 +183,9 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool, diction
 _DIGIT_RUN_7 = re.compile(r"\d(?:[\s().\/-]{0,3}\d){6}")
 _DIGIT_RUN_9 = re.compile(r"\d(?:[\s.-]{0,2}\d){8}")
 _DIGIT_RUN_12 = re.compile(r"\d(?:[\s.-]{0,2}\d){11}")
+# Addresses without a digit: a town line ("Austin, TX") or a named street ("on Main Street").
+_ADDRESS_WITHOUT_DIGITS = re.compile(r",\s*[A-Z]{2}\b|\b(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
+                                     r"Place|Terrace|Crescent|Court)\b")
 
 
 def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
@@ -198,7 +201,7 @@ def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
         "US_SSN": digits >= 9 and bool(_DIGIT_RUN_9.search(text)),
         "IBAN_CODE": digits >= 8,
         "IP_ADDRESS": digits >= 4 or "::" in text,
-        "STREET_ADDRESS": digits >= 1,
+        "STREET_ADDRESS": digits >= 1 or bool(_ADDRESS_WITHOUT_DIGITS.search(text)),
         "ID_NUMBER": digits >= 4,
         "DATE_OF_BIRTH": digits >= 1,
         "DATE_TIME": True,

@@ -9,6 +9,7 @@ detection of a structured type in them is counted as a false positive per 1,000 
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -229,7 +230,7 @@ class _Tally:
             if not hit:
                 self.misses.append((span.entity_type, message.text[span.start:span.end], message.text))
             value = message.text[span.start:span.end]
-            if span.entity_type in self.high_risk and len(value.strip()) >= 4 and value in scrubbed:
+            if span.entity_type in self.high_risk and len(value.strip()) >= 4 and _verbatim(value, scrubbed):
                 self.verbatim[span.entity_type] += 1
                 self.verbatim_examples.append((span.entity_type, value, message.text))
         for f in found:
@@ -256,6 +257,11 @@ class _Tally:
         report.verbatim, report.verbatim_examples = self.verbatim, self.verbatim_examples[:keep_examples]
         report.unscored_spans, report.unscored_predictions = self.unscored_spans, self.unscored_predictions
         return report
+
+
+def _verbatim(value: str, scrubbed: str) -> bool:
+    """`value` as a token of its own in `scrubbed` (not inside a longer number or word)."""
+    return re.search(r"(?<![\w])" + re.escape(value) + r"(?![\w])", scrubbed) is not None
 
 
 def _cells(tables, entity_type: str, style: str) -> list[TypeScore]:

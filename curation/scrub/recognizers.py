@@ -116,7 +116,7 @@ _NOT_STREET_WORDS = frozenset(
     "and or but is was are were be been am i you he she we they it me him us them miles mile km blocks block "
     "minutes minute hours hour times years year days day weeks months people kids dogs cats more less than "
     "about around over under into onto off out per each every some many few all any no not only just very "
-    "steps feet ft meters m yards lanes cars houses points".split()
+    "steps feet ft meters m yards lanes cars houses points am pm".split()
 )
 
 _US_ADDRESS = re.compile(
@@ -172,12 +172,19 @@ _US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA
 _CITY = r"(?-i:[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|of|de|la))*)"
 # The town line of an address: "Springfield, IL 62704", "Austin, TX", "London SW1A 1AA", "Toronto, ON M5V 2T6".
 _TOWN_LINE = re.compile(
-    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?)(?![\w-])",
+    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?)(?![\w-]|[ \t]*:)",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
     r"(?<![\w-])(?P<value>(?-i:(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})|"
     r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d))(?![\w-])",
+    re.IGNORECASE,
+)
+# A named street without a house number after "on", "at", "off" ("the cafe on Main Street"): part of an
+# address, and where someone lives or meets as often as a landmark.
+_STREET_AFTER_ON = re.compile(
+    r"\b(?:on|at|off|near|along)\s+(?P<value>(?-i:[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\s(?-i:Street|St|Avenue|Ave|Road|Rd|"
+    r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Place|Terrace|Crescent|Court)\b)",
     re.IGNORECASE,
 )
 # An apartment or suite line on its own ("Apt. 4B", "Suite 200").
@@ -189,7 +196,7 @@ _ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to fro
 
 def _validate_us_address(match: re.Match) -> float | None:
     words = match.group("name").lower().split()
-    if any(w in _NOT_STREET_WORDS for w in words):
+    if any(w.strip(".") in _NOT_STREET_WORDS for w in words):
         return None
     if words[0].isdigit():  # "5860 1897 elm place": the second number is the house number
         return None
@@ -233,6 +240,7 @@ class StreetAddressRecognizer(RegexRecognizer):
             Rule("town_line", _TOWN_LINE, 0.45, _validate_town_line),
             Rule("postcode", _POSTCODE, 0.5),
             Rule("unit_line", _UNIT_LINE, 0.45),
+            Rule("street_after_on", _STREET_AFTER_ON, 0.45),
         ], supported_language)
 
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
@@ -243,7 +251,9 @@ class StreetAddressRecognizer(RegexRecognizer):
                 words = words.rsplit(" ", 1)[0]
             result.end = result.start + len(words)
             # "Also Berliner Straße 5": a capitalized English word at a sentence start is no street name
-            while not words[:1].isdigit() and " " in words and not_a_name(words.split(" ", 1)[0].lower()):
+            rule = result.analysis_explanation.pattern_name if result.analysis_explanation else ""
+            while (rule in ("germanic_address", "name_then_street_word") and " " in words
+                   and not_a_name(words.split(" ", 1)[0].lower())):
                 dropped = words.split(" ", 1)[0]
                 if dropped.lower().rstrip(".") in {"ul", "al", "pl", "os", "str", "bd", "pr", "vul"}:
                     break
@@ -645,7 +655,7 @@ _CAPITALIZED_NAME = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]*(?:['’-][^\W\d_]+)*)"
 # A transcript's speaker: a line that starts (after an optional "[10:18 AM]") with a name and a colon,
 # optionally with a role in parentheses ("Carol Green (Designer):").
 _SPEAKER = re.compile(
-    rf"(?m)^[ \t>*-]*(?:\[?\(?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:[ \t]?[ap]\.?m\.?)?\]?\)?[ \t]*[-–]?[ \t]*)?"
+    rf"(?m)^[ \t>*-]*(?P<time>\[?\(?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:[ \t]?[ap]\.?m\.?)?\]?\)?[ \t]*[-–]?[ \t]*)?"
     rf"(?P<value>{_CAPITALIZED_NAME}(?:[ \t]{_CAPITALIZED_NAME}){{0,2}})(?:[ \t]*\([^)\n]{{1,40}}\))?[ \t]*:[ \t]",
     re.IGNORECASE,
 )
@@ -656,20 +666,20 @@ _DISPLAY_NAME = re.compile(
 )
 
 
-def _speaker_name(value: str, dictionary: frozenset[str]) -> bool:
-    """A speaker label is a name, not a field label ("Email:", "Diagnosis:", "Patient Name:"): its first
-    word is a known name or no English word, and none of its words is a common word."""
-    words = [w.lower() for w in value.split()]
-    first = words[0]
+def _speaker_name(match: re.Match, dictionary: frozenset[str]) -> bool:
+    """A speaker label is a name, not a field label ("Email:", "Diagnosis:", "Bio:"): its first word is a
+    known name, or after a timestamp ("[10:18 AM] Olu:") no English word."""
+    first = match.group("value").split()[0].lower()
     if not_a_name(first):
         return False
-    return known_first_name(first) or is_last_name(first) or is_world_name(first) or not in_dictionary(first, dictionary)
+    known = known_first_name(first) or is_last_name(first) or is_world_name(first)
+    return known or bool(match.group("time")) and not in_dictionary(first, dictionary)
 
 
-def _display_name(value: str, dictionary: frozenset[str]) -> bool:
+def _display_name(match: re.Match, dictionary: frozenset[str]) -> bool:
     """A display name before an address: some word is a known name, or no word is an English word
     ("Support Team <support@x.com>" is not a person)."""
-    words = [w.lower() for w in value.split()]
+    words = [w.lower() for w in match.group("value").split()]
     if not_a_name(words[0]):
         return False
     return (any(known_first_name(w) or is_last_name(w) or is_world_name(w) for w in words)
@@ -703,7 +713,7 @@ class NameCueRecognizer(LocalRecognizer):
             if level == "display" and "@" not in text or level == "speaker" and ":" not in text:
                 continue
             for match in regex.finditer(text):
-                if accept(match.group("value"), self.dictionary):
+                if accept(match, self.dictionary):
                     results.append(self._result(match.start("value"), match.end("value"), 0.7, level))
         return results
 

@@ -262,3 +262,31 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         tier = config.tier_of(d.entity_type)
         chosen.append(Finding(d.entity_type, d.start, d.end, d.score, config.tiers[tier].action))
     return sorted(chosen, key=lambda f: f.start)
+
+
+# A value found once in a conversation is removed wherever it recurs there ("passport X1234567 ... yes,
+# X1234567"): the second mention often has no cue of its own.
+PROPAGATED_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "ID_NUMBER"})
+
+
+def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> dict[str, Finding]:
+    """Values of the propagated types acted on in a conversation (at least 6 characters, 5 of them
+    digits, or an e-mail address), each with the finding it came from."""
+    values: dict[str, Finding] = {}
+    for text, found in zip(texts, findings):
+        for f in found:
+            value = text[f.start:f.end]
+            if (f.entity_type in PROPAGATED_TYPES and f.action != "keep" and len(value) >= 6
+                    and (sum(c.isdigit() for c in value) >= 5 or "@" in value)):
+                values.setdefault(value, f)
+    return values
+
+
+def propagate(text: str, findings: list[Finding], values: dict[str, Finding]) -> list[Finding]:
+    """`findings` plus every other whole-token occurrence in `text` of a value in `values`."""
+    added = []
+    for value, origin in values.items():
+        for match in re.finditer(r"(?<![\w@.+-])" + re.escape(value) + r"(?![\w@]|[.-]\w)", text):
+            if not any(match.start() < f.end and f.start < match.end() for f in findings + added):
+                added.append(Finding(origin.entity_type, match.start(), match.end(), origin.score, origin.action))
+    return sorted(findings + added, key=lambda f: f.start) if added else findings
