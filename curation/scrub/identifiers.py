@@ -115,11 +115,12 @@ def nir_ok(digits: str) -> bool:
 
 _ID_CUES = (
     r"passport|passeport|reisepass|pasaporte|passaporto|paszport|"
-    r"driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:no|number|#)|\bdl\s?#|permis\s+de\s+conduire|"
+    r"driver['’]?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:no|number|#)|\bdl\s?#|permis\s+de\s+conduire|"
     r"f[üu]hrerschein|carn[eé]t?\s+de\s+conducir|patente(?:\s+di\s+guida)?|prawo\s+jazdy|"
     r"national\s+id(?:entity)?(?:\s+card)?|identity\s+card|id\s+card|identity\s+(?:number|no)|"
     r"(?:patient|student|employee|member|citizen|personal|voter|military|government|state|tax|taxpayer)\s+id|"
-    r"carte\s+d'identit[ée]|personalausweis|ausweisnummer|dowód(?:\s+osobisty)?|carta\s+d'identit[àa]|"
+    r"\bmrn\b|medical\s+(?:record|file|chart)(?:\s+number)?|"
+    r"carte\s+d['’]identit[ée]|personalausweis|ausweisnummer|dowód(?:\s+osobisty)?|carta\s+d['’]identit[àa]|"
     r"c[ée]dula|documento\s+nacional|\bdni\b|\bnie\b|\bnif\b|\bcpf\b|\bcurp\b|\bbsn\b|personnummer|"
     r"codice\s+fiscale|steuer-?id|steueridentifikationsnummer|steuernummer|tax\s+(?:identification\s+)?(?:number|no)|"
     r"\btin\b|\bpesel\b|\bnip\b|\bregon\b|aadhaa?r|\bpan(?:\s+card)?\b|\bnino\b|national\s+insurance(?:\s+number)?|"
@@ -129,7 +130,7 @@ _ID_CUES = (
 _FILLER = r"(?:[\s:#=.,()-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
 _GROUP = r"[a-z0-9]*\d[a-z0-9]*"
 _ID_AFTER_CUE = re.compile(
-    rf"(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,3}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
+    rf"(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,6}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
     re.IGNORECASE,
 )
 _DATE_SHAPE = re.compile(r"^(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")
