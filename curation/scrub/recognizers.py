@@ -42,6 +42,23 @@ class Rule:
     validate: Validator | None = None
 
 
+def _validated_matches(rule: Rule, text: str):
+    """(match, score) for each match the rule's validator accepts. A rejected match is searched again one
+    character further on, so that "at 5 PM at 456 Oak Avenue" (rejected from "5") still finds "456 Oak
+    Avenue" inside it."""
+    position = 0
+    while position <= len(text):
+        match = rule.regex.search(text, position)
+        if match is None:
+            return
+        score = rule.validate(match) if rule.validate else rule.score
+        if score is None:
+            position = match.start() + 1
+            continue
+        yield match, score
+        position = max(match.end(), match.start() + 1)
+
+
 class RegexRecognizer(LocalRecognizer):
     """A recognizer made of `Rule`s: regexes with optional validation and per-match scores."""
 
@@ -59,10 +76,7 @@ class RegexRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         results = []
         for rule in self.rules:
-            for match in rule.regex.finditer(text):
-                score = rule.validate(match) if rule.validate else rule.score
-                if score is None:
-                    continue
+            for match, score in _validated_matches(rule, text):
                 group = "value" if "value" in rule.regex.groupindex else 0
                 start, end = match.span(group)
                 if start == end:
