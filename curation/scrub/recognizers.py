@@ -42,10 +42,17 @@ class Rule:
     validate: Validator | None = None
 
 
-def _validated_matches(rule: Rule, text: str):
-    """(match, score) for each match the rule's validator accepts. A rejected match is searched again one
-    character further on, so that "at 5 PM at 456 Oak Avenue" (rejected from "5") still finds "456 Oak
-    Avenue" inside it."""
+def _validated_matches(rule: Rule, text: str, retry: bool):
+    """(match, score) for each match the rule's validator accepts. With `retry`, a rejected match is
+    searched again one character further on, so that "at 5 PM at 456 Oak Avenue" (rejected from "5")
+    still finds "456 Oak Avenue" inside it; without it (numbers), the tail of a rejected digit run is no
+    new candidate ("5702 2981 77" of an IBAN)."""
+    if not retry:
+        for match in rule.regex.finditer(text):
+            score = rule.validate(match) if rule.validate else rule.score
+            if score is not None:
+                yield match, score
+        return
     position = 0
     while position <= len(text):
         match = rule.regex.search(text, position)
@@ -64,6 +71,7 @@ class RegexRecognizer(LocalRecognizer):
 
     ENTITY = ""
     CONTEXT: list[str] = []
+    RETRY_REJECTED = False  # search a rejected match again one character on (see _validated_matches)
 
     def __init__(self, rules: Iterable[Rule], supported_language: str = "en"):
         self.rules = list(rules)
@@ -76,7 +84,7 @@ class RegexRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         results = []
         for rule in self.rules:
-            for match, score in _validated_matches(rule, text):
+            for match, score in _validated_matches(rule, text, self.RETRY_REJECTED):
                 group = "value" if "value" in rule.regex.groupindex else 0
                 start, end = match.span(group)
                 if start == end:
@@ -238,6 +246,7 @@ def _validate_town_line(match: re.Match) -> float | None:
 
 class StreetAddressRecognizer(RegexRecognizer):
     ENTITY = "STREET_ADDRESS"
+    RETRY_REJECTED = True
     CONTEXT = ["address", "live", "living", "located", "ship", "deliver", "delivery", "mail", "send", "house",
                "apartment", "apt", "moved", "move", "home", "street", "visit", "stay", "staying", "zip", "postcode"]
 
