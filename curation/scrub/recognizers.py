@@ -129,7 +129,7 @@ _AMBIGUOUS_SUFFIXES = (
 _DIRECTION = r"(?:n|s|e|w|ne|nw|se|sw|north|south|east|west|northeast|northwest|southeast|southwest)\.?"
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building|#)\.?\s*#?\s*[a-z0-9][a-z0-9-]{0,5}\b)"
 _ZIP_TAIL = (
-    r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}))"
+    r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
 )
 _WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
@@ -142,7 +142,7 @@ _NOT_STREET_WORDS = frozenset(
 )
 
 _US_ADDRESS = re.compile(
-    rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?\s+(?:{_DIRECTION}\s+)?"
+    rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?,?\s+(?:{_DIRECTION}\s+)?"
     rf"(?P<name>(?:{_WORD}\s+){{0,3}}{_WORD})\s+(?P<suffix>{_CLEAR_SUFFIXES}|{_AMBIGUOUS_SUFFIXES})\b\.?"
     rf"(?:\s+{_DIRECTION}(?![a-z]))?{_UNIT}?{_ZIP_TAIL}?)",
     re.IGNORECASE,
@@ -192,9 +192,11 @@ _NUMBER_BROADWAY = re.compile(r"(?<![\w.,/-])(?P<value>\d{1,6}\s+(?-i:Broadway|B
 _US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
               "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
 _CITY = r"(?-i:[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|of|de|la))*)"
-# The town line of an address: "Springfield, IL 62704", "Austin, TX", "London SW1A 1AA", "Toronto, ON M5V 2T6".
+# The town line of an address: "Springfield, IL 62704", "Austin, TX", "Sydney NSW 2000" (postcodes:
+# `_POSTCODE`).
 _TOWN_LINE = re.compile(
-    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?)(?![\w-]|[ \t]*:)",
+    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?|"
+    rf"{_CITY},?\s+(?-i:NSW|VIC|QLD|SA|TAS|ACT|NT|WA)\s+\d{{4}})(?![\w-]|[ \t]*:)",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
