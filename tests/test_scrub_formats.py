@@ -109,6 +109,10 @@ CASES = [
     ("Zoltán Kovács called about the flat", "Zoltán Kovács", "PERSON"),
     ("[11:15 AM] Mark: Hi, do you remember the meeting?", "Mark", "PERSON"),
     ("To: Pepper Potts <pepper.potts@example.org>", "Pepper Potts", "PERSON"),
+    ("invite nowak, Kowalczyk and Wiśniewski too", "Wiśniewski", "PERSON"),
+    ("Hola Sra. Núñez, ¿qué tal?", "Núñez", "PERSON"),
+    ("Unit 5/12 Smith St, Sydney NSW 2000", "Sydney NSW 2000", "STREET_ADDRESS"),
+    ("Flat No. 12, MG Road, Bengaluru", "MG Road", "STREET_ADDRESS"),
 ]
 
 

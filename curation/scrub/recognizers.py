@@ -608,7 +608,9 @@ _RELATION_IS_CUE = re.compile(
     re.IGNORECASE,
 )
 # A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
-_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|herr|frau)\.?\s+" + _NAME_WORDS,
+_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|mlle|monsieur|madame|herr|frau|"
+                       r"sr|sra|srta|señor|señora|sig|sig\.ra|signor|signora|dott|dott\.ssa|pan|pani|mevrouw|meneer)\.?\s+"
+                       + _NAME_WORDS,
                         re.IGNORECASE)
 # Weak cues ("i'm", "hey", "with"): only known first names that are not also everyday words.
 _WEAK_CUE = re.compile(
@@ -763,6 +765,19 @@ _SPEAKER_VERBS = frozenset(
 )
 
 
+# A list of capitalized words joined by commas and "and" (in several languages): "Nowak, Kowalczyk and
+# Wiśniewski". When every word of it is a known surname or name that is no English word, each is a person.
+_CAPITALIZED_WORD = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]+(?:['’-][^\W\d_]+)*)"
+_NAME_LIST = re.compile(rf"{_CAPITALIZED_WORD}(?:\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\bi\b|\be\b)\s*"
+                        rf"{_CAPITALIZED_WORD}){{1,}}", re.IGNORECASE)
+
+
+def _listed_name(word: str, dictionary: frozenset[str]) -> bool:
+    lower = word.lower()
+    return (len(lower) > 2 and not not_a_name(lower) and not in_dictionary(lower, dictionary)
+            and (is_last_name(lower) or is_world_name(lower)))
+
+
 class KnownNameRecognizer(LocalRecognizer):
     """PERSON for known first names without a cue, extended by a following surname. A first name that is
     also an everyday word counts before a surname that is no English word or, capitalized, before a verb
@@ -811,10 +826,18 @@ class KnownNameRecognizer(LocalRecognizer):
                     end = following.end()
             skip_until = end
             score = self.CAPITALIZED if capitalized else self.LOWER
-            results.append(RecognizerResult(
-                "PERSON", match.start(), end, score,
-                analysis_explanation=AnalysisExplanation(self.name, score, pattern_name="known_first_name"),
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-            ))
+            results.append(self._result(match.start(), end, score, "known_first_name"))
+        for run in _NAME_LIST.finditer(text):
+            words = list(re.finditer(_CAPITALIZED_WORD, run.group()))
+            if all(_listed_name(w.group(), self.dictionary) for w in words):
+                results += [self._result(run.start() + w.start(), run.start() + w.end(), self.CAPITALIZED, "name_list")
+                            for w in words]
         return results
+
+    def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON", start, end, score,
+            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )
