@@ -209,7 +209,8 @@ def dictionary_words(model: str) -> frozenset[str]:
 
 SENTENCE_END = ".!?…\n"
 # Abbreviations whose full stop ends no sentence ("Dear Mr. Smith"): the next word is no sentence start.
-_ABBREVIATIONS = frozenset("mr mrs ms mx dr prof st jr sr messrs mme mlle sen rep gen capt col lt sgt rev fr hr herr".split())
+_ABBREVIATIONS = frozenset("mr mrs ms mx dr prof st jr sr sra srta messrs mme mlle sig dott sen rep gen capt col lt sgt rev "
+                           "fr hr herr".split())
 _CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
 
 
