@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from curation.scrub.names import (ambiguous_name, in_dictionary, is_first_name, is_last_name, is_surname,
-                                  is_world_name, known_first_name, not_a_name)
+                                  is_world_name, known_first_name, not_a_name, world_names)
 
 Validator = Callable[[re.Match], "float | None"]
 
@@ -793,6 +793,7 @@ class KnownNameRecognizer(LocalRecognizer):
     def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
         self.dictionary = dictionary
+        world_names()  # loaded with the engine, not on the first message
 
     def load(self) -> None:
         pass
