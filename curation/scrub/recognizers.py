@@ -1,18 +1,22 @@
 """Recognizers for chat text that presidio lacks or handles too narrowly.
 
-- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`, the USPS suffix list), German/Dutch (`Hauptstraße 5`),
-  Romance-language (`12 rue de Rivoli`, `Calle Mayor 12`) and P.O. boxes. Presidio has no address
-  recognizer.
+- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`, the USPS suffix list), German/Dutch/Nordic/Finnish
+  (`Hauptstraße 5`, `Mannerheimintie 5`), Romance-language and Polish (`12 rue de Rivoli`, `Calle Mayor 12`,
+  `ul. Długa 5`), a separate street word after the name (`Andrássy út 12`, `Atatürk Caddesi No: 5`), town
+  lines, postcodes, unit lines, named streets and P.O. boxes. Presidio has no address recognizer.
 - PHONE_NUMBER: international and loosely formatted numbers (`+33 6 12 34 56 78`, `0151 2345 6789`,
   `555 123 4567 x12`) that python-phonenumbers rejects as invalid for the few regions presidio tries.
 - EMAIL_ADDRESS: obfuscated addresses (`jane dot doe at gmail dot com`, `jane(at)mail(dot)com`).
 - IBAN_CODE: lower- and mixed-case IBANs (presidio's pattern is upper-case only), checksum-validated.
-- CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series.
+- CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series; any 12-19 digits
+  after a card cue.
 - US_SSN: nine digits right after "ssn" / "social security number" / "soc sec" / "my social", in any grouping.
 - SOCIAL_HANDLE: `@handles` and `insta: jane_doe99`.
 - URL: personal URLs (profile pages on social sites), not every URL.
-- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`) and known
-  first names, which a small NER model misses in lower-case, misspelled chat.
+- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`), transcript
+  speakers and e-mail display names, known first names and lists of surnames, which a small NER model
+  misses in lower-case, misspelled chat.
+ID_NUMBER and DATE_OF_BIRTH are identifiers.py's.
 
 Every recognizer here is a presidio `LocalRecognizer`, so presidio's context enhancement (score boost
 when a context word precedes the match) applies to them like to presidio's own.
