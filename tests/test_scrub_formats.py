@@ -113,6 +113,8 @@ CASES = [
     ("Hola Sra. Núñez, ¿qué tal?", "Núñez", "PERSON"),
     ("Unit 5/12 Smith St, Sydney NSW 2000", "Sydney NSW 2000", "STREET_ADDRESS"),
     ("Flat No. 12, MG Road, Bengaluru", "MG Road", "STREET_ADDRESS"),
+    ("Address: Plot 45, Sector 18, Gurugram, Haryana 122015", "Plot 45, Sector 18", "STREET_ADDRESS"),
+    ("Address: Plot 45, Sector 18, Gurugram, Haryana 122015", "Haryana 122015", "STREET_ADDRESS"),
 ]
 
 

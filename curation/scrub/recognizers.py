@@ -215,6 +215,14 @@ _STREET_AFTER_ON = re.compile(
     r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Place|Terrace|Crescent|Court)\b)",
     re.IGNORECASE,
 )
+# Indian address parts: a town and its six-digit PIN after a comma ("..., Gurugram, Haryana 122015"), and
+# plot / sector / block numbers before a named place ("Plot 45, Sector 18, Gurugram").
+_PIN_LINE = re.compile(r"(?<=, )(?P<value>(?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?)\s?-?\s?[1-9]\d{2}\s?\d{3})(?![\w-])", re.IGNORECASE)
+_PLOT_SECTOR = re.compile(
+    r"(?<![\w-])(?P<value>(?:plot|h\.?\s?no\.?|flat|door|sector|block|phase)\s*(?:no\.?\s*)?[:#]?\s*\d{1,5}[a-z]?"
+    r"(?:[/-]\d{1,4})?(?:,\s*(?:sector|block|phase|street|lane|road)\s*-?\s*\d{1,4}[a-z]?)*)(?=,\s*(?-i:[A-Z])[a-z])",
+    re.IGNORECASE,
+)
 # An apartment or suite line on its own ("Apt. 4B", "Suite 200").
 _UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
@@ -270,6 +278,8 @@ class StreetAddressRecognizer(RegexRecognizer):
             Rule("postcode", _POSTCODE, 0.5),
             Rule("unit_line", _UNIT_LINE, 0.45),
             Rule("street_after_on", _STREET_AFTER_ON, 0.45),
+            Rule("pin_line", _PIN_LINE, 0.45),
+            Rule("plot_sector", _PLOT_SECTOR, 0.5),
         ], supported_language)
 
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
