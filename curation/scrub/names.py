@@ -124,6 +124,10 @@ def last_names() -> frozenset[str]:
     return frozenset(names - _common_words())
 
 
+# Locales in other scripts whose Faker provider also lists romanized names ("Haruto Tanaka", "Li Wei").
+ROMANIZED_LOCALES = ("ja_JP", "zh_CN", "zh_TW")
+
+
 def _locale_names(locales, attributes) -> set[str]:
     names: set[str] = set()
     for locale in locales:
@@ -137,12 +141,14 @@ def _locale_names(locales, attributes) -> set[str]:
 
 @lru_cache(maxsize=1)
 def world_names() -> frozenset[str]:
-    """First and last names of WORLD_LOCALES (lower case) that are no English word: capitalized, a name
-    ("Łukasz", "Zoltán", "Nguyễn", "Björk")."""
+    """First and last names of WORLD_LOCALES and the romanized names of ROMANIZED_LOCALES (lower case)
+    that are no English word: capitalized, a name ("Łukasz", "Zoltán", "Nguyễn", "Björk", "Haruto")."""
     from curation.scrub.config import DEFAULT_MODEL
 
     names = _locale_names(WORLD_LOCALES, ("first_names", "first_names_male", "first_names_female",
                                           *_LAST_NAME_ATTRIBUTES))
+    names |= _locale_names(ROMANIZED_LOCALES, ("first_romanized_names", "first_romanized_names_female",
+                                               "first_romanized_names_male", "last_romanized_names"))
     names = {n for n in names if len(n) > 2}
     return frozenset(names - _common_words() - dictionary_words(DEFAULT_MODEL) - trivial_words())
 
