@@ -172,6 +172,16 @@ def test_a_value_found_once_is_removed_where_it_recurs_in_the_conversation(scrub
     assert out[2] == "ok so <ID_NUMBER_1> expires when? call <PHONE_NUMBER_1>"
 
 
+def test_a_number_answering_the_previous_message_is_removed(scrubber):
+    """The cue is in one message and the number in the next, as chat traffic stores them."""
+    texts = ["what's your cell?", "555 0123", "and your passport number?", "sure, it's 533380006",
+             "I bought 3 of them", "5550123 units sold"]
+    out = scrubber.scrub([Conversation("c", texts)])[0].texts
+    assert out[1] == "<PHONE_NUMBER_1>"
+    assert out[3] == "sure, it's <ID_NUMBER_1>"
+    assert out[5] == "5550123 units sold"  # no cue in the message before it
+
+
 @pytest.mark.parametrize("check, good, bad", [
     (pesel_ok, "44051401359", "44051401358"),
     (nip_ok, "5261040828", "5261040827"),

@@ -197,12 +197,23 @@ _CUE_ONLY = re.compile(rf"(?:{_ID_CUES})", re.IGNORECASE)
 REPLY_WINDOW = 160
 
 
-def _validate_reply(match: re.Match) -> float | None:
-    text, start = match.string, match.start("value")
+REPLY_SCORE = 0.6
+# Without a cue in the same text: below every threshold, for resolve.lift_after_cue_turn to lift when the
+# previous message of the conversation asked for the number.
+UNCUED_REPLY_SCORE = 0.2
+
+
+def id_cue_before(text: str, start: int) -> bool:
+    """An ID cue (not a bare "ID") within REPLY_WINDOW characters and two line breaks before `start`."""
     window = "\n".join(text[max(0, start - REPLY_WINDOW):start].split("\n")[-3:])
-    cues = [c for c in _CUE_ONLY.finditer(window) if c.group().lower() != "id"]
+    return any(c.group().lower() != "id" for c in _CUE_ONLY.finditer(window))
+
+
+def _validate_reply(match: re.Match) -> float | None:
     digits = re.sub(r"\D", "", match.group("value"))
-    return 0.6 if cues and len(set(digits)) > 1 else None
+    if len(set(digits)) < 2:
+        return None
+    return REPLY_SCORE if id_cue_before(match.string, match.start("value")) else UNCUED_REPLY_SCORE
 
 
 class IdNumberRecognizer(RegexRecognizer):

@@ -290,3 +290,26 @@ def propagate(text: str, findings: list[Finding], values: dict[str, Finding]) ->
             if not any(match.start() < f.end and f.start < match.end() for f in findings + added):
                 added.append(Finding(origin.entity_type, match.start(), match.end(), origin.score, origin.action))
     return sorted(findings + added, key=lambda f: f.start) if added else findings
+
+
+def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[Detection]:
+    """Detections of a message that answers the previous one: after "what's your number?" a bare or
+    nationally grouped number is a phone ("555 0123"), after "and your passport number?" a number-like
+    answer is an ID. The recognizers see one message; this gives their below-threshold candidates the
+    score a cue in the same message would."""
+    from dataclasses import replace
+
+    from curation.scrub.identifiers import REPLY_SCORE, id_cue_before
+    from curation.scrub.recognizers import CUED_PHONE_SCORE, phone_cue_before
+
+    phone, ident = phone_cue_before(previous, len(previous)), id_cue_before(previous, len(previous))
+    if not (phone or ident):
+        return list(detections)
+    out = []
+    for d in detections:
+        if phone and d.entity_type == "PHONE_NUMBER" and d.recognizer == "ChatPhoneRecognizer" and d.score < CUED_PHONE_SCORE:
+            d = replace(d, score=CUED_PHONE_SCORE)
+        elif ident and d.entity_type == "ID_NUMBER" and d.recognizer == "IdNumberRecognizer" and d.score < REPLY_SCORE:
+            d = replace(d, score=REPLY_SCORE)
+        out.append(d)
+    return out

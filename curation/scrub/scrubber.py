@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection, get_detector
 from curation.scrub.replace import ConversationReplacer, apply
-from curation.scrub.resolve import AllowList, Finding, found_values, propagate, resolve
+from curation.scrub.resolve import AllowList, Finding, found_values, lift_after_cue_turn, propagate, resolve
 
 # Below this many distinct texts per worker, a worker process costs more than it saves.
 MIN_TEXTS_PER_WORKER = 2_000
@@ -110,7 +110,9 @@ class Scrubber:
                 replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [])
-            found = [resolve(text, detections[text], self.config, allow) for text in conversation.texts]
+            previous = [""] + conversation.texts[:-1]  # a question in one turn, the number in the next
+            found = [resolve(text, lift_after_cue_turn(before, detections[text]), self.config, allow)
+                     for before, text in zip(previous, conversation.texts)]
             values = found_values(conversation.texts, found)
             for text, findings in zip(conversation.texts, found):
                 new_text, acted = apply(text, propagate(text, findings, values), replacer)
