@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from bisect import bisect_right
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,11 +219,12 @@ _REMOVED_CATEGORIES = {"Cf"}  # format characters: zero-width spaces and joiners
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
 
 
+@lru_cache(maxsize=8192)
 def _normal_form(char: str) -> str:
-    """What one non-ASCII character reads as for detection: "" (a format character), " " (control
-    characters and every exotic space: NBSP, narrow NBSP, thin and ideographic spaces), an ASCII digit
-    for any Unicode decimal digit (Arabic-Indic, Devanagari, full-width), "-" for dashes, else its NFKC
-    form (full-width "＠" -> "@", "ｆｕｌｌ" -> "full", mathematical letters -> plain ones)."""
+    """What one character other than printable ASCII reads as for detection: "" (a format character),
+    " " (control characters and every exotic space: NBSP, narrow NBSP, thin and ideographic spaces), an
+    ASCII digit for any Unicode decimal digit (Arabic-Indic, Devanagari, full-width), "-" for dashes, else
+    its NFKC form (full-width "＠" -> "@", "ｆｕｌｌ" -> "full", mathematical letters -> plain ones)."""
     category = unicodedata.category(char)
     if category in _REMOVED_CATEGORIES:
         return ""
@@ -236,24 +237,30 @@ def _normal_form(char: str) -> str:
     return unicodedata.normalize("NFKC", char)
 
 
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n\t\r]")
+
+
 def sanitize(text: str) -> tuple[str, list[int]]:
     """`text` as detection reads it (`_normal_form` of each character), plus the original position of
     each character of the result (empty when nothing changed), to map offsets back. One character may
-    become none ("\u200b"), one ("＠" -> "@") or several ("…" -> "...")."""
+    become none ("\u200b"), one ("＠" -> "@") or several ("…" -> "..."). Only the characters that are
+    not printable ASCII are looked at (emoji and accented letters stay as they are)."""
     if text.isascii() and text.isprintable():
+        return text, []
+    edits = [(m.start(), form) for m in _NOT_PLAIN.finditer(text) if (form := _normal_form(m.group())) != m.group()]
+    if not edits:
         return text, []
     out: list[str] = []
     origin: list[int] = []
-    changed = False
-    for i, char in enumerate(text):
-        if char.isascii():
-            form = char if char.isprintable() or char in "\n\t\r" else " "
-        else:
-            form = _normal_form(char)
-        changed = changed or form != char
-        out.append(form)
-        origin.extend([i] * len(form))
-    return ("".join(out), origin) if changed else (text, [])
+    cursor = 0
+    for position, form in edits:
+        out += (text[cursor:position], form)
+        origin += range(cursor, position)
+        origin += [position] * len(form)
+        cursor = position + 1
+    out.append(text[cursor:])
+    origin += range(cursor, len(text))
+    return "".join(out), origin
 
 
 def unshout(text: str) -> str:

@@ -130,7 +130,7 @@ _ID_CUES = (
 _FILLER = r"(?:[\s:#=.,()-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
 _GROUP = r"[a-z0-9]*\d[a-z0-9]*"
 _ID_AFTER_CUE = re.compile(
-    rf"(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,6}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
+    rf"\b(?=[a-zà-ÿ])(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,6}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
     re.IGNORECASE,
 )
 _DATE_SHAPE = re.compile(r"^(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")
@@ -252,7 +252,7 @@ _BIRTH_CUES = (r"born(?:\s+(?:on|in))?|date\s+of\s+birth|birth\s?date|birthday|\
                r"fecha\s+de\s+nacimiento|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il|data\s+urodzenia|"
                r"urodzon[ya](?:\s+dnia)?")
 _DOB = re.compile(
-    rf"(?:{_BIRTH_CUES})(?:[\s:,-]|\b(?:is|was|on|am|el|il|le|dnia)\b)*(?P<value>{_DATE})(?!\d)",
+    rf"\b(?=[a-zñé])(?:{_BIRTH_CUES})(?:[\s:,-]|\b(?:is|was|on|am|el|il|le|dnia)\b)*(?P<value>{_DATE})(?!\d)",
     re.IGNORECASE,
 )
 

@@ -44,6 +44,7 @@ class Rule:
     regex: re.Pattern
     score: float
     validate: Validator | None = None
+    hint: Callable[[str], bool] | None = None  # a cheap test the text must pass before `regex` runs at all
 
 
 def _validated_matches(rule: Rule, text: str, retry: bool):
@@ -51,6 +52,8 @@ def _validated_matches(rule: Rule, text: str, retry: bool):
     searched again one character further on, so that "at 5 PM at 456 Oak Avenue" (rejected from "5")
     still finds "456 Oak Avenue" inside it; without it (numbers), the tail of a rejected digit run is no
     new candidate ("5702 2981 77" of an IBAN)."""
+    if rule.hint is not None and not rule.hint(text):
+        return
     if not retry:
         for match in rule.regex.finditer(text):
             score = rule.validate(match) if rule.validate else rule.score
@@ -161,6 +164,19 @@ _GERMANIC_ADDRESS = re.compile(
     r"\s+\d{1,4}\s?[a-z]?(?:/\d{1,4}[a-z]?)?\b" + _POSTAL_TOWN + "?)",
     re.IGNORECASE,
 )
+# The fused street word before a house number ("...straße 5", "...katu 12"): checked word by word before
+# a number first (cheap), the whole pattern runs only where one occurs.
+_GERMANIC_SUFFIXES = ("straße", "strasse", "str.", "weg", "gasse", "allee", "platz", "ring", "damm", "ufer", "straat",
+                      "laan", "gracht", "plein", "kade", "dijk", "steeg", "singel", "hof", "vej", "gade", "gatan",
+                      "vägen", "veien", "gata", "gränd", "vei", "gate", "stræde", "katu", "tie", "kuja", "polku", "tori",
+                      "kaari", "rinne", "väylä", "tänav", "iela", "gatvė")
+_WORD_BEFORE_NUMBER = re.compile(r"(?<![\w.-])([^\W\d_][\w.-]*)\s+\d")
+
+
+def _germanic_hint(text: str) -> bool:
+    return any(m.group(1).lower().endswith(_GERMANIC_SUFFIXES) for m in _WORD_BEFORE_NUMBER.finditer(text))
+
+
 _ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
                    r"plaza|camino|carrer|avinguda|ronda|rambla|pasaje|travesía|glorieta|cañada|via|viale|piazza|"
                    r"corso|vicolo|largo|rua|travessa|praça|alameda|strada|str\.|calea|bulevardul|bd\.|șoseaua|"
@@ -267,7 +283,7 @@ class StreetAddressRecognizer(RegexRecognizer):
     def __init__(self, supported_language: str = "en"):
         super().__init__([
             Rule("us_uk_address", _US_ADDRESS, 0.65, _validate_us_address),
-            Rule("germanic_address", _GERMANIC_ADDRESS, 0.6),
+            Rule("germanic_address", _GERMANIC_ADDRESS, 0.6, hint=_germanic_hint),
             Rule("romance_number_first", _ROMANCE_NUMBER_FIRST, 0.6),
             Rule("romance_number_last", _ROMANCE_NUMBER_LAST, 0.6, _validate_romance_number_last),
             Rule("po_box", _PO_BOX, 0.7),

@@ -302,7 +302,10 @@ def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[
     from curation.scrub.identifiers import REPLY_SCORE, id_cue_before
     from curation.scrub.recognizers import CUED_PHONE_SCORE, phone_cue_before
 
-    phone, ident = phone_cue_before(previous, len(previous)), id_cue_before(previous, len(previous))
+    low_phone = any(d.entity_type == "PHONE_NUMBER" and d.score < CUED_PHONE_SCORE for d in detections)
+    low_id = any(d.entity_type == "ID_NUMBER" and d.score < REPLY_SCORE for d in detections)
+    phone = low_phone and phone_cue_before(previous, len(previous))  # the cue search only where it can matter
+    ident = low_id and id_cue_before(previous, len(previous))
     if not (phone or ident):
         return list(detections)
     out = []
