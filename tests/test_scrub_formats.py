@@ -138,6 +138,7 @@ NOT_PII = [
     "Room 204 is booked from 2-4 PM.",
     "I was born in 1985 and I love 5 Guys burgers.",
     "Account Number: 1234567 is yours",
+    "Transaction ID is 123456789 and order id: 98765432",
 ]
 
 

@@ -238,6 +238,15 @@ class IdNumberRecognizer(RegexRecognizer):
             Rule("steuer_id", _STEUER_ID, 0.5, lambda m: 0.5 if steuer_id_ok(_digits(m)) else None),
         ], supported_language)
 
+    def analyze(self, text: str, entities, nlp_artifacts=None):
+        from presidio_analyzer import RecognizerResult
+
+        results = super().analyze(text, entities, nlp_artifacts)
+        for result in results:
+            if result.score == UNCUED_REPLY_SCORE:  # only the previous message's cue may lift it, not "order id"
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+        return results
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Dates of birth
