@@ -336,7 +336,7 @@ def scan_leaks(
     paths: Annotated[list[Path], typer.Argument(help="Parquet files or directories (a release, a table).")],
     recipe: RecipeOption = None,
     entities: Annotated[Optional[str], typer.Option(help="Comma-separated entity types (default: the recipe's "
-                                                    "scan_entities, else its high tier).", show_default=False)] = None,
+                                                    "scan_entities: structured identifiers and ID numbers).", show_default=False)] = None,
 ) -> None:
     """Scan every string column for high-risk identifiers (the scan that gates every release publish);
     exit 1 and list the rows if any is found: types and rows only, never a value."""

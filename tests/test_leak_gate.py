@@ -270,13 +270,12 @@ def test_the_prefilter_never_skips_a_text_the_full_scan_flags_on_data_we_did_not
     assert len(filtered.leaks) > 30
 
 
-def test_the_scanned_types_are_the_scrub_configs_high_tier_unless_the_recipe_names_them():
-    from curation.scrub.config import ScrubConfig, TierPolicy
+def test_the_scanned_types_are_the_structured_identifiers_unless_the_recipe_names_them():
+    from curation.scrub.config import DEFAULT_SCAN_ENTITIES, ScrubConfig
 
-    assert leaks.gate_entities(ScrubConfig()) == ScrubConfig().tiers["high"].entities
-    custom = ScrubConfig(tiers={"high": TierPolicy(entities=["EMAIL_ADDRESS"]),
-                                "medium": TierPolicy(entities=["PERSON"])})
-    assert leaks.gate_entities(custom) == ["EMAIL_ADDRESS"]
+    assert leaks.gate_entities(ScrubConfig()) == list(DEFAULT_SCAN_ENTITIES)
+    assert "ID_NUMBER" in leaks.gate_entities(ScrubConfig())
+    assert set(leaks.gate_entities(ScrubConfig())) <= set(ScrubConfig().tiers["high"].entities)
     assert leaks.gate_entities(ScrubConfig(scan_entities=["IP_ADDRESS"])) == ["IP_ADDRESS"]
 
 

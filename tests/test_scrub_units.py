@@ -51,13 +51,27 @@ def test_chunks_cover_the_text_and_own_each_position_once(length):
 
 def test_sanitize_maps_offsets_back_over_removed_characters():
     text = "\u200bmail jo\u200bhn@x.com\x00 now\ufeff"
-    clean, removed = sanitize(text)
+    clean, origin = sanitize(text)
     assert "\u200b" not in clean and "\ufeff" not in clean and "\x00" not in clean
     start = clean.index("jo")
     end = clean.index(".com") + 4
-    offsets = OffsetMap(removed)
+    offsets = OffsetMap(origin)
     assert text[offsets.start(start):offsets.end(end)] == "jo\u200bhn@x.com"
     assert len(sanitize("plain ascii")[1]) == 0
+
+
+@pytest.mark.parametrize("text, value, reads_as", [
+    ("call \u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667 now", "\u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667", "555 123 4567"),
+    ("mail jane\uff20example.org ok", "jane\uff20example.org", "jane@example.org"),
+    ("tel 06\u00a012\u202f34\u200956\u300078 ok", "06\u00a012\u202f34\u200956\u300078", "06 12 34 56 78"),
+    ("tel 71\u201333\u201352\u201322 ok", "71\u201333\u201352\u201322", "71-33-52-22"),
+    ("\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026 x", "\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026", "555-123 ..."),
+])
+def test_sanitize_reads_unicode_digits_spaces_dashes_and_fullwidth_as_ascii(text, value, reads_as):
+    clean, origin = sanitize(text)
+    start = clean.index(reads_as)
+    offsets = OffsetMap(origin)
+    assert text[offsets.start(start):offsets.end(start + len(reads_as))] == value
 
 
 def test_unshout_lowers_all_caps_text_only():

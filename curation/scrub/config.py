@@ -26,6 +26,8 @@ KNOWN_ENTITIES = (
     "IBAN_CODE",
     "IP_ADDRESS",
     "STREET_ADDRESS",
+    "ID_NUMBER",
+    "DATE_OF_BIRTH",
     "PERSON",
     "SOCIAL_HANDLE",
     "URL",
@@ -34,8 +36,10 @@ KNOWN_ENTITIES = (
 )
 
 # What the release gate scans for by default: the structured identifiers of DESIGN 4. They have
-# checksums or rigid formats, so the scan is precise enough to block a release on a single hit.
-DEFAULT_SCAN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS")
+# checksums, rigid formats or a cue word naming them ("passport no."), so the scan is precise enough to
+# block a release on a single hit.
+DEFAULT_SCAN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
+                         "ID_NUMBER")
 
 Action = Literal["replace", "redact", "keep"]
 
@@ -62,7 +66,7 @@ def _default_tiers() -> dict[str, TierPolicy]:
     return {
         "high": TierPolicy(
             entities=["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                      "STREET_ADDRESS"],
+                      "STREET_ADDRESS", "ID_NUMBER", "DATE_OF_BIRTH"],
             action="replace",
             min_score=0.4,
         ),

@@ -8,8 +8,10 @@ What makes it fast (benchmarks/bench_scrub.py measures each lever against the na
 - each recognizer runs only where its entity is possible (no phone recognizer on a text with four digits);
 - each distinct text is analyzed once (chat traffic repeats itself: "hi", "thanks!", regenerations).
 
-Robustness: zero-width and other format characters are removed before analysis (so `jo\u200bhn@x.com`
-is still an address) and control characters become spaces; offsets are mapped back to the original text.
+Robustness: detection reads a normalized text (`sanitize`): zero-width and other format characters
+removed (so `jo\u200bhn@x.com` is still an address), control characters and exotic spaces (NBSP, narrow
+NBSP, thin space) as spaces, Unicode digits (Arabic-Indic, full-width) as ASCII digits, dashes as "-",
+everything else in NFKC form (full-width `＠` is `@`); offsets are mapped back to the original text.
 Texts longer than `chunk_chars` are analyzed in overlapping chunks (chunking.py).
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from bisect import bisect_right
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +149,7 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool, diction
         UsSsnRecognizer,
     )
 
+    from curation.scrub import identifiers
     from curation.scrub import recognizers as chat
 
     wanted = set(entities)
@@ -163,6 +166,8 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool, diction
         chat.CaseInsensitiveIbanRecognizer(language),
         IpRecognizer(supported_language=language),
         chat.StreetAddressRecognizer(language),
+        identifiers.IdNumberRecognizer(language),
+        identifiers.DateOfBirthRecognizer(language),
         chat.SocialHandleRecognizer(language),
         chat.PersonalUrlRecognizer(language),
         chat.NameCueRecognizer(language, dictionary),
@@ -178,8 +183,11 @@ def _recognizers(entities: Sequence[str], language: str, with_ner: bool, diction
 
 # Digit runs with few separators between digits: "(212) 555-0199" and "212 - 555 - 0199" are runs, "$3,000 in 2023" is not.
 _DIGIT_RUN_7 = re.compile(r"\d(?:[\s().\/-]{0,3}\d){6}")
-_DIGIT_RUN_9 = re.compile(r"\d(?:[\s.-]?\d){8}")
-_DIGIT_RUN_12 = re.compile(r"\d(?:[\s-]?\d){11}")
+_DIGIT_RUN_9 = re.compile(r"\d(?:[\s.-]{0,2}\d){8}")
+_DIGIT_RUN_12 = re.compile(r"\d(?:[\s.-]{0,2}\d){11}")
+# Addresses without a digit: a town line ("Austin, TX") or a named street ("on Main Street").
+_ADDRESS_WITHOUT_DIGITS = re.compile(r",\s*[A-Z]{2}\b|\b(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
+                                     r"Place|Terrace|Crescent|Court)\b")
 
 
 def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
@@ -195,7 +203,9 @@ def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
         "US_SSN": digits >= 9 and bool(_DIGIT_RUN_9.search(text)),
         "IBAN_CODE": digits >= 8,
         "IP_ADDRESS": digits >= 4 or "::" in text,
-        "STREET_ADDRESS": digits >= 1,
+        "STREET_ADDRESS": digits >= 1 or bool(_ADDRESS_WITHOUT_DIGITS.search(text)),
+        "ID_NUMBER": digits >= 4,
+        "DATE_OF_BIRTH": digits >= 1,
         "DATE_TIME": True,
         "EMAIL_ADDRESS": "@" in text or any(cue in text.lower() for cue in (" at ", "(at)", "[at]", "{at}", "<at>")),
         "SOCIAL_HANDLE": True,
@@ -207,26 +217,52 @@ def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
 
 
 _REMOVED_CATEGORIES = {"Cf"}  # format characters: zero-width spaces and joiners, BOM, bidi marks, soft hyphen
+# Dashes people type between digit groups ("71–33–52–22", "555—0199"): detection reads them as "-".
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+@lru_cache(maxsize=8192)
+def _normal_form(char: str) -> str:
+    """What one character other than printable ASCII reads as for detection: "" (a format character),
+    " " (control characters and every exotic space: NBSP, narrow NBSP, thin and ideographic spaces), an
+    ASCII digit for any Unicode decimal digit (Arabic-Indic, Devanagari, full-width), "-" for dashes, else
+    its NFKC form (full-width "＠" -> "@", "ｆｕｌｌ" -> "full", mathematical letters -> plain ones)."""
+    category = unicodedata.category(char)
+    if category in _REMOVED_CATEGORIES:
+        return ""
+    if category in ("Cc", "Cs", "Zs", "Zl", "Zp"):  # Cs: a lone surrogate (from JSON "\ud800"): not text
+        return char if char in "\n\t\r" else " "
+    if category == "Nd":
+        return str(unicodedata.decimal(char))
+    if char in _DASHES:
+        return "-"
+    return unicodedata.normalize("NFKC", char)
+
+
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n\t\r]")
 
 
 def sanitize(text: str) -> tuple[str, list[int]]:
-    """`text` without format characters and with control characters as spaces, plus the original
-    positions of the removed characters (to map offsets back)."""
+    """`text` as detection reads it (`_normal_form` of each character), plus the original position of
+    each character of the result (empty when nothing changed), to map offsets back. One character may
+    become none ("\u200b"), one ("＠" -> "@") or several ("…" -> "..."). Only the characters that are
+    not printable ASCII are looked at (emoji and accented letters stay as they are)."""
     if text.isascii() and text.isprintable():
         return text, []
+    edits = [(m.start(), form) for m in _NOT_PLAIN.finditer(text) if (form := _normal_form(m.group())) != m.group()]
+    if not edits:
+        return text, []
     out: list[str] = []
-    removed: list[int] = []
-    for i, char in enumerate(text):
-        category = unicodedata.category(char)
-        if category in _REMOVED_CATEGORIES:
-            removed.append(i)
-        elif category == "Cc" and char not in "\n\t\r":
-            out.append(" ")
-        elif category == "Cs":  # a lone surrogate (from JSON "\ud800"): not text
-            out.append(" ")
-        else:
-            out.append(char)
-    return "".join(out), removed
+    origin: list[int] = []
+    cursor = 0
+    for position, form in edits:
+        out += (text[cursor:position], form)
+        origin += range(cursor, position)
+        origin += [position] * len(form)
+        cursor = position + 1
+    out.append(text[cursor:])
+    origin += range(cursor, len(text))
+    return "".join(out), origin
 
 
 def unshout(text: str) -> str:
@@ -244,15 +280,14 @@ def unshout(text: str) -> str:
 class OffsetMap:
     """Maps offsets in a sanitized text back to the original text."""
 
-    def __init__(self, removed: list[int]):
-        # gaps[j]: the sanitized position where the j-th removed character used to be
-        self._gaps = [r - j for j, r in enumerate(removed)]
+    def __init__(self, origin: list[int]):
+        self._origin = origin  # origin[i]: the original position of sanitized character i
 
     def start(self, position: int) -> int:
-        return position + bisect_right(self._gaps, position)
+        return self._origin[position] if position < len(self._origin) else self._origin[-1] + 1
 
     def end(self, position: int) -> int:
-        return self.start(position - 1) + 1 if position > 0 else 0
+        return self._origin[position - 1] + 1 if position > 0 else 0
 
 
 class Detector:
@@ -292,9 +327,9 @@ class Detector:
         pieces: list[tuple[int, int, int, int, str]] = []  # (text index, chunk start, owned from, owned to, chunk)
         maps: list[OffsetMap | None] = []
         for index, text in enumerate(texts):
-            clean, removed = sanitize(text or "")
+            clean, origin = sanitize(text or "")
             clean = unshout(clean)
-            maps.append(OffsetMap(removed) if removed else None)
+            maps.append(OffsetMap(origin) if origin else None)
             for start, end, own_from, own_to in chunk_spans(len(clean), self.config.chunk_chars, self.config.chunk_overlap):
                 pieces.append((index, start, own_from, own_to, clean[start:end]))
         results: list[list[Detection]] = [[] for _ in texts]

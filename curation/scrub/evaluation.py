@@ -9,6 +9,7 @@ detection of a structured type in them is counted as a false positive per 1,000 
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,17 @@ LABELED_RECALL_EXCEPTIONS = {"STREET_ADDRESS": 0.90}
 LABELED_MIN_SPANS = 20
 CHARACTER_SURVIVAL_TARGET = 0.99
 STRUCTURED_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                    "STREET_ADDRESS", "SOCIAL_HANDLE", "URL")
+                    "STREET_ADDRESS", "SOCIAL_HANDLE", "URL", "ID_NUMBER", "DATE_OF_BIRTH")
+# "High-risk values left verbatim" counts the identifiers a reader could use as they stand (the issue's
+# measure: phones and ID numbers on the dev set). Street addresses are measured by recall: the dev set
+# labels city names ("Paris", "Los Angeles, CA") as addresses, and those stay in the text by design.
+VERBATIM_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
+                            "ID_NUMBER", "DATE_OF_BIRTH"})
+# On outside labeled sets, a prediction of a compatible type covers a label: the dev set's USERNAME is the
+# user's display name as often as a handle ("Sarah", "Sarah Connor (@sarah.connor)"), and its ID_NUMBER
+# holds US social security numbers as well as PESEL and NIP.
+LABELED_COMPATIBLE = {"SOCIAL_HANDLE": frozenset({"PERSON"}), "ID_NUMBER": frozenset({"US_SSN"}),
+                      "US_SSN": frozenset({"ID_NUMBER"})}
 
 
 @dataclass
@@ -86,9 +97,9 @@ class EvalReport:
             score = self.per_type.get(entity)
             if score and score.gold and score.recall < target:
                 out.append(f"{entity} recall {score.recall:.3f} < {target}")
-        for entity in removed_types:
-            score = self.per_type.get(entity)
-            if score and score.predicted and score.precision < PRECISION_TARGET:
+        for entity in removed_types:  # judged where the set labels the type: a set without dates of birth
+            score = self.per_type.get(entity)  # cannot tell a right one from a wrong one
+            if score and score.gold and score.predicted and score.precision < PRECISION_TARGET:
                 out.append(f"{entity} precision {score.precision:.3f} < {PRECISION_TARGET}")
         if self.character_mentions and self.character_survival < CHARACTER_SURVIVAL_TARGET:
             out.append(f"character survival {self.character_survival:.3f} < {CHARACTER_SURVIVAL_TARGET}")
@@ -153,12 +164,15 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def evaluate(conversations: Sequence[EvalConversation], config: ScrubConfig | None = None,
-             real: Sequence[str] = (), keep_examples: int = 0) -> EvalReport:
+             real: Sequence[str] = (), keep_examples: int = 0,
+             compatible: dict[str, frozenset[str]] | None = None) -> EvalReport:
+    """Scores per type; `compatible[label type]`: prediction types that also cover a label of that type."""
     config = config or ScrubConfig()
     scrubber = Scrubber(config)
     inputs = [Conversation(c.id, [m.text for m in c.messages], c.character_name, c.persona) for c in conversations]
     results = scrubber.scrub(inputs)
-    tally = _Tally(high_risk=frozenset(next(iter(config.tiers.values())).entities) if config.tiers else frozenset())
+    high_risk = frozenset(next(iter(config.tiers.values())).entities) & VERBATIM_TYPES if config.tiers else frozenset()
+    tally = _Tally(high_risk=high_risk, compatible=compatible or {})
     mentions = survived = messages = 0
     for conversation, result in zip(conversations, results):
         for message, found, scrubbed in zip(conversation.messages, result.entities, result.texts):
@@ -192,6 +206,7 @@ class _Tally:
     """Scores accumulated message by message (overall, by source, by style) with examples."""
 
     high_risk: frozenset[str]
+    compatible: dict[str, frozenset[str]] = field(default_factory=dict)
     per_type: dict[str, TypeScore] = field(default_factory=lambda: defaultdict(TypeScore))
     by_style: dict[str, TypeScore] = field(default_factory=lambda: defaultdict(TypeScore))
     by_source: dict[str, dict[str, TypeScore]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(TypeScore)))
@@ -207,7 +222,7 @@ class _Tally:
         scored = [s for s in message.spans if s.entity_type != UNSCORED]
         self.unscored_spans += len(message.spans) - len(scored)
         for span in scored:
-            hit = any(f.entity_type == span.entity_type and _overlaps((span.start, span.end), (f.start, f.end))
+            hit = any(self._covers(f.entity_type, span.entity_type) and _overlaps((span.start, span.end), (f.start, f.end))
                       for f in found)
             for score in _cells(tables, span.entity_type, message.style):
                 score.gold += 1
@@ -215,11 +230,12 @@ class _Tally:
             if not hit:
                 self.misses.append((span.entity_type, message.text[span.start:span.end], message.text))
             value = message.text[span.start:span.end]
-            if span.entity_type in self.high_risk and len(value.strip()) >= 4 and value in scrubbed:
+            if span.entity_type in self.high_risk and len(value.strip()) >= 4 and _verbatim(value, scrubbed):
                 self.verbatim[span.entity_type] += 1
                 self.verbatim_examples.append((span.entity_type, value, message.text))
         for f in found:
-            correct = any(f.entity_type == s.entity_type and _overlaps((s.start, s.end), (f.start, f.end)) for s in scored)
+            correct = any(self._covers(f.entity_type, s.entity_type) and _overlaps((s.start, s.end), (f.start, f.end))
+                          for s in scored)
             if not correct and any(_overlaps((s.start, s.end), (f.start, f.end)) for s in message.spans
                                    if s.entity_type == UNSCORED):
                 self.unscored_predictions += 1
@@ -230,6 +246,9 @@ class _Tally:
             if not correct:
                 self.false_positives.append((f.entity_type, message.text[f.start:f.end], message.text))
 
+    def _covers(self, predicted: str, labeled: str) -> bool:
+        return predicted == labeled or predicted in self.compatible.get(labeled, ())
+
     def report(self, messages: int, mentions: int, survived: int, keep_examples: int) -> EvalReport:
         report = EvalReport(messages, dict(self.per_type), mentions, survived, dict(self.by_style),
                             {source: dict(scores) for source, scores in self.by_source.items()})
@@ -238,6 +257,11 @@ class _Tally:
         report.verbatim, report.verbatim_examples = self.verbatim, self.verbatim_examples[:keep_examples]
         report.unscored_spans, report.unscored_predictions = self.unscored_spans, self.unscored_predictions
         return report
+
+
+def _verbatim(value: str, scrubbed: str) -> bool:
+    """`value` as a token of its own in `scrubbed` (not inside a longer number or word)."""
+    return re.search(r"(?<![\w])" + re.escape(value) + r"(?![\w])", scrubbed) is not None
 
 
 def _cells(tables, entity_type: str, style: str) -> list[TypeScore]:
@@ -250,7 +274,7 @@ def evaluate_labeled(texts: Sequence[LabeledText], config: ScrubConfig | None = 
     with enough spans at LABELED_RECALL_TARGET (addresses at their exception) and no high-risk value left."""
     config = config or ScrubConfig()
     removed = {e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities}
-    report = evaluate(as_conversations(list(texts), removed), config, real, keep_examples)
+    report = evaluate(as_conversations(list(texts), removed), config, real, keep_examples, LABELED_COMPATIBLE)
     report.recall_targets = labeled_targets(report.per_type)
     report.max_verbatim = 0
     report.by_style = {}

@@ -9,6 +9,9 @@ Label names vary between public sets; `TYPE_ALIASES` maps the common ones onto t
 types. A span whose type maps to nothing the engine removes (`OTHER`: dates, money, account and ticket
 numbers in the dev set) is kept as an *unscored* span: it counts for neither recall nor precision, and
 a prediction overlapping it is not a false positive (an account number removed as a card is no harm).
+A span that cannot be a value of its type is label noise and is unscored too: a numeric type without a
+digit (the dev set labels the cue word "PESEL" itself as an ID_NUMBER 28 times), a phone number with
+fewer than 7 digits (one-time codes, "the last four digits"), an e-mail address without "@".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from curation.scrub.evalset import EvalConversation, EvalMessage, LabeledSpan
 
 UNSCORED = "OTHER"
+NUMERIC_TYPES = frozenset({"ID_NUMBER", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"})
 # Public sets' label names -> the engine's entity types (identity for the engine's own names).
 TYPE_ALIASES = {
     "USERNAME": "SOCIAL_HANDLE", "EMAIL": "EMAIL_ADDRESS", "PHONE": "PHONE_NUMBER", "TELEPHONENUM": "PHONE_NUMBER",
@@ -81,12 +85,20 @@ def load_labeled(path: str | Path, limit: int | None = None) -> list[LabeledText
     return out
 
 
+def _implausible(text: str, span: LabeledSpan) -> bool:
+    value = text[span.start:span.end]
+    digits = sum(c.isdigit() for c in value)
+    return (span.entity_type in NUMERIC_TYPES and not digits or span.entity_type == "PHONE_NUMBER" and digits < 7
+            or span.entity_type == "EMAIL_ADDRESS" and "@" not in value)
+
+
 def as_conversations(texts: list[LabeledText], scored: frozenset[str] | set[str]) -> list[EvalConversation]:
     """Each text as its own conversation (no character: these are not character chats). Spans of types
     outside `scored` (the types the config removes) become UNSCORED."""
     conversations = []
     for item in texts:
-        spans = [s if s.entity_type in scored else LabeledSpan(UNSCORED, s.start, s.end) for s in item.spans]
+        spans = [s if s.entity_type in scored and not _implausible(item.text, s) else
+                 LabeledSpan(UNSCORED, s.start, s.end) for s in item.spans]
         message = EvalMessage(item.id, item.text, spans, source="labeled")
         conversations.append(EvalConversation(item.id, None, None, [message]))
     return conversations

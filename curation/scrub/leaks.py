@@ -10,7 +10,7 @@ list<struct<role, content>>). The columns `lakehouse.releases.ID_COLUMNS` declar
 too (a client's own conversation id may be an e-mail address), with the ids that cannot carry user text
 masked (`OPAQUE_ID`: our record hashes such as `hh-cb5545ca83f02695-chosen:1`, simulator ids, UUIDs).
 
-What is found: the scrub config's high tier (or `scan_entities` where a recipe sets them), by the
+What is found: the config's `scan_entities` (structured identifiers and ID numbers by default), by the
 scrubber's own detection (`Scrubber.detect`, then `resolve`, with the config narrowed to the scanned
 types), so improvements to the recognizers and the normalization reach the gate unchanged. Surrogates the scrubber writes are not leaks: they come from ranges
 reserved for fiction or fail their check digit (replace.py).
@@ -136,13 +136,10 @@ class ScanReport:
 
 
 def gate_entities(config: ScrubConfig) -> list[str]:
-    """The types the scan looks for: `scan_entities` where the recipe (or `--entities`) sets them, else
-    the config's high tier (the first tier), so a type added to that tier is scanned without code changes."""
-    if "scan_entities" in config.model_fields_set:
-        return list(config.scan_entities)
-    tiers = config.tiers
-    high = tiers.get("high") or next(iter(tiers.values()), None)
-    return list(high.entities) if high else []
+    """The types the scan looks for: the config's `scan_entities` (a recipe or `--entities` may set them).
+    The default is the structured identifiers and ID numbers, not the whole high tier: addresses and dates
+    of birth need context a single release string lacks, and one imprecise hit would refuse a release."""
+    return list(config.scan_entities)
 
 
 def is_harmless_value(entity_type: str, value: str) -> bool:

@@ -1,18 +1,22 @@
 """Recognizers for chat text that presidio lacks or handles too narrowly.
 
-- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`, the USPS suffix list), German/Dutch (`Hauptstraße 5`),
-  Romance-language (`12 rue de Rivoli`, `Calle Mayor 12`) and P.O. boxes. Presidio has no address
-  recognizer.
+- STREET_ADDRESS: US/UK-style (`12 Oak St Apt 4`, the USPS suffix list), German/Dutch/Nordic/Finnish
+  (`Hauptstraße 5`, `Mannerheimintie 5`), Romance-language and Polish (`12 rue de Rivoli`, `Calle Mayor 12`,
+  `ul. Długa 5`), a separate street word after the name (`Andrássy út 12`, `Atatürk Caddesi No: 5`), town
+  lines, postcodes, unit lines, named streets and P.O. boxes. Presidio has no address recognizer.
 - PHONE_NUMBER: international and loosely formatted numbers (`+33 6 12 34 56 78`, `0151 2345 6789`,
   `555 123 4567 x12`) that python-phonenumbers rejects as invalid for the few regions presidio tries.
 - EMAIL_ADDRESS: obfuscated addresses (`jane dot doe at gmail dot com`, `jane(at)mail(dot)com`).
 - IBAN_CODE: lower- and mixed-case IBANs (presidio's pattern is upper-case only), checksum-validated.
-- CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series.
+- CREDIT_CARD: Luhn-valid numbers in typed groupings, including Mastercard's 2-series; any 12-19 digits
+  after a card cue.
 - US_SSN: nine digits right after "ssn" / "social security number" / "soc sec" / "my social", in any grouping.
 - SOCIAL_HANDLE: `@handles` and `insta: jane_doe99`.
 - URL: personal URLs (profile pages on social sites), not every URL.
-- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`) and known
-  first names, which a small NER model misses in lower-case, misspelled chat.
+- PERSON: names after cues (`my name is jake`, `call me mo`, `my sister emma`, `mr. johnson`), transcript
+  speakers and e-mail display names, known first names and lists of surnames, which a small NER model
+  misses in lower-case, misspelled chat.
+ID_NUMBER and DATE_OF_BIRTH are identifiers.py's.
 
 Every recognizer here is a presidio `LocalRecognizer`, so presidio's context enhancement (score boost
 when a context word precedes the match) applies to them like to presidio's own.
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from curation.scrub.names import (ambiguous_name, in_dictionary, is_first_name, is_last_name, is_surname,
-                                  known_first_name, not_a_name)
+                                  is_world_name, known_first_name, not_a_name, world_names)
 
 Validator = Callable[[re.Match], "float | None"]
 
@@ -40,6 +44,33 @@ class Rule:
     regex: re.Pattern
     score: float
     validate: Validator | None = None
+    hint: Callable[[str], bool] | None = None  # a cheap test the text must pass before `regex` runs at all
+
+
+def _validated_matches(rule: Rule, text: str, retry: bool):
+    """(match, score) for each match the rule's validator accepts. With `retry`, a rejected match is
+    searched again one character further on, so that "at 5 PM at 456 Oak Avenue" (rejected from "5")
+    still finds "456 Oak Avenue" inside it; without it (numbers), the tail of a rejected digit run is no
+    new candidate ("5702 2981 77" of an IBAN)."""
+    if rule.hint is not None and not rule.hint(text):
+        return
+    if not retry:
+        for match in rule.regex.finditer(text):
+            score = rule.validate(match) if rule.validate else rule.score
+            if score is not None:
+                yield match, score
+        return
+    position = 0
+    while position <= len(text):
+        match = rule.regex.search(text, position)
+        if match is None:
+            return
+        score = rule.validate(match) if rule.validate else rule.score
+        if score is None:
+            position = match.start() + 1
+            continue
+        yield match, score
+        position = max(match.end(), match.start() + 1)
 
 
 class RegexRecognizer(LocalRecognizer):
@@ -47,6 +78,7 @@ class RegexRecognizer(LocalRecognizer):
 
     ENTITY = ""
     CONTEXT: list[str] = []
+    RETRY_REJECTED = False  # search a rejected match again one character on (see _validated_matches)
 
     def __init__(self, rules: Iterable[Rule], supported_language: str = "en"):
         self.rules = list(rules)
@@ -59,10 +91,7 @@ class RegexRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         results = []
         for rule in self.rules:
-            for match in rule.regex.finditer(text):
-                score = rule.validate(match) if rule.validate else rule.score
-                if score is None:
-                    continue
+            for match, score in _validated_matches(rule, text, self.RETRY_REJECTED):
                 group = "value" if "value" in rule.regex.groupindex else 0
                 start, end = match.span(group)
                 if start == end:
@@ -107,53 +136,119 @@ _AMBIGUOUS_SUFFIXES = (
 _DIRECTION = r"(?:n|s|e|w|ne|nw|se|sw|north|south|east|west|northeast|northwest|southeast|southwest)\.?"
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building|#)\.?\s*#?\s*[a-z0-9][a-z0-9-]{0,5}\b)"
 _ZIP_TAIL = (
-    r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}))"
+    r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
 )
-_WORD = r"[a-zà-ÿ0-9][a-zà-ÿ0-9'’.-]*"
+_WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
 _NOT_STREET_WORDS = frozenset(
     "the a an my your our his her their its this that these those to of in on at for from with by down up "
     "and or but is was are were be been am i you he she we they it me him us them miles mile km blocks block "
     "minutes minute hours hour times years year days day weeks months people kids dogs cats more less than "
     "about around over under into onto off out per each every some many few all any no not only just very "
-    "steps feet ft meters m yards lanes cars houses points".split()
+    "steps feet ft meters m yards lanes cars houses points am pm".split()
 )
 
 _US_ADDRESS = re.compile(
-    rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?\s+(?:{_DIRECTION}\s+)?"
+    rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?,?\s+(?:{_DIRECTION}\s+)?"
     rf"(?P<name>(?:{_WORD}\s+){{0,3}}{_WORD})\s+(?P<suffix>{_CLEAR_SUFFIXES}|{_AMBIGUOUS_SUFFIXES})\b\.?"
     rf"(?:\s+{_DIRECTION}(?![a-z]))?{_UNIT}?{_ZIP_TAIL}?)",
     re.IGNORECASE,
 )
 # A postal code and the town after a street ("…, 75002 Paris", "…, 86068 Lebon-sur-Blot", "…, 10115 berlin").
-_POSTAL_TOWN = (r"(?:,?\s+\d{4,5}\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
+_POSTAL_TOWN = (r"(?:,?\s+(?:\d{4,5}|\d{2}-\d{3})\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
                 r"der|im|[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*)){0,4})|[a-zà-ÿ][a-zà-ÿ'-]+))")
 _GERMANIC_ADDRESS = re.compile(
-    r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[a-zäöüß][a-zäöüß-]*(?:straße|strasse|str\.|weg|gasse|"
-    r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien)"
-    r"\s+\d{1,4}\s?[a-z]?\b" + _POSTAL_TOWN + "?)",
+    r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[^\W\d_][\w-]*(?:straße|strasse|str\.|weg|gasse|"
+    r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien|"
+    r"gata|gränd|vei|gate|stræde|katu|tie|kuja|polku|tori|kaari|rinne|väylä|tänav|iela|gatvė)"
+    r"\s+\d{1,4}\s?[a-z]?(?:/\d{1,4}[a-z]?)?\b" + _POSTAL_TOWN + "?)",
     re.IGNORECASE,
 )
+# The fused street word before a house number ("...straße 5", "...katu 12"): checked word by word before
+# a number first (cheap), the whole pattern runs only where one occurs.
+_GERMANIC_SUFFIXES = ("straße", "strasse", "str.", "weg", "gasse", "allee", "platz", "ring", "damm", "ufer", "straat",
+                      "laan", "gracht", "plein", "kade", "dijk", "steeg", "singel", "hof", "vej", "gade", "gatan",
+                      "vägen", "veien", "gata", "gränd", "vei", "gate", "stræde", "katu", "tie", "kuja", "polku", "tori",
+                      "kaari", "rinne", "väylä", "tänav", "iela", "gatvė")
+_WORD_BEFORE_NUMBER = re.compile(r"(?<![\w.-])([^\W\d_][\w.-]*)\s+\d")
+
+
+def _germanic_hint(text: str) -> bool:
+    return any(m.group(1).lower().endswith(_GERMANIC_SUFFIXES) for m in _WORD_BEFORE_NUMBER.finditer(text))
+
+
 _ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
                    r"plaza|camino|carrer|avinguda|ronda|rambla|pasaje|travesía|glorieta|cañada|via|viale|piazza|"
-                   r"corso|vicolo|largo|rua|travessa|praça|alameda)")
-_ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[a-zà-ÿ][a-zà-ÿ'-]+(?:\s+[a-zà-ÿ][a-zà-ÿ'-]+)?"
+                   r"corso|vicolo|largo|rua|travessa|praça|alameda|strada|str\.|calea|bulevardul|bd\.|șoseaua|"
+                   r"ul\.|ulica|al\.|aleja|pl\.|plac|os\.|osiedle|ulitsa|ul|vulytsia|vul\.|prospekt|pr\.)")
+_ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[^\W\d_][\w'-]+(?:\s+[^\W\d_][\w'-]+)?"
 _ROMANCE_NUMBER_FIRST = re.compile(
     rf"(?<![\w.,/-])(?P<value>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+{_ROMANCE_STREET}\s+{_ROMANCE_NAME}{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
 _ROMANCE_NUMBER_LAST = re.compile(
-    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?\b{_POSTAL_TOWN}?)",
+    rf"(?<![\w-])(?P<value>{_ROMANCE_STREET}\s+{_ROMANCE_NAME},?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}[a-z]?(?:/\d{{1,4}}[a-z]?)?\b"
+    rf"{_POSTAL_TOWN}?)",
     re.IGNORECASE,
 )
+# Street words written after the name as a word of their own, with the number after them: Hungarian
+# ("Andrássy út 12", "Kossuth tér 3"), Turkish ("Atatürk Caddesi No: 5"), Czech, Slovak, Slovene, Croatian,
+# Russian/Ukrainian transliterations, and German/Dutch separate forms ("Berliner Straße 5").
+_NAME_THEN_STREET_WORD = re.compile(
+    r"(?<![\w-])(?P<value>(?-i:[A-ZÀ-ÖØ-ÞĀ-Ž][^\W\d_]*[.]?)(?:\s+(?-i:[A-ZÀ-ÖØ-ÞĀ-Ž][^\W\d_]*\.?)){0,2}\s+"
+    r"(?:utca|u\.|út|útja|tér|körút|köz|sor|sokak|sokağı|sok\.|caddesi|cad\.|cd\.|bulvarı|mahallesi|mah\.|"
+    r"náměstí|nám\.|třída|ulice|ulica|cesta|ulitsa|prospekt|straße|strasse|weg|allee|platz|straat|laan)"
+    r",?\s+(?:no\s*[:.]?\s*)?\d{1,4}(?:\s?[/-]\s?\d{1,4})?[a-z]?\b" + _POSTAL_TOWN + "?)",
+    re.IGNORECASE,
+)
+# Streets named by an ordinal ("on 5th Avenue", "45th Street"): no house number, still a street.
+_ORDINAL_STREET = re.compile(
+    r"(?<![\w.-])(?P<value>\d{1,3}(?:st|nd|rd|th)\s+(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
+    r"place|pl|terrace|court|ct|way)\b\.?)",
+    re.IGNORECASE,
+)
+# Single-word thoroughfares after a house number ("555 Broadway").
+_NUMBER_BROADWAY = re.compile(r"(?<![\w.,/-])(?P<value>\d{1,6}\s+(?-i:Broadway|Bowery|The Strand))\b", re.IGNORECASE)
+_US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+              "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
+_CITY = r"(?-i:[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|of|de|la))*)"
+# The town line of an address: "Springfield, IL 62704", "Austin, TX", "Sydney NSW 2000" (postcodes:
+# `_POSTCODE`).
+_TOWN_LINE = re.compile(
+    rf"(?<![\w-])(?P<value>{_CITY},\s*(?-i:{_US_STATES})(?:\s+\d{{5}}(?:-\d{{4}})?)?|"
+    rf"{_CITY},?\s+(?-i:NSW|VIC|QLD|SA|TAS|ACT|NT|WA)\s+\d{{4}})(?![\w-]|[ \t]*:)",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"(?<![\w-])(?P<value>(?-i:(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})|"
+    r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d))(?![\w-])",
+    re.IGNORECASE,
+)
+# A named street without a house number after "on", "at", "off" ("the cafe on Main Street"): part of an
+# address, and where someone lives or meets as often as a landmark.
+_STREET_AFTER_ON = re.compile(
+    r"\b(?:on|at|off|near|along)\s+(?P<value>(?-i:[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\s(?-i:Street|St|Avenue|Ave|Road|Rd|"
+    r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Place|Terrace|Crescent|Court)\b)",
+    re.IGNORECASE,
+)
+# Indian address parts: a town and its six-digit PIN after a comma ("..., Gurugram, Haryana 122015"), and
+# plot / sector / block numbers before a named place ("Plot 45, Sector 18, Gurugram").
+_PIN_LINE = re.compile(r"(?<=, )(?P<value>(?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?)\s?-?\s?[1-9]\d{2}\s?\d{3})(?![\w-])", re.IGNORECASE)
+_PLOT_SECTOR = re.compile(
+    r"(?<![\w-])(?P<value>(?:plot|h\.?\s?no\.?|flat|door|sector|block|phase)\s*(?:no\.?\s*)?[:#]?\s*\d{1,5}[a-z]?"
+    r"(?:[/-]\d{1,4})?(?:,\s*(?:sector|block|phase|street|lane|road)\s*-?\s*\d{1,4}[a-z]?)*)(?=,\s*(?-i:[A-Z])[a-z])",
+    re.IGNORECASE,
+)
+# An apartment or suite line on its own ("Apt. 4B", "Suite 200").
+_UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
 _AMBIGUOUS = frozenset(_AMBIGUOUS_SUFFIXES.split("|"))
-_ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to from on by en et y e".split())
+_ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to from on by en et y e an".split())
 
 
 def _validate_us_address(match: re.Match) -> float | None:
     words = match.group("name").lower().split()
-    if any(w in _NOT_STREET_WORDS for w in words):
+    if any(w.strip(".") in _NOT_STREET_WORDS for w in words):
         return None
     if words[0].isdigit():  # "5860 1897 elm place": the second number is the house number
         return None
@@ -173,18 +268,34 @@ def _validate_romance_number_last(match: re.Match) -> float | None:
     return 0.6
 
 
+def _validate_town_line(match: re.Match) -> float | None:
+    """"Springfield, IL 62704" is an address line; "Austin, TX" alone is a town, scored just above the
+    threshold (it is where someone lives as often as where they travel)."""
+    return 0.6 if re.search(r"\d", match.group("value")) else 0.45
+
+
 class StreetAddressRecognizer(RegexRecognizer):
     ENTITY = "STREET_ADDRESS"
+    RETRY_REJECTED = True
     CONTEXT = ["address", "live", "living", "located", "ship", "deliver", "delivery", "mail", "send", "house",
                "apartment", "apt", "moved", "move", "home", "street", "visit", "stay", "staying", "zip", "postcode"]
 
     def __init__(self, supported_language: str = "en"):
         super().__init__([
             Rule("us_uk_address", _US_ADDRESS, 0.65, _validate_us_address),
-            Rule("germanic_address", _GERMANIC_ADDRESS, 0.6),
+            Rule("germanic_address", _GERMANIC_ADDRESS, 0.6, hint=_germanic_hint),
             Rule("romance_number_first", _ROMANCE_NUMBER_FIRST, 0.6),
             Rule("romance_number_last", _ROMANCE_NUMBER_LAST, 0.6, _validate_romance_number_last),
             Rule("po_box", _PO_BOX, 0.7),
+            Rule("name_then_street_word", _NAME_THEN_STREET_WORD, 0.6),
+            Rule("ordinal_street", _ORDINAL_STREET, 0.45),
+            Rule("number_broadway", _NUMBER_BROADWAY, 0.6),
+            Rule("town_line", _TOWN_LINE, 0.45, _validate_town_line),
+            Rule("postcode", _POSTCODE, 0.5),
+            Rule("unit_line", _UNIT_LINE, 0.45),
+            Rule("street_after_on", _STREET_AFTER_ON, 0.45),
+            Rule("pin_line", _PIN_LINE, 0.45),
+            Rule("plot_sector", _PLOT_SECTOR, 0.5),
         ], supported_language)
 
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
@@ -194,6 +305,15 @@ class StreetAddressRecognizer(RegexRecognizer):
             while " " in words and words.rsplit(" ", 1)[1].lower() in _ROMANCE_TRAILING_STOP:
                 words = words.rsplit(" ", 1)[0]
             result.end = result.start + len(words)
+            # "Also Berliner Straße 5": a capitalized English word at a sentence start is no street name
+            rule = result.analysis_explanation.pattern_name if result.analysis_explanation else ""
+            while (rule in ("germanic_address", "name_then_street_word") and " " in words
+                   and not_a_name(words.split(" ", 1)[0].lower())):
+                dropped = words.split(" ", 1)[0]
+                if dropped.lower().rstrip(".") in {"ul", "al", "pl", "os", "str", "bd", "pr", "vul"}:
+                    break
+                words = words.split(" ", 1)[1]
+                result.start = result.end - len(words)
         return results
 
 
@@ -230,8 +350,10 @@ def _validate_phone(match: re.Match) -> float | None:
     groups = [g for g in re.split(r"[\s().\-/]+", value.lstrip("+")) if g]
     if sum(len(g) == 1 for g in groups) > 2 or any(len(g) > 12 for g in groups):
         return None
-    if "  " in value or value.count("/") > 1:
+    if value.count("/") > 1:
         return None
+    if re.search(r"\s{2,}", value):
+        return 0.2  # wide spacing ("06  12  34  56  78"): a phone only behind a cue (ChatPhoneRecognizer)
     international = value.startswith(("+", "00")) and len(digits) >= 8
     if international or _NANP.match(value) or value.startswith("("):
         return 0.6
@@ -241,6 +363,38 @@ def _validate_phone(match: re.Match) -> float | None:
         return 0.35  # "555-0199", "1234 5678": phone-shaped, needs a context word
     # A bare digit run: order ids look the same, and nine digits is more often an SSN.
     return 0.4 if len(digits) in (10, 11) else 0.15 if len(digits) != 9 else None
+
+
+# A phone cue in several languages. In a dialogue it is often a turn before the number ("can I have your
+# number?" ... "Sure, it's 555-0123"), further back than presidio's six context words reach.
+_PHONE_CUE = re.compile(
+    r"\b(?:phone|telephone|tel|mobile|cell|cellphone|call|text|txt|sms|whatsapp|viber|signal|fax|landline|ring|line|"
+    r"dial|reach|contact|hotline|téléphone|portable|handy|telefon|telefonnummer|rufnummer|telefono|teléfono|móvil|"
+    r"movil|celular|cellulare|numéro|número|numer|nummer|number|tlf|tfn)\b",
+    re.IGNORECASE,
+)
+# "number" after these words is not a phone's ("account number", "order number").
+_NOT_PHONE_NUMBER = frozenset(
+    """account order policy case ticket reference ref tracking invoice claim card routing serial confirmation
+    transaction id member student patient passport license licence security ssn pesel nip tax model part item
+    booking reservation flight registration vat iban""".split()
+)
+CUE_WINDOW = 120  # characters before a number searched for a phone cue
+CUED_PHONE_SCORE = 0.55
+
+
+def phone_cue_before(text: str, start: int) -> bool:
+    """A phone cue word within CUE_WINDOW characters before `start` (and at most two line breaks back)."""
+    window = text[max(0, start - CUE_WINDOW):start]
+    lines = window.split("\n")
+    window = "\n".join(lines[-3:])
+    for cue in reversed(list(_PHONE_CUE.finditer(window))):
+        if cue.group().lower() != "number":
+            return True
+        previous = re.findall(r"[\w']+", window[:cue.start()])[-1:]
+        if not previous or previous[0].lower() not in _NOT_PHONE_NUMBER:
+            return True
+    return False
 
 
 class ChatPhoneRecognizer(RegexRecognizer):
@@ -255,13 +409,15 @@ class ChatPhoneRecognizer(RegexRecognizer):
         results = super().analyze(text, entities, nlp_artifacts)
         for result in results:
             result.end = result.start + len(_trim_phone(text[result.start:result.end]))
+            if result.score < CUED_PHONE_SCORE and phone_cue_before(text, result.start):
+                result.score = CUED_PHONE_SCORE  # national formats behind a cue: "tel 78 651 450", "668 5702"
         return results
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Obfuscated e-mail, lower-case IBAN
 
-_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+|\s*\(@\)\s*)"
+_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+|\s*\(@\)\s*|\s+@\s*|\s*@\s+)"
 _DOT = r"(?:\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+|\.)"
 _MAIL_PROVIDERS = (r"gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|gmx|live|msn|mail|"
                    r"yandex|zoho|fastmail|me|web|comcast|verizon|att|btinternet|orange|free|laposte|libero")
@@ -275,7 +431,7 @@ _OBFUSCATED_EMAIL = re.compile(
 
 def _validate_obfuscated_email(match: re.Match) -> float | None:
     value = match.group("value").lower()
-    spelled = bool(re.search(r"[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\s+dot\s+", value))
+    spelled = bool(re.search(r"[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\s+dot\s+|@", value))
     if spelled or re.fullmatch(_MAIL_PROVIDERS, match.group("domain").lower()):
         return 0.7
     return None  # "look at google.com" is not an address
@@ -313,7 +469,17 @@ class CaseInsensitiveIbanRecognizer(RegexRecognizer):
                                lambda m: 0.9 if iban_checksum_ok(m.group("value")) else 0.1)], supported_language)
 
 
-_CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ -]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ -]?)\d{6}\3\d{4,5})(?![\w-]|[.,]\d)")
+_CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ .-]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ .-]?)\d{6}\3\d{4,5}|"
+                   r"\d{5}([ .-]?)\d{5}\4\d{6})(?![\w-]|[.,]\d)")
+# A card cue, then 12-19 digits in any grouping ("card: 12345 67890 123456", "visa 6011.0009.9013.9424"):
+# the user named it, so the issuer prefix does not matter.
+_CARD_CUES = (r"card|credit|debit|visa|mastercard|master\s+card|amex|american\s+express|discover|maestro|cc|"
+              r"carte(?:\s+bancaire)?|cb|tarjeta|karte|kreditkarte|carta|karta|kaart|cartão")
+_CARD_AFTER_CUE = re.compile(
+    rf"\b(?:{_CARD_CUES})\b(?:[\s:#=.,-]|\b(?:number|num|no|nr|n[°º]|is|was|ending|numéro|número|nummer|numero|numer)\b)*"
+    r"(?P<value>\d(?:[ .-]{0,2}\d){11,18})(?![\w-]|[.,]\d)",
+    re.IGNORECASE,
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -324,6 +490,13 @@ def luhn_ok(digits: str) -> bool:
             n = n * 2 - 9 if n > 4 else n * 2
         total += n
     return total % 10 == 0
+
+
+def _validate_cued_card(match: re.Match) -> float | None:
+    digits = re.sub(r"\D", "", match.group("value"))
+    if not 12 <= len(digits) <= 19 or len(set(digits)) < 3:
+        return None
+    return 0.95 if luhn_ok(digits) else 0.45
 
 
 def _validate_card(match: re.Match) -> float | None:
@@ -347,7 +520,8 @@ class ChatCreditCardRecognizer(RegexRecognizer):
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pay", "paid", "charge"]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([Rule("card_number", _CARD, 0.9, _validate_card)], supported_language)
+        super().__init__([Rule("card_number", _CARD, 0.9, _validate_card),
+                          Rule("card_after_cue", _CARD_AFTER_CUE, 0.95, _validate_cued_card)], supported_language)
 
 
 _SSN_CUE = re.compile(
@@ -434,7 +608,7 @@ class PersonalUrlRecognizer(RegexRecognizer):
 # ---------------------------------------------------------------------------------------------------------
 # Names after cues
 
-_NAME_TOKEN = r"[a-zà-ÿ][a-zà-ÿ'’-]*"
+_NAME_TOKEN = r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*['’]?"
 # A lookahead, so that "hey jake and emma" still finds "emma" after the cue "and".
 _NAME_WORDS = rf"(?=(?P<value>{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,2}}))"
 _RELATIONS = (r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|dad|father|boss|girlfriend|"
@@ -464,7 +638,9 @@ _RELATION_IS_CUE = re.compile(
     re.IGNORECASE,
 )
 # A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
-_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|herr|frau)\.?\s+" + _NAME_WORDS,
+_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|mlle|monsieur|madame|herr|frau|"
+                       r"sr|sra|srta|señor|señora|sig|sig\.ra|signor|signora|dott|dott\.ssa|pan|pani|mevrouw|meneer)\.?\s+"
+                       + _NAME_WORDS,
                         re.IGNORECASE)
 # Weak cues ("i'm", "hey", "with"): only known first names that are not also everyday words.
 _WEAK_CUE = re.compile(
@@ -532,8 +708,44 @@ def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
     return end
 
 
+_CAPITALIZED_NAME = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]*(?:['’-][^\W\d_]+)*)"
+# A transcript's speaker: a line that starts (after an optional "[10:18 AM]") with a name and a colon,
+# optionally with a role in parentheses ("Carol Green (Designer):").
+_SPEAKER = re.compile(
+    rf"(?m)^[ \t>*-]*(?P<time>\[?\(?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:[ \t]?[ap]\.?m\.?)?\]?\)?[ \t]*[-–]?[ \t]*)?"
+    rf"(?P<value>{_CAPITALIZED_NAME}(?:[ \t]{_CAPITALIZED_NAME}){{0,2}})(?:[ \t]*\([^)\n]{{1,40}}\))?[ \t]*:[ \t]",
+    re.IGNORECASE,
+)
+# A display name before an address: "To: Pepper Potts <pepper.potts@x.com>", "Carol Green (carol@x.com)".
+_DISPLAY_NAME = re.compile(
+    rf"(?P<value>{_CAPITALIZED_NAME}(?:[ \t]{_CAPITALIZED_NAME}){{0,3}})[ \t]*[<(\[][ \t]*(?:mailto:)?[\w.+-]+@",
+    re.IGNORECASE,
+)
+
+
+def _speaker_name(match: re.Match, dictionary: frozenset[str]) -> bool:
+    """A speaker label is a name, not a field label ("Email:", "Diagnosis:", "Bio:"): its first word is a
+    known name, or after a timestamp ("[10:18 AM] Olu:") no English word."""
+    first = match.group("value").split()[0].lower()
+    if not_a_name(first):
+        return False
+    known = known_first_name(first) or is_last_name(first) or is_world_name(first)
+    return known or bool(match.group("time")) and not in_dictionary(first, dictionary)
+
+
+def _display_name(match: re.Match, dictionary: frozenset[str]) -> bool:
+    """A display name before an address: some word is a known name, or no word is an English word
+    ("Support Team <support@x.com>" is not a person)."""
+    words = [w.lower() for w in match.group("value").split()]
+    if not_a_name(words[0]):
+        return False
+    return (any(known_first_name(w) or is_last_name(w) or is_world_name(w) for w in words)
+            or not any(in_dictionary(w, dictionary) for w in words))
+
+
 class NameCueRecognizer(LocalRecognizer):
-    """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names."""
+    """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names;
+    transcript speakers and e-mail display names (`_SPEAKER`, `_DISPLAY_NAME`)."""
 
     CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_RELATION_IS_CUE, "relation is", 0.7),
             (_TITLE_CUE, "title", 0.7),
@@ -552,18 +764,26 @@ class NameCueRecognizer(LocalRecognizer):
             for match in regex.finditer(text):
                 start = match.start("value")
                 length = _name_span(match.group("value"), level, self.dictionary)
-                if not length:
-                    continue
-                results.append(RecognizerResult(
-                    "PERSON", start, start + length, score,
-                    analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-                ))
+                if length:
+                    results.append(self._result(start, start + length, score, level))
+        for regex, accept, level in ((_SPEAKER, _speaker_name, "speaker"), (_DISPLAY_NAME, _display_name, "display")):
+            if level == "display" and "@" not in text or level == "speaker" and ":" not in text:
+                continue
+            for match in regex.finditer(text):
+                if accept(match, self.dictionary):
+                    results.append(self._result(match.start("value"), match.end("value"), 0.7, level))
         return results
 
+    def _result(self, start: int, end: int, score: float, level: str) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON", start, end, score,
+            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )
 
-_WORD_TOKEN = re.compile(r"(?<![\w@#/.])[a-zà-ÿ][a-zà-ÿ'’-]*[a-zà-ÿ](?![\w@])", re.IGNORECASE)
+
+_WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
 
 
 # Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
@@ -573,6 +793,19 @@ _SPEAKER_VERBS = frozenset(
     invited thinks thought wants wanted knows knew loves hates laughed cried smiled admitted apologized
     apologised insisted mentioned explained yelled shouted whispered""".split()
 )
+
+
+# A list of capitalized words joined by commas and "and" (in several languages): "Nowak, Kowalczyk and
+# Wiśniewski". When every word of it is a known surname or name that is no English word, each is a person.
+_CAPITALIZED_WORD = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]+(?:['’-][^\W\d_]+)*)"
+_NAME_LIST = re.compile(rf"{_CAPITALIZED_WORD}(?:\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\bi\b|\be\b)\s*"
+                        rf"{_CAPITALIZED_WORD}){{1,}}", re.IGNORECASE)
+
+
+def _listed_name(word: str, dictionary: frozenset[str]) -> bool:
+    lower = word.lower()
+    return (len(lower) > 2 and not not_a_name(lower) and not in_dictionary(lower, dictionary)
+            and (is_last_name(lower) or is_world_name(lower)))
 
 
 class KnownNameRecognizer(LocalRecognizer):
@@ -590,6 +823,7 @@ class KnownNameRecognizer(LocalRecognizer):
     def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
         self.dictionary = dictionary
+        world_names()  # loaded with the engine, not on the first message
 
     def load(self) -> None:
         pass
@@ -610,21 +844,31 @@ class KnownNameRecognizer(LocalRecognizer):
             full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
             speaker = (word[:1].isupper() and adjacent and known_first_name(lower)
                        and following.group().lower() in _SPEAKER_VERBS)
-            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker):
+            world = word[:1].isupper() and not word.isupper() and is_world_name(lower)
+            if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker or world):
                 continue
             capitalized = word[:1].isupper()
             end = match.end()
             if adjacent:
                 next_word = following.group()
                 if not not_a_name(next_word.lower()) and (
-                        is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()):
+                        is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()
+                        or capitalized and is_world_name(next_word.lower())):
                     end = following.end()
             skip_until = end
             score = self.CAPITALIZED if capitalized else self.LOWER
-            results.append(RecognizerResult(
-                "PERSON", match.start(), end, score,
-                analysis_explanation=AnalysisExplanation(self.name, score, pattern_name="known_first_name"),
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-            ))
+            results.append(self._result(match.start(), end, score, "known_first_name"))
+        for run in _NAME_LIST.finditer(text):
+            words = list(re.finditer(_CAPITALIZED_WORD, run.group()))
+            if all(_listed_name(w.group(), self.dictionary) for w in words):
+                results += [self._result(run.start() + w.start(), run.start() + w.end(), self.CAPITALIZED, "name_list")
+                            for w in words]
         return results
+
+    def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON", start, end, score,
+            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )

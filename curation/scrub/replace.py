@@ -9,7 +9,7 @@ a rerun is byte-identical and the same value gets the same surrogate throughout 
 high-risk surrogates come from ranges reserved for fiction or failing their checksum, so the leak scan
 (leaks.py) never mistakes a surrogate for a leak: e-mail at example.com/.net/.org (RFC 2606), phone
 numbers 555-01xx (NANP fiction range), IPs in the documentation networks (RFC 5737, RFC 3849), card
-numbers and IBANs with a wrong check digit, SSNs with serial 0000.
+numbers and IBANs with a wrong check digit, SSNs with serial 0000, identity numbers with every digit 0.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ REDACTED = "[REDACTED]"
 
 def canonical(entity_type: str, value: str) -> str:
     """The form under which two mentions count as the same value."""
-    if entity_type in {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"}:
+    if entity_type in {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "ID_NUMBER"}:
         return re.sub(r"[^0-9A-Za-z]", "", value).upper()
     if entity_type == "PERSON":
         return " ".join(name_key(w) for w in value.split())
@@ -132,6 +132,23 @@ class Surrogates:
         return _match_case(fake.street_address(), original)
 
     @staticmethod
+    def id_number(rng: random.Random, original: str) -> str:
+        """The original's shape with every letter an X and every digit a 0: no checksum passes, and the
+        ID recognizer skips numbers whose digits are all the same, so the leak scan never flags it."""
+        return "".join("0" if c.isdigit() else "X" if c.isalpha() else c for c in original)
+
+    @staticmethod
+    def date_of_birth(rng: random.Random, original: str) -> str:
+        fake = _faker(rng)
+        born = fake.date_of_birth(minimum_age=18, maximum_age=90)
+        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", original.strip()):
+            return born.strftime("%Y-%m-%d")
+        if re.fullmatch(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}", original.strip()):
+            separator = re.search(r"[./-]", original).group()
+            return born.strftime(f"%m{separator}%d{separator}%Y")
+        return born.strftime("%B %d, %Y")
+
+    @staticmethod
     def handle(rng: random.Random, original: str) -> str:
         fake = _faker(rng)
         name = f"{fake.user_name()}{rng.randint(1, 99)}"
@@ -162,6 +179,8 @@ _SURROGATES = {
     "IBAN_CODE": Surrogates.iban,
     "IP_ADDRESS": Surrogates.ip,
     "STREET_ADDRESS": Surrogates.street_address,
+    "ID_NUMBER": Surrogates.id_number,
+    "DATE_OF_BIRTH": Surrogates.date_of_birth,
     "SOCIAL_HANDLE": Surrogates.handle,
     "URL": Surrogates.url,
     "LOCATION": Surrogates.location,

@@ -17,6 +17,7 @@ from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, at_sentence_start
 _NOT_PERSONAL_BEFORE = re.compile(
     r"(?:\b(?:order|orders|tracking|track|invoice|inv|ref|reference|confirmation|conf|ticket|case|serial|sku|"
     r"isbn|model|part|item|product|flight|booking|reservation|transaction|txn|receipt|version|ver|v|release|"
+    r"account|acct|policy|claim|student|employee|customer|member|"
     r"build|patch|firmware|zip|postcode|postal|pin|code|otp|id|no)\b\.?\s*(?:number|num|no\.?|nr|id|#|:)?\s*"
     r"(?:is|was|=)?\s*[#:]?"
     r"|#)\s*$",
@@ -127,6 +128,29 @@ def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detectio
     return out
 
 
+def _split_lines(text: str, d: Detection) -> list[Detection]:
+    """A name never spans a line break ("Sarah Connor\nBio" from NER is "Sarah Connor" and "Bio")."""
+    surface = text[d.start:d.end]
+    if "\n" not in surface:
+        return [d]
+    out, offset = [], d.start
+    for line in surface.split("\n"):
+        if line.strip():
+            out.append(Detection(d.entity_type, offset, offset + len(line), d.score, d.recognizer))
+        offset += len(line) + 1
+    return out
+
+
+def _field_label(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
+    """One English word followed by a colon is a form's field label ("Email:", "Insurer:", "Grade:"), not a
+    person, unless it is a known first name ("Mark: hi" in a transcript)."""
+    words = _WORD.findall(text[d.start:d.end])
+    if len(words) != 1 or not re.match(r"[ \t]*:", text[d.end:d.end + 3]):
+        return False
+    word = name_key(words[0])
+    return not known_first_name(word) and (in_dictionary(word, dictionary) or not_a_name(word))
+
+
 def _fragment_of_longer_number(text: str, d: Detection) -> bool:
     """A card number inside a longer digit sequence ("9400 3288 6076 4737 9741 10" is a tracking number)."""
     return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
@@ -188,7 +212,7 @@ def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> b
         words = _WORD.findall(surface)
         return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
                 and not _ner_guess(text, detection, dictionary) and not _word_at_sentence_start(text, detection, dictionary)
-                and not _in_idiom(text, detection))
+                and not _in_idiom(text, detection) and not _field_label(text, detection, dictionary))
     if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
         return False
     if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
@@ -224,7 +248,8 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         surface = text[d.start:d.end]
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
-        pieces = _trim_name(text, d, allow) if d.entity_type in _NAME_LIKE_TYPES else [d]
+        pieces = ([p for line in _split_lines(text, d) for p in _trim_name(text, line, allow)]
+                  if d.entity_type in _NAME_LIKE_TYPES else [d])
         candidates.extend(p for p in pieces if _plausible(text, p, dictionary))
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
@@ -237,3 +262,57 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         tier = config.tier_of(d.entity_type)
         chosen.append(Finding(d.entity_type, d.start, d.end, d.score, config.tiers[tier].action))
     return sorted(chosen, key=lambda f: f.start)
+
+
+# A value found once in a conversation is removed wherever it recurs there ("passport X1234567 ... yes,
+# X1234567"): the second mention often has no cue of its own.
+PROPAGATED_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "ID_NUMBER"})
+
+
+def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> dict[str, Finding]:
+    """Values of the propagated types acted on in a conversation (at least 6 characters, 5 of them
+    digits, or an e-mail address), each with the finding it came from."""
+    values: dict[str, Finding] = {}
+    for text, found in zip(texts, findings):
+        for f in found:
+            value = text[f.start:f.end]
+            if (f.entity_type in PROPAGATED_TYPES and f.action != "keep" and len(value) >= 6
+                    and (sum(c.isdigit() for c in value) >= 5 or "@" in value)):
+                values.setdefault(value, f)
+    return values
+
+
+def propagate(text: str, findings: list[Finding], values: dict[str, Finding]) -> list[Finding]:
+    """`findings` plus every other whole-token occurrence in `text` of a value in `values`."""
+    added = []
+    for value, origin in values.items():
+        for match in re.finditer(r"(?<![\w@.+-])" + re.escape(value) + r"(?![\w@]|[.-]\w)", text):
+            if not any(match.start() < f.end and f.start < match.end() for f in findings + added):
+                added.append(Finding(origin.entity_type, match.start(), match.end(), origin.score, origin.action))
+    return sorted(findings + added, key=lambda f: f.start) if added else findings
+
+
+def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[Detection]:
+    """Detections of a message that answers the previous one: after "what's your number?" a bare or
+    nationally grouped number is a phone ("555 0123"), after "and your passport number?" a number-like
+    answer is an ID. The recognizers see one message; this gives their below-threshold candidates the
+    score a cue in the same message would."""
+    from dataclasses import replace
+
+    from curation.scrub.identifiers import REPLY_SCORE, id_cue_before
+    from curation.scrub.recognizers import CUED_PHONE_SCORE, phone_cue_before
+
+    low_phone = any(d.entity_type == "PHONE_NUMBER" and d.score < CUED_PHONE_SCORE for d in detections)
+    low_id = any(d.entity_type == "ID_NUMBER" and d.score < REPLY_SCORE for d in detections)
+    phone = low_phone and phone_cue_before(previous, len(previous))  # the cue search only where it can matter
+    ident = low_id and id_cue_before(previous, len(previous))
+    if not (phone or ident):
+        return list(detections)
+    out = []
+    for d in detections:
+        if phone and d.entity_type == "PHONE_NUMBER" and d.recognizer == "ChatPhoneRecognizer" and d.score < CUED_PHONE_SCORE:
+            d = replace(d, score=CUED_PHONE_SCORE)
+        elif ident and d.entity_type == "ID_NUMBER" and d.recognizer == "IdNumberRecognizer" and d.score < REPLY_SCORE:
+            d = replace(d, score=REPLY_SCORE)
+        out.append(d)
+    return out

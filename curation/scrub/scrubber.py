@@ -19,7 +19,7 @@ from curation.scrub import languages
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection, get_detector
 from curation.scrub.replace import ConversationReplacer, apply
-from curation.scrub.resolve import AllowList, Finding, resolve
+from curation.scrub.resolve import AllowList, Finding, found_values, lift_after_cue_turn, propagate, resolve
 
 # Below this many distinct texts per worker, a worker process costs more than it saves.
 MIN_TEXTS_PER_WORKER = 2_000
@@ -132,9 +132,10 @@ class Scrubber:
                 replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [], language=language)
-            for text in conversation.texts:
-                findings = resolve(text, detections[language][text], config, allow)
-                new_text, acted = apply(text, findings, replacer)
+            found = [resolve(text, detections[language][text], config, allow) for text in conversation.texts]
+            values = found_values(conversation.texts, found)
+            for text, findings in zip(conversation.texts, found):
+                new_text, acted = apply(text, propagate(text, findings, values), replacer)
                 scrubbed.texts.append(new_text)
                 scrubbed.entities.append(acted)
                 scrubbed.counts.update(f.entity_type for f in acted)
