@@ -52,7 +52,7 @@ gpu-check: $(INSTALLED)
 	scripts/gpu_check.sh $(MODEL)
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two workers (pytest-xdist): the suite is independent per test
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

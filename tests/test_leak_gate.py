@@ -37,14 +37,14 @@ HOSTILE = {
     "bracketed at/dot e-mail": "write to jane.doe (at) gmail (dot) com",
     "zero-width e-mail": "mail jane\u200b.doe@gmail.com",
     "full-width ssn": "my ssn is ５３６-２２-１２３４",
-}
-# Formats the detection misses today (issue 12, item 3: the scrub-recall work); the gate refuses them as
-# soon as the detection finds them, with no change here. Strict: these fail loudly once they pass.
-NOT_YET_DETECTED = {
     "full-width at": "mail jane＠gmail.com",
     "spaced at": "mail jane @ gmail.com",
     "en-dash phone": "my phone is 415–867–5309",
+    "wide-spaced phone": "my phone is 4 1 5   8 6 7   5 3 0 9",
     "nbsp card": "card 4111\u00a01111\u00a01111\u00a01111",
+    "5-5-6 card": "my card number is 45320 15112 830366",
+    "dotted card": "my card number is 4532.0151.1283.0366",
+    "passport": "my passport number is X1234567",
 }
 
 
@@ -95,16 +95,9 @@ def test_every_hostile_format_the_scanner_detects_is_refused_by_the_gate(tmp_pat
     assert_nothing_published(lake)
 
 
-@pytest.mark.xfail(strict=True, reason="detection of these formats is issue 12 item 3 (scrub recall), not the gate")
-@pytest.mark.parametrize("name", sorted(NOT_YET_DETECTED))
-def test_formats_the_detection_misses_today_are_refused_once_it_finds_them(tmp_path, name):
-    with pytest.raises(LeakScanRefused):
-        finalize(stage(Lake(tmp_path / "lake"), release_table([NOT_YET_DETECTED[name]])))
-
-
 def test_the_gate_and_scan_leaks_give_one_result(tmp_path):
     """The refusal's report is what `scan_paths` (the `scan-leaks` command) says about the same file."""
-    texts = [*HOSTILE.values(), *NOT_YET_DETECTED.values(), "nothing to see", "order 1234567 shipped 2026-10-05"]
+    texts = [*HOSTILE.values(), "nothing to see", "order 1234567 shipped 2026-10-05"]
     table = release_table(texts)
     (tmp_path / "copy").mkdir()
     pq.write_table(table, tmp_path / "copy" / "train-00000.parquet")
@@ -253,7 +246,7 @@ def _real_texts(limit: int) -> list[str]:
     with gzip.open(DATA / "hh-rlhf-harmless-base-test-1500.jsonl.gz", "rt") as f:
         for line in list(f)[:60]:
             texts += [t for t in json.loads(line)["chosen"].split("\n\n") if t.strip()]
-    return texts + list(HOSTILE.values()) + list(NOT_YET_DETECTED.values())
+    return texts + list(HOSTILE.values())
 
 
 def test_the_prefilter_never_skips_a_text_the_full_scan_flags_on_data_we_did_not_write(monkeypatch):

@@ -132,7 +132,9 @@ class Scrubber:
                 replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [], language=language)
-            found = [resolve(text, detections[language][text], config, allow) for text in conversation.texts]
+            previous = [""] + conversation.texts[:-1]
+            found = [resolve(text, lift_after_cue_turn(before, detections[language][text]), config, allow)
+                     for before, text in zip(previous, conversation.texts)]
             values = found_values(conversation.texts, found)
             for text, findings in zip(conversation.texts, found):
                 new_text, acted = apply(text, propagate(text, findings, values), replacer)
