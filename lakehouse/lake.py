@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterable
@@ -655,6 +656,26 @@ def _next_sequence(lake: Lake) -> int:
     return current + 1
 
 
+FAULT_ENV = "FLYWHEEL_FAULT_KILL_AT"
+_fault_stage: str | None = None
+
+
+def fault_point(stage: str | None = None, at: str = "commit") -> None:
+    """The crash tests' kill switch (tests/test_crash_recovery.py), because only a real SIGKILL at a known
+    point proves recovery: with FLYWHEEL_FAULT_KILL_AT=<stage> the process kills itself as the runner
+    starts that stage; with <stage>@commit, in that stage's first commit after its intent record and its
+    first table's Delta commit (the half-done commit that roll-forward finishes); with <stage>@publish,
+    right after the stage publishes its first release. Unset: one env lookup."""
+    global _fault_stage
+    target = os.environ.get(FAULT_ENV)
+    if not target:
+        return
+    if stage is not None:
+        _fault_stage = stage
+    if target == (stage if stage is not None else f"{_fault_stage}@{at}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
     """Commit an intent record's actions, one Delta commit per table; a table whose log already carries
     this sequence number (app transaction "flywheel") is skipped, so applying twice commits once."""
@@ -685,6 +706,7 @@ def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
             actions, "append", delta.schema(), partition_by=partition_by,
             commit_properties=CommitProperties(custom_metadata=metadata,
                                                app_transactions=[AppTransaction(APP_ID, record["seq"])]))
+        fault_point()
     for relative in record.get("purge", []):
         (lake.root / relative).unlink(missing_ok=True)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse.lake import Lake, file_sha256
+from lakehouse.lake import Lake, fault_point, file_sha256
 from lakehouse.runs import package_versions, stable_hash
 
 TRL_TYPES = ("sft", "preference", "unpaired", "prompt")
@@ -330,6 +330,7 @@ class ReleaseWriter:
                 os.rename(self.staging, target)  # refuses a non-empty target: a version is never overwritten
             except OSError:
                 continue
+            fault_point(at="publish")
             return Release(self.name, version, target)
         raise ReleaseError(f"could not publish {self.name}: versions kept being taken by other writers")
 

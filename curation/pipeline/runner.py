@@ -10,7 +10,7 @@ from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
 from curation.pipeline.recipe import Recipe
 from lakehouse import catalog
-from lakehouse.lake import Lake
+from lakehouse.lake import Lake, fault_point
 from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
 
 
@@ -27,6 +27,7 @@ def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list
                 continue
             stats = StageStats(step.name)
             record.stages.append(stats)
+            fault_point(step.name)
             with timed_stage(stats):
                 stage_registry.load(step.name).run(ctx, step.config, stats)
             catalog.refresh(lake)  # the next stage reads what this one wrote
