@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.lake import FAULT_ENV, Lake
+from lakehouse.lake import FAULT_ENV, TXLOG, Lake
 from tests import sim_lake
 from tests.test_releases_reproducible import RELEASES, hashes
 
@@ -73,6 +73,8 @@ def test_a_curate_run_killed_at_a_stage_and_rerun_publishes_the_clean_runs_relea
     killed = curate(recipe_path, lake, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, f"the kill at {point} never fired:\n{killed.stdout}{killed.stderr}"
 
+    if point.endswith("@commit"):  # the kill left a half-done commit for the rerun to roll forward
+        assert list((lake / TXLOG).glob("*.json")), "no intent record left behind"
     readable = flywheel("sql", "SELECT count(*) AS n FROM information_schema.tables", "--lake", str(lake), "--format", "csv")
     assert readable.returncode == 0, readable.stdout + readable.stderr
 
