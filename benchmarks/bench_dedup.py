@@ -82,7 +82,7 @@ def python_shingles(text: str) -> list[str]:
     if len(words) >= 4:
         return [f"{a} {b}" for a, b in zip(words, words[1:])]
     canonical = " ".join(words)
-    return [canonical[i:i + 5] for i in range(max(1, len(canonical) - 4))] if canonical else []
+    return [canonical[i : i + 5] for i in range(max(1, len(canonical) - 4))] if canonical else []
 
 
 def _union_find_clusters(n: int, candidate_lists) -> dict:
@@ -182,7 +182,9 @@ def main() -> None:
         measure("flywheel dedup engine (2 worker processes)", run_flywheel, path, n, 2, items=n, unit="docs"),
     ]
     if importlib.util.find_spec("rensa"):  # an outside reference, not a dependency
-        others.append(measure("rensa RMinHash + RMinHashLSH (reference, Rust)", run_rensa, path, n, items=n, unit="docs"))
+        others.append(
+            measure("rensa RMinHash + RMinHashLSH (reference, Rust)", run_rensa, path, n, items=n, unit="docs")
+        )
     else:
         print("rensa is not installed (pip install rensa==0.5.0): skipping the outside reference")
     text = table(f"Near-duplicate detection, {n:,} conversations (signatures, banding, clusters)", naive, others)
@@ -190,12 +192,18 @@ def main() -> None:
     big = scale(N_MEMORY)
     big_path = str(dataset(big))
     memory = measure("flywheel dedup engine (1 process)", run_flywheel, big_path, big, 1, items=big, unit="docs")
-    memory_workers = measure("flywheel dedup engine (2 worker processes)", run_flywheel, big_path, big, 2,
-                             items=big, unit="docs")
+    memory_workers = measure(
+        "flywheel dedup engine (2 worker processes)", run_flywheel, big_path, big, 2, items=big, unit="docs"
+    )
     text += "\n\n" + table(f"Peak memory, {big:,} conversations (target: under 3 GB)", memory, [memory_workers])
     report("bench_dedup", text)
-    save_json("bench_dedup", {f"{m.items} docs, {m.name}": {"docs_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                              for m in [naive, *others, memory, memory_workers]})
+    save_json(
+        "bench_dedup",
+        {
+            f"{m.items} docs, {m.name}": {"docs_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in [naive, *others, memory, memory_workers]
+        },
+    )
 
 
 if __name__ == "__main__":

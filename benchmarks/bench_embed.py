@@ -32,8 +32,11 @@ def messages(n: int) -> list[str]:
     for path in traffic_files(max(2_000, n)):
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             for line in fh:
-                texts.extend(m["content"] for m in json.loads(line)["messages"]
-                             if m["role"] == "user" and (m.get("content") or "").strip())
+                texts.extend(
+                    m["content"]
+                    for m in json.loads(line)["messages"]
+                    if m["role"] == "user" and (m.get("content") or "").strip()
+                )
                 if len(texts) >= n:
                     return texts[:n]
     return texts
@@ -88,13 +91,18 @@ def agreement(reference_dir: str, other_dir: str, texts: list[str]) -> dict:
     from lakehouse.lake import Lake
 
     hashes = sorted({text_hash(t) for t in texts})
-    a, b = (np.stack([found[h] for h in hashes])
-            for found in (EmbeddingCache(Lake(d)).lookup(hashes, DEFAULT_MODEL) for d in (reference_dir, other_dir)))
+    a, b = (
+        np.stack([found[h] for h in hashes])
+        for found in (EmbeddingCache(Lake(d)).lookup(hashes, DEFAULT_MODEL) for d in (reference_dir, other_dir))
+    )
     cosine = (a * b).sum(axis=1)
     sample = np.arange(0, len(a), max(1, len(a) // 4000))
     nearest = [np.argsort(-(m[sample] @ m[sample].T), axis=1)[:, 1] for m in (a, b)]
-    return {"min_cosine": round(float(cosine.min()), 6), "mean_cosine": round(float(cosine.mean()), 6),
-            "same_nearest_neighbour": round(float((nearest[0] == nearest[1]).mean()), 4)}
+    return {
+        "min_cosine": round(float(cosine.min()), 6),
+        "mean_cosine": round(float(cosine.mean()), 6),
+        "same_nearest_neighbour": round(float((nearest[0] == nearest[1]).mean()), 4),
+    }
 
 
 def _encode_time(m):
@@ -113,19 +121,55 @@ def main() -> None:
         shutil.rmtree(path, ignore_errors=True)
     plain = _encode_time(measure("plain model.encode(texts), given order", run_plain, n, items=n, unit="sentences"))
     others = [
-        _encode_time(measure("exact-dedup, then plain encode (ablation)", run_distinct_only, n, items=n, unit="sentences")),
-        _encode_time(measure("flywheel embed, float32: dedup + token batches, cold cache", run_flywheel, n,
-                             str(caches["float32"]), "float32", items=n, unit="sentences")),
-        _encode_time(measure(f"flywheel embed, bfloat16{auto}: cold cache", run_flywheel, n,
-                             str(caches["bfloat16"]), "bfloat16", items=n, unit="sentences")),
-        _encode_time(measure("flywheel embed: second run, warm cache", run_flywheel, n, str(caches["bfloat16"]),
-                             "bfloat16", items=n, unit="sentences")),
+        _encode_time(
+            measure("exact-dedup, then plain encode (ablation)", run_distinct_only, n, items=n, unit="sentences")
+        ),
+        _encode_time(
+            measure(
+                "flywheel embed, float32: dedup + token batches, cold cache",
+                run_flywheel,
+                n,
+                str(caches["float32"]),
+                "float32",
+                items=n,
+                unit="sentences",
+            )
+        ),
+        _encode_time(
+            measure(
+                f"flywheel embed, bfloat16{auto}: cold cache",
+                run_flywheel,
+                n,
+                str(caches["bfloat16"]),
+                "bfloat16",
+                items=n,
+                unit="sentences",
+            )
+        ),
+        _encode_time(
+            measure(
+                "flywheel embed: second run, warm cache",
+                run_flywheel,
+                n,
+                str(caches["bfloat16"]),
+                "bfloat16",
+                items=n,
+                unit="sentences",
+            )
+        ),
     ]
     others[2].extra.update(agreement(str(caches["float32"]), str(caches["bfloat16"]), messages(n)))
-    text = table(f"Embeddings, {n:,} chat messages, all-MiniLM-L6-v2 on CPU (encoding time, model loaded)", plain, others)
+    text = table(
+        f"Embeddings, {n:,} chat messages, all-MiniLM-L6-v2 on CPU (encoding time, model loaded)", plain, others
+    )
     report("bench_embed", text)
-    save_json("bench_embed", {m.name: {"sentences_per_s": m.rate, "seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb,
-                                       **m.extra} for m in [plain, *others]})
+    save_json(
+        "bench_embed",
+        {
+            m.name: {"sentences_per_s": m.rate, "seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in [plain, *others]
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -109,19 +109,39 @@ def main() -> None:
     small_files = files[: -(-small // DEFAULT_SHARD_SIZE)]  # shards hold DEFAULT_SHARD_SIZE conversations
     work = Path(tempfile.mkdtemp(dir=CACHE_DIR))
     try:
-        baseline = measure("naive: json.loads, one dict at a time into pyarrow", naive, files,
-                           str(work / "naive.parquet"), items=big, unit="conversations")
-        batched = measure("reference: json.loads, 10,000 dicts per from_pylist", naive_batched, files,
-                          str(work / "batched.parquet"), items=big, unit="conversations")
+        baseline = measure(
+            "naive: json.loads, one dict at a time into pyarrow",
+            naive,
+            files,
+            str(work / "naive.parquet"),
+            items=big,
+            unit="conversations",
+        )
+        batched = measure(
+            "reference: json.loads, 10,000 dicts per from_pylist",
+            naive_batched,
+            files,
+            str(work / "batched.parquet"),
+            items=big,
+            unit="conversations",
+        )
         ours = measure("flywheel ingest stage", stage, files, str(work / "lake-big"), items=big, unit="conversations")
-        ours_small = measure(f"flywheel ingest stage ({small:,})", stage, small_files, str(work / "lake-small"),
-                             items=small, unit="conversations")
+        ours_small = measure(
+            f"flywheel ingest stage ({small:,})",
+            stage,
+            small_files,
+            str(work / "lake-small"),
+            items=small,
+            unit="conversations",
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     growth = ours.peak_rss_mb / ours_small.peak_rss_mb - 1
     text = table(f"Ingest of {big:,} simulated conversations", baseline, [batched, ours, ours_small])
-    text += (f"\n\nPeak RSS at {big:,} is {growth:+.0%} vs at {small:,} "
-             f"(target: within 20% and under 2 GB). Input: {simulated(big)}")
+    text += (
+        f"\n\nPeak RSS at {big:,} is {growth:+.0%} vs at {small:,} "
+        f"(target: within 20% and under 2 GB). Input: {simulated(big)}"
+    )
     report("ingest", text)
 
 

@@ -42,12 +42,21 @@ def _payload(rng: random.Random, i: int) -> dict:
     for turn in range(2):
         prompt += [{"role": "user", "content": say(20)}, {"role": "assistant", "content": say(30)}]
     prompt.append({"role": "user", "content": say(20)})
-    return {"prompt": prompt,
-            "character": {"id": "ch-captain", "name": "Captain Mira", "description": "A cheerful starship captain.",
-                          "instructions": "Stay in character.", "system_prompt": prompt[0]["content"]},
-            "candidates": [{"sample_id": f"c{i}:7", "text": say(50), "model_version": "gen-1", "origin": None},
-                           {"sample_id": f"c{i}:8", "text": say(50), "model_version": "gen-1", "origin": None}],
-            "meta": {"conversation_id": f"c{i}", "turn": 7, "source": "user"}}
+    return {
+        "prompt": prompt,
+        "character": {
+            "id": "ch-captain",
+            "name": "Captain Mira",
+            "description": "A cheerful starship captain.",
+            "instructions": "Stay in character.",
+            "system_prompt": prompt[0]["content"],
+        },
+        "candidates": [
+            {"sample_id": f"c{i}:7", "text": say(50), "model_version": "gen-1", "origin": None},
+            {"sample_id": f"c{i}:8", "text": say(50), "model_version": "gen-1", "origin": None},
+        ],
+        "meta": {"conversation_id": f"c{i}", "turn": 7, "source": "user"},
+    }
 
 
 def build_store(tasks: int) -> Path:
@@ -74,14 +83,32 @@ def build_store(tasks: int) -> Path:
                 sides = side_mapping(task_id, annotator)
                 assignments.append((task_id, annotator, queue.queue_id, "done", json.dumps(sides), 0.0, 1.0))
                 value = {"choice": "A", "preferred": sides[0], "tie": False, "strength": None, "reason": None}
-                labels.append((task_id, queue.queue_id, annotator, "annotator", json.dumps(value), 3.0, spec_version,
-                               json.dumps({"A": sides[0], "B": sides[1]}), 1.0, f"{task_id}-{annotator}"))
+                labels.append(
+                    (
+                        task_id,
+                        queue.queue_id,
+                        annotator,
+                        "annotator",
+                        json.dumps(value),
+                        3.0,
+                        spec_version,
+                        json.dumps({"A": sides[0], "B": sides[1]}),
+                        1.0,
+                        f"{task_id}-{annotator}",
+                    )
+                )
         con = store.con
         con.execute("BEGIN IMMEDIATE")
-        con.executemany("INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at, finished_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", assignments)
-        con.executemany("INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
-                        "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", labels)
+        con.executemany(
+            "INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            assignments,
+        )
+        con.executemany(
+            "INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
+            "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            labels,
+        )
         con.executemany("UPDATE tasks SET n_labels = ?, load = ? WHERE task_id = ?", counts)
         con.execute("UPDATE queues SET n_labels = ?, n_complete = ?", (len(labels), int(tasks * 0.3)))
         con.execute("COMMIT")
@@ -103,23 +130,30 @@ def naive_next_task(self, queue_id: int, annotator: str, *, now: float | None = 
 
     now = time.time() if now is None else now
     with self._write() as con:
-        row = con.execute("SELECT task_id FROM assignments WHERE annotator = ? AND queue_id = ? AND state = 'open'",
-                          (annotator, queue_id)).fetchone()
+        row = con.execute(
+            "SELECT task_id FROM assignments WHERE annotator = ? AND queue_id = ? AND state = 'open'",
+            (annotator, queue_id),
+        ).fetchone()
         if row is None:
             row = con.execute(NAIVE_NEXT_SQL, (queue_id, annotator)).fetchone()
             if row is None:
                 return None
-            con.execute("INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at) "
-                        "VALUES (?, ?, ?, 'open', ?, ?)", (row[0], annotator, queue_id,
-                                                           json.dumps(side_mapping(row[0], annotator)), now))
+            con.execute(
+                "INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at) "
+                "VALUES (?, ?, ?, 'open', ?, ?)",
+                (row[0], annotator, queue_id, json.dumps(side_mapping(row[0], annotator)), now),
+            )
             con.execute("UPDATE tasks SET load = load + 1 WHERE task_id = ?", (row[0],))
     return self.assignment(row[0], annotator)
 
 
 def _percentiles(samples: list[float]) -> dict:
     ms = sorted(s * 1000 for s in samples)
-    return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
-            "max_ms": round(ms[-1], 1)}
+    return {
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def run_queries(root: str, naive: bool) -> dict:
@@ -167,12 +201,18 @@ def run_screens(root: str, naive: bool) -> dict:
 
 def latency_table(title: str, baseline, others) -> str:
     """Per-call latency from each contender's own timings (setup and the label writes left out)."""
-    lines = [f"### {title}", "", "| contender | p50 ms | p95 ms | max ms | p50 speed-up vs baseline |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| contender | p50 ms | p95 ms | max ms | p50 speed-up vs baseline |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for m in [baseline, *others]:
         ratio = baseline.extra["p50_ms"] / m.extra["p50_ms"] if m.extra["p50_ms"] else float("inf")
-        lines.append(f"| {m.name} | {m.extra['p50_ms']:,.1f} | {m.extra['p95_ms']:,.1f} | {m.extra['max_ms']:,.1f} "
-                     f"| {ratio:,.1f}x |")
+        lines.append(
+            f"| {m.name} | {m.extra['p50_ms']:,.1f} | {m.extra['p95_ms']:,.1f} | {m.extra['max_ms']:,.1f} "
+            f"| {ratio:,.1f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -180,28 +220,46 @@ def main() -> None:
     tasks = scale(100_000)
     started = time.perf_counter()
     root = build_store(tasks)
-    print(f"store with {tasks:,} tasks ready in {time.perf_counter() - started:.1f}s "
-          f"({(root / 'labels' / 'labels.sqlite').stat().st_size / 2**20:,.0f} MB)", flush=True)
-    query_naive = measure("next item, naive scan", run_queries, str(_copy(root, "qn")), True,
-                          items=QUERY_CALLS, unit="calls")
-    query_indexed = measure("next item, indexed (flywheel)", run_queries, str(_copy(root, "qi")), False,
-                            items=QUERY_CALLS, unit="calls")
-    screen_naive = measure("screen, naive routing", run_screens, str(_copy(root, "sn")), True,
-                           items=SCREEN_CLICKS, unit="screens")
-    screen_indexed = measure("screen, flywheel", run_screens, str(_copy(root, "si")), False,
-                             items=SCREEN_CLICKS, unit="screens")
-    text = "\n\n".join([
-        f"Label store: {tasks:,} pairwise tasks, {int(tasks * 0.3) * 3 + int(tasks * 0.3):,} labels.",
-        latency_table("Next item for an annotator (routing query in its write transaction)", query_naive,
-                      [query_indexed]),
-        latency_table("Labeling screen: click to next item rendered (AppTest: submit run + rerun)", screen_naive,
-                      [screen_indexed]),
-        table("Whole query runs (each call: next item + its label write)", query_naive, [query_indexed]),
-        table("Whole screen runs (AppTest overhead included)", screen_naive, [screen_indexed]),
-    ])
+    print(
+        f"store with {tasks:,} tasks ready in {time.perf_counter() - started:.1f}s "
+        f"({(root / 'labels' / 'labels.sqlite').stat().st_size / 2**20:,.0f} MB)",
+        flush=True,
+    )
+    query_naive = measure(
+        "next item, naive scan", run_queries, str(_copy(root, "qn")), True, items=QUERY_CALLS, unit="calls"
+    )
+    query_indexed = measure(
+        "next item, indexed (flywheel)", run_queries, str(_copy(root, "qi")), False, items=QUERY_CALLS, unit="calls"
+    )
+    screen_naive = measure(
+        "screen, naive routing", run_screens, str(_copy(root, "sn")), True, items=SCREEN_CLICKS, unit="screens"
+    )
+    screen_indexed = measure(
+        "screen, flywheel", run_screens, str(_copy(root, "si")), False, items=SCREEN_CLICKS, unit="screens"
+    )
+    text = "\n\n".join(
+        [
+            f"Label store: {tasks:,} pairwise tasks, {int(tasks * 0.3) * 3 + int(tasks * 0.3):,} labels.",
+            latency_table(
+                "Next item for an annotator (routing query in its write transaction)", query_naive, [query_indexed]
+            ),
+            latency_table(
+                "Labeling screen: click to next item rendered (AppTest: submit run + rerun)",
+                screen_naive,
+                [screen_indexed],
+            ),
+            table("Whole query runs (each call: next item + its label write)", query_naive, [query_indexed]),
+            table("Whole screen runs (AppTest overhead included)", screen_naive, [screen_indexed]),
+        ]
+    )
     report("bench_label", text)
-    save_json("bench_label", {m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                              for m in (query_naive, query_indexed, screen_naive, screen_indexed)})
+    save_json(
+        "bench_label",
+        {
+            m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in (query_naive, query_indexed, screen_naive, screen_indexed)
+        },
+    )
     for name in ("qn", "qi", "sn", "si"):
         shutil.rmtree(CACHE_DIR / f"run-{name}", ignore_errors=True)
 

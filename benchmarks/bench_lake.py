@@ -54,9 +54,17 @@ def run(conversations: int, work: Path) -> list[tuple]:
     os.environ.setdefault("FLYWHEEL_HMAC_KEY", "benchmark-key-" + "x" * 32)
     simulated = sim_lake.simulate(work / "sim", conversations=conversations)
     releases = [e for e in sim_lake.RELEASES if e["name"] in ("eval-prompts", "sft", "rl-prompts")]
-    recipe = parse({"name": "bench-lake", "stages": [
-        {"stage": "ingest", "paths": [str(simulated / "traffic")]}, {"stage": "scrub", "mode": "placeholder"},
-        {"stage": "dedup"}, {"stage": "release", "releases": releases}]})
+    recipe = parse(
+        {
+            "name": "bench-lake",
+            "stages": [
+                {"stage": "ingest", "paths": [str(simulated / "traffic")]},
+                {"stage": "scrub", "mode": "placeholder"},
+                {"stage": "dedup"},
+                {"stage": "release", "releases": releases},
+            ],
+        }
+    )
     spent, counts, current = defaultdict(float), defaultdict(int), ["-"]
     real_load = stage_registry.load
 
@@ -73,8 +81,10 @@ def run(conversations: int, work: Path) -> list[tuple]:
         restore()
         stage_registry.load = real_load
     assert record.status == "succeeded", record.error
-    return [(s.name, s.seconds, counts[s.name], spent[(s.name, "commit")], spent[(s.name, "refresh")])
-            for s in record.stages]
+    return [
+        (s.name, s.seconds, counts[s.name], spent[(s.name, "commit")], spent[(s.name, "refresh")])
+        for s in record.stages
+    ]
 
 
 def main() -> None:
@@ -84,10 +94,13 @@ def main() -> None:
         rows = run(conversations, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    lines = [f"Delta commit overhead per stage, {conversations:,} simulated conversations "
-             "(ingest, placeholder scrub, dedup, three releases)", "",
-             "| stage | stage s | commits | commit s | catalog refresh s | commit + refresh share |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Delta commit overhead per stage, {conversations:,} simulated conversations "
+        "(ingest, placeholder scrub, dedup, three releases)",
+        "",
+        "| stage | stage s | commits | commit s | catalog refresh s | commit + refresh share |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, seconds, commits, commit_s, refresh_s in rows:
         share = (commit_s + refresh_s) / (seconds + refresh_s) if seconds + refresh_s else 0.0
         lines.append(f"| {name} | {seconds:.2f} | {commits} | {commit_s:.2f} | {refresh_s:.2f} | {share:.1%} |")

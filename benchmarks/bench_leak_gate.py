@@ -27,11 +27,20 @@ from pathlib import Path
 from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-PLANTED = ["my card is 4111 1111 1111 1111", "mail me: dana.whitfield@gmail.com", "call 415-867-5309 tonight",
-           "ssn 536-22-1234", "IBAN DE89 3704 0044 0532 0130 00", "my box is at 172.16.254.1",
-           "call me on ４１５ ８６７ ５３０９", "jane.doe at gmail dot com",
-           "card 4111\u200b1111\u200b1111\u200b1111",
-           "phone 415\u202f867\u202f5309", "write to kim (at) proton (dot) me", "text +44 20 7946 0958"]
+PLANTED = [
+    "my card is 4111 1111 1111 1111",
+    "mail me: dana.whitfield@gmail.com",
+    "call 415-867-5309 tonight",
+    "ssn 536-22-1234",
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "my box is at 172.16.254.1",
+    "call me on ４１５ ８６７ ５３０９",
+    "jane.doe at gmail dot com",
+    "card 4111\u200b1111\u200b1111\u200b1111",
+    "phone 415\u202f867\u202f5309",
+    "write to kim (at) proton (dot) me",
+    "text +44 20 7946 0958",
+]
 
 
 def _sentences() -> list[str]:
@@ -64,8 +73,14 @@ def prepare(n: int) -> Path:
     cards = [f"You are {name}, a friendly companion. Keep replies short." for name in ("Luna", "Orion", "Mika", "Sol")]
     planted_rows = set(rng.sample(range(n), len(PLANTED)))
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    schema = pa.schema([pa.field("messages", pa.list_(message)), pa.field("sample_id", pa.string()),
-                        pa.field("conversation_id", pa.string()), pa.field("character_id", pa.string())])
+    schema = pa.schema(
+        [
+            pa.field("messages", pa.list_(message)),
+            pa.field("sample_id", pa.string()),
+            pa.field("conversation_id", pa.string()),
+            pa.field("character_id", pa.string()),
+        ]
+    )
     writer = pq.ParquetWriter(out / "train-00000.parquet", schema, compression="zstd")
     rows: list[dict] = []
     written, planted = 0, iter(PLANTED)
@@ -79,10 +94,18 @@ def prepare(n: int) -> Path:
             said = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 2)))
             if written + len(rows) in planted_rows:
                 said = f"{said} {next(planted)}"
-            messages = messages + [{"role": "user", "content": said},
-                                   {"role": "assistant", "content": " ".join(rng.choice(pool) for _ in range(2))}]
-            rows.append({"messages": messages, "sample_id": f"{cid}:{2 * turn + 2}", "conversation_id": cid,
-                         "character_id": f"persona-{card:016x}"})
+            messages = messages + [
+                {"role": "user", "content": said},
+                {"role": "assistant", "content": " ".join(rng.choice(pool) for _ in range(2))},
+            ]
+            rows.append(
+                {
+                    "messages": messages,
+                    "sample_id": f"{cid}:{2 * turn + 2}",
+                    "conversation_id": cid,
+                    "character_id": f"persona-{card:016x}",
+                }
+            )
         if len(rows) >= 50_000:
             writer.write_table(pa.Table.from_pylist(rows, schema))
             written, rows = written + len(rows), []
@@ -108,25 +131,40 @@ def gate(directory: str, rows: int | None, prefilter: bool) -> dict:
     if not prefilter:
         leaks.NECESSARY = {}
     result = leaks.scan_paths([path])
-    return {"texts": result.texts, "detected_texts": result.suspects, "rows_flagged": len(result.by_row()),
-            **{f"flagged_{k}": v for k, v in result.counts().items()}}
+    return {
+        "texts": result.texts,
+        "detected_texts": result.suspects,
+        "rows_flagged": len(result.by_row()),
+        **{f"flagged_{k}": v for k, v in result.counts().items()},
+    }
 
 
 def main() -> None:
     full = scale(1_000_000)
     small = max(1, full // 1000)
     directory = str(prepare(full))
-    baseline = measure(f"detector on every text, {small:,} rows", gate, directory, small, False, items=small,
-                       unit="rows")
+    baseline = measure(
+        f"detector on every text, {small:,} rows", gate, directory, small, False, items=small, unit="rows"
+    )
     ours_small = measure(f"leak gate, {small:,} rows", gate, directory, small, True, items=small, unit="rows")
     ours_full = measure(f"leak gate, {full:,} rows", gate, directory, None, True, items=full, unit="rows")
-    text = table("Leak gate on an SFT release (scan_paths: pre-filter + the scrubber's detection)", baseline,
-                 [ours_small, ours_full])
-    text += (f"\n\nThe gate on {full:,} rows: {ours_full.seconds:,.1f} s (target < 60 s), "
-             f"{ours_full.extra['rows_flagged']} rows flagged of {len(PLANTED)} planted.")
+    text = table(
+        "Leak gate on an SFT release (scan_paths: pre-filter + the scrubber's detection)",
+        baseline,
+        [ours_small, ours_full],
+    )
+    text += (
+        f"\n\nThe gate on {full:,} rows: {ours_full.seconds:,.1f} s (target < 60 s), "
+        f"{ours_full.extra['rows_flagged']} rows flagged of {len(PLANTED)} planted."
+    )
     report("bench_leak_gate", text)
-    save_json("bench_leak_gate", {m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                                  for m in (baseline, ours_small, ours_full)})
+    save_json(
+        "bench_leak_gate",
+        {
+            m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in (baseline, ours_small, ours_full)
+        },
+    )
 
 
 if __name__ == "__main__":

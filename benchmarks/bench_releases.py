@@ -33,11 +33,21 @@ from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, tabl
 from benchmarks.simdata import simulated
 
 EVAL_PROMPTS = 500
-EVAL = {"name": "bench-eval", "type": "prompt", "frozen_eval": True, "allow_unscrubbed": True, "filter": "depth = 1",
-        "sources": [{"name": "openers", "kind": "samples", "cap": EVAL_PROMPTS}]}
+EVAL = {
+    "name": "bench-eval",
+    "type": "prompt",
+    "frozen_eval": True,
+    "allow_unscrubbed": True,
+    "filter": "depth = 1",
+    "sources": [{"name": "openers", "kind": "samples", "cap": EVAL_PROMPTS}],
+}
 SFT = {"name": "bench-sft", "type": "sft", "allow_unscrubbed": True, "filter": "continued OR thumb = 1"}
-PREFERENCE = {"name": "bench-pref", "type": "preference", "allow_unscrubbed": True,
-              "sources": [{"name": "regenerations", "kind": "regenerations"}]}
+PREFERENCE = {
+    "name": "bench-pref",
+    "type": "preference",
+    "allow_unscrubbed": True,
+    "sources": [{"name": "regenerations", "kind": "regenerations"}],
+}
 
 
 def prepare(n: int) -> Path:
@@ -119,13 +129,21 @@ def naive(lake_dir: str) -> dict:
         return sum(bool(leakscan.entities(t)) for t in texts if t)
 
     leaks = _naive_leak_check(samples)
-    sft = [{"messages": s["prompt"] + [{"role": "assistant", "content": s["response"]}], "sample_id": s["sample_id"],
-            "conversation_id": s["conversation_id"]}
-           for s in samples if (s["continued"] or s["thumb"] == 1) and not s["regenerated"] and not leaks(s)]
+    sft = [
+        {
+            "messages": s["prompt"] + [{"role": "assistant", "content": s["response"]}],
+            "sample_id": s["sample_id"],
+            "conversation_id": s["conversation_id"],
+        }
+        for s in samples
+        if (s["continued"] or s["thumb"] == 1) and not s["regenerated"] and not leaks(s)
+    ]
     hits = scan(m["content"] for row in sft for m in row["messages"])
     for split in ("train", "validation", "test"):
-        pq.write_table(pa.Table.from_pylist([r for r in sft if _split(r["conversation_id"]) == split]),
-                       out_dir / f"sft-{split}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist([r for r in sft if _split(r["conversation_id"]) == split]),
+            out_dir / f"sft-{split}.parquet",
+        )
     by_turn = {(s["conversation_id"], s["turn"]): s for s in samples}
     pairs, chosen_rows, rejected_rows = [], [], []
     for s in samples:
@@ -138,16 +156,24 @@ def naive(lake_dir: str) -> dict:
         lengths = sorted((chosen["length_tokens"], rejected["length_tokens"]))
         if lengths[1] / max(lengths[0], 1) > 3 or abs(chosen["emoji_count"] - rejected["emoji_count"]) > 3:
             continue
-        pairs.append({"prompt": s["prompt"], "chosen": [{"role": "assistant", "content": replacement["response"]}],
-                      "rejected": [{"role": "assistant", "content": s["response"]}], "sample_id": s["sample_id"],
-                      "conversation_id": s["conversation_id"]})
+        pairs.append(
+            {
+                "prompt": s["prompt"],
+                "chosen": [{"role": "assistant", "content": replacement["response"]}],
+                "rejected": [{"role": "assistant", "content": s["response"]}],
+                "sample_id": s["sample_id"],
+                "conversation_id": s["conversation_id"],
+            }
+        )
         chosen_rows.append((context, replacement["response"]))
         rejected_rows.append((context, s["response"]))
     artifacts.compare(rejected_rows, chosen_rows)
     hits += scan(m["content"] for row in pairs for key in ("prompt", "chosen", "rejected") for m in row[key])
     for split in ("train", "validation", "test"):
-        pq.write_table(pa.Table.from_pylist([r for r in pairs if _split(r["conversation_id"]) == split]),
-                       out_dir / f"pref-{split}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist([r for r in pairs if _split(r["conversation_id"]) == split]),
+            out_dir / f"pref-{split}.parquet",
+        )
     return {"sft_rows": len(sft), "preference_rows": len(pairs), "scan_hits": hits}
 
 
@@ -200,22 +226,40 @@ def main() -> None:
     full = scale(1_000_000)
     small = max(1, full // 100)
     small_lake, full_lake = prepare(small), prepare(full)
-    baseline = measure(f"naive python, {small:,} conversations", naive, str(small_lake), items=small,
-                       unit="conversations")
-    ours_small = measure(f"flywheel release builder, {small:,} conversations", flywheel, str(small_lake),
-                         items=small, unit="conversations")
-    ours_full = measure(f"flywheel release builder, {full:,} conversations", flywheel, str(full_lake), items=full,
-                        unit="conversations")
+    baseline = measure(
+        f"naive python, {small:,} conversations", naive, str(small_lake), items=small, unit="conversations"
+    )
+    ours_small = measure(
+        f"flywheel release builder, {small:,} conversations",
+        flywheel,
+        str(small_lake),
+        items=small,
+        unit="conversations",
+    )
+    ours_full = measure(
+        f"flywheel release builder, {full:,} conversations", flywheel, str(full_lake), items=full, unit="conversations"
+    )
     steps = {k: v for k, v in ours_full.extra.items() if "." in k}
     for m in (ours_small, ours_full):
         m.extra = {k: v for k, v in m.extra.items() if "." not in k}
-    summary = table("Releases: an SFT and a preference release (regenerations) from simulated traffic",
-                    baseline, [ours_small, ours_full])
-    text = (summary + f"\n\nTime by step, flywheel at {full:,} conversations (total {ours_full.seconds:,.0f} s, "
-            f"peak RSS {ours_full.peak_rss_mb:,.0f} MB; target < 300 s and < 3,000 MB):\n\n" + _step_table(steps))
+    summary = table(
+        "Releases: an SFT and a preference release (regenerations) from simulated traffic",
+        baseline,
+        [ours_small, ours_full],
+    )
+    text = (
+        summary + f"\n\nTime by step, flywheel at {full:,} conversations (total {ours_full.seconds:,.0f} s, "
+        f"peak RSS {ours_full.peak_rss_mb:,.0f} MB; target < 300 s and < 3,000 MB):\n\n" + _step_table(steps)
+    )
     report("bench_releases", text)
-    save_json("bench_releases", {m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                                 for m in (baseline, ours_small, ours_full)} | {"steps": steps})
+    save_json(
+        "bench_releases",
+        {
+            m.name: {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in (baseline, ours_small, ours_full)
+        }
+        | {"steps": steps},
+    )
 
 
 if __name__ == "__main__":

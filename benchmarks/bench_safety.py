@@ -113,12 +113,19 @@ def engine(lake: str) -> dict:
     sizes = {name: pq.ParquetFile(root / name).metadata.num_rows for name in files}
     start, total = time.perf_counter(), Counts()
     for group in _groups(files, sizes):  # as the stage groups small files (or batches a large one)
-        parts = [batch for name in group
-                 for batch in pq.ParquetFile(root / name).iter_batches(GROUP_CONVERSATIONS, columns=READ_COLUMNS)]
+        parts = [
+            batch
+            for name in group
+            for batch in pq.ParquetFile(root / name).iter_batches(GROUP_CONVERSATIONS, columns=READ_COLUMNS)
+        ]
         for _, counts in scorer.score_tables(parts):
             total.add(counts)
-    return {"load_s": round(load, 2), "score_s": round(time.perf_counter() - start, 2), "flagged": total.flagged,
-            "distinct": f"{total.distinct / total.messages:.0%}"}
+    return {
+        "load_s": round(load, 2),
+        "score_s": round(time.perf_counter() - start, 2),
+        "flagged": total.flagged,
+        "distinct": f"{total.distinct / total.messages:.0%}",
+    }
 
 
 def stage(lake: str, work: str) -> dict:
@@ -133,8 +140,12 @@ def stage(lake: str, work: str) -> dict:
     record = runner.run(parse({"name": "bench", "stages": [{"stage": "safety"}]}), Lake(work), Console(quiet=True))
     shutil.rmtree(work, ignore_errors=True)
     stats = record.stages[0]
-    return {"load_s": 0.0, "score_s": round(stats.seconds, 2), "flagged": stats.details.get("flagged"),
-            "messages": stats.rows_in}
+    return {
+        "load_s": 0.0,
+        "score_s": round(stats.seconds, 2),
+        "flagged": stats.details.get("flagged"),
+        "messages": stats.rows_in,
+    }
 
 
 def timed_part(m):
@@ -149,20 +160,49 @@ def main() -> None:
     messages = len(_messages(lake))
     work = str(CACHE_DIR / f"safety-stage-run-{n}")
     sample = len(range(0, messages, NAIVE_STRIDE))
-    baseline = timed_part(measure(f"naive: predict_prob([text]) per message (every {NAIVE_STRIDE}th message)",
-                                  naive, lake, items=sample, unit="messages"))
-    others = [timed_part(m) for m in (
-        measure("reference: predict_prob(all messages) in one call", reference, lake, items=messages, unit="messages"),
-        measure("flywheel engine: grouped Arrow batches, each distinct text once", engine, lake, items=messages,
-                unit="messages"),
-        measure("flywheel safety stage (model load, read, score, write attributes/safety, ledger)", stage, lake, work,
-                items=messages, unit="messages"),
-    )]
-    text = table(f"Safety scoring (alt-profanity-check): {messages:,} user and assistant messages of {n:,} simulated "
-                 "conversations (model load excluded, in notes)", baseline, others)
+    baseline = timed_part(
+        measure(
+            f"naive: predict_prob([text]) per message (every {NAIVE_STRIDE}th message)",
+            naive,
+            lake,
+            items=sample,
+            unit="messages",
+        )
+    )
+    others = [
+        timed_part(m)
+        for m in (
+            measure(
+                "reference: predict_prob(all messages) in one call", reference, lake, items=messages, unit="messages"
+            ),
+            measure(
+                "flywheel engine: grouped Arrow batches, each distinct text once",
+                engine,
+                lake,
+                items=messages,
+                unit="messages",
+            ),
+            measure(
+                "flywheel safety stage (model load, read, score, write attributes/safety, ledger)",
+                stage,
+                lake,
+                work,
+                items=messages,
+                unit="messages",
+            ),
+        )
+    ]
+    text = table(
+        f"Safety scoring (alt-profanity-check): {messages:,} user and assistant messages of {n:,} simulated "
+        "conversations (model load excluded, in notes)",
+        baseline,
+        others,
+    )
     report("bench_safety", text)
-    save_json("bench_safety", {m.name: {"messages_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                               for m in [baseline, *others]})
+    save_json(
+        "bench_safety",
+        {m.name: {"messages_per_s": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra} for m in [baseline, *others]},
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,17 @@ def messages_path(n: int) -> Path:
             break
         texts = [m.get("content") or "" for m in record["messages"]][: n - total]
         name, persona = character_and_persona(record.get("character"))
-        lines.append(json.dumps({"conversation_id": record["conversation_id"], "character_name": name,
-                                 "persona": persona, "texts": texts}) + "\n")
+        lines.append(
+            json.dumps(
+                {
+                    "conversation_id": record["conversation_id"],
+                    "character_name": name,
+                    "persona": persona,
+                    "texts": texts,
+                }
+            )
+            + "\n"
+        )
         total += len(texts)
     if total < n:
         raise SystemExit(f"the simulation gave {total} messages, fewer than {n}")
@@ -87,8 +96,9 @@ def _naive_engines():
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_anonymizer import AnonymizerEngine
 
-    provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
-                                                    "models": [{"lang_code": "en", "model_name": MODEL}]})
+    provider = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": MODEL}]}
+    )
     return AnalyzerEngine(nlp_engine=provider.create_engine()), AnonymizerEngine()
 
 
@@ -132,8 +142,9 @@ def flywheel(path: str, workers: int, conversations: bool) -> dict:
     load = time.perf_counter() - start
     cpu = _cpu_seconds()
     if conversations:  # what the scrub stage does: per conversation, the character's names allowed
-        scrubber.scrub([Conversation(c["conversation_id"], c["texts"], c["character_name"], c["persona"])
-                        for c in records])
+        scrubber.scrub(
+            [Conversation(c["conversation_id"], c["texts"], c["character_name"], c["persona"]) for c in records]
+        )
     else:  # detection and resolution of every message on its own, repeats included
         from curation.scrub.replace import ConversationReplacer, apply
         from curation.scrub.resolve import resolve
@@ -162,19 +173,40 @@ def flywheel_language(path: str, language: str | None, limit: int) -> dict:
     scrubber.detect(["warm-up"], language=language or config.language)  # load the language's model
     load = time.perf_counter() - start
     cpu = _cpu_seconds()
-    scrubber.scrub([Conversation(c["conversation_id"], c["texts"], c["character_name"], c["persona"])
-                    for c in records])
+    scrubber.scrub([Conversation(c["conversation_id"], c["texts"], c["character_name"], c["persona"]) for c in records])
     return {**_per_message(load, cpu, texts), "routed": dict(scrubber.languages_seen)}
 
 
 def language_rows(path: str, n: int) -> list:
     """Per-language throughput rows (msg/s per engine) on the first LANGUAGE_MESSAGES messages."""
     limit = min(n, scale(LANGUAGE_MESSAGES))
-    rows = [steady(measure(f"flywheel Scrubber, {language} engine for every conversation (first {limit:,} messages)",
-                           flywheel_language, path, language, limit, items=limit, unit="messages"))
-            for language in ("en", "fr", "de")]
-    rows.append(steady(measure(f"flywheel Scrubber, routed by text and locale (first {limit:,} messages)",
-                               flywheel_language, path, None, limit, items=limit, unit="messages")))
+    rows = [
+        steady(
+            measure(
+                f"flywheel Scrubber, {language} engine for every conversation (first {limit:,} messages)",
+                flywheel_language,
+                path,
+                language,
+                limit,
+                items=limit,
+                unit="messages",
+            )
+        )
+        for language in ("en", "fr", "de")
+    ]
+    rows.append(
+        steady(
+            measure(
+                f"flywheel Scrubber, routed by text and locale (first {limit:,} messages)",
+                flywheel_language,
+                path,
+                None,
+                limit,
+                items=limit,
+                unit="messages",
+            )
+        )
+    )
     return rows
 
 
@@ -192,8 +224,9 @@ def _naive_recall(conversations) -> dict[str, float]:
             for span in message.spans:
                 for part in (message.source, "combined"):
                     gold[part] = gold.get(part, 0) + 1
-                    hit[part] = hit.get(part, 0) + any(r.entity_type == span.entity_type and r.start < span.end
-                                                       and span.start < r.end for r in found)
+                    hit[part] = hit.get(part, 0) + any(
+                        r.entity_type == span.entity_type and r.start < span.end and span.start < r.end for r in found
+                    )
     return {part: round(hit[part] / gold[part], 3) for part in gold}
 
 
@@ -222,28 +255,62 @@ def main() -> None:
     n = scale(20_000)
     path = str(messages_path(n))
     sample = len(range(0, n, NAIVE_STRIDE))
-    baseline = steady(measure(f"naive presidio (analyze + anonymize per message; every {NAIVE_STRIDE}th message)",
-                              naive, path, items=sample, unit="messages"))
-    others = [steady(m) for m in (
-        measure(f"presidio BatchAnalyzerEngine (batch_size=256; every {NAIVE_STRIDE}th message)", presidio_batch,
-                path, items=sample, unit="messages"),
-        measure("flywheel: NER-only pipeline + nlp.pipe + gating, every message on its own", flywheel, path, 1,
-                False, items=n, unit="messages"),
-        measure("flywheel Scrubber, workers=1 (conversations, each distinct text once)", flywheel, path, 1, True,
-                items=n, unit="messages"),
-        measure("flywheel Scrubber, workers=2", flywheel, path, 2, True, items=n, unit="messages"),
-    )] + language_rows(path, n)
+    baseline = steady(
+        measure(
+            f"naive presidio (analyze + anonymize per message; every {NAIVE_STRIDE}th message)",
+            naive,
+            path,
+            items=sample,
+            unit="messages",
+        )
+    )
+    others = [
+        steady(m)
+        for m in (
+            measure(
+                f"presidio BatchAnalyzerEngine (batch_size=256; every {NAIVE_STRIDE}th message)",
+                presidio_batch,
+                path,
+                items=sample,
+                unit="messages",
+            ),
+            measure(
+                "flywheel: NER-only pipeline + nlp.pipe + gating, every message on its own",
+                flywheel,
+                path,
+                1,
+                False,
+                items=n,
+                unit="messages",
+            ),
+            measure(
+                "flywheel Scrubber, workers=1 (conversations, each distinct text once)",
+                flywheel,
+                path,
+                1,
+                True,
+                items=n,
+                unit="messages",
+            ),
+            measure("flywheel Scrubber, workers=2", flywheel, path, 2, True, items=n, unit="messages"),
+        )
+    ] + language_rows(path, n)
     recall = measure("recall on the labeled evaluation set", recall_check, items=1, unit="runs")
     for m in others:  # CPU time is not inflated by other jobs on the machine, wall time is
         m.extra["cpu_speed_up"] = f"{baseline.extra['cpu_ms_per_msg'] / m.extra['cpu_ms_per_msg']:.1f}x"
-    text = table(f"Scrub: {n:,} simulated chat messages (model {MODEL}; load time excluded, in notes)",
-                 baseline, others)
+    text = table(
+        f"Scrub: {n:,} simulated chat messages (model {MODEL}; load time excluded, in notes)", baseline, others
+    )
     naive_recall, ours = recall.extra["naive"], recall.extra["flywheel"]
-    text += ("\n\nRecall on the labeled evaluation set (overlap matching, all labeled types), naive presidio / "
-             "flywheel: " + "; ".join(f"{part} {naive_recall[part]} / {ours[part]}" for part in sorted(ours)) + ".")
+    text += (
+        "\n\nRecall on the labeled evaluation set (overlap matching, all labeled types), naive presidio / "
+        "flywheel: " + "; ".join(f"{part} {naive_recall[part]} / {ours[part]}" for part in sorted(ours)) + "."
+    )
     report("bench_scrub", text)
-    save_json("bench_scrub", {"messages": n, "baseline": baseline.__dict__, "others": [m.__dict__ for m in others],
-                              "recall": recall.extra})
+    save_json(
+        "bench_scrub",
+        {"messages": n, "baseline": baseline.__dict__, "others": [m.__dict__ for m in others], "recall": recall.extra},
+    )
 
 
 if __name__ == "__main__":

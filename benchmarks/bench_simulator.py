@@ -45,17 +45,53 @@ def naive_faker(conversations: int, seed: int) -> dict:
                 ts = (started + dt.timedelta(minutes=turn)).strftime("%Y-%m-%dT%H:%M:%SZ")
                 text = faker.sentence()
                 if rng.random() < 0.1:
-                    text += " " + rng.choice((faker.email, faker.phone_number, faker.credit_card_number,
-                                              faker.iban, faker.ipv4, faker.ssn, faker.name, faker.address))()
+                    text += (
+                        " "
+                        + rng.choice(
+                            (
+                                faker.email,
+                                faker.phone_number,
+                                faker.credit_card_number,
+                                faker.iban,
+                                faker.ipv4,
+                                faker.ssn,
+                                faker.name,
+                                faker.address,
+                            )
+                        )()
+                    )
                 messages.append({"role": "user", "content": text, "ts": ts})
-                messages.append({"role": "assistant", "content": faker.paragraph(nb_sentences=4), "ts": ts,
-                                 "signals": {"continued": True, "thumb": 0, "love": False, "regenerated": False,
-                                             "reported": False, "feedback": None}})
-            record = {"conversation_id": f"sim-{i + 1:07d}", "source": "user", "started_at": messages[0]["ts"],
-                      "user_id": f"u-{rng.randrange(conversations // 4 + 1):06d}",
-                      "character": {"character_id": "char-x", "name": faker.first_name(),
-                                    "description": faker.paragraph(), "instructions": faker.sentence()},
-                      "model_version": "gen-14", "app": "web", "locale": "en-US", "messages": messages}
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": faker.paragraph(nb_sentences=4),
+                        "ts": ts,
+                        "signals": {
+                            "continued": True,
+                            "thumb": 0,
+                            "love": False,
+                            "regenerated": False,
+                            "reported": False,
+                            "feedback": None,
+                        },
+                    }
+                )
+            record = {
+                "conversation_id": f"sim-{i + 1:07d}",
+                "source": "user",
+                "started_at": messages[0]["ts"],
+                "user_id": f"u-{rng.randrange(conversations // 4 + 1):06d}",
+                "character": {
+                    "character_id": "char-x",
+                    "name": faker.first_name(),
+                    "description": faker.paragraph(),
+                    "instructions": faker.sentence(),
+                },
+                "model_version": "gen-14",
+                "app": "web",
+                "locale": "en-US",
+                "messages": messages,
+            }
             sink.write(json.dumps(record) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir())
     shutil.rmtree(out)
@@ -73,20 +109,33 @@ def simulator(conversations: int, seed: int, workers: int) -> dict:
     shutil.rmtree(out)
     counts = report_json["counts"]
     lift = report_json["experiment"]["achieved_lift"]
-    return {"traffic MB": round(traffic / 2**20), "conversations per CPU s": round(conversations / cpu_seconds()),
-            "messages": counts["messages"], "breadth lift": lift["breadth"], "depth lift": lift["depth"]}
+    return {
+        "traffic MB": round(traffic / 2**20),
+        "conversations per CPU s": round(conversations / cpu_seconds()),
+        "messages": counts["messages"],
+        "breadth lift": lift["breadth"],
+        "depth lift": lift["depth"],
+    }
 
 
 def main() -> None:
     naive_n, one_n, two_n = scale(20_000), scale(100_000), scale(1_000_000)
-    baseline = measure("naive Faker per message, 1 process", naive_faker, naive_n, 7,
-                       items=naive_n, unit="conversations")
+    baseline = measure(
+        "naive Faker per message, 1 process", naive_faker, naive_n, 7, items=naive_n, unit="conversations"
+    )
     one = measure(f"simulator, 1 worker ({one_n:,})", simulator, one_n, 7, 1, items=one_n, unit="conversations")
     two = measure(f"simulator, 2 workers ({two_n:,})", simulator, two_n, 7, 2, items=two_n, unit="conversations")
-    report("simulator", table("flywheel simulate: conversations/s (traffic, truth, exposures, simulation.json)",
-                              baseline, [one, two]))
-    save_json("simulator", {m.name: {"seconds": m.seconds, "rate": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
-                            for m in (baseline, one, two)})
+    report(
+        "simulator",
+        table("flywheel simulate: conversations/s (traffic, truth, exposures, simulation.json)", baseline, [one, two]),
+    )
+    save_json(
+        "simulator",
+        {
+            m.name: {"seconds": m.seconds, "rate": m.rate, "peak_rss_mb": m.peak_rss_mb, **m.extra}
+            for m in (baseline, one, two)
+        },
+    )
 
 
 if __name__ == "__main__":

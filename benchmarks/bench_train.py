@@ -39,15 +39,29 @@ def run_sft(lake_root: str, out: str, batch_size: int, default_threads: bool) ->
     from train import config, trainers
 
     datasets.disable_progress_bars()
-    settings = config.load("sft", None, {"per_device_train_batch_size": batch_size, "gradient_accumulation_steps": 1,
-                                         "num_train_epochs": 1, "learning_rate": 1e-3, "logging_steps": 1000,
-                                         "evaluate": False})
+    settings = config.load(
+        "sft",
+        None,
+        {
+            "per_device_train_batch_size": batch_size,
+            "gradient_accumulation_steps": 1,
+            "num_train_epochs": 1,
+            "learning_rate": 1e-3,
+            "logging_steps": 1000,
+            "evaluate": False,
+        },
+    )
     shutil.rmtree(out, ignore_errors=True)
-    lineage = trainers.train("sft", Lake(lake_root), "bench-sft", "tiny", out, settings, run_id="bench",
-                             log=lambda *_: None)
+    lineage = trainers.train(
+        "sft", Lake(lake_root), "bench-sft", "tiny", out, settings, run_id="bench", log=lambda *_: None
+    )
     metrics = lineage["metrics"]
-    return {"seconds": metrics["train_runtime"], "tokens": int(metrics["train_tokens"]),
-            "steps": lineage["steps"], "threads": "torch default" if default_threads else "flywheel"}
+    return {
+        "seconds": metrics["train_runtime"],
+        "tokens": int(metrics["train_tokens"]),
+        "steps": lineage["steps"],
+        "threads": "torch default" if default_threads else "flywheel",
+    }
 
 
 def run_generation(lake_root: str, model: str, batch_size: int, default_threads: bool) -> dict:
@@ -84,10 +98,16 @@ def _setup(rows: int, prompts: int) -> tuple[str, str]:
     synthetic.write_release(lake, "bench-sft", "sft", rows, seed=11)
     synthetic.write_release(lake, "bench-prompts", "prompt", prompts, seed=12)
     policy = root / "policy"
-    trainers.train("sft", lake, "bench-sft", "tiny", policy,
-                   config.load("sft", None, {"max_steps": 60, "learning_rate": 3e-3, "evaluate": False,
-                                             "logging_steps": 1000}),
-                   run_id="bench-policy", log=lambda *_: None)
+    trainers.train(
+        "sft",
+        lake,
+        "bench-sft",
+        "tiny",
+        policy,
+        config.load("sft", None, {"max_steps": 60, "learning_rate": 3e-3, "evaluate": False, "logging_steps": 1000}),
+        run_id="bench-policy",
+        log=lambda *_: None,
+    )
     return str(lake.root), str(policy)
 
 
@@ -95,28 +115,48 @@ def main() -> None:
     rows, prompts = scale(512), scale(128)
     started = time.perf_counter()
     lake, policy = _setup(rows, prompts)
-    print(f"setup: {rows} sft rows, {prompts} prompts, tiny policy in {time.perf_counter() - started:.1f}s",
-          flush=True)
+    print(f"setup: {rows} sft rows, {prompts} prompts, tiny policy in {time.perf_counter() - started:.1f}s", flush=True)
     sft_out = str(CACHE_DIR / "train" / "sft-run")
-    sft = [_by_tokens(measure(name, run_sft, lake, sft_out, batch, default, items=0, unit="tokens"))
-           for name, batch, default in [("SFTTrainer, 1 per step, torch threads (naive)", 1, True),
-                                        ("SFTTrainer, 16 per step, torch threads", 16, True),
-                                        ("SFTTrainer, 1 per step, 1 thread", 1, False),
-                                        ("flywheel train sft: 16 per step, 1 thread", 16, False)]]
-    gen = [_by_tokens(measure(name, run_generation, lake, policy, batch, default, items=0, unit="tokens"))
-           for name, batch, default in [("generate one prompt at a time, torch threads (naive)", 1, True),
-                                        ("batched 16 prompts, torch threads", 16, True),
-                                        ("one prompt at a time, 1 thread", 1, False),
-                                        ("flywheel generate: batched 16, 1 thread", 16, False)]]
-    text = "\n\n".join([
-        f"Tiny Llama (`--model tiny`) on {os.cpu_count()} CPU cores; {rows} SFT conversations (1 epoch); "
-        f"{prompts} prompts x {N_CANDIDATES} candidates, up to {MAX_NEW_TOKENS} new tokens.",
-        table("SFT training throughput (non-padding tokens / train runtime)", sft[0], sft[1:]),
-        table("Generation throughput (new tokens / time in generate)", gen[0], gen[1:]),
-    ])
+    sft = [
+        _by_tokens(measure(name, run_sft, lake, sft_out, batch, default, items=0, unit="tokens"))
+        for name, batch, default in [
+            ("SFTTrainer, 1 per step, torch threads (naive)", 1, True),
+            ("SFTTrainer, 16 per step, torch threads", 16, True),
+            ("SFTTrainer, 1 per step, 1 thread", 1, False),
+            ("flywheel train sft: 16 per step, 1 thread", 16, False),
+        ]
+    ]
+    gen = [
+        _by_tokens(measure(name, run_generation, lake, policy, batch, default, items=0, unit="tokens"))
+        for name, batch, default in [
+            ("generate one prompt at a time, torch threads (naive)", 1, True),
+            ("batched 16 prompts, torch threads", 16, True),
+            ("one prompt at a time, 1 thread", 1, False),
+            ("flywheel generate: batched 16, 1 thread", 16, False),
+        ]
+    ]
+    text = "\n\n".join(
+        [
+            f"Tiny Llama (`--model tiny`) on {os.cpu_count()} CPU cores; {rows} SFT conversations (1 epoch); "
+            f"{prompts} prompts x {N_CANDIDATES} candidates, up to {MAX_NEW_TOKENS} new tokens.",
+            table("SFT training throughput (non-padding tokens / train runtime)", sft[0], sft[1:]),
+            table("Generation throughput (new tokens / time in generate)", gen[0], gen[1:]),
+        ]
+    )
     report("bench_train", text)
-    save_json("bench_train", {m.name: {"tokens_per_second": m.rate, "seconds": m.seconds, "tokens": m.items,
-                                       "peak_rss_mb": m.peak_rss_mb, **m.extra} for m in [*sft, *gen]})
+    save_json(
+        "bench_train",
+        {
+            m.name: {
+                "tokens_per_second": m.rate,
+                "seconds": m.seconds,
+                "tokens": m.items,
+                "peak_rss_mb": m.peak_rss_mb,
+                **m.extra,
+            }
+            for m in [*sft, *gen]
+        },
+    )
 
 
 if __name__ == "__main__":

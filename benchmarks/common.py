@@ -62,8 +62,9 @@ def measure(name: str, fn: Callable, *args, items: int, unit: str) -> Measuremen
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"benchmark contender {name!r} failed with exit code {process.exitcode}")
-    return Measurement(name, outcome["seconds"], outcome["peak_rss_mb"], items, unit, outcome["result"],
-                       outcome["cpu_seconds"])
+    return Measurement(
+        name, outcome["seconds"], outcome["peak_rss_mb"], items, unit, outcome["result"], outcome["cpu_seconds"]
+    )
 
 
 def table(title: str, baseline: Measurement, others: list[Measurement]) -> str:
@@ -77,8 +78,10 @@ def table(title: str, baseline: Measurement, others: list[Measurement]) -> str:
     for m in [baseline, *others]:
         ratio = m.rate / baseline.rate if baseline.rate else float("nan")
         notes = ", ".join(f"{k}={v}" for k, v in m.extra.items())
-        lines.append(f"| {m.name} | {m.rate:,.0f} | {m.seconds:,.2f} | {m.cpu_seconds:,.2f} | {m.peak_rss_mb:,.0f} "
-                     f"| {ratio:.2f}x | {notes} |")
+        lines.append(
+            f"| {m.name} | {m.rate:,.0f} | {m.seconds:,.2f} | {m.cpu_seconds:,.2f} | {m.peak_rss_mb:,.0f} "
+            f"| {ratio:.2f}x | {notes} |"
+        )
     return "\n".join(lines)
 
 

@@ -23,21 +23,29 @@ def main() -> None:
         return config.model_copy(update={"tiers": tiers})
 
     engines = {"routed": ScrubConfig(), "english engine": ScrubConfig(languages=["en"])}
-    for sample_name, path, locale in (("German (GermEval 2014)", GERMAN_SAMPLE, "de-DE"),
-                                      ("French (Europeana BnF)", FRENCH_SAMPLE, "fr-FR")):
+    for sample_name, path, locale in (
+        ("German (GermEval 2014)", GERMAN_SAMPLE, "de-DE"),
+        ("French (Europeana BnF)", FRENCH_SAMPLE, "fr-FR"),
+    ):
         samples = load(path)
         for engine, config in engines.items():
-            for given in ((locale, None) if engine == "routed" else (None,)):
+            for given in (locale, None) if engine == "routed" else (None,):
                 rows = []
                 for acting in (config, with_locations(config)):
                     scrubber = Scrubber(acting)
-                    results = scrubber.scrub([Conversation(f"s{i}", [s.text], locale=given) for i, s in enumerate(samples)])
-                    rows.append((score(samples, [r.entities[0] for r in results]), Counter(r.language for r in results)))
+                    results = scrubber.scrub(
+                        [Conversation(f"s{i}", [s.text], locale=given) for i, s in enumerate(samples)]
+                    )
+                    rows.append(
+                        (score(samples, [r.entities[0] for r in results]), Counter(r.language for r in results))
+                    )
                 (default, routed), (locations, _) = rows
                 print(f"== {sample_name}, {engine}, locale={given}, routed to {dict(routed)}")
                 print(default.table())
-                print(f"LOCATION acted on: recall {locations.recall('LOCATION'):.3f}, "
-                      f"precision {locations.precision('LOCATION'):.3f}")
+                print(
+                    f"LOCATION acted on: recall {locations.recall('LOCATION'):.3f}, "
+                    f"precision {locations.precision('LOCATION'):.3f}"
+                )
                 print("replaced non-names:", Counter(default.false_replaced).most_common(10))
 
 

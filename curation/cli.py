@@ -34,7 +34,9 @@ def _console():
 
 
 def simulate(
-    conversations: Annotated[int, typer.Option("--conversations", "-n", min=1, help="Conversations to generate.")] = 5000,
+    conversations: Annotated[
+        int, typer.Option("--conversations", "-n", min=1, help="Conversations to generate.")
+    ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("data/simulated"),
     days: Annotated[int, typer.Option(min=1, help="Days of traffic, ending on --end-date.")] = 28,
@@ -73,19 +75,37 @@ def _run_and_report(recipe, lake_path: Path | None, command: str, next_steps: st
 
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (read recursively).")],
-    format: Annotated[str, typer.Option("--format", help="auto, native, openai, sharegpt, hh, persona-chat or exposures.")] = "auto",
+    format: Annotated[
+        str, typer.Option("--format", help="auto, native, openai, sharegpt, hh, persona-chat or exposures.")
+    ] = "auto",
     source: Annotated[str, typer.Option(help="source (user|internal) for formats that do not carry one.")] = "internal",
-    started_at: Annotated[Optional[str], typer.Option(help="started_at for formats without timestamps "
-                                                     "(default: the ingest time).")] = None,
+    started_at: Annotated[
+        Optional[str], typer.Option(help="started_at for formats without timestamps (default: the ingest time).")
+    ] = None,
     lake: LakeOption = None,
-    drop_user_ids: Annotated[bool, typer.Option("--drop-user-ids", help="Drop user ids instead of pseudonymizing them.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Validate every record first; if any would be quarantined, write nothing and exit non-zero.")] = False,
+    drop_user_ids: Annotated[
+        bool, typer.Option("--drop-user-ids", help="Drop user ids instead of pseudonymizing them.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Validate every record first; if any would be quarantined, write nothing and exit non-zero.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest traffic logs into the lake; rejected records go to quarantine with a reason."""
     from curation.pipeline.recipe import parse
 
-    stage = {"stage": "ingest", "paths": [str(p) for p in paths], "format": format, "source": source,
-             "started_at": started_at, "drop_user_ids": drop_user_ids, "strict": strict}
+    stage = {
+        "stage": "ingest",
+        "paths": [str(p) for p in paths],
+        "format": format,
+        "source": source,
+        "started_at": started_at,
+        "drop_user_ids": drop_user_ids,
+        "strict": strict,
+    }
     recipe = _recipe_or_exit(lambda: parse({"name": "ingest", "stages": [stage]}, "flywheel ingest"))
     _run_and_report(recipe, lake, "ingest", None)
 
@@ -113,7 +133,9 @@ def curate(
 
 
 def keygen(
-    key_file: Annotated[Optional[Path], typer.Option(help="Where to write it (default $FLYWHEEL_HMAC_KEY_FILE or .flywheel/hmac.key).")] = None,
+    key_file: Annotated[
+        Optional[Path], typer.Option(help="Where to write it (default $FLYWHEEL_HMAC_KEY_FILE or .flywheel/hmac.key).")
+    ] = None,
 ) -> None:
     """Create the user-id pseudonymization key file if it does not exist (keep it outside the lake)."""
     from curation.ingest import pseudonymize
@@ -124,12 +146,15 @@ def keygen(
     if existed:
         typer.echo(f"pseudonymization key: {path} (existing)")
     else:
-        typer.echo(f"created pseudonymization key {path}: keep it outside the lake and back it up; "
-                   "a different key gives different user ids")
+        typer.echo(
+            f"created pseudonymization key {path}: keep it outside the lake and back it up; "
+            "a different key gives different user ids"
+        )
 
 
-releases_app = typer.Typer(help="Versioned training releases: build, list, show, diff, verify, rebuild.",
-                           no_args_is_help=True)
+releases_app = typer.Typer(
+    help="Versioned training releases: build, list, show, diff, verify, rebuild.", no_args_is_help=True
+)
 
 
 def _existing_lake(lake: Path | None):
@@ -158,7 +183,9 @@ def _open_release(lake: Path | None, ref: str):
 def releases_build(
     recipe_path: Annotated[Path, typer.Argument(help="Recipe with a `release` stage.")] = Path("configs/curate.yaml"),
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this release (repeatable).")] = None,
-    refreeze: Annotated[bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")] = False,
+    refreeze: Annotated[
+        bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")
+    ] = False,
     lake: LakeOption = None,
 ) -> None:
     """Run only the recipe's `release` stage (the other stages' tables must already be in the lake)."""
@@ -172,8 +199,14 @@ def releases_build(
         raise typer.Exit(2)
     console = _console()
     the_lake = Lake(lake)
-    record = runner.run(recipe, the_lake, console, command="releases build", only=["release"],
-                        options={"only": only or None, "refreeze": refreeze})
+    record = runner.run(
+        recipe,
+        the_lake,
+        console,
+        command="releases build",
+        only=["release"],
+        options={"only": only or None, "refreeze": refreeze},
+    )
     console.print(runner.summary_table(record))
     if record.status != "succeeded":
         console.print(f"[red]error:[/red] {record.error}", highlight=False)
@@ -269,8 +302,9 @@ def releases_rebuild(
     recorded = parents.get("tables") or {}
     pinned = parents.get("catalog_versions") or recorded
     if "catalog_versions" not in parents or not all(isinstance(v, int) or v is None for v in recorded.values()):
-        typer.echo(f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt",
-                   err=True)
+        typer.echo(
+            f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt", err=True
+        )
         raise typer.Exit(2)
     the_lake = _existing_lake(lake)
     inputs = open_inputs(the_lake, versions=pinned)
@@ -284,16 +318,22 @@ def releases_rebuild(
     again = built.details["manifest"]["content_hash"]
     tables_at = ", ".join(f"{t}@v{v}" for t, v in sorted(recorded.items()) if v is not None)
     if again != manifest["content_hash"]:
-        typer.echo(f"{release.ref}: MISMATCH: rebuilt from {tables_at} gives content hash {again}, "
-                   f"the manifest says {manifest['content_hash']}", err=True)
+        typer.echo(
+            f"{release.ref}: MISMATCH: rebuilt from {tables_at} gives content hash {again}, "
+            f"the manifest says {manifest['content_hash']}",
+            err=True,
+        )
         raise typer.Exit(1)
     typer.echo(f"{release.ref}: ok, rebuilt from {tables_at}: content hash {again} matches")
 
 
 RecipeOption = Annotated[
     Optional[Path],
-    typer.Option("--recipe", help="Recipe YAML; its `scrub` section configures detection (default: built-in).",
-                 show_default=False),
+    typer.Option(
+        "--recipe",
+        help="Recipe YAML; its `scrub` section configures detection (default: built-in).",
+        show_default=False,
+    ),
 ]
 
 
@@ -310,12 +350,14 @@ def _scrub_config(recipe: Optional[Path], **overrides):
 
 
 def scrub(
-    in_path: Annotated[Path, typer.Option("--in", help="Input JSONL: {\"id\", \"text\"} per line.", exists=True,
-                                          dir_okay=False)],
+    in_path: Annotated[
+        Path, typer.Option("--in", help='Input JSONL: {"id", "text"} per line.', exists=True, dir_okay=False)
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="Output JSONL: id, scrubbed text, entities.")],
     recipe: RecipeOption = None,
-    mode: Annotated[Optional[str], typer.Option(help="placeholder or surrogate (overrides the recipe).",
-                                                show_default=False)] = None,
+    mode: Annotated[
+        Optional[str], typer.Option(help="placeholder or surrogate (overrides the recipe).", show_default=False)
+    ] = None,
 ) -> None:
     """Remove personal data from texts; entities are reported with offsets into the input text."""
     from curation.scrub.engine import ModelNotInstalled
@@ -335,8 +377,14 @@ def scrub(
 def scan_leaks(
     paths: Annotated[list[Path], typer.Argument(help="Parquet files or directories (a release, a table).")],
     recipe: RecipeOption = None,
-    entities: Annotated[Optional[str], typer.Option(help="Comma-separated entity types (default: the recipe's "
-                                                    "scan_entities: structured identifiers and ID numbers).", show_default=False)] = None,
+    entities: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated entity types (default: the recipe's "
+            "scan_entities: structured identifiers and ID numbers).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Scan every string column for high-risk identifiers (the scan that gates every release publish);
     exit 1 and list the rows if any is found: types and rows only, never a value."""
@@ -364,18 +412,37 @@ def scrub_eval(
     seed: Annotated[int, typer.Option(help="Seed of the template set.")] = 13,
     recipe: RecipeOption = None,
     real: Annotated[int, typer.Option(min=0, help="Real messages from ../shared/data as hard negatives.")] = 1000,
-    simulate: Annotated[int, typer.Option(min=0, help="Conversations to simulate and add, labeled by the simulator's "
-                                                      "truth sidecar (0: the template set alone).")] = 1000,
+    simulate: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Conversations to simulate and add, labeled by the simulator's "
+            "truth sidecar (0: the template set alone).",
+        ),
+    ] = 1000,
     simulate_seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
-    simulated: Annotated[Optional[Path], typer.Option(file_okay=False, help="Add this `flywheel simulate` output "
-                                                      "folder instead of simulating.", show_default=False)] = None,
+    simulated: Annotated[
+        Optional[Path],
+        typer.Option(
+            file_okay=False,
+            help="Add this `flywheel simulate` output folder instead of simulating.",
+            show_default=False,
+        ),
+    ] = None,
     examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
-    labeled: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Score this labeled JSONL instead "
-                                                    "(lines {id, text, spans: [{type, start, end}]}, e.g. the shared "
-                                                    "dev set): its own targets, no templates or simulation.",
-                                                    show_default=False)] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="With --labeled: score only the first N texts.",
-                                                 show_default=False)] = None,
+    labeled: Annotated[
+        Optional[Path],
+        typer.Option(
+            dir_okay=False,
+            help="Score this labeled JSONL instead "
+            "(lines {id, text, spans: [{type, start, end}]}, e.g. the shared "
+            "dev set): its own targets, no templates or simulation.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="With --labeled: score only the first N texts.", show_default=False)
+    ] = None,
 ) -> None:
     """Precision and recall of the scrubber per entity type on a labeled set (templates + simulated
     conversations, or --labeled FILE from outside the project); exit 1 if a target is missed."""
@@ -385,8 +452,9 @@ def scrub_eval(
 
     config = _scrub_config(recipe)
     shared = evalset.shared_data_dir()
-    negatives = (evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real)
-                 if real else [])
+    negatives = (
+        evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real) if real else []
+    )
     try:
         if labeled is not None:
             report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
@@ -401,8 +469,11 @@ def scrub_eval(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.table())
-    rows_by_kind = (("MISSED", report.misses), ("FALSE POSITIVE", report.false_positives),
-                    ("LEFT VERBATIM", report.verbatim_examples))
+    rows_by_kind = (
+        ("MISSED", report.misses),
+        ("FALSE POSITIVE", report.false_positives),
+        ("LEFT VERBATIM", report.verbatim_examples),
+    )
     for kind, rows in rows_by_kind:
         for entity_type, value, text in rows:
             typer.echo(f"{kind} {entity_type}: {value!r} in {text[:160]!r}")
@@ -414,13 +485,26 @@ def scrub_eval(
 
 
 def dedup(
-    in_path: Annotated[Path, typer.Option("--in", exists=True, dir_okay=False,
-                                          help='JSONL (optionally .gz), lines {"id", "text"[, "started_at"]}.')],
-    out: Annotated[Path, typer.Option("--out", dir_okay=False, help='Output JSONL: {"id", "cluster", "representative"}.')],
-    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Jaccard threshold: sets the LSH "
-                                                       "bands and decides pairs of texts over edit_words words; shorter "
-                                                       "pairs must be within max_edit_rate word edits (default from "
-                                                       "--config, else the measured defaults).")] = None,
+    in_path: Annotated[
+        Path,
+        typer.Option(
+            "--in", exists=True, dir_okay=False, help='JSONL (optionally .gz), lines {"id", "text"[, "started_at"]}.'
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", dir_okay=False, help='Output JSONL: {"id", "cluster", "representative"}.')
+    ],
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Jaccard threshold: sets the LSH "
+            "bands and decides pairs of texts over edit_words words; shorter "
+            "pairs must be within max_edit_rate word edits (default from "
+            "--config, else the measured defaults).",
+        ),
+    ] = None,
     config: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="YAML of dedup settings.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes computing signatures.")] = None,
 ) -> None:
@@ -438,16 +522,23 @@ def dedup(
         raise typer.Exit(2) from None
     details = stats.details
     lsh = f"bands={details['bands']} rows={details['rows']} " if "bands" in details else ""
-    typer.echo(f"{stats.summary()}; clusters with copies={details['multi_row_clusters']:,}, "
-               f"{lsh}threshold={settings.threshold} max_edit_rate={settings.max_edit_rate} "
-               f"edit_words={settings.edit_words}", err=True)
+    typer.echo(
+        f"{stats.summary()}; clusters with copies={details['multi_row_clusters']:,}, "
+        f"{lsh}threshold={settings.threshold} max_edit_rate={settings.max_edit_rate} "
+        f"edit_words={settings.edit_words}",
+        err=True,
+    )
 
 
 def dedup_eval(
-    data: Annotated[Path, typer.Option(help="Folder with the shared real data (see tests/conftest.py).")] = Path("../shared/data"),
+    data: Annotated[Path, typer.Option(help="Folder with the shared real data (see tests/conftest.py).")] = Path(
+        "../shared/data"
+    ),
     seed: Annotated[int, typer.Option(help="Seed of the edited copies (the defaults were chosen on seed 1).")] = 2,
     sweep: Annotated[bool, typer.Option("--sweep", help="Also run the sweeps that chose the defaults.")] = False,
-    simulated: Annotated[Optional[Path], typer.Option(help="Simulator output folder (conversations + truth.jsonl.gz).")] = None,
+    simulated: Annotated[
+        Optional[Path], typer.Option(help="Simulator output folder (conversations + truth.jsonl.gz).")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the Markdown tables here.")] = None,
 ) -> None:
     """Measure dedup pair precision and recall through `flywheel dedup`'s code path (docs/dedup.md)."""
@@ -471,8 +562,10 @@ def similar(
     text: Annotated[str, typer.Argument(help="The text to look for.")],
     k: Annotated[int, typer.Option("-k", min=1, help="How many turn samples to print.")] = 10,
     lake: LakeOption = None,
-    model: Annotated[Optional[str], typer.Option(help="Embedding model (default: the one the lake's embeddings use).",
-                                                 show_default=False)] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="Embedding model (default: the one the lake's embeddings use).", show_default=False),
+    ] = None,
 ) -> None:
     """The turn samples whose last user message is nearest to TEXT (cosine similarity of embeddings)."""
     from rich.table import Table
@@ -486,18 +579,28 @@ def similar(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     table = Table(title=f"nearest to {text!r}", title_justify="left")
-    for column, justify in (("sample_id", "left"), ("similarity", "right"), ("samples", "right"),
-                            ("last user message", "left"), ("response", "left")):
+    for column, justify in (
+        ("sample_id", "left"),
+        ("similarity", "right"),
+        ("samples", "right"),
+        ("last user message", "left"),
+        ("response", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
     for hit in hits.to_pylist():
-        table.add_row(hit["sample_id"], f"{hit['score']:.3f}", f"{hit['samples']:,}", _clip(hit["last_user"]),
-                      _clip(hit["response"]))
+        table.add_row(
+            hit["sample_id"],
+            f"{hit['score']:.3f}",
+            f"{hit['samples']:,}",
+            _clip(hit["last_user"]),
+            _clip(hit["response"]),
+        )
     _console().print(table)
 
 
 def _clip(text: str | None, limit: int = 160) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def register(app: typer.Typer) -> None:

@@ -21,17 +21,31 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def erase(
-    user: Annotated[Optional[str], typer.Option("--user", help="The user's id in clear (pseudonymized with the "
-                                                "lake's key) or their pseudonym.", show_default=False)] = None,
+    user: Annotated[
+        Optional[str],
+        typer.Option(
+            "--user",
+            help="The user's id in clear (pseudonymized with the lake's key) or their pseudonym.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted and superseded.")] = False,
-    queue: Annotated[bool, typer.Option("--queue", help="Record the request for the `erase` stage of the next "
-                                        "`flywheel curate` instead of erasing now.")] = False,
-    pending: Annotated[bool, typer.Option("--pending", help="Apply the queued requests now (what the `erase` "
-                                          "stage does).")] = False,
-    by: Annotated[Optional[str], typer.Option("--by", help="Who asks, for the erasure log (default: $USER).",
-                                              show_default=False)] = None,
-    reason: Annotated[Optional[str], typer.Option(help="Why (e.g. a ticket number), for the log; never the id.",
-                                                  show_default=False)] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Record the request for the `erase` stage of the next `flywheel curate` instead of erasing now.",
+        ),
+    ] = False,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Apply the queued requests now (what the `erase` stage does).")
+    ] = False,
+    by: Annotated[
+        Optional[str], typer.Option("--by", help="Who asks, for the erasure log (default: $USER).", show_default=False)
+    ] = None,
+    reason: Annotated[
+        Optional[str], typer.Option(help="Why (e.g. a ticket number), for the log; never the id.", show_default=False)
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
     """Erase a user: conversations, exposures, samples, attributes, embeddings and labels, from every
@@ -65,8 +79,10 @@ def _erase_now(lake, user: str, dry_run: bool, requested_by: str, reason: str | 
     the_plan, previous = curation_erasure.prepare(lake, user)
     if the_plan.empty:
         last = previous[-1]
-        typer.echo(f"already erased by {last['erasure_id']} at {last['erased_at']:%Y-%m-%d %H:%M:%S} UTC; "
-                   "nothing of this user is left in the lake")
+        typer.echo(
+            f"already erased by {last['erasure_id']} at {last['erased_at']:%Y-%m-%d %H:%M:%S} UTC; "
+            "nothing of this user is left in the lake"
+        )
         return
     if dry_run:
         typer.echo("\n".join(the_plan.lines()))
@@ -85,8 +101,10 @@ def _queue(lake, user: str, requested_by: str, reason: str | None) -> None:
         return
     request_id = erasure.queue_request(lake, the_plan.subject.pseudonym, requested_by=requested_by, reason=reason)
     catalog.refresh(lake)
-    typer.echo(f"queued {request_id} ({the_plan.rows:,} rows now): the `erase` stage of the next `flywheel curate` "
-               "applies it, or `flywheel erase --pending`")
+    typer.echo(
+        f"queued {request_id} ({the_plan.rows:,} rows now): the `erase` stage of the next `flywheel curate` "
+        "applies it, or `flywheel erase --pending`"
+    )
 
 
 def _apply_pending(lake, dry_run: bool) -> None:
@@ -109,18 +127,23 @@ def _finish(lake, results: list) -> None:
     from lakehouse.runs import RunRecord, new_run_id, utc_now, write_run
 
     stats = erasure_stats(results)
-    record = RunRecord(new_run_id("erase"), "erase", str(lake.root), status="succeeded", stages=[stats],
-                       finished_at=utc_now())
+    record = RunRecord(
+        new_run_id("erase"), "erase", str(lake.root), status="succeeded", stages=[stats], finished_at=utc_now()
+    )
     write_run(lake, record)
     catalog.refresh(lake)
     for result in results:
         typer.echo("\n".join(result.plan.lines("deleted")))
-        typer.echo(f"erasure {result.record['erasure_id']}: {result.record['rows_deleted']:,} rows in "
-                   f"{result.record['files_rewritten']:,} files, {result.record['seconds']:.1f}s; recorded in "
-                   "meta/erasures (flywheel sql \"SELECT * FROM erasures\")")
+        typer.echo(
+            f"erasure {result.record['erasure_id']}: {result.record['rows_deleted']:,} rows in "
+            f"{result.record['files_rewritten']:,} files, {result.record['seconds']:.1f}s; recorded in "
+            'meta/erasures (flywheel sql "SELECT * FROM erasures")'
+        )
         if result.plan.releases:
-            typer.echo("rebuild the superseded releases: flywheel releases build configs/curate.yaml "
-                       "(add --refreeze when a frozen evaluation set is among them)")
+            typer.echo(
+                "rebuild the superseded releases: flywheel releases build configs/curate.yaml "
+                "(add --refreeze when a frozen evaluation set is among them)"
+            )
 
 
 def erasure_stats(results: list):
@@ -134,6 +157,8 @@ def erasure_stats(results: list):
         for what, n in result.plan.outside.items():
             stats.drop(f"erased:{what}", n)
     stats.rows_in = sum(r.plan.rows for r in results)
-    stats.details = {"erasures": [r.record["erasure_id"] for r in results],
-                     "superseded_releases": sorted({ref for r in results for ref in r.plan.releases})}
+    stats.details = {
+        "erasures": [r.record["erasure_id"] for r in results],
+        "superseded_releases": sorted({ref for r in results for ref in r.plan.releases}),
+    }
     return stats

@@ -68,8 +68,10 @@ def resolve(lake: Lake, user: str) -> Resolved:
     candidates = [user] + ([pseudonymizer.digest(user)] if pseudonymizer else [])
     found = erasure.find_pseudonyms(lake, candidates)
     if len(found) > 1:
-        raise erasure.ErasureError("the id matches one user as a pseudonym and another as a clear id; "
-                                   "erase by the pseudonym itself after checking which one is meant")
+        raise erasure.ErasureError(
+            "the id matches one user as a pseudonym and another as a clear id; "
+            "erase by the pseudonym itself after checking which one is meant"
+        )
     pseudonym = found[0] if found else candidates[-1]
     check = _clear_id_check(pseudonymizer, pseudonym)
     subject = erasure.subject_for(lake, pseudonym, clear_id=user if pseudonym != user else None, is_clear_id=check)
@@ -94,8 +96,14 @@ def prepare(lake: Lake, user: str) -> tuple[erasure.Plan, list[dict]]:
     the_plan = erasure.plan(lake, resolved.subject)
     previous = erasure.previous_erasures(lake, resolved.candidates)
     if the_plan.empty and not previous:
-        hint = "" if resolved.keyed else (" (no pseudonymization key is configured, so it was tried as a pseudonym "
-                                          "only: set FLYWHEEL_HMAC_KEY or FLYWHEEL_HMAC_KEY_FILE to the key ingest used)")
+        hint = (
+            ""
+            if resolved.keyed
+            else (
+                " (no pseudonymization key is configured, so it was tried as a pseudonym "
+                "only: set FLYWHEEL_HMAC_KEY or FLYWHEEL_HMAC_KEY_FILE to the key ingest used)"
+            )
+        )
         raise erasure.UnknownUser(f"no user {user!r} in the lake at {lake.root}{hint}")
     return the_plan, previous
 
@@ -109,9 +117,18 @@ def apply_pending(lake: Lake, *, dry_run: bool = False) -> list[tuple[dict, eras
             continue  # a later request for a user this run already erased
         seen.add(request["pseudonym"])
         the_plan = erasure.plan(lake, subject_from_pseudonym(lake, request["pseudonym"]))
-        result = None if dry_run else erasure.apply(
-            lake, the_plan, requested_by=request["requested_by"], reason=request["reason"],
-            request_id=request["request_id"], requested_at=request["requested_at"])
+        result = (
+            None
+            if dry_run
+            else erasure.apply(
+                lake,
+                the_plan,
+                requested_by=request["requested_by"],
+                reason=request["reason"],
+                request_id=request["request_id"],
+                requested_at=request["requested_at"],
+            )
+        )
         done.append((request, the_plan, result))
     return done
 
@@ -124,7 +141,10 @@ def _messages(lake: Lake, subject: Subject, spec) -> list[list[dict]]:
     if not lake.files(spec) or not len(conversations):
         return []
     rows = lake.read(spec, columns=["messages"], filter=pc.field("conversation_id").isin(conversations))
-    return [[{"role": m["role"], "content": m["content"]} for m in messages or []] for messages in rows["messages"].to_pylist()]
+    return [
+        [{"role": m["role"], "content": m["content"]} for m in messages or []]
+        for messages in rows["messages"].to_pylist()
+    ]
 
 
 @dataclass
@@ -182,11 +202,14 @@ def shared_texts(lake: Lake, subject: Subject, candidates: set[str]) -> set[str]
     try:
         mine = pa.table({"text": sorted(candidates)})  # noqa: F841 - read by DuckDB's replacement scan
         listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-        rows = con.execute(f"""
+        rows = con.execute(
+            f"""
             SELECT DISTINCT m.content FROM (
                 SELECT unnest(messages) AS m FROM read_parquet({listing}, union_by_name = true)
                 WHERE user_id IS DISTINCT FROM $pseudonym)
-            WHERE m.content IN (SELECT text FROM mine)""", {"pseudonym": subject.pseudonym}).fetchall()
+            WHERE m.content IN (SELECT text FROM mine)""",
+            {"pseudonym": subject.pseudonym},
+        ).fetchall()
     finally:
         con.close()
     return {r[0] for r in rows}
@@ -217,7 +240,10 @@ def _quarantine_rule(subject: Subject) -> TableRule:
         return any(subject.owns_user_id(_unescape(m.group(1))) for m in USER_ID_FIELD.finditer(text))
 
     def delete(table: pa.Table) -> pa.Array:
-        return pa.array([named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist())], pa.bool_())
+        return pa.array(
+            [named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist())], pa.bool_()
+        )
+
     return TableRule(tables.QUARANTINE.name, delete, ("raw", "detail"))
 
 
@@ -247,13 +273,24 @@ class CurationEraser(Eraser):
             _quarantine_rule(subject),
             TableRule(tables.EMBEDDINGS.name, _isin("text_hash", vectors), ("text_hash",)),
             TableRule(tables.STYLE_FEATURES.name, _isin("text_key", features), ("text_key",)),
-            TableRule(tables.DEDUP_CONVERSATIONS.name, generic_delete(subject, ids(tables.DEDUP_CONVERSATIONS)),
-                      ("conversation_id", "cluster"), redact_references(subject, ["cluster"])),
-            TableRule(tables.DEDUP_PROMPTS.name, generic_delete(subject, ids(tables.DEDUP_PROMPTS)),
-                      ("sample_id", "conversation_id", "prompt_id", "cluster"),
-                      redact_references(subject, ["cluster", "prompt_id"])),
-            TableRule(tables.TOPICS.name, generic_delete(subject, ids(tables.TOPICS)),
-                      ("sample_id", "semantic_duplicate_of"), redact_references(subject, ["semantic_duplicate_of"])),
+            TableRule(
+                tables.DEDUP_CONVERSATIONS.name,
+                generic_delete(subject, ids(tables.DEDUP_CONVERSATIONS)),
+                ("conversation_id", "cluster"),
+                redact_references(subject, ["cluster"]),
+            ),
+            TableRule(
+                tables.DEDUP_PROMPTS.name,
+                generic_delete(subject, ids(tables.DEDUP_PROMPTS)),
+                ("sample_id", "conversation_id", "prompt_id", "cluster"),
+                redact_references(subject, ["cluster", "prompt_id"]),
+            ),
+            TableRule(
+                tables.TOPICS.name,
+                generic_delete(subject, ids(tables.TOPICS)),
+                ("sample_id", "semantic_duplicate_of"),
+                redact_references(subject, ["semantic_duplicate_of"]),
+            ),
         ]
 
     def after(self, lake: Lake, tx, renames: dict[str, list[str]]) -> None:

@@ -36,8 +36,9 @@ def krippendorff_alpha(votes: Sequence[Sequence], domain: Sequence, level: str) 
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        alpha = float(krippendorff.alpha(value_counts=counts, value_domain=list(range(len(domain))),
-                                         level_of_measurement=level))
+        alpha = float(
+            krippendorff.alpha(value_counts=counts, value_domain=list(range(len(domain))), level_of_measurement=level)
+        )
     return None if math.isnan(alpha) else alpha
 
 

@@ -96,8 +96,12 @@ def add(path: Path, name: str, role: str, *, replace: bool = False) -> tuple[Ann
         raise ConfigError(f"annotator {name!r} already exists in {path} (use --replace to issue a new token)")
     token = new_token()
     try:
-        annotator = Annotator(name=name, role=role, token_sha256=hash_token(token),
-                              created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        annotator = Annotator(
+            name=name,
+            role=role,
+            token_sha256=hash_token(token),
+            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        )
     except ValueError as exc:
         raise ConfigError(f"bad annotator: {exc}") from None
     kept = [a for a in current.annotators if a.name != name]

@@ -19,8 +19,9 @@ LakeOption = Annotated[
 ]
 AnnotatorsOption = Annotated[
     Optional[Path],
-    typer.Option("--annotators", help="Annotator tokens file (default: <lake>/labels/annotators.yaml).",
-                 show_default=False),
+    typer.Option(
+        "--annotators", help="Annotator tokens file (default: <lake>/labels/annotators.yaml).", show_default=False
+    ),
 ]
 ConfigOption = Annotated[
     Optional[Path],
@@ -42,8 +43,14 @@ def _fail(message: str, code: int = 2) -> None:
 @queue_app.command("create")
 def queue_create(
     kind: Annotated[str, typer.Option("--kind", help="pairwise, questionnaire, rewrite or rating.")],
-    source: Annotated[str, typer.Option("--from", help="SQL over the catalog, a preset (regenerations, "
-                                        "preference-pairs, model-versions:V1,V2) or a release directory.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="SQL over the catalog, a preset (regenerations, "
+            "preference-pairs, model-versions:V1,V2) or a release directory.",
+        ),
+    ],
     per_item: Annotated[int, typer.Option("--per-item", min=1, help="Distinct annotators per item.")] = 3,
     name: Annotated[Optional[str], typer.Option(help="Queue name (default: kind, date and a source hash).")] = None,
     append: Annotated[bool, typer.Option("--append", help="Add items to an existing queue of that name.")] = False,
@@ -58,8 +65,16 @@ def queue_create(
     from labeling_app.store import StoreError
 
     try:
-        created = create_queue(_lake(lake), kind=kind, source=source, per_item=per_item, name=name,
-                               config=load_config(config), append=append, limit=limit)
+        created = create_queue(
+            _lake(lake),
+            kind=kind,
+            source=source,
+            per_item=per_item,
+            name=name,
+            config=load_config(config),
+            append=append,
+            limit=limit,
+        )
     except (ConfigError, SourceError, StoreError) as exc:
         _fail(str(exc))
     typer.echo(created.summary())
@@ -75,8 +90,10 @@ def queue_list(lake: LakeOption = None) -> None:
         _fail(f"no label store at {store_path(root)} (create a queue first)")
     with Store.for_lake(root, read_only=True) as store:
         for q in store.queues():
-            typer.echo(f"{q.name}\t{q.kind}\t{q.n_tasks:,} tasks\t{q.per_item} per item\t"
-                       f"{q.n_labels:,}/{q.target_labels:,} labels\t{q.n_complete:,} complete")
+            typer.echo(
+                f"{q.name}\t{q.kind}\t{q.n_tasks:,} tasks\t{q.per_item} per item\t"
+                f"{q.n_labels:,}/{q.target_labels:,} labels\t{q.n_complete:,} complete"
+            )
 
 
 @label_app.command("add-annotator")
@@ -133,9 +150,11 @@ def agreement(
                 for question in result.questions:
                     items = [i for i in result.items if i.question == question.id]
                     alpha = result.alpha[question.id]
-                    typer.echo(f"{q.name}\t{question.id}\talpha={'n/a' if alpha is None else f'{alpha:.3f}'}\t"
-                               f"{len(items):,} items\t{sum(i.kept for i in items):,} kept\t"
-                               f"{len(result.disagreements()):,} to adjudicate")
+                    typer.echo(
+                        f"{q.name}\t{question.id}\talpha={'n/a' if alpha is None else f'{alpha:.3f}'}\t"
+                        f"{len(items):,} items\t{sum(i.kept for i in items):,} kept\t"
+                        f"{len(result.disagreements()):,} to adjudicate"
+                    )
     except StoreError as exc:
         _fail(str(exc))
 
@@ -156,7 +175,9 @@ def demo(lake: LakeOption = None, annotators_file: AnnotatorsOption = None) -> N
 def serve(
     lake: LakeOption = None,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
-    local_mode: Annotated[bool, typer.Option("--local-mode", help="Single user, no token (this machine only).")] = False,
+    local_mode: Annotated[
+        bool, typer.Option("--local-mode", help="Single user, no token (this machine only).")
+    ] = False,
     annotators_file: AnnotatorsOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -165,10 +186,27 @@ def serve(
 
     root = _lake(lake)
     env = {**os.environ, **settings_env(root, local_mode=local_mode, annotators_file=annotators_file, config=config)}
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
-               "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_SCRIPT),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.runOnSave",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+    ]
     typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
     os.execve(sys.executable, command, env)
 

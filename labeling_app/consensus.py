@@ -56,8 +56,11 @@ class QueueAnalysis:
     def disagreements(self) -> list[int]:
         """Items with two or more labels whose consensus is missing or below the agreement bar."""
         bar = self.queue.spec.get("min_agreement", 0.66)
-        flagged = {c.task_id for c in self.items
-                   if not c.adjudicated and c.n_annotators >= 2 and (c.answer is None or c.agreement < bar)}
+        flagged = {
+            c.task_id
+            for c in self.items
+            if not c.adjudicated and c.n_annotators >= 2 and (c.answer is None or c.agreement < bar)
+        }
         return sorted(flagged)
 
 
@@ -84,8 +87,9 @@ def vote(kind: str, question: str, value: dict):
     return "edited" if value["changed"] else "unchanged"
 
 
-def _item(queue: Queue, question: Question, task_id: int, votes: dict, labels: list[dict],
-          adjudication: dict | None) -> ItemConsensus:
+def _item(
+    queue: Queue, question: Question, task_id: int, votes: dict, labels: list[dict], adjudication: dict | None
+) -> ItemConsensus:
     values = list(votes.values())
     tolerance = queue.spec.get("rating_tolerance", 1)
     if question.level == "ordinal":
@@ -113,12 +117,14 @@ def _item(queue: Queue, question: Question, task_id: int, votes: dict, labels: l
         strength = "strong" if agreeing_labels and strong * 2 > len(agreeing_labels) else None
         if adjudicated:
             strength = adjudication.get("strength")
-    return ItemConsensus(task_id, question.id, answer, score, n, agreeing, share, adjudicated, kept, strength,
-                         dict(votes))
+    return ItemConsensus(
+        task_id, question.id, answer, score, n, agreeing, share, adjudicated, kept, strength, dict(votes)
+    )
 
 
-def _annotator_rows(question: Question, items: list[ItemConsensus], per_item: dict,
-                    tolerance: int | None) -> list[dict]:
+def _annotator_rows(
+    question: Question, items: list[ItemConsensus], per_item: dict, tolerance: int | None
+) -> list[dict]:
     """Each annotator against the item consensus (adjudication included), and leave-one-out."""
     with_consensus: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for item in items:
@@ -136,10 +142,17 @@ def _annotator_rows(question: Question, items: list[ItemConsensus], per_item: di
     for annotator in sorted(set(with_consensus) | set(leave_one_out)):
         compared, agreeing = with_consensus.get(annotator, (0, 0))
         loo_compared, loo_agreeing = leave_one_out.get(annotator, (0, 0))
-        rows.append({"annotator": annotator, "question": question.id, "compared": compared, "agreeing": agreeing,
-                     "agreement": agreeing / compared if compared else None,
-                     "loo_compared": loo_compared,
-                     "loo_agreement": loo_agreeing / loo_compared if loo_compared else None})
+        rows.append(
+            {
+                "annotator": annotator,
+                "question": question.id,
+                "compared": compared,
+                "agreeing": agreeing,
+                "agreement": agreeing / compared if compared else None,
+                "loo_compared": loo_compared,
+                "loo_agreement": loo_agreeing / loo_compared if loo_compared else None,
+            }
+        )
     return rows
 
 
@@ -166,8 +179,9 @@ def analyze(queue: Queue, labels: list[dict]) -> QueueAnalysis:
             per_item[task_id] = votes
             question_items.append(_item(queue, question, task_id, votes, task_labels, adjudications.get(task_id)))
         items.extend(question_items)
-        alpha[question.id] = agreement.krippendorff_alpha([list(v.values()) for v in per_item.values()],
-                                                          question.domain, question.level)
+        alpha[question.id] = agreement.krippendorff_alpha(
+            [list(v.values()) for v in per_item.values()], question.domain, question.level
+        )
         tolerance = queue.spec.get("rating_tolerance", 1) if question.level == "ordinal" else None
         annotator_rows.extend(_annotator_rows(question, question_items, per_item, tolerance))
     return QueueAnalysis(queue, qs, items, alpha, annotator_rows)

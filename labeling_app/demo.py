@@ -58,8 +58,15 @@ def create_demo(lake_root: Path, annotators_file: Path | None = None) -> DemoRes
             result.lines.append(f"queue {name!r} not created: the lake has no regenerations or preference pairs")
             continue
         try:
-            created = create_queue(lake_root, kind=kind, source=source, per_item=DEMO_PER_ITEM, name=name,
-                                   created_by="demo", limit=DEMO_ITEMS)
+            created = create_queue(
+                lake_root,
+                kind=kind,
+                source=source,
+                per_item=DEMO_PER_ITEM,
+                name=name,
+                created_by="demo",
+                limit=DEMO_ITEMS,
+            )
         except sources.SourceError as exc:
             result.lines.append(f"queue {name!r} not created: {exc}")
             continue

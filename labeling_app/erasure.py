@@ -44,9 +44,13 @@ def _snapshot_tasks(lake: Lake, subject: Subject) -> set[int]:
     if not lake.files(tables.LABEL_TASKS):
         return set()
     rows = lake.read(tables.LABEL_TASKS, columns=["task_id", "item_key", "conversation_id", "candidates"]).to_pylist()
-    return {r["task_id"] for r in rows
-            if payload_is_subjects(subject, r["item_key"], {"meta": {"conversation_id": r["conversation_id"]},
-                                                             "candidates": r["candidates"]})}
+    return {
+        r["task_id"]
+        for r in rows
+        if payload_is_subjects(
+            subject, r["item_key"], {"meta": {"conversation_id": r["conversation_id"]}, "candidates": r["candidates"]}
+        )
+    }
 
 
 def _task_rule(table: str, task_ids: set[int], subject: Subject, extra: tuple[str, ...] = ()) -> TableRule:
@@ -56,6 +60,7 @@ def _task_rule(table: str, task_ids: set[int], subject: Subject, extra: tuple[st
 
     def delete(t: pa.Table) -> pa.Array:
         return pc.or_(pc.fill_null(pc.is_in(t["task_id"], value_set=ids), False), by_columns(t))
+
     return TableRule(table, delete, ("task_id", *extra))
 
 
@@ -69,9 +74,11 @@ class LabelingEraser(Eraser):
         self._tasks = _store_tasks(lake, subject)
         task_ids = set(self._tasks) | _snapshot_tasks(lake, subject)
         consensus_ids = tuple(erasure.id_columns(tables.LABEL_CONSENSUS.schema))
-        return [_task_rule(tables.LABEL_TASKS.name, task_ids, subject),
-                _task_rule(tables.LABELS.name, task_ids, subject),
-                _task_rule(tables.LABEL_CONSENSUS.name, task_ids, subject, consensus_ids)]
+        return [
+            _task_rule(tables.LABEL_TASKS.name, task_ids, subject),
+            _task_rule(tables.LABELS.name, task_ids, subject),
+            _task_rule(tables.LABEL_CONSENSUS.name, task_ids, subject, consensus_ids),
+        ]
 
     def outside(self, lake: Lake, subject: Subject, *, apply: bool) -> dict[str, int]:
         if not store_path(lake.root).exists():
@@ -96,8 +103,13 @@ class LabelingEraser(Eraser):
     def _tasks_outside(lake: Lake, tasks: list[int], apply: bool) -> dict[str, int]:
         if not apply:
             with Store.for_lake(lake.root, read_only=True) as store:
-                counts = {table: sum(store.con.execute(f"SELECT count(*) FROM {table} WHERE task_id = ?", (t,))
-                                     .fetchone()[0] for t in tasks) for table in ("labels", "assignments")}
+                counts = {
+                    table: sum(
+                        store.con.execute(f"SELECT count(*) FROM {table} WHERE task_id = ?", (t,)).fetchone()[0]
+                        for t in tasks
+                    )
+                    for table in ("labels", "assignments")
+                }
             counts["tasks"] = len(tasks)
         else:
             with Store.for_lake(lake.root) as store:

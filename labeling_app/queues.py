@@ -21,8 +21,10 @@ class QueueCreated:
 
     def summary(self) -> str:
         present = f", {self.already_present:,} already in the queue" if self.already_present else ""
-        return (f"queue {self.queue.name!r} ({self.queue.kind}, {self.queue.per_item} labels per item): "
-                f"{self.added:,} tasks added{present}; {self.source.summary()}")
+        return (
+            f"queue {self.queue.name!r} ({self.queue.kind}, {self.queue.per_item} labels per item): "
+            f"{self.added:,} tasks added{present}; {self.source.summary()}"
+        )
 
 
 def default_name(kind: str, source: str) -> str:
@@ -30,9 +32,18 @@ def default_name(kind: str, source: str) -> str:
     return f"{kind}-{dt.date.today().isoformat()}-{digest}"
 
 
-def create_queue(lake_root: Path, *, kind: str, source: str, per_item: int, name: str | None = None,
-                 config: LabelingConfig | None = None, created_by: str = "cli", append: bool = False,
-                 limit: int | None = None) -> QueueCreated:
+def create_queue(
+    lake_root: Path,
+    *,
+    kind: str,
+    source: str,
+    per_item: int,
+    name: str | None = None,
+    config: LabelingConfig | None = None,
+    created_by: str = "cli",
+    append: bool = False,
+    limit: int | None = None,
+) -> QueueCreated:
     """Build tasks from `source` and put them in a new queue (or, with `append`, an existing one).
 
     The source is read before anything is written, so a bad query or release leaves the store as it was.

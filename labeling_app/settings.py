@@ -41,8 +41,9 @@ def from_env() -> Settings:
     )
 
 
-def settings_env(lake: Path, *, local_mode: bool = False, annotators_file: Path | None = None,
-                 config: Path | None = None) -> dict[str, str]:
+def settings_env(
+    lake: Path, *, local_mode: bool = False, annotators_file: Path | None = None, config: Path | None = None
+) -> dict[str, str]:
     env = {ENV_LAKE: str(lake), ENV_LOCAL_MODE: "1" if local_mode else "0"}
     if annotators_file:
         env[ENV_ANNOTATORS] = str(Path(annotators_file).resolve())

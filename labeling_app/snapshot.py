@@ -26,8 +26,10 @@ class SnapshotResult:
     files: list[str]
 
     def summary(self) -> str:
-        return (f"label snapshot: {self.tasks:,} tasks, {self.labels:,} labels, {self.consensus:,} consensus rows "
-                f"({self.kept:,} kept)")
+        return (
+            f"label snapshot: {self.tasks:,} tasks, {self.labels:,} labels, {self.consensus:,} consensus rows "
+            f"({self.kept:,} kept)"
+        )
 
 
 def _ts(seconds: float) -> dt.datetime:
@@ -43,13 +45,24 @@ def task_row(queue: Queue, task: Task, created_at: float) -> dict:
     meta = payload.get("meta") or {}
     character = payload.get("character") or {}
     return {
-        "task_id": task.task_id, "queue_id": queue.queue_id, "queue": queue.name, "kind": queue.kind,
-        "item_key": task.item_key, "per_item": task.per_item, "n_labels": task.n_labels, "n_skips": task.n_skips,
-        "created_at": _ts(created_at), "character_id": character.get("id"), "character_name": character.get("name"),
-        "conversation_id": meta.get("conversation_id"), "turn": meta.get("turn"), "source": meta.get("source"),
+        "task_id": task.task_id,
+        "queue_id": queue.queue_id,
+        "queue": queue.name,
+        "kind": queue.kind,
+        "item_key": task.item_key,
+        "per_item": task.per_item,
+        "n_labels": task.n_labels,
+        "n_skips": task.n_skips,
+        "created_at": _ts(created_at),
+        "character_id": character.get("id"),
+        "character_name": character.get("name"),
+        "conversation_id": meta.get("conversation_id"),
+        "turn": meta.get("turn"),
+        "source": meta.get("source"),
         "prompt": _prompt(payload),
-        "candidates": [{k: c.get(k) for k in ("sample_id", "text", "model_version", "origin")}
-                       for c in payload["candidates"]],
+        "candidates": [
+            {k: c.get(k) for k in ("sample_id", "text", "model_version", "origin")} for c in payload["candidates"]
+        ],
     }
 
 
@@ -58,17 +71,31 @@ def label_row(queue: Queue, item_key: str, label: dict) -> dict:
     sides = label["side_mapping"] or {}
     answers = value.get("answers")
     return {
-        "label_id": label["label_id"], "task_id": label["task_id"], "queue_id": queue.queue_id, "queue": queue.name,
-        "kind": queue.kind, "item_key": item_key, "annotator": label["annotator"], "role": label["role"],
-        "adjudication": label["is_adjudication"], "created_at": _ts(label["created_at"]),
-        "seconds": label["seconds"], "guideline_version": label["guideline_version"],
+        "label_id": label["label_id"],
+        "task_id": label["task_id"],
+        "queue_id": queue.queue_id,
+        "queue": queue.name,
+        "kind": queue.kind,
+        "item_key": item_key,
+        "annotator": label["annotator"],
+        "role": label["role"],
+        "adjudication": label["is_adjudication"],
+        "created_at": _ts(label["created_at"]),
+        "seconds": label["seconds"],
+        "guideline_version": label["guideline_version"],
         "question_set_version": queue.spec.get("question_set_version"),
-        "side_a": sides.get("A"), "side_b": sides.get("B"),
-        "choice": value.get("choice"), "preferred": value.get("preferred"), "tie": value.get("tie"),
+        "side_a": sides.get("A"),
+        "side_b": sides.get("B"),
+        "choice": value.get("choice"),
+        "preferred": value.get("preferred"),
+        "tie": value.get("tie"),
         "strength": value.get("strength"),
         "answers": [{"question": q, "answer": a} for q, a in answers.items()] if answers else None,
-        "score": value.get("score"), "rewrite": value.get("text"), "rewrite_changed": value.get("changed"),
-        "diff": value.get("diff"), "note": value.get("reason") or value.get("note"),
+        "score": value.get("score"),
+        "rewrite": value.get("text"),
+        "rewrite_changed": value.get("changed"),
+        "diff": value.get("diff"),
+        "note": value.get("reason") or value.get("note"),
         "value": json.dumps(value, ensure_ascii=False, sort_keys=True),
     }
 
@@ -91,8 +118,15 @@ def consensus_rows(analysis: QueueAnalysis, tasks: dict[int, Task], labels: list
         if queue.kind == "rewrite" and item.answer == "edited":
             original = task.payload["candidates"][0]
             for _, annotator, text in rewrites.get(item.task_id, []):
-                rows.append({**base, "chosen": text, "rejected": original["text"],
-                             "rejected_sample_id": original.get("sample_id"), "rewriter": annotator})
+                rows.append(
+                    {
+                        **base,
+                        "chosen": text,
+                        "rejected": original["text"],
+                        "rejected_sample_id": original.get("sample_id"),
+                        "rewriter": annotator,
+                    }
+                )
             continue
         rows.append(base)
     return rows
@@ -102,12 +136,30 @@ def _consensus_base(queue: Queue, analysis: QueueAnalysis, item: ItemConsensus, 
     payload = task.payload
     candidates = payload["candidates"]
     row = {
-        "queue_id": queue.queue_id, "queue": queue.name, "kind": queue.kind, "task_id": item.task_id,
-        "item_key": task.item_key, "question": item.question, "answer": item.answer, "score": item.score,
-        "n_annotators": item.n_annotators, "n_agreeing": item.n_agreeing, "agreement": item.agreement,
-        "queue_alpha": analysis.alpha.get(item.question), "adjudicated": item.adjudicated, "kept": item.kept,
-        "tie": None, "strength": item.strength, "prompt": _prompt(payload), "sample_id": None, "response": None,
-        "chosen": None, "rejected": None, "chosen_sample_id": None, "rejected_sample_id": None, "rewriter": None,
+        "queue_id": queue.queue_id,
+        "queue": queue.name,
+        "kind": queue.kind,
+        "task_id": item.task_id,
+        "item_key": task.item_key,
+        "question": item.question,
+        "answer": item.answer,
+        "score": item.score,
+        "n_annotators": item.n_annotators,
+        "n_agreeing": item.n_agreeing,
+        "agreement": item.agreement,
+        "queue_alpha": analysis.alpha.get(item.question),
+        "adjudicated": item.adjudicated,
+        "kept": item.kept,
+        "tie": None,
+        "strength": item.strength,
+        "prompt": _prompt(payload),
+        "sample_id": None,
+        "response": None,
+        "chosen": None,
+        "rejected": None,
+        "chosen_sample_id": None,
+        "rejected_sample_id": None,
+        "rewriter": None,
         "character_id": (payload.get("character") or {}).get("id"),
         "guideline_version": queue.spec["guideline_version"],
         "question_set_version": queue.spec.get("question_set_version"),
@@ -116,8 +168,12 @@ def _consensus_base(queue: Queue, analysis: QueueAnalysis, item: ItemConsensus, 
         row["tie"] = item.answer == "tie" if item.answer is not None else None
         if item.answer in ("0", "1"):
             winner, loser = candidates[int(item.answer)], candidates[1 - int(item.answer)]
-            row.update(chosen=winner["text"], rejected=loser["text"], chosen_sample_id=winner.get("sample_id"),
-                       rejected_sample_id=loser.get("sample_id"))
+            row.update(
+                chosen=winner["text"],
+                rejected=loser["text"],
+                chosen_sample_id=winner.get("sample_id"),
+                rejected_sample_id=loser.get("sample_id"),
+            )
     else:
         row.update(sample_id=candidates[0].get("sample_id"), response=candidates[0]["text"])
     return row
@@ -157,5 +213,10 @@ def snapshot(lake_root: Path, *, refresh_catalog: bool = True) -> SnapshotResult
     if refresh_catalog:
         catalog.refresh(lake)
     consensus = rows["labels/consensus"]
-    return SnapshotResult(len(rows["labels/tasks"]), len(rows["labels/labels"]), len(consensus),
-                          sum(1 for r in consensus if r["kept"]), files)
+    return SnapshotResult(
+        len(rows["labels/tasks"]),
+        len(rows["labels/labels"]),
+        len(consensus),
+        sum(1 for r in consensus if r["kept"]),
+        files,
+    )

@@ -198,7 +198,9 @@ def release_rows(release: Path, kind: str) -> tuple[list[dict], str]:
     elif {"prompt", "completion"} <= columns:
         trl_type = "unpaired"
     else:
-        raise SourceError(f"{release}: not a preference, sft or unpaired release (columns: {', '.join(sorted(columns))})")
+        raise SourceError(
+            f"{release}: not a preference, sft or unpaired release (columns: {', '.join(sorted(columns))})"
+        )
     if (kind == "pairwise") != (trl_type == "preference"):
         need = "a preference release" if kind == "pairwise" else "an sft or unpaired release"
         raise SourceError(f"{kind} queues need {need}; {release} is a {trl_type} release")
@@ -218,26 +220,38 @@ def _release_row(row: dict, trl_type: str) -> dict:
     base = {k: row.get(k) for k in ("conversation_id", "turn", "source") if k in row}
     if trl_type == "preference":
         sample_id = row.get("sample_id")
-        return {**base, "prompt": row["prompt"], "response_a": _last_text(row["chosen"]),
-                "response_b": _last_text(row["rejected"]),
-                "sample_id_a": f"{sample_id}:chosen" if sample_id else None,
-                "sample_id_b": f"{sample_id}:rejected" if sample_id else None,
-                "origin_a": "chosen", "origin_b": "rejected"}
+        return {
+            **base,
+            "prompt": row["prompt"],
+            "response_a": _last_text(row["chosen"]),
+            "response_b": _last_text(row["rejected"]),
+            "sample_id_a": f"{sample_id}:chosen" if sample_id else None,
+            "sample_id_b": f"{sample_id}:rejected" if sample_id else None,
+            "origin_a": "chosen",
+            "origin_b": "rejected",
+        }
     if trl_type == "sft":
         messages = row["messages"] or []
         last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
         prompt = messages[:last] if last is not None else None
         response = messages[last]["content"] if last is not None else None
         return {**base, "sample_id": row.get("sample_id"), "prompt": prompt, "response": response}
-    return {**base, "sample_id": row.get("sample_id"), "prompt": row["prompt"], "response": _last_text(row["completion"])}
+    return {
+        **base,
+        "sample_id": row.get("sample_id"),
+        "prompt": row["prompt"],
+        "response": _last_text(row["completion"]),
+    }
 
 
 def _require(kind: str, rows: list[dict], required: tuple[str, ...]) -> None:
     present = set(rows[0]) if rows else set(required)
     missing = [c for c in required if c not in present]
     if missing:
-        raise SourceError(f"{kind} items need the columns {', '.join(required)}; the source lacks "
-                          f"{', '.join(missing)} (it has: {', '.join(sorted(present))})")
+        raise SourceError(
+            f"{kind} items need the columns {', '.join(required)}; the source lacks "
+            f"{', '.join(missing)} (it has: {', '.join(sorted(present))})"
+        )
 
 
 def _messages(prompt) -> list[dict] | None:
@@ -290,11 +304,20 @@ def rows_to_items(kind: str, rows: list[dict]) -> SourceItems:
         candidates = []
         for side, text in zip(sides, texts):
             suffix = f"_{side}" if side else ""
-            candidates.append({"sample_id": row.get(f"sample_id{suffix}"), "text": text,
-                               "model_version": row.get(f"model_version{suffix}"),
-                               "origin": row.get(f"origin{suffix}")})
-        payload = {"prompt": prompt, "character": _character(row, prompt), "candidates": candidates,
-                   "meta": {k: row.get(k) for k in ("conversation_id", "turn", "source")}}
+            candidates.append(
+                {
+                    "sample_id": row.get(f"sample_id{suffix}"),
+                    "text": text,
+                    "model_version": row.get(f"model_version{suffix}"),
+                    "origin": row.get(f"origin{suffix}"),
+                }
+            )
+        payload = {
+            "prompt": prompt,
+            "character": _character(row, prompt),
+            "candidates": candidates,
+            "meta": {k: row.get(k) for k in ("conversation_id", "turn", "source")},
+        }
         key = _key(*(c["sample_id"] for c in candidates)) or _content_key(payload)
         if key in seen:
             result.skipped["duplicate_item"] += 1

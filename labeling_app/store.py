@@ -166,12 +166,18 @@ class Store:
         if read_only:
             if not self.path.exists():
                 raise StoreError(f"no label store at {self.path}")
-            self.con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            self.con = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
+            self.con = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             self._init()
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA foreign_keys = ON")
@@ -227,7 +233,8 @@ class Store:
                 raise StoreError(f"a queue named {name!r} already exists")
             cur = con.execute(
                 "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, kind, per_item, source, json.dumps(spec, sort_keys=True), time.time(), created_by))
+                (name, kind, per_item, source, json.dumps(spec, sort_keys=True), time.time(), created_by),
+            )
             queue_id = cur.lastrowid
         return self.queue(queue_id)
 
@@ -238,12 +245,17 @@ class Store:
         """
         queue = self.queue(queue_id)
         now = time.time()
-        rows = [(queue_id, key, json.dumps(payload, ensure_ascii=False, sort_keys=True), queue.per_item, now)
-                for key, payload in items]
+        rows = [
+            (queue_id, key, json.dumps(payload, ensure_ascii=False, sort_keys=True), queue.per_item, now)
+            for key, payload in items
+        ]
         with self._write() as con:
             before = con.total_changes
-            con.executemany("INSERT OR IGNORE INTO tasks (queue_id, item_key, payload, per_item, created_at) "
-                            "VALUES (?, ?, ?, ?, ?)", rows)
+            con.executemany(
+                "INSERT OR IGNORE INTO tasks (queue_id, item_key, payload, per_item, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
             added = con.total_changes - before
             con.execute("UPDATE queues SET n_tasks = n_tasks + ? WHERE queue_id = ?", (added, queue_id))
         return added, len(rows) - added
@@ -284,7 +296,8 @@ class Store:
         expired = con.execute(
             "UPDATE assignments SET state = 'expired', finished_at = ? "
             "WHERE queue_id = ? AND state = 'open' AND assigned_at < ? RETURNING task_id",
-            (now, queue.queue_id, cutoff)).fetchall()
+            (now, queue.queue_id, cutoff),
+        ).fetchall()
         con.executemany("UPDATE tasks SET load = load - 1 WHERE task_id = ?", [(r[0],) for r in expired])
 
     def next_task(self, queue_id: int, annotator: str, *, now: float | None = None) -> Assignment | None:
@@ -295,47 +308,70 @@ class Store:
             self._expire_leases(con, queue, now)
             row = con.execute(
                 "SELECT task_id FROM assignments WHERE annotator = ? AND queue_id = ? AND state = 'open' "
-                "ORDER BY assigned_at LIMIT 1", (annotator, queue_id)).fetchone()
+                "ORDER BY assigned_at LIMIT 1",
+                (annotator, queue_id),
+            ).fetchone()
             if row is None:
                 row = con.execute(
                     "SELECT task_id FROM tasks INDEXED BY tasks_next "
                     "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
                     "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
-                    "ORDER BY load, task_id LIMIT 1", (queue_id, annotator)).fetchone()
+                    "ORDER BY load, task_id LIMIT 1",
+                    (queue_id, annotator),
+                ).fetchone()
                 if row is None:
                     return None
                 sides = side_mapping(row[0], annotator) if queue.kind == "pairwise" else None
-                con.execute("INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at) "
-                            "VALUES (?, ?, ?, 'open', ?, ?)",
-                            (row[0], annotator, queue_id, json.dumps(sides) if sides else None, now))
+                con.execute(
+                    "INSERT INTO assignments (task_id, annotator, queue_id, state, sides, assigned_at) "
+                    "VALUES (?, ?, ?, 'open', ?, ?)",
+                    (row[0], annotator, queue_id, json.dumps(sides) if sides else None, now),
+                )
                 con.execute("UPDATE tasks SET load = load + 1 WHERE task_id = ?", (row[0],))
         return self.assignment(row[0], annotator)
 
     def assignment(self, task_id: int, annotator: str) -> Assignment | None:
         """The annotator's assignment on this task (any state), or None when it was never theirs."""
-        row = self.con.execute("SELECT * FROM assignments WHERE task_id = ? AND annotator = ?",
-                               (task_id, annotator)).fetchone()
+        row = self.con.execute(
+            "SELECT * FROM assignments WHERE task_id = ? AND annotator = ?", (task_id, annotator)
+        ).fetchone()
         if row is None:
             return None
-        return Assignment(task=self.task(task_id), annotator=annotator,
-                          sides=json.loads(row["sides"]) if row["sides"] else None,
-                          assigned_at=row["assigned_at"], state=row["state"])
+        return Assignment(
+            task=self.task(task_id),
+            annotator=annotator,
+            sides=json.loads(row["sides"]) if row["sides"] else None,
+            assigned_at=row["assigned_at"],
+            state=row["state"],
+        )
 
     # -- writes of annotators and reviewers ------------------------------------------------------------
 
-    def submit(self, task_id: int, annotator: str, role: str, raw_value: dict, *, seconds: float | None = None,
-               submission_id: str | None = None, now: float | None = None) -> Submission:
+    def submit(
+        self,
+        task_id: int,
+        annotator: str,
+        role: str,
+        raw_value: dict,
+        *,
+        seconds: float | None = None,
+        submission_id: str | None = None,
+        now: float | None = None,
+    ) -> Submission:
         """Store an annotator's label for an item assigned to them (once: a repeat returns the first)."""
         now = time.time() if now is None else now
         submission_id = submission_id or uuid.uuid4().hex
         with self._write() as con:
-            existing = con.execute("SELECT label_id FROM labels WHERE submission_id = ? OR "
-                                   "(task_id = ? AND annotator = ? AND is_adjudication = 0)",
-                                   (submission_id, task_id, annotator)).fetchone()
+            existing = con.execute(
+                "SELECT label_id FROM labels WHERE submission_id = ? OR "
+                "(task_id = ? AND annotator = ? AND is_adjudication = 0)",
+                (submission_id, task_id, annotator),
+            ).fetchone()
             if existing:
                 return Submission(existing[0], created=False)
-            row = con.execute("SELECT state, sides FROM assignments WHERE task_id = ? AND annotator = ?",
-                              (task_id, annotator)).fetchone()
+            row = con.execute(
+                "SELECT state, sides FROM assignments WHERE task_id = ? AND annotator = ?", (task_id, annotator)
+            ).fetchone()
             if row is None:
                 raise StoreError(f"item {task_id} is not assigned to {annotator}")
             if row["state"] == "skipped":
@@ -347,16 +383,32 @@ class Store:
             cur = con.execute(
                 "INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
                 "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (task_id, task.queue_id, annotator, role, json.dumps(value, ensure_ascii=False, sort_keys=True),
-                 seconds, queue.spec["guideline_version"], _side_json(sides), now, submission_id))
+                (
+                    task_id,
+                    task.queue_id,
+                    annotator,
+                    role,
+                    json.dumps(value, ensure_ascii=False, sort_keys=True),
+                    seconds,
+                    queue.spec["guideline_version"],
+                    _side_json(sides),
+                    now,
+                    submission_id,
+                ),
+            )
             revived = 1 if row["state"] == "expired" else 0
-            con.execute("UPDATE assignments SET state = 'done', finished_at = ? WHERE task_id = ? AND annotator = ?",
-                        (now, task_id, annotator))
-            con.execute("UPDATE tasks SET n_labels = n_labels + 1, load = load + ? WHERE task_id = ?",
-                        (revived, task_id))
+            con.execute(
+                "UPDATE assignments SET state = 'done', finished_at = ? WHERE task_id = ? AND annotator = ?",
+                (now, task_id, annotator),
+            )
+            con.execute(
+                "UPDATE tasks SET n_labels = n_labels + 1, load = load + ? WHERE task_id = ?", (revived, task_id)
+            )
             completes = 1 if task.n_labels + 1 == task.per_item else 0
-            con.execute("UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
-                        (completes, task.queue_id))
+            con.execute(
+                "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
+                (completes, task.queue_id),
+            )
         return Submission(cur.lastrowid, created=True)
 
     def skip(self, task_id: int, annotator: str, reason: str, *, now: float | None = None) -> None:
@@ -366,20 +418,32 @@ class Store:
             raise StoreError("a skip needs a reason")
         now = time.time() if now is None else now
         with self._write() as con:
-            row = con.execute("SELECT state FROM assignments WHERE task_id = ? AND annotator = ?",
-                              (task_id, annotator)).fetchone()
+            row = con.execute(
+                "SELECT state FROM assignments WHERE task_id = ? AND annotator = ?", (task_id, annotator)
+            ).fetchone()
             if row is None:
                 raise StoreError(f"item {task_id} is not assigned to {annotator}")
             if row["state"] not in ("open", "expired"):
                 raise StoreError(f"item {task_id} is already {row['state']}")
-            con.execute("UPDATE assignments SET state = 'skipped', finished_at = ?, skip_reason = ? "
-                        "WHERE task_id = ? AND annotator = ?", (now, reason[:1000], task_id, annotator))
+            con.execute(
+                "UPDATE assignments SET state = 'skipped', finished_at = ?, skip_reason = ? "
+                "WHERE task_id = ? AND annotator = ?",
+                (now, reason[:1000], task_id, annotator),
+            )
             released = 1 if row["state"] == "open" else 0
-            con.execute("UPDATE tasks SET load = load - ?, n_skips = n_skips + 1 WHERE task_id = ?",
-                        (released, task_id))
+            con.execute(
+                "UPDATE tasks SET load = load - ?, n_skips = n_skips + 1 WHERE task_id = ?", (released, task_id)
+            )
 
-    def adjudicate(self, task_id: int, reviewer: str, raw_value: dict, *, submission_id: str | None = None,
-                   now: float | None = None) -> Submission:
+    def adjudicate(
+        self,
+        task_id: int,
+        reviewer: str,
+        raw_value: dict,
+        *,
+        submission_id: str | None = None,
+        now: float | None = None,
+    ) -> Submission:
         """Store a reviewer's decision on an item; the latest decision is the item's consensus."""
         now = time.time() if now is None else now
         submission_id = submission_id or uuid.uuid4().hex
@@ -393,16 +457,26 @@ class Store:
             cur = con.execute(
                 "INSERT INTO labels (task_id, queue_id, annotator, role, is_adjudication, value, seconds, "
                 "guideline_version, side_mapping, created_at, submission_id) VALUES (?, ?, ?, 'reviewer', 1, ?, NULL, ?, ?, ?, ?)",
-                (task_id, task.queue_id, reviewer, json.dumps(value, ensure_ascii=False, sort_keys=True),
-                 queue.spec["guideline_version"], _side_json([0, 1] if queue.kind == "pairwise" else None),
-                 now, submission_id))
+                (
+                    task_id,
+                    task.queue_id,
+                    reviewer,
+                    json.dumps(value, ensure_ascii=False, sort_keys=True),
+                    queue.spec["guideline_version"],
+                    _side_json([0, 1] if queue.kind == "pairwise" else None),
+                    now,
+                    submission_id,
+                ),
+            )
         return Submission(cur.lastrowid, created=True)
 
     # -- reads for progress, review and snapshots -------------------------------------------------------
 
     def count_labels(self, queue_id: int, annotator: str) -> int:
-        return self.con.execute("SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? "
-                                "AND is_adjudication = 0", (annotator, queue_id)).fetchone()[0]
+        return self.con.execute(
+            "SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? AND is_adjudication = 0",
+            (annotator, queue_id),
+        ).fetchone()[0]
 
     def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
         """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
@@ -444,8 +518,11 @@ class Store:
         return [dict(r) for r in rows]
 
     def skips(self, queue_id: int) -> list[dict]:
-        rows = self.con.execute("SELECT task_id, annotator, skip_reason, finished_at FROM assignments "
-                                "WHERE queue_id = ? AND state = 'skipped' ORDER BY finished_at", (queue_id,))
+        rows = self.con.execute(
+            "SELECT task_id, annotator, skip_reason, finished_at FROM assignments "
+            "WHERE queue_id = ? AND state = 'skipped' ORDER BY finished_at",
+            (queue_id,),
+        )
         return [dict(r) for r in rows]
 
     # -- erasure ----------------------------------------------------------------------------------------
@@ -470,8 +547,11 @@ class Store:
             return counts
         self.con.execute("PRAGMA secure_delete = ON")
         with self._write() as con:
-            queues = {row[0] for i in ids
-                      if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())}
+            queues = {
+                row[0]
+                for i in ids
+                if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())
+            }
             con.execute("DROP TRIGGER IF EXISTS labels_no_delete")
             for table in ("labels", "assignments", "tasks"):
                 before = con.total_changes
@@ -500,8 +580,10 @@ class Store:
         return 0 if busy else 1
 
 
-LABELS_NO_DELETE = ("CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
-                    "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END")
+LABELS_NO_DELETE = (
+    "CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
+    "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
+)
 RECOUNT_QUEUE = """UPDATE queues SET
     n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id),
     n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0),

@@ -50,8 +50,13 @@ def pairwise(raw: dict, sides: list[int]) -> dict:
     if choice == "tie" and strength is not None:
         raise LabelError("a tie has no strength")
     preferred = None if choice == "tie" else sides[0 if choice == "A" else 1]
-    return {"choice": choice, "preferred": preferred, "tie": choice == "tie", "strength": strength,
-            "reason": _note(raw, "reason")}
+    return {
+        "choice": choice,
+        "preferred": preferred,
+        "tie": choice == "tie",
+        "strength": strength,
+        "reason": _note(raw, "reason"),
+    }
 
 
 def questionnaire(raw: dict, questions: list[dict]) -> dict:
@@ -74,8 +79,9 @@ def questionnaire(raw: dict, questions: list[dict]) -> dict:
 
 def rewrite_diff(original: str, text: str) -> str:
     """A unified line diff of the rewrite against the original (empty when unchanged)."""
-    lines = difflib.unified_diff(original.splitlines(keepends=True), text.splitlines(keepends=True),
-                                 fromfile="original", tofile="rewrite", n=2)
+    lines = difflib.unified_diff(
+        original.splitlines(keepends=True), text.splitlines(keepends=True), fromfile="original", tofile="rewrite", n=2
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
@@ -88,8 +94,12 @@ def rewrite(raw: dict, original: str) -> dict:
         raise LabelError(f"the rewrite is longer than {MAX_REWRITE_CHARS:,} characters")
     text = text.replace("\r\n", "\n")
     changed = text.strip() != original.strip()
-    return {"text": text, "changed": changed, "diff": rewrite_diff(original, text) if changed else "",
-            "note": _note(raw, "note")}
+    return {
+        "text": text,
+        "changed": changed,
+        "diff": rewrite_diff(original, text) if changed else "",
+        "note": _note(raw, "note"),
+    }
 
 
 def rating(raw: dict, scale: dict) -> dict:

@@ -17,20 +17,38 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # Emoji and pictographs (plus the joiners and variation selectors that glue multi-code-point emoji).
-_EMOJI = re.compile(
-    "[\U0001F300-\U0001FAFF\U00002600-\U000027BF\U0001F000-\U0001F2FF\U0001F900-\U0001F9FF]"
-)
+_EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U0001f900-\U0001f9ff]")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+\S", re.MULTILINE)
-_TRAILING = re.compile("[\\s\"')\\]\u201d\U0001F300-\U0001FAFF\U00002600-\U000027BF\uFE0F\u200D]+$")
+_TRAILING = re.compile("[\\s\"')\\]\u201d\U0001f300-\U0001faff\U00002600-\U000027bf\ufe0f\u200d]+$")
 STOCK_OPENINGS = (
-    "as an ai", "as a language model", "as an artificial intelligence", "i'm just an ai", "i am just an ai",
-    "i feel", "great question", "what a great question", "certainly!", "absolutely!",
+    "as an ai",
+    "as a language model",
+    "as an artificial intelligence",
+    "i'm just an ai",
+    "i am just an ai",
+    "i feel",
+    "great question",
+    "what a great question",
+    "certainly!",
+    "absolutely!",
 )
 REFUSALS = (
-    "i can't help with", "i cannot help with", "i can't assist", "i cannot assist", "i'm sorry, but i can",
-    "i am sorry, but i can", "i'm not able to", "i am not able to", "i'm unable to", "i am unable to",
-    "i won't be able to", "i will not be able to", "i can't do that", "i cannot do that",
-    "i must decline", "i'm not comfortable",
+    "i can't help with",
+    "i cannot help with",
+    "i can't assist",
+    "i cannot assist",
+    "i'm sorry, but i can",
+    "i am sorry, but i can",
+    "i'm not able to",
+    "i am not able to",
+    "i'm unable to",
+    "i am unable to",
+    "i won't be able to",
+    "i will not be able to",
+    "i can't do that",
+    "i cannot do that",
+    "i must decline",
+    "i'm not comfortable",
 )
 WALL_OF_TEXT_TOKENS = 120
 EMOJI_FLOOD = 4
@@ -110,13 +128,17 @@ FEATURES: dict[str, Feature] = {
         Feature("emoji_flood", "bool", emoji_flood, 0.05, f"share of replies with >= {EMOJI_FLOOD} emoji"),
         Feature("contains_list", "bool", contains_list, 0.10, "share of replies with a bulleted or numbered list"),
         Feature("length_tokens", "number", length_tokens, 0.20, "whitespace tokens per reply", floor=10.0),
-        Feature("wall_of_text", "bool", wall_of_text, 0.05,
-                f"share of replies of >= {WALL_OF_TEXT_TOKENS} tokens without a paragraph break"),
+        Feature(
+            "wall_of_text",
+            "bool",
+            wall_of_text,
+            0.05,
+            f"share of replies of >= {WALL_OF_TEXT_TOKENS} tokens without a paragraph break",
+        ),
         Feature("ends_with_question", "bool", ends_with_question, 0.10, "share of replies ending with a question"),
         Feature("stock_opening", "bool", stock_opening, 0.05, "share of replies opening with a stock phrase"),
         Feature("refusal", "bool", refusal, 0.05, "share of replies with refusal phrasing"),
-        Feature("exclamation_density", "number", exclamation_density, 0.25, "exclamation marks per token",
-                floor=0.02),
+        Feature("exclamation_density", "number", exclamation_density, 0.25, "exclamation marks per token", floor=0.02),
         Feature("repeats_user", "bool", repeats_user, 0.05, "share of replies parroting the user's message"),
     )
 }
@@ -153,12 +175,15 @@ class Shift:
     def describe(self) -> str:
         unit = "" if self.kind == "bool" else " (relative)"
         mark = "FLAG " if self.flagged else ""
-        return (f"{mark}{self.feature}: {self.old:.3f} -> {self.new:.3f}, change {self.change:+.3f}{unit}, "
-                f"threshold {self.threshold:.2f}")
+        return (
+            f"{mark}{self.feature}: {self.old:.3f} -> {self.new:.3f}, change {self.change:+.3f}{unit}, "
+            f"threshold {self.threshold:.2f}"
+        )
 
 
-def compare(old: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]],
-            thresholds: dict[str, float] | None = None) -> list[Shift]:
+def compare(
+    old: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]], thresholds: dict[str, float] | None = None
+) -> list[Shift]:
     """Compare two groups of (context, response) rows feature by feature; `thresholds` overrides defaults."""
     unknown = set(thresholds or {}) - set(FEATURES)
     if unknown:

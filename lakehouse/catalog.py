@@ -47,12 +47,21 @@ CREATE OR REPLACE MACRO character_system_prompt(ch) AS
 """
 
 # Friendly names for tables that analysts query directly.
-ALIASES = {"exposures": "bronze_exposures", "preference_pairs": "bronze_preference_pairs",
-           "ingested_files": "meta_ingested_files", "labels": "labels_labels",
-           "models": "meta_models", "evals": "meta_evals", "candidates": "attributes_candidates",
-           "reward_scores": "attributes_reward_scores", "generations": "meta_generations",
-           "topic_labels": "attributes_topic_labels", "sample_report": "attributes_sample_report",
-           "erasures": "meta_erasures", "erasure_requests": "meta_erasure_requests"}
+ALIASES = {
+    "exposures": "bronze_exposures",
+    "preference_pairs": "bronze_preference_pairs",
+    "ingested_files": "meta_ingested_files",
+    "labels": "labels_labels",
+    "models": "meta_models",
+    "evals": "meta_evals",
+    "candidates": "attributes_candidates",
+    "reward_scores": "attributes_reward_scores",
+    "generations": "meta_generations",
+    "topic_labels": "attributes_topic_labels",
+    "sample_report": "attributes_sample_report",
+    "erasures": "meta_erasures",
+    "erasure_requests": "meta_erasure_requests",
+}
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
@@ -180,8 +189,8 @@ RUN_COLUMNS = {
     "recipe_hash": "VARCHAR",
     "code_version": "VARCHAR",
     "error": "VARCHAR",
-    "stages": 'STRUCT(name VARCHAR, rows_in BIGINT, rows_out BIGINT, '
-              'dropped STRUCT(reason VARCHAR, "rows" BIGINT)[], seconds DOUBLE, peak_rss_mb DOUBLE)[]',
+    "stages": "STRUCT(name VARCHAR, rows_in BIGINT, rows_out BIGINT, "
+    'dropped STRUCT(reason VARCHAR, "rows" BIGINT)[], seconds DOUBLE, peak_rss_mb DOUBLE)[]',
 }
 
 
@@ -241,10 +250,13 @@ def _create_lake_tables_view(con, lake: Lake, versions: dict[str, int]) -> None:
         version = str(versions[name]) if name in versions else "NULL"
         names = "\n".join(f.removeprefix(spec.name + "/") for f in files)
         snapshot_id = hashlib.sha256(names.encode()).hexdigest()[:16]  # as Lake.snapshot_id, at this version
-        rows.append(f"({_quote(spec.view)}, {_quote(spec.name)}, {version}::BIGINT, {len(files)}, "
-                    f"{_quote(snapshot_id)}, {_quote(spec.description)})")
+        rows.append(
+            f"({_quote(spec.view)}, {_quote(spec.name)}, {version}::BIGINT, {len(files)}, "
+            f"{_quote(snapshot_id)}, {_quote(spec.description)})"
+        )
     con.execute(
-        "CREATE VIEW lake_tables AS SELECT * FROM (VALUES " + ", ".join(rows)
+        "CREATE VIEW lake_tables AS SELECT * FROM (VALUES "
+        + ", ".join(rows)
         + ") AS t(view_name, table_name, version, files, snapshot_id, description)"
     )
 
@@ -286,7 +298,11 @@ def _readable_parquet(files: list[Path], problems: list[tuple[str, str]]) -> lis
 
 def _create_problems_view(con, problems: list[tuple[str, str]]) -> None:
     rows = ", ".join(f"({_quote(path)}, {_quote(problem)})" for path, problem in problems)
-    source = f"(VALUES {rows}) AS t(path, problem)" if rows else "(SELECT NULL::VARCHAR AS path, NULL::VARCHAR AS problem LIMIT 0)"
+    source = (
+        f"(VALUES {rows}) AS t(path, problem)"
+        if rows
+        else "(SELECT NULL::VARCHAR AS path, NULL::VARCHAR AS problem LIMIT 0)"
+    )
     con.execute(f"CREATE VIEW catalog_problems AS SELECT * FROM {source}")
 
 
@@ -338,8 +354,10 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
                    * EXCLUDE (filename)
             FROM read_parquet({listed}, filename = true, union_by_name = true)) r""")
     else:
-        con.execute("CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
-                    "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id, NULL::BOOLEAN AS superseded LIMIT 0")
+        con.execute(
+            "CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
+            "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id, NULL::BOOLEAN AS superseded LIMIT 0"
+        )
 
 
 def text_layer_table(lake: Lake, versions: dict[str, int] | None = None) -> TableSpec:
@@ -374,8 +392,13 @@ def build(con, lake: Lake, versions: dict[str, int] | None = None) -> dict[str, 
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
     layer = text_layer(lake, versions)
     scrubbed = layer == table_registry.SILVER_CONVERSATIONS.view
-    con.execute(CONVERSATIONS_SQL.format(text_layer=layer, layer=layer.split("_")[0],
-                                         pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]"))
+    con.execute(
+        CONVERSATIONS_SQL.format(
+            text_layer=layer,
+            layer=layer.split("_")[0],
+            pii_counts="pii_counts" if scrubbed else "NULL::STRUCT(entity_type VARCHAR, count INTEGER)[]",
+        )
+    )
     con.execute(TURNS_SQL)
     con.execute(LAST_USER_MESSAGE_SQL)
     con.execute(SAMPLES_SQL)

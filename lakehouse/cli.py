@@ -35,7 +35,12 @@ FORMATS = ("table", "csv", "json")
 
 @app.command()
 def sql(
-    query: Annotated[Optional[str], typer.Argument(help="One SELECT statement (read-only: other statements are refused); omit it for an interactive prompt.")] = None,
+    query: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="One SELECT statement (read-only: other statements are refused); omit it for an interactive prompt."
+        ),
+    ] = None,
     lake: LakeOption = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format (csv and json print all).")] = 50,
@@ -81,8 +86,11 @@ def lake_versions(lake: LakeOption = None) -> None:
 
 
 @lake_app.command("history")
-def lake_history(table: Annotated[str, typer.Argument(help="Table name, e.g. bronze/conversations.")],
-                 lake: LakeOption = None, limit: int = 20) -> None:
+def lake_history(
+    table: Annotated[str, typer.Argument(help="Table name, e.g. bronze/conversations.")],
+    lake: LakeOption = None,
+    limit: int = 20,
+) -> None:
     """A table's Delta commits, newest first: version, time, operation, partial flag."""
     import datetime as dt
 
@@ -102,7 +110,9 @@ def lake_history(table: Annotated[str, typer.Argument(help="Table name, e.g. bro
 @lake_app.command("vacuum")
 def lake_vacuum(
     lake: LakeOption = None,
-    retention_hours: Annotated[float, typer.Option(min=0, help="Keep the files of versions this recent (time travel reaches this far).")] = 168,
+    retention_hours: Annotated[
+        float, typer.Option(min=0, help="Keep the files of versions this recent (time travel reaches this far).")
+    ] = 168,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Delete data files no version of the last --retention-hours uses and staging of dead writers;
@@ -135,7 +145,9 @@ def retention(
     keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
     lake: LakeOption = None,
     as_of: Annotated[Optional[str], typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
-    table: Annotated[Optional[list[str]], typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
+    table: Annotated[
+        Optional[list[str]], typer.Option(help="Table(s) to purge (default: the raw-text tables).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""
@@ -156,8 +168,14 @@ def retention(
     removed = policy.purge(the_lake, purges)
     stats = StageStats("retention", rows_in=len(purges), rows_out=0)
     stats.drop("expired_partition", len(purges))
-    record = RunRecord(new_run_id("retention"), "retention", str(the_lake.root), status="succeeded",
-                       stages=[stats], finished_at=utc_now())
+    record = RunRecord(
+        new_run_id("retention"),
+        "retention",
+        str(the_lake.root),
+        status="succeeded",
+        stages=[stats],
+        finished_at=utc_now(),
+    )
     write_run(the_lake, record)
     catalog.refresh(the_lake)
     typer.echo(f"deleted {len(purges)} partitions ({removed} files)")

@@ -48,40 +48,52 @@ ERASED_TEXT = "<erased>"
 SAMPLE_SUFFIX = r":[0-9]+$"  # sample id = <conversation_id>:<turn>
 
 COUNT = pa.struct([("table", pa.string()), ("rows", pa.int64()), ("redacted", pa.int64())])
-ERASURES_SCHEMA = pa.schema([
-    pa.field("erasure_id", pa.string(), nullable=False),
-    pa.field("requested_by", pa.string(), nullable=False),
-    pa.field("requested_at", UTC_TS, nullable=False),
-    pa.field("erased_at", UTC_TS, nullable=False),
-    pa.field("reason", pa.string()),
-    pa.field("request_id", pa.string()),
-    pa.field("subject_salt", pa.string(), nullable=False),
-    pa.field("subject_hash", pa.string(), nullable=False),
-    pa.field("counts", pa.list_(COUNT), nullable=False),
-    pa.field("rows_deleted", pa.int64(), nullable=False),
-    pa.field("files_rewritten", pa.int64(), nullable=False),
-    pa.field("superseded_releases", pa.list_(pa.string()), nullable=False),
-    pa.field("models_affected", pa.list_(pa.string()), nullable=False),
-    pa.field("seconds", pa.float64(), nullable=False),
-])
-REQUESTS_SCHEMA = pa.schema([
-    pa.field("request_id", pa.string(), nullable=False),
-    pa.field("requested_by", pa.string(), nullable=False),
-    pa.field("requested_at", UTC_TS, nullable=False),
-    pa.field("reason", pa.string()),
-    pa.field("pseudonym", pa.string()),  # only while pending; cleared when applied
-    pa.field("subject_salt", pa.string(), nullable=False),
-    pa.field("subject_hash", pa.string(), nullable=False),
-    pa.field("status", pa.string(), nullable=False),
-    pa.field("erasure_id", pa.string()),
-    pa.field("applied_at", UTC_TS),
-])
-ERASURES = tables.register(TableSpec(
-    "meta/erasures", ERASURES_SCHEMA,
-    description="One row per erasure: who, when, rows per table, superseded releases; a salted hash, never the id."))
-ERASURE_REQUESTS = tables.register(TableSpec(
-    "meta/erasure_requests", REQUESTS_SCHEMA,
-    description="Queued erasure requests (`flywheel erase --queue`), applied by the `erase` recipe stage."))
+ERASURES_SCHEMA = pa.schema(
+    [
+        pa.field("erasure_id", pa.string(), nullable=False),
+        pa.field("requested_by", pa.string(), nullable=False),
+        pa.field("requested_at", UTC_TS, nullable=False),
+        pa.field("erased_at", UTC_TS, nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("request_id", pa.string()),
+        pa.field("subject_salt", pa.string(), nullable=False),
+        pa.field("subject_hash", pa.string(), nullable=False),
+        pa.field("counts", pa.list_(COUNT), nullable=False),
+        pa.field("rows_deleted", pa.int64(), nullable=False),
+        pa.field("files_rewritten", pa.int64(), nullable=False),
+        pa.field("superseded_releases", pa.list_(pa.string()), nullable=False),
+        pa.field("models_affected", pa.list_(pa.string()), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+    ]
+)
+REQUESTS_SCHEMA = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("requested_by", pa.string(), nullable=False),
+        pa.field("requested_at", UTC_TS, nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("pseudonym", pa.string()),  # only while pending; cleared when applied
+        pa.field("subject_salt", pa.string(), nullable=False),
+        pa.field("subject_hash", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("erasure_id", pa.string()),
+        pa.field("applied_at", UTC_TS),
+    ]
+)
+ERASURES = tables.register(
+    TableSpec(
+        "meta/erasures",
+        ERASURES_SCHEMA,
+        description="One row per erasure: who, when, rows per table, superseded releases; a salted hash, never the id.",
+    )
+)
+ERASURE_REQUESTS = tables.register(
+    TableSpec(
+        "meta/erasure_requests",
+        REQUESTS_SCHEMA,
+        description="Queued erasure requests (`flywheel erase --queue`), applied by the `erase` recipe stage.",
+    )
+)
 
 
 class ErasureError(Exception):
@@ -154,8 +166,9 @@ def find_pseudonyms(lake: Lake, candidates: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def subject_for(lake: Lake, pseudonym: str, *, clear_id: str | None = None,
-                is_clear_id: Callable[[str], bool] | None = None) -> Subject:
+def subject_for(
+    lake: Lake, pseudonym: str, *, clear_id: str | None = None, is_clear_id: Callable[[str], bool] | None = None
+) -> Subject:
     """The subject with every conversation id the identity tables give for the pseudonym."""
     conversations: set[str] = set()
     for spec in identity_tables():
@@ -182,8 +195,12 @@ class TableRule:
 
 def id_columns(schema: pa.Schema) -> list[str]:
     """Columns the generic rule understands: `user_id`, `*conversation_id`, `*sample_id` (strings)."""
-    return [f.name for f in schema if pa.types.is_string(f.type)
-            and (f.name == "user_id" or f.name.endswith("conversation_id") or f.name.endswith("sample_id"))]
+    return [
+        f.name
+        for f in schema
+        if pa.types.is_string(f.type)
+        and (f.name == "user_id" or f.name.endswith("conversation_id") or f.name.endswith("sample_id"))
+    ]
 
 
 def conversation_of(sample_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -216,6 +233,7 @@ def generic_delete(subject: Subject, columns: Iterable[str]) -> Callable[[pa.Tab
         for name in names:
             mask = pc.or_(mask, owned(subject, name, table[name]))
         return mask
+
     return delete
 
 
@@ -233,7 +251,9 @@ def redact_references(subject: Subject, columns: Iterable[str]) -> Callable[[pa.
         changed = _false(table.num_rows)
         for name in names:
             values = table[name]
-            hit = pc.fill_null(pc.or_(owned(subject, "conversation_id", values), owned(subject, "sample_id", values)), False)
+            hit = pc.fill_null(
+                pc.or_(owned(subject, "conversation_id", values), owned(subject, "sample_id", values)), False
+            )
             if not pc.any(hit).as_py():
                 continue
             tokens = [subject.token(v) if h else v for v, h in zip(values.to_pylist(), hit.to_pylist())]
@@ -241,6 +261,7 @@ def redact_references(subject: Subject, columns: Iterable[str]) -> Callable[[pa.
             table = table.set_column(index, table.schema.field(name), pa.array(tokens, values.type))
             changed = pc.or_(changed, hit)
         return table, int(pc.sum(changed).as_py() or 0)
+
     return redact
 
 
@@ -354,11 +375,15 @@ class Plan:
         return not self.files and not any(self.outside.values()) and not self.releases
 
     def lines(self, verb: str = "would delete") -> list[str]:
-        out = [f"{verb} {d:,} rows from {t}" + (f" (and redact {r:,} references)" if r else "")
-               for t, (d, r) in self.counts().items()]
+        out = [
+            f"{verb} {d:,} rows from {t}" + (f" (and redact {r:,} references)" if r else "")
+            for t, (d, r) in self.counts().items()
+        ]
         out += [f"{verb} {n:,} {what}" for what, n in self.outside.items() if n]
-        out += [f"{'would mark' if verb.startswith('would') else 'marked'} superseded: {ref} ({n:,} rows)"
-                for ref, n in sorted(self.releases.items())]
+        out += [
+            f"{'would mark' if verb.startswith('would') else 'marked'} superseded: {ref} ({n:,} rows)"
+            for ref, n in sorted(self.releases.items())
+        ]
         out += [f"warning: table {t} has files but no eraser covers it" for t in self.unchecked]
         return out or ["nothing of this user is in the lake"]
 
@@ -367,7 +392,9 @@ def new_erasure_id() -> str:
     return f"er-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _collect_rules(lake: Lake, subject: Subject, found: list[Eraser]) -> tuple[list[TableRule], set[str], dict[str, str]]:
+def _collect_rules(
+    lake: Lake, subject: Subject, found: list[Eraser]
+) -> tuple[list[TableRule], set[str], dict[str, str]]:
     rules: dict[str, TableRule] = {}
     handled, exempt = set(), {}
     for eraser in found:
@@ -415,8 +442,9 @@ def plan(lake: Lake, subject: Subject, found: list[Eraser] | None = None) -> Pla
     """Every file to rewrite, every count, every release to supersede; reads only, writes nothing."""
     found = erasers() if found is None else found
     rules, unchecked, exempt = table_rules(lake, subject, found)
-    files = [fp for rule in rules for path in lake.files(rule.table)
-             if (fp := _plan_file(lake, rule, path)) is not None]
+    files = [
+        fp for rule in rules for path in lake.files(rule.table) if (fp := _plan_file(lake, rule, path)) is not None
+    ]
     outside: dict[str, int] = {}
     for eraser in found:
         outside.update(eraser.outside(lake, subject, apply=False))
@@ -476,8 +504,15 @@ def _models_trained_on(lake: Lake, refs: list[str]) -> list[str]:
     return sorted(rows["run_id"].to_pylist())
 
 
-def apply(lake: Lake, the_plan: Plan, *, requested_by: str, reason: str | None = None,
-          request_id: str | None = None, requested_at: dt.datetime | None = None) -> Erasure:
+def apply(
+    lake: Lake,
+    the_plan: Plan,
+    *,
+    requested_by: str,
+    reason: str | None = None,
+    request_id: str | None = None,
+    requested_at: dt.datetime | None = None,
+) -> Erasure:
     """Carry out a plan: stores outside the lake first (idempotent), releases marked superseded, then every
     table rewrite, the bookkeeping, the log row and the requests' status in one lake commit. An
     interruption before the commit leaves the user in the lake, so running the erasure again finishes it."""
@@ -495,8 +530,17 @@ def apply(lake: Lake, the_plan: Plan, *, requested_by: str, reason: str | None =
         renames = {str(item.path.relative_to(lake.root)): _rewrite(lake, tx, item) for item in the_plan.files}
         for eraser in the_plan.erasers:
             eraser.after(lake, tx, renames)
-        record = _record(lake, the_plan, outside, requested_by=requested_by, reason=reason, request_id=request_id,
-                         requested_at=requested_at or now, erased_at=now, seconds=time.perf_counter() - start)
+        record = _record(
+            lake,
+            the_plan,
+            outside,
+            requested_by=requested_by,
+            reason=reason,
+            request_id=request_id,
+            requested_at=requested_at or now,
+            erased_at=now,
+            seconds=time.perf_counter() - start,
+        )
         tx.write(ERASURES, pa.Table.from_pylist([record], schema=ERASURES_SCHEMA))
         _close_requests(lake, tx, subject.pseudonym, erasure_id, now)
     return Erasure(record, the_plan)
@@ -507,10 +551,17 @@ def _record(lake: Lake, the_plan: Plan, outside: dict[str, int], **fields) -> di
     counts = [{"table": t, "rows": d, "redacted": r} for t, (d, r) in the_plan.counts().items()]
     counts += [{"table": what, "rows": n, "redacted": 0} for what, n in sorted(outside.items())]
     refs = sorted(the_plan.releases)
-    return {"erasure_id": the_plan.erasure_id, **fields, "subject_salt": salt, "subject_hash": digest,
-            "counts": counts, "rows_deleted": the_plan.rows,
-            "files_rewritten": len(the_plan.files), "superseded_releases": refs,
-            "models_affected": _models_trained_on(lake, refs)}
+    return {
+        "erasure_id": the_plan.erasure_id,
+        **fields,
+        "subject_salt": salt,
+        "subject_hash": digest,
+        "counts": counts,
+        "rows_deleted": the_plan.rows,
+        "files_rewritten": len(the_plan.files),
+        "superseded_releases": refs,
+        "models_affected": _models_trained_on(lake, refs),
+    }
 
 
 # -- the log and the request queue ---------------------------------------------------------------------------
@@ -543,9 +594,18 @@ def queue_request(lake: Lake, pseudonym: str, *, requested_by: str, reason: str 
     now = dt.datetime.now(dt.timezone.utc)
     request_id = f"rq-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     salt, digest = salted(pseudonym)
-    row = {"request_id": request_id, "requested_by": requested_by, "requested_at": now, "reason": reason,
-           "pseudonym": pseudonym, "subject_salt": salt, "subject_hash": digest, "status": "pending",
-           "erasure_id": None, "applied_at": None}
+    row = {
+        "request_id": request_id,
+        "requested_by": requested_by,
+        "requested_at": now,
+        "reason": reason,
+        "pseudonym": pseudonym,
+        "subject_salt": salt,
+        "subject_hash": digest,
+        "status": "pending",
+        "erasure_id": None,
+        "applied_at": None,
+    }
     with lake.transaction() as tx:
         # purge: a pseudonym must not outlive its request in an older version's file
         tx.replace(ERASURE_REQUESTS, pa.Table.from_pylist(requests(lake) + [row], schema=REQUESTS_SCHEMA), purge=True)

@@ -137,8 +137,10 @@ class Lake:
         """This lake, or LakeNotFoundError when its directory does not exist (read-only commands use it so
         that a mistyped `--lake` is an error, never a new empty lake)."""
         if not self.exists():
-            raise LakeNotFoundError(f"no lake at {self.root} (check --lake / $FLYWHEEL_LAKE, or create one with "
-                                    "`flywheel ingest` or `make curate`)")
+            raise LakeNotFoundError(
+                f"no lake at {self.root} (check --lake / $FLYWHEEL_LAKE, or create one with "
+                "`flywheel ingest` or `make curate`)"
+            )
         return self
 
     @property
@@ -183,13 +185,16 @@ class Lake:
         try:
             return DeltaTable(str(self.table_dir(spec)), version=version, without_files=without_files)
         except Exception as exc:
-            raise LakeError(f"cannot read version {version if version is not None else 'latest'} of table "
-                            f"{spec.name}: {exc}") from exc
+            raise LakeError(
+                f"cannot read version {version if version is not None else 'latest'} of table {spec.name}: {exc}"
+            ) from exc
 
     def _remember(self, spec: TableSpec, delta) -> Snapshot:
         actions = pa.table(delta.get_add_actions(flatten=True)).select(["path", "size_bytes"])
         paths = actions.column("path").to_pylist()
-        snap = Snapshot(delta.version(), tuple(sorted(paths)), dict(zip(paths, actions.column("size_bytes").to_pylist())))
+        snap = Snapshot(
+            delta.version(), tuple(sorted(paths)), dict(zip(paths, actions.column("size_bytes").to_pylist()))
+        )
         self._versions[(spec.name, snap.version)] = snap
         return snap
 
@@ -278,11 +283,17 @@ class Lake:
         if spec.partitioned:
             partitioning = ds.partitioning(pa.schema([("day", pa.date32())]), flavor="hive")
             schema = schema.append(pa.field("day", pa.date32()))
-        return ds.dataset([str(p) for p in self.files(spec, version)], schema=schema, format="parquet",
-                          partitioning=partitioning, partition_base_dir=str(self.table_dir(spec)))
+        return ds.dataset(
+            [str(p) for p in self.files(spec, version)],
+            schema=schema,
+            format="parquet",
+            partitioning=partitioning,
+            partition_base_dir=str(self.table_dir(spec)),
+        )
 
-    def read(self, table: str | TableSpec, columns: list[str] | None = None, filter=None,
-             version: int | None = None) -> pa.Table:
+    def read(
+        self, table: str | TableSpec, columns: list[str] | None = None, filter=None, version: int | None = None
+    ) -> pa.Table:
         return self.dataset(table, version=version).to_table(columns=columns, filter=filter)
 
     def read_file(self, path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -306,8 +317,9 @@ class PartitionedWriter:
     over every `max_rows_per_file` rows.
     """
 
-    def __init__(self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 25_000,
-                 max_rows_per_file: int = 2_000_000):
+    def __init__(
+        self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000
+    ):
         self.tx = tx
         self.spec = spec
         self.buffer_rows = buffer_rows
@@ -576,8 +588,13 @@ class Transaction:
                 plan = {name: self._plan(get(name)) for name in names}
                 plan = {name: entry for name, entry in plan.items() if entry is not None}
                 if plan:
-                    record = {"seq": _next_sequence(self.lake), "txid": self.txid, "partial": self.partial,
-                              "tables": plan, "purge": sorted(self.purge)}
+                    record = {
+                        "seq": _next_sequence(self.lake),
+                        "txid": self.txid,
+                        "partial": self.partial,
+                        "tables": plan,
+                        "purge": sorted(self.purge),
+                    }
                     intent = self.lake.root / TXLOG / f"{record['seq']:020d}.json"
                     atomic_write_bytes(intent, json.dumps(record).encode())
                     self.created = []  # the intent now refers to them: the next writer commits them
@@ -603,7 +620,8 @@ class Transaction:
             raise ConflictError(
                 f"{spec.name} changed while this command ran: it read version {base} and another writer has "
                 f"since committed version {latest.version}. Nothing was committed; run the command again "
-                "(it will build on the other writer's data).")
+                "(it will build on the other writer's data)."
+            )
         if delta is not None:
             _check_schema(self.lake, spec, delta)
         live = set(latest.files)
@@ -616,9 +634,11 @@ class Transaction:
         if not add_paths and not removes and spec.name not in self.touched:
             return None
         directory = self.lake.table_dir(spec)
-        return {"add": [{"path": p, "size": (directory / p).stat().st_size, "rows": adds[p]} for p in add_paths],
-                "remove": [{"path": p, "size": latest.sizes.get(p)} for p in sorted(removes)],
-                "read_version": base}
+        return {
+            "add": [{"path": p, "size": (directory / p).stat().st_size, "rows": adds[p]} for p in add_paths],
+            "remove": [{"path": p, "size": latest.sizes.get(p)} for p in sorted(removes)],
+            "read_version": base,
+        }
 
     def _finish(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -645,7 +665,8 @@ def _check_schema(lake: Lake, spec: TableSpec, delta) -> None:
     if json.loads(on_disk.to_json()) != json.loads(expected.to_json()):
         raise SchemaMismatchError(
             f"table {spec.name} in {lake.root} has another schema than lakehouse/schemas.py declares "
-            f"(on disk: {on_disk.to_json()}; expected: {expected.to_json()}); rebuild the lake or migrate it")
+            f"(on disk: {on_disk.to_json()}; expected: {expected.to_json()}); rebuild the lake or migrate it"
+        )
 
 
 def _next_sequence(lake: Lake) -> int:
@@ -689,23 +710,40 @@ def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
         uri = str(lake.table_dir(spec))
         partition_by = ["day"] if spec.partitioned else None
         if not lake.is_table(spec):
-            DeltaTable.create(uri, delta_schema(spec), partition_by=partition_by, mode="ignore",
-                              configuration=TABLE_CONFIGURATION)
+            DeltaTable.create(
+                uri, delta_schema(spec), partition_by=partition_by, mode="ignore", configuration=TABLE_CONFIGURATION
+            )
         delta = (opened or {}).get(name) or DeltaTable(uri)
         done = delta.transaction_version(APP_ID)
         if done is not None and done >= record["seq"]:
             continue
-        actions = [AddAction(a["path"], a["size"], _partition_values(spec, a["path"]), now_ms, True,
-                             json.dumps({"numRecords": a["rows"]})) for a in entry["add"]]
-        actions += [RemoveAction(r["path"], True, now_ms, r["size"], _partition_values(spec, r["path"]))
-                    for r in entry["remove"]]
+        actions = [
+            AddAction(
+                a["path"],
+                a["size"],
+                _partition_values(spec, a["path"]),
+                now_ms,
+                True,
+                json.dumps({"numRecords": a["rows"]}),
+            )
+            for a in entry["add"]
+        ]
+        actions += [
+            RemoveAction(r["path"], True, now_ms, r["size"], _partition_values(spec, r["path"]))
+            for r in entry["remove"]
+        ]
         metadata = {PARTIAL_KEY: bool(record["partial"]), "flywheel.txid": record["txid"]}
         if entry.get("read_version") is not None:
             metadata["readVersion"] = int(entry["read_version"])
         delta.create_write_transaction(
-            actions, "append", delta.schema(), partition_by=partition_by,
-            commit_properties=CommitProperties(custom_metadata=metadata,
-                                               app_transactions=[AppTransaction(APP_ID, record["seq"])]))
+            actions,
+            "append",
+            delta.schema(),
+            partition_by=partition_by,
+            commit_properties=CommitProperties(
+                custom_metadata=metadata, app_transactions=[AppTransaction(APP_ID, record["seq"])]
+            ),
+        )
         fault_point()
     for relative in record.get("purge", []):
         (lake.root / relative).unlink(missing_ok=True)
@@ -738,8 +776,10 @@ def vacuum(lake: Lake, retention_hours: float = VACUUM_RETENTION_HOURS, dry_run:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LakeError("a writer is running on this lake; vacuum deletes nothing while one is "
-                            "(run it again when the other command has finished)") from None
+            raise LakeError(
+                "a writer is running on this lake; vacuum deletes nothing while one is "
+                "(run it again when the other command has finished)"
+            ) from None
         try:
             with commit_lock(lake):
                 roll_forward(lake)
@@ -747,8 +787,11 @@ def vacuum(lake: Lake, retention_hours: float = VACUUM_RETENTION_HOURS, dry_run:
             for name in sorted(TABLES):
                 if lake.is_table(name):
                     found = DeltaTable(str(lake.table_dir(name))).vacuum(
-                        retention_hours=int(retention_hours), dry_run=dry_run,
-                        enforce_retention_duration=False, full=True)
+                        retention_hours=int(retention_hours),
+                        dry_run=dry_run,
+                        enforce_retention_duration=False,
+                        full=True,
+                    )
                     if found:
                         removed[name] = sorted(found)
             if lake.staging_root.is_dir() and not dry_run:
@@ -779,8 +822,11 @@ def migrate(lake: Lake) -> dict[str, int]:
             directory = lake.table_dir(spec)
             if lake.is_table(spec) or not directory.is_dir():
                 continue
-            found = sorted(p for p in directory.rglob("*.parquet")
-                           if not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts))
+            found = sorted(
+                p
+                for p in directory.rglob("*.parquet")
+                if not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts)
+            )
             for path in found:
                 if not pq.read_schema(path).equals(spec.schema, check_metadata=False):
                     raise SchemaMismatchError(f"{path} does not have the schema of table {name}; not migrated")
@@ -792,6 +838,8 @@ def migrate(lake: Lake) -> dict[str, int]:
     if old_staging.is_dir():  # the earlier format's staging: committed records were rolled forward on open
         for entry in old_staging.iterdir():
             if (entry / "_COMMIT.json").exists():
-                raise LakeError(f"{entry} holds an unfinished commit of the earlier format: open the lake with "
-                                "the earlier version of flywheel once, then migrate")
+                raise LakeError(
+                    f"{entry} holds an unfinished commit of the earlier format: open the lake with "
+                    "the earlier version of flywheel once, then migrate"
+                )
     return adopted

@@ -72,12 +72,29 @@ def forget_stale(lake: Lake, stage: str, config_hash: str, inputs: list[Path], t
     tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(keep, schema=schemas.PROCESSED_FILES))
 
 
-def record(lake: Lake, tx: Transaction, stage: str, config_hash: str, input_file: str, output_files: list[str],
-           rows: int, run_id: str) -> None:
+def record(
+    lake: Lake,
+    tx: Transaction,
+    stage: str,
+    config_hash: str,
+    input_file: str,
+    output_files: list[str],
+    rows: int,
+    run_id: str,
+) -> None:
     """Add one processed input file to the ledger in `tx` (the ledger table is rewritten whole: it is small)."""
     entries = [r for r in _rows(lake, tx) if not (r["stage"] == stage and r["input_file"] == input_file)]
-    entries.append({"stage": stage, "config_hash": config_hash, "input_file": input_file,
-                    "output_files": output_files, "rows": rows, "run_id": run_id, "processed_at": utc_now()})
+    entries.append(
+        {
+            "stage": stage,
+            "config_hash": config_hash,
+            "input_file": input_file,
+            "output_files": output_files,
+            "rows": rows,
+            "run_id": run_id,
+            "processed_at": utc_now(),
+        }
+    )
     entries.sort(key=lambda r: (r["stage"], r["input_file"]))
     tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(entries, schema=schemas.PROCESSED_FILES))
 
@@ -89,19 +106,39 @@ def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> boo
     rows = [r for r in _rows(lake) if r["stage"] == stage]
     if not rows or {r["input_file"] for r in rows} != names or any(r["config_hash"] != config_hash for r in rows):
         return False
-    live = {str(p.relative_to(lake.root)) for spec in {lake.table_of(f).name for r in rows for f in r["output_files"]}
-            for p in lake.files(spec)}
+    live = {
+        str(p.relative_to(lake.root))
+        for spec in {lake.table_of(f).name for r in rows for f in r["output_files"]}
+        for p in lake.files(spec)
+    }
     return all(f in live for r in rows for f in r["output_files"])
 
 
-def record_table(lake: Lake, tx: Transaction, stage: str, config_hash: str, inputs: list[Path],
-                 output_files: list[str], rows: int, run_id: str) -> None:
+def record_table(
+    lake: Lake,
+    tx: Transaction,
+    stage: str,
+    config_hash: str,
+    inputs: list[Path],
+    output_files: list[str],
+    rows: int,
+    run_id: str,
+) -> None:
     """Replace, in `tx`, a whole-table stage's ledger rows: every input file maps to all of `output_files`
     (`rows` is the number of rows the stage read)."""
     now = utc_now()
     entries = [r for r in _rows(lake, tx) if r["stage"] != stage]
-    entries += [{"stage": stage, "config_hash": config_hash, "input_file": str(p.relative_to(lake.root)),
-                 "output_files": sorted(output_files), "rows": rows, "run_id": run_id, "processed_at": now}
-                for p in inputs]
+    entries += [
+        {
+            "stage": stage,
+            "config_hash": config_hash,
+            "input_file": str(p.relative_to(lake.root)),
+            "output_files": sorted(output_files),
+            "rows": rows,
+            "run_id": run_id,
+            "processed_at": now,
+        }
+        for p in inputs
+    ]
     entries.sort(key=lambda r: (r["stage"], r["input_file"]))
     tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(entries, schema=schemas.PROCESSED_FILES))

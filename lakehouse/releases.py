@@ -41,8 +41,17 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # they are left out of the content hash so that the same inputs and recipe give the same hash.
 VOLATILE_FIELDS = ("version", "created_at", "code_version", "packages", "content_hash")
 STREAM_ROW_GROUP = 50_000
-PACKAGES = ("pyarrow", "duckdb", "polars", "datasets", "trl", "transformers", "datasketch",
-            "presidio-analyzer", "sentence-transformers")
+PACKAGES = (
+    "pyarrow",
+    "duckdb",
+    "polars",
+    "datasets",
+    "trl",
+    "transformers",
+    "datasketch",
+    "presidio-analyzer",
+    "sentence-transformers",
+)
 
 LEAK_SCANNER_GROUP = "flywheel.leak_scanners"
 LEAK_SCAN_MODES = ("required", "skip")
@@ -53,10 +62,21 @@ SHOWN_ROWS = 20
 # the record hashes ingest makes (`<source>-<16 hex digits of xxh3>`: `hh-cb5545ca83f02695-chosen:1`, which
 # would otherwise pass for an IBAN now and then), the simulator's numbered ids (`sim-0000123`) and UUIDs.
 # Masking them also keeps a million ids full of digits away from the detector.
-ID_COLUMNS = frozenset({"sample_id", "conversation_id", "chosen_sample_id", "rejected_sample_id", "dedup_cluster",
-                        "character_id", "prompt_ref"})
-OPAQUE_ID = (r"\b(?:(?:hh|openai|sharegpt|persona-chat|persona)-[0-9a-f]{16}|sim-[0-9]{7,}"
-             r"|(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))\b")
+ID_COLUMNS = frozenset(
+    {
+        "sample_id",
+        "conversation_id",
+        "chosen_sample_id",
+        "rejected_sample_id",
+        "dedup_cluster",
+        "character_id",
+        "prompt_ref",
+    }
+)
+OPAQUE_ID = (
+    r"\b(?:(?:hh|openai|sharegpt|persona-chat|persona)-[0-9a-f]{16}|sim-[0-9]{7,}"
+    r"|(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))\b"
+)
 
 
 class ReleaseError(Exception):
@@ -92,9 +112,11 @@ def refusal(name: str, report) -> str:
     kinds = Counter(leak.entity_type for leak in report.leaks)
     shown = "; ".join(f"{ref} ({', '.join(found)})" for ref, found in list(rows.items())[:SHOWN_ROWS])
     more = f"; and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
-    return (f"release {name} refused: the leak scan found high-risk identifiers "
-            f"({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}) in {len(rows)} rows: {shown}{more}. "
-            "Nothing was published; exclude the rows (`sample_id NOT IN (...)`) or fix the scrubbing")
+    return (
+        f"release {name} refused: the leak scan found high-risk identifiers "
+        f"({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}) in {len(rows)} rows: {shown}{more}. "
+        "Nothing was published; exclude the rows (`sample_id NOT IN (...)`) or fix the scrubbing"
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +161,9 @@ def list_releases(lake: Lake) -> list[Release]:
     root = releases_root(lake)
     if not root.exists():
         return []
-    return [Release(d.name, v, d / str(v)) for d in sorted(root.iterdir()) if d.is_dir() for v in versions(lake, d.name)]
+    return [
+        Release(d.name, v, d / str(v)) for d in sorted(root.iterdir()) if d.is_dir() for v in versions(lake, d.name)
+    ]
 
 
 def resolve(lake: Lake, ref: str) -> Release:
@@ -172,10 +196,9 @@ def content_hash(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 
 
-
-
-def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int], description: str,
-                 config_name: str = "default") -> str:
+def dataset_card(
+    name: str, version: int, trl_type: str, splits: dict[str, int], description: str, config_name: str = "default"
+) -> str:
     """README.md with the `configs` header `datasets.load_dataset(<dir>)` reads. Give each release its own
     `config_name`: `datasets` caches a local dataset under the directory's base name (the version number
     here) and the config name, so two releases sharing both can be served from each other's cache."""
@@ -185,7 +208,7 @@ def dataset_card(name: str, version: int, trl_type: str, splits: dict[str, int],
         f"---\nconfigs:\n- config_name: {config_name}\n  default: true\n  data_files:\n" + data_files + "\n---\n\n"
         f"# {name} v{version}\n\n{description}\n\nTRL dataset type: `{trl_type}`.\n\n"
         "| split | rows |\n|---|---:|\n" + counts + "\n\n"
-        "Load it with `datasets.load_dataset(\"<this directory>\")`. `manifest.json` holds the lineage: "
+        'Load it with `datasets.load_dataset("<this directory>")`. `manifest.json` holds the lineage: '
         "inputs, recipe, code version, per-file sha256 and the content hash (`flywheel releases verify`).\n"
     )
 
@@ -200,8 +223,17 @@ class ReleaseWriter:
     a scan; the manifest's `leak_scan` section records that, the reason and who asked.
     """
 
-    def __init__(self, lake: Lake, name: str, trl_type: str, *, leak_scan: str = "required",
-                 reason: str | None = None, requested_by: str | None = None, scan_options: dict | None = None):
+    def __init__(
+        self,
+        lake: Lake,
+        name: str,
+        trl_type: str,
+        *,
+        leak_scan: str = "required",
+        reason: str | None = None,
+        requested_by: str | None = None,
+        scan_options: dict | None = None,
+    ):
         if not NAME_PATTERN.match(name):
             raise ReleaseError(f"release name {name!r} must match {NAME_PATTERN.pattern}")
         if trl_type not in TRL_TYPES:
@@ -273,8 +305,17 @@ class ReleaseWriter:
         if split not in SPLITS:
             raise ReleaseError(f"split {split!r} is not one of {', '.join(SPLITS)}")
 
-    def finalize(self, *, parents: dict, recipe: dict, split_method: str, dropped: dict[str, int],
-                 description: str = "", code_version: str = "", extra: dict | None = None) -> dict:
+    def finalize(
+        self,
+        *,
+        parents: dict,
+        recipe: dict,
+        split_method: str,
+        dropped: dict[str, int],
+        description: str = "",
+        code_version: str = "",
+        extra: dict | None = None,
+    ) -> dict:
         """Run the leak gate over the staged data files, then write manifest.json (with the gate's
         `leak_scan` section) and README.md into the staging directory; returns the manifest. A refused
         release is discarded (LeakScanRefused): nothing of it is left."""
@@ -283,8 +324,12 @@ class ReleaseWriter:
             raise ReleaseError("the manifest's leak_scan section is the writer's own; do not pass it in `extra`")
         gate = self._leak_gate()
         files = [
-            {"path": f"data/{p.name}", "split": p.name.split("-")[0], "rows": self.splits[p.name.split("-")[0]],
-             "sha256": file_sha256(p)}
+            {
+                "path": f"data/{p.name}",
+                "split": p.name.split("-")[0],
+                "rows": self.splits[p.name.split("-")[0]],
+                "sha256": file_sha256(p),
+            }
             for p in sorted((self.staging / "data").glob("*.parquet"))
         ]
         manifest = {
@@ -345,7 +390,8 @@ class ReleaseWriter:
             raise ReleaseError(
                 f"release {self.name} refused: no leak scanner is registered (entry-point group "
                 f"{LEAK_SCANNER_GROUP}; the flywheel package registers curation's), so nothing can be published. "
-                "Install the package, or publish with leak_scan='skip' and a reason")
+                "Install the package, or publish with leak_scan='skip' and a reason"
+            )
         files = sorted((self.staging / "data").glob("*.parquet"))
         section: dict = {"mode": "required", "scanners": [], "texts": 0, "hits": 0}
         for name, scan in scanners:
@@ -398,12 +444,12 @@ def verify(release: Release) -> list[str]:
         elif file_sha256(path) != entry["sha256"]:
             problems.append(f"sha256 mismatch for {entry['path']}")
         elif pq.ParquetFile(path).metadata.num_rows != entry["rows"]:
-            problems.append(f"{entry['path']} has {pq.ParquetFile(path).metadata.num_rows} rows, "
-                            f"the manifest says {entry['rows']}")
+            problems.append(
+                f"{entry['path']} has {pq.ParquetFile(path).metadata.num_rows} rows, the manifest says {entry['rows']}"
+            )
     for path in release.data_files():
         if f"data/{path.name}" not in listed:
             problems.append(f"unlisted file data/{path.name}")
     if content_hash(manifest) != manifest.get("content_hash"):
         problems.append("content hash does not match the manifest")
     return problems
-

@@ -39,8 +39,12 @@ def partitions(lake: Lake, table: str) -> dict[dt.date, list[Path]]:
 def plan(lake: Lake, keep_days: int, as_of: dt.date, table_names: tuple[str, ...] = RAW_TABLES) -> list[Purge]:
     """Partitions whose day is before `as_of - keep_days`."""
     cutoff = as_of - dt.timedelta(days=keep_days)
-    return [Purge(name, day, files) for name in table_names
-            for day, files in sorted(partitions(lake, name).items()) if day < cutoff]
+    return [
+        Purge(name, day, files)
+        for name in table_names
+        for day, files in sorted(partitions(lake, name).items())
+        if day < cutoff
+    ]
 
 
 def purge(lake: Lake, purges: list[Purge]) -> int:

@@ -53,10 +53,19 @@ def code_version() -> str:
 
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return f"{sha}+dirty" if dirty else sha
     except (OSError, subprocess.SubprocessError):
         return __version__
@@ -137,8 +146,10 @@ class StageStats:
     def summary(self) -> str:
         drops = ", ".join(f"{reason}={n}" for reason, n in sorted(self.dropped.items()))
         tail = f"; dropped {drops}" if drops else ""
-        return (f"{self.name}: {self.rows_in:,} in -> {self.rows_out:,} out{tail} "
-                f"({self.seconds:.1f}s, peak {self.peak_rss_mb:,.0f} MB)")
+        return (
+            f"{self.name}: {self.rows_in:,} in -> {self.rows_out:,} out{tail} "
+            f"({self.seconds:.1f}s, peak {self.peak_rss_mb:,.0f} MB)"
+        )
 
     def to_json(self) -> dict:
         record = asdict(self)

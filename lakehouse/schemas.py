@@ -249,6 +249,7 @@ LABEL_CONSENSUS = pa.schema(
     ]
 )
 
+
 # attributes/style_features: every style-artifact feature (lakehouse.artifacts.FEATURES) of one reply in
 # its context, computed once per distinct (context, reply) and keyed by `text_key` = md5 of the UTF-8 text
 # context + "\x00" + reply (DuckDB: md5(context || chr(0) || reply)).

@@ -120,8 +120,9 @@ def _dir_prefix(path: Path) -> str:
     return str(path).rstrip("/") + "/"
 
 
-def connect(lake: Lake, settings: dict | None = None, extra_dirs: Iterable[Path] = (),
-            catalog_path: Path | None = None):
+def connect(
+    lake: Lake, settings: dict | None = None, extra_dirs: Iterable[Path] = (), catalog_path: Path | None = None
+):
     """A locked, read-only connection to the lake's catalog (built first when missing, as `catalog.connect`
     does), or to another catalog file of the lake (`catalog_path`, e.g. one pinned for a release build).
     `settings` (threads, memory_limit, ...) are applied before the lock; `extra_dirs` are readable too (a

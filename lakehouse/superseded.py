@@ -62,8 +62,10 @@ def latest_current(directory: Path, available: list[int]) -> int:
     name = Path(directory).name
     current = [v for v in available if not is_superseded(Path(directory) / str(v))]
     if not current:
-        warn(f"every version of {name} is superseded by an erasure; using {name}@{available[-1]} until "
-             "`flywheel releases build` publishes a clean one")
+        warn(
+            f"every version of {name} is superseded by an erasure; using {name}@{available[-1]} until "
+            "`flywheel releases build` publishes a clean one"
+        )
         return available[-1]
     if current[-1] != available[-1]:
         skipped = ", ".join(f"{name}@{v}" for v in available if v > current[-1])

@@ -7,10 +7,18 @@ import datetime as dt
 from pathlib import Path
 
 CHARACTERS = [
-    {"character_id": "ch-captain", "name": "Captain Mira", "description": "A cheerful starship captain.",
-     "instructions": "Stay in character. Never mention being an AI."},
-    {"character_id": "ch-chef", "name": "Chef Bruno", "description": "A grumpy but kind Italian chef.",
-     "instructions": "Answer cooking questions with a recipe tip."},
+    {
+        "character_id": "ch-captain",
+        "name": "Captain Mira",
+        "description": "A cheerful starship captain.",
+        "instructions": "Stay in character. Never mention being an AI.",
+    },
+    {
+        "character_id": "ch-chef",
+        "name": "Chef Bruno",
+        "description": "A grumpy but kind Italian chef.",
+        "instructions": "Answer cooking questions with a recipe tip.",
+    },
 ]
 
 
@@ -20,8 +28,9 @@ def _message(role: str, content: str, ts: dt.datetime, **signals) -> dict:
     return {"role": role, "content": content, "ts": ts, "signals": full if role == "assistant" else None}
 
 
-def conversation(i: int, *, model_version: str = "gen-1", regenerate: bool = False, turns: int = 2,
-                 user_text: str | None = None) -> dict:
+def conversation(
+    i: int, *, model_version: str = "gen-1", regenerate: bool = False, turns: int = 2, user_text: str | None = None
+) -> dict:
     start = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=i)
     character = CHARACTERS[i % len(CHARACTERS)]
     messages = []
@@ -31,11 +40,29 @@ def conversation(i: int, *, model_version: str = "gen-1", regenerate: bool = Fal
             messages.append(_message("assistant", f"I cannot help with that ({i}).", start, regenerated=True, thumb=-1))
             messages.append(_message("assistant", f"Aye! Let us chart a course, friend {i}.", start, continued=True))
         else:
-            messages.append(_message("assistant", f"Reply {t} of {character['name']} to {i}.", start,
-                                     continued=t < turns - 1, thumb=1 if t == 0 else 0))
-    return {"conversation_id": f"c{i:04d}", "source": "user", "started_at": start, "user_id": None,
-            "character": character, "model_version": model_version, "experiment": None, "app": "web",
-            "locale": "en", "messages": messages, "content_hash": f"h{i}", "origin": None}
+            messages.append(
+                _message(
+                    "assistant",
+                    f"Reply {t} of {character['name']} to {i}.",
+                    start,
+                    continued=t < turns - 1,
+                    thumb=1 if t == 0 else 0,
+                )
+            )
+    return {
+        "conversation_id": f"c{i:04d}",
+        "source": "user",
+        "started_at": start,
+        "user_id": None,
+        "character": character,
+        "model_version": model_version,
+        "experiment": None,
+        "app": "web",
+        "locale": "en",
+        "messages": messages,
+        "content_hash": f"h{i}",
+        "origin": None,
+    }
 
 
 def make_lake(root: Path, conversations: list[dict] | None = None) -> Path:

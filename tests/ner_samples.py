@@ -32,7 +32,7 @@ def _tokens(line: str) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     position = 0
     for match in _ENTITY.finditer(line):
-        out += [(t, None) for t in line[position:match.start()].split()]
+        out += [(t, None) for t in line[position : match.start()].split()]
         out += [(t, _TYPES[match.group(1)]) for t in match.group(2).split()]
         out.append(("", "END"))  # an entity boundary (two adjacent entities stay two)
         position = match.end()
@@ -47,8 +47,13 @@ def parse_line(line: str) -> Sample:
         if kind == "END":
             current = None
             continue
-        glue = (not text or token in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER
-                or previous.endswith(("'", "’")) and len(previous) <= 3)
+        glue = (
+            not text
+            or token in _NO_SPACE_BEFORE
+            or previous in _NO_SPACE_AFTER
+            or previous.endswith(("'", "’"))
+            and len(previous) <= 3
+        )
         if not glue:
             text += " "
         start = len(text)
@@ -65,8 +70,11 @@ def parse_line(line: str) -> Sample:
 
 
 def load(path: Path) -> list[Sample]:
-    return [parse_line(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [
+        parse_line(line)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 @dataclass
@@ -88,10 +96,18 @@ class Scores:
         return 1000 * len(self.false_replaced) / max(1, self.messages)
 
     def table(self) -> str:
-        rows = [f"{k}: recall {self.recall(k):.3f} ({self.found[k]}/{self.gold[k]}), "
-                f"precision {self.precision(k):.3f} ({self.correct[k]}/{self.predicted[k]})" for k in ("PERSON", "LOCATION")]
-        return "\n".join(rows + [f"replaced spans on no gold name: {self.false_positives_per_1000():.1f} per 1,000 messages "
-                                 f"({len(self.false_replaced)} in {self.messages})"])
+        rows = [
+            f"{k}: recall {self.recall(k):.3f} ({self.found[k]}/{self.gold[k]}), "
+            f"precision {self.precision(k):.3f} ({self.correct[k]}/{self.predicted[k]})"
+            for k in ("PERSON", "LOCATION")
+        ]
+        return "\n".join(
+            rows
+            + [
+                f"replaced spans on no gold name: {self.false_positives_per_1000():.1f} per 1,000 messages "
+                f"({len(self.false_replaced)} in {self.messages})"
+            ]
+        )
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -111,6 +127,9 @@ def score(samples: list[Sample], findings: list[list]) -> Scores:
             scores.predicted[kind] += len(predicted)
             scores.correct[kind] += sum(any(_overlaps(p, g) for g in gold) for p in predicted)
         names = [(s, e) for _, s, e in sample.spans]
-        scores.false_replaced += [(f.entity_type, sample.text[f.start:f.end]) for f in found
-                                  if f.action != "keep" and not any(_overlaps((f.start, f.end), n) for n in names)]
+        scores.false_replaced += [
+            (f.entity_type, sample.text[f.start : f.end])
+            for f in found
+            if f.action != "keep" and not any(_overlaps((f.start, f.end), n) for n in names)
+        ]
     return scores

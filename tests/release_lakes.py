@@ -10,10 +10,26 @@ from pathlib import Path
 from tests.records import TEMPLATE, line, record, write_lines
 
 LUNA = TEMPLATE["character"]
-ORION = {"character_id": "char-orion", "name": "Orion", "description": "A grumpy old sailor.",
-         "instructions": "Answer like a sailor."}
-TOPICS = ["comets", "black holes", "the moon", "saturn rings", "meteor showers", "mars", "nebulae", "pulsars",
-          "quasars", "dark matter", "auroras", "eclipses"]
+ORION = {
+    "character_id": "char-orion",
+    "name": "Orion",
+    "description": "A grumpy old sailor.",
+    "instructions": "Answer like a sailor.",
+}
+TOPICS = [
+    "comets",
+    "black holes",
+    "the moon",
+    "saturn rings",
+    "meteor showers",
+    "mars",
+    "nebulae",
+    "pulsars",
+    "quasars",
+    "dark matter",
+    "auroras",
+    "eclipses",
+]
 
 
 def user(text: str) -> dict:
@@ -37,13 +53,22 @@ def plain_conversations(n: int = 30) -> list[dict]:
     out = []
     for i in range(n):
         topic = TOPICS[i % len(TOPICS)]
-        out.append(chat(f"c-{i:02d}", [
-            user(f"Hi Luna, could you please tell me something surprising about {topic} number {i}?"),
-            reply(f"Sure! Here is a fact about {topic}: it is older than it looks. Want another one?",
-                  continued=True, thumb=1),
-            user("Yes please, one more."),
-            reply(f"Another thing about {topic}: you can see it best at dawn.", thumb=0),
-        ], character=LUNA if i % 3 else ORION))
+        out.append(
+            chat(
+                f"c-{i:02d}",
+                [
+                    user(f"Hi Luna, could you please tell me something surprising about {topic} number {i}?"),
+                    reply(
+                        f"Sure! Here is a fact about {topic}: it is older than it looks. Want another one?",
+                        continued=True,
+                        thumb=1,
+                    ),
+                    user("Yes please, one more."),
+                    reply(f"Another thing about {topic}: you can see it best at dawn.", thumb=0),
+                ],
+                character=LUNA if i % 3 else ORION,
+            )
+        )
     return out
 
 
@@ -58,22 +83,33 @@ def regeneration_conversations() -> list[dict]:
         if i == 10:
             good = " ".join(["The dragon flew on and on over the endless sea"] * 12) + "."
         if i == 11:
-            good = "A dragon story! \U0001F409\U0001F525\U0001F30A\u2728\U0001F31F\U0001F600 Ready?"
-        out.append(chat(f"r-{i:02d}", [
-            user(f"Tell me a story about dragons and castles, version {i}."),
-            reply("I do not really feel like telling stories today.", regenerated=True),
-            reply(good, **signals),
-            user("What happened next?"),
-            reply("The dragon slept.", thumb=-1),
-        ]))
+            good = "A dragon story! \U0001f409\U0001f525\U0001f30a\u2728\U0001f31f\U0001f600 Ready?"
+        out.append(
+            chat(
+                f"r-{i:02d}",
+                [
+                    user(f"Tell me a story about dragons and castles, version {i}."),
+                    reply("I do not really feel like telling stories today.", regenerated=True),
+                    reply(good, **signals),
+                    user("What happened next?"),
+                    reply("The dragon slept.", thumb=-1),
+                ],
+            )
+        )
     return out
 
 
 def feedback_conversations() -> list[dict]:
-    out = [chat(f"d-{i}", [user(f"Explain tides to me, attempt {i}."),
-                           reply("Tides are when water does stuff.", thumb=-1)]) for i in range(4)]
-    out += [chat(f"p-{i}", [user(f"Say something nasty, try {i}."), reply("You are boring.", reported=True)])
-            for i in range(2)]
+    out = [
+        chat(
+            f"d-{i}", [user(f"Explain tides to me, attempt {i}."), reply("Tides are when water does stuff.", thumb=-1)]
+        )
+        for i in range(4)
+    ]
+    out += [
+        chat(f"p-{i}", [user(f"Say something nasty, try {i}."), reply("You are boring.", reported=True)])
+        for i in range(2)
+    ]
     out.append(chat("x-0", [user("Rate my poem about the sea please."), reply("Lovely poem!", thumb=1, reported=True)]))
     return out
 
@@ -91,8 +127,9 @@ def ingest(lake_root: Path, records: list[dict], extra_paths: tuple[Path, ...] =
 
     path = write_lines(lake_root.parent / f"{lake_root.name}-input.jsonl", [line(r) for r in records])
     stage = {"stage": "ingest", "paths": [str(path), *map(str, extra_paths)], "source": "internal"}
-    result = runner.run(parse({"name": "test", "stages": [stage]}), Lake(lake_root), Console(quiet=True),
-                        command="ingest")
+    result = runner.run(
+        parse({"name": "test", "stages": [stage]}), Lake(lake_root), Console(quiet=True), command="ingest"
+    )
     assert result.status == "succeeded", result.error
 
 

@@ -26,24 +26,51 @@ SEED = 7
 PREFERENCE_SPLIT = {"validation": 0.1, "test": 0.3}
 
 RELEASES = [
-    {"name": "eval-prompts", "type": "prompt", "frozen_eval": True,
-     "description": "Frozen evaluation prompts: an opening message per character from user and from internal traffic.",
-     "filter": "depth = 1",
-     "sources": [{"name": "openers", "kind": "samples", "stratify_by": ["source", "character_id"], "per_stratum": 1}]},
-    {"name": "sft", "type": "sft",
-     "description": "Replies users liked or went on with, mixed with internal character chats.",
-     "filter": "NOT coalesce(reported, false) AND coalesce(thumb, 0) >= 0",
-     "sources": [{"name": "liked", "kind": "samples", "filter": "source = 'user' AND (thumb = 1 OR love)", "ratio": 2},
-                 {"name": "continued", "kind": "samples", "filter": "source = 'user' AND continued", "ratio": 1},
-                 {"name": "internal", "kind": "samples", "filter": "source = 'internal' AND character_id IS NOT NULL",
-                  "cap": 300}]},
-    {"name": "preference", "type": "preference",
-     "description": "Regenerations: the replacement the user kept beats the reply they regenerated.",
-     "sources": [{"name": "regenerations", "kind": "regenerations"}], "split": PREFERENCE_SPLIT},
-    {"name": "kto", "type": "unpaired", "description": "Thumbs up as desirable, thumbs down and reports as undesirable."},
-    {"name": "rl-prompts", "type": "prompt", "description": "User prompts for GRPO and rejection sampling.",
-     "filter": "source = 'user'",
-     "sources": [{"name": "user", "kind": "samples", "stratify_by": ["character_id"], "per_stratum": 4}]},
+    {
+        "name": "eval-prompts",
+        "type": "prompt",
+        "frozen_eval": True,
+        "description": "Frozen evaluation prompts: an opening message per character from user and from internal traffic.",
+        "filter": "depth = 1",
+        "sources": [
+            {"name": "openers", "kind": "samples", "stratify_by": ["source", "character_id"], "per_stratum": 1}
+        ],
+    },
+    {
+        "name": "sft",
+        "type": "sft",
+        "description": "Replies users liked or went on with, mixed with internal character chats.",
+        "filter": "NOT coalesce(reported, false) AND coalesce(thumb, 0) >= 0",
+        "sources": [
+            {"name": "liked", "kind": "samples", "filter": "source = 'user' AND (thumb = 1 OR love)", "ratio": 2},
+            {"name": "continued", "kind": "samples", "filter": "source = 'user' AND continued", "ratio": 1},
+            {
+                "name": "internal",
+                "kind": "samples",
+                "filter": "source = 'internal' AND character_id IS NOT NULL",
+                "cap": 300,
+            },
+        ],
+    },
+    {
+        "name": "preference",
+        "type": "preference",
+        "description": "Regenerations: the replacement the user kept beats the reply they regenerated.",
+        "sources": [{"name": "regenerations", "kind": "regenerations"}],
+        "split": PREFERENCE_SPLIT,
+    },
+    {
+        "name": "kto",
+        "type": "unpaired",
+        "description": "Thumbs up as desirable, thumbs down and reports as undesirable.",
+    },
+    {
+        "name": "rl-prompts",
+        "type": "prompt",
+        "description": "User prompts for GRPO and rejection sampling.",
+        "filter": "source = 'user'",
+        "sources": [{"name": "user", "kind": "samples", "stratify_by": ["character_id"], "per_stratum": 4}],
+    },
 ]
 
 

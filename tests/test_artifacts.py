@@ -13,10 +13,10 @@ WALL = " ".join(["word"] * 130)
 @pytest.mark.parametrize(
     ("feature", "response", "expected"),
     [
-        ("emoji_count", "Great \U0001F600\U0001F389 day \u2728", 3),
+        ("emoji_count", "Great \U0001f600\U0001f389 day \u2728", 3),
         ("emoji_count", "No emoji here.", 0),
-        ("emoji_flood", "Yay \U0001F600\U0001F600\U0001F600\U0001F600", True),
-        ("emoji_flood", "Yay \U0001F600", False),
+        ("emoji_flood", "Yay \U0001f600\U0001f600\U0001f600\U0001f600", True),
+        ("emoji_flood", "Yay \U0001f600", False),
         ("contains_list", "Try these:\n- bread\n- soup\n", True),
         ("contains_list", "Steps:\n1. mix\n2) bake", True),
         ("contains_list", "Just one - dash in a sentence.", False),
@@ -25,7 +25,7 @@ WALL = " ".join(["word"] * 130)
         ("wall_of_text", WALL[:200] + "\n\n" + WALL[200:], False),
         ("wall_of_text", "short reply", False),
         ("ends_with_question", "What do you think?", True),
-        ("ends_with_question", "What do you think? \U0001F600", True),
+        ("ends_with_question", "What do you think? \U0001f600", True),
         ("ends_with_question", 'He asked "why?"', True),
         ("ends_with_question", "I think so.", False),
         ("stock_opening", "As an AI, I cannot feel.", True),
@@ -49,7 +49,7 @@ def test_repeats_user_uses_the_context():
 
 
 def test_summarize_gives_rates_and_means():
-    rows = [("", "Hi? \U0001F600"), ("", "Hello there friend."), ("", "Ok?")]
+    rows = [("", "Hi? \U0001f600"), ("", "Hello there friend."), ("", "Ok?")]
     summary = artifacts.summarize(rows)
     assert summary["ends_with_question"] == pytest.approx(2 / 3)
     assert summary["emoji_count"] == pytest.approx(1 / 3)
@@ -59,7 +59,7 @@ def test_summarize_gives_rates_and_means():
 
 def test_compare_flags_only_shifts_past_their_threshold():
     old = [("", "Nice. What do you like?")] * 10
-    new = [("", "Nice \U0001F600\U0001F600\U0001F600\U0001F600! What do you like?")] * 10
+    new = [("", "Nice \U0001f600\U0001f600\U0001f600\U0001f600! What do you like?")] * 10
     shifts = {s.feature: s for s in artifacts.compare(old, new)}
     assert shifts["emoji_flood"].flagged and shifts["emoji_flood"].change == pytest.approx(1.0)
     assert shifts["emoji_count"].flagged  # 0 -> 4 per reply, relative to the 0.5 floor

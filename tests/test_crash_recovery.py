@@ -27,24 +27,44 @@ from tests.test_releases_reproducible import RELEASES, hashes
 
 CONVERSATIONS = 80
 FAST = {"scrub@commit", "release@publish"}
-POINTS = ["ingest@commit", "erase", "scrub", "scrub@commit", "dedup@commit", "safety@commit", "release",
-          "release@publish"]
+POINTS = [
+    "ingest@commit",
+    "erase",
+    "scrub",
+    "scrub@commit",
+    "dedup@commit",
+    "safety@commit",
+    "release",
+    "release@publish",
+]
 
 
 def recipe(simulated: Path) -> dict:
-    return {"name": "crash", "stages": [
-        {"stage": "ingest", "paths": [str(simulated / "traffic"), str(simulated / "exposures.jsonl.gz")]},
-        {"stage": "erase"},
-        {"stage": "scrub", "mode": "placeholder"},
-        {"stage": "dedup"},
-        {"stage": "safety", "classifiers": [{"type": "profanity", "threshold": 0.5}], "roles": ["user", "assistant"]},
-        {"stage": "release", "releases": RELEASES},
-    ]}
+    return {
+        "name": "crash",
+        "stages": [
+            {"stage": "ingest", "paths": [str(simulated / "traffic"), str(simulated / "exposures.jsonl.gz")]},
+            {"stage": "erase"},
+            {"stage": "scrub", "mode": "placeholder"},
+            {"stage": "dedup"},
+            {
+                "stage": "safety",
+                "classifiers": [{"type": "profanity", "threshold": 0.5}],
+                "roles": ["user", "assistant"],
+            },
+            {"stage": "release", "releases": RELEASES},
+        ],
+    }
 
 
 def flywheel(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", *args], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "FLYWHEEL_HMAC_KEY": "k" * 40, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "FLYWHEEL_HMAC_KEY": "k" * 40, **(env or {})},
+    )
 
 
 def curate(recipe_path: Path, lake: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
@@ -75,7 +95,9 @@ def test_a_curate_run_killed_at_a_stage_and_rerun_publishes_the_clean_runs_relea
 
     if point.endswith("@commit"):  # the kill left a half-done commit for the rerun to roll forward
         assert list((lake / TXLOG).glob("*.json")), "no intent record left behind"
-    readable = flywheel("sql", "SELECT count(*) AS n FROM information_schema.tables", "--lake", str(lake), "--format", "csv")
+    readable = flywheel(
+        "sql", "SELECT count(*) AS n FROM information_schema.tables", "--lake", str(lake), "--format", "csv"
+    )
     assert readable.returncode == 0, readable.stdout + readable.stderr
 
     rerun = curate(recipe_path, lake)

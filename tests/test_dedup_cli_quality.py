@@ -10,8 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.dedup.config import DedupConfig
-from curation.dedup.evalset import (Corpus, edit_words, load_simulated, original_truth, simulated_corpus,
-                                   simulated_prompt_corpus)
+from curation.dedup.evalset import (
+    Corpus,
+    edit_words,
+    load_simulated,
+    original_truth,
+    simulated_corpus,
+    simulated_prompt_corpus,
+)
 from curation.dedup.evaluation import TARGET, evaluate, quality, real_corpora
 from curation.dedup.units import conversation_text
 from lakehouse.cli import _register_plugins, app
@@ -19,8 +25,10 @@ from lakehouse.cli import _register_plugins, app
 _register_plugins()
 runner = CliRunner()
 
-LONG = ("my sister keeps borrowing my car without asking and last week she brought it back with an empty tank "
-        "and a dent in the door, how do I bring this up without starting a huge family fight")
+LONG = (
+    "my sister keeps borrowing my car without asking and last week she brought it back with an empty tank "
+    "and a dent in the door, how do I bring this up without starting a huge family fight"
+)
 
 
 def _write(path, records):
@@ -33,13 +41,16 @@ def _read(path):
 
 def test_dedup_command_writes_one_line_per_input_in_order(tmp_path):
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    _write(source, [
-        {"id": "x1", "text": LONG},
-        {"id": 7, "text": "Hi, how are you today? I want to plan a trip to Portugal in spring."},
-        {"id": "x0", "text": LONG.replace("empty", "almost empty").replace("huge ", "")},
-        {"id": "x2", "text": "Hi, how are you today? What is a good recipe for lentil soup?"},
-        {"id": "x3", "text": "  " + LONG.upper()},
-    ])
+    _write(
+        source,
+        [
+            {"id": "x1", "text": LONG},
+            {"id": 7, "text": "Hi, how are you today? I want to plan a trip to Portugal in spring."},
+            {"id": "x0", "text": LONG.replace("empty", "almost empty").replace("huge ", "")},
+            {"id": "x2", "text": "Hi, how are you today? What is a good recipe for lentil soup?"},
+            {"id": "x3", "text": "  " + LONG.upper()},
+        ],
+    )
     result = runner.invoke(app, ["dedup", "--in", str(source), "--out", str(target)])
     assert result.exit_code == 0, result.output
     lines = _read(target)
@@ -56,16 +67,21 @@ def test_dedup_command_threshold_and_config(tmp_path):
     assert runner.invoke(app, ["dedup", "--in", str(source), "--out", str(target), "--threshold", "0.5"]).exit_code == 0
     assert {line["cluster"] for line in _read(target)} == {"a"}
     config.write_text("threshold: 0.95\n")
-    assert runner.invoke(app, ["dedup", "--in", str(source), "--out", str(target), "--config", str(config)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["dedup", "--in", str(source), "--out", str(target), "--config", str(config)]).exit_code == 0
+    )
     assert [line["cluster"] for line in _read(target)] == ["a", "b"]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ('{"id": "a", "text": "fine"}\nnot json\n', "in.jsonl:2: not valid JSON"),
-    ('{"id": "a"}\n', "in.jsonl:1: 'text' must be a string"),
-    ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "repeats 'key'"),
-    ('{"id": "a", "text": "x", "started_at": "yesterday"}\n', "not an RFC 3339 timestamp"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "a", "text": "fine"}\nnot json\n', "in.jsonl:2: not valid JSON"),
+        ('{"id": "a"}\n', "in.jsonl:1: 'text' must be a string"),
+        ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "repeats 'key'"),
+        ('{"id": "a", "text": "x", "started_at": "yesterday"}\n', "not an RFC 3339 timestamp"),
+    ],
+)
 def test_dedup_command_rejects_bad_lines_with_their_number(tmp_path, line, message):
     source = tmp_path / "in.jsonl"
     source.write_text(line)
@@ -94,10 +110,14 @@ def test_edits_stay_within_ten_percent_of_words():
 
 
 def test_truth_links_originals_within_ten_percent_and_scores_pairs():
-    texts = [" ".join(f"w{i}" for i in range(20)),
-             " ".join(f"w{i}" for i in range(19)) + " other",  # 1 of 20 words changed: a duplicate
-             " ".join(f"w{i}" for i in range(17)) + " a b c",  # 3 of 20 from the first: not
-             "Hello there.", "hello there", "something else"]
+    texts = [
+        " ".join(f"w{i}" for i in range(20)),
+        " ".join(f"w{i}" for i in range(19)) + " other",  # 1 of 20 words changed: a duplicate
+        " ".join(f"w{i}" for i in range(17)) + " a b c",  # 3 of 20 from the first: not
+        "Hello there.",
+        "hello there",
+        "something else",
+    ]
     truth = original_truth(texts)
     assert truth.linked(0, 1) and truth.linked(3, 4)
     assert not truth.linked(0, 2) and not truth.linked(0, 5)
@@ -119,18 +139,38 @@ def test_simulator_truth_loader(tmp_path):
     conversations = [
         {"conversation_id": "s1", "messages": [{"role": r, "content": c} for r, c in base]},
         {"conversation_id": "s2", "messages": [{"role": r, "content": c.replace("dent", "scratch")} for r, c in base]},
-        {"conversation_id": "s3", "messages": [{"role": "user", "content": "hi there how are you"},
-                                               {"role": "assistant", "content": "I am well, and you?"}]},
-        {"conversation_id": "s4", "messages": [{"role": "user", "content": "hi there how are you"},
-                                               {"role": "assistant", "content": "No.", "signals": {"regenerated": True}},
-                                               {"role": "assistant", "content": "Great, thanks!"}]},
+        {
+            "conversation_id": "s3",
+            "messages": [
+                {"role": "user", "content": "hi there how are you"},
+                {"role": "assistant", "content": "I am well, and you?"},
+            ],
+        },
+        {
+            "conversation_id": "s4",
+            "messages": [
+                {"role": "user", "content": "hi there how are you"},
+                {"role": "assistant", "content": "No.", "signals": {"regenerated": True}},
+                {"role": "assistant", "content": "Great, thanks!"},
+            ],
+        },
     ]
-    truth = [{"conversation_id": "s1", "duplicate_of": None, "duplicate_kind": None, "duplicate_group": None},
-             {"conversation_id": "s2", "duplicate_of": "s1", "duplicate_kind": "edited_copy", "duplicate_group": "s1"},
-             {"conversation_id": "s3", "duplicate_of": None, "duplicate_kind": "stock_opener",
-              "duplicate_group": "opener-00"},
-             {"conversation_id": "s4", "duplicate_of": None, "duplicate_kind": "stock_opener",
-              "duplicate_group": "opener-00"}]
+    truth = [
+        {"conversation_id": "s1", "duplicate_of": None, "duplicate_kind": None, "duplicate_group": None},
+        {"conversation_id": "s2", "duplicate_of": "s1", "duplicate_kind": "edited_copy", "duplicate_group": "s1"},
+        {
+            "conversation_id": "s3",
+            "duplicate_of": None,
+            "duplicate_kind": "stock_opener",
+            "duplicate_group": "opener-00",
+        },
+        {
+            "conversation_id": "s4",
+            "duplicate_of": None,
+            "duplicate_kind": "stock_opener",
+            "duplicate_group": "opener-00",
+        },
+    ]
     (tmp_path / "traffic").mkdir()
     with gzip.open(tmp_path / "traffic" / "part-00000.jsonl.gz", "wt") as fh:
         fh.writelines(json.dumps(c) + "\n" for c in conversations)
@@ -141,12 +181,12 @@ def test_simulator_truth_loader(tmp_path):
     corpus = simulated_corpus(loaded, planted, conversation_text)
     assert corpus.ids == ["s1", "s3", "s4", "s2"] and corpus.kinds == ["original", "original", "original", "copy"]
     assert corpus.origins == [0, 1, 2, 0]
-    (_, _, q), = evaluate({"sim": corpus}, [DedupConfig()])
+    ((_, _, q),) = evaluate({"sim": corpus}, [DedupConfig()])
     assert q.recall == 1.0 and q.precision == 1.0 and q.opener_pairs == 3 and q.opener_pairs_merged == 0
     # the prompt unit: one prompt per user message (s4's regenerated reply and its replacement share one)
     prompts = simulated_prompt_corpus(loaded, planted)
     assert prompts.ids == ["s1:1", "s3:1", "s4:1", "s2:1"] and prompts.origins == [0, 1, 2, 0]
-    (_, _, q), = evaluate({"sim": prompts}, [DedupConfig(threshold=0.7)])
+    ((_, _, q),) = evaluate({"sim": prompts}, [DedupConfig(threshold=0.7)])
     assert q.true_pairs == 6 and q.recall == 1.0 and q.precision == 1.0
 
 

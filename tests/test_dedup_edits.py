@@ -10,8 +10,16 @@ from curation.dedup.edits import WordSequences, edit_limit, word_hashes, words
 from curation.dedup.engine import dedup
 from curation.dedup.normalize import normalize
 
-TEXTS = ["Hi, how are you?", "hi how are you", "It's fine!  e.g. THIS", "its fine eg this", "Straße — café ☕ ok",
-         "", "...", "one two three four five six"]
+TEXTS = [
+    "Hi, how are you?",
+    "hi how are you",
+    "It's fine!  e.g. THIS",
+    "its fine eg this",
+    "Straße — café ☕ ok",
+    "",
+    "...",
+    "one two three four five six",
+]
 
 
 def _sequences(texts: list[str], max_words: int = 128) -> WordSequences:
@@ -30,7 +38,7 @@ def test_vectorized_word_hashes_agree_with_the_python_definition():
     offsets = sequences.offsets
     hashed = {}
     for i, text in enumerate(TEXTS):
-        for word, h in zip(words(text), sequences.hashes[offsets[i]:offsets[i] + sequences.lengths[i]].tolist()):
+        for word, h in zip(words(text), sequences.hashes[offsets[i] : offsets[i] + sequences.lengths[i]].tolist()):
             assert hashed.setdefault(word, h) == h
     assert len(set(hashed.values())) == len(hashed)  # different words, different hashes
 
@@ -50,14 +58,16 @@ def test_the_edit_limit_is_ten_percent_of_the_longer_text_rounded_down():
 
 def test_within_edits_applies_the_definition():
     base = "please tell me how I can find a cozy game tonight"  # 11 words: one edit allowed
-    texts = [base,
-             "please tell me how I can find a fun game tonight",  # one replaced word
-             "please tell me how we can find a fun game tonight",  # two replaced words
-             "Please, tell me how I can find a cozy game tonight!!",  # the same words
-             "please tell me how I can find a cozy game",  # one word deleted
-             "how can I find a cozy game",  # far shorter
-             "tell me a joke",  # under ten words: only the same words
-             "tell me a story"]
+    texts = [
+        base,
+        "please tell me how I can find a fun game tonight",  # one replaced word
+        "please tell me how we can find a fun game tonight",  # two replaced words
+        "Please, tell me how I can find a cozy game tonight!!",  # the same words
+        "please tell me how I can find a cozy game",  # one word deleted
+        "how can I find a cozy game",  # far shorter
+        "tell me a joke",  # under ten words: only the same words
+        "tell me a story",
+    ]
     sequences = _sequences(texts)
     a = np.array([0, 0, 0, 0, 0, 6])
     b = np.array([1, 2, 3, 4, 5, 7])
@@ -66,9 +76,11 @@ def test_within_edits_applies_the_definition():
 
 def test_templated_prompts_a_slot_apart_stay_apart_while_an_edited_copy_joins():
     """The case Jaccard alone cannot separate: edits at the ends keep most bigrams."""
-    rows = {"original": "how long until I can find a cozy game? I'm anxious about it",
-            "template": "Nova! how long until I can find a cozy game? I'm confused about it",
-            "copy": "how long until I can find a cozy game? I'm so anxious about it"}
+    rows = {
+        "original": "how long until I can find a cozy game? I'm anxious about it",
+        "template": "Nova! how long until I can find a cozy game? I'm confused about it",
+        "copy": "how long until I can find a cozy game? I'm so anxious about it",
+    }
     table = pa.table({"key": list(rows), "text": list(rows.values())})
     result, stats = dedup(table, DedupConfig())
     cluster = dict(zip(result["key"].to_pylist(), result["cluster"].to_pylist()))

@@ -13,8 +13,10 @@ from curation.dedup.config import DedupConfig, load_config
 from curation.dedup.engine import OUTPUT_SCHEMA, dedup
 from curation.dedup.evalset import load_hh
 
-BASE = ("I have been thinking about adopting a dog from the shelter near my house but my landlord says pets "
-        "are not allowed unless I pay a deposit, what should I do about it")
+BASE = (
+    "I have been thinking about adopting a dog from the shelter near my house but my landlord says pets "
+    "are not allowed unless I pay a deposit, what should I do about it"
+)
 
 
 def _day(n: int) -> dt.datetime:
@@ -30,8 +32,9 @@ def _edited(text: str, replace: dict[int, str]) -> str:
 
 def _table(rows: list[tuple[str, str | None, dt.datetime | None]]) -> pa.Table:
     keys, texts, times = zip(*rows)
-    return pa.table({"key": list(keys), "text": list(texts),
-                     "started_at": pa.array(list(times), pa.timestamp("us", tz="UTC"))})
+    return pa.table(
+        {"key": list(keys), "text": list(texts), "started_at": pa.array(list(times), pa.timestamp("us", tz="UTC"))}
+    )
 
 
 def _clusters(table: pa.Table) -> dict[str, str]:
@@ -114,9 +117,17 @@ def test_every_member_is_similar_to_its_representative(hh_path):
     result, _ = dedup(table, config)
     near = ~result["is_representative"].to_numpy(zero_copy_only=False)
     rep_hash = dict(zip(result["key"].to_pylist(), result["norm_hash"].to_pylist()))
-    members = [(key, cluster, similarity) for key, cluster, h, similarity, is_near in zip(
-        result["key"].to_pylist(), result["cluster"].to_pylist(), result["norm_hash"].to_pylist(),
-        result["similarity"].to_pylist(), near) if is_near and h != rep_hash[cluster]]
+    members = [
+        (key, cluster, similarity)
+        for key, cluster, h, similarity, is_near in zip(
+            result["key"].to_pylist(),
+            result["cluster"].to_pylist(),
+            result["norm_hash"].to_pylist(),
+            result["similarity"].to_pylist(),
+            near,
+        )
+        if is_near and h != rep_hash[cluster]
+    ]
     short = [(k, c) for k, c, _ in members if max(len(words(text_of[k])), len(words(text_of[c]))) <= 16]
     long = [s for k, c, s in members if max(len(words(text_of[k])), len(words(text_of[c]))) > 16]
     assert short and long
@@ -150,11 +161,14 @@ def test_several_workers_give_the_same_result():
     assert single.equals(parallel)
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    (pa.table({"id": ["a"], "text": ["x"]}), "no column 'key'"),
-    (pa.table({"key": ["a", "a"], "text": ["x", "y"]}), "repeats 'key'"),
-    (pa.table({"key": ["a", None], "text": ["x", "y"]}), "null 'key'"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pa.table({"id": ["a"], "text": ["x"]}), "no column 'key'"),
+        (pa.table({"key": ["a", "a"], "text": ["x", "y"]}), "repeats 'key'"),
+        (pa.table({"key": ["a", None], "text": ["x", "y"]}), "null 'key'"),
+    ],
+)
 def test_bad_input_is_a_clear_error(table, message):
     with pytest.raises(ValueError, match=message):
         dedup(table)

@@ -26,7 +26,7 @@ def test_signatures_equal_datasketch_for_the_same_seed_and_permutations(num_perm
     shingles = shingle([normalize(t) for t in TEXTS], word_ngram=2, char_ngram=5, min_words=4)
     mine = signatures(shingles, num_perm, seed)
     for i in range(len(TEXTS)):
-        hashes = shingles.hashes[shingles.offsets[i]:shingles.offsets[i + 1]].tolist()
+        hashes = shingles.hashes[shingles.offsets[i] : shingles.offsets[i + 1]].tolist()
         reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda h: h)
         reference.update_batch(hashes)
         assert np.array_equal(mine[i], reference.hashvalues), TEXTS[i]
@@ -42,7 +42,7 @@ def test_signatures_span_chunks_and_empty_documents():
     assert (sigs[[3, 17]] == EMPTY).all()
     for i in (0, 5, 39):
         reference = MinHash(num_perm=128, seed=1, hashfunc=lambda h: h)
-        reference.update_batch(hashes[offsets[i]:offsets[i + 1]].tolist())
+        reference.update_batch(hashes[offsets[i] : offsets[i + 1]].tolist())
         assert np.array_equal(sigs[i], reference.hashvalues)
 
 
@@ -54,7 +54,9 @@ def test_estimated_jaccard_tracks_the_true_jaccard():
     assert estimated_jaccard(sigs[:1], sigs[1:])[0] == pytest.approx(1 / 3, abs=0.08)
 
 
-@pytest.mark.parametrize(("threshold", "fp", "fn"), [(0.3, 0.5, 0.5), (0.6, 0.5, 0.5), (0.6, 0.1, 0.9), (0.85, 0.5, 0.5)])
+@pytest.mark.parametrize(
+    ("threshold", "fp", "fn"), [(0.3, 0.5, 0.5), (0.6, 0.5, 0.5), (0.6, 0.1, 0.9), (0.85, 0.5, 0.5)]
+)
 def test_bands_and_rows_follow_datasketchs_criterion(threshold, fp, fn):
     assert optimal_bands_rows(threshold, 128, fp, fn) == _optimal_param(threshold, 128, fp, fn)
 

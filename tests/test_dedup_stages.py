@@ -26,8 +26,12 @@ from tests.sim_lake import simulate
 
 pytestmark = pytest.mark.slow
 SCRUB = {"stage": "scrub"}
-STAGES = [{"stage": "dedup"}, {"stage": "embed"}, {"stage": "cluster"},
-          {"stage": "sample", "target": 150, "max_per_cluster": 12, "max_per_character": 40}]
+STAGES = [
+    {"stage": "dedup"},
+    {"stage": "embed"},
+    {"stage": "cluster"},
+    {"stage": "sample", "target": 150, "max_per_cluster": 12, "max_per_character": 40},
+]
 
 
 def run_stages(lake: Lake, stages: list[dict]):
@@ -87,13 +91,23 @@ def test_planted_copies_share_a_cluster_whose_representative_is_the_earliest(sim
     assert {t["duplicate_kind"] for t in planted} == {"exact_copy", "edited_copy"}
     for t in planted:
         assert clusters[t["conversation_id"]] == clusters[t["duplicate_of"]], t
-    first = next(iter(query(lake, "SELECT conversation_id FROM conversations WHERE conversation_id <> 'early-copy' "
-                                  "ORDER BY conversation_id LIMIT 1")))[0]
+    first = next(
+        iter(
+            query(
+                lake,
+                "SELECT conversation_id FROM conversations WHERE conversation_id <> 'early-copy' "
+                "ORDER BY conversation_id LIMIT 1",
+            )
+        )
+    )[0]
     assert clusters[first] == clusters["early-copy"] == "early-copy"
     # every cluster's representative is its earliest member (started_at, then id), and only it is kept
-    rows = query(lake, """SELECT d.cluster, d.conversation_id, d.is_representative,
+    rows = query(
+        lake,
+        """SELECT d.cluster, d.conversation_id, d.is_representative,
                                  min((c.started_at, c.conversation_id)) OVER (PARTITION BY d.cluster) AS earliest
-                          FROM attributes_dedup_conversations d JOIN conversations c USING (conversation_id)""")
+                          FROM attributes_dedup_conversations d JOIN conversations c USING (conversation_id)""",
+    )
     for cluster, conversation_id, is_representative, earliest in rows:
         assert cluster == earliest[1] and is_representative == (conversation_id == cluster)
     # the samples of a copied conversation are not representatives
@@ -104,32 +118,41 @@ def test_planted_copies_share_a_cluster_whose_representative_is_the_earliest(sim
 def test_prompts_are_compared_within_a_character_and_shared_by_regenerations(sim, built):
     lake, _, _ = built
     spam = {t["conversation_id"] for t in truth(sim) if t["duplicate_group"] == "spam-00"}
-    rows = query(lake, f"""SELECT s.character_id, p.norm_hash, p.cluster, p.scope FROM attributes_dedup_prompts p
+    rows = query(
+        lake,
+        f"""SELECT s.character_id, p.norm_hash, p.cluster, p.scope FROM attributes_dedup_prompts p
                            JOIN samples s USING (sample_id)
-                           WHERE p.conversation_id IN ({', '.join(repr(c) for c in spam)}) AND s.turn = 1""")
+                           WHERE p.conversation_id IN ({", ".join(repr(c) for c in spam)}) AND s.turn = 1""",
+    )
     assert len(rows) == len(spam) >= 2 and len({r[1] for r in rows}) == 1  # the same pasted prompt
     for a in rows:
         assert a[3] == a[0]
         for b in rows:
             assert (a[2] == b[2]) == (a[0] == b[0])
-    pairs = query(lake, """SELECT r.prompt_id = p.prompt_id, r.cluster = p.cluster, r.is_representative = p.is_representative
+    pairs = query(
+        lake,
+        """SELECT r.prompt_id = p.prompt_id, r.cluster = p.cluster, r.is_representative = p.is_representative
                            FROM samples s JOIN attributes_dedup_prompts r ON r.sample_id = s.sample_id
                            JOIN attributes_dedup_prompts p ON p.sample_id = s.conversation_id || ':' || s.replaces_turn
-                           WHERE s.replaces_turn IS NOT NULL""")
+                           WHERE s.replaces_turn IS NOT NULL""",
+    )
     assert pairs and all(all(flags) for flags in pairs)
 
 
 def test_samples_view_carries_the_stage_columns(built):
     lake, stats, _ = built
-    (total, clustered, topics, labelled, sampled, representatives), = query(lake, """
+    ((total, clustered, topics, labelled, sampled, representatives),) = query(
+        lake,
+        """
         SELECT count(*), count(dedup_cluster), count(topic_cluster), count(*) FILTER (WHERE topic_label <> ''),
-               count(*) FILTER (WHERE sampled), count(*) FILTER (WHERE is_representative) FROM samples""")
+               count(*) FILTER (WHERE sampled), count(*) FILTER (WHERE is_representative) FROM samples""",
+    )
     assert total == clustered == topics == labelled  # every simulated reply follows a user message
     assert sampled == 150 and representatives == stats["dedup"].rows_out < total
     assert stats["cluster"].details["k_source"] == "sqrt(n/2)"
-    (labels,), = query(lake, "SELECT count(*) FROM topic_labels WHERE topic_label <> ''")
+    ((labels,),) = query(lake, "SELECT count(*) FROM topic_labels WHERE topic_label <> ''")
     assert labels == stats["cluster"].details["k"]
-    (dim,), = query(lake, "SELECT typeof(embedding) FROM sample_embeddings LIMIT 1")
+    ((dim,),) = query(lake, "SELECT typeof(embedding) FROM sample_embeddings LIMIT 1")
     assert dim == "FLOAT[384]"
 
 
@@ -164,8 +187,14 @@ def test_new_traffic_encodes_only_its_new_messages(sim, built, tmp_path):
 
 def test_recomputing_gives_the_same_tables(built, tmp_path):
     lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
-    names = [tables.DEDUP_CONVERSATIONS, tables.DEDUP_PROMPTS, tables.TOPICS, tables.TOPIC_LABELS, tables.SAMPLE,
-             tables.SAMPLE_REPORT]
+    names = [
+        tables.DEDUP_CONVERSATIONS,
+        tables.DEDUP_PROMPTS,
+        tables.TOPICS,
+        tables.TOPIC_LABELS,
+        tables.SAMPLE,
+        tables.SAMPLE_REPORT,
+    ]
     before = {t: lake.read(t).to_pylist() for t in names}
     with lake.transaction() as tx:
         for t in names:
@@ -178,24 +207,33 @@ def test_recomputing_gives_the_same_tables(built, tmp_path):
 
 def test_thresholds_change_by_filter_and_topics_reuse_cached_embeddings(built, tmp_path):
     lake = Lake(copy_lake(built[0].root, tmp_path / "lake"))
-    (default, stricter, near_kept), = query(lake, """
+    ((default, stricter, near_kept),) = query(
+        lake,
+        """
         SELECT count(*) FILTER (WHERE is_representative),
                count(*) FILTER (WHERE is_representative OR dedup_similarity < 0.9),
-               count(*) FILTER (WHERE NOT is_representative AND dedup_similarity < 0.9) FROM samples""")
+               count(*) FILTER (WHERE NOT is_representative AND dedup_similarity < 0.9) FROM samples""",
+    )
     assert near_kept > 0 and stricter == default + near_kept
     before = lake.snapshot_id(tables.DEDUP_PROMPTS)
     stats, _ = run_stages(lake, [{"stage": "embed"}, {"stage": "cluster", "prune_threshold": 0.8}])
     assert stats["embed"].details["encoded"] == 0 and stats["cluster"].details["encoded"] == 0
     assert not stats["cluster"].details.get("up_to_date") and lake.snapshot_id(tables.DEDUP_PROMPTS) == before
-    (pruned, looser), = query(lake, "SELECT count(*) FILTER (WHERE NOT is_semantic_representative), "
-                                    "count(*) FILTER (WHERE semantic_similarity >= 0.8) FROM samples")
+    ((pruned, looser),) = query(
+        lake,
+        "SELECT count(*) FILTER (WHERE NOT is_semantic_representative), "
+        "count(*) FILTER (WHERE semantic_similarity >= 0.8) FROM samples",
+    )
     assert pruned >= looser > 0
 
 
 def test_flywheel_similar_prints_the_nearest_turn_samples(built):
     lake, _, _ = built
-    (sample_id, message), = query(lake, "SELECT sample_id, last_user_message(prompt) FROM samples "
-                                        "WHERE length(last_user_message(prompt)) > 40 ORDER BY sample_id LIMIT 1")
+    ((sample_id, message),) = query(
+        lake,
+        "SELECT sample_id, last_user_message(prompt) FROM samples "
+        "WHERE length(last_user_message(prompt)) > 40 ORDER BY sample_id LIMIT 1",
+    )
     _register_plugins()
     result = CliRunner().invoke(app, ["similar", message, "-k", "3", "--lake", str(lake.root)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
@@ -214,8 +252,10 @@ def test_flywheel_similar_without_embeddings_is_a_clear_error(tmp_path):
 
 def test_the_sample_meets_its_targets_and_caps(built):
     lake, _, output = built
-    report = {(s, v): (t, a) for s, v, t, a in query(
-        lake, "SELECT stratum, value, target_share, achieved_share FROM sample_report")}
+    report = {
+        (s, v): (t, a)
+        for s, v, t, a in query(lake, "SELECT stratum, value, target_share, achieved_share FROM sample_report")
+    }
     assert {s for s, _ in report} == {"source", "character_id", "topic_cluster", "depth_bucket"}
     for stratum in ("source", "depth_bucket"):
         for (s, value), (target, achieved) in report.items():
@@ -237,10 +277,15 @@ def test_releases_keep_representatives_and_split_by_dedup_cluster(built, tmp_pat
     manifest = result.release.manifest
     assert manifest["split_method"] == "dedup_cluster"
     assert result.dropped["not_representative"] > 0
-    assert {"attributes/dedup_prompts", "attributes/dedup_conversations", "attributes/topics"} <= \
-        set(manifest["parents"]["tables"])
-    ids = [r["sample_id"] for s in ("train", "validation", "test") if result.release.data_files(s)
-           for r in result.release.read(s).to_pylist()]
+    assert {"attributes/dedup_prompts", "attributes/dedup_conversations", "attributes/topics"} <= set(
+        manifest["parents"]["tables"]
+    )
+    ids = [
+        r["sample_id"]
+        for s in ("train", "validation", "test")
+        if result.release.data_files(s)
+        for r in result.release.read(s).to_pylist()
+    ]
     flags = dict(query(lake, "SELECT sample_id, is_representative FROM samples"))
     assert ids and all(flags[i] for i in ids)
 

@@ -12,12 +12,15 @@ from curation.dedup.units import conversation_text, prompt_text, prompts_of, sam
 from curation.texthash import text_hash
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("ﬁnally", "finally"),  # NFKC ligature
-    ("ＡＢＣ　１２３", "abc 123"),  # full-width letters, digits and space
-    ("Straße", "strasse"),  # case folding, not lower()
-    ("  Hi\t\n there \u00a0 you ", "hi there you"),  # whitespace runs, no-break space
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ﬁnally", "finally"),  # NFKC ligature
+        ("ＡＢＣ　１２３", "abc 123"),  # full-width letters, digits and space
+        ("Straße", "strasse"),  # case folding, not lower()
+        ("  Hi\t\n there \u00a0 you ", "hi there you"),  # whitespace runs, no-break space
+    ],
+)
 def test_normalize_nfkc_casefold_whitespace(raw, expected):
     assert normalize(raw) == expected
 
@@ -64,7 +67,7 @@ def test_word_shingles_match_an_independent_reference():
     texts = ["The quick brown fox jumps over the lazy dog", "Can you help me, please? I need to find my keys today"]
     shingles = shingle([normalize(t) for t in texts], word_ngram=2, char_ngram=5, min_words=4)
     for i, text in enumerate(texts):
-        mine = set(shingles.hashes[shingles.offsets[i]:shingles.offsets[i + 1]].tolist())
+        mine = set(shingles.hashes[shingles.offsets[i] : shingles.offsets[i + 1]].tolist())
         assert mine == _reference_word_shingles(text, 2)
 
 
@@ -73,11 +76,13 @@ def test_shingles_do_not_depend_on_the_batch():
     together = shingle(texts, 2, 5, 4)
     for i, text in enumerate(texts):
         alone = shingle([text], 2, 5, 4)
-        assert together.hashes[together.offsets[i]:together.offsets[i + 1]].tolist() == alone.hashes.tolist()
+        assert together.hashes[together.offsets[i] : together.offsets[i + 1]].tolist() == alone.hashes.tolist()
 
 
 def test_punctuation_and_spacing_do_not_change_shingles():
-    a, b = shingle([normalize("Hi, how are you today?"), normalize("hi how  are you -- today")], 2, 5, 4).hashes.reshape(2, -1)
+    a, b = shingle(
+        [normalize("Hi, how are you today?"), normalize("hi how  are you -- today")], 2, 5, 4
+    ).hashes.reshape(2, -1)
     assert a.tolist() == b.tolist()
 
 
@@ -95,17 +100,31 @@ def test_a_text_without_words_has_no_shingles():
 
 
 def test_conversation_and_prompt_units():
-    messages = [("system", "You are Max."), ("user", "Hi!"), ("assistant", "Hello, how can I help?"),
-                ("user", "Tell me a joke"), ("assistant", "Why did the chicken cross the road?")]
-    assert conversation_text(messages) == "Hi!\nHello, how can I help?\nTell me a joke\nWhy did the chicken cross the road?"
+    messages = [
+        ("system", "You are Max."),
+        ("user", "Hi!"),
+        ("assistant", "Hello, how can I help?"),
+        ("user", "Tell me a joke"),
+        ("assistant", "Why did the chicken cross the road?"),
+    ]
+    assert (
+        conversation_text(messages)
+        == "Hi!\nHello, how can I help?\nTell me a joke\nWhy did the chicken cross the road?"
+    )
     assert prompt_text(messages[:4]) == "Hello, how can I help?\nTell me a joke"
     assert prompt_text(messages[:2]) == "Hi!"
     assert prompts_of(messages) == [(2, "Hi!"), (4, "Hello, how can I help?\nTell me a joke")]
 
 
 def test_regenerated_replies_share_their_prompt():
-    messages = [("system", "You are Max.", False), ("user", "Hi", False), ("assistant", "Hello!", True),
-                ("assistant", "Hey there!", False), ("user", "Tell me a joke", False), ("assistant", "Knock knock", False)]
+    messages = [
+        ("system", "You are Max.", False),
+        ("user", "Hi", False),
+        ("assistant", "Hello!", True),
+        ("assistant", "Hey there!", False),
+        ("user", "Tell me a joke", False),
+        ("assistant", "Knock knock", False),
+    ]
     # the regenerated reply (turn 2) and its replacement (turn 3) answer one prompt, counted at turn 2;
     # the next prompt shows the replacement, not the regenerated reply
     assert sample_prompts(messages) == [(2, 2, "Hi"), (3, 2, "Hi"), (5, 5, "Hey there!\nTell me a joke")]
@@ -119,21 +138,32 @@ def test_units_from_lake_shaped_rows():
 
     signals = pa.struct([("regenerated", pa.bool_())])
     message = pa.struct([("role", pa.string()), ("content", pa.string()), ("signals", signals)])
-    conversations = pa.table({
-        "conversation_id": ["c1", "c2"], "started_at": pa.array([2, 1], pa.timestamp("us", tz="UTC")),
-        "character_id": ["max", None],
-        "messages": pa.array([
-            [{"role": "system", "content": "You are Max.", "signals": None},
-             {"role": "user", "content": "Hi", "signals": None},
-             {"role": "assistant", "content": None, "signals": {"regenerated": True}},
-             {"role": "assistant", "content": "Hello", "signals": {"regenerated": False}}],
-            [],
-        ], pa.list_(message)),
-    })
+    conversations = pa.table(
+        {
+            "conversation_id": ["c1", "c2"],
+            "started_at": pa.array([2, 1], pa.timestamp("us", tz="UTC")),
+            "character_id": ["max", None],
+            "messages": pa.array(
+                [
+                    [
+                        {"role": "system", "content": "You are Max.", "signals": None},
+                        {"role": "user", "content": "Hi", "signals": None},
+                        {"role": "assistant", "content": None, "signals": {"regenerated": True}},
+                        {"role": "assistant", "content": "Hello", "signals": {"regenerated": False}},
+                    ],
+                    [],
+                ],
+                pa.list_(message),
+            ),
+        }
+    )
     units, prompts, samples = lake_units(conversations)
     assert units.schema == prompts.schema == UNIT_SCHEMA
     assert units["key"].to_pylist() == ["c1", "c2"] and units["text"].to_pylist() == ["Hi\nHello", ""]
-    assert prompts.to_pylist() == [{"key": "c1:2", "text": "Hi", "started_at": conversations["started_at"][0].as_py(),
-                                    "scope": "max"}]
-    assert samples.to_pylist() == [{"sample_id": "c1:2", "conversation_id": "c1", "prompt_id": "c1:2"},
-                                   {"sample_id": "c1:3", "conversation_id": "c1", "prompt_id": "c1:2"}]
+    assert prompts.to_pylist() == [
+        {"key": "c1:2", "text": "Hi", "started_at": conversations["started_at"][0].as_py(), "scope": "max"}
+    ]
+    assert samples.to_pylist() == [
+        {"sample_id": "c1:2", "conversation_id": "c1", "prompt_id": "c1:2"},
+        {"sample_id": "c1:3", "conversation_id": "c1", "prompt_id": "c1:2"},
+    ]

@@ -16,8 +16,15 @@ from curation.texthash import text_hashes
 from lakehouse import tables
 from lakehouse.lake import Lake
 
-TEXTS = ["hi", "I love my dog so much", "hi", "The stock market fell sharply today",
-         "What will the weather be like tomorrow?", "My puppy is adorable", "hi"]
+TEXTS = [
+    "hi",
+    "I love my dog so much",
+    "hi",
+    "The stock market fell sharply today",
+    "What will the weather be like tomorrow?",
+    "My puppy is adorable",
+    "hi",
+]
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +137,15 @@ def test_sql_nearest_search_over_the_cache(encoder, tmp_path):
     con = duckdb.connect()
     con.register("samples", pa.table({"sample_id": [f"s{i}" for i in range(len(TEXTS))], "text": TEXTS}))
     con.register("cache", cache.lake.read(tables.EMBEDDINGS))
-    hits = nearest(con, encoder.encode(["dogs are wonderful pets"])[0], texts_sql="SELECT * FROM samples",
-                   text_column="text", embeddings_sql="SELECT * FROM cache", model=encoder.name, k=2)
+    hits = nearest(
+        con,
+        encoder.encode(["dogs are wonderful pets"])[0],
+        texts_sql="SELECT * FROM samples",
+        text_column="text",
+        embeddings_sql="SELECT * FROM cache",
+        model=encoder.name,
+        k=2,
+    )
     assert hits["sample_id"].to_pylist() == ["s1", "s5"]
     assert hits["score"][0].as_py() > hits["score"][1].as_py() > 0.3
 

@@ -32,9 +32,14 @@ from tests.sim_lake import RELEASES, simulate
 pytestmark = pytest.mark.slow
 KEY = "erase-test-key-" + "k" * 32
 CANARY = "my canary sentence for the erasure test, kraken teaspoon"
-STAGES = [{"stage": "scrub"}, {"stage": "dedup"}, {"stage": "embed"}, {"stage": "cluster"},
-          {"stage": "sample", "target": 120, "max_per_cluster": 12, "max_per_character": 40},
-          {"stage": "release", "releases": RELEASES}]
+STAGES = [
+    {"stage": "scrub"},
+    {"stage": "dedup"},
+    {"stage": "embed"},
+    {"stage": "cluster"},
+    {"stage": "sample", "target": 120, "max_per_cluster": 12, "max_per_character": 40},
+    {"stage": "release", "releases": RELEASES},
+]
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,11 @@ def quarantined_records(records: list[dict], clear: str, other: str) -> list[byt
     empty = {**mine, "conversation_id": "q-empty", "messages": [{"role": "user", "content": ""}]}
     conflicting = {**mine, "messages": mine["messages"] + [{"role": "user", "content": CANARY}]}
     truncated = line({**mine, "conversation_id": "q-cut"})[:120]
-    theirs = {**next(r for r in records if r["user_id"] == other), "conversation_id": "q-other",
-              "messages": [{"role": "user", "content": ""}]}
+    theirs = {
+        **next(r for r in records if r["user_id"] == other),
+        "conversation_id": "q-other",
+        "messages": [{"role": "user", "content": ""}],
+    }
     return [line(empty), line(conflicting), truncated, line(theirs)]
 
 
@@ -95,8 +103,10 @@ def label_everything(root: Path, subject_pseudonym: str) -> None:
     from labeling_app.snapshot import snapshot
     from labeling_app.store import Store
 
-    sql = (f"SELECT * FROM samples WHERE user_id = '{subject_pseudonym}' OR sample_id IN "
-           f"(SELECT sample_id FROM samples WHERE user_id <> '{subject_pseudonym}' ORDER BY sample_id LIMIT 6)")
+    sql = (
+        f"SELECT * FROM samples WHERE user_id = '{subject_pseudonym}' OR sample_id IN "
+        f"(SELECT sample_id FROM samples WHERE user_id <> '{subject_pseudonym}' ORDER BY sample_id LIMIT 6)"
+    )
     created = create_queue(root, kind="rating", source=sql, per_item=2, name="erase-test")
     with Store.for_lake(root) as store:
         for annotator in ("ann-a", "ann-b"):
@@ -172,15 +182,19 @@ def query(root: Path, sql: str) -> list[tuple]:
 
 def file_digests(root: Path) -> dict[str, str]:
     """Every file's hash but the catalog's and SQLite's side files (a reader creates an empty WAL)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "catalog.duckdb"
-            and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "catalog.duckdb" and not p.name.endswith(("-wal", "-shm"))
+    }
 
 
 def row_counts(root: Path) -> dict[str, int]:
     lake = Lake(root)
-    return {name: sum(pq.ParquetFile(f).metadata.num_rows for f in lake.files(spec))
-            for name, spec in sorted(tables.TABLES.items())}
+    return {
+        name: sum(pq.ParquetFile(f).metadata.num_rows for f in lake.files(spec))
+        for name, spec in sorted(tables.TABLES.items())
+    }
 
 
 # -- the byte-level search ------------------------------------------------------------------------------------
@@ -207,8 +221,9 @@ def _strings(array) -> list:
 def needles(built: Built) -> list[tuple[str, str]]:
     """(what, RE2-compatible pattern): ids as whole tokens, texts as literal substrings."""
     token = lambda s: rf"(^|[^\w-]){re.escape(s)}($|[^\w-])"  # noqa: E731
-    return ([("clear id", token(built.clear_id)), ("pseudonym", re.escape(built.pseudonym))]
-            + [(f"text {t[:30]!r}", re.escape(t)) for t in built.texts])
+    return [("clear id", token(built.clear_id)), ("pseudonym", re.escape(built.pseudonym))] + [
+        (f"text {t[:30]!r}", re.escape(t)) for t in built.texts
+    ]
 
 
 def found_in_parquet(path: Path, patterns: list[tuple[str, str]]) -> list[str]:
@@ -252,16 +267,30 @@ def test_the_lake_holds_the_subject_everywhere_before(built):
     assert any(path.startswith("runs/") for path in hits)
     assert any(path.startswith("releases/") for path in hits)
     assert len(built.texts) >= 5
-    assert query(built.root, f"SELECT count(*) FROM attributes_embeddings WHERE text_hash IN "
-                             f"(SELECT md5(content) FROM turns WHERE user_id = '{built.pseudonym}')")[0][0] > 0
+    assert (
+        query(
+            built.root,
+            f"SELECT count(*) FROM attributes_embeddings WHERE text_hash IN "
+            f"(SELECT md5(content) FROM turns WHERE user_id = '{built.pseudonym}')",
+        )[0][0]
+        > 0
+    )
 
 
 def test_dry_run_lists_counts_and_changes_nothing(built):
     before = file_digests(built.root)
     result = cli("erase", "--user", built.clear_id, "--dry-run", "--lake", str(built.root))
     assert result.exit_code == 0, result.output
-    for table in ("bronze/conversations", "silver/conversations", "quarantine", "bronze/exposures",
-                  "attributes/dedup_prompts", "attributes/topics", "attributes/embeddings", "labels/labels"):
+    for table in (
+        "bronze/conversations",
+        "silver/conversations",
+        "quarantine",
+        "bronze/exposures",
+        "attributes/dedup_prompts",
+        "attributes/topics",
+        "attributes/embeddings",
+        "labels/labels",
+    ):
         assert re.search(rf"would delete [1-9][0-9,]* rows from {re.escape(table)}\b", result.output), table
     assert "labels.sqlite tasks" in result.output and "would mark superseded: " in result.output
     assert "warning" not in result.output
@@ -292,12 +321,19 @@ def test_erase_by_clear_id_leaves_nothing_of_the_user(built):
 def other_users(built: Built) -> dict[str, list]:
     """Every other user's conversations, exposures and quarantined rows, as sorted keys."""
     return {
-        "conversations": query(built.root, f"SELECT conversation_id, content_hash FROM bronze_conversations WHERE "
-                                           f"user_id IS DISTINCT FROM '{built.pseudonym}' ORDER BY 1"),
-        "silver": query(built.root, f"SELECT conversation_id, content_hash FROM silver_conversations WHERE "
-                                    f"user_id IS DISTINCT FROM '{built.pseudonym}' ORDER BY 1"),
-        "exposures": query(built.root, f"SELECT user_id, exposed_at FROM exposures WHERE "
-                                       f"user_id <> '{built.pseudonym}' ORDER BY 1, 2"),
+        "conversations": query(
+            built.root,
+            f"SELECT conversation_id, content_hash FROM bronze_conversations WHERE "
+            f"user_id IS DISTINCT FROM '{built.pseudonym}' ORDER BY 1",
+        ),
+        "silver": query(
+            built.root,
+            f"SELECT conversation_id, content_hash FROM silver_conversations WHERE "
+            f"user_id IS DISTINCT FROM '{built.pseudonym}' ORDER BY 1",
+        ),
+        "exposures": query(
+            built.root, f"SELECT user_id, exposed_at FROM exposures WHERE user_id <> '{built.pseudonym}' ORDER BY 1, 2"
+        ),
         "quarantine": query(built.root, "SELECT line, reason FROM quarantine WHERE raw::VARCHAR LIKE '%q-other%'"),
     }
 
@@ -306,9 +342,12 @@ def assert_no_rows_in_views(built: Built, conversations: frozenset[str]) -> None
     """No view or table of the catalog has a row pointing at the user, but rows of superseded releases."""
     assert erasure.subject_for(Lake(built.root), built.pseudonym).conversation_ids == frozenset()
     listed = ", ".join(f"'{c}'" for c in sorted(conversations))
-    columns = query(built.root, "SELECT table_name, column_name FROM information_schema.columns "
-                                "WHERE data_type = 'VARCHAR' AND (column_name = 'user_id' OR "
-                                "column_name LIKE '%conversation_id' OR column_name LIKE '%sample_id')")
+    columns = query(
+        built.root,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE data_type = 'VARCHAR' AND (column_name = 'user_id' OR "
+        "column_name LIKE '%conversation_id' OR column_name LIKE '%sample_id')",
+    )
     assert len({t for t, _ in columns}) > 15
     for view, column in columns:
         if column == "user_id":
@@ -327,7 +366,9 @@ def assert_counts_match_the_record(built: Built, before: dict[str, int]) -> None
     (record,) = erasure.records(Lake(built.root))
     assert record["requested_by"] == "dpo-officer" and record["reason"] == "ticket 4711"
     assert erasure.subject_hash(built.pseudonym, record["subject_salt"]) == record["subject_hash"]
-    assert built.pseudonym not in json.dumps(record, default=str) and built.clear_id not in json.dumps(record, default=str)
+    assert built.pseudonym not in json.dumps(record, default=str) and built.clear_id not in json.dumps(
+        record, default=str
+    )
     after = row_counts(built.root)
     counted = {c["table"]: c["rows"] for c in record["counts"]}
     for table, rows in counted.items():
@@ -377,8 +418,10 @@ def test_queued_request_is_applied_by_the_erase_stage(built):
     (done,) = erasure.requests(Lake(built.root))
     assert done["status"] == "done" and done["pseudonym"] is None and done["erasure_id"]
     assert found_anywhere(built.root, built, skip=superseded_data(built.root)) == {}
-    assert query(built.root, "SELECT count(*) FROM silver_conversations")[0][0] == \
-        query(built.root, "SELECT count(*) FROM bronze_conversations")[0][0]
+    assert (
+        query(built.root, "SELECT count(*) FROM silver_conversations")[0][0]
+        == query(built.root, "SELECT count(*) FROM bronze_conversations")[0][0]
+    )
 
 
 def test_every_registered_table_is_covered(tmp_path):
@@ -387,8 +430,11 @@ def test_every_registered_table_is_covered(tmp_path):
     subject = erasure.Subject("p" * 32, frozenset({"c-1"}))
     claimed = {r.table for e in found for r in e.rules(Lake(tmp_path / "empty"), subject)}
     claimed |= {t for e in found for t in (*e.handles, *e.exempt)}
-    uncovered = [name for name, spec in sorted(tables.TABLES.items())
-                 if name not in claimed and not erasure.id_columns(spec.schema)]
+    uncovered = [
+        name
+        for name, spec in sorted(tables.TABLES.items())
+        if name not in claimed and not erasure.id_columns(spec.schema)
+    ]
     assert uncovered == []
     assert {e.name for e in found} == {"lakehouse", "curation", "labeling_app", "train"}
 
@@ -402,7 +448,9 @@ def test_store_erase_tasks_keeps_labels_append_only(tmp_path):
 
     with Store(tmp_path / "labels.sqlite") as store:
         queue = store.create_queue("q", "rating", 1, "test", queue_spec(load_config(), "rating"), "test")
-        store.add_tasks(queue.queue_id, [(f"k{i}", {"prompt": [], "candidates": [{"text": f"t{i}"}]}) for i in range(3)])
+        store.add_tasks(
+            queue.queue_id, [(f"k{i}", {"prompt": [], "candidates": [{"text": f"t{i}"}]}) for i in range(3)]
+        )
         for _ in range(3):
             assignment = store.next_task(queue.queue_id, "ann")
             store.submit(assignment.task.task_id, "ann", "annotator", {"score": 3})

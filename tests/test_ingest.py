@@ -54,8 +54,11 @@ def test_valid_records_land_in_bronze_with_pseudonymized_users(tmp_path):
     assert cid == "c-0" and n_messages == 4 and str(day) == "2026-10-05"
     assert user_id != "user-0" and len(user_id) == 32
     assert query(lake, "SELECT count(DISTINCT user_id) FROM conversations")[0][0] == 7
-    samples = query(lake, "SELECT sample_id, prompt[1].role, prompt[1].content, response, depth, thumb "
-                          "FROM samples WHERE conversation_id = 'c-0' ORDER BY turn")
+    samples = query(
+        lake,
+        "SELECT sample_id, prompt[1].role, prompt[1].content, response, depth, thumb "
+        "FROM samples WHERE conversation_id = 'c-0' ORDER BY turn",
+    )
     assert samples[0][:2] == ("c-0:1", "system")
     assert samples[0][2].startswith("You are Luna. A cheerful astronomer.")
     assert samples[1][3:] == ("Look up at dawn next week.", 2, 0)
@@ -109,7 +112,7 @@ def test_truncated_gzip_keeps_complete_lines_and_quarantines_the_damage(tmp_path
     stats = run_ingest(lake, path).stages[0]
     assert stats.dropped == {"truncated_file": 1}
     assert 100 < stats.rows_out < 200 and stats.rows_in == stats.rows_out + 1
-    (reason, detail, raw), = quarantine(lake).values()
+    ((reason, detail, raw),) = quarantine(lake).values()
     assert reason == "truncated_file" and f"after line {stats.rows_out}" in detail
     assert line(record(stats.rows_out)).startswith(raw)  # the partial last line is kept as evidence
 
@@ -133,23 +136,52 @@ def test_directory_with_mixed_formats(tmp_path, hh_path):
     lake = Lake(tmp_path / "lake")
     folder = tmp_path / "mixed"
     write_lines(folder / "native.jsonl.gz", [line(record(i)) for i in range(3)], gz=True)
-    write_lines(folder / "openai.jsonl", [json.dumps({"messages": [
-        {"role": "system", "content": "Be nice."}, {"role": "user", "content": [{"type": "text", "text": "Hello"}]},
-        {"role": "assistant", "content": "Hi!"}]}).encode()])
-    write_lines(folder / "sharegpt.jsonl", [json.dumps({"id": "s1", "conversations": [
-        {"from": "human", "value": "Hey"}, {"from": "gpt", "value": "Hello there"}]}).encode()])
-    (folder / "sharegpt-array.json").write_text(json.dumps([{"id": "s2", "conversations": [
-        {"from": "human", "value": "Yo"}, {"from": "gpt", "value": "Hi"}]}]))
-    (folder / "exposures.jsonl").write_text(json.dumps(
-        {"experiment_id": "exp-1", "arm": "test", "user_id": "user-1", "exposed_at": "2026-10-01T00:00:00Z"}) + "\n")
+    write_lines(
+        folder / "openai.jsonl",
+        [
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "system", "content": "Be nice."},
+                        {"role": "user", "content": [{"type": "text", "text": "Hello"}]},
+                        {"role": "assistant", "content": "Hi!"},
+                    ]
+                }
+            ).encode()
+        ],
+    )
+    write_lines(
+        folder / "sharegpt.jsonl",
+        [
+            json.dumps(
+                {
+                    "id": "s1",
+                    "conversations": [{"from": "human", "value": "Hey"}, {"from": "gpt", "value": "Hello there"}],
+                }
+            ).encode()
+        ],
+    )
+    (folder / "sharegpt-array.json").write_text(
+        json.dumps([{"id": "s2", "conversations": [{"from": "human", "value": "Yo"}, {"from": "gpt", "value": "Hi"}]}])
+    )
+    (folder / "exposures.jsonl").write_text(
+        json.dumps({"experiment_id": "exp-1", "arm": "test", "user_id": "user-1", "exposed_at": "2026-10-01T00:00:00Z"})
+        + "\n"
+    )
     with gzip.open(hh_path) as fh:
         write_lines(folder / "hh.jsonl", [fh.readline().rstrip(b"\n")])
     (folder / "notes.jsonl").write_text('{"hello": "world"}\n')
     stats = run_ingest(lake, folder).stages[0]
     formats = {f["path"].rsplit("/", 1)[-1]: f["format"] for f in stats.details["files"]}
-    assert formats == {"native.jsonl.gz": "native", "openai.jsonl": "openai", "sharegpt.jsonl": "sharegpt",
-                       "sharegpt-array.json": "sharegpt", "exposures.jsonl": "exposures", "hh.jsonl": "hh",
-                       "notes.jsonl": "unknown"}
+    assert formats == {
+        "native.jsonl.gz": "native",
+        "openai.jsonl": "openai",
+        "sharegpt.jsonl": "sharegpt",
+        "sharegpt-array.json": "sharegpt",
+        "exposures.jsonl": "exposures",
+        "hh.jsonl": "hh",
+        "notes.jsonl": "unknown",
+    }
     assert dict(stats.dropped) == {"unknown_format": 1}
     assert query(lake, "SELECT count(*) FROM conversations")[0][0] == 3 + 1 + 2 + 2
     assert query(lake, "SELECT count(*) FROM exposures")[0][0] == 1
@@ -204,11 +236,14 @@ def test_hh_rlhf_real_file(tmp_path, hh_path):
     assert query(lake, "SELECT count(*) FROM preference_pairs")[0][0] == 1496
     with gzip.open(hh_path, "rt") as fh:
         first = json.loads(fh.readline())
-    pair_id, turn, chosen, rejected = query(lake, """
+    pair_id, turn, chosen, rejected = query(
+        lake,
+        """
         SELECT p.pair_id, p.turn, c.messages, r.messages FROM preference_pairs p
         JOIN conversations c ON c.conversation_id = p.chosen_conversation_id
         JOIN conversations r ON r.conversation_id = p.rejected_conversation_id
-        WHERE p.origin.line = 1""")[0]
+        WHERE p.origin.line = 1""",
+    )[0]
     assert pair_id.startswith("hh-") and chosen[:turn] == rejected[:turn]
     assert chosen[0]["role"] == "user" and first["chosen"].startswith("\n\nHuman: " + chosen[0]["content"])
     assert first["chosen"].endswith(chosen[turn]["content"]) and first["rejected"].endswith(rejected[turn]["content"])
@@ -228,8 +263,10 @@ def test_persona_chat_real_file(tmp_path, persona_chat_path):
     assert messages[0]["role"] == "user" and turns[0].endswith(messages[0]["content"])
     assert messages[1]["role"] == "assistant" and turns[1].endswith(messages[1]["content"])
     assert character["description"].startswith(first["user 2 personas"].splitlines()[0].strip())
-    assert query(lake, "SELECT count(*) FROM samples WHERE source = 'internal'")[0][0] == \
-        query(lake, "SELECT count(*) FROM turns WHERE role = 'assistant'")[0][0]
+    assert (
+        query(lake, "SELECT count(*) FROM samples WHERE source = 'internal'")[0][0]
+        == query(lake, "SELECT count(*) FROM turns WHERE role = 'assistant'")[0][0]
+    )
 
 
 def test_curate_and_releases_build_refuse_a_bad_recipe_naming_the_key(tmp_path):

@@ -51,17 +51,22 @@ def nested(depth: int) -> str:
 
 
 def openai_line(content, **extra) -> bytes:
-    return json.dumps({"messages": [{"role": "user", "content": content},
-                                    {"role": "assistant", "content": "Sure."}], **extra}).encode()
+    return json.dumps(
+        {"messages": [{"role": "user", "content": content}, {"role": "assistant", "content": "Sure."}], **extra}
+    ).encode()
 
 
 def sharegpt_line(i: int, value="Hello") -> bytes:
-    return json.dumps({"id": f"s{i}", "conversations": [{"from": "human", "value": value},
-                                                        {"from": "gpt", "value": "Hi there"}]}).encode()
+    return json.dumps(
+        {"id": f"s{i}", "conversations": [{"from": "human", "value": value}, {"from": "gpt", "value": "Hi there"}]}
+    ).encode()
 
 
-def persona_csv(rows: list[list[str]], header=("user 1 personas", "user 2 personas", "Best Generated Conversation"),
-                encoding: str = "utf-8") -> bytes:
+def persona_csv(
+    rows: list[list[str]],
+    header=("user 1 personas", "user 2 personas", "Best Generated Conversation"),
+    encoding: str = "utf-8",
+) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
@@ -74,8 +79,9 @@ def persona_row(i: int) -> list[str]:
 
 
 def exposure(i: int, exposed_at: str = "2026-10-01T00:00:00Z") -> bytes:
-    return json.dumps({"experiment_id": "exp-1", "arm": "test", "user_id": f"user-{i}",
-                       "exposed_at": exposed_at}).encode()
+    return json.dumps(
+        {"experiment_id": "exp-1", "arm": "test", "user_id": f"user-{i}", "exposed_at": exposed_at}
+    ).encode()
 
 
 def native_parquet(path: Path, rows: list[dict]) -> Path:
@@ -86,7 +92,7 @@ def native_parquet(path: Path, rows: list[dict]) -> Path:
 def gzip_corrupted_mid_stream(n: int) -> bytes:
     data = bytearray(gzip.compress(b"\n".join(line(record(i)) for i in range(n)) + b"\n", mtime=0))
     middle = len(data) // 2
-    data[middle:middle + 64] = bytes(64)  # zero a run of compressed bytes: the deflate stream breaks there
+    data[middle : middle + 64] = bytes(64)  # zero a run of compressed bytes: the deflate stream breaks there
     return bytes(data)
 
 
@@ -94,123 +100,377 @@ def gzip_corrupted_mid_stream(n: int) -> bytes:
 # A builder returns the file's bytes.
 CASES = {
     # -- native JSON lines ------------------------------------------------------------------------
-    "null_line_beside_a_bad_line": ("in.jsonl", lambda: b"\n".join([G1, b"null", b"{bad", G2]), {},
-                                    2, {"not_an_object": 1, "invalid_json": 1}),
-    "bad_line_then_null": ("in.jsonl", lambda: b"\n".join([G1, b"{bad", b"null", b"null", G2]), {},
-                           2, {"invalid_json": 1, "not_an_object": 2}),
-    "bare_scalars_and_arrays": ("in.jsonl", lambda: b"\n".join([G1, b"7", b'"text"', b"true", b"[1, 2]", G2]),
-                                {}, 2, {"not_an_object": 4}),
-    "ten_thousand_levels_of_nesting": ("in.jsonl", lambda: b"\n".join(
-        [G1, json.dumps(record(3))[:-1].encode() + b', "extra": ' + nested(10_000).encode() + b"}", G2]),
-        {}, 3, {}),  # an unknown field: ignored, however deep
-    "nesting_as_the_whole_line": ("in.jsonl", lambda: b"\n".join([G1, nested(10_000).encode(), G2]), {},
-                                  2, {"not_an_object": 1}),
-    "messages_are_nested_arrays": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, messages=[[[["x"]]]])), G2]),
-                                   {}, 2, {"wrong_type": 1}),
-    "escaped_nul_in_content_is_text": ("in.jsonl", lambda: b"\n".join([G1, line(record(
-        3, messages=[{"role": "user", "content": "a\u0000b"}]))]), {}, 2, {}),
-    "raw_nul_byte_in_a_line": ("in.jsonl", lambda: b"\n".join([G1, line(record(3)).replace(b"comet", b"co\x00met"), G2]),
-                               {}, 2, {"invalid_json": 1}),
-    "lone_surrogate_escape": ("in.jsonl", lambda: b"\n".join(
-        [G1, line(record(3)).replace(b"comet", b"co\\ud800met"), G2]), {}, 2, {"invalid_json": 1}),
-    "huge_integer": ("in.jsonl", lambda: b"\n".join(
-        [G1, line(record(3)).replace(b'"thumb": 1', b'"thumb": 123456789012345678901234567890'), G2]),
-        {}, 2, {"number_out_of_range": 1}),
-    "huge_float_exponent": ("in.jsonl", lambda: b"\n".join(
-        [G1, line(record(3)).replace(b'"thumb": 1', b'"thumb": 1e400'), G2]), {}, 2, {"number_out_of_range": 1}),
-    "nan_literal": ("in.jsonl", lambda: b"\n".join([G1, line(record(3)).replace(b'"app": "web"', b'"app": NaN'), G2]),
-                    {}, 2, {"wrong_type": 1}),  # pyarrow reads NaN as a number
-    "duplicate_keys": ("in.jsonl", lambda: b"\n".join(
-        [G1, b'{"app": "x", ' + line(record(3))[1:]]), {}, 1, {"duplicate_key": 1}),
-    "started_at_is_a_number": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, started_at=5)), G2]), {},
-                               2, {"wrong_type": 1}),
-    "character_is_a_string": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, character="Luna")), G2]), {},
-                              2, {"wrong_type": 1}),
-    "messages_is_an_object": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, messages={"a": 1})), G2]), {},
-                              2, {"wrong_type": 1}),
-    "year_minus_0001": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, started_at="-0001-01-01T00:00:00Z")), G2]),
-                        {}, 2, {"bad_timestamp": 1}),
-    "year_zero_message_ts": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, messages=[
-        {"role": "user", "content": "hi", "ts": "0000-01-01T00:00:00Z"}])), G2]), {}, 2, {"bad_timestamp": 1}),
-    "year_ten_thousand": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, started_at="+10000-01-01T00:00:00Z")), G2]),
-                          {}, 2, {"bad_timestamp": 1}),
-    "empty_started_at": ("in.jsonl", lambda: b"\n".join([G1, line(record(3, started_at="")), G2]), {},
-                         2, {"bad_timestamp": 1}),
-    "first_line_over_one_megabyte": ("in.jsonl", lambda: b"\n".join([line(record(
-        3, messages=[{"role": "user", "content": "a" * (2 << 20)}])), G1, G2]), {}, 3, {}),
-    "first_line_over_one_megabyte_gzipped": ("in.jsonl.gz", lambda: gzip.compress(b"\n".join([line(record(
-        3, messages=[{"role": "user", "content": "a" * (2 << 20)}])), G1, G2]), mtime=0), {}, 3, {}),
-    "first_line_over_one_megabyte_and_bad": ("in.jsonl", lambda: b"\n".join([b'{"x": "' + b"a" * (2 << 20), G1, G2]),
-                                             {}, 2, {"invalid_json": 1}),
+    "null_line_beside_a_bad_line": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, b"null", b"{bad", G2]),
+        {},
+        2,
+        {"not_an_object": 1, "invalid_json": 1},
+    ),
+    "bad_line_then_null": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, b"{bad", b"null", b"null", G2]),
+        {},
+        2,
+        {"invalid_json": 1, "not_an_object": 2},
+    ),
+    "bare_scalars_and_arrays": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, b"7", b'"text"', b"true", b"[1, 2]", G2]),
+        {},
+        2,
+        {"not_an_object": 4},
+    ),
+    "ten_thousand_levels_of_nesting": (
+        "in.jsonl",
+        lambda: b"\n".join(
+            [G1, json.dumps(record(3))[:-1].encode() + b', "extra": ' + nested(10_000).encode() + b"}", G2]
+        ),
+        {},
+        3,
+        {},
+    ),  # an unknown field: ignored, however deep
+    "nesting_as_the_whole_line": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, nested(10_000).encode(), G2]),
+        {},
+        2,
+        {"not_an_object": 1},
+    ),
+    "messages_are_nested_arrays": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, messages=[[[["x"]]]])), G2]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "escaped_nul_in_content_is_text": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, messages=[{"role": "user", "content": "a\u0000b"}]))]),
+        {},
+        2,
+        {},
+    ),
+    "raw_nul_byte_in_a_line": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3)).replace(b"comet", b"co\x00met"), G2]),
+        {},
+        2,
+        {"invalid_json": 1},
+    ),
+    "lone_surrogate_escape": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3)).replace(b"comet", b"co\\ud800met"), G2]),
+        {},
+        2,
+        {"invalid_json": 1},
+    ),
+    "huge_integer": (
+        "in.jsonl",
+        lambda: b"\n".join(
+            [G1, line(record(3)).replace(b'"thumb": 1', b'"thumb": 123456789012345678901234567890'), G2]
+        ),
+        {},
+        2,
+        {"number_out_of_range": 1},
+    ),
+    "huge_float_exponent": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3)).replace(b'"thumb": 1', b'"thumb": 1e400'), G2]),
+        {},
+        2,
+        {"number_out_of_range": 1},
+    ),
+    "nan_literal": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3)).replace(b'"app": "web"', b'"app": NaN'), G2]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),  # pyarrow reads NaN as a number
+    "duplicate_keys": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, b'{"app": "x", ' + line(record(3))[1:]]),
+        {},
+        1,
+        {"duplicate_key": 1},
+    ),
+    "started_at_is_a_number": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, started_at=5)), G2]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "character_is_a_string": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, character="Luna")), G2]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "messages_is_an_object": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, messages={"a": 1})), G2]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "year_minus_0001": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, started_at="-0001-01-01T00:00:00Z")), G2]),
+        {},
+        2,
+        {"bad_timestamp": 1},
+    ),
+    "year_zero_message_ts": (
+        "in.jsonl",
+        lambda: b"\n".join(
+            [G1, line(record(3, messages=[{"role": "user", "content": "hi", "ts": "0000-01-01T00:00:00Z"}])), G2]
+        ),
+        {},
+        2,
+        {"bad_timestamp": 1},
+    ),
+    "year_ten_thousand": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, started_at="+10000-01-01T00:00:00Z")), G2]),
+        {},
+        2,
+        {"bad_timestamp": 1},
+    ),
+    "empty_started_at": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, started_at="")), G2]),
+        {},
+        2,
+        {"bad_timestamp": 1},
+    ),
+    "first_line_over_one_megabyte": (
+        "in.jsonl",
+        lambda: b"\n".join([line(record(3, messages=[{"role": "user", "content": "a" * (2 << 20)}])), G1, G2]),
+        {},
+        3,
+        {},
+    ),
+    "first_line_over_one_megabyte_gzipped": (
+        "in.jsonl.gz",
+        lambda: gzip.compress(
+            b"\n".join([line(record(3, messages=[{"role": "user", "content": "a" * (2 << 20)}])), G1, G2]), mtime=0
+        ),
+        {},
+        3,
+        {},
+    ),
+    "first_line_over_one_megabyte_and_bad": (
+        "in.jsonl",
+        lambda: b"\n".join([b'{"x": "' + b"a" * (2 << 20), G1, G2]),
+        {},
+        2,
+        {"invalid_json": 1},
+    ),
     "utf8_bom_at_the_start": ("in.jsonl", lambda: b"\xef\xbb\xbf" + b"\n".join([G1, G2]), {}, 2, {}),
     "crlf_line_endings": ("in.jsonl", lambda: b"\r\n".join([G1, G2]) + b"\r\n", {}, 2, {}),
-    "no_trailing_newline_ten_megabyte_line": ("in.jsonl", lambda: b"\n".join([G1, line(record(
-        3, messages=[{"role": "user", "content": "a" * (10 << 20)}]))]), {}, 1, {"message_too_large": 1}),
-    "random_bytes": ("in.jsonl", lambda: b"\n".join([G1, bytes(range(11, 256)) * 4, G2]), {},
-                     2, {"invalid_utf8": 1}),
-    "utf16_line": ("in.jsonl", lambda: b"\n".join([G1, '{"a": "b"}'.encode("utf-16-le"), G2]), {},
-                   2, {"invalid_json": 1}),  # NUL bytes are valid UTF-8
-    "mixed_formats_in_one_file": ("in.jsonl", lambda: b"\n".join([G1, sharegpt_line(1), G2]), {},
-                                  2, {"missing_field": 1}),
+    "no_trailing_newline_ten_megabyte_line": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, line(record(3, messages=[{"role": "user", "content": "a" * (10 << 20)}]))]),
+        {},
+        1,
+        {"message_too_large": 1},
+    ),
+    "random_bytes": ("in.jsonl", lambda: b"\n".join([G1, bytes(range(11, 256)) * 4, G2]), {}, 2, {"invalid_utf8": 1}),
+    "utf16_line": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, '{"a": "b"}'.encode("utf-16-le"), G2]),
+        {},
+        2,
+        {"invalid_json": 1},
+    ),  # NUL bytes are valid UTF-8
+    "mixed_formats_in_one_file": (
+        "in.jsonl",
+        lambda: b"\n".join([G1, sharegpt_line(1), G2]),
+        {},
+        2,
+        {"missing_field": 1},
+    ),
     "only_blank_lines": ("in.jsonl", lambda: b"\n\n   \n\t\n", {}, 0, {}),
     "empty_file": ("in.jsonl", lambda: b"", {}, 0, {}),
     # -- gzip ------------------------------------------------------------------------------------------
-    "gzip_corrupted_mid_stream": ("in.jsonl.gz", lambda: gzip_corrupted_mid_stream(1000), {},
-                                  None, {"corrupt_file": 1}),
+    "gzip_corrupted_mid_stream": (
+        "in.jsonl.gz",
+        lambda: gzip_corrupted_mid_stream(1000),
+        {},
+        None,
+        {"corrupt_file": 1},
+    ),
     "gzip_header_then_garbage": ("in.jsonl.gz", lambda: b"\x1f\x8b" + bytes(range(200)), {}, 0, {"corrupt_file": 1}),
-    "gzip_truncated": ("in.jsonl.gz", lambda: gzip.compress(b"\n".join(line(record(i)) for i in range(100)) + b"\n", mtime=0)[:-30], {},
-                       None, {"truncated_file": 1}),
+    "gzip_truncated": (
+        "in.jsonl.gz",
+        lambda: gzip.compress(b"\n".join(line(record(i)) for i in range(100)) + b"\n", mtime=0)[:-30],
+        {},
+        None,
+        {"truncated_file": 1},
+    ),
     # -- JSON arrays ------------------------------------------------------------------------------------
-    "truncated_json_array": ("in.json", lambda: ("[" + ", ".join(sharegpt_line(i).decode() for i in range(3))
-                                                 + ', {"id": "s9", "conv').encode(), {}, 3, {"truncated_file": 1}),
-    "json_array_with_non_objects": ("in.json", lambda: ("[" + sharegpt_line(1).decode() + ", 7, null, [1]]").encode(),
-                                    {}, 1, {"not_an_object": 3}),
-    "json_array_garbage_inside": ("in.json", lambda: ("[" + sharegpt_line(1).decode() + ", {oops}, "
-                                                      + sharegpt_line(2).decode() + "]").encode(), {},
-                                  1, {"invalid_json": 1}),
-    "json_array_deep_nesting": ("in.json", lambda: ("[" + sharegpt_line(1).decode() + ', {"conversations": '
-                                                    + nested(10_000) + "}]").encode(), {}, 1, {"too_deeply_nested": 1}),
+    "truncated_json_array": (
+        "in.json",
+        lambda: ("[" + ", ".join(sharegpt_line(i).decode() for i in range(3)) + ', {"id": "s9", "conv').encode(),
+        {},
+        3,
+        {"truncated_file": 1},
+    ),
+    "json_array_with_non_objects": (
+        "in.json",
+        lambda: ("[" + sharegpt_line(1).decode() + ", 7, null, [1]]").encode(),
+        {},
+        1,
+        {"not_an_object": 3},
+    ),
+    "json_array_garbage_inside": (
+        "in.json",
+        lambda: ("[" + sharegpt_line(1).decode() + ", {oops}, " + sharegpt_line(2).decode() + "]").encode(),
+        {},
+        1,
+        {"invalid_json": 1},
+    ),
+    "json_array_deep_nesting": (
+        "in.json",
+        lambda: ("[" + sharegpt_line(1).decode() + ', {"conversations": ' + nested(10_000) + "}]").encode(),
+        {},
+        1,
+        {"too_deeply_nested": 1},
+    ),
     # -- OpenAI / ShareGPT / hh --------------------------------------------------------------------------
-    "openai_text_part_is_a_number": ("in.jsonl", lambda: b"\n".join([openai_line("Hi"), openai_line(
-        [{"type": "text", "text": 7}]), openai_line("Bye")]), {}, 2, {"wrong_type": 1}),
-    "openai_content_part_is_a_string": ("in.jsonl", lambda: b"\n".join([openai_line("Hi"), openai_line(["text"]),
-                                                                       openai_line("Bye")]), {}, 2, {"wrong_type": 1}),
-    "openai_ten_thousand_levels": ("in.jsonl", lambda: b"\n".join([openai_line("Hi"), b'{"messages": '
-                                                                  + nested(10_000).encode() + b"}", openai_line("Bye")]),
-                                   {}, 2, {"too_deeply_nested": 1}),
-    "openai_messages_not_a_list": ("in.jsonl", lambda: b"\n".join([openai_line("Hi"), b'{"messages": "hi"}']),
-                                   {}, 1, {"missing_field": 1}),
-    "sharegpt_value_is_an_object": ("in.jsonl", lambda: b"\n".join([sharegpt_line(1), sharegpt_line(2, {"a": 1})]),
-                                    {}, 1, {"wrong_type": 1}),
-    "sharegpt_turn_is_a_list": ("in.jsonl", lambda: b"\n".join([sharegpt_line(1), json.dumps(
-        {"id": "x", "conversations": [["human", "hi"]]}).encode()]), {}, 1, {"wrong_type": 1}),
-    "hh_transcripts_do_not_differ": ("in.jsonl", lambda: b"\n".join([json.dumps(
-        {"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: hi\n\nAssistant: b"}).encode(),
-        json.dumps({"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: hi\n\nAssistant: a"}).encode()]),
-        {}, 1, {"invalid_pair": 1}),
+    "openai_text_part_is_a_number": (
+        "in.jsonl",
+        lambda: b"\n".join([openai_line("Hi"), openai_line([{"type": "text", "text": 7}]), openai_line("Bye")]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "openai_content_part_is_a_string": (
+        "in.jsonl",
+        lambda: b"\n".join([openai_line("Hi"), openai_line(["text"]), openai_line("Bye")]),
+        {},
+        2,
+        {"wrong_type": 1},
+    ),
+    "openai_ten_thousand_levels": (
+        "in.jsonl",
+        lambda: b"\n".join([openai_line("Hi"), b'{"messages": ' + nested(10_000).encode() + b"}", openai_line("Bye")]),
+        {},
+        2,
+        {"too_deeply_nested": 1},
+    ),
+    "openai_messages_not_a_list": (
+        "in.jsonl",
+        lambda: b"\n".join([openai_line("Hi"), b'{"messages": "hi"}']),
+        {},
+        1,
+        {"missing_field": 1},
+    ),
+    "sharegpt_value_is_an_object": (
+        "in.jsonl",
+        lambda: b"\n".join([sharegpt_line(1), sharegpt_line(2, {"a": 1})]),
+        {},
+        1,
+        {"wrong_type": 1},
+    ),
+    "sharegpt_turn_is_a_list": (
+        "in.jsonl",
+        lambda: b"\n".join([sharegpt_line(1), json.dumps({"id": "x", "conversations": [["human", "hi"]]}).encode()]),
+        {},
+        1,
+        {"wrong_type": 1},
+    ),
+    "hh_transcripts_do_not_differ": (
+        "in.jsonl",
+        lambda: b"\n".join(
+            [
+                json.dumps(
+                    {"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: hi\n\nAssistant: b"}
+                ).encode(),
+                json.dumps(
+                    {"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: hi\n\nAssistant: a"}
+                ).encode(),
+            ]
+        ),
+        {},
+        1,
+        {"invalid_pair": 1},
+    ),
     # -- CSV (Persona-Chat) ----------------------------------------------------------------------------
-    "csv_field_over_128_kilobytes": ("in.csv", lambda: persona_csv([persona_row(1), [
-        "p", "q", "User 1: " + "long " * 40_000 + "\nUser 2: ok"], persona_row(2)]), {}, 3, {}),
-    "csv_invalid_utf8_keeps_raw_bytes": ("in.csv", lambda: persona_csv([persona_row(1)])
-                                         + b'caf\xe9,q,"User 1: x\nUser 2: y"\r\n'
-                                         + persona_csv([persona_row(2)]).split(b"\r\n", 1)[1], {},
-                                         2, {"invalid_utf8": 1}),
-    "csv_byte_order_mark": ("in.csv", lambda: b"\xef\xbb\xbf" + persona_csv([persona_row(1), persona_row(2)]), {},
-                            2, {}),
-    "csv_missing_transcript_column": ("in.csv", lambda: persona_csv([["a", "b"]], header=("x", "y")), {},
-                                      0, {"empty_messages": 1}),
-    "csv_unterminated_quote": ("in.csv", lambda: persona_csv([persona_row(1)]) + b'p,q,"User 1: hi\nUser 2: never closed',
-                               {}, 2, {}),  # Python's csv ends the open field at the end of the file
-    "csv_nul_byte": ("in.csv", lambda: persona_csv([persona_row(1), ["p\x00", "q", "User 1: a\nUser 2: b"]]), {},
-                     2, {}),
+    "csv_field_over_128_kilobytes": (
+        "in.csv",
+        lambda: persona_csv(
+            [persona_row(1), ["p", "q", "User 1: " + "long " * 40_000 + "\nUser 2: ok"], persona_row(2)]
+        ),
+        {},
+        3,
+        {},
+    ),
+    "csv_invalid_utf8_keeps_raw_bytes": (
+        "in.csv",
+        lambda: (
+            persona_csv([persona_row(1)])
+            + b'caf\xe9,q,"User 1: x\nUser 2: y"\r\n'
+            + persona_csv([persona_row(2)]).split(b"\r\n", 1)[1]
+        ),
+        {},
+        2,
+        {"invalid_utf8": 1},
+    ),
+    "csv_byte_order_mark": (
+        "in.csv",
+        lambda: b"\xef\xbb\xbf" + persona_csv([persona_row(1), persona_row(2)]),
+        {},
+        2,
+        {},
+    ),
+    "csv_missing_transcript_column": (
+        "in.csv",
+        lambda: persona_csv([["a", "b"]], header=("x", "y")),
+        {},
+        0,
+        {"empty_messages": 1},
+    ),
+    "csv_unterminated_quote": (
+        "in.csv",
+        lambda: persona_csv([persona_row(1)]) + b'p,q,"User 1: hi\nUser 2: never closed',
+        {},
+        2,
+        {},
+    ),  # Python's csv ends the open field at the end of the file
+    "csv_nul_byte": (
+        "in.csv",
+        lambda: persona_csv([persona_row(1), ["p\x00", "q", "User 1: a\nUser 2: b"]]),
+        {},
+        2,
+        {},
+    ),
     # -- exposures ---------------------------------------------------------------------------------------
-    "exposures_null_line_beside_a_bad_line": ("exposures.jsonl", lambda: b"\n".join(
-        [exposure(1), b"null", b"{bad", exposure(2)]), {}, 2, {"not_an_object": 1, "invalid_json": 1}),
-    "exposures_year_minus_0001": ("exposures.jsonl", lambda: b"\n".join(
-        [exposure(1), exposure(2, "-0001-01-01T00:00:00Z"), exposure(3)]), {}, 2, {"bad_timestamp": 1}),
+    "exposures_null_line_beside_a_bad_line": (
+        "exposures.jsonl",
+        lambda: b"\n".join([exposure(1), b"null", b"{bad", exposure(2)]),
+        {},
+        2,
+        {"not_an_object": 1, "invalid_json": 1},
+    ),
+    "exposures_year_minus_0001": (
+        "exposures.jsonl",
+        lambda: b"\n".join([exposure(1), exposure(2, "-0001-01-01T00:00:00Z"), exposure(3)]),
+        {},
+        2,
+        {"bad_timestamp": 1},
+    ),
     # -- more shapes ------------------------------------------------------------------------------------
-    "gzip_of_concatenated_members": ("in.jsonl.gz", lambda: gzip.compress(G1 + b"\n", mtime=0)
-                                     + gzip.compress(G2 + b"\n", mtime=0), {}, 2, {}),
+    "gzip_of_concatenated_members": (
+        "in.jsonl.gz",
+        lambda: gzip.compress(G1 + b"\n", mtime=0) + gzip.compress(G2 + b"\n", mtime=0),
+        {},
+        2,
+        {},
+    ),
     "empty_json_array": ("in.json", lambda: b"  [ ]  ", {"format": "sharegpt"}, 0, {}),
     "json_array_after_a_bom": ("in.json", lambda: b"\xef\xbb\xbf[" + sharegpt_line(1) + b"]", {}, 1, {}),
     # -- Parquet ----------------------------------------------------------------------------------------
@@ -277,7 +537,9 @@ def test_a_null_line_beside_a_bad_line_keeps_both_raw_lines(tmp_path):
     path = build(tmp_path, "null_line_beside_a_bad_line")
     run_ingest(lake, path)
     assert query(lake, "SELECT line, reason, raw FROM quarantine ORDER BY line") == [
-        (2, "not_an_object", b"null"), (3, "invalid_json", b"{bad")]
+        (2, "not_an_object", b"null"),
+        (3, "invalid_json", b"{bad"),
+    ]
 
 
 def test_a_corrupt_gzip_keeps_what_decodes_and_is_not_marked_done(tmp_path):
@@ -288,8 +550,9 @@ def test_a_corrupt_gzip_keeps_what_decodes_and_is_not_marked_done(tmp_path):
     assert query(lake, "SELECT count(*) FROM ingested_files") == [(0,)]
     (detail,) = query(lake, "SELECT detail FROM quarantine WHERE reason = 'corrupt_file'")[0]
     assert "gzip data is corrupt" in detail and "after line" in detail
-    good = query(lake, "SELECT count(*) FROM conversations WHERE conversation_id IN "
-                       "(SELECT 'c-' || range FROM range(1000))")[0][0]
+    good = query(
+        lake, "SELECT count(*) FROM conversations WHERE conversation_id IN (SELECT 'c-' || range FROM range(1000))"
+    )[0][0]
     assert good == stats.rows_out  # every accepted row is an intact original record
 
 
@@ -390,7 +653,9 @@ def test_strict_commits_nothing_when_a_record_is_quarantined(tmp_path):
     lake = Lake(tmp_path / "lake")
     path = write_lines(tmp_path / "in.jsonl", [G1, b"{broken"])
     result = run_ingest(lake, path, strict=True)
-    assert result.status == "failed" and "1 records quarantined" in result.error and "nothing was written" in result.error
+    assert (
+        result.status == "failed" and "1 records quarantined" in result.error and "nothing was written" in result.error
+    )
     assert query(lake, "SELECT count(*) FROM bronze_conversations") == [(0,)]
     assert query(lake, "SELECT count(*) FROM quarantine") == [(0,)]
     assert run_ingest(lake, write_lines(tmp_path / "ok.jsonl", [G2]), strict=True).status == "succeeded"

@@ -30,12 +30,19 @@ def template(tmp_path_factory):
     create_queue(lake, kind="pairwise", source="regenerations", per_item=2, name="pairs")
     for kind in ("questionnaire", "rating", "rewrite"):
         create_queue(lake, kind=kind, source=SINGLE, per_item=2, name=kind)
-    create_queue(lake, kind="rating", per_item=1, name="bad-input",
-                 source="SELECT * FROM samples WHERE conversation_id IN ('c0100', 'c0101') AND "
-                        "(turn = 199 OR (conversation_id = 'c0101' AND turn = 1)) ORDER BY conversation_id")
+    create_queue(
+        lake,
+        kind="rating",
+        per_item=1,
+        name="bad-input",
+        source="SELECT * FROM samples WHERE conversation_id IN ('c0100', 'c0101') AND "
+        "(turn = 199 OR (conversation_id = 'c0101' AND turn = 1)) ORDER BY conversation_id",
+    )
     path = annotators.default_path(lake)
-    tokens = {name: annotators.add(path, name, role)[1]
-              for name, role in (("ann", "annotator"), ("bob", "annotator"), ("rev", "reviewer"))}
+    tokens = {
+        name: annotators.add(path, name, role)[1]
+        for name, role in (("ann", "annotator"), ("bob", "annotator"), ("rev", "reviewer"))
+    }
     return lake, tokens
 
 
@@ -88,6 +95,7 @@ def store_labels(lake_dir) -> list[dict]:
 
 # -- sign-in ---------------------------------------------------------------------------------------------
 
+
 def test_nothing_is_visible_without_a_token(lake, monkeypatch):
     lake_dir, _ = lake
     at = app(lake_dir, monkeypatch, queue="pairs").run()
@@ -119,6 +127,7 @@ def test_annotators_see_only_the_label_page(lake, monkeypatch):
 
 # -- every task kind -------------------------------------------------------------------------------------
 
+
 def test_pairwise_choice_is_mapped_back_through_the_sides(lake, monkeypatch):
     lake_dir, tokens = lake
     at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
@@ -132,8 +141,13 @@ def test_pairwise_choice_is_mapped_back_through_the_sides(lake, monkeypatch):
     at.button(key=f"pairwise-A-strong-{first}").click().run()
     assert task_id(at) != first and [t.value for t in at.toast] == [f"Saved item {first}."]
     (label,) = store_labels(lake_dir)
-    assert label["value"] == {"choice": "A", "preferred": sides[0], "tie": False, "strength": "strong",
-                              "reason": "B refuses for no reason"}
+    assert label["value"] == {
+        "choice": "A",
+        "preferred": sides[0],
+        "tie": False,
+        "strength": "strong",
+        "reason": "B refuses for no reason",
+    }
     assert label["side_mapping"] == {"A": sides[0], "B": sides[1]} and label["guideline_version"]
 
 
@@ -180,6 +194,7 @@ def test_rewrite_shows_and_stores_the_diff(lake, monkeypatch):
 
 # -- routing ---------------------------------------------------------------------------------------------
 
+
 def test_routing_is_blind_distinct_and_least_labeled_first(lake, monkeypatch):
     lake_dir, tokens = lake
     ann = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
@@ -215,11 +230,17 @@ def test_skip_needs_a_reason_and_moves_on(lake, monkeypatch):
     assert skip["skip_reason"] == "Garbled or broken text: half the reply is missing"
 
 
-@pytest.mark.parametrize("tampered, notice", [
-    ("other-annotator", "is not assigned to you"), ("other-queue", "is not assigned to you"),
-    ("99999", "is not assigned to you"), ("abc", "no valid item"), ("-3", "no valid item"),
-    ("9" * 30, "no valid item"),
-])
+@pytest.mark.parametrize(
+    "tampered, notice",
+    [
+        ("other-annotator", "is not assigned to you"),
+        ("other-queue", "is not assigned to you"),
+        ("99999", "is not assigned to you"),
+        ("abc", "no valid item"),
+        ("-3", "no valid item"),
+        ("9" * 30, "no valid item"),
+    ],
+)
 def test_tampered_task_id_in_the_address_is_refused(lake, monkeypatch, tampered, notice):
     lake_dir, tokens = lake
     bob = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["bob"])
@@ -242,6 +263,7 @@ def test_tampered_task_id_in_the_address_is_refused(lake, monkeypatch, tampered,
 
 # -- bad input -------------------------------------------------------------------------------------------
 
+
 def test_long_context_big_reply_and_markup_render_as_text(lake, monkeypatch):
     lake_dir, tokens = lake
     at = sign_in(app(lake_dir, monkeypatch, queue="bad-input"), tokens["ann"])
@@ -262,6 +284,7 @@ def test_long_context_big_reply_and_markup_render_as_text(lake, monkeypatch):
 
 
 # -- review and admin ------------------------------------------------------------------------------------
+
 
 def _label_pairs_with_disagreement(lake_dir) -> int:
     """ann and bob label every pair; on the first item they disagree."""

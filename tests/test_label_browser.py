@@ -60,8 +60,21 @@ def served(tmp_path_factory):
     _, token = annotators.add(annotators.default_path(lake), "ana", "annotator")
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", "label", "serve", "--lake", str(lake),
-         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from lakehouse.cli import main; main()",
+            "label",
+            "serve",
+            "--lake",
+            str(lake),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
@@ -90,7 +103,9 @@ def _idle(page) -> None:
     """Wait until the script run is over: no status widget, no stale elements left from the last run."""
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-stale=\"true\"]')", timeout=20_000)
+        " && !document.querySelector('[data-stale=\"true\"]')",
+        timeout=20_000,
+    )
 
 
 def _current_task(page) -> int:

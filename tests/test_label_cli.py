@@ -14,8 +14,12 @@ from tests.label_lake import conversation, make_lake
 
 
 def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_add_annotator_prints_a_token_and_stores_only_its_hash(tmp_path):
@@ -38,11 +42,25 @@ def test_add_annotator_prints_a_token_and_stores_only_its_hash(tmp_path):
 @pytest.mark.slow
 def test_queue_create_list_demo_agreement_snapshot(tmp_path):
     lake = make_lake(tmp_path / "lake", [conversation(i, regenerate=i % 2 == 0) for i in range(6)])
-    missing = flywheel("label", "queue", "create", "--kind", "pairwise", "--from", "SELECT sample_id FROM samples",
-                       "--lake", str(lake))
+    missing = flywheel(
+        "label", "queue", "create", "--kind", "pairwise", "--from", "SELECT sample_id FROM samples", "--lake", str(lake)
+    )
     assert missing.returncode == 2 and "lacks" in missing.stderr and "response_a" in missing.stderr
-    created = flywheel("label", "queue", "create", "--kind", "pairwise", "--from", "regenerations",
-                       "--per-item", "2", "--name", "pairs", "--lake", str(lake))
+    created = flywheel(
+        "label",
+        "queue",
+        "create",
+        "--kind",
+        "pairwise",
+        "--from",
+        "regenerations",
+        "--per-item",
+        "2",
+        "--name",
+        "pairs",
+        "--lake",
+        str(lake),
+    )
     assert created.returncode == 0, created.stderr
     assert "queue 'pairs' (pairwise, 2 labels per item): 3 tasks added" in created.stdout
 
@@ -67,6 +85,7 @@ def test_queue_create_list_demo_agreement_snapshot(tmp_path):
     snap = flywheel("label", "snapshot", "--lake", str(lake))
     assert snap.returncode == 0, snap.stderr
     assert f"{2 * queue.n_tasks} labels" in snap.stdout
-    count = flywheel("sql", "SELECT count(*) AS n FROM labels WHERE queue = 'demo-rating'", "--format", "csv",
-                     "--lake", str(lake))
+    count = flywheel(
+        "sql", "SELECT count(*) AS n FROM labels WHERE queue = 'demo-rating'", "--format", "csv", "--lake", str(lake)
+    )
     assert count.stdout.strip().splitlines()[-1] == str(2 * queue.n_tasks)

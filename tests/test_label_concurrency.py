@@ -42,18 +42,26 @@ def test_twenty_writers_thousand_labels(tmp_path):
     path = tmp_path / "labels.sqlite"
     with Store(path) as store:
         queue = store.create_queue("load", "pairwise", PER_ITEM, "test", queue_spec(load_config(), "pairwise"), "t")
-        store.add_tasks(queue.queue_id, [(f"k{i}", {"prompt": [{"role": "user", "content": "hi"}],
-                                                    "candidates": [{"text": "a"}, {"text": "b"}]})
-                                         for i in range(ITEMS)])
+        store.add_tasks(
+            queue.queue_id,
+            [
+                (f"k{i}", {"prompt": [{"role": "user", "content": "hi"}], "candidates": [{"text": "a"}, {"text": "b"}]})
+                for i in range(ITEMS)
+            ],
+        )
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(WRITERS)
     results = ctx.Queue()
     names = [f"writer{i:02d}" for i in range(WRITERS)]
-    processes = [ctx.Process(target=_process_main, args=(str(path), n, queue.queue_id, barrier, results))
-                 for n in names[: WRITERS // 2]]
+    processes = [
+        ctx.Process(target=_process_main, args=(str(path), n, queue.queue_id, barrier, results))
+        for n in names[: WRITERS // 2]
+    ]
     thread_counts: dict[str, int] = {}
-    threads = [threading.Thread(target=lambda n=n: thread_counts.__setitem__(n, worker(str(path), n, queue.queue_id, barrier)))
-               for n in names[WRITERS // 2:]]
+    threads = [
+        threading.Thread(target=lambda n=n: thread_counts.__setitem__(n, worker(str(path), n, queue.queue_id, barrier)))
+        for n in names[WRITERS // 2 :]
+    ]
     for p in processes:
         p.start()
     for t in threads:

@@ -57,8 +57,13 @@ def _queue(kind: str, per_item: int = 3) -> Queue:
 
 
 def _label(task_id, annotator, value, adjudication=False, label_id=0):
-    return {"label_id": label_id, "task_id": task_id, "annotator": annotator, "is_adjudication": adjudication,
-            "value": value}
+    return {
+        "label_id": label_id,
+        "task_id": task_id,
+        "annotator": annotator,
+        "is_adjudication": adjudication,
+        "value": value,
+    }
 
 
 def pair(preferred, strength=None):
@@ -67,9 +72,14 @@ def pair(preferred, strength=None):
 
 def test_pairwise_consensus_keeps_high_agreement_and_adjudicated_items():
     labels = [
-        _label(1, "ann", pair(0, "strong")), _label(1, "bob", pair(0, "strong")), _label(1, "cy", pair(1)),
-        _label(2, "ann", pair(0)), _label(2, "bob", pair(1)), _label(2, "cy", pair(None)),
-        _label(3, "ann", pair(1)), _label(3, "bob", pair(1)),
+        _label(1, "ann", pair(0, "strong")),
+        _label(1, "bob", pair(0, "strong")),
+        _label(1, "cy", pair(1)),
+        _label(2, "ann", pair(0)),
+        _label(2, "bob", pair(1)),
+        _label(2, "cy", pair(None)),
+        _label(3, "ann", pair(1)),
+        _label(3, "bob", pair(1)),
     ]
     result = analyze(_queue("pairwise"), labels)
     by_task = {i.task_id: i for i in result.items}
@@ -90,19 +100,37 @@ def test_pairwise_consensus_keeps_high_agreement_and_adjudicated_items():
 
 
 def test_questionnaire_rating_and_rewrite_questions():
-    answers = lambda **a: {"answers": {"false_refusal": "no", "templated": "no", "breaks_persona": "no",  # noqa: E731
-                                       "violates_instruction": "no", "unsafe": "no", **a}}
+    answers = lambda **a: {
+        "answers": {
+            "false_refusal": "no",
+            "templated": "no",
+            "breaks_persona": "no",  # noqa: E731
+            "violates_instruction": "no",
+            "unsafe": "no",
+            **a,
+        }
+    }
     q = analyze(_queue("questionnaire", 2), [_label(1, "ann", answers(templated="yes")), _label(1, "bob", answers())])
-    assert [i.question for i in q.items] == ["false_refusal", "templated", "breaks_persona", "violates_instruction", "unsafe"]
+    assert [i.question for i in q.items] == [
+        "false_refusal",
+        "templated",
+        "breaks_persona",
+        "violates_instruction",
+        "unsafe",
+    ]
     assert {i.question: i.kept for i in q.items}["templated"] is False and q.disagreements() == [1]
 
-    r = analyze(_queue("rating", 3), [_label(1, "ann", {"score": 4}), _label(1, "bob", {"score": 5}),
-                                      _label(1, "cy", {"score": 1})])
+    r = analyze(
+        _queue("rating", 3),
+        [_label(1, "ann", {"score": 4}), _label(1, "bob", {"score": 5}), _label(1, "cy", {"score": 1})],
+    )
     (item,) = r.items
     assert (item.score, item.answer, item.n_agreeing, item.kept) == (4.0, "4", 2, True)
 
-    w = analyze(_queue("rewrite", 2), [_label(1, "ann", {"changed": True, "text": "x"}),
-                                       _label(1, "bob", {"changed": True, "text": "y"})])
+    w = analyze(
+        _queue("rewrite", 2),
+        [_label(1, "ann", {"changed": True, "text": "x"}), _label(1, "bob", {"changed": True, "text": "y"})],
+    )
     assert (w.items[0].answer, w.items[0].kept) == ("edited", True)
 
 
@@ -123,13 +151,16 @@ def test_snapshot_feeds_the_catalog_views(tmp_path):
     con = catalog.connect(Lake(root))
     try:
         assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 9
-        rows = con.execute("SELECT chosen_sample_id, rejected_sample_id, tie, agreement, queue_alpha, kept "
-                       "FROM labels_consensus WHERE queue = 'pairs' ORDER BY task_id").fetchall()
+        rows = con.execute(
+            "SELECT chosen_sample_id, rejected_sample_id, tie, agreement, queue_alpha, kept "
+            "FROM labels_consensus WHERE queue = 'pairs' ORDER BY task_id"
+        ).fetchall()
         assert len(rows) == 4 and all(r[0].endswith(":2") and r[1].endswith(":1") for r in rows)
         assert all(r[2] is False and r[3] == 1.0 and r[5] for r in rows)
         assert rows[0][4] is None, "alpha is undefined when every label is the same"
-        chosen, rejected, rewriter = con.execute("SELECT chosen, rejected, rewriter FROM labels_consensus "
-                                             "WHERE queue = 'fix' AND answer = 'edited'").fetchone()
+        chosen, rejected, rewriter = con.execute(
+            "SELECT chosen, rejected, rewriter FROM labels_consensus WHERE queue = 'fix' AND answer = 'edited'"
+        ).fetchone()
         assert chosen.startswith("Aye, captain here") and rewriter == "ann" and rejected
         assert con.execute("SELECT count(*) FROM labels_tasks").fetchone()[0] == 8
     finally:

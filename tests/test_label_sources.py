@@ -16,8 +16,10 @@ from tests.label_lake import conversation, make_lake
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     conversations = [conversation(i, regenerate=i % 2 == 0) for i in range(6)]
-    conversations += [conversation(10 + i, model_version=v, user_text="Same question for both?")
-                      for i, v in enumerate(["gen-1", "gen-2"])]
+    conversations += [
+        conversation(10 + i, model_version=v, user_text="Same question for both?")
+        for i, v in enumerate(["gen-1", "gen-2"])
+    ]
     return make_lake(tmp_path_factory.mktemp("sources") / "lake", conversations)
 
 
@@ -26,8 +28,10 @@ def test_regenerations_pair_a_regenerated_reply_with_its_replacement(lake):
     assert len(found.items) == 3
     key, payload = found.items[0]
     assert key == "c0000:1|c0000:2"
-    assert [c["text"] for c in payload["candidates"]] == ["I cannot help with that (0).",
-                                                          "Aye! Let us chart a course, friend 0."]
+    assert [c["text"] for c in payload["candidates"]] == [
+        "I cannot help with that (0).",
+        "Aye! Let us chart a course, friend 0.",
+    ]
     assert payload["prompt"][0]["role"] == "system" and payload["prompt"][-1]["role"] == "user"
     assert payload["character"]["name"] == "Captain Mira"
 
@@ -52,7 +56,9 @@ def test_model_versions_finds_pairs(tmp_path):
 
 def test_missing_columns_are_named(lake):
     with pytest.raises(sources.SourceError, match="lacks response_a, response_b"):
-        sources.load_items(lake, "pairwise", "SELECT sample_id AS sample_id_a, sample_id AS sample_id_b, prompt FROM samples")
+        sources.load_items(
+            lake, "pairwise", "SELECT sample_id AS sample_id_a, sample_id AS sample_id_b, prompt FROM samples"
+        )
     with pytest.raises(sources.SourceError, match="lacks response"):
         sources.load_items(lake, "rating", "SELECT sample_id, prompt FROM samples")
 
@@ -89,10 +95,17 @@ def _release(lake_root, name: str, trl_type: str, table: pa.Table):
 
 def test_preference_and_sft_releases(lake):
     message = lambda role, text: {"role": role, "content": text}  # noqa: E731
-    prefs = pa.Table.from_pylist([
-        {"sample_id": f"s{i}", "prompt": [message("system", "You are Mira."), message("user", f"q{i}")],
-         "chosen": [message("assistant", f"good {i}")], "rejected": [message("assistant", f"bad {i}")]}
-        for i in range(3)])
+    prefs = pa.Table.from_pylist(
+        [
+            {
+                "sample_id": f"s{i}",
+                "prompt": [message("system", "You are Mira."), message("user", f"q{i}")],
+                "chosen": [message("assistant", f"good {i}")],
+                "rejected": [message("assistant", f"bad {i}")],
+            }
+            for i in range(3)
+        ]
+    )
     release = _release(lake, "prefs", "preference", prefs)
     found = sources.load_items(lake, "pairwise", "prefs@latest")
     assert [k for k, _ in found.items] == ["s0:chosen|s0:rejected", "s1:chosen|s1:rejected", "s2:chosen|s2:rejected"]

@@ -13,9 +13,14 @@ from labeling_app.values import LabelError
 
 def payload(i: int, pair: bool = True) -> dict:
     texts = [f"reply {i} a", f"reply {i} b"] if pair else [f"reply {i}"]
-    return {"prompt": [{"role": "user", "content": f"hi {i}"}], "character": {"name": "Mira"},
-            "candidates": [{"sample_id": f"s{i}-{k}", "text": t, "model_version": None, "origin": None}
-                           for k, t in enumerate(texts)], "meta": {}}
+    return {
+        "prompt": [{"role": "user", "content": f"hi {i}"}],
+        "character": {"name": "Mira"},
+        "candidates": [
+            {"sample_id": f"s{i}-{k}", "text": t, "model_version": None, "origin": None} for k, t in enumerate(texts)
+        ],
+        "meta": {},
+    }
 
 
 @pytest.fixture
@@ -40,9 +45,13 @@ def label_all(store: Store, queue_id: int, annotator: str, choice: str = "A") ->
 
 def test_wal_mode_and_schema(store):
     assert store.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    plan = " ".join(r[3] for r in store.con.execute(
-        "EXPLAIN QUERY PLAN SELECT task_id FROM tasks INDEXED BY tasks_next WHERE queue_id = 1 AND load < per_item "
-        "ORDER BY load, task_id LIMIT 1"))
+    plan = " ".join(
+        r[3]
+        for r in store.con.execute(
+            "EXPLAIN QUERY PLAN SELECT task_id FROM tasks INDEXED BY tasks_next WHERE queue_id = 1 AND load < per_item "
+            "ORDER BY load, task_id LIMIT 1"
+        )
+    )
     assert "USING INDEX tasks_next" in plan and "TEMP B-TREE" not in plan
 
 
@@ -146,17 +155,31 @@ def test_pairwise_sides_are_recorded_and_mapped_back(store):
         assert label["value"]["strength"] == "strong"
 
 
-@pytest.mark.parametrize("kind, value, message", [
-    ("pairwise", {"choice": "C"}, "choice"),
-    ("pairwise", {"choice": "tie", "strength": "strong"}, "tie has no strength"),
-    ("pairwise", {"choice": "A", "winner": 1}, "unexpected fields"),
-    ("questionnaire", {"answers": {"false_refusal": "yes"}}, "missing"),
-    ("questionnaire", {"answers": {"false_refusal": "maybe", "templated": "no", "breaks_persona": "no",
-                                   "violates_instruction": "no", "unsafe": "no"}}, "yes, no or unsure"),
-    ("rating", {"score": 9}, "from 1 to 5"),
-    ("rating", {"score": True}, "whole number"),
-    ("rewrite", {"text": "   "}, "empty"),
-])
+@pytest.mark.parametrize(
+    "kind, value, message",
+    [
+        ("pairwise", {"choice": "C"}, "choice"),
+        ("pairwise", {"choice": "tie", "strength": "strong"}, "tie has no strength"),
+        ("pairwise", {"choice": "A", "winner": 1}, "unexpected fields"),
+        ("questionnaire", {"answers": {"false_refusal": "yes"}}, "missing"),
+        (
+            "questionnaire",
+            {
+                "answers": {
+                    "false_refusal": "maybe",
+                    "templated": "no",
+                    "breaks_persona": "no",
+                    "violates_instruction": "no",
+                    "unsafe": "no",
+                }
+            },
+            "yes, no or unsure",
+        ),
+        ("rating", {"score": 9}, "from 1 to 5"),
+        ("rating", {"score": True}, "whole number"),
+        ("rewrite", {"text": "   "}, "empty"),
+    ],
+)
 def test_bad_values_are_refused_with_a_reason(store, kind, value, message):
     queue = make_queue(store, kind=kind, name=kind)
     a = store.next_task(queue.queue_id, "ann")

@@ -20,8 +20,16 @@ UTC = dt.timezone.utc
 
 def exposures(n: int, day: int = 1) -> pa.Table:
     return pa.Table.from_pylist(
-        [{"experiment_id": "e", "arm": "test" if i % 2 else "control", "user_id": f"u{i}",
-          "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC), "origin": None} for i in range(n)],
+        [
+            {
+                "experiment_id": "e",
+                "arm": "test" if i % 2 else "control",
+                "user_id": f"u{i}",
+                "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC),
+                "origin": None,
+            }
+            for i in range(n)
+        ],
         schema=schemas.EXPOSURES,
     )
 
@@ -97,8 +105,11 @@ def test_catalog_has_typed_empty_tables_and_is_read_only(tmp_path):
     con = catalog.connect(lake)
     assert con.execute("SELECT count(*) FROM samples").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
-    columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                               "WHERE table_name = 'bronze_conversations'").fetchall())
+    columns = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bronze_conversations'"
+        ).fetchall()
+    )
     assert columns["started_at"] == "TIMESTAMP WITH TIME ZONE" and columns["day"] == "DATE"
     with pytest.raises(Exception, match="read-only"):
         con.execute("CREATE TABLE x (a INT)")
@@ -132,8 +143,12 @@ def test_readers_are_never_locked_out_by_a_refresh(tmp_path):
 
 
 def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_sql_command_formats(tmp_path):
@@ -158,8 +173,13 @@ def test_interactive_prompt_reads_statements_from_stdin(tmp_path):
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_EXPOSURES, exposures(3))
     script = ".format csv\nSELECT count(*) AS n\nFROM exposures;\n.tables\n.quit\n"
-    result = subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(tmp_path)],
-                            input=script, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(tmp_path)],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "n\n3\n" in result.stdout and "samples" in result.stdout
 
@@ -169,12 +189,31 @@ def test_retention_purges_old_raw_partitions_only(tmp_path):
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_EXPOSURES, pa.concat_tables([exposures(3, 1), exposures(3, 20)]))
     catalog.refresh(lake)
-    listed = flywheel("retention", "--keep-days", "10", "--as-of", "2026-10-25", "--lake", str(tmp_path),
-                      "--table", "bronze/exposures", "--dry-run")
+    listed = flywheel(
+        "retention",
+        "--keep-days",
+        "10",
+        "--as-of",
+        "2026-10-25",
+        "--lake",
+        str(tmp_path),
+        "--table",
+        "bronze/exposures",
+        "--dry-run",
+    )
     assert "would delete bronze/exposures day=2026-10-01" in listed.stdout
     assert lake.read(tables.BRONZE_EXPOSURES).num_rows == 6
-    done = flywheel("retention", "--keep-days", "10", "--as-of", "2026-10-25", "--lake", str(tmp_path),
-                    "--table", "bronze/exposures")
+    done = flywheel(
+        "retention",
+        "--keep-days",
+        "10",
+        "--as-of",
+        "2026-10-25",
+        "--lake",
+        str(tmp_path),
+        "--table",
+        "bronze/exposures",
+    )
     assert done.returncode == 0, done.stderr
     assert [f.parent.name for f in lake.files(tables.BRONZE_EXPOSURES)] == ["day=2026-10-20"]
     con = catalog.connect(lake)
@@ -195,5 +234,5 @@ def test_a_damaged_release_file_is_reported_not_fatal(tmp_path):
     catalog.refresh(lake)
     con = catalog.connect(lake)
     assert con.execute("SELECT release_name, sample_id FROM release_rows").fetchall() == [("good", "good")]
-    (path, problem), = con.execute("SELECT path, problem FROM catalog_problems").fetchall()
+    ((path, problem),) = con.execute("SELECT path, problem FROM catalog_problems").fetchall()
     assert path.endswith("bad/1/data/train-00000.parquet") and "unreadable Parquet" in problem

@@ -23,19 +23,39 @@ KEY = "k" * 40
 
 def exposures(n: int, day: int = 1, arm: str = "control") -> pa.Table:
     return pa.Table.from_pylist(
-        [{"experiment_id": "e", "arm": arm, "user_id": f"u{i}",
-          "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC), "origin": None} for i in range(n)],
-        schema=schemas.EXPOSURES)
+        [
+            {
+                "experiment_id": "e",
+                "arm": arm,
+                "user_id": f"u{i}",
+                "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC),
+                "origin": None,
+            }
+            for i in range(n)
+        ],
+        schema=schemas.EXPOSURES,
+    )
 
 
 def flywheel(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        **kwargs,
+    )
 
 
 def start_flywheel(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def query(root, sql: str):
@@ -78,8 +98,9 @@ def test_other_engines_read_a_table_directly_as_docs_show(tmp_path):
     # --- snippet: DuckDB over the files of one pinned version ---
     table = DeltaTable(f"{lake_dir}/bronze/exposures")
     files = table.file_uris()
-    rows = duckdb.sql(f"SELECT arm, count(*) FROM read_parquet({files}, hive_partitioning = true) "
-                      "GROUP BY arm ORDER BY arm").fetchall()
+    rows = duckdb.sql(
+        f"SELECT arm, count(*) FROM read_parquet({files}, hive_partitioning = true) GROUP BY arm ORDER BY arm"
+    ).fetchall()
     # --- end of snippets ---
     assert frame.height == 8 and sorted(frame["arm"].unique().to_list()) == ["control", "test"]
     assert rows == [("control", 3), ("test", 5)] and table.version() == lake.version(tables.BRONZE_EXPOSURES)
@@ -133,7 +154,7 @@ def test_two_ingest_processes_at_once_keep_each_conversation_once(tmp_path):
     for code, err in results:
         if code == 1:
             assert "changed while this command ran" in err and "Traceback" not in err
-    (rows, distinct), = query(lake_dir, "SELECT count(*), count(DISTINCT conversation_id) FROM bronze_conversations")
+    ((rows, distinct),) = query(lake_dir, "SELECT count(*), count(DISTINCT conversation_id) FROM bronze_conversations")
     assert rows == distinct == 300
 
 
@@ -162,7 +183,7 @@ def test_interleaved_ingests_retry_against_the_winners_version(tmp_path, monkeyp
     monkeypatch.setattr(ingest_module.Ingestor, "finish", finish_after_a_rival_commits)
     record_ = runner.run(recipe, Lake(lake_dir), Console(quiet=True), command="ingest")
     assert record_.status == "succeeded", record_.error
-    (rows, distinct), = query(lake_dir, "SELECT count(*), count(DISTINCT conversation_id) FROM bronze_conversations")
+    ((rows, distinct),) = query(lake_dir, "SELECT count(*), count(DISTINCT conversation_id) FROM bronze_conversations")
     assert rows == distinct == 50
     ingested = record_.stages[0]  # its retry saw the rival's commit: the file is already ingested
     assert calls == ["rival"] and ingested.rows_out == 0 and ingested.details["files_skipped"] == [str(path)]
@@ -214,8 +235,17 @@ def test_a_copied_lake_reads_itself_after_the_original_is_gone(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "6"
 
 
-@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["releases", "verify"], ["releases", "list"],
-                                     ["similar", "hello"], ["lake", "versions"], ["catalog", "refresh"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sql", "SELECT 1"],
+        ["releases", "verify"],
+        ["releases", "list"],
+        ["similar", "hello"],
+        ["lake", "versions"],
+        ["catalog", "refresh"],
+    ],
+)
 def test_a_missing_lake_is_an_error_and_is_never_created(tmp_path, command):
     typo = tmp_path / "typo"
     done = flywheel(*command, "--lake", str(typo))
@@ -231,8 +261,9 @@ def test_partial_stage_output_stays_hidden_until_the_stage_completes(tmp_path):
     bronze = pa.Table.from_pylist([{**_bronze_row(i)} for i in range(4)], schema=schemas.BRONZE_CONVERSATIONS)
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_CONVERSATIONS, bronze)
-    silver = pa.Table.from_pylist([{**_bronze_row(i), "pii_counts": []} for i in range(4)],
-                                  schema=schemas.SILVER_CONVERSATIONS)
+    silver = pa.Table.from_pylist(
+        [{**_bronze_row(i), "pii_counts": []} for i in range(4)], schema=schemas.SILVER_CONVERSATIONS
+    )
     with lake.transaction(partial=True) as tx:  # the first of two files scrubbed, then the crash
         tx.write(tables.SILVER_CONVERSATIONS, silver.slice(0, 2))
     catalog.refresh(lake)
@@ -246,10 +277,20 @@ def test_partial_stage_output_stays_hidden_until_the_stage_completes(tmp_path):
 
 
 def _bronze_row(i: int) -> dict:
-    return {"conversation_id": f"c-{i}", "source": "app", "started_at": dt.datetime(2026, 10, 5, tzinfo=UTC),
-            "user_id": None, "character": None, "model_version": None, "experiment": None, "app": None,
-            "locale": None, "messages": [{"role": "user", "content": "hi", "ts": None, "signals": None}],
-            "content_hash": f"h{i}", "origin": None}
+    return {
+        "conversation_id": f"c-{i}",
+        "source": "app",
+        "started_at": dt.datetime(2026, 10, 5, tzinfo=UTC),
+        "user_id": None,
+        "character": None,
+        "model_version": None,
+        "experiment": None,
+        "app": None,
+        "locale": None,
+        "messages": [{"role": "user", "content": "hi", "ts": None, "signals": None}],
+        "content_hash": f"h{i}",
+        "origin": None,
+    }
 
 
 @pytest.mark.slow  # loads presidio and spaCy for the scrub stage
@@ -302,7 +343,9 @@ def test_lake_migrate_adopts_a_lake_of_the_earlier_format_in_place(tmp_path):
     assert lake.version(tables.BRONZE_EXPOSURES) is not None
     assert lake.read(tables.BRONZE_EXPOSURES).num_rows == 4 + 5
     assert query(tmp_path, "SELECT day, count(*) FROM exposures GROUP BY 1 ORDER BY 1") == [
-        (dt.date(2026, 10, 1), 4), (dt.date(2026, 10, 2), 5)]
+        (dt.date(2026, 10, 1), 4),
+        (dt.date(2026, 10, 2), 5),
+    ]
     again = flywheel("lake", "migrate", "--lake", str(tmp_path))
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
 
@@ -345,8 +388,15 @@ def test_two_processes_replacing_one_table_end_with_one_whole_result_or_a_confli
         tx.write(tables.BRONZE_EXPOSURES, exposures(1))
     start = time.time() + 3  # after both interpreters have imported
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-    runs = [subprocess.Popen([sys.executable, "-c", REPLACER, str(tmp_path), str(rows), str(start)],
-                             stderr=subprocess.PIPE, text=True, env=env) for rows in (3, 7)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLACER, str(tmp_path), str(rows), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for rows in (3, 7)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in runs]
     assert sorted(code for code, _ in results) == [0, 1], results
     loser = next(err for code, err in results if code == 1)

@@ -51,8 +51,13 @@ HOSTILE = {
 def release_table(texts: list[str], ids: list[str] | None = None) -> pa.Table:
     ids = ids or [f"c-{i:02d}:1" for i in range(len(texts))]
     messages = [[{"role": "user", "content": t}, {"role": "assistant", "content": "Noted, thank you."}] for t in texts]
-    return pa.table({"messages": pa.array(messages, MESSAGES), "sample_id": ids,
-                     "conversation_id": [i.rsplit(":", 1)[0] for i in ids]})
+    return pa.table(
+        {
+            "messages": pa.array(messages, MESSAGES),
+            "sample_id": ids,
+            "conversation_id": [i.rsplit(":", 1)[0] for i in ids],
+        }
+    )
 
 
 def stage(lake: Lake, table: pa.Table, name: str = "r", **options) -> ReleaseWriter:
@@ -105,8 +110,9 @@ def test_the_gate_and_scan_leaks_give_one_result(tmp_path):
     with pytest.raises(LeakScanRefused) as refused:
         finalize(stage(Lake(tmp_path / "lake"), table))
     gate = refused.value.report
-    assert [(x.row_ref, x.column, x.entity_type) for x in gate.leaks] == \
-           [(x.row_ref, x.column, x.entity_type) for x in alone.leaks]
+    assert [(x.row_ref, x.column, x.entity_type) for x in gate.leaks] == [
+        (x.row_ref, x.column, x.entity_type) for x in alone.leaks
+    ]
     assert {x.row_ref for x in alone.leaks} == {f"c-{i:02d}:1" for i in range(len(HOSTILE))}
 
 
@@ -131,8 +137,11 @@ def test_with_no_scanner_registered_nothing_is_published(tmp_path, monkeypatch):
     import importlib.metadata
 
     real = importlib.metadata.entry_points
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda **kw: [] if kw.get("group") == "flywheel.leak_scanners" else real(**kw))
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda **kw: [] if kw.get("group") == "flywheel.leak_scanners" else real(**kw),
+    )
     lake = Lake(tmp_path / "lake")
     with pytest.raises(ReleaseError, match="no leak scanner is registered"):
         finalize(stage(lake, release_table(["hello"])))
@@ -147,29 +156,44 @@ def test_skipping_the_scan_needs_a_reason_and_is_recorded_in_the_manifest_and_th
         ReleaseWriter(lake, "r", "sft", leak_scan="skip")
     with pytest.raises(ReleaseError, match="not one of"):
         ReleaseWriter(lake, "r", "sft", leak_scan="off")
-    writer = stage(lake, release_table(["my card is 4111 1111 1111 1111"]), leak_scan="skip",
-                   reason="synthetic card numbers for a payment-form test", requested_by="alice")
+    writer = stage(
+        lake,
+        release_table(["my card is 4111 1111 1111 1111"]),
+        leak_scan="skip",
+        reason="synthetic card numbers for a payment-form test",
+        requested_by="alice",
+    )
     finalize(writer)
     release = writer.publish()
-    assert release.manifest["leak_scan"] == {"mode": "skip", "reason": "synthetic card numbers for a payment-form test",
-                                             "requested_by": "alice"}
+    assert release.manifest["leak_scan"] == {
+        "mode": "skip",
+        "reason": "synthetic card numbers for a payment-form test",
+        "requested_by": "alice",
+    }
     scanned = stage(lake, release_table(["hello"]), name="s")
     finalize(scanned)
     assert scanned.publish().manifest["leak_scan"]["mode"] == "required"
     con = catalog.connect(lake)
     try:
-        rows = con.execute("SELECT name, leak_scan->>'mode', leak_scan->>'requested_by', leak_scan->>'reason' "
-                           "FROM releases ORDER BY name").fetchall()
+        rows = con.execute(
+            "SELECT name, leak_scan->>'mode', leak_scan->>'requested_by', leak_scan->>'reason' "
+            "FROM releases ORDER BY name"
+        ).fetchall()
     finally:
         con.close()
-    assert rows == [("r", "skip", "alice", "synthetic card numbers for a payment-form test"),
-                    ("s", "required", None, None)]
+    assert rows == [
+        ("r", "skip", "alice", "synthetic card numbers for a payment-form test"),
+        ("s", "required", None, None),
+    ]
 
 
 def test_the_publisher_can_hand_the_scanner_the_recipes_scrub_config(tmp_path):
     lake = Lake(tmp_path / "lake")
-    writer = stage(lake, release_table(["my card is 4111 1111 1111 1111"]),
-                   scan_options={"scrub": {"scan_entities": ["IP_ADDRESS"]}})
+    writer = stage(
+        lake,
+        release_table(["my card is 4111 1111 1111 1111"]),
+        scan_options={"scrub": {"scan_entities": ["IP_ADDRESS"]}},
+    )
     manifest = finalize(writer)
     assert manifest["leak_scan"]["scanners"][0]["entities"] == ["IP_ADDRESS"]
     with pytest.raises(LeakScanRefused, match="CREDIT_CARD"):  # the default config: the high tier
@@ -190,11 +214,25 @@ def test_our_hash_ids_are_not_scanned_but_read_as_identifiers_in_text(tmp_path):
 def test_opaque_ids_are_masked_and_only_they():
     from lakehouse.releases import OPAQUE_ID
 
-    ids = [HH_ID, "sim-0004155:3", "3F2A9C1E-7B4D-4E0A-9C1B-2D3E4F5A6B7C:1", "persona-chat-00ff00ff00ff00ff",
-           "jane.doe@gmail.com:1", "sharegpt-4155550134:1", "hh-cb5545ca83f0269:1"]
+    ids = [
+        HH_ID,
+        "sim-0004155:3",
+        "3F2A9C1E-7B4D-4E0A-9C1B-2D3E4F5A6B7C:1",
+        "persona-chat-00ff00ff00ff00ff",
+        "jane.doe@gmail.com:1",
+        "sharegpt-4155550134:1",
+        "hh-cb5545ca83f0269:1",
+    ]
     masked = pc.replace_substring_regex(pa.array(ids), OPAQUE_ID, "<id>").to_pylist()
-    assert masked == ["<id>-chosen:1", "<id>:3", "<id>:1", "<id>", "jane.doe@gmail.com:1", "sharegpt-4155550134:1",
-                      "hh-cb5545ca83f0269:1"]
+    assert masked == [
+        "<id>-chosen:1",
+        "<id>:3",
+        "<id>:1",
+        "<id>",
+        "jane.doe@gmail.com:1",
+        "sharegpt-4155550134:1",
+        "hh-cb5545ca83f0269:1",
+    ]
 
 
 def test_an_id_built_from_user_input_is_scanned_and_never_printed(tmp_path):
@@ -304,8 +342,13 @@ def test_releases_build_refuses_a_planted_value_and_the_recipe_can_opt_out_on_re
     assert "refused: the leak scan" in result.output and "PHONE_NUMBER" in result.output and "pii-0:1" in result.output
     assert "867" not in result.output
     assert_nothing_published(Lake(root), "sft")
-    skipped = cli("releases", "build", _recipe(tmp_path / "s.yaml", leak_scan="skip",
-                                                leak_scan_reason="reviewed by privacy team"), "--lake", root)
+    skipped = cli(
+        "releases",
+        "build",
+        _recipe(tmp_path / "s.yaml", leak_scan="skip", leak_scan_reason="reviewed by privacy team"),
+        "--lake",
+        root,
+    )
     assert skipped.exit_code == 0, skipped.output
     manifest = json.loads((root / "releases" / "sft" / "1" / "manifest.json").read_text())
     assert manifest["leak_scan"]["mode"] == "skip" and manifest["leak_scan"]["reason"] == "reviewed by privacy team"
@@ -313,8 +356,13 @@ def test_releases_build_refuses_a_planted_value_and_the_recipe_can_opt_out_on_re
     shown = cli("releases", "show", "sft", "--lake", root)
     assert "SKIPPED by" in shown.output and "reviewed by privacy team" in shown.output
     # the release stage hands the gate the recipe's scrub config: here it scans IP addresses only
-    narrowed = cli("releases", "build", _recipe(tmp_path / "n.yaml", scrub={"scan_entities": ["IP_ADDRESS"]},
-                                                name="sft-ip"), "--lake", root)
+    narrowed = cli(
+        "releases",
+        "build",
+        _recipe(tmp_path / "n.yaml", scrub={"scan_entities": ["IP_ADDRESS"]}, name="sft-ip"),
+        "--lake",
+        root,
+    )
     assert narrowed.exit_code == 0, narrowed.output
     manifest = json.loads((root / "releases" / "sft-ip" / "1" / "manifest.json").read_text())
     assert manifest["leak_scan"]["mode"] == "required"
@@ -327,11 +375,21 @@ def test_rejection_sampling_publishes_through_the_gate(tmp_path):
     from train import rejection
 
     lake = Lake(tmp_path / "lake")
-    schema = pa.schema([pa.field("messages", MESSAGES), pa.field("sample_id", pa.string()),
-                        pa.field("reward", pa.float64())])
-    rows = {"train": [{"messages": [{"role": "user", "content": "hi"},
-                                    {"role": "assistant", "content": "reach me at jane.doe@gmail.com"}],
-                       "sample_id": "c-00:1", "reward": 1.0}]}
+    schema = pa.schema(
+        [pa.field("messages", MESSAGES), pa.field("sample_id", pa.string()), pa.field("reward", pa.float64())]
+    )
+    rows = {
+        "train": [
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "reach me at jane.doe@gmail.com"},
+                ],
+                "sample_id": "c-00:1",
+                "reward": 1.0,
+            }
+        ]
+    }
     with pytest.raises(LeakScanRefused, match=r"EMAIL_ADDRESS.*c-00:1|c-00:1.*EMAIL_ADDRESS"):
         rejection._write(lake, "best-of-k", "sft", rows, schema, parents={}, recipe={}, extra={}, description="")
     assert_nothing_published(lake, "best-of-k")

@@ -62,7 +62,9 @@ def test_versions_increase_and_an_existing_version_is_never_overwritten(tmp_path
     writer.write_split("train", table(5))
     writer.finalize(parents={}, recipe={}, split_method="none", dropped={})
     assert writer.publish().ref == "r@3"
-    assert resolve(lake, "r@2").manifest["splits"]["train"] == 4 and resolve(lake, "r@3").manifest["splits"]["train"] == 5
+    assert (
+        resolve(lake, "r@2").manifest["splits"]["train"] == 4 and resolve(lake, "r@3").manifest["splits"]["train"] == 5
+    )
     with pytest.raises(ReleaseError, match="has no version '9'"):
         resolve(lake, "r@9")
 
@@ -110,7 +112,7 @@ def test_ratio_targets():
 
 
 def test_report_shifts_equal_the_registry_compare():
-    chosen = [("hi", "Sure! Here is a list:\n- one\n- two\nWant more? \U0001F600"), ("hey", "Absolutely! Great.")]
+    chosen = [("hi", "Sure! Here is a list:\n- one\n- two\nWant more? \U0001f600"), ("hey", "Absolutely! Great.")]
     rejected = [("hi", "no"), ("hey", "I can't help with that, as an AI.")]
     summary = {name: artifacts.summarize(rows) for name, rows in (("chosen", chosen), ("rejected", rejected))}
     ours = artifacts_report.shifts(summary["rejected"], summary["chosen"], {"refusal": 0.9})

@@ -24,8 +24,12 @@ RELEASES = [entry for entry in sim_lake.RELEASES if entry["name"] in ("eval-prom
 
 
 def curate(lake: Lake, paths: list[str]):
-    stages = [{"stage": "ingest", "paths": paths}, {"stage": "scrub", "mode": "placeholder"},
-              {"stage": "dedup"}, {"stage": "release", "releases": RELEASES}]
+    stages = [
+        {"stage": "ingest", "paths": paths},
+        {"stage": "scrub", "mode": "placeholder"},
+        {"stage": "dedup"},
+        {"stage": "release", "releases": RELEASES},
+    ]
     result = runner.run(parse({"name": "repro", "stages": stages}), lake, Console(quiet=True))
     assert result.status == "succeeded", result.error
     return result
@@ -36,8 +40,13 @@ def hashes(lake: Lake) -> dict[str, str]:
 
 
 def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=600, env={**os.environ})
+    return subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ},
+    )
 
 
 @pytest.mark.slow
@@ -48,8 +57,9 @@ def test_two_clean_runs_give_identical_hashes_and_a_release_rebuilds_from_its_ta
     one, two = Lake(tmp_path / "one"), Lake(tmp_path / "two")
     curate(one, inputs)
     curate(two, inputs)
-    run_ids = {lake.read(tables.BRONZE_CONVERSATIONS, columns=["origin"])["origin"][0].as_py()["run_id"]
-               for lake in (one, two)}
+    run_ids = {
+        lake.read(tables.BRONZE_CONVERSATIONS, columns=["origin"])["origin"][0].as_py()["run_id"] for lake in (one, two)
+    }
     assert len(run_ids) == 2  # the bronze rows differ (run ids) ...
     assert len(hashes(one)) == len(RELEASES) and hashes(one) == hashes(two)  # ... the releases do not
 

@@ -36,8 +36,9 @@ def tiny(built) -> trl_steps.Tiny:
 def texts(release) -> list[str]:
     columns = ("messages", "prompt", "chosen", "rejected", "completion")
     table = release.read()
-    return [m["content"] for c in columns if c in table.column_names for ms in table.column(c).to_pylist()
-            for m in ms or []]
+    return [
+        m["content"] for c in columns if c in table.column_names for ms in table.column(c).to_pylist() for m in ms or []
+    ]
 
 
 def test_the_recipe_published_every_release_from_scrubbed_text(sim, built):

@@ -17,6 +17,7 @@ from tests.release_lakes import all_records, ingest
 
 pytestmark = pytest.mark.slow
 
+
 def make(lake: Lake, **entry):
     return build(lake, ReleaseEntry.model_validate({"allow_unscrubbed": True, **entry}), code_version="test")
 
@@ -30,11 +31,23 @@ def releases(tmp_path_factory, hh_path, persona_chat_path):
     root = tmp_path_factory.mktemp("trl") / "lake"
     ingest(root, all_records(), extra_paths=(hh_path, persona_chat_path))
     lake = Lake(root)
-    built = {"prompt": make(lake, name="eval", type="prompt", frozen_eval=True, filter="depth = 1",
-                            sources=[{"name": "persona", "kind": "samples", "filter": "character_id LIKE 'persona-%'",
-                                      "cap": 40}])}
-    built["sft"] = make(lake, name="persona-sft", type="sft", filter="character_id LIKE 'persona-%'",
-                        sources=[{"name": "persona", "kind": "samples", "cap": 64}])
+    built = {
+        "prompt": make(
+            lake,
+            name="eval",
+            type="prompt",
+            frozen_eval=True,
+            filter="depth = 1",
+            sources=[{"name": "persona", "kind": "samples", "filter": "character_id LIKE 'persona-%'", "cap": 40}],
+        )
+    }
+    built["sft"] = make(
+        lake,
+        name="persona-sft",
+        type="sft",
+        filter="character_id LIKE 'persona-%'",
+        sources=[{"name": "persona", "kind": "samples", "cap": 64}],
+    )
     hh = {"name": "hh", "kind": "preference_pairs"}
     filters = {"max_length_ratio": 6.0}
     with pytest.raises(BuildError) as refused:  # raw hh-rlhf holds e-mail addresses and phone numbers
@@ -42,10 +55,16 @@ def releases(tmp_path_factory, hh_path, persona_chat_path):
     leaking = sorted(set(re.findall(r"hh-[0-9a-f]+-chosen:\d+", str(refused.value))))
     assert "refused: the leak scan" in str(refused.value) and leaking
     excluded = ", ".join(f"'{s}'" for s in leaking)
-    built["preference"] = make(lake, name="hh-pref", type="preference",
-                               sources=[{**hh, "filter": f"sample_id NOT IN ({excluded})", "cap": 48},
-                                        {"name": "regenerations", "kind": "regenerations"}],
-                               pair_filters=filters)
+    built["preference"] = make(
+        lake,
+        name="hh-pref",
+        type="preference",
+        sources=[
+            {**hh, "filter": f"sample_id NOT IN ({excluded})", "cap": 48},
+            {"name": "regenerations", "kind": "regenerations"},
+        ],
+        pair_filters=filters,
+    )
     built["unpaired"] = make(lake, name="thumbs", type="unpaired")
     return lake, built, leaking
 

@@ -23,8 +23,15 @@ PROFANE_REPLY = "shut up, you stupid bitch"
 def flagged_records() -> list[dict]:
     """bad-0: a profane user opener, then clean turns; bad-1: a clean question, a profane reply."""
     return [
-        chat("bad-0", [user(PROFANE_USER), reply("Let us keep it friendly. Want a fact about comets?", continued=True),
-                       user("fine, tell me one"), reply("Comets have tails that point away from the sun.", thumb=1)]),
+        chat(
+            "bad-0",
+            [
+                user(PROFANE_USER),
+                reply("Let us keep it friendly. Want a fact about comets?", continued=True),
+                user("fine, tell me one"),
+                reply("Comets have tails that point away from the sun.", thumb=1),
+            ],
+        ),
         chat("bad-1", [user("Tell me about the rings of Saturn, please."), reply(PROFANE_REPLY, thumb=1)]),
     ]
 
@@ -36,8 +43,9 @@ def run_stages(lake_root: Path, stages: list[dict], command: str = "curate"):
     from curation.pipeline.recipe import parse
     from lakehouse.lake import Lake
 
-    record = runner.run(parse({"name": "test", "stages": stages}), Lake(lake_root), Console(quiet=True),
-                        command=command)
+    record = runner.run(
+        parse({"name": "test", "stages": stages}), Lake(lake_root), Console(quiet=True), command=command
+    )
     assert record.status == "succeeded", record.error
     return record
 
@@ -75,11 +83,21 @@ def tiny_guard(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny-guard") / "tiny-guard"
     tokenizer = train_tokenizer([m["content"] for r in all_records() for m in r["messages"]], 400)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         num_key_value_heads=2, intermediate_size=64, max_position_embeddings=512, num_labels=2,
-                         id2label={0: "safe", 1: "unsafe"}, label2id={"safe": 0, "unsafe": 1},
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+        id2label={0: "safe", 1: "unsafe"},
+        label2id={"safe": 0, "unsafe": 1},
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     LlamaForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -108,10 +126,17 @@ def test_defaults_score_user_and_assistant_with_the_offline_classifier():
 def test_bad_classifier_path_is_a_config_error_naming_the_key(tmp_path):
     from curation.pipeline.recipe import RecipeError, parse
 
-    stages = [{"stage": "safety", "classifiers": [{"type": "profanity"},
-                                                  {"type": "hf", "path": str(tmp_path / "no-such-model")}]}]
-    with pytest.raises(RecipeError, match=r"stages\[0\] \(safety\): classifiers\.1\.hf\.path: .*no-such-model.* "
-                                          r"is not a directory"):
+    stages = [
+        {
+            "stage": "safety",
+            "classifiers": [{"type": "profanity"}, {"type": "hf", "path": str(tmp_path / "no-such-model")}],
+        }
+    ]
+    with pytest.raises(
+        RecipeError,
+        match=r"stages\[0\] \(safety\): classifiers\.1\.hf\.path: .*no-such-model.* "
+        r"is not a directory",
+    ):
         parse({"name": "t", "stages": stages})
     (tmp_path / "empty").mkdir()
     stages[0]["classifiers"][1]["path"] = str(tmp_path / "empty")
@@ -126,12 +151,18 @@ def test_unknown_keys_labels_and_duplicate_names_are_named(tiny_guard):
         with pytest.raises(RecipeError, match=pattern):
             parse({"name": "t", "stages": [{"stage": "safety", **stage}]})
 
-    fails({"classifiers": [{"type": "profanity", "treshold": 0.9}]}, r"classifiers\.0\.profanity\.treshold: unknown key")
+    fails(
+        {"classifiers": [{"type": "profanity", "treshold": 0.9}]}, r"classifiers\.0\.profanity\.treshold: unknown key"
+    )
     fails({"classifiers": [{"type": "llama"}]}, r"classifiers\.0: .*'profanity', 'hf'")
-    fails({"classifiers": [{"type": "hf", "path": str(tiny_guard), "unsafe_labels": ["toxic"]}]},
-          r"classifiers\.0\.hf: .*unsafe_labels: toxic not among the model's labels \(safe, unsafe\)")
-    fails({"classifiers": [{"type": "profanity"}, {"type": "profanity", "threshold": 0.9}]},
-          r"classifiers: names must be unique \(profanity\)")
+    fails(
+        {"classifiers": [{"type": "hf", "path": str(tiny_guard), "unsafe_labels": ["toxic"]}]},
+        r"classifiers\.0\.hf: .*unsafe_labels: toxic not among the model's labels \(safe, unsafe\)",
+    )
+    fails(
+        {"classifiers": [{"type": "profanity"}, {"type": "profanity", "threshold": 0.9}]},
+        r"classifiers: names must be unique \(profanity\)",
+    )
     fails({"roles": ["narrator"]}, r"roles\.0: ")
 
 
@@ -153,25 +184,51 @@ def test_every_user_and_assistant_message_is_scored_and_flags_follow_the_thresho
     messages = query(scored_lake, "SELECT count(*) FROM turns WHERE role IN ('user', 'assistant')")[0][0]
     rows = query(scored_lake, "SELECT count(*), count(DISTINCT turn_id) FROM safety")[0]
     assert rows == (messages, messages)
-    wrong = query(scored_lake, "SELECT count(*) FROM safety WHERE flagged <> (safety_score(scores, 'profanity') >= 0.5)")
+    wrong = query(
+        scored_lake, "SELECT count(*) FROM safety WHERE flagged <> (safety_score(scores, 'profanity') >= 0.5)"
+    )
     assert wrong == [(0,)]
-    flagged = query(scored_lake, """SELECT s.turn_id, t.content, s.flagged_by FROM safety s JOIN turns t USING (turn_id)
-                                    WHERE s.flagged ORDER BY 1""")
+    flagged = query(
+        scored_lake,
+        """SELECT s.turn_id, t.content, s.flagged_by FROM safety s JOIN turns t USING (turn_id)
+                                    WHERE s.flagged ORDER BY 1""",
+    )
     assert flagged == [("bad-0:0", PROFANE_USER, ["profanity"]), ("bad-1:1", PROFANE_REPLY, ["profanity"])]
 
 
 def test_samples_carry_prompt_and_reply_flags(scored_lake):
-    rows = query(scored_lake, """SELECT sample_id, safety_prompt_flagged, safety_reply_flagged, safety_flagged
-                                 FROM samples WHERE conversation_id IN ('bad-0', 'bad-1', 'c-00') ORDER BY 1""")
-    assert rows == [("bad-0:1", True, False, True), ("bad-0:3", True, False, True), ("bad-1:1", False, True, True),
-                    ("c-00:1", False, False, False), ("c-00:3", False, False, False)]
+    rows = query(
+        scored_lake,
+        """SELECT sample_id, safety_prompt_flagged, safety_reply_flagged, safety_flagged
+                                 FROM samples WHERE conversation_id IN ('bad-0', 'bad-1', 'c-00') ORDER BY 1""",
+    )
+    assert rows == [
+        ("bad-0:1", True, False, True),
+        ("bad-0:3", True, False, True),
+        ("bad-1:1", False, True, True),
+        ("c-00:1", False, False, False),
+        ("c-00:3", False, False, False),
+    ]
 
 
 def test_a_regenerated_reply_does_not_flag_the_prompts_after_it(tmp_path):
     """The prompt of a later sample leaves a regenerated reply out, so its flag does not carry over."""
     root = tmp_path / "lake"
-    ingest(root, [chat("g-0", [user("Tell me a story."), reply(PROFANE_REPLY, regenerated=True),
-                               reply("Once upon a time...", continued=True), user("More!"), reply("The end.")])])
+    ingest(
+        root,
+        [
+            chat(
+                "g-0",
+                [
+                    user("Tell me a story."),
+                    reply(PROFANE_REPLY, regenerated=True),
+                    reply("Once upon a time...", continued=True),
+                    user("More!"),
+                    reply("The end."),
+                ],
+            )
+        ],
+    )
     run_stages(root, [{"stage": "safety"}])
     rows = query(root, "SELECT sample_id, safety_prompt_flagged, safety_reply_flagged FROM samples ORDER BY turn")
     assert rows == [("g-0:1", False, True), ("g-0:2", False, False), ("g-0:4", False, False)]
@@ -220,12 +277,17 @@ def test_hf_classifier_loads_from_a_local_dir_and_scores_every_message(scored_la
     scores = load(HfClassifier(type="hf", path=tiny_guard), "classifiers.0").score(texts)
     threshold = float(np.median(scores))  # a random model: the median splits the messages into both outcomes
     root = copy_lake(scored_lake, tmp_path / "lake")
-    classifiers = [{"type": "profanity"}, {"type": "hf", "path": str(tiny_guard), "threshold": threshold,
-                                           "device": "cpu", "batch_size": 4}]
+    classifiers = [
+        {"type": "profanity"},
+        {"type": "hf", "path": str(tiny_guard), "threshold": threshold, "device": "cpu", "batch_size": 4},
+    ]
     stage = run_stages(root, [{"stage": "safety", "classifiers": classifiers}]).stages[0]
     assert stage.details["flagged_by"]["hf:tiny-guard"] > 0
-    rows = query(root, """SELECT t.content, safety_score(s.scores, 'hf:tiny-guard'), list_contains(s.flagged_by, 'hf:tiny-guard')
-                          FROM safety s JOIN turns t USING (turn_id)""")
+    rows = query(
+        root,
+        """SELECT t.content, safety_score(s.scores, 'hf:tiny-guard'), list_contains(s.flagged_by, 'hf:tiny-guard')
+                          FROM safety s JOIN turns t USING (turn_id)""",
+    )
     assert len(rows) == query(root, "SELECT count(*) FROM turns WHERE role IN ('user', 'assistant')")[0][0]
     assert all(flag == (score >= threshold) for _, score, flag in rows)
     assert {flag for *_, flag in rows} == {True, False}
@@ -261,23 +323,34 @@ def test_releases_exclude_flagged_rows_by_default_and_count_them(scored_lake, tm
     from tests.release_lakes import copy_lake
 
     root = copy_lake(scored_lake, tmp_path / "lake")
-    manifests = build_release(root, [
-        {"name": "sft", "type": "sft"},
-        {"name": "sft-all", "type": "sft", "exclude_unsafe": False},
-        {"name": "sft-target", "type": "sft", "unsafe_scope": "target"},
-        {"name": "prompts", "type": "prompt"},
-    ])
+    manifests = build_release(
+        root,
+        [
+            {"name": "sft", "type": "sft"},
+            {"name": "sft-all", "type": "sft", "exclude_unsafe": False},
+            {"name": "sft-target", "type": "sft", "unsafe_scope": "target"},
+            {"name": "prompts", "type": "prompt"},
+        ],
+    )
     assert manifests["sft"]["dropped"]["unsafe"] == 3  # bad-0:1 and bad-0:3 (prompt), bad-1:1 (reply)
-    assert manifests["sft"]["safety"] == {"exclude_unsafe": True, "scope": "row", "checked": True, "unsafe": 3,
-                                          "unscored_kept": 0, "own_text_kept": 0}
+    assert manifests["sft"]["safety"] == {
+        "exclude_unsafe": True,
+        "scope": "row",
+        "checked": True,
+        "unsafe": 3,
+        "unscored_kept": 0,
+        "own_text_kept": 0,
+    }
     assert "unsafe" not in manifests["sft-all"]["dropped"]
     assert manifests["sft-target"]["dropped"]["unsafe"] == 1  # only the profane reply is a target
     assert manifests["prompts"]["dropped"]["unsafe"] == 2  # the prompts holding the profane opener
     for name in ("sft", "sft-all", "sft-target"):
         m = manifests[name]
         assert m["rows_in"] == sum(m["splits"].values()) + sum(m["dropped"].values())
-    ids = {name: {r[0] for r in query(root, f"SELECT sample_id FROM release_rows WHERE release_name = '{name}'")}
-           for name in manifests}
+    ids = {
+        name: {r[0] for r in query(root, f"SELECT sample_id FROM release_rows WHERE release_name = '{name}'")}
+        for name in manifests
+    }
     assert not ids["sft"] & {"bad-0:1", "bad-0:3", "bad-1:1"}
     assert {"bad-0:1", "bad-0:3", "bad-1:1"} <= ids["sft-all"]
     assert ids["sft-target"] & {"bad-0:1", "bad-0:3", "bad-1:1"} == {"bad-0:1", "bad-0:3"}
@@ -285,21 +358,42 @@ def test_releases_exclude_flagged_rows_by_default_and_count_them(scored_lake, tm
 
 def test_preference_and_unpaired_rows_check_every_reply_they_carry(tmp_path):
     root = tmp_path / "lake"
-    ingest(root, all_records() + [
-        chat("rg-bad", [user("Tell me a story about dragons and castles, bad version."), reply(PROFANE_REPLY, regenerated=True),
-                        reply("Once upon a time a small dragon learned to fly over the sea.", continued=True)]),
-        chat("kto-bad", [user("Rate my poem about the stars please."), reply(PROFANE_REPLY, thumb=-1)]),
-    ])
+    ingest(
+        root,
+        all_records()
+        + [
+            chat(
+                "rg-bad",
+                [
+                    user("Tell me a story about dragons and castles, bad version."),
+                    reply(PROFANE_REPLY, regenerated=True),
+                    reply("Once upon a time a small dragon learned to fly over the sea.", continued=True),
+                ],
+            ),
+            chat("kto-bad", [user("Rate my poem about the stars please."), reply(PROFANE_REPLY, thumb=-1)]),
+        ],
+    )
     run_stages(root, [{"stage": "safety"}])
-    manifests = build_release(root, [
-        {"name": "pref", "type": "preference", "sources": [{"name": "regenerations", "kind": "regenerations"}],
-         "pair_filters": {"max_length_ratio": None, "max_emoji_diff": None}},
-        {"name": "pref-target", "type": "preference", "unsafe_scope": "target",
-         "sources": [{"name": "regenerations", "kind": "regenerations"}],
-         "pair_filters": {"max_length_ratio": None, "max_emoji_diff": None}},
-        {"name": "kto", "type": "unpaired"},
-        {"name": "kto-target", "type": "unpaired", "unsafe_scope": "target"},
-    ])
+    manifests = build_release(
+        root,
+        [
+            {
+                "name": "pref",
+                "type": "preference",
+                "sources": [{"name": "regenerations", "kind": "regenerations"}],
+                "pair_filters": {"max_length_ratio": None, "max_emoji_diff": None},
+            },
+            {
+                "name": "pref-target",
+                "type": "preference",
+                "unsafe_scope": "target",
+                "sources": [{"name": "regenerations", "kind": "regenerations"}],
+                "pair_filters": {"max_length_ratio": None, "max_emoji_diff": None},
+            },
+            {"name": "kto", "type": "unpaired"},
+            {"name": "kto-target", "type": "unpaired", "unsafe_scope": "target"},
+        ],
+    )
     assert manifests["pref"]["dropped"]["unsafe"] == 1  # the rejected side is profane: the row carries it
     assert "unsafe" not in manifests["pref-target"]["dropped"]  # ... but the chosen side is what is trained towards
     assert manifests["kto"]["dropped"]["unsafe"] == 1
@@ -326,11 +420,19 @@ def test_flagged_or_reported_conversations_become_a_review_queue(scored_lake, tm
     root = copy_lake(scored_lake, tmp_path / "lake")
     found = sources.load_items(root, "questionnaire", "flagged")
     # the flagged conversations, then those with a reported reply (tests/release_lakes.feedback_conversations)
-    expected = {r[0]: r[1] for r in query(root, """
+    expected = {
+        r[0]: r[1]
+        for r in query(
+            root,
+            """
         SELECT conversation_id, max(turn) FROM samples WHERE coalesce(safety_flagged, false) OR coalesce(reported, false)
-        GROUP BY 1""")}
+        GROUP BY 1""",
+        )
+    }
     assert set(expected) == {"bad-0", "bad-1", "p-0", "p-1", "x-0"}
-    assert {key: payload["meta"]["turn"] for key, payload in found.items} == {f"{c}:{t}": t for c, t in expected.items()}
+    assert {key: payload["meta"]["turn"] for key, payload in found.items} == {
+        f"{c}:{t}": t for c, t in expected.items()
+    }
     _, bad = next(item for item in found.items if item[0] == "bad-0:3")
     assert [m["content"] for m in bad["prompt"] if m["role"] == "user"] == [PROFANE_USER, "fine, tell me one"]
     created = create_queue(root, kind="questionnaire", source="flagged", per_item=2, name="safety-review")
@@ -350,29 +452,40 @@ def test_stage_in_a_simulated_pipeline_scores_silver_and_releases_drop_it(tmp_pa
     simulated = simulate(tmp_path / "simulated", conversations=120, seed=3)
     extra = write_lines(tmp_path / "flagged.jsonl", [line(r) for r in flagged_records()])
     root = tmp_path / "lake"
-    record = run_stages(root, [
-        {"stage": "ingest", "paths": [str(simulated / "traffic"), str(extra)]},
-        {"stage": "scrub", "mode": "placeholder"},
-        {"stage": "dedup"},
-        {"stage": "safety"},
-        {"stage": "release", "releases": [{"name": "sft", "type": "sft",
-                                           "filter": "NOT coalesce(reported, false)"}]},
-    ])
+    record = run_stages(
+        root,
+        [
+            {"stage": "ingest", "paths": [str(simulated / "traffic"), str(extra)]},
+            {"stage": "scrub", "mode": "placeholder"},
+            {"stage": "dedup"},
+            {"stage": "safety"},
+            {
+                "stage": "release",
+                "releases": [{"name": "sft", "type": "sft", "filter": "NOT coalesce(reported, false)"}],
+            },
+        ],
+    )
     stage = next(s for s in record.stages if s.name == "safety")
     assert stage.details["text_layer"] == "silver/conversations"
     messages = query(root, "SELECT count(*) FROM turns WHERE role IN ('user', 'assistant')")[0][0]
     assert stage.rows_in == messages and stage.details["flagged"] >= 2
     assert query(root, "SELECT count(*) FROM samples WHERE safety_flagged IS NULL") == [(0,)]
-    expected = query(root, """SELECT count(*) FROM samples WHERE safety_flagged AND NOT coalesce(reported, false)
-                              AND is_representative AND NOT regenerated""")[0][0]
+    expected = query(
+        root,
+        """SELECT count(*) FROM samples WHERE safety_flagged AND NOT coalesce(reported, false)
+                              AND is_representative AND NOT regenerated""",
+    )[0][0]
     from lakehouse.lake import Lake
     from lakehouse.releases import resolve
 
     manifest = resolve(Lake(root), "sft").manifest
     assert manifest["text_layer"] == "silver" and manifest["dropped"]["unsafe"] == expected >= 3
     assert "attributes/safety" in manifest["parents"]["tables"]
-    leaked = query(root, """SELECT count(*) FROM release_rows r JOIN samples s USING (sample_id)
-                            WHERE r.release_name = 'sft' AND s.safety_flagged""")
+    leaked = query(
+        root,
+        """SELECT count(*) FROM release_rows r JOIN samples s USING (sample_id)
+                            WHERE r.release_name = 'sft' AND s.safety_flagged""",
+    )
     assert leaked == [(0,)]
 
 
@@ -390,17 +503,22 @@ def public_lake(tmp_path_factory, hh_path, persona_chat_path) -> Path:
 
 def flag_rates(root: Path) -> dict[tuple[str, str], tuple[int, float]]:
     """(format, role) -> (distinct texts, share flagged), each distinct message counted once."""
-    rows = query(root, """
+    rows = query(
+        root,
+        """
         WITH m AS (SELECT DISTINCT c.origin.format AS fmt, t.role, t.content, s.flagged
                    FROM safety s JOIN turns t USING (turn_id) JOIN conversations c ON c.conversation_id = s.conversation_id)
-        SELECT fmt, role, count(*), avg(flagged::INTEGER) FROM m GROUP BY ALL""")
+        SELECT fmt, role, count(*), avg(flagged::INTEGER) FROM m GROUP BY ALL""",
+    )
     return {(fmt, role): (n, rate) for fmt, role, n, rate in rows}
 
 
 def test_flag_rate_red_team_far_above_benign_chat(public_lake):
     rates = flag_rates(public_lake)
-    red_team, (benign_users, benign_replies) = rates[("hh", "user")], (rates[("persona-chat", "user")],
-                                                                        rates[("persona-chat", "assistant")])
+    red_team, (benign_users, benign_replies) = (
+        rates[("hh", "user")],
+        (rates[("persona-chat", "user")], rates[("persona-chat", "assistant")]),
+    )
     assert red_team[0] > 3000 and benign_users[0] > 10000
     benign = max(benign_users[1], benign_replies[1])
     # measured: 11.8% of distinct red-team human turns vs 0.3% / 0.5% of benign messages; the margin leaves

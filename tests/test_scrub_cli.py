@@ -43,8 +43,11 @@ def test_scrub_command_writes_scrubbed_lines_with_input_offsets(app, tmp_path):
         {"id": "c", "text": "Jake here, call (212) 555-0199", "conversation_id": "c1"},
         {"id": "d", "text": "my number again: 212 555 0199", "conversation_id": "c1"},
         {"id": "e", "text": "hey Luna, I'm Jake", "character": "Luna"},
-        {"id": "f", "text": "Morgana says hi to Luna and Jake",
-         "character": {"name": "Luna", "description": "You are Luna. Your mentor is Morgana."}},
+        {
+            "id": "f",
+            "text": "Morgana says hi to Luna and Jake",
+            "character": {"name": "Luna", "description": "You are Luna. Your mentor is Morgana."},
+        },
     ]
     source = _jsonl(tmp_path / "in.jsonl", rows)
     result = _run(app, "scrub", "--in", source, "--out", tmp_path / "out.jsonl")
@@ -57,7 +60,7 @@ def test_scrub_command_writes_scrubbed_lines_with_input_offsets(app, tmp_path):
             assert set(e) == {"type", "start", "end", "score"}
             assert 0 <= e["start"] < e["end"] <= len(row["text"])
     assert out[0]["text"] == "hi, I'm <PERSON_1>, mail <EMAIL_ADDRESS_1>"
-    assert [rows[0]["text"][e["start"]:e["end"]] for e in out[0]["entities"]] == ["Jake Peterson", "jake.p@gmail.com"]
+    assert [rows[0]["text"][e["start"] : e["end"]] for e in out[0]["entities"]] == ["Jake Peterson", "jake.p@gmail.com"]
     assert out[2]["text"] == "<PERSON_1> here, call <PHONE_NUMBER_1>"
     assert out[3]["text"] == "my number again: <PHONE_NUMBER_1>"  # same conversation, same number
     assert out[2]["conversation_id"] == "c1" and "conversation_id" not in out[0]
@@ -85,15 +88,20 @@ def _release(tmp_path: Path, leak: str | None) -> Path:
     release = tmp_path / "release" / "v1"
     (release / "data").mkdir(parents=True)
     second = leak or "my cat is called Mochi"
-    table = pa.table({
-        "sample_id": ["s1", "s2"],
-        "conversation_id": ["c1", "c2"],
-        "prompt": pa.array([[{"role": "user", "content": "hi"}], [{"role": "user", "content": second}]],
-                           pa.list_(MESSAGE)),
-        "chosen": pa.array([[{"role": "assistant", "content": "hello!"}], [{"role": "assistant", "content": "ok"}]],
-                           pa.list_(MESSAGE)),
-        "turn": [1, 3],
-    })
+    table = pa.table(
+        {
+            "sample_id": ["s1", "s2"],
+            "conversation_id": ["c1", "c2"],
+            "prompt": pa.array(
+                [[{"role": "user", "content": "hi"}], [{"role": "user", "content": second}]], pa.list_(MESSAGE)
+            ),
+            "chosen": pa.array(
+                [[{"role": "assistant", "content": "hello!"}], [{"role": "assistant", "content": "ok"}]],
+                pa.list_(MESSAGE),
+            ),
+            "turn": [1, 3],
+        }
+    )
     pq.write_table(table, release / "data" / "train-00000.parquet")
     (release / "manifest.json").write_text("{}")
     return release
@@ -113,9 +121,16 @@ def test_scan_leaks_exit_codes_on_a_release_directory(app, tmp_path):
 
 def test_scan_leaks_on_a_parquet_file_with_plain_text_columns(app, tmp_path):
     path = tmp_path / "texts.parquet"
-    pq.write_table(pa.table({"conversation_id": ["x", "y", "z"],
-                             "text": ["nothing here", "server at 10.0.0.12", None],
-                             "notes": ["call 415-555-0134", "", "my ssn is 536-22-1234"]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "conversation_id": ["x", "y", "z"],
+                "text": ["nothing here", "server at 10.0.0.12", None],
+                "notes": ["call 415-555-0134", "", "my ssn is 536-22-1234"],
+            }
+        ),
+        path,
+    )
     result = _run(app, "scan-leaks", path)
     assert result.exit_code == 1
     assert "LEAK y: IP_ADDRESS" in result.output and "LEAK z: US_SSN" in result.output
@@ -129,16 +144,30 @@ def test_scan_leaks_on_a_parquet_file_with_plain_text_columns(app, tmp_path):
 
 
 def test_scan_leaks_never_prints_a_value_it_found_nor_an_id_holding_one(app, tmp_path):
-    planted = {"card": "4539 1488 0343 6467", "mail": "marta.kowalska@wp.pl", "phone": "+48 601 234 567",
-               "id mail": "olek.nowak@onet.pl"}
+    planted = {
+        "card": "4539 1488 0343 6467",
+        "mail": "marta.kowalska@wp.pl",
+        "phone": "+48 601 234 567",
+        "id mail": "olek.nowak@onet.pl",
+    }
     path = tmp_path / "train-00000.parquet"
-    pq.write_table(pa.table({
-        "sample_id": ["c-1:1", f"{planted['id mail']}:1", "c-3:1"],
-        "conversation_id": ["c-1", planted["id mail"], "c-3"],
-        "messages": pa.array([[{"role": "user", "content": f"card {planted['card']}"}],
-                              [{"role": "user", "content": "hello"}],
-                              [{"role": "user", "content": f"mail {planted['mail']} or {planted['phone']}"}]],
-                             pa.list_(MESSAGE))}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "sample_id": ["c-1:1", f"{planted['id mail']}:1", "c-3:1"],
+                "conversation_id": ["c-1", planted["id mail"], "c-3"],
+                "messages": pa.array(
+                    [
+                        [{"role": "user", "content": f"card {planted['card']}"}],
+                        [{"role": "user", "content": "hello"}],
+                        [{"role": "user", "content": f"mail {planted['mail']} or {planted['phone']}"}],
+                    ],
+                    pa.list_(MESSAGE),
+                ),
+            }
+        ),
+        path,
+    )
     result = _run(app, "scan-leaks", path)
     assert result.exit_code == 1
     try:
@@ -156,13 +185,27 @@ def test_scan_leaks_never_prints_a_value_it_found_nor_an_id_holding_one(app, tmp
 def test_scan_functions_and_row_ids_without_id_columns(tmp_path):
     from curation.scrub.leaks import scan_paths, scan_texts
 
-    leaks = scan_texts([("r1", "all good"), ("r2", "email me: a.b@proton.me"), ("r3", "demo: a@example.com"),
-                        ("r4", "card 1234 5678 9012 3456 (not a valid card number)")])
+    leaks = scan_texts(
+        [
+            ("r1", "all good"),
+            ("r2", "email me: a.b@proton.me"),
+            ("r3", "demo: a@example.com"),
+            ("r4", "card 1234 5678 9012 3456 (not a valid card number)"),
+        ]
+    )
     assert [(leak.row_id, leak.entity_type) for leak in leaks] == [("r2", "EMAIL_ADDRESS")]
     path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({"messages": pa.array([[{"role": "user", "content": "ok"}],
-                                                   [{"role": "user", "content": "IBAN DE89370400440532013000"}]],
-                                                  pa.list_(MESSAGE))}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "messages": pa.array(
+                    [[{"role": "user", "content": "ok"}], [{"role": "user", "content": "IBAN DE89370400440532013000"}]],
+                    pa.list_(MESSAGE),
+                )
+            }
+        ),
+        path,
+    )
     report = scan_paths([path])
     assert report.rows == 2 and report.texts == 4  # every string, roles included: fail closed
     assert report.by_row() == {"t.parquet#1": ["IBAN_CODE"]}
@@ -170,9 +213,16 @@ def test_scan_functions_and_row_ids_without_id_columns(tmp_path):
 
 
 def test_surrogate_output_passes_the_leak_scan(app, tmp_path):
-    rows = [{"id": i, "text": t} for i, t in enumerate([
-        "email jake.p@gmail.com or call (212) 867-5309", "card 4111 1111 1111 1111 ssn 536-22-1234",
-        "iban DE89 3704 0044 0532 0130 00, ip 172.16.4.20 and 2001:4860:4860::8888"])]
+    rows = [
+        {"id": i, "text": t}
+        for i, t in enumerate(
+            [
+                "email jake.p@gmail.com or call (212) 867-5309",
+                "card 4111 1111 1111 1111 ssn 536-22-1234",
+                "iban DE89 3704 0044 0532 0130 00, ip 172.16.4.20 and 2001:4860:4860::8888",
+            ]
+        )
+    ]
     source = _jsonl(tmp_path / "in.jsonl", rows)
     assert _run(app, "scrub", "--in", source, "--out", tmp_path / "out.jsonl", "--mode", "surrogate").exit_code == 0
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -188,15 +238,39 @@ def test_surrogate_output_passes_the_leak_scan(app, tmp_path):
 
 @pytest.mark.slow
 def test_surrogate_runs_are_byte_identical_across_processes(app, tmp_path):
-    source = _jsonl(tmp_path / "in.jsonl", [
-        {"id": 1, "text": "I'm Jake Peterson, mail jake.p@gmail.com, I live at 12 Oak Street", "conversation_id": "k"},
-        {"id": 2, "text": "jake again, 212-867-5309", "conversation_id": "k"}])
+    source = _jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {
+                "id": 1,
+                "text": "I'm Jake Peterson, mail jake.p@gmail.com, I live at 12 Oak Street",
+                "conversation_id": "k",
+            },
+            {"id": 2, "text": "jake again, 212-867-5309", "conversation_id": "k"},
+        ],
+    )
     here, there = tmp_path / "here.jsonl", tmp_path / "there.jsonl"
     assert _run(app, "scrub", "--in", source, "--out", here, "--mode", "surrogate").exit_code == 0
     # another process with another string-hash seed than this one
     env = {**os.environ, "PYTHONHASHSEED": str(hash("seed") % 1000 + 1), "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", "scrub", "--in", str(source),
-                    "--out", str(there), "--mode", "surrogate"], check=True, env=env, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lakehouse.cli import main; main()",
+            "scrub",
+            "--in",
+            str(source),
+            "--out",
+            str(there),
+            "--mode",
+            "surrogate",
+        ],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
     assert here.read_bytes() == there.read_bytes()
     assert b"jake.p@gmail.com" not in here.read_bytes()
 
@@ -209,8 +283,11 @@ def test_scrub_eval_reports_each_part_of_the_labeled_set(app, tmp_path):
     run_simulation(SimulationConfig(conversations=30, seed=5), simulated, workers=1, progress=False)
     result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", simulated)
     assert result.exit_code in (0, 1), result.output  # 1: a target missed on so small a set
-    rows = [line.split(" | ") for line in result.output.splitlines() if line.startswith("| simulator |")
-            or line.startswith("| templates |")]
+    rows = [
+        line.split(" | ")
+        for line in result.output.splitlines()
+        if line.startswith("| simulator |") or line.startswith("| templates |")
+    ]
     assert {row[0].strip("| ") for row in rows} == {"simulator", "templates"}
     assert "Character name survival" in result.output
 

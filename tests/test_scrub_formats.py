@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 
 from curation.scrub.config import ScrubConfig
-from curation.scrub.identifiers import (codice_fiscale_ok, dni_ok, nip_ok, nir_ok, pesel_ok, steuer_id_ok,
-                                        verhoeff_ok)
+from curation.scrub.identifiers import codice_fiscale_ok, dni_ok, nip_ok, nir_ok, pesel_ok, steuer_id_ok, verhoeff_ok
 from curation.scrub.recognizers import luhn_ok
 from curation.scrub.scrubber import Conversation, Scrubber
 
@@ -29,7 +28,7 @@ def luhn_complete(prefix: str) -> str:
 def group(digits: str, sizes: list[int], separator: str) -> str:
     out, i = [], 0
     for size in sizes:
-        out.append(digits[i:i + size])
+        out.append(digits[i : i + size])
         i += size
     return separator.join(out)
 
@@ -44,10 +43,16 @@ CASES = [
     ("tel: 78 651 450 after six", "78 651 450", "PHONE_NUMBER"),
     ("my mobile is 71-33-52-22", "71-33-52-22", "PHONE_NUMBER"),
     ("home phone 668 5702, thanks", "668 5702", "PHONE_NUMBER"),
-    ("whatsapp \u0660\u0666 \u0661\u0662 \u0663\u0664 \u0665\u0666 \u0667\u0668", "\u0660\u0666 \u0661\u0662 \u0663\u0664 \u0665\u0666 \u0667\u0668",
-     "PHONE_NUMBER"),
-    ("call \uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17 now", "\uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17",
-     "PHONE_NUMBER"),
+    (
+        "whatsapp \u0660\u0666 \u0661\u0662 \u0663\u0664 \u0665\u0666 \u0667\u0668",
+        "\u0660\u0666 \u0661\u0662 \u0663\u0664 \u0665\u0666 \u0667\u0668",
+        "PHONE_NUMBER",
+    ),
+    (
+        "call \uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17 now",
+        "\uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17",
+        "PHONE_NUMBER",
+    ),
     ("appelle-moi au 06\u00a012\u00a034\u00a056\u00a078", "06\u00a012\u00a034\u00a056\u00a078", "PHONE_NUMBER"),
     ("call 06\u202f12\u202f34\u202f56\u202f78 today", "06\u202f12\u202f34\u202f56\u202f78", "PHONE_NUMBER"),
     ("call 555\u200b123\u200b4567 today", "555\u200b123\u200b4567", "PHONE_NUMBER"),
@@ -125,7 +130,9 @@ def test_hostile_format_is_removed_as_its_type(scrubber, text, value, entity):
     start = text.index(value)
     covering = [f for f in findings if f.start < start + len(value) and start < f.end]
     assert set(entity.split("|")) & {f.entity_type for f in covering}, (
-        text, [(f.entity_type, text[f.start:f.end]) for f in findings])
+        text,
+        [(f.entity_type, text[f.start : f.end]) for f in findings],
+    )
     assert value not in out
 
 
@@ -145,7 +152,7 @@ NOT_PII = [
 @pytest.mark.parametrize("text", NOT_PII, ids=range(len(NOT_PII)))
 def test_look_alikes_are_left_alone(scrubber, text):
     out, findings = scrubber.scrub_text(text)
-    structured = [(f.entity_type, text[f.start:f.end]) for f in findings if f.entity_type != "PERSON"]
+    structured = [(f.entity_type, text[f.start : f.end]) for f in findings if f.entity_type != "PERSON"]
     assert structured == []
 
 
@@ -175,22 +182,31 @@ def test_a_value_found_once_is_removed_where_it_recurs_in_the_conversation(scrub
 
 def test_a_number_answering_the_previous_message_is_removed(scrubber):
     """The cue is in one message and the number in the next, as chat traffic stores them."""
-    texts = ["what's your cell?", "555 0123", "and your passport number?", "sure, it's 533380006",
-             "I bought 3 of them", "5550123 units sold"]
+    texts = [
+        "what's your cell?",
+        "555 0123",
+        "and your passport number?",
+        "sure, it's 533380006",
+        "I bought 3 of them",
+        "5550123 units sold",
+    ]
     out = scrubber.scrub([Conversation("c", texts)])[0].texts
     assert out[1] == "<PHONE_NUMBER_1>"
     assert out[3] == "sure, it's <ID_NUMBER_1>"
     assert out[5] == "5550123 units sold"  # no cue in the message before it
 
 
-@pytest.mark.parametrize("check, good, bad", [
-    (pesel_ok, "44051401359", "44051401358"),
-    (nip_ok, "5261040828", "5261040827"),
-    (steuer_id_ok, "86095742719", "86095742718"),
-    (verhoeff_ok, "234123412346", "234123412345"),
-    (dni_ok, "12345678Z", "12345678A"),
-    (codice_fiscale_ok, "RSSMRA85T10A562S", "RSSMRA85T10A562T"),
-    (nir_ok, "185057800608491", "185057800608492"),
-])
+@pytest.mark.parametrize(
+    "check, good, bad",
+    [
+        (pesel_ok, "44051401359", "44051401358"),
+        (nip_ok, "5261040828", "5261040827"),
+        (steuer_id_ok, "86095742719", "86095742718"),
+        (verhoeff_ok, "234123412346", "234123412345"),
+        (dni_ok, "12345678Z", "12345678A"),
+        (codice_fiscale_ok, "RSSMRA85T10A562S", "RSSMRA85T10A562T"),
+        (nir_ok, "185057800608491", "185057800608492"),
+    ],
+)
 def test_checksums_accept_valid_and_reject_altered_numbers(check, good, bad):
     assert check(good) and not check(bad)

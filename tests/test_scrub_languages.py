@@ -24,16 +24,20 @@ def scrubber() -> Scrubber:
 # ---------------------------------------------------------------------------------------------------------
 # Routing
 
-@pytest.mark.parametrize("text, expected", [
-    ("Bonjour, je voudrais changer mon adresse de livraison s'il vous plaît.", "fr"),
-    ("C'est pour mon fils, il a besoin d'aide avec ses devoirs.", "fr"),
-    ("Hallo, ich brauche Hilfe mit meiner Bestellung, die ist nicht angekommen.", "de"),
-    ("Kannst du mir bitte sagen, wie das funktioniert?", "de"),
-    ("Hi, can you help me write a birthday message for my sister?", "en"),
-    ("ok", None),
-    ("+49 30 1234567", None),
-    ("Merci !", None),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Bonjour, je voudrais changer mon adresse de livraison s'il vous plaît.", "fr"),
+        ("C'est pour mon fils, il a besoin d'aide avec ses devoirs.", "fr"),
+        ("Hallo, ich brauche Hilfe mit meiner Bestellung, die ist nicht angekommen.", "de"),
+        ("Kannst du mir bitte sagen, wie das funktioniert?", "de"),
+        ("Hi, can you help me write a birthday message for my sister?", "en"),
+        ("ok", None),
+        ("+49 30 1234567", None),
+        ("Merci !", None),
+    ],
+)
 def test_the_language_check_names_the_language_or_says_it_cannot(text, expected):
     assert languages.detect_language([text]) == expected
 
@@ -70,11 +74,17 @@ def test_each_conversation_is_scrubbed_by_the_engine_of_its_language(scrubber):
 
 def test_the_arrow_batch_passes_each_row_locale_to_the_router(scrubber):
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    batch = pa.RecordBatch.from_pydict({
-        "conversation_id": ["x", "y"],
-        "locale": ["de-DE", "fr-FR"],
-        "messages": [[{"role": "user", "content": "Danke, Tobias!"}], [{"role": "user", "content": "Merci Élodie !"}]],
-    }, schema=pa.schema([("conversation_id", pa.string()), ("locale", pa.string()), ("messages", pa.list_(message))]))
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "conversation_id": ["x", "y"],
+            "locale": ["de-DE", "fr-FR"],
+            "messages": [
+                [{"role": "user", "content": "Danke, Tobias!"}],
+                [{"role": "user", "content": "Merci Élodie !"}],
+            ],
+        },
+        schema=pa.schema([("conversation_id", pa.string()), ("locale", pa.string()), ("messages", pa.list_(message))]),
+    )
     before = dict(scrubber.languages_seen)
     out = scrub_record_batch(batch, scrubber=scrubber)
     texts = [m[0]["content"] for m in out.column("messages").to_pylist()]
@@ -85,6 +95,7 @@ def test_the_arrow_batch_passes_each_row_locale_to_the_router(scrubber):
 
 # ---------------------------------------------------------------------------------------------------------
 # Engines
+
 
 def test_french_runs_the_french_ner_model_and_german_runs_no_model():
     config = ScrubConfig()
@@ -140,8 +151,10 @@ FRENCH_CHAT = [
     ("Ma sœur Élodie arrive demain à la gare.", [("PERSON", "Élodie")]),
     ("Merci Mme Girard pour votre aide, c'était parfait.", [("PERSON", "Girard")]),
     ("Ma carte bancaire 4539 1488 0343 6467 a été refusée.", [("CREDIT_CARD", "4539 1488 0343 6467")]),
-    ("Moi c'est Thibault, et mon mari s'appelle Grégoire Fontaine.",
-     [("PERSON", "Thibault"), ("PERSON", "Grégoire Fontaine")]),
+    (
+        "Moi c'est Thibault, et mon mari s'appelle Grégoire Fontaine.",
+        [("PERSON", "Thibault"), ("PERSON", "Grégoire Fontaine")],
+    ),
 ]
 GERMAN_CHAT = [
     ("Hallo, ich heiße Jürgen Schmidt.", [("PERSON", "Jürgen Schmidt")]),
@@ -166,8 +179,9 @@ CLEAN = [
 ]
 
 
-@pytest.mark.parametrize("locale, text, expected", [("fr-FR", t, e) for t, e in FRENCH_CHAT]
-                         + [("de-DE", t, e) for t, e in GERMAN_CHAT])
+@pytest.mark.parametrize(
+    "locale, text, expected", [("fr-FR", t, e) for t, e in FRENCH_CHAT] + [("de-DE", t, e) for t, e in GERMAN_CHAT]
+)
 def test_personal_data_in_french_and_german_chat_is_replaced(scrubber, locale, text, expected):
     out, findings = scrubber.scrub_text(text, locale=locale)
     for entity, value in expected:
@@ -183,8 +197,9 @@ def test_everyday_french_and_german_text_is_left_alone(scrubber, language, text)
 
 
 def test_the_character_name_survives_in_a_french_conversation(scrubber):
-    conversation = Conversation("c", ["Bonjour Luna, je m'appelle Sandrine Morel."], character_name="Luna",
-                                locale="fr-FR")
+    conversation = Conversation(
+        "c", ["Bonjour Luna, je m'appelle Sandrine Morel."], character_name="Luna", locale="fr-FR"
+    )
     out = scrubber.scrub([conversation])[0].texts[0]
     assert "Luna" in out and "Sandrine" not in out
 
@@ -192,10 +207,14 @@ def test_the_character_name_survives_in_a_french_conversation(scrubber):
 # ---------------------------------------------------------------------------------------------------------
 # Outside check: public NER text nobody here wrote
 
+
 def test_the_bracketed_samples_parse_into_readable_text_with_spans():
     sample = parse_line("Zuletzt war es [PER Wolfram Graf-Rudolf] , Chef des Zoos in [LOC Aachen] .")
     assert sample.text == "Zuletzt war es Wolfram Graf-Rudolf, Chef des Zoos in Aachen."
-    assert [(t, sample.text[s:e]) for t, s, e in sample.spans] == [("PERSON", "Wolfram Graf-Rudolf"), ("LOCATION", "Aachen")]
+    assert [(t, sample.text[s:e]) for t, s, e in sample.spans] == [
+        ("PERSON", "Wolfram Graf-Rudolf"),
+        ("LOCATION", "Aachen"),
+    ]
     assert parse_line("d' [LOC Amérique] .").text == "d'Amérique."
     assert len(load(GERMAN_SAMPLE)) == 189 and len(load(FRENCH_SAMPLE)) == 97
 
@@ -237,6 +256,7 @@ def test_french_names_in_public_text_are_found_by_the_french_model(scrubber):
 
 # ---------------------------------------------------------------------------------------------------------
 # The scrub stage: the bronze locale column reaches the router
+
 
 def test_the_scrub_stage_routes_bronze_rows_by_text_and_locale_and_reports_the_count(tmp_path, monkeypatch):
     from rich.console import Console

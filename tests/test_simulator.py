@@ -31,8 +31,9 @@ SIGNAL_KEYS = {"continued", "thumb", "love", "regenerated", "reported", "feedbac
 
 
 def load(out: Path) -> tuple[list[dict], dict[str, dict], list[dict], dict]:
-    records = [json.loads(line) for path in sorted((out / "traffic").glob("part-*.jsonl.gz"))
-               for line in gzip.open(path)]
+    records = [
+        json.loads(line) for path in sorted((out / "traffic").glob("part-*.jsonl.gz")) for line in gzip.open(path)
+    ]
     truth = {t["conversation_id"]: t for t in map(json.loads, gzip.open(out / "truth.jsonl.gz"))}
     exposures = [json.loads(line) for line in gzip.open(out / "exposures.jsonl.gz")]
     return records, truth, exposures, json.loads((out / "simulation.json").read_text())
@@ -56,7 +57,7 @@ def sim(sim_dir):
 
 def shingles(record: dict) -> set[str]:
     words = " ".join(m["content"] for m in record["messages"]).lower().split()
-    return {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
+    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -76,12 +77,16 @@ def word_distance(a: str, b: str) -> int:
 
 # --- determinism and the output directory ---------------------------------------------------------------
 
+
 def test_same_seed_gives_byte_identical_files_whatever_the_worker_count(sim_dir, tmp_path):
     run_simulation(CONFIG, tmp_path / "again", workers=1, progress=False)
     first, second = files(sim_dir), files(tmp_path / "again")
     assert list(first) == list(second)
     assert [name for name in first if name.startswith("traffic/")] == [
-        "traffic/part-00000.jsonl.gz", "traffic/part-00001.jsonl.gz", "traffic/part-00002.jsonl.gz"]
+        "traffic/part-00000.jsonl.gz",
+        "traffic/part-00001.jsonl.gz",
+        "traffic/part-00002.jsonl.gz",
+    ]
     for name in first:
         assert first[name] == second[name], name
 
@@ -139,6 +144,7 @@ def test_config_is_validated():
 
 # --- the traffic record contract ------------------------------------------------------------------------
 
+
 def test_every_record_follows_the_native_contract(sim):
     records, truth, _, _ = sim
     window_start = dt.datetime(2026, 10, 5, tzinfo=dt.timezone.utc)
@@ -174,7 +180,8 @@ def test_every_record_follows_the_native_contract(sim):
                 assert signals["continued"] == (following == "user")
                 assert following != "assistant"
         assert {f["turn"] for f in truth[record["conversation_id"]]["reply_features"]} == {
-            i for i, m in enumerate(messages) if m["role"] == "assistant"}
+            i for i, m in enumerate(messages) if m["role"] == "assistant"
+        }
 
 
 def test_sources_users_and_experiment_fields_are_consistent(sim):
@@ -205,6 +212,7 @@ def test_conversation_lengths_and_user_activity_are_heavy_tailed(sim):
 
 # --- characters and content -----------------------------------------------------------------------------
 
+
 def test_cast_has_30_distinct_characters_with_personas_and_instructions(sim):
     assert len(CHARACTERS) >= 30
     assert len({c.name for c in CHARACTERS}) == len({c.character_id for c in CHARACTERS}) == len(CHARACTERS)
@@ -221,7 +229,7 @@ def test_character_name_mentions_are_exact_and_on_both_sides(sim):
     for record in records:
         for mention in truth[record["conversation_id"]]["character_mentions"]:
             message = record["messages"][mention["turn"]]
-            assert message["content"][mention["start"]:mention["end"]] == record["character"]["name"]
+            assert message["content"][mention["start"] : mention["end"]] == record["character"]["name"]
             roles[message["role"]] += 1
     assert roles["user"] > 50 and roles["assistant"] > 50
 
@@ -238,8 +246,16 @@ def test_reply_features_in_the_truth_match_the_text(sim):
 def test_every_feature_occurs(sim):
     _, truth, _, _ = sim
     features = [f for t in truth.values() for f in t["reply_features"]]
-    for name in ("ends_with_question", "emoji_flood", "has_list", "wall_of_text", "refusal", "stock_opener",
-                 "persona_break", "instruction_violation"):
+    for name in (
+        "ends_with_question",
+        "emoji_flood",
+        "has_list",
+        "wall_of_text",
+        "refusal",
+        "stock_opener",
+        "persona_break",
+        "instruction_violation",
+    ):
         share = sum(bool(f[name]) for f in features) / len(features)
         assert 0.005 < share < 0.8, name
 
@@ -268,6 +284,7 @@ def test_distinct_conversations_are_not_near_duplicates(sim):
 
 # --- personal data --------------------------------------------------------------------------------------
 
+
 def _valid(entity_type: str, value: str) -> bool:
     digits = re.sub(r"\D", "", value)
     if entity_type == "CREDIT_CARD":
@@ -295,7 +312,7 @@ def test_pii_is_planted_in_about_10_percent_of_user_messages_with_exact_spans(si
         for entry in truth[record["conversation_id"]]["pii"]:
             message = record["messages"][entry["turn"]]
             assert message["role"] == "user"
-            assert message["content"][entry["start"]:entry["end"]] == entry["value"]
+            assert message["content"][entry["start"] : entry["end"]] == entry["value"]
             assert _valid(entry["type"], entry["value"]), entry
             with_pii.add((record["conversation_id"], entry["turn"]))
             types[entry["type"]] += 1
@@ -330,6 +347,7 @@ def test_pii_generators_are_checksum_valid():
 
 
 # --- planted duplicates ---------------------------------------------------------------------------------
+
 
 def test_planted_duplicates_are_recorded_and_real(sim):
     records, truth, _, report = sim
@@ -374,7 +392,7 @@ def test_spam_prompts_and_stock_openers_share_only_the_first_message(sim):
             elif t["duplicate_of"] is not None:
                 assert t["duplicate_of"] in ids and t["duplicate_of"] < record["conversation_id"]
                 assert truth[t["duplicate_of"]]["duplicate_group"] == group
-            for other in members[i + 1:]:
+            for other in members[i + 1 :]:
                 pairs += 1
                 rest = [m["content"] for m in record["messages"][1:]]
                 same_rest += rest == [m["content"] for m in other["messages"][1:]]
@@ -399,6 +417,7 @@ def test_spam_prompt_copies_point_to_the_first_of_their_shard():
 
 # --- signals and the experiment -------------------------------------------------------------------------
 
+
 def test_signals_follow_reply_features(sim):
     records, truth, _, _ = sim
     rows = []
@@ -418,17 +437,19 @@ def test_signals_follow_reply_features(sim):
     assert rate("thumb_down", lambda f: f["refusal"]) > 2 * rate("thumb_down", lambda f: not f["refusal"])
     assert rate("regenerated", lambda f: f["refusal"]) > 2 * rate("regenerated", lambda f: not f["refusal"])
     feedback = [s["feedback"] for f, s in rows if f["refusal"] and s["thumb"] == -1 and s["feedback"]]
-    assert feedback and all(s in ("refused for no reason", "why won't it just answer", "too preachy")
-                            for s in feedback)
+    assert feedback and all(s in ("refused for no reason", "why won't it just answer", "too preachy") for s in feedback)
 
 
 def test_recorded_probabilities_are_the_signal_model(sim):
     """p(continued) recorded in the truth is calibrated: replies with higher p continue more often."""
     records, truth, _, _ = sim
-    pairs = [(f["p"]["continued"], record["messages"][f["turn"]]["signals"]["continued"])
-             for record in records for f in truth[record["conversation_id"]]["reply_features"]
-             if not record["messages"][f["turn"]]["signals"]["regenerated"]
-             and truth[record["conversation_id"]]["duplicate_kind"] not in ("exact_copy", "edited_copy")]
+    pairs = [
+        (f["p"]["continued"], record["messages"][f["turn"]]["signals"]["continued"])
+        for record in records
+        for f in truth[record["conversation_id"]]["reply_features"]
+        if not record["messages"][f["turn"]]["signals"]["regenerated"]
+        and truth[record["conversation_id"]]["duplicate_kind"] not in ("exact_copy", "edited_copy")
+    ]
     p = np.array([a for a, _ in pairs])
     y = np.array([b for _, b in pairs], dtype=float)
     low, high = p < np.quantile(p, 0.25), p > np.quantile(p, 0.75)
@@ -478,6 +499,7 @@ def test_planted_lift_is_visible_on_20000_conversations(tmp_path):
 
 # --- simulation.json and the command line ---------------------------------------------------------------
 
+
 def test_simulation_json_documents_counts_and_the_signal_model(sim):
     records, truth, exposures, report = sim
     counts = report["counts"]
@@ -498,8 +520,9 @@ def test_cli_simulate(tmp_path):
     app = typer.Typer()
     app.callback()(lambda: None)
     register(app)
-    result = CliRunner().invoke(app, ["simulate", "-n", "40", "--seed", "3", "--out", str(tmp_path / "s"),
-                                      "--workers", "1"])
+    result = CliRunner().invoke(
+        app, ["simulate", "-n", "40", "--seed", "3", "--out", str(tmp_path / "s"), "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "40 conversations" in result.output
     records, truth, _, report = load(tmp_path / "s")
@@ -514,8 +537,13 @@ def test_every_template_fills_from_every_topic_and_character():
     from curation.simulator.grammar import Template, fill
     from curation.simulator.topics import TOPICS
 
-    templates = [t for name in dir(phrases) if name.isupper() and isinstance(getattr(phrases, name), tuple)
-                 for t in getattr(phrases, name) if isinstance(t, Template)]
+    templates = [
+        t
+        for name in dir(phrases)
+        if name.isupper() and isinstance(getattr(phrases, name), tuple)
+        for t in getattr(phrases, name)
+        if isinstance(t, Template)
+    ]
     assert len(templates) > 150
     generator = ShardGenerator(SimulationConfig(conversations=1), 0)
     rnd = random.Random(0).random

@@ -32,8 +32,14 @@ def world(tmp_path_factory):
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"x": [1]}), outside)
-    return {"base": base, "lake": Lake(root), "key": key, "annotators": annotators.default_path(root),
-            "token": token, "outside": outside}
+    return {
+        "base": base,
+        "lake": Lake(root),
+        "key": key,
+        "annotators": annotators.default_path(root),
+        "token": token,
+        "outside": outside,
+    }
 
 
 def run(world, query: str, capsys) -> tuple[int, str, str]:
@@ -119,11 +125,28 @@ def secret_reads(world) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", ["read_text_key", "read_blob_key", "read_csv_key", "read_csv_auto_key",
-                                  "sniff_csv_key", "glob_key_dir", "read_text_annotators", "read_csv_annotators",
-                                  "glob_labels_dir", "dotdot_from_a_table_dir", "label_store",
-                                  "parquet_outside_the_lake", "etc_passwd", "relative_path", "json_outside",
-                                  "subquery", "http"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "read_text_key",
+        "read_blob_key",
+        "read_csv_key",
+        "read_csv_auto_key",
+        "sniff_csv_key",
+        "glob_key_dir",
+        "read_text_annotators",
+        "read_csv_annotators",
+        "glob_labels_dir",
+        "dotdot_from_a_table_dir",
+        "label_store",
+        "parquet_outside_the_lake",
+        "etc_passwd",
+        "relative_path",
+        "json_outside",
+        "subquery",
+        "http",
+    ],
+)
 def test_files_outside_the_lake_tables_are_unreadable(world, capsys, name):
     code, out, err = run(world, secret_reads(world)[name], capsys)
     assert code == 1 and out == "", out
@@ -137,19 +160,37 @@ def test_files_outside_the_lake_tables_are_unreadable(world, capsys, name):
 
 def test_the_shell_command_refuses_with_a_clear_message_and_exit_1(world):
     copy = f"COPY (SELECT 1) TO '{world['lake'].root}/bronze/evil.csv'"
-    result = subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", copy,
-                             "--lake", str(world["lake"].root)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lakehouse.cli import main; main()",
+            "sql",
+            copy,
+            "--lake",
+            str(world["lake"].root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "read-only SQL runs SELECT queries only; COPY statements are refused" in result.stderr
     assert not (world["lake"].root / "bronze" / "evil.csv").exists()
 
 
 def test_the_interactive_prompt_refuses_and_goes_on(world):
-    script = (f"SELECT content FROM read_text('{world['key']}');\nINSTALL httpfs;\n"
-              "SET enable_external_access = true;\n.format csv\nSELECT count(*) AS n FROM conversations;\n")
-    result = subprocess.run([sys.executable, "-c", "from lakehouse.cli import main; main()", "sql",
-                             "--lake", str(world["lake"].root)], input=script, capture_output=True, text=True,
-                            timeout=120)
+    script = (
+        f"SELECT content FROM read_text('{world['key']}');\nINSTALL httpfs;\n"
+        "SET enable_external_access = true;\n.format csv\nSELECT count(*) AS n FROM conversations;\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(world["lake"].root)],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0
     assert "n\n4\n" in result.stdout and KEY_TEXT not in result.stdout
     assert result.stderr.count("error: ") == 3
@@ -167,8 +208,14 @@ def test_locking_one_connection_leaves_other_catalog_readers_alone(world):
         plain.close()
 
 
-@pytest.mark.parametrize("query", ["COPY (SELECT 1) TO '{base}/queue.csv'", "ATTACH '{base}/q.duckdb' (READ_WRITE)",
-                                   "SELECT 1 AS sample_id; SET threads = 1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "COPY (SELECT 1) TO '{base}/queue.csv'",
+        "ATTACH '{base}/q.duckdb' (READ_WRITE)",
+        "SELECT 1 AS sample_id; SET threads = 1",
+    ],
+)
 def test_queue_sql_refuses_statements_other_than_one_select(world, query):
     with pytest.raises(sources.SourceError, match="the query was refused: "):
         sources.load_items(world["lake"].root, "rating", query.format(base=world["base"]))
@@ -177,22 +224,26 @@ def test_queue_sql_refuses_statements_other_than_one_select(world, query):
 
 def test_queue_sql_cannot_read_the_key_or_the_annotators_file(world):
     for path in (world["key"], world["annotators"]):
-        query = (f"SELECT sample_id, prompt, response || (SELECT content FROM read_text('{path}')) AS response "
-                 "FROM samples")
+        query = (
+            f"SELECT sample_id, prompt, response || (SELECT content FROM read_text('{path}')) AS response FROM samples"
+        )
         with pytest.raises(sources.SourceError, match="disabled by configuration"):
             sources.load_items(world["lake"].root, "rating", query)
 
 
-@pytest.mark.parametrize("condition", [
-    "true)) s; COPY (SELECT 1) TO '/tmp/flywheel-evil.csv'; SELECT ((1",
-    "true) s; COPY (SELECT 1) TO '/tmp/flywheel-evil.csv' --",
-    "true; SELECT 1",
-    "true -- the rest of the query",
-    "true /* unterminated",
-    "true) OR (true",
-    "a, b",
-    "",
-])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "true)) s; COPY (SELECT 1) TO '/tmp/flywheel-evil.csv'; SELECT ((1",
+        "true) s; COPY (SELECT 1) TO '/tmp/flywheel-evil.csv' --",
+        "true; SELECT 1",
+        "true -- the rest of the query",
+        "true /* unterminated",
+        "true) OR (true",
+        "a, b",
+        "",
+    ],
+)
 def test_recipe_conditions_that_are_not_one_expression_are_refused_when_the_recipe_loads(condition):
     from pydantic import ValidationError
 
@@ -203,8 +254,9 @@ def test_recipe_conditions_that_are_not_one_expression_are_refused_when_the_reci
     with pytest.raises(ValidationError, match="not one SQL expression|holds an SQL comment"):
         ReleaseEntry(name="r", type="sft", sources=[{"kind": "samples", "name": "s", "filter": condition}])
     with pytest.raises(ValidationError, match="chosen_when"):
-        ReleaseEntry(name="r", type="preference", sources=[{"kind": "regenerations", "name": "g",
-                                                            "chosen_when": condition}])
+        ReleaseEntry(
+            name="r", type="preference", sources=[{"kind": "regenerations", "name": "g", "chosen_when": condition}]
+        )
     with pytest.raises(ValidationError, match="undesirable"):
         ReleaseEntry(name="r", type="unpaired", sources=[{"kind": "signals", "name": "g", "undesirable": condition}])
 
@@ -212,8 +264,9 @@ def test_recipe_conditions_that_are_not_one_expression_are_refused_when_the_reci
 def test_recipe_conditions_with_subqueries_strings_and_lambdas_are_kept():
     from curation.releases.config import ReleaseEntry
 
-    condition = ("source IN (SELECT 'hh') AND content LIKE '%;--%' AND "
-                 "len(list_filter(prompt, lambda m: m.role = 'user')) > 1")
+    condition = (
+        "source IN (SELECT 'hh') AND content LIKE '%;--%' AND len(list_filter(prompt, lambda m: m.role = 'user')) > 1"
+    )
     assert ReleaseEntry(name="r", type="sft", filter=condition).filter == condition
 
 
@@ -226,8 +279,9 @@ def test_the_release_build_connection_cannot_read_the_key(world):
     try:
         assert inputs.con.execute("SELECT count(*) FROM release_samples").fetchone()[0] > 0
         with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
-            inputs.con.execute(f"SELECT * FROM release_samples WHERE sample_id IN "
-                               f"(SELECT content FROM read_text('{world['key']}'))")
+            inputs.con.execute(
+                f"SELECT * FROM release_samples WHERE sample_id IN (SELECT content FROM read_text('{world['key']}'))"
+            )
         with pytest.raises(duckdb.Error, match="locked"):
             inputs.con.execute("SET enable_external_access = true")
     finally:
@@ -242,8 +296,9 @@ def test_locked_readers_keep_working_while_a_writer_commits(tmp_path):
 
     def batch(i: int) -> pa.Table:
         stamp = dt.datetime(2026, 10, 1 + i % 5, tzinfo=dt.timezone.utc)
-        return pa.Table.from_pylist([{**row, "user_id": f"u{i}", "exposed_at": stamp}],
-                                    schema=tables.BRONZE_EXPOSURES.schema)
+        return pa.Table.from_pylist(
+            [{**row, "user_id": f"u{i}", "exposed_at": stamp}], schema=tables.BRONZE_EXPOSURES.schema
+        )
 
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_EXPOSURES, batch(0))
@@ -293,8 +348,12 @@ def test_catalog_views_with_lake_relative_paths_are_readable_and_secrets_are_not
     con = sql_guard.connect(lake, catalog_path=pinned)
     try:
         assert con.execute("SELECT count(*) FROM rel").fetchone() == (4,)
-        for path in ("labels/annotators.yaml", ".flywheel/hmac.key", "bronze/../labels/annotators.yaml",
-                     "bronze/../../.flywheel/hmac.key"):
+        for path in (
+            "labels/annotators.yaml",
+            ".flywheel/hmac.key",
+            "bronze/../labels/annotators.yaml",
+            "bronze/../../.flywheel/hmac.key",
+        ):
             with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
                 con.execute(f"SELECT content FROM read_text('{path}')")
     finally:

@@ -16,15 +16,27 @@ from curation.topics.labels import topic_labels
 from curation.topics.prune import prune_topic
 
 TOPIC_TEXTS = {
-    "pets": ["My dog loves long walks in the park", "How often should I feed my puppy?",
-             "My cat keeps scratching the sofa", "What toys do kittens like to play with?",
-             "My dog barks at the mailman every morning"],
-    "cooking": ["How long should I boil pasta?", "What is a good recipe for tomato soup?",
-                "How do I bake bread without yeast?", "Can I freeze cooked rice?",
-                "What spices go well with roasted chicken?"],
-    "money": ["How do I open a savings account?", "Should I pay off my credit card or invest?",
-              "What is a good budget for a student?", "How does compound interest work?",
-              "Is it smart to buy stocks during a crash?"],
+    "pets": [
+        "My dog loves long walks in the park",
+        "How often should I feed my puppy?",
+        "My cat keeps scratching the sofa",
+        "What toys do kittens like to play with?",
+        "My dog barks at the mailman every morning",
+    ],
+    "cooking": [
+        "How long should I boil pasta?",
+        "What is a good recipe for tomato soup?",
+        "How do I bake bread without yeast?",
+        "Can I freeze cooked rice?",
+        "What spices go well with roasted chicken?",
+    ],
+    "money": [
+        "How do I open a savings account?",
+        "Should I pay off my credit card or invest?",
+        "What is a good budget for a student?",
+        "How does compound interest work?",
+        "Is it smart to buy stocks during a crash?",
+    ],
 }
 
 
@@ -36,9 +48,14 @@ def topic_table():
     texts = [t for group in TOPIC_TEXTS.values() for t in group]
     texts += ["My dog loves long walks in the park!", "my dog loves long walks in the park"]  # paraphrase copies
     vectors, _ = embed_texts(texts, encoder=SentenceEncoder(EmbedConfig()))
-    return pa.table({"key": [f"k{i:02d}" for i in range(len(texts))], "text": texts,
-                     "embedding": embedding_table(["-"] * len(texts), "m", vectors)["embedding"],
-                     "started_at": pa.array([None] * len(texts), pa.timestamp("us", tz="UTC"))})
+    return pa.table(
+        {
+            "key": [f"k{i:02d}" for i in range(len(texts))],
+            "text": texts,
+            "embedding": embedding_table(["-"] * len(texts), "m", vectors)["embedding"],
+            "started_at": pa.array([None] * len(texts), pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
 def test_topics_group_texts_by_subject_and_label_them(topic_table):
@@ -89,13 +106,15 @@ def test_prune_topic_resolves_chains_to_the_kept_row():
 
 def _traffic(n: int = 6000, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
-    return pa.table({
-        "key": [f"s{i:05d}" for i in range(n)],
-        "source": rng.choice(["user", "internal"], n, p=[0.9, 0.1]),
-        "character_id": rng.choice(["ava", "bo", "cy", "di"], n, p=[0.7, 0.2, 0.07, 0.03]),
-        "topic": rng.integers(0, 12, n),
-        "depth": rng.geometric(0.4, n) - 1,
-    })
+    return pa.table(
+        {
+            "key": [f"s{i:05d}" for i in range(n)],
+            "source": rng.choice(["user", "internal"], n, p=[0.9, 0.1]),
+            "character_id": rng.choice(["ava", "bo", "cy", "di"], n, p=[0.7, 0.2, 0.07, 0.03]),
+            "topic": rng.integers(0, 12, n),
+            "depth": rng.geometric(0.4, n) - 1,
+        }
+    )
 
 
 def _shares(report: pa.Table, stratum: str, column: str) -> dict[str, float]:
@@ -111,10 +130,16 @@ def test_sampler_matches_traffic_shares_by_default():
 
 
 def test_sampler_meets_preset_targets_and_caps():
-    config = SampleConfig(target=600, max_per_character=250, max_per_cluster=60, strata=[
-        Stratum(column="source", shares={"user": 0.7, "internal": 0.3}),
-        Stratum(column="character_id", shares={"ava": 0.4, "bo": 0.3, "*": 0.3}),
-        Stratum(column="topic")])
+    config = SampleConfig(
+        target=600,
+        max_per_character=250,
+        max_per_cluster=60,
+        strata=[
+            Stratum(column="source", shares={"user": 0.7, "internal": 0.3}),
+            Stratum(column="character_id", shares={"ava": 0.4, "bo": 0.3, "*": 0.3}),
+            Stratum(column="topic"),
+        ],
+    )
     table = _traffic()
     result, report, _ = stratified_sample(table, config)
     selected = result["selected"].to_numpy()
@@ -134,8 +159,9 @@ def test_sampler_is_deterministic_and_stable_under_added_rows():
     config = SampleConfig(target=300, seed=5)
     table = _traffic(3000)
     first, _, _ = stratified_sample(table, config)
-    assert first.equals(stratified_sample(table.take(np.random.default_rng(1).permutation(3000)), config)[0]
-                        .sort_by("key"))
+    assert first.equals(
+        stratified_sample(table.take(np.random.default_rng(1).permutation(3000)), config)[0].sort_by("key")
+    )
     other_seed, _, _ = stratified_sample(table, config.model_copy(update={"seed": 6}))
     assert not first["selected"].equals(other_seed["selected"])
 
@@ -143,5 +169,14 @@ def test_sampler_is_deterministic_and_stable_under_added_rows():
 def test_rake_and_depth_buckets():
     weights = rake([np.array(["a", "a", "a", "b"])], [{"a": 0.5, "b": 0.5}])
     assert weights[:3].sum() == pytest.approx(weights[3])
-    assert [depth_bucket(d, [1, 2, 4, 8]) for d in (0, 1, 2, 3, 4, 7, 8, 30, None)] == \
-        ["0", "1", "2-3", "2-3", "4-7", "4-7", "8+", "8+", "(none)"]
+    assert [depth_bucket(d, [1, 2, 4, 8]) for d in (0, 1, 2, 3, 4, 7, 8, 30, None)] == [
+        "0",
+        "1",
+        "2-3",
+        "2-3",
+        "4-7",
+        "4-7",
+        "8+",
+        "8+",
+        "(none)",
+    ]

@@ -46,11 +46,28 @@ def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
 def chain(chain_releases, tmp_path_factory):
     lake, releases = chain_releases
     workdir = tmp_path_factory.mktemp("chain")
-    code = gpu_check.main(["--model", "tiny", "--workdir", str(workdir), "--steps", str(STEPS["sft"]),
-                           "--reward-steps", str(STEPS["reward"]), "--lake", str(lake.root),
-                           *[f"--release={kind}={ref}" for kind, ref in releases.items()]])
-    return {"code": code, "workdir": workdir, "lake": lake, "releases": releases,
-            "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS}}
+    code = gpu_check.main(
+        [
+            "--model",
+            "tiny",
+            "--workdir",
+            str(workdir),
+            "--steps",
+            str(STEPS["sft"]),
+            "--reward-steps",
+            str(STEPS["reward"]),
+            "--lake",
+            str(lake.root),
+            *[f"--release={kind}={ref}" for kind, ref in releases.items()],
+        ]
+    )
+    return {
+        "code": code,
+        "workdir": workdir,
+        "lake": lake,
+        "releases": releases,
+        "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS},
+    }
 
 
 def test_gpu_check_passes_on_cpu_with_the_tiny_model(chain):
@@ -85,18 +102,33 @@ def test_lineage_chain_runs_from_tiny_through_sft(chain):
 def test_sql_answers_which_data_trained_a_checkpoint(chain):
     dpo_dir = str(chain["workdir"] / "dpo")
     with catalog.connect(chain["lake"]) as con:
-        rows = con.execute("SELECT depth, trained_by_kind, release, release_content_hash FROM model_data "
-                           "WHERE output_dir = ? ORDER BY depth", [dpo_dir]).fetchall()
+        rows = con.execute(
+            "SELECT depth, trained_by_kind, release, release_content_hash FROM model_data "
+            "WHERE output_dir = ? ORDER BY depth",
+            [dpo_dir],
+        ).fetchall()
         models_view = con.execute(
-            "SELECT kind, release, metrics['train_loss'], lora FROM models ORDER BY kind").fetchall()
+            "SELECT kind, release, metrics['train_loss'], lora FROM models ORDER BY kind"
+        ).fetchall()
         runs = con.execute("SELECT command, status FROM runs ORDER BY started_at").fetchall()
     assert [(d, k, r) for d, k, r, _ in rows] == [
-        (0, "dpo", chain["releases"]["preference"]), (1, "sft", chain["releases"]["sft"])]
+        (0, "dpo", chain["releases"]["preference"]),
+        (1, "sft", chain["releases"]["sft"]),
+    ]
     assert rows[0][3] == chain["lineage"]["dpo"]["release"]["content_hash"]
     assert [k for k, *_ in models_view] == sorted(KINDS)
     assert all(math.isfinite(loss) and lora is False for _, _, loss, lora in models_view)
     assert [c for c, s in runs if s == "succeeded"] == [  # the simulated lake's recipe, then the chain
-        "curate", "train sft", "train reward", "train dpo", "train kto", "generate", "score", "rejection-sample", "eval"]
+        "curate",
+        "train sft",
+        "train reward",
+        "train dpo",
+        "train kto",
+        "generate",
+        "score",
+        "rejection-sample",
+        "eval",
+    ]
 
 
 def test_reward_model_ranks_held_out_pairs_better_than_chance(chain):
@@ -146,10 +178,17 @@ def test_best_of_k_release_keeps_the_best_candidate(chain):
         assert row["reward"] <= max(rewards[row["sample_id"]]) + 1e-9
         assert row["source"] in ("user", "internal")
     prompts = resolve(lake, chain["releases"]["prompt"])
-    prompt_splits = {r["sample_id"]: s for s in ("train", "validation", "test") if prompts.data_files(s)
-                     for r in prompts.read(s).to_pylist()}
-    assert all(prompt_splits[r["sample_id"]] == s for s in ("train", "validation", "test")
-               for r in (release.read(s).to_pylist() if release.data_files(s) else []))
+    prompt_splits = {
+        r["sample_id"]: s
+        for s in ("train", "validation", "test")
+        if prompts.data_files(s)
+        for r in prompts.read(s).to_pylist()
+    }
+    assert all(
+        prompt_splits[r["sample_id"]] == s
+        for s in ("train", "validation", "test")
+        for r in (release.read(s).to_pylist() if release.data_files(s) else [])
+    )
 
 
 def test_rl_prompt_release_holds_the_highest_variance_prompts(chain):
@@ -165,8 +204,10 @@ def test_rl_prompt_release_holds_the_highest_variance_prompts(chain):
 
 def test_eval_is_stored_with_flags_and_a_report(chain):
     with catalog.connect(chain["lake"]) as con:
-        row = con.execute("SELECT new_model_run_id, old_model_run_id, win_rate, ci_low, ci_high, win_rate_user, "
-                          "win_rate_internal, source_gap, flags, len(artifacts), report_path FROM evals").fetchone()
+        row = con.execute(
+            "SELECT new_model_run_id, old_model_run_id, win_rate, ci_low, ci_high, win_rate_user, "
+            "win_rate_internal, source_gap, flags, len(artifacts), report_path FROM evals"
+        ).fetchone()
     new_run, old_run, win, low, high, user, internal, gap, flags, n_artifacts, report_path = row
     assert (new_run, old_run) == (chain["lineage"]["dpo"]["run_id"], chain["lineage"]["sft"]["run_id"])
     assert 0 <= low <= win <= high <= 1 and gap == pytest.approx(abs(user - internal))
@@ -183,8 +224,10 @@ def test_rerunning_generation_with_the_same_seed_gives_the_same_candidates(chain
     from train import generate
 
     settings = generate.SamplingSettings(n=2, max_new_tokens=12, seed=5)
-    first, second = (generate.run(chain["lake"], str(chain["workdir"] / "sft"), chain["releases"]["prompt"],
-                                  settings, limit=6) for _ in range(2))
+    first, second = (
+        generate.run(chain["lake"], str(chain["workdir"] / "sft"), chain["releases"]["prompt"], settings, limit=6)
+        for _ in range(2)
+    )
     texts = [generate.candidates(chain["lake"], g.generation_id).column("text").to_pylist() for g in (first, second)]
     assert texts[0] == texts[1] and len(texts[0]) == 12
     assert json.dumps(texts[0])  # plain strings, stored as such

@@ -43,8 +43,9 @@ def test_a_tampered_release_refuses_to_start(run, lake, tmp_path):
     data_file = next((lake.root / "releases" / "tiny-sft" / "1" / "data").glob("train-*.parquet"))
     data_file.write_bytes(data_file.read_bytes() + b"\0")
     out = tmp_path / "sft"
-    result = run("train", "sft", "--release", "tiny-sft", "--model", "tiny", "--out", out, "--max-steps", 1,
-                 "--lake", lake.root)
+    result = run(
+        "train", "sft", "--release", "tiny-sft", "--model", "tiny", "--out", out, "--max-steps", 1, "--lake", lake.root
+    )
     assert result.exit_code == 2
     assert "does not match its manifest; refusing to start" in result.output
     assert "sha256 mismatch for data/train-00000.parquet" in result.output
@@ -56,15 +57,21 @@ def test_a_tampered_release_refuses_to_start(run, lake, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "dpo", "--release", "tiny-sft", "--model", "tiny"],
-         "is a 'sft' release; dpo needs one of preference"),
+        (
+            ["train", "dpo", "--release", "tiny-sft", "--model", "tiny"],
+            "is a 'sft' release; dpo needs one of preference",
+        ),
         (["train", "sft", "--release", "nope", "--model", "tiny"], "no release named 'nope'"),
         (["train", "sft", "--release", "tiny-sft@9", "--model", "tiny"], "tiny-sft has no version '9'"),
         (["train", "sft", "--release", "tiny-sft", "--model", "/no/such/model"], "is not a local directory"),
-        (["train", "sft", "--release", "tiny-sft", "--model", "tiny", "--set", "lora.rank=4"],
-         "lora.rank: Extra inputs are not permitted"),
-        (["train", "kto", "--release", "tiny-sft", "--model", "tiny", "--batch-size", "1"],
-         "per_device_train_batch_size: Input should be greater than or equal to 2"),
+        (
+            ["train", "sft", "--release", "tiny-sft", "--model", "tiny", "--set", "lora.rank=4"],
+            "lora.rank: Extra inputs are not permitted",
+        ),
+        (
+            ["train", "kto", "--release", "tiny-sft", "--model", "tiny", "--batch-size", "1"],
+            "per_device_train_batch_size: Input should be greater than or equal to 2",
+        ),
         (["generate", "--model", "tiny", "--prompts", "tiny-prompts"], "model tiny is not a local directory"),
         (["score", "--reward-model", "/no/such/model", "--candidates", "gen-nope"], "no generation run"),
     ],
@@ -78,8 +85,19 @@ def test_bad_inputs_end_with_a_clear_reason(run, lake, tmp_path, args, message):
 
 
 def test_greedy_sampling_of_several_candidates_is_refused_before_loading_anything(run, lake):
-    result = run("generate", "--model", "tiny", "--prompts", "tiny-prompts", "--n", "4", "--temperature", "0",
-                 "--lake", lake.root)
+    result = run(
+        "generate",
+        "--model",
+        "tiny",
+        "--prompts",
+        "tiny-prompts",
+        "--n",
+        "4",
+        "--temperature",
+        "0",
+        "--lake",
+        lake.root,
+    )
     assert result.exit_code == 2 and "greedy decoding (temperature 0) gives K identical candidates" in result.output
 
 
@@ -109,14 +127,32 @@ def test_same_seed_same_weights_and_overwrite_is_explicit(run, lake, tmp_path):
 @pytest.mark.slow
 def test_lora_checkpoint_has_an_adapter_and_a_merged_model_later_steps_load(run, lake, tmp_path):
     out = tmp_path / "lora"
-    result = run("train", "sft", "--release", "tiny-sft", "--model", "tiny", "--out", out, "--lora",
-                 "--set", "lora.r=4", "--max-steps", 2, "--batch-size", 4, "--lake", lake.root)
+    result = run(
+        "train",
+        "sft",
+        "--release",
+        "tiny-sft",
+        "--model",
+        "tiny",
+        "--out",
+        out,
+        "--lora",
+        "--set",
+        "lora.r=4",
+        "--max-steps",
+        2,
+        "--batch-size",
+        4,
+        "--lake",
+        lake.root,
+    )
     assert result.exit_code == 0, result.output
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert adapter["r"] == 4 and adapter["task_type"] == "CAUSAL_LM"
     assert models.read_lineage(out)["config"]["lora"]["enabled"] is True
-    generated = run("generate", "--model", out, "--prompts", "tiny-prompts", "--n", 2, "--max-new-tokens", 8,
-                    "--lake", lake.root)
+    generated = run(
+        "generate", "--model", out, "--prompts", "tiny-prompts", "--n", 2, "--max-new-tokens", 8, "--lake", lake.root
+    )
     assert generated.exit_code == 0, generated.output
     rows = lake.read(tables.CANDIDATES).to_pylist()
     assert len(rows) == 2 * 12 and {r["model"] for r in rows} == {str(out)}
@@ -130,8 +166,22 @@ def test_tiny_reward_and_kto_train_straight_from_a_preference_release(run, tmp_p
     lake = Lake(tmp_path / "lake")
     synthetic.write_release(lake, "pairs", "preference", rows=40, seed=5)
     out = tmp_path / trainer
-    result = run("train", trainer, "--release", "pairs", "--model", "tiny", "--out", out, "--max-steps", 2,
-                 "--batch-size", 4, "--lake", lake.root)
+    result = run(
+        "train",
+        trainer,
+        "--release",
+        "pairs",
+        "--model",
+        "tiny",
+        "--out",
+        out,
+        "--max-steps",
+        2,
+        "--batch-size",
+        4,
+        "--lake",
+        lake.root,
+    )
     assert result.exit_code == 0, result.output
     lineage = models.read_lineage(out)
     assert lineage["base_model"]["kind"] == "tiny" and lineage["release"]["type"] == "preference"
@@ -152,15 +202,42 @@ def test_sft_from_a_model_directory_uses_or_declines_assistant_only_loss_by_its_
     import trl
 
     base = tmp_path / "base"
-    assert run("train", "sft", "--release", "tiny-sft", "--model", "tiny", "--out", base, "--max-steps", 1,
-               "--lake", lake.root).exit_code == 0
+    assert (
+        run(
+            "train",
+            "sft",
+            "--release",
+            "tiny-sft",
+            "--model",
+            "tiny",
+            "--out",
+            base,
+            "--max-steps",
+            1,
+            "--lake",
+            lake.root,
+        ).exit_code
+        == 0
+    )
     qwen = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
     plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
     for name, template, notes in (("qwen", qwen, []), ("plain", plain, ["assistant-only loss unavailable"])):
         (base / "chat_template.jinja").write_text(template)
         out = tmp_path / name
-        result = run("train", "sft", "--release", "tiny-sft", "--model", base, "--out", out, "--max-steps", 1,
-                     "--lake", lake.root)
+        result = run(
+            "train",
+            "sft",
+            "--release",
+            "tiny-sft",
+            "--model",
+            base,
+            "--out",
+            out,
+            "--max-steps",
+            1,
+            "--lake",
+            lake.root,
+        )
         assert result.exit_code == 0, result.output
         lineage = models.read_lineage(out)
         assert [n.split(":")[0] for n in lineage["notes"]] == notes

@@ -47,8 +47,11 @@ def test_trainer_specific_keys_do_not_leak_between_trainers(tmp_path):
 
 
 def test_overrides_win_and_are_validated():
-    settings = config.load("sft", CONFIGS / "sft.yaml",
-                           {"learning_rate": 1e-3, "max_steps": 3, "lora.enabled": True, "lora.r": 4, "seed": None})
+    settings = config.load(
+        "sft",
+        CONFIGS / "sft.yaml",
+        {"learning_rate": 1e-3, "max_steps": 3, "lora.enabled": True, "lora.r": 4, "seed": None},
+    )
     assert (settings.learning_rate, settings.max_steps, settings.lora.enabled, settings.lora.r) == (1e-3, 3, True, 4)
     assert settings.seed == 42  # a None override (an option not given) changes nothing
     with pytest.raises(config.ConfigError, match="per_device_train_batch_size"):
@@ -68,7 +71,8 @@ def test_parse_assignment_reads_yaml_values():
 
 def test_eval_settings_reject_unknown_artifact_features():
     assert config.load("eval", None, {"artifact_thresholds": {"emoji_count": 0.5}}).artifact_thresholds == {
-        "emoji_count": 0.5}
+        "emoji_count": 0.5
+    }
     with pytest.raises(config.ConfigError, match="unknown artifact feature"):
         config.load("eval", None, {"artifact_thresholds": {"emojis": 0.5}})
 

@@ -66,20 +66,23 @@ def test_guardrails_flag_the_user_internal_gap_of_an_overfit_generation():
 
 
 def test_guardrails_flag_artifact_shifts():
-    shifts = artifacts.compare([("", "fine.")] * 10, [("", "fine \U0001F600\U0001F600\U0001F600\U0001F600")] * 10)
+    shifts = artifacts.compare([("", "fine.")] * 10, [("", "fine \U0001f600\U0001f600\U0001f600\U0001f600")] * 10)
     flags = _flags([("user", 1, 0), ("user", 0, 1)], shifts)
     assert "artifact:emoji_flood" in flags and "artifact:emoji_count" in flags
     assert not any(f.startswith("win_rate") for f in flags)
 
 
 def _scores(rewards: dict[str, list[float]]) -> list[dict]:
-    return [{"sample_id": s, "candidate": k, "reward": r}
-            for s, values in rewards.items() for k, r in enumerate(values)]
+    return [
+        {"sample_id": s, "candidate": k, "reward": r} for s, values in rewards.items() for k, r in enumerate(values)
+    ]
 
 
 def test_prompt_stats_pick_the_best_non_empty_candidate():
-    stats = {s.sample_id: s for s in rejection.prompt_stats(
-        _scores({"a": [0.1, 0.9, 0.9], "b": [5.0, 1.0], "c": [2.0]}), empty={("b", 0)})}
+    stats = {
+        s.sample_id: s
+        for s in rejection.prompt_stats(_scores({"a": [0.1, 0.9, 0.9], "b": [5.0, 1.0], "c": [2.0]}), empty={("b", 0)})
+    }
     assert (stats["a"].best, stats["a"].best_reward) == (1, 0.9)  # a tie goes to the lowest index
     assert stats["b"].best == 1 and stats["b"].mean == pytest.approx(3.0)  # empty reply still counts for RL stats
     assert stats["c"].std == 0.0 and stats["c"].k == 1
@@ -89,8 +92,9 @@ def test_prompt_stats_pick_the_best_non_empty_candidate():
 
 
 def test_rl_selection_by_variance_or_mean():
-    stats = rejection.prompt_stats(_scores({"steady": [1, 1, 1, 1], "spread": [0, 2, 0, 2], "low": [-3, -3, -2, -3],
-                                            "high": [5, 5, 5, 5]}))
+    stats = rejection.prompt_stats(
+        _scores({"steady": [1, 1, 1, 1], "spread": [0, 2, 0, 2], "low": [-3, -3, -2, -3], "high": [5, 5, 5, 5]})
+    )
     assert [s.sample_id for s in rejection.select_for_rl(stats, "high-variance", 0.25)] == ["spread"]
     assert [s.sample_id for s in rejection.select_for_rl(stats, "low-mean", 0.5)] == ["low", "spread"]
     assert len(rejection.select_for_rl(stats, "low-mean", 0.01)) == 1

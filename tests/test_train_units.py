@@ -13,13 +13,13 @@ from lakehouse.releases import ReleaseWriter
 from train import data, lineage, synthetic, tiny, trainers
 from train.config import TinySettings, load
 
-TEXTS = ["Hello there, how are you?", "I like trains \U0001F682 and the moon.", "What about you?"] * 30
+TEXTS = ["Hello there, how are you?", "I like trains \U0001f682 and the moon.", "What about you?"] * 30
 
 
 def test_tiny_tokenizer_is_deterministic_and_encodes_anything():
     first, second = tiny.train_tokenizer(TEXTS, 400), tiny.train_tokenizer(TEXTS, 400)
     assert first.backend_tokenizer.to_str() == second.backend_tokenizer.to_str()
-    unseen = "Zebras \u00e9t\u00e9 \U0001F680!"
+    unseen = "Zebras \u00e9t\u00e9 \U0001f680!"
     assert first.decode(first(unseen)["input_ids"]) == unseen  # byte-level: no unknown token
 
 
@@ -27,11 +27,16 @@ def test_tiny_chat_template_masks_exactly_the_assistant_replies():
     from trl.chat_template_utils import is_chat_template_stop_token_trained
 
     tokenizer = tiny.train_tokenizer(TEXTS, 400)
-    conversation = [{"role": "system", "content": "You are Luna."}, {"role": "user", "content": "Hello there"},
-                    {"role": "assistant", "content": "What about you?"}, {"role": "user", "content": "Fine."},
-                    {"role": "assistant", "content": "I like trains."}]
-    out = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
+    conversation = [
+        {"role": "system", "content": "You are Luna."},
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": "What about you?"},
+        {"role": "user", "content": "Fine."},
+        {"role": "assistant", "content": "I like trains."},
+    ]
+    out = tokenizer.apply_chat_template(
+        conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     masked = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
     assert tokenizer.decode(masked) == "What about you?<|im_end|>I like trains.<|im_end|>"
     assert is_chat_template_stop_token_trained(tokenizer)
@@ -73,12 +78,18 @@ def _release(lake: Lake, name: str, kind: str, rows: list[dict]):
 def test_preference_rows_that_cannot_be_used_are_counted_by_reason(tmp_path):
     lake = Lake(tmp_path)
     prompt = [_message("user", "hi")]
-    good = {"prompt": prompt, "chosen": [_message("assistant", "a")], "rejected": [_message("assistant", "b")],
-            "sample_id": "s1"}
-    rows = [good,
-            {**good, "sample_id": "s2", "chosen": [_message("assistant", "a"), _message("assistant", "c")]},
-            {**good, "sample_id": "s3", "prompt": []},
-            {**good, "sample_id": "s4", "rejected": [_message("user", "b")]}]
+    good = {
+        "prompt": prompt,
+        "chosen": [_message("assistant", "a")],
+        "rejected": [_message("assistant", "b")],
+        "sample_id": "s1",
+    }
+    rows = [
+        good,
+        {**good, "sample_id": "s2", "chosen": [_message("assistant", "a"), _message("assistant", "c")]},
+        {**good, "sample_id": "s3", "prompt": []},
+        {**good, "sample_id": "s4", "rejected": [_message("user", "b")]},
+    ]
     release = _release(lake, "pairs", "preference", rows)
     result = data.training_rows(release, "train", "dpo")
     assert result.rows == [{"prompt": prompt, "chosen": good["chosen"], "rejected": good["rejected"]}]
@@ -91,16 +102,23 @@ def test_preference_rows_that_cannot_be_used_are_counted_by_reason(tmp_path):
 def test_sft_rows_and_prompts_from_conversations(tmp_path):
     lake = Lake(tmp_path)
     talk = [_message("system", "You are Luna."), _message("user", "hi"), _message("assistant", "hello?")]
-    release = _release(lake, "talk", "sft", [
-        {"messages": talk, "sample_id": "c1:2", "source": "user"},
-        {"messages": talk[:2], "sample_id": "c2:1", "source": "internal"},
-        {"messages": talk, "sample_id": None},
-    ])
+    release = _release(
+        lake,
+        "talk",
+        "sft",
+        [
+            {"messages": talk, "sample_id": "c1:2", "source": "user"},
+            {"messages": talk[:2], "sample_id": "c2:1", "source": "internal"},
+            {"messages": talk, "sample_id": None},
+        ],
+    )
     result = data.training_rows(release, "train", "sft")
     assert len(result.rows) == 2 and result.dropped == {"no_assistant_message": 1}
     prompts, skipped = data.prompts(release)
-    assert [(p.sample_id, p.messages, p.source) for p in prompts] == [("c1:2", talk[:2], "user"),
-                                                                     ("c2:1", talk[:2], "internal")]
+    assert [(p.sample_id, p.messages, p.source) for p in prompts] == [
+        ("c1:2", talk[:2], "user"),
+        ("c2:1", talk[:2], "internal"),
+    ]
     assert skipped == {"no_sample_id": 1}
     assert prompts[0].last_user_message == "hi"
     with pytest.raises(data.DataError, match="has no 'test' split"):
@@ -120,10 +138,20 @@ def test_ancestry_inherits_the_base_models_chain(tmp_path):
     release = synthetic.write_release(lake, "p", "preference", rows=8, seed=1)
     base = tmp_path / "base"
     base.mkdir()
-    (base / "lineage.json").write_text(json.dumps({"ancestry": [
-        {"run_id": "r1", "kind": "sft", "release": "s@2", "release_content_hash": "h1", "depth": 0},
-        {"run_id": "r0", "kind": "sft", "release": "s@1", "release_content_hash": "h0", "depth": 1}]}))
+    (base / "lineage.json").write_text(
+        json.dumps(
+            {
+                "ancestry": [
+                    {"run_id": "r1", "kind": "sft", "release": "s@2", "release_content_hash": "h1", "depth": 0},
+                    {"run_id": "r0", "kind": "sft", "release": "s@1", "release_content_hash": "h0", "depth": 1},
+                ]
+            }
+        )
+    )
     chain = lineage.ancestry("r2", "dpo", release, str(base))
-    assert [(a["run_id"], a["release"], a["depth"]) for a in chain] == [("r2", "p@1", 0), ("r1", "s@2", 1),
-                                                                        ("r0", "s@1", 2)]
+    assert [(a["run_id"], a["release"], a["depth"]) for a in chain] == [
+        ("r2", "p@1", 0),
+        ("r1", "s@2", 1),
+        ("r0", "s@1", 2),
+    ]
     assert lineage.ancestry("r3", "sft", release, None)[0]["release_content_hash"] == release.manifest["content_hash"]

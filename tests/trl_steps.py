@@ -32,19 +32,39 @@ def tiny(releases: Iterable[Release]) -> Tiny:
         from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
 
         torch.manual_seed(0)
-        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                             num_key_value_heads=2, intermediate_size=64, max_position_embeddings=512,
-                             pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                             eos_token_id=tokenizer.eos_token_id, num_labels=1)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            num_labels=1,
+        )
         return LlamaForSequenceClassification(config) if kind == "reward" else LlamaForCausalLM(config)
 
     return Tiny(tokenizer, model)
 
 
 def args(config_class, out: Path, **extra):
-    return config_class(output_dir=str(out), max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3,
-                        use_cpu=True, report_to=[], save_strategy="no", logging_steps=1, max_length=256,
-                        dataloader_num_workers=0, seed=0, **extra)
+    return config_class(
+        output_dir=str(out),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        learning_rate=1e-3,
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        max_length=256,
+        dataloader_num_workers=0,
+        seed=0,
+        **extra,
+    )
 
 
 def loaded(release: Release):
@@ -66,26 +86,49 @@ def trained_steps(trainer) -> int:
 def sft(train_dataset, kit: Tiny, out: Path) -> int:
     from trl import SFTConfig, SFTTrainer
 
-    return trained_steps(SFTTrainer(model=kit.model(), args=args(SFTConfig, out), train_dataset=train_dataset,
-                                    processing_class=kit.tokenizer))
+    return trained_steps(
+        SFTTrainer(
+            model=kit.model(), args=args(SFTConfig, out), train_dataset=train_dataset, processing_class=kit.tokenizer
+        )
+    )
 
 
 def reward(train_dataset, kit: Tiny, out: Path) -> int:
     from trl import RewardConfig, RewardTrainer
 
-    return trained_steps(RewardTrainer(model=kit.model("reward"), args=args(RewardConfig, out),
-                                       train_dataset=train_dataset, processing_class=kit.tokenizer))
+    return trained_steps(
+        RewardTrainer(
+            model=kit.model("reward"),
+            args=args(RewardConfig, out),
+            train_dataset=train_dataset,
+            processing_class=kit.tokenizer,
+        )
+    )
 
 
 def dpo(train_dataset, kit: Tiny, out: Path) -> int:
     from trl import DPOConfig, DPOTrainer
 
-    return trained_steps(DPOTrainer(model=kit.model(), ref_model=kit.model(), args=args(DPOConfig, out),
-                                    train_dataset=train_dataset, processing_class=kit.tokenizer))
+    return trained_steps(
+        DPOTrainer(
+            model=kit.model(),
+            ref_model=kit.model(),
+            args=args(DPOConfig, out),
+            train_dataset=train_dataset,
+            processing_class=kit.tokenizer,
+        )
+    )
 
 
 def kto(train_dataset, kit: Tiny, out: Path) -> int:
     from trl import KTOConfig, KTOTrainer
 
-    return trained_steps(KTOTrainer(model=kit.model(), ref_model=kit.model(), args=args(KTOConfig, out),
-                                    train_dataset=train_dataset, processing_class=kit.tokenizer))
+    return trained_steps(
+        KTOTrainer(
+            model=kit.model(),
+            ref_model=kit.model(),
+            args=args(KTOConfig, out),
+            train_dataset=train_dataset,
+            processing_class=kit.tokenizer,
+        )
+    )

@@ -55,8 +55,9 @@ def command_run(name: str, lake_path: Path | None, recipe: dict | None = None) -
     if not lake.root.exists():
         typer.echo(f"error: no lake at {lake.root} (pass --lake or set $FLYWHEEL_LAKE)", err=True)
         raise typer.Exit(2)
-    record = RunRecord(new_run_id(name), name, str(lake.root), recipe=recipe,
-                       recipe_hash=stable_hash(recipe) if recipe else None)
+    record = RunRecord(
+        new_run_id(name), name, str(lake.root), recipe=recipe, recipe_hash=stable_hash(recipe) if recipe else None
+    )
     stats = StageStats(name.split(" ")[-1])
     try:
         with timed_stage(stats):
@@ -75,8 +76,9 @@ def command_run(name: str, lake_path: Path | None, recipe: dict | None = None) -
         try:
             catalog.refresh(lake)
         except Exception as exc:  # the command's own outcome (and its error, if any) is what to report
-            typer.echo(f"{'error' if record.status == 'succeeded' else 'warning'}: catalog not refreshed: {exc}",
-                       err=True)
+            typer.echo(
+                f"{'error' if record.status == 'succeeded' else 'warning'}: catalog not refreshed: {exc}", err=True
+            )
             if record.status == "succeeded":
                 raise
 
@@ -91,8 +93,16 @@ def _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments: list[
     from train.config import parse_assignment
 
     overrides = dict(parse_assignment(a) for a in assignments)
-    overrides.update({"max_steps": max_steps, "learning_rate": lr, "lora.enabled": lora,
-                      "per_device_train_batch_size": batch_size, "num_train_epochs": epochs, "seed": seed})
+    overrides.update(
+        {
+            "max_steps": max_steps,
+            "learning_rate": lr,
+            "lora.enabled": lora,
+            "per_device_train_batch_size": batch_size,
+            "num_train_epochs": epochs,
+            "seed": seed,
+        }
+    )
     return overrides
 
 
@@ -115,8 +125,9 @@ def _train_command(kind: str):
         from train import config as config_module
 
         try:
-            settings = config_module.load(kind, config, _overrides(max_steps, lr, lora, batch_size, epochs, seed,
-                                                                   assignments))
+            settings = config_module.load(
+                kind, config, _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments)
+            )
         except config_module.ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -124,15 +135,18 @@ def _train_command(kind: str):
             from train import trainers
 
             _quiet_datasets()
-            result = trainers.train(kind, the_lake, release, model, out, settings, run_id=record.run_id,
-                                    overwrite=overwrite, log=typer.echo)
+            result = trainers.train(
+                kind, the_lake, release, model, out, settings, run_id=record.run_id, overwrite=overwrite, log=typer.echo
+            )
             stats.rows_in = result["train_rows"] + sum(result["dropped"].values())
             stats.rows_out = result["train_rows"]
             for reason, rows in result["dropped"].items():
                 stats.drop(reason, rows)
             shown = {k: v for k, v in result["metrics"].items() if "loss" in k or "accuracy" in k}
-            typer.echo(f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
-                       f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items())))
+            typer.echo(
+                f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
+                f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
+            )
             for note in result["notes"]:
                 typer.echo(f"note: {note}")
 
@@ -154,20 +168,32 @@ def generate(
     lake: LakeOption = None,
 ) -> None:
     """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds)."""
-    recipe = {"model": model, "prompts": prompts, "n": n, "max_new_tokens": max_new_tokens,
-              "temperature": temperature, "top_p": top_p, "seed": seed, "split": split, "limit": limit}
+    recipe = {
+        "model": model,
+        "prompts": prompts,
+        "n": n,
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "seed": seed,
+        "split": split,
+        "limit": limit,
+    }
     with command_run("generate", lake, recipe) as (the_lake, _, stats):
         from train import generate as generation
 
-        settings = generation.SamplingSettings(n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                                               top_p=top_p, seed=seed, batch_size=batch_size)
+        settings = generation.SamplingSettings(
+            n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size
+        )
         result = generation.run(the_lake, model, prompts, settings, split=split, limit=limit, progress=True)
         stats.rows_in, stats.rows_out = result.prompts + sum(result.dropped.values()), result.candidates
         for reason, rows in result.dropped.items():
             stats.drop(reason, rows)
-        typer.echo(f"generation {result.generation_id}: {result.prompts} prompts x {n} = {result.candidates} "
-                   f"candidates, {result.new_tokens:,} tokens in {result.seconds:.1f}s "
-                   f"({result.tokens_per_second:,.0f} tokens/s)")
+        typer.echo(
+            f"generation {result.generation_id}: {result.prompts} prompts x {n} = {result.candidates} "
+            f"candidates, {result.new_tokens:,} tokens in {result.seconds:.1f}s "
+            f"({result.tokens_per_second:,.0f} tokens/s)"
+        )
 
 
 def score(
@@ -182,13 +208,14 @@ def score(
         from train import score as scoring
 
         generation_id = generation.generation(the_lake, candidates)["generation_id"]
-        result = scoring.score_generation(the_lake, generation_id, reward_model, batch_size=batch_size,
-                                          progress=True)
+        result = scoring.score_generation(the_lake, generation_id, reward_model, batch_size=batch_size, progress=True)
         stats.rows_in = stats.rows_out = result.scored
         rewards = result.table.column("reward").to_pylist()
         state = "already scored" if result.already_scored else "scored"
-        typer.echo(f"{state}: {result.scored} candidates of {generation_id} by {result.reward_model.label}; "
-                   f"mean reward {sum(rewards) / max(1, len(rewards)):.4f}")
+        typer.echo(
+            f"{state}: {result.scored} candidates of {generation_id} by {result.reward_model.label}; "
+            f"mean reward {sum(rewards) / max(1, len(rewards)):.4f}"
+        )
 
 
 def rejection_sample(
@@ -205,15 +232,24 @@ def rejection_sample(
     with command_run("rejection-sample", lake, recipe) as (the_lake, _, stats):
         from train import rejection
 
-        result = rejection.run(the_lake, candidates, reward_model, sft_name=name, prompt_name=rl_name,
-                               criterion=criterion, fraction=fraction)
+        result = rejection.run(
+            the_lake,
+            candidates,
+            reward_model,
+            sft_name=name,
+            prompt_name=rl_name,
+            criterion=criterion,
+            fraction=fraction,
+        )
         stats.rows_in = len(result.stats)
         stats.rows_out = sum(result.sft.manifest["splits"].values())
         for reason, rows in result.sft.manifest["dropped"].items():
             stats.drop(reason, rows)
-        typer.echo(f"released {result.sft.ref} (best of {result.sft.manifest['k']}, "
-                   f"{stats.rows_out} rows) and {result.prompts.ref} "
-                   f"({result.prompts.manifest['selected']} {criterion} prompts)")
+        typer.echo(
+            f"released {result.sft.ref} (best of {result.sft.manifest['k']}, "
+            f"{stats.rows_out} rows) and {result.prompts.ref} "
+            f"({result.prompts.manifest['selected']} {criterion} prompts)"
+        )
 
 
 def evaluate(
@@ -240,8 +276,7 @@ def evaluate(
         from train import evaluate as evaluation
 
         _quiet_datasets()
-        result = evaluation.run(the_lake, new, old, reward_model, prompts, settings, out, log=typer.echo,
-                                progress=True)
+        result = evaluation.run(the_lake, new, old, reward_model, prompts, settings, out, log=typer.echo, progress=True)
         stats.rows_in = stats.rows_out = result.overall.n
         for w in [result.overall, *result.by_source]:
             low, high = w.ci

@@ -64,9 +64,11 @@ class TrainSettings(Strict):
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     gradient_checkpointing: bool | None = Field(
-        None, description="None: on when training on a GPU (memory matters there), off on CPU.")
+        None, description="None: on when training on a GPU (memory matters there), off on CPU."
+    )
     dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="Weights dtype when loading a model; bf16 mixed precision is used on GPU either way.")
+        "float32", description="Weights dtype when loading a model; bf16 mixed precision is used on GPU either way."
+    )
     logging_steps: int = Field(10, ge=1)
     evaluate: bool = Field(True, description="Evaluate on the release's validation split when it has one.")
     lora: LoraSettings = LoraSettings()
@@ -77,10 +79,12 @@ class SFTSettings(TrainSettings):
     trainer: Literal["sft"] = "sft"
     learning_rate: float = Field(2e-5, gt=0)
     assistant_only_loss: bool = Field(
-        True, description="Loss on assistant tokens only, when the chat template can mark them.")
+        True, description="Loss on assistant tokens only, when the chat template can mark them."
+    )
     packing: bool = False
     chat_template_path: str | None = Field(
-        None, description="A tokenizer directory or .jinja file whose chat template replaces the model's.")
+        None, description="A tokenizer directory or .jinja file whose chat template replaces the model's."
+    )
 
 
 class RewardSettings(TrainSettings):
@@ -124,7 +128,8 @@ class EvalSettings(Strict):
     max_win_rate: float = Field(0.65, gt=0, le=1)
     max_source_gap: float = Field(0.15, gt=0, le=1)
     artifact_thresholds: dict[str, float] = Field(
-        default_factory=dict, description="Per-feature overrides of lakehouse.artifacts thresholds.")
+        default_factory=dict, description="Per-feature overrides of lakehouse.artifacts thresholds."
+    )
 
     @field_validator("artifact_thresholds")
     @classmethod
@@ -135,7 +140,11 @@ class EvalSettings(Strict):
 
 
 SETTINGS: dict[str, type[Strict]] = {
-    "sft": SFTSettings, "reward": RewardSettings, "dpo": DPOSettings, "kto": KTOSettings, "eval": EvalSettings,
+    "sft": SFTSettings,
+    "reward": RewardSettings,
+    "dpo": DPOSettings,
+    "kto": KTOSettings,
+    "eval": EvalSettings,
 }
 
 

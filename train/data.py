@@ -39,12 +39,12 @@ def open_release(lake: Lake, ref: str, purpose: str) -> Release:
         raise DataError(str(exc)) from None
     problems = verify(release)
     if problems:
-        raise DataError(f"release {release.ref} does not match its manifest; refusing to start: "
-                        + "; ".join(problems))
+        raise DataError(f"release {release.ref} does not match its manifest; refusing to start: " + "; ".join(problems))
     kind = release.manifest["type"]
     if kind not in ACCEPTS[purpose]:
-        raise DataError(f"release {release.ref} is a {kind!r} release; {purpose} needs one of "
-                        f"{', '.join(ACCEPTS[purpose])}")
+        raise DataError(
+            f"release {release.ref} is a {kind!r} release; {purpose} needs one of {', '.join(ACCEPTS[purpose])}"
+        )
     return release
 
 
@@ -93,8 +93,10 @@ def _unpaired_rows(row: dict, release_type: str, dropped: Counter) -> list[dict]
         pair = _preference_row(row, dropped)
         if pair is None:
             return []
-        return [{"prompt": pair["prompt"], "completion": pair["chosen"], "label": True},
-                {"prompt": pair["prompt"], "completion": pair["rejected"], "label": False}]
+        return [
+            {"prompt": pair["prompt"], "completion": pair["chosen"], "label": True},
+            {"prompt": pair["prompt"], "completion": pair["rejected"], "label": False},
+        ]
     prompt, completion = messages(row.get("prompt")), messages(row.get("completion"))
     if not prompt:
         dropped["empty_prompt"] += 1

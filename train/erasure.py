@@ -16,7 +16,7 @@ class TrainEraser(Eraser):
     name = "train"
     exempt = {
         tables.MODELS.name: "one row per training run (release, settings, metrics); the erasure record names "
-                            "checkpoints trained on a superseded release",
+        "checkpoints trained on a superseded release",
         tables.GENERATIONS.name: "one row per generation run: model, prompt release, sampling settings, speed",
         tables.EVALS.name: "win rates and guardrail flags aggregated over an evaluation set",
     }

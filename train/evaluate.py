@@ -80,8 +80,9 @@ def tally(source: str, outcomes: list[tuple[float, float]]) -> WinRate:
 def win_rates(outcomes: list[tuple[str | None, float, float]]) -> tuple[WinRate, list[WinRate]]:
     """Overall and per-source win rates of (source, new reward, old reward) rows."""
     overall = tally("all", [(n, o) for _, n, o in outcomes])
-    sources = sorted({s or "unknown" for s, _, _ in outcomes},
-                     key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s))
+    sources = sorted(
+        {s or "unknown" for s, _, _ in outcomes}, key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s)
+    )
     by_source = [tally(s, [(n, o) for src, n, o in outcomes if (src or "unknown") == s]) for s in sources]
     return overall, by_source
 
@@ -105,23 +106,43 @@ def training_overlap(lake: Lake, model_path: str, sample_ids: set[str]) -> dict[
     return overlap
 
 
-def guardrails(overall: WinRate, by_source: list[WinRate], shifts: list[artifacts.Shift],
-               settings: EvalSettings, overlap: dict[str, int] | None = None) -> list[tuple[str, str]]:
+def guardrails(
+    overall: WinRate,
+    by_source: list[WinRate],
+    shifts: list[artifacts.Shift],
+    settings: EvalSettings,
+    overlap: dict[str, int] | None = None,
+) -> list[tuple[str, str]]:
     """(code, explanation) for every guardrail the evaluation trips."""
     flags = []
     if overlap:
-        flags.append(("prompts_seen_in_training", "evaluation prompts also in training releases: "
-                      + ", ".join(f"{ref} ({n})" for ref, n in sorted(overlap.items()))))
+        flags.append(
+            (
+                "prompts_seen_in_training",
+                "evaluation prompts also in training releases: "
+                + ", ".join(f"{ref} ({n})" for ref, n in sorted(overlap.items())),
+            )
+        )
     for w in [overall, *by_source]:
         if w.n and w.win_rate > settings.max_win_rate:
             code = "win_rate_high" if w.source == "all" else f"win_rate_high:{w.source}"
-            flags.append((code, f"{w.source} win rate {w.win_rate:.3f} is above {settings.max_win_rate:.2f}: "
-                                "the new model may be exploiting the reward model"))
+            flags.append(
+                (
+                    code,
+                    f"{w.source} win rate {w.win_rate:.3f} is above {settings.max_win_rate:.2f}: "
+                    "the new model may be exploiting the reward model",
+                )
+            )
     gap = source_gap(by_source)
     if gap is not None and gap > settings.max_source_gap:
         rates = {w.source: w.win_rate for w in by_source}
-        flags.append(("source_gap", f"user win rate {rates['user']:.3f} vs internal {rates['internal']:.3f}: "
-                                    f"gap {gap:.3f} is above {settings.max_source_gap:.2f}"))
+        flags.append(
+            (
+                "source_gap",
+                f"user win rate {rates['user']:.3f} vs internal {rates['internal']:.3f}: "
+                f"gap {gap:.3f} is above {settings.max_source_gap:.2f}",
+            )
+        )
     for shift in shifts:
         if shift.flagged:
             flags.append((f"artifact:{shift.feature}", shift.describe()))
@@ -146,53 +167,99 @@ def _outcomes(new_scores: pa.Table, old_scores: pa.Table, prompts: dict[str, dat
 
 
 def _replies(lake: Lake, generation_id: str, prompts: dict[str, data.Prompt]) -> list[tuple[str, str]]:
-    return [(prompts[r["sample_id"]].last_user_message, r["text"])
-            for r in generate.candidates(lake, generation_id).to_pylist()]
+    return [
+        (prompts[r["sample_id"]].last_user_message, r["text"])
+        for r in generate.candidates(lake, generation_id).to_pylist()
+    ]
 
 
-def _row(eval_id: str, release, refs: dict[str, models.ModelRef], generations: dict[str, str], overall: WinRate,
-         by_source: list[WinRate], shifts: list[artifacts.Shift], flags: list[tuple[str, str]],
-         settings: EvalSettings, report_path: Path) -> dict:
+def _row(
+    eval_id: str,
+    release,
+    refs: dict[str, models.ModelRef],
+    generations: dict[str, str],
+    overall: WinRate,
+    by_source: list[WinRate],
+    shifts: list[artifacts.Shift],
+    flags: list[tuple[str, str]],
+    settings: EvalSettings,
+    report_path: Path,
+) -> dict:
     """The `meta/evals` row."""
     rates = {w.source: w.win_rate for w in by_source}
     low, high = overall.ci
     return {
-        "eval_id": eval_id, "new_model": refs["new"].path, "new_model_run_id": refs["new"].run_id,
-        "old_model": refs["old"].path, "old_model_run_id": refs["old"].run_id,
-        "reward_model": refs["reward"].path, "reward_model_run_id": refs["reward"].run_id,
-        "prompts_release": release.ref, "prompts_content_hash": release.manifest["content_hash"],
-        "new_generation_id": generations["new"], "old_generation_id": generations["old"],
-        "n_prompts": overall.n, "win_rate": overall.win_rate, "ci_low": low, "ci_high": high,
-        "win_rate_user": rates.get("user"), "win_rate_internal": rates.get("internal"),
-        "source_gap": source_gap(by_source), "by_source": [w.row() for w in by_source],
-        "artifacts": [asdict(s) for s in shifts], "flags": [code for code, _ in flags],
+        "eval_id": eval_id,
+        "new_model": refs["new"].path,
+        "new_model_run_id": refs["new"].run_id,
+        "old_model": refs["old"].path,
+        "old_model_run_id": refs["old"].run_id,
+        "reward_model": refs["reward"].path,
+        "reward_model_run_id": refs["reward"].run_id,
+        "prompts_release": release.ref,
+        "prompts_content_hash": release.manifest["content_hash"],
+        "new_generation_id": generations["new"],
+        "old_generation_id": generations["old"],
+        "n_prompts": overall.n,
+        "win_rate": overall.win_rate,
+        "ci_low": low,
+        "ci_high": high,
+        "win_rate_user": rates.get("user"),
+        "win_rate_internal": rates.get("internal"),
+        "source_gap": source_gap(by_source),
+        "by_source": [w.row() for w in by_source],
+        "artifacts": [asdict(s) for s in shifts],
+        "flags": [code for code, _ in flags],
         "settings": json.dumps(settings.model_dump(mode="json"), sort_keys=True),
-        "report_path": str(report_path.resolve()), "code_version": code_version(), "created_at": utc_now(),
+        "report_path": str(report_path.resolve()),
+        "code_version": code_version(),
+        "created_at": utc_now(),
     }
 
 
-def run(lake: Lake, new_model: str, old_model: str, reward_model: str, prompts_ref: str, settings: EvalSettings,
-        out_dir: str | Path | None = None, log=print, progress: bool = False) -> EvalResult:
+def run(
+    lake: Lake,
+    new_model: str,
+    old_model: str,
+    reward_model: str,
+    prompts_ref: str,
+    settings: EvalSettings,
+    out_dir: str | Path | None = None,
+    log=print,
+    progress: bool = False,
+) -> EvalResult:
     """Generate with both models, score, compare, write the report and the `meta/evals` row."""
     from train import report
 
     release = data.open_release(lake, prompts_ref, "prompts")
-    refs = {"new": models.model_ref(new_model), "old": models.model_ref(old_model),
-            "reward": models.model_ref(reward_model)}  # fail on a bad path before generating anything
-    sampling = generate.SamplingSettings(n=1, max_new_tokens=settings.max_new_tokens,
-                                         temperature=settings.temperature, top_p=settings.top_p,
-                                         seed=settings.seed, batch_size=settings.batch_size)
+    refs = {
+        "new": models.model_ref(new_model),
+        "old": models.model_ref(old_model),
+        "reward": models.model_ref(reward_model),
+    }  # fail on a bad path before generating anything
+    sampling = generate.SamplingSettings(
+        n=1,
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+    )
     generations, scores = {}, {}
     for side in ("new", "old"):
         result = generate.run(lake, refs[side].path, release.ref, sampling, split=settings.split, progress=progress)
         log(f"{side} model: {result.candidates} replies, {result.tokens_per_second:,.0f} tokens/s")
         generations[side] = result.generation_id
-        scores[side] = score.score_generation(lake, result.generation_id, reward_model,
-                                              batch_size=settings.batch_size, progress=progress).table
+        scores[side] = score.score_generation(
+            lake, result.generation_id, reward_model, batch_size=settings.batch_size, progress=progress
+        ).table
     prompts = generate.prompts_of(lake, generations["new"])
     overall, by_source = win_rates(_outcomes(scores["new"], scores["old"], prompts))
-    shifts = artifacts.compare(_replies(lake, generations["old"], prompts), _replies(lake, generations["new"], prompts),
-                               settings.artifact_thresholds)
+    shifts = artifacts.compare(
+        _replies(lake, generations["old"], prompts),
+        _replies(lake, generations["new"], prompts),
+        settings.artifact_thresholds,
+    )
     flags = guardrails(overall, by_source, shifts, settings, training_overlap(lake, refs["new"].path, set(prompts)))
     eval_id = f"eval-{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     out = Path(out_dir) if out_dir else Path(refs["new"].path) / "evals" / eval_id

@@ -66,36 +66,48 @@ def _stop_ids(model, tokenizer) -> list[int]:
     return sorted({*ids, tokenizer.eos_token_id} - {None})
 
 
-def generate_replies(model, tokenizer, conversations: list[list[dict]], settings: SamplingSettings,
-                     progress=None) -> list[list[Reply]]:
+def generate_replies(
+    model, tokenizer, conversations: list[list[dict]], settings: SamplingSettings, progress=None
+) -> list[list[Reply]]:
     """`settings.n` replies to each conversation, in input order."""
     import torch
 
-    encoded = [tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=True,
-                                             return_dict=True)["input_ids"] for c in conversations]
+    encoded = [
+        tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]
+        for c in conversations
+    ]
     room = getattr(model.config, "max_position_embeddings", None)
     if room:  # keep the end of an over-long prompt (the turn being answered), leave room for the reply
-        encoded = [ids[-max(1, room - settings.max_new_tokens):] for ids in encoded]
+        encoded = [ids[-max(1, room - settings.max_new_tokens) :] for ids in encoded]
     order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
     stops, pad = _stop_ids(model, tokenizer), tokenizer.pad_token_id
     device = next(model.parameters()).device
     out: list[list[Reply]] = [[] for _ in encoded]
-    sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
-        if settings.temperature > 0 else {"do_sample": False}
+    sampling = (
+        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
+        if settings.temperature > 0
+        else {"do_sample": False}
+    )
     for index, start in enumerate(range(0, len(order), settings.batch_size)):
-        batch = order[start:start + settings.batch_size]
+        batch = order[start : start + settings.batch_size]
         width = max(len(encoded[i]) for i in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, i in enumerate(batch):
-            ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-            mask[row, width - len(encoded[i]):] = 1
+            ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+            mask[row, width - len(encoded[i]) :] = 1
         torch.manual_seed(settings.seed * 100_003 + index)
         began = time.perf_counter()
         with torch.inference_mode():
             generated = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=settings.max_new_tokens,
-                num_return_sequences=settings.n, eos_token_id=stops, pad_token_id=pad, **sampling)
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=settings.max_new_tokens,
+                num_return_sequences=settings.n,
+                eos_token_id=stops,
+                pad_token_id=pad,
+                **sampling,
+            )
         seconds = (time.perf_counter() - began) / (len(batch) * settings.n)
         for k, sequence in enumerate(generated[:, width:].tolist()):
             end = next((j for j, t in enumerate(sequence) if t in stops), None)
@@ -125,8 +137,16 @@ def new_generation_id() -> str:
     return f"gen-{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def run(lake: Lake, model_path: str, prompts_ref: str, settings: SamplingSettings, *, split: str | None = None,
-        limit: int | None = None, progress: bool = False) -> GenerationResult:
+def run(
+    lake: Lake,
+    model_path: str,
+    prompts_ref: str,
+    settings: SamplingSettings,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    progress: bool = False,
+) -> GenerationResult:
     """Generate, then write the candidates and one `meta/generations` row in one transaction.
     `progress` shows a bar on stderr (prompts done, rate, time left)."""
     from tqdm import tqdm
@@ -137,28 +157,55 @@ def run(lake: Lake, model_path: str, prompts_ref: str, settings: SamplingSetting
         raise GenerationError(f"release {release.ref} has no usable prompts (skipped: {dict(dropped) or 'none'})")
     ref = models.model_ref(model_path)
     model, tokenizer, on = load_policy(model_path)
-    with models.cpu_threads(model, on), tqdm(total=len(prompt_rows), desc="generate", unit="prompt",
-                                             disable=not progress) as bar:
+    with (
+        models.cpu_threads(model, on),
+        tqdm(total=len(prompt_rows), desc="generate", unit="prompt", disable=not progress) as bar,
+    ):
         began = time.perf_counter()
         replies = generate_replies(model, tokenizer, [p.messages for p in prompt_rows], settings, bar.update)
         seconds = time.perf_counter() - began
     generation_id, now = new_generation_id(), utc_now()
     rows = [
-        {"generation_id": generation_id, "model": ref.path, "model_run_id": ref.run_id,
-         "prompts_release": release.ref, "split": p.split, "sample_id": p.sample_id, "source": p.source,
-         "candidate": k, "text": r.text, "new_tokens": r.new_tokens, "finished": r.finished,
-         "seconds": r.seconds, "created_at": now}
-        for p, group in zip(prompt_rows, replies) for k, r in enumerate(group)
+        {
+            "generation_id": generation_id,
+            "model": ref.path,
+            "model_run_id": ref.run_id,
+            "prompts_release": release.ref,
+            "split": p.split,
+            "sample_id": p.sample_id,
+            "source": p.source,
+            "candidate": k,
+            "text": r.text,
+            "new_tokens": r.new_tokens,
+            "finished": r.finished,
+            "seconds": r.seconds,
+            "created_at": now,
+        }
+        for p, group in zip(prompt_rows, replies)
+        for k, r in enumerate(group)
     ]
     new_tokens = sum(r["new_tokens"] for r in rows)
-    meta = {"generation_id": generation_id, "model": ref.path, "model_run_id": ref.run_id,
-            "prompts_release": release.ref, "prompts_content_hash": release.manifest["content_hash"],
-            "split": split, "n": settings.n, "max_new_tokens": settings.max_new_tokens,
-            "temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed,
-            "batch_size": settings.batch_size, "prompts": len(prompt_rows), "candidates": len(rows),
-            "new_tokens": new_tokens, "seconds": seconds,
-            "tokens_per_second": new_tokens / seconds if seconds else 0.0, "device": on.describe(),
-            "created_at": now}
+    meta = {
+        "generation_id": generation_id,
+        "model": ref.path,
+        "model_run_id": ref.run_id,
+        "prompts_release": release.ref,
+        "prompts_content_hash": release.manifest["content_hash"],
+        "split": split,
+        "n": settings.n,
+        "max_new_tokens": settings.max_new_tokens,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "seed": settings.seed,
+        "batch_size": settings.batch_size,
+        "prompts": len(prompt_rows),
+        "candidates": len(rows),
+        "new_tokens": new_tokens,
+        "seconds": seconds,
+        "tokens_per_second": new_tokens / seconds if seconds else 0.0,
+        "device": on.describe(),
+        "created_at": now,
+    }
     with lake.transaction() as tx:
         tx.write(tables.CANDIDATES, pa.Table.from_pylist(rows, schema=tables.CANDIDATES.schema))
         tx.write(tables.GENERATIONS, pa.Table.from_pylist([meta], schema=tables.GENERATIONS.schema))

@@ -56,10 +56,21 @@ def _invoke(command, args: list[str]) -> None:
         raise RuntimeError(f"flywheel {' '.join(args)} exited with code {code}")
 
 
-def run_chain(model: str, workdir: Path, *, steps: int = 30, rows: int = 240, lr: float | None = None,
-              lora: bool = False, n: int = 4, max_new_tokens: int = 32, expect_cuda: bool | None = None,
-              releases: dict[str, str] | None = None, lake: Path | None = None,
-              reward_steps: int | None = None) -> ChainResult:
+def run_chain(
+    model: str,
+    workdir: Path,
+    *,
+    steps: int = 30,
+    rows: int = 240,
+    lr: float | None = None,
+    lora: bool = False,
+    n: int = 4,
+    max_new_tokens: int = 32,
+    expect_cuda: bool | None = None,
+    releases: dict[str, str] | None = None,
+    lake: Path | None = None,
+    reward_steps: int | None = None,
+) -> ChainResult:
     """Run the whole chain in `workdir`. `releases` maps sft/preference/unpaired/prompt to release refs
     already in `lake` (e.g. built by curation from simulated traffic); by default synthetic ones are made.
     `reward_steps` (default `steps`) lets the reward model, whose held-out accuracy is checked, train longer
@@ -81,20 +92,72 @@ def run_chain(model: str, workdir: Path, *, steps: int = 30, rows: int = 240, lr
     out = {kind: workdir / kind for kind in ("sft", "reward", "dpo", "kto")}
     steps_to_run = [
         ("train sft", ["train", "sft", "--release", releases["sft"], "--model", model, "--out", str(out["sft"])]),
-        ("train reward", ["train", "reward", "--release", releases["preference"], "--model", str(out["sft"]),
-                          "--out", str(out["reward"])]),
-        ("train dpo", ["train", "dpo", "--release", releases["preference"], "--model", str(out["sft"]),
-                       "--out", str(out["dpo"])]),
-        ("train kto", ["train", "kto", "--release", releases["unpaired"], "--model", str(out["sft"]),
-                       "--out", str(out["kto"])]),
-        ("generate", ["generate", "--model", str(out["dpo"]), "--prompts", releases["prompt"], "--n", str(n),
-                      "--max-new-tokens", str(max_new_tokens)]),
+        (
+            "train reward",
+            [
+                "train",
+                "reward",
+                "--release",
+                releases["preference"],
+                "--model",
+                str(out["sft"]),
+                "--out",
+                str(out["reward"]),
+            ],
+        ),
+        (
+            "train dpo",
+            ["train", "dpo", "--release", releases["preference"], "--model", str(out["sft"]), "--out", str(out["dpo"])],
+        ),
+        (
+            "train kto",
+            ["train", "kto", "--release", releases["unpaired"], "--model", str(out["sft"]), "--out", str(out["kto"])],
+        ),
+        (
+            "generate",
+            [
+                "generate",
+                "--model",
+                str(out["dpo"]),
+                "--prompts",
+                releases["prompt"],
+                "--n",
+                str(n),
+                "--max-new-tokens",
+                str(max_new_tokens),
+            ],
+        ),
         ("score", ["score", "--reward-model", str(out["reward"]), "--candidates", "latest"]),
-        ("rejection-sample", ["rejection-sample", "--reward-model", str(out["reward"]), "--name", "check-best-of-k",
-                              "--rl-name", "check-rl-prompts"]),
-        ("eval", ["eval", "--new", str(out["dpo"]), "--old", str(out["sft"]), "--reward-model", str(out["reward"]),
-                  "--prompts", releases["prompt"], "--max-new-tokens", str(max_new_tokens),
-                  "--out", str(workdir / "eval")]),
+        (
+            "rejection-sample",
+            [
+                "rejection-sample",
+                "--reward-model",
+                str(out["reward"]),
+                "--name",
+                "check-best-of-k",
+                "--rl-name",
+                "check-rl-prompts",
+            ],
+        ),
+        (
+            "eval",
+            [
+                "eval",
+                "--new",
+                str(out["dpo"]),
+                "--old",
+                str(out["sft"]),
+                "--reward-model",
+                str(out["reward"]),
+                "--prompts",
+                releases["prompt"],
+                "--max-new-tokens",
+                str(max_new_tokens),
+                "--out",
+                str(workdir / "eval"),
+            ],
+        ),
     ]
     for name, args in steps_to_run:
         began = time.perf_counter()
@@ -114,14 +177,18 @@ def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool 
     if expect_cuda is None:
         expect_cuda = device.type == "cuda"
     checks["device"] = (device.type == "cuda") == expect_cuda and all(
-        lin["device"].startswith(device.type) for lin in lineages.values())
-    checks["losses finite"] = all(math.isfinite(lin["metrics"].get("train_loss", float("nan")))
-                                  for lin in lineages.values())
+        lin["device"].startswith(device.type) for lin in lineages.values()
+    )
+    checks["losses finite"] = all(
+        math.isfinite(lin["metrics"].get("train_loss", float("nan"))) for lin in lineages.values()
+    )
     accuracy = lineages["reward"]["metrics"].get("heldout_pairwise_accuracy", 0.0)
     checks["reward model beats chance on held-out pairs"] = accuracy > 0.5
-    checks["lineage chain"] = all(lineages[k]["base_model"]["run_id"] == sft_run for k in ("reward", "dpo", "kto")) \
-        and all(lineages[k]["ancestry"][1]["release"] == lineages["sft"]["release"]["ref"]
-                for k in ("reward", "dpo", "kto"))
+    checks["lineage chain"] = all(
+        lineages[k]["base_model"]["run_id"] == sft_run for k in ("reward", "dpo", "kto")
+    ) and all(
+        lineages[k]["ancestry"][1]["release"] == lineages["sft"]["release"]["ref"] for k in ("reward", "dpo", "kto")
+    )
     lake = Lake(result.lake)
     with catalog.connect(lake) as con:
         trained = {row[0] for row in con.execute("SELECT run_id FROM models").fetchall()}
@@ -133,28 +200,50 @@ def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool 
     best_of_k = resolve(lake, "check-best-of-k").manifest
     checks["rejection-sampled release names policy and reward model"] = (
         best_of_k["policy"]["run_id"] == lineages["dpo"]["run_id"]
-        and best_of_k["reward_model"]["run_id"] == lineages["reward"]["run_id"])
-    result.details = {"device": device.describe(), "reward_heldout_accuracy": accuracy,
-                      "win_rate": evals[0][0] if evals else None, "flags": evals[0][1] if evals else None,
-                      "sft_tokens_per_second": lineages["sft"]["metrics"].get("train_tokens_per_second")}
+        and best_of_k["reward_model"]["run_id"] == lineages["reward"]["run_id"]
+    )
+    result.details = {
+        "device": device.describe(),
+        "reward_heldout_accuracy": accuracy,
+        "win_rate": evals[0][0] if evals else None,
+        "flags": evals[0][1] if evals else None,
+        "sft_tokens_per_second": lineages["sft"]["metrics"].get("train_tokens_per_second"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="local Hugging Face causal LM directory, or tiny")
     parser.add_argument("--steps", type=int, default=None, help="max steps per trainer (default 10 tiny, 60 real)")
-    parser.add_argument("--reward-steps", type=int, default=None,
-                        help="max steps of the reward model (default: --steps); its held-out accuracy is checked")
+    parser.add_argument(
+        "--reward-steps",
+        type=int,
+        default=None,
+        help="max steps of the reward model (default: --steps); its held-out accuracy is checked",
+    )
     parser.add_argument("--rows", type=int, default=240, help="rows per synthetic release")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate for every trainer "
-                        "(default 1e-3 for tiny, the configs' values otherwise)")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate for every trainer (default 1e-3 for tiny, the configs' values otherwise)",
+    )
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write (default: a temporary dir)")
     parser.add_argument("--expect-cuda", action="store_true", help="fail unless training ran on CUDA")
-    parser.add_argument("--lake", type=Path, default=None,
-                        help="use this lake (with --release) instead of synthetic releases in the workdir")
-    parser.add_argument("--release", action="append", default=[], metavar="KIND=REF",
-                        help="release to use per kind (sft, preference, unpaired, prompt), e.g. sft=chat-sft@3")
+    parser.add_argument(
+        "--lake",
+        type=Path,
+        default=None,
+        help="use this lake (with --release) instead of synthetic releases in the workdir",
+    )
+    parser.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        metavar="KIND=REF",
+        help="release to use per kind (sft, preference, unpaired, prompt), e.g. sft=chat-sft@3",
+    )
     args = parser.parse_args(argv)
     tiny = args.model == "tiny"
     releases = dict(item.split("=", 1) for item in args.release) or None
@@ -162,10 +251,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--release must name all of sft, preference, unpaired and prompt")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flywheel-gpu-check-"))
     began = time.perf_counter()
-    result = run_chain(args.model, workdir, steps=args.steps or (10 if tiny else 60), rows=args.rows,
-                       lr=args.lr or (1e-3 if tiny else None), lora=args.lora,
-                       expect_cuda=True if args.expect_cuda else None, releases=releases, lake=args.lake,
-                       reward_steps=args.reward_steps)
+    result = run_chain(
+        args.model,
+        workdir,
+        steps=args.steps or (10 if tiny else 60),
+        rows=args.rows,
+        lr=args.lr or (1e-3 if tiny else None),
+        lora=args.lora,
+        expect_cuda=True if args.expect_cuda else None,
+        releases=releases,
+        lake=args.lake,
+        reward_steps=args.reward_steps,
+    )
     print(f"\n{'step':<20} {'seconds':>8}")
     for name, seconds in result.timings.items():
         print(f"{name:<20} {seconds:>8.1f}")

@@ -23,34 +23,64 @@ from train.models import LINEAGE_FILE, ModelRef, read_lineage
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "pyarrow")
 
 
-
-
 def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[dict]:
     """This run's release, then the ancestry recorded in the base model's lineage, one level deeper."""
-    own = {"run_id": run_id, "kind": kind, "release": release.ref,
-           "release_content_hash": release.manifest["content_hash"], "depth": 0}
+    own = {
+        "run_id": run_id,
+        "kind": kind,
+        "release": release.ref,
+        "release_content_hash": release.manifest["content_hash"],
+        "depth": 0,
+    }
     parent = read_lineage(base_path) if base_path else None
     inherited = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
     return [own, *inherited]
 
 
-def build(*, run_id: str, kind: str, output_dir: Path, release: Release, base: ModelRef | str,
-          ref_model: ModelRef | None, settings: dict, settings_hash: str, code_version: str, metrics: dict,
-          notes: list[str], device: str, train_rows: int, dropped: dict, steps: int, seconds: float,
-          weights_sha256: str, started_at: dt.datetime, finished_at: dt.datetime) -> dict:
+def build(
+    *,
+    run_id: str,
+    kind: str,
+    output_dir: Path,
+    release: Release,
+    base: ModelRef | str,
+    ref_model: ModelRef | None,
+    settings: dict,
+    settings_hash: str,
+    code_version: str,
+    metrics: dict,
+    notes: list[str],
+    device: str,
+    train_rows: int,
+    dropped: dict,
+    steps: int,
+    seconds: float,
+    weights_sha256: str,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+) -> dict:
     manifest = release.manifest
     base_path = base.path if isinstance(base, ModelRef) else None
     return {
         "run_id": run_id,
         "kind": kind,
         "output_dir": str(output_dir),
-        "release": {"name": release.name, "version": release.version, "ref": release.ref,
-                    "type": manifest["type"], "content_hash": manifest["content_hash"],
-                    "path": str(release.path)},
-        "base_model": ({"path": base.path, "run_id": base.run_id, "kind": base.kind}
-                       if isinstance(base, ModelRef) else {"path": base, "run_id": None, "kind": base}),
-        "ref_model": ({"path": ref_model.path, "run_id": ref_model.run_id, "kind": ref_model.kind}
-                      if ref_model else None),
+        "release": {
+            "name": release.name,
+            "version": release.version,
+            "ref": release.ref,
+            "type": manifest["type"],
+            "content_hash": manifest["content_hash"],
+            "path": str(release.path),
+        },
+        "base_model": (
+            {"path": base.path, "run_id": base.run_id, "kind": base.kind}
+            if isinstance(base, ModelRef)
+            else {"path": base, "run_id": None, "kind": base}
+        ),
+        "ref_model": (
+            {"path": ref_model.path, "run_id": ref_model.run_id, "kind": ref_model.kind} if ref_model else None
+        ),
         "config": settings,
         "config_hash": settings_hash,
         "code_version": code_version,

@@ -127,8 +127,9 @@ def load_causal_lm(path: str | Path, dtype: str = "float32", on: Device | None =
     from transformers import AutoModelForCausalLM
 
     on = on or device()
-    return AutoModelForCausalLM.from_pretrained(str(model_dir(path)), dtype=torch_dtype(dtype, on),
-                                                local_files_only=True)
+    return AutoModelForCausalLM.from_pretrained(
+        str(model_dir(path)), dtype=torch_dtype(dtype, on), local_files_only=True
+    )
 
 
 def load_reward_model(path: str | Path, dtype: str = "float32", on: Device | None = None):
@@ -138,7 +139,8 @@ def load_reward_model(path: str | Path, dtype: str = "float32", on: Device | Non
 
     on = on or device()
     return AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir(path)), num_labels=1, dtype=torch_dtype(dtype, on), local_files_only=True)
+        str(model_dir(path)), num_labels=1, dtype=torch_dtype(dtype, on), local_files_only=True
+    )
 
 
 def for_inference(model, on: Device):

@@ -67,16 +67,33 @@ def _provenance(prompt: data.Prompt, schema: pa.Schema) -> dict:
     return {name: prompt.provenance.get(name) for name in schema.names}
 
 
-def _write(lake: Lake, name: str, kind: str, by_split: dict[str, list[dict]], schema: pa.Schema, *,
-           parents: dict, recipe: dict, extra: dict, description: str, dropped: dict | None = None) -> Release:
+def _write(
+    lake: Lake,
+    name: str,
+    kind: str,
+    by_split: dict[str, list[dict]],
+    schema: pa.Schema,
+    *,
+    parents: dict,
+    recipe: dict,
+    extra: dict,
+    description: str,
+    dropped: dict | None = None,
+) -> Release:
     writer = ReleaseWriter(lake, name, kind)
     try:
         for split in SPLITS:
             if by_split.get(split):
                 writer.write_split(split, pa.Table.from_pylist(by_split[split], schema=schema))
-        writer.finalize(parents=parents, recipe=recipe, split_method="inherited from the prompt release",
-                        dropped={k: v for k, v in (dropped or {}).items() if v}, description=description,
-                        code_version=code_version(), extra=extra)
+        writer.finalize(
+            parents=parents,
+            recipe=recipe,
+            split_method="inherited from the prompt release",
+            dropped={k: v for k, v in (dropped or {}).items() if v},
+            description=description,
+            code_version=code_version(),
+            extra=extra,
+        )
         return writer.publish()
     except BaseException:
         writer.discard()
@@ -90,8 +107,16 @@ class RejectionResult:
     stats: list[PromptStats]
 
 
-def run(lake: Lake, generation_id: str, reward_model_path: str, *, sft_name: str, prompt_name: str,
-        criterion: str = "high-variance", fraction: float = 0.25) -> RejectionResult:
+def run(
+    lake: Lake,
+    generation_id: str,
+    reward_model_path: str,
+    *,
+    sft_name: str,
+    prompt_name: str,
+    criterion: str = "high-variance",
+    fraction: float = 0.25,
+) -> RejectionResult:
     """Build both releases from a scored generation run (scoring it first if needed)."""
     meta = generate.generation(lake, generation_id)
     generation_id = meta["generation_id"]
@@ -126,32 +151,70 @@ def run(lake: Lake, generation_id: str, reward_model_path: str, *, sft_name: str
         prompt = prompts[s.sample_id]
         reply = {"role": "assistant", "content": texts[(s.sample_id, s.best)]}
         best_rows.setdefault(prompt.split, []).append(
-            {"messages": prompt.messages + [reply], "sample_id": s.sample_id, "reward": s.best_reward,
-             **_provenance(prompt, provenance)})
+            {
+                "messages": prompt.messages + [reply],
+                "sample_id": s.sample_id,
+                "reward": s.best_reward,
+                **_provenance(prompt, provenance),
+            }
+        )
     if not best_rows:
         raise data.DataError(f"every candidate of generation {generation_id} is empty: nothing to build a release from")
-    sft_schema = pa.schema([pa.field("messages", MESSAGES), pa.field("sample_id", pa.string()),
-                            pa.field("reward", pa.float64()), *provenance])
-    sft = _write(lake, sft_name, "sft", best_rows, sft_schema, parents=parents, dropped=dropped,
-                 recipe={"method": "best-of-k", "sampling": sampling}, extra=common_extra,
-                 description=f"Best of {meta['n']} candidates per prompt of {source_release.ref}, "
-                             f"by reward model {reward_model.label}, from policy {policy.path}.")
+    sft_schema = pa.schema(
+        [
+            pa.field("messages", MESSAGES),
+            pa.field("sample_id", pa.string()),
+            pa.field("reward", pa.float64()),
+            *provenance,
+        ]
+    )
+    sft = _write(
+        lake,
+        sft_name,
+        "sft",
+        best_rows,
+        sft_schema,
+        parents=parents,
+        dropped=dropped,
+        recipe={"method": "best-of-k", "sampling": sampling},
+        extra=common_extra,
+        description=f"Best of {meta['n']} candidates per prompt of {source_release.ref}, "
+        f"by reward model {reward_model.label}, from policy {policy.path}.",
+    )
 
     chosen = select_for_rl(stats, criterion, fraction)
     rl_rows: dict[str, list[dict]] = {}
     for s in sorted(chosen, key=lambda s: s.sample_id):
         prompt = prompts[s.sample_id]
         rl_rows.setdefault(prompt.split, []).append(
-            {"prompt": prompt.messages, "sample_id": s.sample_id, "reward_mean": s.mean, "reward_std": s.std,
-             **_provenance(prompt, provenance)})
-    rl_schema = pa.schema([pa.field("prompt", MESSAGES), pa.field("sample_id", pa.string()),
-                           pa.field("reward_mean", pa.float64()), pa.field("reward_std", pa.float64()), *provenance])
-    rl = _write(lake, prompt_name, "prompt", rl_rows, rl_schema, parents=parents,
-                recipe={"method": "rl-prompt-selection", "criterion": criterion, "fraction": fraction,
-                        "sampling": sampling},
-                extra={**common_extra, "criterion": criterion, "fraction": fraction, "selected": len(chosen),
-                       "of": len(stats)},
-                description=f"The {len(chosen)} of {len(stats)} prompts of {source_release.ref} with the "
-                            f"{'highest reward variance' if criterion == 'high-variance' else 'lowest mean reward'}"
-                            f" across {meta['n']} candidates: prompts for online RL.")
+            {
+                "prompt": prompt.messages,
+                "sample_id": s.sample_id,
+                "reward_mean": s.mean,
+                "reward_std": s.std,
+                **_provenance(prompt, provenance),
+            }
+        )
+    rl_schema = pa.schema(
+        [
+            pa.field("prompt", MESSAGES),
+            pa.field("sample_id", pa.string()),
+            pa.field("reward_mean", pa.float64()),
+            pa.field("reward_std", pa.float64()),
+            *provenance,
+        ]
+    )
+    rl = _write(
+        lake,
+        prompt_name,
+        "prompt",
+        rl_rows,
+        rl_schema,
+        parents=parents,
+        recipe={"method": "rl-prompt-selection", "criterion": criterion, "fraction": fraction, "sampling": sampling},
+        extra={**common_extra, "criterion": criterion, "fraction": fraction, "selected": len(chosen), "of": len(stats)},
+        description=f"The {len(chosen)} of {len(stats)} prompts of {source_release.ref} with the "
+        f"{'highest reward variance' if criterion == 'high-variance' else 'lowest mean reward'}"
+        f" across {meta['n']} candidates: prompts for online RL.",
+    )
     return RejectionResult(sft, rl, stats)

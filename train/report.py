@@ -82,8 +82,9 @@ def write(out: Path, row: dict, overall, by_source, shifts: list[Shift], flags: 
     ]
     for w in [overall, *by_source]:
         low, high = w.ci
-        lines.append(f"| {w.source} | {w.n} | {w.wins} | {w.ties} | {w.losses} | {w.win_rate:.3f} | "
-                     f"{low:.3f} - {high:.3f} |")
+        lines.append(
+            f"| {w.source} | {w.n} | {w.wins} | {w.ties} | {w.losses} | {w.win_rate:.3f} | {low:.3f} - {high:.3f} |"
+        )
     lines += [
         "",
         f"User - internal gap: {_fmt(row['source_gap'])}. A tie counts half a win.",
@@ -106,8 +107,10 @@ def write(out: Path, row: dict, overall, by_source, shifts: list[Shift], flags: 
     ]
     for s in shifts:
         what = FEATURES[s.feature].description + (" (change is relative)" if s.kind == "number" else "")
-        lines.append(f"| {s.feature} | {what} | {s.old:.3f} | {s.new:.3f} | {s.change:+.3f} | {s.threshold:.2f} | "
-                     f"{'FLAG' if s.flagged else ''} |")
+        lines.append(
+            f"| {s.feature} | {what} | {s.old:.3f} | {s.new:.3f} | {s.change:+.3f} | {s.threshold:.2f} | "
+            f"{'FLAG' if s.flagged else ''} |"
+        )
     lines += ["", "![artifact shifts](artifact_shifts.png)", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))

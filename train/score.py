@@ -20,26 +20,29 @@ from lakehouse.runs import utc_now
 from train import models
 
 
-def rewards(model, tokenizer, conversations: list[list[dict]], *, batch_size: int = 16,
-            max_length: int = 1024, progress=None) -> list[float]:
+def rewards(
+    model, tokenizer, conversations: list[list[dict]], *, batch_size: int = 16, max_length: int = 1024, progress=None
+) -> list[float]:
     """The reward of each conversation (its last message is the reply being judged)."""
     import torch
 
-    encoded = [tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"][-max_length:]
-               for c in conversations]
+    encoded = [
+        tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"][-max_length:]
+        for c in conversations
+    ]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     out = [0.0] * len(encoded)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in batch)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, i in enumerate(batch):  # right padding: the classifier reads the last non-pad token
-                ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, :len(encoded[i])] = 1
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, : len(encoded[i])] = 1
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             for row, i in enumerate(batch):
                 out[i] = float(logits[row, 0].float())
@@ -52,10 +55,12 @@ def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 
     """Share of preference pairs where the chosen reply gets the higher reward (0.5 is chance)."""
     if not pairs:
         return float("nan")
-    chosen = rewards(model, tokenizer, [p["prompt"] + p["chosen"] for p in pairs],
-                     batch_size=batch_size, max_length=max_length)
-    rejected = rewards(model, tokenizer, [p["prompt"] + p["rejected"] for p in pairs],
-                       batch_size=batch_size, max_length=max_length)
+    chosen = rewards(
+        model, tokenizer, [p["prompt"] + p["chosen"] for p in pairs], batch_size=batch_size, max_length=max_length
+    )
+    rejected = rewards(
+        model, tokenizer, [p["prompt"] + p["rejected"] for p in pairs], batch_size=batch_size, max_length=max_length
+    )
     return sum(c > r for c, r in zip(chosen, rejected)) / len(pairs)
 
 
@@ -80,12 +85,21 @@ class ScoreResult:
 def existing_scores(lake: Lake, generation_id: str, reward_model_path: str) -> pa.Table:
     if not lake.files(tables.REWARD_SCORES):
         return tables.REWARD_SCORES.schema.empty_table()
-    return lake.read(tables.REWARD_SCORES, filter=(pc.field("generation_id") == generation_id)
-                     & (pc.field("reward_model") == reward_model_path))
+    return lake.read(
+        tables.REWARD_SCORES,
+        filter=(pc.field("generation_id") == generation_id) & (pc.field("reward_model") == reward_model_path),
+    )
 
 
-def score_generation(lake: Lake, generation_id: str, reward_model_path: str, *, batch_size: int = 16,
-                     max_length: int = 1024, progress: bool = False) -> ScoreResult:
+def score_generation(
+    lake: Lake,
+    generation_id: str,
+    reward_model_path: str,
+    *,
+    batch_size: int = 16,
+    max_length: int = 1024,
+    progress: bool = False,
+) -> ScoreResult:
     """Score every candidate of a generation run with the reward model and store the scores."""
     from tqdm import tqdm
 
@@ -100,15 +114,27 @@ def score_generation(lake: Lake, generation_id: str, reward_model_path: str, *, 
     model, tokenizer, ref = load_reward_model(reward_model_path)
     rows = candidates.to_pylist()
     conversations = [prompts[r["sample_id"]].messages + [{"role": "assistant", "content": r["text"]}] for r in rows]
-    with models.cpu_threads(model, models.device()), tqdm(total=len(conversations), desc="score",
-                                                          unit="reply", disable=not progress) as bar:
-        scores = rewards(model, tokenizer, conversations, batch_size=batch_size, max_length=max_length,
-                         progress=bar.update)
+    with (
+        models.cpu_threads(model, models.device()),
+        tqdm(total=len(conversations), desc="score", unit="reply", disable=not progress) as bar,
+    ):
+        scores = rewards(
+            model, tokenizer, conversations, batch_size=batch_size, max_length=max_length, progress=bar.update
+        )
     now = utc_now()
     table = pa.Table.from_pylist(
-        [{"generation_id": generation_id, "reward_model": ref.path, "reward_model_run_id": ref.run_id,
-          "sample_id": r["sample_id"], "candidate": r["candidate"], "reward": s, "scored_at": now}
-         for r, s in zip(rows, scores)],
+        [
+            {
+                "generation_id": generation_id,
+                "reward_model": ref.path,
+                "reward_model_run_id": ref.run_id,
+                "sample_id": r["sample_id"],
+                "candidate": r["candidate"],
+                "reward": s,
+                "scored_at": now,
+            }
+            for r, s in zip(rows, scores)
+        ],
         schema=tables.REWARD_SCORES.schema,
     )
     with lake.transaction() as tx:

@@ -28,10 +28,17 @@ PROVENANCE_FIELDS = [
 ]
 SCHEMAS = {
     "sft": pa.schema([pa.field("messages", MESSAGES), *PROVENANCE_FIELDS]),
-    "preference": pa.schema([pa.field("prompt", MESSAGES), pa.field("chosen", MESSAGES),
-                             pa.field("rejected", MESSAGES), *PROVENANCE_FIELDS]),
-    "unpaired": pa.schema([pa.field("prompt", MESSAGES), pa.field("completion", MESSAGES),
-                           pa.field("label", pa.bool_()), *PROVENANCE_FIELDS]),
+    "preference": pa.schema(
+        [pa.field("prompt", MESSAGES), pa.field("chosen", MESSAGES), pa.field("rejected", MESSAGES), *PROVENANCE_FIELDS]
+    ),
+    "unpaired": pa.schema(
+        [
+            pa.field("prompt", MESSAGES),
+            pa.field("completion", MESSAGES),
+            pa.field("label", pa.bool_()),
+            *PROVENANCE_FIELDS,
+        ]
+    ),
     "prompt": pa.schema([pa.field("prompt", MESSAGES), *PROVENANCE_FIELDS]),
 }
 
@@ -51,19 +58,32 @@ TOPICS = {
     "sports": ["running", "chess", "swimming", "football", "climbing"],
     "games": ["puzzles", "card games", "board games", "riddles", "quests"],
 }
-OPENERS = ["I want to talk about {x}.", "What do you think of {x}?", "Tell me something about {x}.",
-           "I had a long day and keep thinking about {x}.", "Do you like {x}?"]
-GOOD = ["Oh, {x} is a lovely subject. {fact} What got you curious about {x}?",
-        "I like {x} a lot. {fact} Which part of {x} do you enjoy most?",
-        "Good pick. {fact} Have you tried {x} yourself lately?",
-        "{fact} That is my favourite thing about {x}. What about you?"]
-FACTS = ["People have enjoyed {x} for a very long time.", "There is always something new to learn about {x}.",
-         "Small details make {x} more fun.", "Friends often share stories about {x}."]
-FILLER = ["{x} is something that many people think about in many different ways and there are a lot of",
-          "things to say about {x} because it has a long history and plenty of variety and also",
-          "when you consider {x} from every angle you notice that it connects to many other topics and",
-          "so it is worth saying again that {x} matters to a lot of people for a lot of reasons and"]
-EMOJI = "\U0001F600\U0001F389\U0001F525\u2728\U0001F680\U0001F60D\U0001F44D\U0001F308"
+OPENERS = [
+    "I want to talk about {x}.",
+    "What do you think of {x}?",
+    "Tell me something about {x}.",
+    "I had a long day and keep thinking about {x}.",
+    "Do you like {x}?",
+]
+GOOD = [
+    "Oh, {x} is a lovely subject. {fact} What got you curious about {x}?",
+    "I like {x} a lot. {fact} Which part of {x} do you enjoy most?",
+    "Good pick. {fact} Have you tried {x} yourself lately?",
+    "{fact} That is my favourite thing about {x}. What about you?",
+]
+FACTS = [
+    "People have enjoyed {x} for a very long time.",
+    "There is always something new to learn about {x}.",
+    "Small details make {x} more fun.",
+    "Friends often share stories about {x}.",
+]
+FILLER = [
+    "{x} is something that many people think about in many different ways and there are a lot of",
+    "things to say about {x} because it has a long history and plenty of variety and also",
+    "when you consider {x} from every angle you notice that it connects to many other topics and",
+    "so it is worth saying again that {x} matters to a lot of people for a lot of reasons and",
+]
+EMOJI = "\U0001f600\U0001f389\U0001f525\u2728\U0001f680\U0001f60d\U0001f44d\U0001f308"
 
 
 def _good(rng: random.Random, x: str) -> str:
@@ -82,12 +102,16 @@ def _sample(rng: random.Random, i: int, kind: str) -> dict:
     name, description = CHARACTERS[i % len(CHARACTERS)]
     topic_index = rng.randrange(len(TOPICS))
     x = rng.choice(list(TOPICS.values())[topic_index])
-    prompt = [{"role": "system", "content": f"You are {name}. {description.capitalize()}."},
-              {"role": "user", "content": rng.choice(OPENERS).format(x=x)}]
+    prompt = [
+        {"role": "system", "content": f"You are {name}. {description.capitalize()}."},
+        {"role": "user", "content": rng.choice(OPENERS).format(x=x)},
+    ]
     if rng.random() < 0.3:  # a second turn: the context holds an earlier exchange
         follow_up = rng.choice(list(TOPICS.values())[topic_index])
-        prompt += [{"role": "assistant", "content": _good(rng, x)},
-                   {"role": "user", "content": rng.choice(OPENERS).format(x=follow_up)}]
+        prompt += [
+            {"role": "assistant", "content": _good(rng, x)},
+            {"role": "user", "content": rng.choice(OPENERS).format(x=follow_up)},
+        ]
     return {
         "x": x,
         "prompt": prompt,
@@ -117,8 +141,12 @@ def _row(kind: str, s: dict, rng: random.Random) -> dict:
         return {"prompt": s["prompt"], "chosen": reply(s["good"]), "rejected": reply(s["bad"]), **provenance}
     if kind == "unpaired":
         label = rng.random() < 0.5
-        return {"prompt": s["prompt"], "completion": reply(s["good"] if label else s["bad"]), "label": label,
-                **provenance}
+        return {
+            "prompt": s["prompt"],
+            "completion": reply(s["good"] if label else s["bad"]),
+            "label": label,
+            **provenance,
+        }
     return {"prompt": s["prompt"], **provenance}
 
 
@@ -132,10 +160,13 @@ def write_release(lake: Lake, name: str, kind: str, rows: int, seed: int) -> Rel
     writer = ReleaseWriter(lake, name, kind)
     for split in sorted(by_split):
         writer.write_split(split, pa.Table.from_pylist(by_split[split], schema=SCHEMAS[kind]))
-    writer.finalize(parents={"synthetic": {"seed": seed, "rows": rows}},
-                    recipe={"generator": "train.synthetic", "kind": kind, "rows": rows, "seed": seed},
-                    split_method="topic_cluster", dropped={},
-                    description="Synthetic conversations with a learnable preference signal (train.synthetic).")
+    writer.finalize(
+        parents={"synthetic": {"seed": seed, "rows": rows}},
+        recipe={"generator": "train.synthetic", "kind": kind, "rows": rows, "seed": seed},
+        split_method="topic_cluster",
+        dropped={},
+        description="Synthetic conversations with a learnable preference signal (train.synthetic).",
+    )
     return writer.publish()
 
 

@@ -43,7 +43,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     )
     backend.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=BOS, eos_token=END, pad_token=PAD, chat_template=CHAT_TEMPLATE,
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=END,
+        pad_token=PAD,
+        chat_template=CHAT_TEMPLATE,
         model_max_length=1 << 30,
     )
 
@@ -70,6 +74,8 @@ def build(texts: Iterable[str], settings: TinySettings, seed: int):
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return model, tokenizer

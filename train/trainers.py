@@ -96,8 +96,10 @@ def assistant_only_loss(tokenizer, settings) -> tuple[bool, str | None]:
     try:
         get_training_chat_template(tokenizer)
     except ValueError:
-        return False, ("assistant-only loss unavailable: the chat template has no {% generation %} markers and "
-                       "TRL cannot add them; trained on the full sequence")
+        return False, (
+            "assistant-only loss unavailable: the chat template has no {% generation %} markers and "
+            "TRL cannot add them; trained on the full sequence"
+        )
     return True, None
 
 
@@ -137,22 +139,35 @@ def _peft_config(settings: TrainSettings, kind: str):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
-                      target_modules=settings.lora.target_modules,
-                      task_type="SEQ_CLS" if kind == "reward" else "CAUSAL_LM")
+    return LoraConfig(
+        r=settings.lora.r,
+        lora_alpha=settings.lora.alpha,
+        lora_dropout=settings.lora.dropout,
+        target_modules=settings.lora.target_modules,
+        task_type="SEQ_CLS" if kind == "reward" else "CAUSAL_LM",
+    )
 
 
 def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval_ds):
     import trl
 
-    common = {"model": prepared.model, "train_dataset": train_ds, "eval_dataset": eval_ds,
-              "processing_class": prepared.tokenizer, "peft_config": _peft_config(settings, kind)}
+    common = {
+        "model": prepared.model,
+        "train_dataset": train_ds,
+        "eval_dataset": eval_ds,
+        "processing_class": prepared.tokenizer,
+        "peft_config": _peft_config(settings, kind),
+    }
     if kind == "sft":
         use_mask, note = assistant_only_loss(prepared.tokenizer, settings)
         if note:
             prepared.notes.append(note)
-        config = trl.SFTConfig(**args, assistant_only_loss=use_mask, packing=settings.packing,
-                               chat_template_path=settings.chat_template_path)
+        config = trl.SFTConfig(
+            **args,
+            assistant_only_loss=use_mask,
+            packing=settings.packing,
+            chat_template_path=settings.chat_template_path,
+        )
         return trl.SFTTrainer(args=config, **common)
     if kind == "reward":
         config = trl.RewardConfig(**args, center_rewards_coefficient=settings.center_rewards_coefficient)
@@ -160,8 +175,12 @@ def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval
     if kind == "dpo":
         config = trl.DPOConfig(**args, beta=settings.beta, loss_type=settings.loss_type)
         return trl.DPOTrainer(ref_model=prepared.ref_model, args=config, **common)
-    config = trl.KTOConfig(**args, beta=settings.beta, desirable_weight=settings.desirable_weight,
-                           undesirable_weight=settings.undesirable_weight)
+    config = trl.KTOConfig(
+        **args,
+        beta=settings.beta,
+        desirable_weight=settings.desirable_weight,
+        undesirable_weight=settings.undesirable_weight,
+    )
     return trl.KTOTrainer(ref_model=prepared.ref_model, args=config, **common)
 
 
@@ -203,12 +222,21 @@ def held_out_pairs(release: Release) -> list[dict]:
     return []
 
 
-def _fit(kind: str, prepared: Prepared, settings: TrainSettings, release: Release, train_rows: data.Rows,
-         eval_rows: data.Rows, staging: Path, on: models.Device) -> tuple[dict[str, float], int]:
+def _fit(
+    kind: str,
+    prepared: Prepared,
+    settings: TrainSettings,
+    release: Release,
+    train_rows: data.Rows,
+    eval_rows: data.Rows,
+    staging: Path,
+    on: models.Device,
+) -> tuple[dict[str, float], int]:
     """Train, evaluate and save into `staging`; returns the metrics and the number of optimizer steps."""
     eval_ds = data.to_dataset(eval_rows.rows) if eval_rows.rows else None
-    trainer = _trainer(kind, prepared, settings, _common_args(settings, staging, on),
-                       data.to_dataset(train_rows.rows), eval_ds)
+    trainer = _trainer(
+        kind, prepared, settings, _common_args(settings, staging, on), data.to_dataset(train_rows.rows), eval_ds
+    )
     metrics = _numbers(trainer.train().metrics)
     tokens = _train_tokens(trainer)
     if tokens is not None and metrics.get("train_runtime"):
@@ -220,13 +248,24 @@ def _fit(kind: str, prepared: Prepared, settings: TrainSettings, release: Releas
     if pairs:
         trainer.model.eval()
         metrics["heldout_pairwise_accuracy"] = score.pairwise_accuracy(
-            trainer.model, prepared.tokenizer, pairs, max_length=settings.max_length)
+            trainer.model, prepared.tokenizer, pairs, max_length=settings.max_length
+        )
     _save(trainer, prepared, staging, settings.lora.enabled)
     return metrics, trainer.state.global_step
 
 
-def train(kind: str, lake: Lake, release_ref: str, base_model: str, out: str | Path, settings: TrainSettings, *,
-          run_id: str, overwrite: bool = False, log=print) -> dict:
+def train(
+    kind: str,
+    lake: Lake,
+    release_ref: str,
+    base_model: str,
+    out: str | Path,
+    settings: TrainSettings,
+    *,
+    run_id: str,
+    overwrite: bool = False,
+    log=print,
+) -> dict:
     """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`)."""
     models.offline()
     started_at, start = utc_now(), time.perf_counter()
@@ -236,8 +275,9 @@ def train(kind: str, lake: Lake, release_ref: str, base_model: str, out: str | P
     on = models.device()
     train_rows = data.training_rows(release, "train", kind)
     if not train_rows.rows:
-        raise TrainError(f"release {release.ref} has no usable train rows for {kind} "
-                         f"(dropped: {dict(train_rows.dropped) or 'none'})")
+        raise TrainError(
+            f"release {release.ref} has no usable train rows for {kind} (dropped: {dict(train_rows.dropped) or 'none'})"
+        )
     eval_rows = data.training_rows(release, "validation", kind) if settings.evaluate else data.Rows([])
     dropped = Counter(train_rows.dropped) + Counter(eval_rows.dropped)
     if dropped:
@@ -251,11 +291,25 @@ def train(kind: str, lake: Lake, release_ref: str, base_model: str, out: str | P
             metrics, steps = _fit(kind, prepared, settings, release, train_rows, eval_rows, staging, on)
         dumped = settings.model_dump(mode="json")
         record = lineage.build(
-            run_id=run_id, kind=kind, output_dir=out, release=release, base=prepared.base, ref_model=prepared.ref,
-            settings=dumped, settings_hash=stable_hash(dumped), code_version=code_version(), metrics=metrics,
-            notes=prepared.notes, device=on.describe(), train_rows=len(train_rows.rows),
-            dropped=dict(sorted(dropped.items())), steps=steps, seconds=time.perf_counter() - start,
-            weights_sha256=models.weights_sha256(staging), started_at=started_at, finished_at=utc_now(),
+            run_id=run_id,
+            kind=kind,
+            output_dir=out,
+            release=release,
+            base=prepared.base,
+            ref_model=prepared.ref,
+            settings=dumped,
+            settings_hash=stable_hash(dumped),
+            code_version=code_version(),
+            metrics=metrics,
+            notes=prepared.notes,
+            device=on.describe(),
+            train_rows=len(train_rows.rows),
+            dropped=dict(sorted(dropped.items())),
+            steps=steps,
+            seconds=time.perf_counter() - start,
+            weights_sha256=models.weights_sha256(staging),
+            started_at=started_at,
+            finished_at=utc_now(),
         )
         lineage.write(staging, record)
         _publish(staging, out)

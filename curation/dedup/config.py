@@ -19,15 +19,27 @@ class DedupConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Literal["near", "exact"] = "near"
-    threshold: float = Field(DEFAULT_THRESHOLD, gt=0.0, lt=1.0,
-                             description="Jaccard similarity (word shingles) of a near-duplicate; sets the LSH bands.")
-    max_edit_rate: float = Field(MAX_EDIT_RATE, ge=0.0, lt=1.0,
-                                 description="Word edits (insert, delete, replace) a near-duplicate may differ by, "
-                                             "as a share of the longer text's words.")
-    edit_words: int = Field(128, ge=0, le=4096,
-                            description="A pair of texts of at most this many space-separated tokens each is "
-                                        "decided by word edit distance (max_edit_rate) instead of estimated "
-                                        "Jaccard; 0 turns it off.")
+    threshold: float = Field(
+        DEFAULT_THRESHOLD,
+        gt=0.0,
+        lt=1.0,
+        description="Jaccard similarity (word shingles) of a near-duplicate; sets the LSH bands.",
+    )
+    max_edit_rate: float = Field(
+        MAX_EDIT_RATE,
+        ge=0.0,
+        lt=1.0,
+        description="Word edits (insert, delete, replace) a near-duplicate may differ by, "
+        "as a share of the longer text's words.",
+    )
+    edit_words: int = Field(
+        128,
+        ge=0,
+        le=4096,
+        description="A pair of texts of at most this many space-separated tokens each is "
+        "decided by word edit distance (max_edit_rate) instead of estimated "
+        "Jaccard; 0 turns it off.",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
     seed: int = Field(1, ge=0, description="MinHash permutation seed (datasketch's).")
     word_ngram: int = Field(2, ge=1, le=8, description="Words per shingle.")
@@ -58,8 +70,7 @@ class DedupConfig(BaseModel):
             return self.bands, self.rows
         from curation.dedup.lsh import optimal_bands_rows
 
-        return optimal_bands_rows(self.threshold, self.num_perm, self.false_positive_weight,
-                                  self.false_negative_weight)
+        return optimal_bands_rows(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
 
 
 def load_config(path) -> DedupConfig:

@@ -82,8 +82,8 @@ class WordSequences:
             x, y = int(a[i]), int(b[i])
             if x == y:
                 continue
-            first = self.hashes[offsets[x]:offsets[x] + la[i]].tolist()
-            second = self.hashes[offsets[y]:offsets[y] + lb[i]].tolist()
+            first = self.hashes[offsets[x] : offsets[x] + la[i]].tolist()
+            second = self.hashes[offsets[y] : offsets[y] + lb[i]].tolist()
             result[i] = Levenshtein.distance(first, second, score_cutoff=int(limit[i])) <= limit[i]
         return result
 
@@ -113,4 +113,3 @@ def _hash_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     doc_starts = np.concatenate(([0], np.flatnonzero(stream == _DOC_SEPARATOR) + 1))
     owner = np.searchsorted(doc_starts, starts, side="right") - 1
     return fold32(PrefixHash(stream).window(starts, ends)), np.bincount(owner, minlength=len(texts))
-

@@ -33,13 +33,15 @@ from curation.dedup.minhash import estimated_jaccard
 from curation.dedup.sketch import BatchSketch, sketch_batch
 from lakehouse.runs import StageStats
 
-OUTPUT_SCHEMA = pa.schema([
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("norm_hash", pa.string(), nullable=False),
-    pa.field("cluster", pa.string(), nullable=False),
-    pa.field("is_representative", pa.bool_(), nullable=False),
-    pa.field("similarity", pa.float32(), nullable=False),
-])
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("norm_hash", pa.string(), nullable=False),
+        pa.field("cluster", pa.string(), nullable=False),
+        pa.field("is_representative", pa.bool_(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
+    ]
+)
 _PAIR_CHUNK = 200_000
 
 
@@ -55,13 +57,13 @@ class _Rows:
         needed = self.size + len(rows)
         if needed > len(self._data):
             grown = np.empty((max(needed, len(self._data) * 3 // 2 + 4096), self._data.shape[1]), self._data.dtype)
-            grown[:self.size] = self._data[:self.size]
+            grown[: self.size] = self._data[: self.size]
             self._data = grown
-        self._data[self.size:needed] = rows
+        self._data[self.size : needed] = rows
         self.size = needed
 
     def array(self) -> np.ndarray:
-        return self._data[:self.size]
+        return self._data[: self.size]
 
 
 @dataclass
@@ -110,13 +112,21 @@ def scope_salts(scopes: list[str | None]) -> np.ndarray:
     """uint64 salt of each scope (0 for none), mixed into the band hashes so buckets never span scopes."""
     from curation.texthash import text_digest
 
-    return np.array([0 if s is None else int.from_bytes(text_digest(s)[:8], "little") | 1 for s in scopes],
-                    dtype=np.uint64)
+    return np.array(
+        [0 if s is None else int.from_bytes(text_digest(s)[:8], "little") | 1 for s in scopes], dtype=np.uint64
+    )
 
 
-def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None = None, *,
-          key: str = "key", text: str = "text", started_at: str | None = "started_at", scope: str | None = None,
-          name: str = "dedup") -> tuple[pa.Table, StageStats]:
+def dedup(
+    data: pa.Table | Iterable[pa.RecordBatch],
+    config: DedupConfig | None = None,
+    *,
+    key: str = "key",
+    text: str = "text",
+    started_at: str | None = "started_at",
+    scope: str | None = None,
+    name: str = "dedup",
+) -> tuple[pa.Table, StageStats]:
     """Cluster the rows of `data` into exact or near-duplicate groups (see the module docstring).
 
     `started_at` may be None or absent from the data; representatives are then chosen by key alone.
@@ -131,7 +141,9 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
         collected.null_texts += sum(t is None for t in texts)
         collected.add(keys, times, sketch, scopes)
 
-    keys = pa.chunked_array(collected.keys, pa.string()).combine_chunks() if collected.keys else pa.array([], pa.string())
+    keys = (
+        pa.chunked_array(collected.keys, pa.string()).combine_chunks() if collected.keys else pa.array([], pa.string())
+    )
     times = pa.chunked_array(collected.times).combine_chunks() if collected.times else None
     _check_keys(keys, key)
     row_ids = np.concatenate(collected.row_ids) if collected.row_ids else np.empty(0, dtype=np.int64)
@@ -152,8 +164,7 @@ def dedup(data: pa.Table | Iterable[pa.RecordBatch], config: DedupConfig | None 
     return table, stats
 
 
-def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None,
-            scope: str | None) -> Iterator[tuple]:
+def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None, scope: str | None) -> Iterator[tuple]:
     """(keys, times or None, texts, scopes or None) per chunk of at most `batch_size` rows."""
     batches = data.to_batches(max_chunksize=batch_size) if isinstance(data, pa.Table) else data
     for batch in batches:
@@ -201,8 +212,9 @@ def _check_keys(keys: pa.Array, column: str) -> None:
         raise ValueError(f"dedup input repeats {column!r} values, e.g. {repeated}")
 
 
-def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig,
-                   details: dict) -> tuple[np.ndarray, np.ndarray]:
+def _near_clusters(
+    collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig, details: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """(signature, cluster label) of each distinct text."""
     sigs = collected.signatures.array() if collected.signatures else np.empty((0, config.num_perm), np.uint32)
     has = np.concatenate(collected.has_shingles) if collected.has_shingles else np.empty(0, bool)
@@ -210,14 +222,23 @@ def _near_clusters(collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray
     salts = np.concatenate(collected.salts) if collected.salts else None
     sequences = WordSequences.concat(collected.sequences)
     labels = _near_labels(sigs, has, sequences, text_ranks(row_ids, len(sigs), ranks), salts, config, details)
-    details.update(char_shingled_texts=int(((words < config.min_words) & has).sum()),
-                   texts_without_shingles=int((~has).sum()),
-                   edit_checked_texts=int((sequences.lengths >= 0).sum()))
+    details.update(
+        char_shingled_texts=int(((words < config.min_words) & has).sum()),
+        texts_without_shingles=int((~has).sum()),
+        edit_checked_texts=int((sequences.lengths >= 0).sum()),
+    )
     return sigs, labels
 
 
-def _near_labels(sigs: np.ndarray, has: np.ndarray, sequences: WordSequences, ranks: np.ndarray,
-                 salts: np.ndarray | None, config: DedupConfig, details: dict) -> np.ndarray:
+def _near_labels(
+    sigs: np.ndarray,
+    has: np.ndarray,
+    sequences: WordSequences,
+    ranks: np.ndarray,
+    salts: np.ndarray | None,
+    config: DedupConfig,
+    details: dict,
+) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
     `split`) split so every member is similar to its representative."""
     from curation.dedup.components import connected_components, split_by_representative
@@ -234,11 +255,28 @@ def _near_labels(sigs: np.ndarray, has: np.ndarray, sequences: WordSequences, ra
     docs = np.flatnonzero(has)
     with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
     verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
-    pairs, candidates = candidate_pairs(with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify,
-                                        salts=None if salts is None else salts[docs])
-    details.update(threshold=config.threshold, max_edit_rate=config.max_edit_rate, edit_words=config.edit_words,
-                   num_perm=config.num_perm, seed=config.seed, bands=bands, rows=rows, word_ngram=config.word_ngram,
-                   char_ngram=config.char_ngram, min_words=config.min_words, band_candidates=candidates)
+    pairs, candidates = candidate_pairs(
+        with_shingles,
+        docs,
+        bands,
+        rows,
+        config.max_bucket_pairs,
+        keep=verify,
+        salts=None if salts is None else salts[docs],
+    )
+    details.update(
+        threshold=config.threshold,
+        max_edit_rate=config.max_edit_rate,
+        edit_words=config.edit_words,
+        num_perm=config.num_perm,
+        seed=config.seed,
+        bands=bands,
+        rows=rows,
+        word_ngram=config.word_ngram,
+        char_ngram=config.char_ngram,
+        min_words=config.min_words,
+        band_candidates=candidates,
+    )
     details["pairs"] = len(pairs)
     labels = connected_components(len(sigs), pairs)
     return split_by_representative(labels, pairs, ranks, similar) if config.split else labels
@@ -251,25 +289,29 @@ def _similarity(row_ids: np.ndarray, rep_ids: np.ndarray, sigs: np.ndarray | Non
         return similarity
     differ = np.flatnonzero(row_ids != rep_ids)
     for i in range(0, len(differ), _PAIR_CHUNK):
-        part = differ[i:i + _PAIR_CHUNK]
+        part = differ[i : i + _PAIR_CHUNK]
         similarity[part] = estimated_jaccard(sigs[row_ids[part]], sigs[rep_ids[part]])
     return similarity
 
 
-def _output(keys: pa.Array, row_ids: np.ndarray, rep_rows: np.ndarray, digests: list[bytes],
-            sigs: np.ndarray | None) -> pa.Table:
+def _output(
+    keys: pa.Array, row_ids: np.ndarray, rep_rows: np.ndarray, digests: list[bytes], sigs: np.ndarray | None
+) -> pa.Table:
     import polars as pl
 
     rep_ids = row_ids[rep_rows]
     hexes = pl.Series(digests, dtype=pl.Binary).bin.encode("hex").to_arrow()
     norm_hash = hexes.take(pa.array(row_ids)).cast(pa.string())
-    return pa.table({
-        "key": keys,
-        "norm_hash": norm_hash,
-        "cluster": keys.take(pa.array(rep_rows)),
-        "is_representative": pa.array(rep_rows == np.arange(len(rep_rows))),
-        "similarity": pa.array(_similarity(row_ids, rep_ids, sigs)),
-    }, schema=OUTPUT_SCHEMA)
+    return pa.table(
+        {
+            "key": keys,
+            "norm_hash": norm_hash,
+            "cluster": keys.take(pa.array(rep_rows)),
+            "is_representative": pa.array(rep_rows == np.arange(len(rep_rows))),
+            "similarity": pa.array(_similarity(row_ids, rep_ids, sigs)),
+        },
+        schema=OUTPUT_SCHEMA,
+    )
 
 
 def _fill_stats(stats: StageStats, row_ids: np.ndarray, rep_rows: np.ndarray, details: dict) -> None:
@@ -279,6 +321,5 @@ def _fill_stats(stats: StageStats, row_ids: np.ndarray, rep_rows: np.ndarray, de
     stats.drop("exact_duplicate", int(exact_copy.sum()))
     stats.drop("near_duplicate", int((~is_rep & ~exact_copy).sum()))
     sizes = np.bincount(rep_rows, minlength=len(rep_rows)) if len(rep_rows) else np.zeros(1, dtype=np.int64)
-    details.update(clusters=stats.rows_out, multi_row_clusters=int((sizes > 1).sum()),
-                   largest_cluster=int(sizes.max()))
+    details.update(clusters=stats.rows_out, multi_row_clusters=int((sizes > 1).sum()), largest_cluster=int(sizes.max()))
     stats.details = details

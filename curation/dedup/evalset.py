@@ -81,7 +81,7 @@ def _within_edit_limit(sequences: list[list[str]], block_jaccard: float, chunk: 
     sizes = np.asarray(x.sum(axis=1)).ravel()
     links = set()
     for start in range(0, n, chunk):
-        inter = (x[start:start + chunk] @ x.T).tocoo()
+        inter = (x[start : start + chunk] @ x.T).tocoo()
         i, j = inter.row + start, inter.col
         union = sizes[i] + sizes[j] - inter.data
         keep = (i < j) & (inter.data >= block_jaccard * np.maximum(union, 1))
@@ -136,15 +136,22 @@ def load_persona_chat(path: Path) -> list[list[Message]]:
 
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return [[(m["role"], m["content"]) for m in persona_chat(row, json.dumps(row).encode(), Defaults()).conversations[0]["messages"]]
-            for row in rows]
+    return [
+        [
+            (m["role"], m["content"])
+            for m in persona_chat(row, json.dumps(row).encode(), Defaults()).conversations[0]["messages"]
+        ]
+        for row in rows
+    ]
 
 
 def load_real(data_dir: Path) -> dict[str, list[list[Message]]]:
     return {"hh": load_hh(data_dir / HH_FILE), "persona": load_persona_chat(data_dir / PERSONA_FILE)}
 
 
-def edit_words(messages: list[Message], rate: float, rng: random.Random, vocabulary: list[str]) -> tuple[list[Message], int]:
+def edit_words(
+    messages: list[Message], rate: float, rng: random.Random, vocabulary: list[str]
+) -> tuple[list[Message], int]:
     """Insert, delete or replace `floor(rate * words)` words (at least one when 10% of the words is at
     least one word), at random positions across the messages. Returns the copy and its edit count."""
     tokens = [(m, w) for m, (_, content) in enumerate(messages) for w in content.split()]
@@ -185,8 +192,14 @@ Original = tuple[str, str, list[Message]]  # (id, source, messages)
 Render = Callable[[list[Message]], str]
 
 
-def build_corpus(originals: list[Original], render: Render, seed: int, copy_rate: float = 0.5,
-                 second_copy_rate: float = 0.2, edit_rates: tuple[float, float] = (0.01, MAX_EDIT_RATE)) -> Corpus:
+def build_corpus(
+    originals: list[Original],
+    render: Render,
+    seed: int,
+    copy_rate: float = 0.5,
+    second_copy_rate: float = 0.2,
+    edit_rates: tuple[float, float] = (0.01, MAX_EDIT_RATE),
+) -> Corpus:
     """The originals rendered to text, and seeded edited copies of some of them (edits act on the
     messages' words, so labels and message boundaries stay), each editing a share of words drawn
     uniformly from `edit_rates`."""
@@ -220,15 +233,21 @@ def single_text(messages: list[Message]) -> str:
 
 
 def conversation_originals(real: dict[str, list[list[Message]]]) -> list[Original]:
-    return [(f"{source}-{i:05d}", source, messages)
-            for source, conversations in sorted(real.items()) for i, messages in enumerate(conversations)]
+    return [
+        (f"{source}-{i:05d}", source, messages)
+        for source, conversations in sorted(real.items())
+        for i, messages in enumerate(conversations)
+    ]
 
 
 def prompt_originals(real: dict[str, list[list[Message]]]) -> list[Original]:
     """The prompt unit of every turn sample (see units.prompt_text), as one message to edit."""
-    return [(f"{source}-{i:05d}:{turn}", source, [("user", text)])
-            for source, conversations in sorted(real.items()) for i, messages in enumerate(conversations)
-            for turn, text in prompts_of(messages)]
+    return [
+        (f"{source}-{i:05d}:{turn}", source, [("user", text)])
+        for source, conversations in sorted(real.items())
+        for i, messages in enumerate(conversations)
+        for turn, text in prompts_of(messages)
+    ]
 
 
 # Planted kinds that are whole-conversation copies of their `duplicate_of`. A spam_prompt conversation
@@ -258,8 +277,9 @@ def load_simulated(folder: Path) -> tuple[dict[str, list[SimulatedMessage]], dic
         for line in fh:
             record = json.loads(line)
             if record.get("duplicate_kind"):
-                planted[record["conversation_id"]] = Planted(record["duplicate_kind"], record.get("duplicate_of"),
-                                                             record.get("duplicate_group"))
+                planted[record["conversation_id"]] = Planted(
+                    record["duplicate_kind"], record.get("duplicate_of"), record.get("duplicate_group")
+                )
     conversations = {}
     for path in files:
         with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
@@ -267,7 +287,8 @@ def load_simulated(folder: Path) -> tuple[dict[str, list[SimulatedMessage]], dic
                 record = json.loads(line)
                 conversations[record["conversation_id"]] = [
                     (m["role"], m.get("content") or "", bool((m.get("signals") or {}).get("regenerated")))
-                    for m in record["messages"]]
+                    for m in record["messages"]
+                ]
     return conversations, planted
 
 
@@ -275,15 +296,17 @@ def planted_root(conversation_id: str, planted: dict[str, Planted]) -> str:
     """The conversation a planted copy (exact or edited) copies, following chains of copies; any other
     conversation is its own root."""
     seen = set()
-    while (conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS
-           and conversation_id not in seen):
+    while (
+        conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS and conversation_id not in seen
+    ):
         seen.add(conversation_id)
         conversation_id = planted[conversation_id].duplicate_of
     return conversation_id
 
 
-def simulated_corpus(conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted],
-                     render: Render) -> Corpus:
+def simulated_corpus(
+    conversations: dict[str, list[SimulatedMessage]], planted: dict[str, Planted], render: Render
+) -> Corpus:
     """The conversation unit: a planted copy (exact or edited) is a copy of the conversation its chain
     of `duplicate_of` ends at; every other conversation is an original (spam-prompt and stock-opener
     conversations included: the second are the hard negatives), duplicates among them by the definition."""
@@ -308,8 +331,10 @@ def simulated_prompt_corpus(conversations: dict[str, list[SimulatedMessage]], pl
     of the conversation it copies (its edits may fall unevenly, more than 10% in one prompt); every other
     prompt is an original, duplicates among them by the definition: spam prompts and stock openers are
     exact copies, templated prompts a few words apart are not."""
-    prompts = {cid: [(turn, text) for turn, prompt_turn, text in sample_prompts(messages) if turn == prompt_turn]
-               for cid, messages in conversations.items()}
+    prompts = {
+        cid: [(turn, text) for turn, prompt_turn, text in sample_prompts(messages) if turn == prompt_turn]
+        for cid, messages in conversations.items()
+    }
     copies = {cid for cid, p in planted.items() if p.kind in POSITIVE_KINDS and cid in prompts}
     originals = [(f"{cid}:{turn}", text) for cid in sorted(prompts) if cid not in copies for turn, text in prompts[cid]]
     corpus = Corpus(original_truth([text for _, text in originals]))

@@ -65,7 +65,7 @@ def quality(corpus: Corpus, clusters: list[str]) -> Quality:
         members.setdefault(group, []).append(doc)
     for docs in members.values():
         for i, u in enumerate(docs):
-            for v in docs[i + 1:]:
+            for v in docs[i + 1 :]:
                 if far[u] or far[v] or not corpus.truth.linked(corpus.origins[u], corpus.origins[v]):
                     unscored += 1
                 else:
@@ -73,17 +73,21 @@ def quality(corpus: Corpus, clusters: list[str]) -> Quality:
                     found += int(predicted[u] == predicted[v])
     predicted_pairs = _pairs(_group_counts(predicted))
     false_positives = predicted_pairs - _pairs(_group_counts(groups, predicted))
-    cluster_of_original = {origin: clusters[doc] for doc, origin in enumerate(corpus.origins)
-                           if corpus.kinds[doc] == "original"}
+    cluster_of_original = {
+        origin: clusters[doc] for doc, origin in enumerate(corpus.origins) if corpus.kinds[doc] == "original"
+    }
     copies = [doc for doc, kind in enumerate(corpus.kinds) if kind == "copy"]
     landed = sum(clusters[doc] == cluster_of_original[corpus.origins[doc]] for doc in copies)
     opener_pairs, merged = _opener_negatives(corpus, predicted)
     return Quality(
         precision=found / (found + false_positives) if found + false_positives else 1.0,
         recall=found / true_pairs if true_pairs else 1.0,
-        true_pairs=true_pairs, predicted_pairs=predicted_pairs, unscored_pairs=unscored,
+        true_pairs=true_pairs,
+        predicted_pairs=predicted_pairs,
+        unscored_pairs=unscored,
         copy_recall=landed / len(copies) if copies else 1.0,
-        opener_pairs=opener_pairs, opener_pairs_merged=merged,
+        opener_pairs=opener_pairs,
+        opener_pairs_merged=merged,
     )
 
 
@@ -92,8 +96,9 @@ def _opener_negatives(corpus: Corpus, predicted: np.ndarray) -> tuple[int, int]:
     were put in one cluster."""
     import polars as pl
 
-    frame = pl.DataFrame({"opener": corpus.openers, "group": corpus.groups, "cluster": predicted,
-                          "kind": corpus.kinds}).filter((pl.col("kind") == "original") & (pl.col("opener") != ""))
+    frame = pl.DataFrame(
+        {"opener": corpus.openers, "group": corpus.groups, "cluster": predicted, "kind": corpus.kinds}
+    ).filter((pl.col("kind") == "original") & (pl.col("opener") != ""))
     by_opener = frame.group_by("opener").len()["len"].to_numpy()
     by_opener_group = frame.group_by("opener", "group").len()["len"].to_numpy()
     by_opener_cluster = frame.group_by("opener", "cluster").len()["len"].to_numpy()
@@ -128,8 +133,14 @@ def evaluate(corpora: dict[str, Corpus], configs: Iterable[DedupConfig]) -> list
 def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) -> dict[str, Corpus]:
     """The evaluation sets built from ../shared/data (see evalset); `names` picks some of them."""
     from curation.dedup.edits import MAX_EDIT_RATE
-    from curation.dedup.evalset import (build_corpus, conversation_originals, load_real,
-                                        prompt_originals, single_text, transcript)
+    from curation.dedup.evalset import (
+        build_corpus,
+        conversation_originals,
+        load_real,
+        prompt_originals,
+        single_text,
+        transcript,
+    )
     from curation.dedup.units import conversation_text
 
     real = load_real(data_dir)
@@ -139,7 +150,8 @@ def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) 
         "conversations, labeled transcript": lambda: build_corpus(conversations, transcript, seed),
         "conversations, unit text": lambda: build_corpus(conversations, conversation_text, seed),
         "conversations, unit text, all copies at 10% edits": lambda: build_corpus(
-            conversations, conversation_text, seed, edit_rates=(MAX_EDIT_RATE, MAX_EDIT_RATE)),
+            conversations, conversation_text, seed, edit_rates=(MAX_EDIT_RATE, MAX_EDIT_RATE)
+        ),
         "prompts, hh-rlhf": lambda: build_corpus([p for p in prompts if p[1] == "hh"], single_text, seed),
         "prompts, persona-chat": lambda: build_corpus([p for p in prompts if p[1] == "persona"], single_text, seed),
     }
@@ -149,15 +161,28 @@ def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) 
 
 def table(results: list[tuple[DedupConfig, str, Quality]], varying: list[str]) -> str:
     """A Markdown table of the results; `varying` names the config fields to show."""
-    head = [*varying, "bands x rows", "set", "pairs: true / predicted / unscored", "pair precision",
-            "pair recall", "copy recall", "opener negatives merged"]
+    head = [
+        *varying,
+        "bands x rows",
+        "set",
+        "pairs: true / predicted / unscored",
+        "pair precision",
+        "pair recall",
+        "copy recall",
+        "opener negatives merged",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for config, name, q in results:
         bands, rows = config.lsh_params()
         cells = [str(getattr(config, f)) for f in varying] + [
-            f"{bands} x {rows}", name, f"{q.true_pairs:,} / {q.predicted_pairs:,} / {q.unscored_pairs:,}",
-            f"{q.precision:.4f}", f"{q.recall:.4f}", f"{q.copy_recall:.4f}",
-            f"{q.opener_pairs_merged} / {q.opener_pairs:,}"]
+            f"{bands} x {rows}",
+            name,
+            f"{q.true_pairs:,} / {q.predicted_pairs:,} / {q.unscored_pairs:,}",
+            f"{q.precision:.4f}",
+            f"{q.recall:.4f}",
+            f"{q.copy_recall:.4f}",
+            f"{q.opener_pairs_merged} / {q.opener_pairs:,}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -166,8 +191,10 @@ def table(results: list[tuple[DedupConfig, str, Quality]], varying: list[str]) -
 SWEEPS: list[tuple[str, dict[str, list]]] = [
     ("shingle size and threshold", {"word_ngram": [1, 2, 3], "threshold": [0.5, 0.55, 0.6, 0.65, 0.7]}),
     ("short texts", {"min_words": [2, 4, 10], "edit_words": [0, 32, 128, 512]}),
-    ("banding and permutations", {"false_negative_weight": [0.5, 0.9], "false_positive_weight": [0.5, 0.1],
-                                  "num_perm": [128, 256]}),
+    (
+        "banding and permutations",
+        {"false_negative_weight": [0.5, 0.9], "false_positive_weight": [0.5, 0.1], "num_perm": [128, 256]},
+    ),
 ]
 
 
@@ -175,8 +202,10 @@ def sweep_configs(grid: dict[str, list], base: DedupConfig | None = None) -> lis
     import itertools
 
     fields = (base or DedupConfig()).model_dump()
-    return [DedupConfig.model_validate({**fields, **dict(zip(grid, values))})
-            for values in itertools.product(*grid.values())]
+    return [
+        DedupConfig.model_validate({**fields, **dict(zip(grid, values))})
+        for values in itertools.product(*grid.values())
+    ]
 
 
 def simulated_corpora(folder: Path) -> dict[str, Corpus]:
@@ -187,5 +216,7 @@ def simulated_corpora(folder: Path) -> dict[str, Corpus]:
     from curation.dedup.units import conversation_text
 
     conversations, planted = load_simulated(folder)
-    return {"simulator: conversations, planted copies": simulated_corpus(conversations, planted, conversation_text),
-            "simulator: prompts": simulated_prompt_corpus(conversations, planted)}
+    return {
+        "simulator: conversations, planted copies": simulated_corpus(conversations, planted, conversation_text),
+        "simulator: prompts": simulated_prompt_corpus(conversations, planted),
+    }

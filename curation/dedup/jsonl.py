@@ -22,8 +22,7 @@ from curation.dedup.config import DedupConfig
 from lakehouse.runs import StageStats
 
 _READ_BATCH = 10_000
-_INPUT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()),
-                           ("started_at", pa.timestamp("us", tz="UTC"))])
+_INPUT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC"))])
 
 
 class InputError(ValueError):
@@ -89,8 +88,10 @@ def write_clusters(path: Path, result: pa.Table, raw_ids: list) -> None:
     clusters = result.column("cluster").to_pylist()
     representative = result.column("is_representative").to_pylist()
     lines = [
-        json.dumps({"id": raw_ids[i], "cluster": raw_ids[position[clusters[i]]], "representative": representative[i]},
-                   ensure_ascii=False)
+        json.dumps(
+            {"id": raw_ids[i], "cluster": raw_ids[position[clusters[i]]], "representative": representative[i]},
+            ensure_ascii=False,
+        )
         for i in range(len(raw_ids))
     ]
     atomic_write_bytes(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))

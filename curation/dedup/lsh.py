@@ -22,8 +22,9 @@ _GRID = np.linspace(0.0, 1.0, 2001)
 
 
 @functools.lru_cache(maxsize=64)
-def optimal_bands_rows(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
-                       false_negative_weight: float = 0.5) -> tuple[int, int]:
+def optimal_bands_rows(
+    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
     """The (bands, rows) minimizing the weighted false positive and false negative areas under the
     S-curve around `threshold`: the same criterion as datasketch's MinHashLSH."""
     below, above = _GRID <= threshold, _GRID >= threshold
@@ -52,9 +53,15 @@ def band_hash(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     return h
 
 
-def candidate_pairs(signatures: np.ndarray, docs: np.ndarray, bands: int, rows: int, max_bucket_pairs: int,
-                    keep: Callable[[np.ndarray], np.ndarray] | None = None,
-                    salts: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def candidate_pairs(
+    signatures: np.ndarray,
+    docs: np.ndarray,
+    bands: int,
+    rows: int,
+    max_bucket_pairs: int,
+    keep: Callable[[np.ndarray], np.ndarray] | None = None,
+    salts: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
     """Unique pairs (a < b), shape (pairs, 2), of documents sharing a (band, band hash), and the number
     of band candidates (a pair counts once per band it shares) before `keep`.
 
@@ -105,11 +112,15 @@ def _bucket_pairs(shared, max_bucket_pairs: int):
 
     buckets = shared.group_by("hash").agg(pl.col("doc")).with_row_index("bucket")
     small = buckets.filter(pl.col("doc").list.len() <= max_bucket_pairs).select("bucket", "doc").explode("doc")
-    all_pairs = (small.join(small, on="bucket", suffix="_b")
-                 .filter(pl.col("doc") < pl.col("doc_b"))
-                 .select(a=pl.col("doc"), b=pl.col("doc_b")))
-    stars = (buckets.filter(pl.col("doc").list.len() > max_bucket_pairs)
-             .select(a=pl.col("doc").list.min(), b=pl.col("doc"))
-             .explode("b")
-             .filter(pl.col("a") != pl.col("b")))
+    all_pairs = (
+        small.join(small, on="bucket", suffix="_b")
+        .filter(pl.col("doc") < pl.col("doc_b"))
+        .select(a=pl.col("doc"), b=pl.col("doc_b"))
+    )
+    stars = (
+        buckets.filter(pl.col("doc").list.len() > max_bucket_pairs)
+        .select(a=pl.col("doc").list.min(), b=pl.col("doc"))
+        .explode("b")
+        .filter(pl.col("a") != pl.col("b"))
+    )
     return pl.concat([all_pairs, stars]).unique()

@@ -35,8 +35,17 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 # punctuation, general and supplemental punctuation (curly quotes, dashes, zero-width spaces), CJK
 # punctuation, small and full-width punctuation forms, the byte-order mark.
 _SEPARATOR_RANGES = (
-    (0x80, 0xBF), (0xD7, 0xD7), (0xF7, 0xF7), (0x2000, 0x206F), (0x2E00, 0x2E7F), (0x3000, 0x303F),
-    (0xFE10, 0xFE1F), (0xFE30, 0xFE6F), (0xFEFF, 0xFEFF), (0xFF01, 0xFF0F), (0xFF1A, 0xFF20),
+    (0x80, 0xBF),
+    (0xD7, 0xD7),
+    (0xF7, 0xF7),
+    (0x2000, 0x206F),
+    (0x2E00, 0x2E7F),
+    (0x3000, 0x303F),
+    (0xFE10, 0xFE1F),
+    (0xFE30, 0xFE6F),
+    (0xFEFF, 0xFEFF),
+    (0xFF01, 0xFF0F),
+    (0xFF1A, 0xFF20),
 )
 _ASCII_WORD_RANGES = ((ord("0"), ord("9")), (ord("a"), ord("z")), (ord("A"), ord("Z")))
 # Word-character table for the Basic Multilingual Plane: ASCII letters and digits, and every other
@@ -44,9 +53,9 @@ _ASCII_WORD_RANGES = ((ord("0"), ord("9")), (ord("a"), ord("z")), (ord("A"), ord
 _WORD_BMP = np.ones(0x10000, dtype=bool)
 _WORD_BMP[:128] = False
 for _lo, _hi in _ASCII_WORD_RANGES:
-    _WORD_BMP[_lo:_hi + 1] = True
+    _WORD_BMP[_lo : _hi + 1] = True
 for _lo, _hi in _SEPARATOR_RANGES:
-    _WORD_BMP[_lo:_hi + 1] = False
+    _WORD_BMP[_lo : _hi + 1] = False
 
 
 @dataclass(frozen=True)
@@ -157,13 +166,14 @@ def _word_ngrams(word_hashes: np.ndarray, word_doc: np.ndarray, n: int) -> tuple
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
     combined = word_hashes[:count].copy()
     for k in range(1, n):
-        combined = combined * _WORD_BASE + word_hashes[k:k + count]
-    same_doc = word_doc[:count] == word_doc[n - 1:n - 1 + count]
+        combined = combined * _WORD_BASE + word_hashes[k : k + count]
+    same_doc = word_doc[:count] == word_doc[n - 1 : n - 1 + count]
     return word_doc[:count][same_doc], fmix64(combined[same_doc])
 
 
-def _char_ngrams(prefix: PrefixHash, doc_starts: np.ndarray, doc_ends: np.ndarray, docs: np.ndarray,
-                 n: int) -> tuple[np.ndarray, np.ndarray]:
+def _char_ngrams(
+    prefix: PrefixHash, doc_starts: np.ndarray, doc_ends: np.ndarray, docs: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every n-character window of the given documents; a document shorter than n (and not
     empty) is one window over all of it."""
     starts, ends = doc_starts[docs], doc_ends[docs]

@@ -40,5 +40,6 @@ def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
     distinct = [normalized[i] for i in firsts]
     shingles = shingle(distinct, config.word_ngram, config.char_ngram, config.min_words)
     sigs = signatures(shingles, config.num_perm, config.seed)
-    return BatchSketch(digests, row_group, sigs, shingles.counts > 0, shingles.words,
-                       word_hashes(distinct, config.edit_words))
+    return BatchSketch(
+        digests, row_group, sigs, shingles.counts > 0, shingles.words, word_hashes(distinct, config.edit_words)
+    )

@@ -27,13 +27,16 @@ def prompt_text(prompt: Sequence[Message]) -> str:
     last_user = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=None)
     if last_user is None:
         return ""
-    return "\n".join(content for _, content in turns[max(0, last_user - 1):last_user + 1] if content)
+    return "\n".join(content for _, content in turns[max(0, last_user - 1) : last_user + 1] if content)
 
 
 def prompts_of(messages: Sequence[Message]) -> list[tuple[int, str]]:
     """(turn, prompt text) of every assistant message of a conversation that follows a user message."""
-    return [(i, prompt_text(messages[:i])) for i, (role, _) in enumerate(messages)
-            if role == "assistant" and i > 0 and messages[i - 1][0] == "user"]
+    return [
+        (i, prompt_text(messages[:i]))
+        for i, (role, _) in enumerate(messages)
+        if role == "assistant" and i > 0 and messages[i - 1][0] == "user"
+    ]
 
 
 def sample_prompts(messages: Sequence[tuple[str, str, bool]]) -> list[tuple[int, int, str]]:
@@ -60,10 +63,12 @@ def sample_prompts(messages: Sequence[tuple[str, str, bool]]) -> list[tuple[int,
     return out
 
 
-UNIT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")),
-                         ("scope", pa.string())])
-SAMPLE_PROMPT_SCHEMA = pa.schema([("sample_id", pa.string()), ("conversation_id", pa.string()),
-                                  ("prompt_id", pa.string())])
+UNIT_SCHEMA = pa.schema(
+    [("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")), ("scope", pa.string())]
+)
+SAMPLE_PROMPT_SCHEMA = pa.schema(
+    [("sample_id", pa.string()), ("conversation_id", pa.string()), ("prompt_id", pa.string())]
+)
 
 
 def lake_units(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -93,12 +98,27 @@ def lake_units(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table, pa
             if turn == prompt_turn:
                 prompt_rows.append((prompt_id, text, row, characters[row]))
             sample_rows.append((f"{cid}:{turn}", cid, prompt_id))
-    conversations = pa.table({"key": batch.column("conversation_id"), "text": pa.array(texts, pa.string()),
-                              "started_at": starts, "scope": pa.nulls(len(ids), pa.string())}, schema=UNIT_SCHEMA)
+    conversations = pa.table(
+        {
+            "key": batch.column("conversation_id"),
+            "text": pa.array(texts, pa.string()),
+            "started_at": starts,
+            "scope": pa.nulls(len(ids), pa.string()),
+        },
+        schema=UNIT_SCHEMA,
+    )
     keys, prompt_texts, rows, scopes = zip(*prompt_rows) if prompt_rows else ((), (), (), ())
-    prompts = pa.table({"key": pa.array(keys, pa.string()), "text": pa.array(prompt_texts, pa.string()),
-                        "started_at": starts.take(pa.array(rows, pa.int64())), "scope": pa.array(scopes, pa.string())},
-                       schema=UNIT_SCHEMA)
-    samples = pa.Table.from_arrays([pa.array(list(c), pa.string()) for c in zip(*sample_rows)] if sample_rows
-                                   else [pa.array([], pa.string())] * 3, schema=SAMPLE_PROMPT_SCHEMA)
+    prompts = pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            "text": pa.array(prompt_texts, pa.string()),
+            "started_at": starts.take(pa.array(rows, pa.int64())),
+            "scope": pa.array(scopes, pa.string()),
+        },
+        schema=UNIT_SCHEMA,
+    )
+    samples = pa.Table.from_arrays(
+        [pa.array(list(c), pa.string()) for c in zip(*sample_rows)] if sample_rows else [pa.array([], pa.string())] * 3,
+        schema=SAMPLE_PROMPT_SCHEMA,
+    )
     return conversations, prompts, samples

@@ -19,12 +19,19 @@ from lakehouse.schemas import EMBEDDING_DIM
 def embedding_table(hashes: list[str], model: str, vectors: np.ndarray) -> pa.Table:
     """Rows of the cache for `vectors` (float32, one row per hash, EMBEDDING_DIM wide)."""
     if vectors.ndim != 2 or vectors.shape[1] != EMBEDDING_DIM:
-        raise ValueError(f"{tables.EMBEDDINGS.name} holds {EMBEDDING_DIM}-dimensional vectors; model {model!r} "
-                         f"gives {vectors.shape[-1]}")
+        raise ValueError(
+            f"{tables.EMBEDDINGS.name} holds {EMBEDDING_DIM}-dimensional vectors; model {model!r} "
+            f"gives {vectors.shape[-1]}"
+        )
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), pa.float32())
-    return pa.table({"text_hash": pa.array(hashes, pa.string()), "model": pa.array([model] * len(hashes), pa.string()),
-                     "embedding": pa.FixedSizeListArray.from_arrays(flat, EMBEDDING_DIM)},
-                    schema=tables.EMBEDDINGS.schema)
+    return pa.table(
+        {
+            "text_hash": pa.array(hashes, pa.string()),
+            "model": pa.array([model] * len(hashes), pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(flat, EMBEDDING_DIM),
+        },
+        schema=tables.EMBEDDINGS.schema,
+    )
 
 
 class EmbeddingCache:

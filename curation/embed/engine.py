@@ -72,8 +72,13 @@ class SentenceEncoder:
         import torch
 
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            vectors = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True,
-                                        normalize_embeddings=False, show_progress_bar=False)
+            vectors = self.model.encode(
+                texts,
+                batch_size=len(texts),
+                convert_to_tensor=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
         vectors = vectors.float()
         if self.normalize:
             vectors = torch.nn.functional.normalize(vectors, dim=1)
@@ -96,9 +101,13 @@ def token_batches(lengths: list[int], batch_tokens: int, max_batch: int) -> list
     return batches
 
 
-def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, config: EmbedConfig | None = None,
-                encoder: Encoder | None = None,
-                on_batch: Callable[[int], None] | None = None) -> tuple[np.ndarray, StageStats]:
+def embed_texts(
+    texts: Sequence[str],
+    cache: EmbeddingCache | None = None,
+    config: EmbedConfig | None = None,
+    encoder: Encoder | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, StageStats]:
     """(len(texts), dim) float32 vectors in input order, and the stage stats (texts, distinct, cache
     hits, encoded, batches in `details`). The model is loaded only when some text is not in the cache;
     `on_batch(n)` is called after each encoded batch of n texts."""
@@ -117,8 +126,9 @@ def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, confi
     batches: list[list[int]] = []
     if missing:
         encoder = encoder or SentenceEncoder(config)
-        batches = token_batches(encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens,
-                                config.max_batch)
+        batches = token_batches(
+            encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens, config.max_batch
+        )
         new_vectors = np.empty((len(missing), encoder.dimension), dtype=np.float32)
         for batch in batches:
             new_vectors[batch] = encoder.encode([texts[first[missing[i]]] for i in batch])
@@ -130,7 +140,12 @@ def embed_texts(texts: Sequence[str], cache: EmbeddingCache | None = None, confi
     dim = encoder.dimension if encoder is not None else EMBEDDING_DIM
     out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))
-    stats.details = {"model": model, "distinct_texts": len(distinct), "cache_hits": len(distinct) - len(missing),
-                     "encoded": len(missing), "batches": len(batches),
-                     "precision": encoder.precision if missing else None}
+    stats.details = {
+        "model": model,
+        "distinct_texts": len(distinct),
+        "cache_hits": len(distinct) - len(missing),
+        "encoded": len(missing),
+        "batches": len(batches),
+        "precision": encoder.precision if missing else None,
+    }
     return out, stats

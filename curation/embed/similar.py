@@ -40,11 +40,18 @@ class NoEmbeddings(Exception):
     """The lake has no embeddings to search (or none of the requested model)."""
 
 
-def nearest(con, query_vector: np.ndarray, *, texts_sql: str, text_column: str, model: str, k: int = 10,
-            embeddings_sql: str = "SELECT * FROM embeddings") -> pa.Table:
+def nearest(
+    con,
+    query_vector: np.ndarray,
+    *,
+    texts_sql: str,
+    text_column: str,
+    model: str,
+    k: int = 10,
+    embeddings_sql: str = "SELECT * FROM embeddings",
+) -> pa.Table:
     """The k rows of `texts_sql` whose text is nearest to `query_vector`, with their `score`."""
-    sql = NEAREST_SQL.format(dim=len(query_vector), texts=texts_sql, embeddings=embeddings_sql,
-                             text_column=text_column)
+    sql = NEAREST_SQL.format(dim=len(query_vector), texts=texts_sql, embeddings=embeddings_sql, text_column=text_column)
     params = {"query": [float(x) for x in query_vector], "model": model, "k": k}
     return con.sql(sql, params=params).to_arrow_table()
 

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 import xxhash
 
 SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bard": "assistant",
-    "bing": "assistant", "assistant": "assistant", "model": "assistant", "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
 }
 OPENAI_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
@@ -52,8 +59,12 @@ def record_id(prefix: str, raw: bytes) -> str:
 
 
 def _conversation(cid: str, messages: list[dict], defaults: Defaults, **fields) -> dict:
-    record = {"conversation_id": cid, "source": defaults.source, "started_at": defaults.started_at,
-              "messages": messages}
+    record = {
+        "conversation_id": cid,
+        "source": defaults.source,
+        "started_at": defaults.started_at,
+        "messages": messages,
+    }
     record.update({k: v for k, v in fields.items() if v is not None})
     return record
 
@@ -87,8 +98,10 @@ def openai(record: dict, raw: bytes, defaults: Defaults) -> Converted:
             raise RecordRejected("wrong_type", f"messages[{i}] is not an object")
         role = message.get("role")
         if role not in OPENAI_ROLES:
-            raise RecordRejected("unknown_role" if role else "missing_role",
-                                 f"messages[{i}].role {role!r} is not one of {', '.join(OPENAI_ROLES)}")
+            raise RecordRejected(
+                "unknown_role" if role else "missing_role",
+                f"messages[{i}].role {role!r} is not one of {', '.join(OPENAI_ROLES)}",
+            )
         converted.append({"role": OPENAI_ROLES[role], "content": _text(message.get("content"))})
     cid = record.get("conversation_id") or record.get("id")
     return Converted([_conversation(str(cid) if cid else record_id("openai", raw), converted, defaults)])
@@ -104,8 +117,10 @@ def sharegpt(record: dict, raw: bytes, defaults: Defaults) -> Converted:
             raise RecordRejected("wrong_type", f"conversations[{i}] is not an object")
         speaker = str(turn.get("from", "")).lower()
         if speaker not in SHAREGPT_ROLES:
-            raise RecordRejected("unknown_role" if speaker else "missing_role",
-                                 f"conversations[{i}].from {turn.get('from')!r} is not a known speaker")
+            raise RecordRejected(
+                "unknown_role" if speaker else "missing_role",
+                f"conversations[{i}].from {turn.get('from')!r} is not a known speaker",
+            )
         value = turn.get("value")
         if value is not None and not isinstance(value, str):
             raise RecordRejected("wrong_type", f"conversations[{i}].value is a {type(value).__name__}, not a string")
@@ -115,7 +130,7 @@ def sharegpt(record: dict, raw: bytes, defaults: Defaults) -> Converted:
 
 
 def parse_hh_transcript(text: str) -> list[dict]:
-    """"\\n\\nHuman: ...\\n\\nAssistant: ..." -> messages."""
+    """ "\\n\\nHuman: ...\\n\\nAssistant: ..." -> messages."""
     parts = HH_TURN.split(text)
     if parts[0].strip():
         raise RecordRejected("invalid_transcript", "transcript does not start with a Human or Assistant turn")
@@ -131,10 +146,16 @@ def hh(record: dict, raw: bytes, defaults: Defaults) -> Converted:
     chosen, rejected = parse_hh_transcript(chosen_text), parse_hh_transcript(rejected_text)
     turn = _divergence(chosen, rejected)
     base = record_id("hh", raw)
-    pair = {"pair_id": base, "chosen_conversation_id": f"{base}-chosen",
-            "rejected_conversation_id": f"{base}-rejected", "turn": turn, "started_at": defaults.started_at}
-    return Converted([_conversation(f"{base}-chosen", chosen, defaults),
-                      _conversation(f"{base}-rejected", rejected, defaults)], pair)
+    pair = {
+        "pair_id": base,
+        "chosen_conversation_id": f"{base}-chosen",
+        "rejected_conversation_id": f"{base}-rejected",
+        "turn": turn,
+        "started_at": defaults.started_at,
+    }
+    return Converted(
+        [_conversation(f"{base}-chosen", chosen, defaults), _conversation(f"{base}-rejected", rejected, defaults)], pair
+    )
 
 
 def _divergence(chosen: list[dict], rejected: list[dict]) -> int:
@@ -166,8 +187,12 @@ def persona_chat(row: dict, raw: bytes, defaults: Defaults) -> Converted:
     if not any(m["role"] == "assistant" for m in messages):
         raise RecordRejected("invalid_transcript", "transcript has no 'User 2:' turn")
     persona = " ".join(s.strip() for s in str(row.get("user 2 personas") or "").splitlines() if s.strip())
-    character = {"character_id": record_id("persona", persona.encode()), "name": None,
-                 "description": persona or None, "instructions": None}
+    character = {
+        "character_id": record_id("persona", persona.encode()),
+        "name": None,
+        "description": persona or None,
+        "instructions": None,
+    }
     cid = record_id("persona-chat", raw)
     return Converted([_conversation(cid, messages, defaults, character=character)])
 

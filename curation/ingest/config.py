@@ -17,13 +17,18 @@ class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paths: list[Path] = Field(min_length=1, description="Files or directories to ingest.")
-    optional_paths: list[Path] = Field(default_factory=list,
-                                       description="Ingested when they exist, skipped with a note otherwise.")
+    optional_paths: list[Path] = Field(
+        default_factory=list, description="Ingested when they exist, skipped with a note otherwise."
+    )
     format: Format = "auto"
     source: Literal["user", "internal"] = Field(
-        "internal", description="source for formats that do not carry one (all but native)")
-    started_at: str | None = Field(None, description="started_at for formats without timestamps (openai, "
-                                                     "sharegpt, hh, persona-chat); default: the ingest time")
+        "internal", description="source for formats that do not carry one (all but native)"
+    )
+    started_at: str | None = Field(
+        None,
+        description="started_at for formats without timestamps (openai, "
+        "sharegpt, hh, persona-chat); default: the ingest time",
+    )
     drop_user_ids: bool = False
     strict: bool = False
     max_message_bytes: int = Field(4 << 20, gt=0, description="Larger messages are quarantined.")

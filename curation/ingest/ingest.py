@@ -88,15 +88,24 @@ class Quarantined:
 
 
 class Ingestor:
-    def __init__(self, lake: Lake, config: IngestConfig, run_id: str, tx: Transaction,
-                 key: bytes | None, advance: Callable[[int], None] = lambda n: None):
+    def __init__(
+        self,
+        lake: Lake,
+        config: IngestConfig,
+        run_id: str,
+        tx: Transaction,
+        key: bytes | None,
+        advance: Callable[[int], None] = lambda n: None,
+    ):
         self.lake, self.config, self.run_id, self.tx = lake, config, run_id, tx
         self.pseudonymizer = pseudonymize.Pseudonymizer(key) if key is not None else None
         self.advance = advance
         self.now = utc_now()
         self.defaults = adapters.Defaults(
-            source=config.source, started_at=config.started_at or self.now.isoformat(),
-            started_at_from="recipe" if config.started_at else "ingest_time")
+            source=config.source,
+            started_at=config.started_at or self.now.isoformat(),
+            started_at_from="recipe" if config.started_at else "ingest_time",
+        )
         # what is known is checked again at commit: another writer's commit to these tables is a conflict
         tx.guard(tables.BRONZE_CONVERSATIONS, tables.INGESTED_FILES)
         self.known = _load_known(lake)
@@ -148,8 +157,13 @@ class Ingestor:
         size = path.stat().st_size
         if sources.damaged_from_the_start(path):
             with open(path, "rb") as fh:
-                found = Quarantined(None, fh.read(RAW_KEEP_BYTES), "corrupt_file",
-                                    "the compressed stream is damaged before its first line", size)
+                found = Quarantined(
+                    None,
+                    fh.read(RAW_KEEP_BYTES),
+                    "corrupt_file",
+                    "the compressed stream is damaged before its first line",
+                    size,
+                )
         else:
             found = Quarantined(None, sources.head(path, RAW_KEEP_BYTES), "unknown_format", str(exc), size)
         self._quarantine(report, [found], "unknown")
@@ -174,9 +188,18 @@ class Ingestor:
             report.note = "damaged: what was read is kept; not marked as ingested"
             return report
         self.ingested_shas.add(sha)
-        self.ledger.append({"file_sha256": sha, "path": self._current_path, "format": fmt,
-                            "records": report.records, "accepted": report.accepted,
-                            "quarantined": report.quarantined_total, "run_id": self.run_id, "ingested_at": self.now})
+        self.ledger.append(
+            {
+                "file_sha256": sha,
+                "path": self._current_path,
+                "format": fmt,
+                "records": report.records,
+                "accepted": report.accepted,
+                "quarantined": report.quarantined_total,
+                "run_id": self.run_id,
+                "ingested_at": self.now,
+            }
+        )
         return report
 
     def finish(self) -> None:
@@ -215,8 +238,11 @@ class Ingestor:
         """Native JSON lines: split, parse and validate one block (runs in a worker thread)."""
         if isinstance(block, sources.StreamError):
             return block, [], None
-        units = [Unit(block.first_line + i, line, line, block.first_line + i)
-                 for i, line in enumerate(block.lines) if line.strip()]
+        units = [
+            Unit(block.first_line + i, line, line, block.first_line + i)
+            for i, line in enumerate(block.lines)
+            if line.strip()
+        ]
         return block, units, self._parse_and_validate(units)
 
     def _parse_and_validate(self, units: list[Unit]) -> tuple:
@@ -254,7 +280,9 @@ class Ingestor:
                     rejected.append(Quarantined(line, raw, *problem))
                     continue
             elif not isinstance(record, dict):
-                rejected.append(Quarantined(line, raw, "not_an_object", f"record is a JSON {_json_type(record)}, not an object"))
+                rejected.append(
+                    Quarantined(line, raw, "not_an_object", f"record is a JSON {_json_type(record)}, not an object")
+                )
                 continue
             try:
                 natives, pair = self._native(record, raw, fmt)
@@ -265,7 +293,9 @@ class Ingestor:
                 rejected.append(Quarantined(line, raw, "too_deeply_nested", "record is nested too deeply to convert"))
                 continue
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                rejected.append(Quarantined(line, raw, "wrong_type", f"cannot convert the record: {type(exc).__name__}: {exc}"))
+                rejected.append(
+                    Quarantined(line, raw, "wrong_type", f"cannot convert the record: {type(exc).__name__}: {exc}")
+                )
                 continue
             units += [Unit(line, raw, native, line) for native in natives]
             if pair:
@@ -294,7 +324,9 @@ class Ingestor:
                     break
                 except csv.Error as exc:
                     row_number += 1
-                    yield Quarantined(row_number, b"", "invalid_csv", f"row {row_number} (line {reader.line_num}): {exc}")
+                    yield Quarantined(
+                        row_number, b"", "invalid_csv", f"row {row_number} (line {reader.line_num}): {exc}"
+                    )
                     if "field larger than field limit" not in str(exc):
                         break  # the reader cannot resynchronize; the error says where it stopped
                     continue
@@ -329,8 +361,13 @@ class Ingestor:
         except (pa.ArrowException, OSError, ValueError, OverflowError) as exc:
             with open(path, "rb") as fh:
                 head = fh.read(RAW_KEEP_BYTES)
-            yield Quarantined(row_number + 1, head, "corrupt_file",
-                              f"unreadable Parquet after row {row_number}: {exc}", path.stat().st_size)
+            yield Quarantined(
+                row_number + 1,
+                head,
+                "corrupt_file",
+                f"unreadable Parquet after row {row_number}: {exc}",
+                path.stat().st_size,
+            )
         self.advance_to(path.stat().st_size)
 
     def _array_records(self, path: Path) -> Iterator[tuple[int, bytes, object] | Quarantined]:
@@ -341,8 +378,13 @@ class Ingestor:
             with sources.open_binary(path) as fh:
                 text = fh.read().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
         except (OSError, EOFError, zlib_errors()) as exc:
-            yield Quarantined(None, sources.head(path, RAW_KEEP_BYTES), "corrupt_file", f"cannot decompress: {exc}",
-                              path.stat().st_size)
+            yield Quarantined(
+                None,
+                sources.head(path, RAW_KEEP_BYTES),
+                "corrupt_file",
+                f"cannot decompress: {exc}",
+                path.stat().st_size,
+            )
             return
         yield from _array_elements(text)
         self.advance_to(path.stat().st_size)
@@ -392,8 +434,11 @@ class Ingestor:
                 first_seen[int(hashes[j])] = j
                 continue
             reasons[row] = "duplicate_record" if same else "conflicting_duplicate"
-            details[row] = (f"conversation_id {ids[k]!r} already ingested with identical content" if same
-                            else f"conversation_id {ids[k]!r} already ingested with different content")
+            details[row] = (
+                f"conversation_id {ids[k]!r} already ingested with identical content"
+                if same
+                else f"conversation_id {ids[k]!r} already ingested with different content"
+            )
 
     def _write_accepted(self, table, checked, user_ids, rows, good, units, contents, ids) -> None:
         if len(rows) == 0:
@@ -406,8 +451,10 @@ class Ingestor:
         columns = {name: accepted[name] for name in schemas.BRONZE_CONVERSATIONS.names if name in accepted.column_names}
         columns.update(
             started_at=checked.started_at if every_row else checked.started_at.take(take),
-            messages=checked.messages if every_row else checked.messages.take(take), user_id=user_ids,
-            content_hash=pa.array([f"{contents[r]:032x}" for r in rows]), origin=origin,
+            messages=checked.messages if every_row else checked.messages.take(take),
+            user_id=user_ids,
+            content_hash=pa.array([f"{contents[r]:032x}" for r in rows]),
+            origin=origin,
             started_at_from=pa.array([self._started_at_from()] * len(rows), pa.string()),
         )
         self.bronze.write(pa.table(columns))
@@ -445,14 +492,20 @@ class Ingestor:
             return
         fields = [f for f in schemas.PREFERENCE_PAIRS if f.name != "origin"]
         table = pa.Table.from_pylist(rows, schema=parse.parse_schema(fields))
-        table = table.set_column(table.schema.get_field_index("started_at"), "started_at", parse_utc(table["started_at"]))
+        table = table.set_column(
+            table.schema.get_field_index("started_at"), "started_at", parse_utc(table["started_at"])
+        )
         self.pairs.write(table.append_column("origin", self._origin(lines)))
 
     def _origin(self, lines: list[int]) -> pa.StructArray:
         n = len(lines)
         return pa.StructArray.from_arrays(
-            [pa.array([self.run_id] * n), pa.array([self._current_path] * n), pa.array(lines, pa.int64()),
-             pa.array([self._current_format] * n)],
+            [
+                pa.array([self.run_id] * n),
+                pa.array([self._current_path] * n),
+                pa.array(lines, pa.int64()),
+                pa.array([self._current_format] * n),
+            ],
             fields=list(schemas.ORIGIN),
         )
 
@@ -462,24 +515,30 @@ class Ingestor:
         for q in rejected:
             report.quarantined[q.reason] += 1
         report.records += len(rejected)
-        self.quarantine.write(pa.table({
-            "reason": [q.reason for q in rejected],
-            "detail": [q.detail for q in rejected],
-            "source_file": [getattr(self, "_current_path", report.path)] * len(rejected),
-            "line": pa.array([q.line for q in rejected], pa.int64()),
-            "format": [fmt] * len(rejected),
-            "raw": pa.array([q.raw[:RAW_KEEP_BYTES] for q in rejected], pa.binary()),
-            "raw_size": pa.array([q.size if q.size is not None else len(q.raw) for q in rejected], pa.int64()),
-            "run_id": [self.run_id] * len(rejected),
-            "quarantined_at": pa.array([self.now] * len(rejected), pa.timestamp("us", tz="UTC")),
-        }))
+        self.quarantine.write(
+            pa.table(
+                {
+                    "reason": [q.reason for q in rejected],
+                    "detail": [q.detail for q in rejected],
+                    "source_file": [getattr(self, "_current_path", report.path)] * len(rejected),
+                    "line": pa.array([q.line for q in rejected], pa.int64()),
+                    "format": [fmt] * len(rejected),
+                    "raw": pa.array([q.raw[:RAW_KEEP_BYTES] for q in rejected], pa.binary()),
+                    "raw_size": pa.array([q.size if q.size is not None else len(q.raw) for q in rejected], pa.int64()),
+                    "run_id": [self.run_id] * len(rejected),
+                    "quarantined_at": pa.array([self.now] * len(rejected), pa.timestamp("us", tz="UTC")),
+                }
+            )
+        )
 
     # -- exposures ---------------------------------------------------------------------------------
 
     def _ingest_exposures(self, path: Path, report: FileReport) -> None:
         if self.config.drop_user_ids:
-            raise IngestRefused(f"{path} holds experiment exposures, which are keyed by user id: "
-                                "they cannot be ingested with --drop-user-ids")
+            raise IngestRefused(
+                f"{path} holds experiment exposures, which are keyed by user id: "
+                "they cannot be ingested with --drop-user-ids"
+            )
         for block in sources.read_blocks(path, self.config.block_bytes):
             if isinstance(block, sources.StreamError):
                 self._quarantine(report, [Quarantined(block.line, block.raw, block.reason, block.detail)], "exposures")
@@ -496,8 +555,11 @@ class Ingestor:
             missing = pc.fill_null(pc.equal(pc.utf8_length(pc.fill_null(table[name], "")), 0), True)
             verdict.fail(missing.to_numpy(zero_copy_only=False), "missing_field", f"{name} is missing or empty")
         exposed = parse_utc(table["exposed_at"])
-        verdict.fail(pc.is_null(exposed).to_numpy(zero_copy_only=False), "bad_timestamp",
-                     "exposed_at is missing or not an RFC 3339 timestamp")
+        verdict.fail(
+            pc.is_null(exposed).to_numpy(zero_copy_only=False),
+            "bad_timestamp",
+            "exposed_at is missing or not an RFC 3339 timestamp",
+        )
         valid = verdict.valid
         for k in np.flatnonzero(~valid):
             line, raw = records[good[k]]
@@ -508,11 +570,17 @@ class Ingestor:
             key = self._require_key()
             accepted = table.take(keep)
             origin = self._origin([records[good[k]][0] for k in keep.to_pylist()])
-            self.exposures.write(pa.table({
-                "experiment_id": accepted["experiment_id"], "arm": accepted["arm"],
-                "user_id": key(accepted["user_id"]),
-                "exposed_at": exposed.take(keep), "origin": origin,
-            }))
+            self.exposures.write(
+                pa.table(
+                    {
+                        "experiment_id": accepted["experiment_id"],
+                        "arm": accepted["arm"],
+                        "user_id": key(accepted["user_id"]),
+                        "exposed_at": exposed.take(keep),
+                        "origin": origin,
+                    }
+                )
+            )
         report.records += int(valid.sum())
         report.accepted += int(valid.sum())
 
@@ -532,8 +600,15 @@ def _loads(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
 
 
 def _json_type(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
-            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def zlib_errors() -> type[Exception]:
@@ -550,16 +625,21 @@ def display_path(path: Path) -> str:
 def _array_elements(text: str) -> Iterator[tuple[int, bytes, object] | Quarantined]:
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
-    if text[position:position + 1] != "[":
-        yield Quarantined(1, text[:RAW_KEEP_BYTES].encode("utf-8", "surrogateescape"), "invalid_json",
-                          "a JSON array file must start with '['", len(text))
+    if text[position : position + 1] != "[":
+        yield Quarantined(
+            1,
+            text[:RAW_KEEP_BYTES].encode("utf-8", "surrogateescape"),
+            "invalid_json",
+            "a JSON array file must start with '['",
+            len(text),
+        )
         return
     position, index = position + 1, 0
     while True:
         position = _skip_space(text, position)
-        if text[position:position + 1] == "]":
+        if text[position : position + 1] == "]":
             return
-        if index and text[position:position + 1] == ",":
+        if index and text[position : position + 1] == ",":
             position = _skip_space(text, position + 1)
         index += 1
         try:
@@ -572,8 +652,13 @@ def _array_elements(text: str) -> Iterator[tuple[int, bytes, object] | Quarantin
         if problem:
             rest = text[position:].encode("utf-8", "surrogateescape")
             reason, detail = problem
-            yield Quarantined(index, rest[:RAW_KEEP_BYTES], reason,
-                              f"array element {index} and the rest of the array: {detail}", len(rest))
+            yield Quarantined(
+                index,
+                rest[:RAW_KEEP_BYTES],
+                reason,
+                f"array element {index} and the rest of the array: {detail}",
+                len(rest),
+            )
             return
         yield index, text[position:end].encode("utf-8", "surrogateescape"), value
         position = end

@@ -80,4 +80,3 @@ class Pseudonymizer:
         encoded = pc.dictionary_encode(user_ids)
         digests = pa.array([self.digest(uid) for uid in encoded.dictionary.to_pylist()], pa.string())
         return pc.take(digests, encoded.indices)
-

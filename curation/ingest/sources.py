@@ -57,8 +57,10 @@ def discover(paths: list[Path]) -> list[Path]:
             raise InputError(f"input path {path} does not exist")
         if path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*"))
-                if not p.is_dir() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in sorted(path.rglob("*"))
+                if not p.is_dir()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and p.name.lower().endswith(INPUT_SUFFIXES)
             )
         else:
@@ -84,7 +86,10 @@ def not_readable(path: Path) -> tuple[str, str] | None:
     except OSError as exc:
         return "unreadable_file", f"cannot open {path}: {exc.strerror or exc}"
     if not stat.S_ISREG(mode):
-        return "not_a_regular_file", f"{path} is not a regular file (a FIFO, a device or a socket); only regular files are read"
+        return (
+            "not_a_regular_file",
+            f"{path} is not a regular file (a FIFO, a device or a socket); only regular files are read",
+        )
     try:
         with open(path, "rb"):
             pass
@@ -256,7 +261,7 @@ def _salvage(raw, emitted: int) -> Iterator[bytes]:
         except zlib.error:
             piece = None
         if len(out) and seen + len(out) > emitted:
-            yield out[max(0, emitted - seen):]
+            yield out[max(0, emitted - seen) :]
         seen += len(out)
         if piece is None:
             return
@@ -279,7 +284,7 @@ def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBloc
                     carry = data
                     continue
                 lines = data[:cut].split(b"\n")
-                carry = data[cut + 1:]
+                carry = data[cut + 1 :]
                 yield LineBlock(line_no, lines, raw.tell())
                 line_no += len(lines)
         except Damaged as exc:

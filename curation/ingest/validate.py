@@ -64,7 +64,9 @@ def _missing_text(column) -> np.ndarray:
     return missing
 
 
-def _per_row(n: int, parents: np.ndarray, positions: np.ndarray, bad: np.ndarray, describe) -> tuple[np.ndarray, np.ndarray]:
+def _per_row(
+    n: int, parents: np.ndarray, positions: np.ndarray, bad: np.ndarray, describe
+) -> tuple[np.ndarray, np.ndarray]:
     """Reduce a message-level failure mask to rows, describing each row's first failing message."""
     rows = np.zeros(n, dtype=bool)
     details = np.full(n, None, dtype=object)
@@ -117,21 +119,36 @@ def _check_messages(verdict: Verdict, flat: pa.StructArray, parents, positions, 
     role, content = flat.field("role"), flat.field("content")
     checks = [
         (_missing_text(role), "missing_role", lambda f, p: f"messages[{p}] has no role"),
-        (_np_bool(pc.invert(pc.is_in(pc.fill_null(role, ""), pa.array(schemas.ROLES)))) & ~_missing_text(role),
-         "unknown_role",
-         lambda f, p: f"messages[{p}].role {role[f].as_py()!r} is not one of {', '.join(schemas.ROLES)}"),
+        (
+            _np_bool(pc.invert(pc.is_in(pc.fill_null(role, ""), pa.array(schemas.ROLES)))) & ~_missing_text(role),
+            "unknown_role",
+            lambda f, p: f"messages[{p}].role {role[f].as_py()!r} is not one of {', '.join(schemas.ROLES)}",
+        ),
         (_np_bool(pc.is_null(content)), "missing_content", lambda f, p: f"messages[{p}] has no content"),
         (_missing_text(content), "empty_content", lambda f, p: f"messages[{p}] content is empty"),
-        (_np_bool(pc.greater(pc.binary_length(pc.fill_null(content, "")), max_bytes)), "message_too_large",
-         lambda f, p: f"messages[{p}] is {len(content[f].as_py().encode()):,} bytes (limit {max_bytes:,})"),
+        (
+            _np_bool(pc.greater(pc.binary_length(pc.fill_null(content, "")), max_bytes)),
+            "message_too_large",
+            lambda f, p: f"messages[{p}] is {len(content[f].as_py().encode()):,} bytes (limit {max_bytes:,})",
+        ),
     ]
     ts_raw = flat.field("ts")
     ts = parse_utc(ts_raw) if len(flat) else pa.array([], pa.timestamp("us", tz="UTC"))
-    checks.append((_np_bool(pc.and_(pc.is_valid(ts_raw), pc.is_null(ts))), "bad_timestamp",
-                   lambda f, p: f"messages[{p}].ts {ts_raw[f].as_py()!r} is not an RFC 3339 timestamp"))
+    checks.append(
+        (
+            _np_bool(pc.and_(pc.is_valid(ts_raw), pc.is_null(ts))),
+            "bad_timestamp",
+            lambda f, p: f"messages[{p}].ts {ts_raw[f].as_py()!r} is not an RFC 3339 timestamp",
+        )
+    )
     thumb = flat.field("signals").field("thumb")
-    checks.append((_np_bool(pc.invert(pc.is_in(pc.fill_null(thumb, 0), pa.array([-1, 0, 1])))), "invalid_value",
-                   lambda f, p: f"messages[{p}].signals.thumb must be -1, 0 or 1"))
+    checks.append(
+        (
+            _np_bool(pc.invert(pc.is_in(pc.fill_null(thumb, 0), pa.array([-1, 0, 1])))),
+            "invalid_value",
+            lambda f, p: f"messages[{p}].signals.thumb must be -1, 0 or 1",
+        )
+    )
     for bad, reason, describe in checks:
         rows, details = _per_row(n, parents, positions, bad, describe)
         verdict.fail(rows, reason, details)
@@ -141,11 +158,15 @@ def _check_messages(verdict: Verdict, flat: pa.StructArray, parents, positions, 
 def _rebuild_messages(messages: pa.Array, lengths: np.ndarray, flat: pa.StructArray, ts: pa.Array) -> pa.Array:
     """Messages in the bronze type: ts parsed, thumb narrowed to int8 (invalid rows are dropped later)."""
     signals = flat.field("signals")
-    thumb = pc.if_else(pc.is_in(pc.fill_null(signals.field("thumb"), 0), pa.array([-1, 0, 1])),
-                       signals.field("thumb"), pa.scalar(None, pa.int64()))
+    thumb = pc.if_else(
+        pc.is_in(pc.fill_null(signals.field("thumb"), 0), pa.array([-1, 0, 1])),
+        signals.field("thumb"),
+        pa.scalar(None, pa.int64()),
+    )
     signals = pa.StructArray.from_arrays(
         [signals.field(f.name) if f.name != "thumb" else thumb for f in schemas.SIGNALS],
-        names=schemas.SIGNALS.names, mask=pc.is_null(signals) if len(signals) else None,
+        names=schemas.SIGNALS.names,
+        mask=pc.is_null(signals) if len(signals) else None,
     ).cast(schemas.SIGNALS)
     values = pa.StructArray.from_arrays(
         [flat.field("role"), flat.field("content"), ts, signals], fields=list(schemas.MESSAGE)

@@ -45,12 +45,26 @@ class StageContext:
     @contextmanager
     def progress(self, description: str, total: float | None, unit: str = "rows"):
         """A progress bar with rows, rate and time left; `total` is in `unit`s (rows or bytes)."""
-        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress as RichProgress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
-        columns = [TextColumn("{task.description}"), BarColumn(), amount,
-                   TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]}"),
-                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            amount,
+            TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        ]
         with RichProgress(*columns, console=self.console, transient=False) as bar:
             yield Progress(bar, bar.add_task(description, total=total, rows=0, rate=""))

@@ -14,8 +14,14 @@ from lakehouse.lake import Lake, fault_point
 from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
 
 
-def run(recipe: Recipe, lake: Lake, console, command: str = "curate", only: list[str] | None = None,
-        options: dict | None = None) -> RunRecord:
+def run(
+    recipe: Recipe,
+    lake: Lake,
+    console,
+    command: str = "curate",
+    only: list[str] | None = None,
+    options: dict | None = None,
+) -> RunRecord:
     """Run the recipe's stages (or only the named ones) and return the run record; `options` reach every
     stage as `ctx.options`."""
     record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe.raw, recipe_hash=recipe.hash)
@@ -53,15 +59,26 @@ def summary_table(record: RunRecord):
     from rich.table import Table
 
     table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
-    for column, justify in (("stage", "left"), ("rows in", "right"), ("rows out", "right"),
-                            ("quarantined / dropped", "left"), ("seconds", "right"), ("peak MB", "right")):
+    for column, justify in (
+        ("stage", "left"),
+        ("rows in", "right"),
+        ("rows out", "right"),
+        ("quarantined / dropped", "left"),
+        ("seconds", "right"),
+        ("peak MB", "right"),
+    ):
         table.add_column(column, justify=justify)
     for stats in record.stages:
         ranked = sorted(stats.dropped.items(), key=lambda item: (-item[1], item[0]))
         drops = ", ".join(f"{reason}: {n:,}" for reason, n in ranked[:SHOWN_REASONS]) or "-"
         if len(ranked) > SHOWN_REASONS:
             drops += f", and {len(ranked) - SHOWN_REASONS} more reasons (run_stages.dropped)"
-        table.add_row(stats.name, f"{stats.rows_in:,}", f"{stats.rows_out:,}", drops,
-                      f"{stats.seconds:,.1f}", f"{stats.peak_rss_mb:,.0f}")
+        table.add_row(
+            stats.name,
+            f"{stats.rows_in:,}",
+            f"{stats.rows_out:,}",
+            drops,
+            f"{stats.seconds:,.1f}",
+            f"{stats.peak_rss_mb:,.0f}",
+        )
     return table
-

@@ -46,8 +46,11 @@ def _summaries(con, side_sql: str) -> tuple[int, dict[str, float], dict[str, dic
         summary[name] = float(next(values) or 0.0)
         if feature.kind == "number":
             quantiles, maximum = next(values), next(values)
-            distributions[name] = {**{f"p{int(q * 100)}": round(float(v), 4) for q, v in zip(QUANTILES, quantiles or [])},
-                                   "mean": round(summary[name], 4), "max": float(maximum or 0.0)}
+            distributions[name] = {
+                **{f"p{int(q * 100)}": round(float(v), 4) for q, v in zip(QUANTILES, quantiles or [])},
+                "mean": round(summary[name], 4),
+                "max": float(maximum or 0.0),
+            }
     return n, summary, distributions
 
 
@@ -58,27 +61,42 @@ def report(con, trl_type: str, side_sql: dict[str, str], thresholds: dict[str, f
     n_second, second_summary, second_dist = _summaries(con, side_sql[second])
     features = []
     for shift in shifts(second_summary, first_summary, thresholds):
-        entry = {"feature": shift.feature, "kind": shift.kind, first: round(shift.new, 6), second: round(shift.old, 6),
-                 "change": round(shift.change, 6), "threshold": shift.threshold, "flagged": shift.flagged,
-                 "description": FEATURES[shift.feature].description}
+        entry = {
+            "feature": shift.feature,
+            "kind": shift.kind,
+            first: round(shift.new, 6),
+            second: round(shift.old, 6),
+            "change": round(shift.change, 6),
+            "threshold": shift.threshold,
+            "flagged": shift.flagged,
+            "description": FEATURES[shift.feature].description,
+        }
         if shift.kind == "number":
             entry["distribution"] = {first: first_dist[shift.feature], second: second_dist[shift.feature]}
         features.append(entry)
-    return {"compared": [first, second], "rows": {first: n_first, second: n_second},
-            "change": f"{first} minus {second} (relative to {second} for numbers)",
-            "features": features, "flagged": [f["feature"] for f in features if f["flagged"]]}
+    return {
+        "compared": [first, second],
+        "rows": {first: n_first, second: n_second},
+        "change": f"{first} minus {second} (relative to {second} for numbers)",
+        "features": features,
+        "flagged": [f["feature"] for f in features if f["flagged"]],
+    }
 
 
 def describe(section: dict) -> list[str]:
     """Printable lines (what `flywheel releases show` prints)."""
     first, second = section["compared"]
-    lines = [f"style artifacts: {first} ({section['rows'][first]:,}) vs {second} ({section['rows'][second]:,}); "
-             f"flagged: {', '.join(section['flagged']) or 'none'}"]
+    lines = [
+        f"style artifacts: {first} ({section['rows'][first]:,}) vs {second} ({section['rows'][second]:,}); "
+        f"flagged: {', '.join(section['flagged']) or 'none'}"
+    ]
     for f in section["features"]:
         unit = "" if f["kind"] == "bool" else " (relative)"
         mark = "FLAG " if f["flagged"] else "     "
-        line = (f"  {mark}{f['feature']:<20} {f[first]:>9.3f} vs {f[second]:>9.3f}  change {f['change']:+.3f}{unit}"
-                f"  threshold {f['threshold']:.2f}")
+        line = (
+            f"  {mark}{f['feature']:<20} {f[first]:>9.3f} vs {f[second]:>9.3f}  change {f['change']:+.3f}{unit}"
+            f"  threshold {f['threshold']:.2f}"
+        )
         if "distribution" in f:
             d1, d2 = f["distribution"][first], f["distribution"][second]
             line += f"  p50 {d1.get('p50', 0):g}/{d2.get('p50', 0):g}  p90 {d1.get('p90', 0):g}/{d2.get('p90', 0):g}"

@@ -22,13 +22,23 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.releases import (artifacts_report, from_release, leakage, mixture, preference, prompts, safety, sft,
-                               splits, style_features, unpaired)
+from curation.releases import (
+    artifacts_report,
+    from_release,
+    leakage,
+    mixture,
+    preference,
+    prompts,
+    safety,
+    sft,
+    splits,
+    style_features,
+    unpaired,
+)
 from curation.releases.config import ReleaseEntry
 from curation.releases.inputs import OPTIONAL_COLUMNS, Inputs, open_inputs
 from curation.releases.job import BuildError, Job
-from curation.releases.rows import (PAYLOAD_SQL, SCHEMAS, count_and_remove_drops, create_candidates, mark, quote,
-                                    scalar)
+from curation.releases.rows import PAYLOAD_SQL, SCHEMAS, count_and_remove_drops, create_candidates, mark, quote, scalar
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, LeakScanRefused, Release, ReleaseWriter, resolve, versions
 
@@ -83,16 +93,20 @@ def _insert_sources(job: Job) -> dict[str, int]:
 
 def _replies_sql(trl_type: str) -> str:
     if trl_type == "preference":
-        return ("SELECT last_user AS context, chosen AS reply FROM cand WHERE drop_reason IS NULL UNION ALL "
-                "SELECT last_user AS context, rejected AS reply FROM cand WHERE drop_reason IS NULL")
+        return (
+            "SELECT last_user AS context, chosen AS reply FROM cand WHERE drop_reason IS NULL UNION ALL "
+            "SELECT last_user AS context, rejected AS reply FROM cand WHERE drop_reason IS NULL"
+        )
     return "SELECT last_user AS context, response AS reply FROM cand WHERE drop_reason IS NULL"
 
 
 def _side_sql(trl_type: str) -> dict[str, str]:
     key = style_features.key_sql
     if trl_type == "preference":
-        return {side: f"SELECT s.* FROM cand c JOIN style s ON s.text_key = {key('c.last_user', 'c.' + side)}"
-                for side in ("chosen", "rejected")}
+        return {
+            side: f"SELECT s.* FROM cand c JOIN style s ON s.text_key = {key('c.last_user', 'c.' + side)}"
+            for side in ("chosen", "rejected")
+        }
     join = f"SELECT s.* FROM cand c JOIN style s ON s.text_key = {key('c.last_user', 'c.response')}"
     return {"desirable": f"{join} WHERE c.label", "undesirable": f"{join} WHERE NOT c.label"}
 
@@ -103,18 +117,30 @@ def _pair_filters(job: Job) -> dict:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE pair_style AS
         SELECT c.rowid AS rid, fc.length_tokens AS c_len, fr.length_tokens AS r_len,
                fc.emoji_count AS c_emoji, fr.emoji_count AS r_emoji
-        FROM cand c JOIN style fc ON fc.text_key = {key('c.last_user', 'c.chosen')}
-                    JOIN style fr ON fr.text_key = {key('c.last_user', 'c.rejected')}
+        FROM cand c JOIN style fc ON fc.text_key = {key("c.last_user", "c.chosen")}
+                    JOIN style fr ON fr.text_key = {key("c.last_user", "c.rejected")}
         WHERE c.drop_reason IS NULL""")
     ratio = emoji = 0
     if config.max_length_ratio is not None:
-        ratio = mark(con, "length_ratio", f"""rowid IN (SELECT rid FROM pair_style WHERE
-            greatest(c_len, r_len) / greatest(least(c_len, r_len), 1) > {config.max_length_ratio})""")
+        ratio = mark(
+            con,
+            "length_ratio",
+            f"""rowid IN (SELECT rid FROM pair_style WHERE
+            greatest(c_len, r_len) / greatest(least(c_len, r_len), 1) > {config.max_length_ratio})""",
+        )
     if config.max_emoji_diff is not None:
-        emoji = mark(con, "emoji_diff", f"rowid IN (SELECT rid FROM pair_style WHERE abs(c_emoji - r_emoji) > "
-                                        f"{config.max_emoji_diff})")
-    return {"max_length_ratio": config.max_length_ratio, "max_emoji_diff": config.max_emoji_diff,
-            "identical_pair": identical, "length_ratio": ratio, "emoji_diff": emoji}
+        emoji = mark(
+            con,
+            "emoji_diff",
+            f"rowid IN (SELECT rid FROM pair_style WHERE abs(c_emoji - r_emoji) > {config.max_emoji_diff})",
+        )
+    return {
+        "max_length_ratio": config.max_length_ratio,
+        "max_emoji_diff": config.max_emoji_diff,
+        "identical_pair": identical,
+        "length_ratio": ratio,
+        "emoji_diff": emoji,
+    }
 
 
 def _strata(con, trl_type: str) -> dict:
@@ -122,8 +148,10 @@ def _strata(con, trl_type: str) -> dict:
     out = {}
     total = scalar(con, "SELECT count(*) FROM cand")
     for column in (*STRATA, "label") if trl_type == "unpaired" else STRATA:
-        rows = con.execute(f"SELECT {column}::VARCHAR AS v, count(*) AS n FROM cand GROUP BY 1 "
-                           f"ORDER BY n DESC, v NULLS LAST LIMIT {STRATA_TOP + 1}").fetchall()
+        rows = con.execute(
+            f"SELECT {column}::VARCHAR AS v, count(*) AS n FROM cand GROUP BY 1 "
+            f"ORDER BY n DESC, v NULLS LAST LIMIT {STRATA_TOP + 1}"
+        ).fetchall()
         shown = rows[:STRATA_TOP]
         counts = {("null" if v is None else v): n for v, n in shown}
         rest = total - sum(counts.values())
@@ -138,8 +166,15 @@ def _label_agreement(con) -> dict | None:
                           FROM cand WHERE agreement IS NOT NULL GROUP BY 1 ORDER BY 1""").fetchall()
     if not rows:
         return None
-    return {origin: {"items": n, "mean_agreement": round(mean, 4), "min_agreement": round(low, 4),
-                     "mean_annotators": round(annotators, 3)} for origin, n, mean, low, annotators in rows}
+    return {
+        origin: {
+            "items": n,
+            "mean_agreement": round(mean, 4),
+            "min_agreement": round(low, 4),
+            "mean_annotators": round(annotators, 3),
+        }
+        for origin, n, mean, low, annotators in rows
+    }
 
 
 def _output_chunks(con) -> list[str]:
@@ -156,8 +191,10 @@ def _output_chunks(con) -> list[str]:
         bounds = sorted(set(scalar(con, f"SELECT quantile_disc(conversation_id, {quantiles}) FROM cand")))
     conditions, low = [], None
     for bound in [*bounds, None]:
-        parts = [f"conversation_id >= {quote(low)}" if low is not None else "conversation_id IS NOT NULL",
-                 f"conversation_id < {quote(bound)}" if bound is not None else None]
+        parts = [
+            f"conversation_id >= {quote(low)}" if low is not None else "conversation_id IS NOT NULL",
+            f"conversation_id < {quote(bound)}" if bound is not None else None,
+        ]
         conditions.append(" AND ".join(p for p in parts if p))
         low = bound
     return [*conditions, "conversation_id IS NULL"]
@@ -170,13 +207,19 @@ def _output_sql(job: Job, condition: str) -> str:
     payload = ", ".join(PAYLOAD_SQL[trl_type])
     rest = [f.name for f in schema if f.name not in {"messages", "prompt", "chosen", "rejected", "completion", "label"}]
     has_refs = scalar(job.con, f"SELECT count(prompt_ref) > 0 FROM cand WHERE {condition}")
-    join = (f"LEFT JOIN (SELECT sample_id AS ref_id, prompt AS ref_prompt, response AS ref_response "
-            f"FROM release_samples WHERE {condition}) r ON r.ref_id = c.prompt_ref") if has_refs else ""
+    join = (
+        (
+            f"LEFT JOIN (SELECT sample_id AS ref_id, prompt AS ref_prompt, response AS ref_response "
+            f"FROM release_samples WHERE {condition}) r ON r.ref_id = c.prompt_ref"
+        )
+        if has_refs
+        else ""
+    )
     ref_prompt, ref_response = ("r.ref_prompt", "r.ref_response") if has_refs else ("NULL", "NULL")
     from_cand = {"preference": ["chosen", "rejected"], "unpaired": ["label"]}.get(trl_type, [])
     carried = ", ".join(f"c.{name}" for name in ("split", *rest, *from_cand))
     return f"""
-        SELECT split, {payload}, {', '.join(rest)}
+        SELECT split, {payload}, {", ".join(rest)}
         FROM (SELECT {carried}, coalesce(c.prompt_inline, {ref_prompt}) AS prompt,
                      coalesce(c.response, {ref_response}) AS response
               FROM (SELECT * FROM cand WHERE {condition}) c {join})
@@ -186,8 +229,11 @@ def _output_sql(job: Job, condition: str) -> str:
 def _write(job: Job, writer: ReleaseWriter) -> None:
     """Stream the rows into the release's split files."""
     schema = SCHEMAS[job.entry.type]
-    batches = (batch for condition in _output_chunks(job.con)
-               for batch in job.con.sql(_output_sql(job, condition)).to_arrow_reader(BATCH_ROWS))
+    batches = (
+        batch
+        for condition in _output_chunks(job.con)
+        for batch in job.con.sql(_output_sql(job, condition)).to_arrow_reader(BATCH_ROWS)
+    )
     for batch in batches:
         table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
         split_column = batch.column("split")
@@ -199,9 +245,11 @@ def _write(job: Job, writer: ReleaseWriter) -> None:
 
 def _check_text_layer(job: Job) -> None:
     if job.inputs.text_layer != "silver" and not job.entry.allow_unscrubbed:
-        raise BuildError(f"release {job.entry.name} refused: the conversations are read from the "
-                         f"{job.inputs.text_layer} layer (not scrubbed); run the scrub stage first, or set "
-                         "`allow_unscrubbed: true` on the release (for tests and local experiments)")
+        raise BuildError(
+            f"release {job.entry.name} refused: the conversations are read from the "
+            f"{job.inputs.text_layer} layer (not scrubbed); run the scrub stage first, or set "
+            "`allow_unscrubbed: true` on the release (for tests and local experiments)"
+        )
 
 
 def _latest(lake: Lake, name: str) -> Release | None:
@@ -235,13 +283,20 @@ def _prepare(job: Job) -> dict:
         job.dropped.update(count_and_remove_drops(con))
     with timed(job, "split"):
         result = splits.assign(con, entry, job.inputs, job.notes)
-        job.sections["split"] = {"method": result.method, "groups": result.groups, "largest_group": result.largest_group,
-                                 "rows": result.rows, "validation": entry.split.validation, "test": entry.split.test,
-                                 "salt": entry.split.salt}
+        job.sections["split"] = {
+            "method": result.method,
+            "groups": result.groups,
+            "largest_group": result.largest_group,
+            "rows": result.rows,
+            "validation": entry.split.validation,
+            "test": entry.split.test,
+            "salt": entry.split.salt,
+        }
     if entry.type in ("preference", "unpaired"):
         with timed(job, "artifact_report"):
-            job.sections["artifacts"] = artifacts_report.report(con, entry.type, _side_sql(entry.type),
-                                                                entry.artifacts.thresholds)
+            job.sections["artifacts"] = artifacts_report.report(
+                con, entry.type, _side_sql(entry.type), entry.artifacts.thresholds
+            )
     job.sections["strata"] = _strata(con, entry.type)
     job.sections["label_agreement"] = _label_agreement(con)
     return job.sections
@@ -253,12 +308,22 @@ def _refuse_empty_or_flagged(job: Job, rows_out: int) -> None:
         raise BuildError(f"release {job.entry.name} refused: no rows left ({drops})")
     flagged = (job.sections.get("artifacts") or {}).get("flagged") or []
     if flagged and job.entry.artifacts.fail_on_flag:
-        raise BuildError(f"release {job.entry.name} refused: style artifacts flagged ({', '.join(flagged)}) and "
-                         "artifacts.fail_on_flag is set")
+        raise BuildError(
+            f"release {job.entry.name} refused: style artifacts flagged ({', '.join(flagged)}) and "
+            "artifacts.fail_on_flag is set"
+        )
 
 
-def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refreeze: bool = False,
-          code_version: str = "", scan_options: dict | None = None, publish: bool = True) -> Built:
+def build(
+    lake: Lake,
+    entry: ReleaseEntry,
+    *,
+    inputs: Inputs | None = None,
+    refreeze: bool = False,
+    code_version: str = "",
+    scan_options: dict | None = None,
+    publish: bool = True,
+) -> Built:
     """Build, check and publish one release (see the module docstring). `scan_options` go to the leak
     gate's scanners (the release stage passes the recipe's scrub config: `{"scrub": {...}}`). `publish=False`
     builds and checks it but publishes nothing (status "rebuilt", the manifest in `details`): `flywheel
@@ -278,46 +343,71 @@ def build(lake: Lake, entry: ReleaseEntry, *, inputs: Inputs | None = None, refr
         rows_out = scalar(job.con, "SELECT count(*) FROM cand")
         _refuse_empty_or_flagged(job, rows_out)
         if sections["rows_in"] != rows_out + sum(job.dropped.values()):
-            raise BuildError(f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
-                             f"{rows_out} rows, {sum(job.dropped.values())} dropped")
+            raise BuildError(
+                f"release {entry.name}: internal accounting error: {sections['rows_in']} candidates, "
+                f"{rows_out} rows, {sum(job.dropped.values())} dropped"
+            )
         return _publish(job, sections, rows_out, code_version, scan_options, publish)
     finally:
         if own_inputs:
             inputs.close()
 
 
-def _publish(job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None,
-             publish: bool = True) -> Built:
+def _publish(
+    job: Job, sections: dict, rows_out: int, code_version: str, scan_options: dict | None, publish: bool = True
+) -> Built:
     entry, lake = job.entry, job.inputs.lake
-    writer = ReleaseWriter(lake, entry.name, entry.type, leak_scan=entry.leak_scan, reason=entry.leak_scan_reason,
-                           scan_options=scan_options)
+    writer = ReleaseWriter(
+        lake,
+        entry.name,
+        entry.type,
+        leak_scan=entry.leak_scan,
+        reason=entry.leak_scan_reason,
+        scan_options=scan_options,
+    )
     try:
         with timed(job, "write"):
             _write(job, writer)
         extra = {
-            "frozen_eval": entry.frozen_eval, "text_layer": job.inputs.text_layer,
+            "frozen_eval": entry.frozen_eval,
+            "text_layer": job.inputs.text_layer,
             "samples_columns": {c: job.inputs.has(c) for c in OPTIONAL_COLUMNS},
-            **sections, "notes": job.notes,
+            **sections,
+            "notes": job.notes,
         }
         parents = {**job.inputs.parents(tuple(sorted(job.tables_read))), "releases": job.releases_read}
         try:
             with timed(job, "leak_scan"):  # the gate runs in finalize, over the files just written
-                manifest = writer.finalize(parents=parents, recipe=entry.recipe(),
-                                           split_method=sections["split"]["method"], dropped=dict(job.dropped),
-                                           description=entry.description or _describe(entry),
-                                           code_version=code_version, extra=extra)
+                manifest = writer.finalize(
+                    parents=parents,
+                    recipe=entry.recipe(),
+                    split_method=sections["split"]["method"],
+                    dropped=dict(job.dropped),
+                    description=entry.description or _describe(entry),
+                    code_version=code_version,
+                    extra=extra,
+                )
         except LeakScanRefused as refused:
             raise BuildError(str(refused)) from None
         details = {"style_features": job.stats.get("style_features"), "notes": job.notes}
         if not publish:
             writer.discard()
-            return Built(entry.name, "rebuilt", None, sections["rows_in"], rows_out, job.dropped, job.timings,
-                         {**details, "manifest": manifest})
+            return Built(
+                entry.name,
+                "rebuilt",
+                None,
+                sections["rows_in"],
+                rows_out,
+                job.dropped,
+                job.timings,
+                {**details, "manifest": manifest},
+            )
         latest = _latest(lake, entry.name)
         if latest is not None and latest.manifest.get("content_hash") == manifest["content_hash"]:
             writer.discard()
-            return Built(entry.name, "unchanged", latest, sections["rows_in"], rows_out, job.dropped, job.timings,
-                         details)
+            return Built(
+                entry.name, "unchanged", latest, sections["rows_in"], rows_out, job.dropped, job.timings, details
+            )
         with timed(job, "publish"):
             release = writer.publish()
         return Built(entry.name, "published", release, sections["rows_in"], rows_out, job.dropped, job.timings, details)

@@ -19,8 +19,19 @@ from lakehouse.sql_guard import RefusedSQL, check_expression
 TrlType = Literal["sft", "preference", "unpaired", "prompt"]
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 # Columns a prompt release may be stratified by (those of the `samples` view that name a group).
-STRATA_COLUMNS = ("source", "character_id", "model_version", "topic_cluster", "dedup_cluster", "locale", "app",
-                  "experiment_id", "arm", "depth", "day")
+STRATA_COLUMNS = (
+    "source",
+    "character_id",
+    "model_version",
+    "topic_cluster",
+    "dedup_cluster",
+    "locale",
+    "app",
+    "experiment_id",
+    "arm",
+    "depth",
+    "day",
+)
 
 
 class Strict(BaseModel):
@@ -44,8 +55,11 @@ class SourceBase(Strict):
     name: str = Field(pattern=SOURCE_NAME)
     filter: str | None = Field(None, description="SQL condition over the anchor sample (the `samples` view).")
     cap: int | None = Field(None, gt=0, description="At most this many rows from this source.")
-    ratio: float | None = Field(None, gt=0, description="Share of the mixture (sources with a ratio are mixed "
-                                                        "in these proportions; see `total`).")
+    ratio: float | None = Field(
+        None,
+        gt=0,
+        description="Share of the mixture (sources with a ratio are mixed in these proportions; see `total`).",
+    )
 
     _filter_expression = field_validator("filter")(_one_expression)
 
@@ -54,8 +68,9 @@ class SamplesSource(SourceBase):
     """Turn samples (`sft`: the sample's prompt and reply; `prompt`: its prompt)."""
 
     kind: Literal["samples"] = "samples"
-    stratify_by: list[str] = Field(default_factory=list,
-                                   description="prompt releases: sample evenly across these columns' values")
+    stratify_by: list[str] = Field(
+        default_factory=list, description="prompt releases: sample evenly across these columns' values"
+    )
     per_stratum: int | None = Field(None, gt=0, description="prompt releases: at most this many per stratum")
 
     @field_validator("stratify_by")
@@ -71,8 +86,9 @@ class RegenerationsSource(SourceBase):
     """A regenerated reply is rejected; its replacement is chosen if the user went on with it or liked it."""
 
     kind: Literal["regenerations"] = "regenerations"
-    chosen_when: str = Field("continued OR thumb = 1",
-                             description="SQL condition over the replacement sample that makes it `chosen`")
+    chosen_when: str = Field(
+        "continued OR thumb = 1", description="SQL condition over the replacement sample that makes it `chosen`"
+    )
 
     _chosen_expression = field_validator("chosen_when")(_one_expression)
 
@@ -117,8 +133,10 @@ class ReleaseSource(SourceBase):
     splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: ["train"])
 
 
-Source = Annotated[Union[SamplesSource, RegenerationsSource, PairsSource, SignalsSource, LabelsSource,
-                         ReleaseSource], Field(discriminator="kind")]
+Source = Annotated[
+    Union[SamplesSource, RegenerationsSource, PairsSource, SignalsSource, LabelsSource, ReleaseSource],
+    Field(discriminator="kind"),
+]
 
 ALLOWED_KINDS = {
     "sft": ("samples", "release"),
@@ -129,9 +147,11 @@ ALLOWED_KINDS = {
 _SOURCE_ADAPTER = TypeAdapter(Source)
 DEFAULT_SOURCES = {
     "sft": [{"name": "samples", "kind": "samples"}],
-    "preference": [{"name": "regenerations", "kind": "regenerations"},
-                   {"name": "preference_pairs", "kind": "preference_pairs"},
-                   {"name": "labels", "kind": "labels"}],
+    "preference": [
+        {"name": "regenerations", "kind": "regenerations"},
+        {"name": "preference_pairs", "kind": "preference_pairs"},
+        {"name": "labels", "kind": "labels"},
+    ],
     "unpaired": [{"name": "signals", "kind": "signals"}],
     "prompt": [{"name": "samples", "kind": "samples"}],
 }
@@ -141,11 +161,14 @@ class SplitConfig(Strict):
     """Train/validation/test by group, never by row: every row of a group lands in the same split."""
 
     by: Literal["auto", "topic_cluster", "dedup_cluster", "conversation"] = Field(
-        "auto", description="auto: dedup clusters when the samples carry them, else conversations")
+        "auto", description="auto: dedup clusters when the samples carry them, else conversations"
+    )
     validation: float = Field(0.05, ge=0, lt=1)
     test: float = Field(0.05, ge=0, lt=1)
-    salt: str = Field("flywheel-split-v1", description="keep it the same across releases so that a group "
-                                                        "lands in the same split in every release")
+    salt: str = Field(
+        "flywheel-split-v1",
+        description="keep it the same across releases so that a group lands in the same split in every release",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> "SplitConfig":
@@ -194,13 +217,16 @@ class ReleaseEntry(Strict):
     frozen_eval: bool = Field(False, description="a frozen evaluation prompt set: built once, then reused")
     allow_unscrubbed: bool = Field(False, description="allow building from bronze (unscrubbed) text")
     leak_scan: Literal["required", "skip"] = Field(
-        "required", description="skip: publish without the leak gate (needs leak_scan_reason; recorded in the manifest)")
+        "required", description="skip: publish without the leak gate (needs leak_scan_reason; recorded in the manifest)"
+    )
     leak_scan_reason: str | None = Field(None, description="why the leak scan is skipped")
     representatives_only: bool = Field(True, description="keep only dedup representatives (when dedup ran)")
     exclude_unsafe: bool = Field(True, description="drop rows the safety stage flagged (`unsafe`; when it ran)")
     unsafe_scope: Literal["row", "target"] = Field(
-        "row", description="row: any message of the row (prompt and replies) flagged; target: only the reply "
-                           "trained towards (sft response, preference chosen, unpaired desirable completion)")
+        "row",
+        description="row: any message of the row (prompt and replies) flagged; target: only the reply "
+        "trained towards (sft response, preference chosen, unpaired desirable completion)",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig)
     pair_filters: PairFilters = Field(default_factory=PairFilters)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
@@ -221,8 +247,10 @@ class ReleaseEntry(Strict):
             self.sources = [_SOURCE_ADAPTER.validate_python(s) for s in DEFAULT_SOURCES[self.type]]
         wrong = [s.name for s in self.sources if s.kind not in ALLOWED_KINDS[self.type]]
         if wrong:
-            raise ValueError(f"sources {', '.join(wrong)}: a {self.type} release takes source kinds "
-                             f"{', '.join(ALLOWED_KINDS[self.type])}")
+            raise ValueError(
+                f"sources {', '.join(wrong)}: a {self.type} release takes source kinds "
+                f"{', '.join(ALLOWED_KINDS[self.type])}"
+            )
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ValueError(f"source names must be unique: {', '.join(names)}")

@@ -62,8 +62,7 @@ class Inputs:
         return column in self.columns
 
     def view_exists(self, name: str) -> bool:
-        found = scalar(self.con, "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT temporary",
-                                 [name])
+        found = scalar(self.con, "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT temporary", [name])
         tables_found = scalar(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
         return bool(found or tables_found)
 
@@ -77,9 +76,11 @@ class Inputs:
         """The Delta version of each table this release read (None: the table did not exist). Recorded in
         the manifest, left out of its content hash: where the rows came from, not what they are."""
         names = (self.text_table, *SAMPLE_ATTRIBUTE_TABLES, *extra_tables)
-        return {"tables": {name: self.snapshot(name) for name in sorted(set(names)) if name in tables.TABLES},
-                "catalog_versions": dict(sorted(self.versions.items())),  # every view's version: what rebuild pins
-                "text_layer": self.text_layer}
+        return {
+            "tables": {name: self.snapshot(name) for name in sorted(set(names)) if name in tables.TABLES},
+            "catalog_versions": dict(sorted(self.versions.items())),  # every view's version: what rebuild pins
+            "text_layer": self.text_layer,
+        }
 
     def close(self) -> None:
         self.con.close()
@@ -97,9 +98,12 @@ def open_inputs(lake: Lake, threads: int | None = None, versions: dict[str, int]
         pinned = temp_dir / "catalog.duckdb"
         catalog.build_file(lake, pinned, {name: int(v) for name, v in versions.items() if v is not None})
     # The recipe's SQL conditions run on this connection: locked read-only like `flywheel sql`
-    settings = {"threads": threads or min(4, os.cpu_count() or 1), "memory_limit": DUCKDB_MEMORY,
-                "temp_directory": str(temp_dir),
-                "preserve_insertion_order": False}  # every result that must be ordered says ORDER BY
+    settings = {
+        "threads": threads or min(4, os.cpu_count() or 1),
+        "memory_limit": DUCKDB_MEMORY,
+        "temp_directory": str(temp_dir),
+        "preserve_insertion_order": False,
+    }  # every result that must be ordered says ORDER BY
     con = sql_guard.connect(lake, settings=settings, extra_dirs=[temp_dir], catalog_path=pinned)
     listed = con.execute("SELECT table_name, version, files FROM lake_tables").fetchall()
     table_versions = {name: version for name, version, _ in listed if version is not None}
@@ -109,10 +113,16 @@ def open_inputs(lake: Lake, threads: int | None = None, versions: dict[str, int]
     extras = [sql for column, sql in OPTIONAL_COLUMNS.items() if column not in columns]
     replaced = [column for column in OPTIONAL_COLUMNS if column in in_view and column not in columns]
     exclude = f" EXCLUDE ({', '.join(replaced)})" if replaced else ""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *{exclude}"
-                + "".join(f", {sql}" for sql in extras) + " FROM samples")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW release_samples AS SELECT *{exclude}"
+        + "".join(f", {sql}" for sql in extras)
+        + " FROM samples"
+    )
     text_table = catalog.text_layer_table(lake, table_versions)
     layer = text_table.view.split("_", 1)[0]
-    notes = [f"samples column {c} absent: {OPTIONAL_COLUMNS[c].split(' AS ')[0]} stands in"
-             for c in OPTIONAL_COLUMNS if c not in columns]
+    notes = [
+        f"samples column {c} absent: {OPTIONAL_COLUMNS[c].split(' AS ')[0]} stands in"
+        for c in OPTIONAL_COLUMNS
+        if c not in columns
+    ]
     return Inputs(lake, con, columns, layer, text_table.name, temp_dir, notes, table_versions)

@@ -12,8 +12,12 @@ from curation.releases.artifacts_report import describe as describe_artifacts
 from curation.releases.rows import quote
 from lakehouse.releases import SPLITS, Release
 
-PAYLOAD = {"sft": ("messages",), "preference": ("prompt", "chosen", "rejected"),
-           "unpaired": ("prompt", "completion", "label"), "prompt": ("prompt",)}
+PAYLOAD = {
+    "sft": ("messages",),
+    "preference": ("prompt", "chosen", "rejected"),
+    "unpaired": ("prompt", "completion", "label"),
+    "prompt": ("prompt",),
+}
 STRATA = ("origin", "source", "model_version", "character_id", "topic_cluster", "split", "label")
 
 
@@ -21,50 +25,67 @@ def list_rows(releases: list[Release]) -> list[dict]:
     rows = []
     for release in releases:
         m = release.manifest
-        rows.append({"release": release.ref, "type": m["type"], **{s: m["splits"].get(s, 0) for s in SPLITS},
-                     "frozen_eval": bool(m.get("frozen_eval")), "content_hash": m["content_hash"][:12],
-                     "created_at": m["created_at"][:19]})
+        rows.append(
+            {
+                "release": release.ref,
+                "type": m["type"],
+                **{s: m["splits"].get(s, 0) for s in SPLITS},
+                "frozen_eval": bool(m.get("frozen_eval")),
+                "content_hash": m["content_hash"][:12],
+                "created_at": m["created_at"][:19],
+            }
+        )
     return rows
 
 
 def show_lines(release: Release, strata_top: int = 5) -> list[str]:
     m = release.manifest
-    lines = [f"{release.ref}  ({m['type']}{', frozen evaluation set' if m.get('frozen_eval') else ''})",
-             f"  path          {release.path}",
-             f"  created_at    {m['created_at']}   code {m.get('code_version') or '-'}",
-             f"  content hash  {m['content_hash']}",
-             f"  recipe hash   {m['recipe_hash']}",
-             f"  text layer    {m.get('text_layer', '-')}",
-             "  parents       " + ", ".join(f"{t}={sid}" for t, sid in m["parents"].get("tables", {}).items())]
+    lines = [
+        f"{release.ref}  ({m['type']}{', frozen evaluation set' if m.get('frozen_eval') else ''})",
+        f"  path          {release.path}",
+        f"  created_at    {m['created_at']}   code {m.get('code_version') or '-'}",
+        f"  content hash  {m['content_hash']}",
+        f"  recipe hash   {m['recipe_hash']}",
+        f"  text layer    {m.get('text_layer', '-')}",
+        "  parents       " + ", ".join(f"{t}={sid}" for t, sid in m["parents"].get("tables", {}).items()),
+    ]
     for ref, info in (m["parents"].get("releases") or {}).items():
         lines.append(f"                {ref} ({info.get('role', 'source')}, {info['content_hash'][:12]})")
     total = sum(m["splits"].values())
     lines.append(f"  rows          {total:,}  (" + ", ".join(f"{s} {m['splits'].get(s, 0):,}" for s in SPLITS) + ")")
     split = m.get("split") or {}
-    lines.append(f"  split         {m['split_method']}" + (f"; {split.get('groups', 0):,} groups, largest "
-                                                             f"{split.get('largest_group', 0):,} rows" if split else ""))
+    lines.append(
+        f"  split         {m['split_method']}"
+        + (f"; {split.get('groups', 0):,} groups, largest {split.get('largest_group', 0):,} rows" if split else "")
+    )
     rows_in = m.get("rows_in")
     dropped = m.get("dropped") or {}
     lines.append(f"  candidates    {rows_in:,}" if rows_in is not None else "  candidates    -")
     lines.append("  dropped       " + (", ".join(f"{r}: {n:,}" for r, n in sorted(dropped.items())) or "none"))
     for entry in m.get("mixture") or []:
-        lines.append(f"  source {entry['source']:<18} {entry['kind']:<16} candidates {entry['candidates']:>9,}  "
-                     f"available {entry['available']:>9,}  taken {entry['taken']:>9,}"
-                     + (f"  cap {entry['cap']:,}" if entry.get("cap") else "")
-                     + (f"  ratio {entry['ratio']:g}" if entry.get("ratio") else "")
-                     + (f"  per stratum {entry['per_stratum']:,}" if entry.get("per_stratum") else ""))
+        lines.append(
+            f"  source {entry['source']:<18} {entry['kind']:<16} candidates {entry['candidates']:>9,}  "
+            f"available {entry['available']:>9,}  taken {entry['taken']:>9,}"
+            + (f"  cap {entry['cap']:,}" if entry.get("cap") else "")
+            + (f"  ratio {entry['ratio']:g}" if entry.get("ratio") else "")
+            + (f"  per stratum {entry['per_stratum']:,}" if entry.get("per_stratum") else "")
+        )
     leakage = m.get("leakage") or {}
     if leakage.get("eval_sets"):
         sets = ", ".join(s["ref"] for s in leakage["eval_sets"])
-        lines.append(f"  eval leakage  vs {sets}: removed {leakage.get('removed', 0):,} (same conversation "
-                     f"{leakage.get('same_conversation', 0):,}, exact prompt {leakage.get('exact_prompt', 0):,}, "
-                     f"near-duplicate {leakage.get('near_duplicate', 0):,} at Jaccard >= {leakage['threshold']})")
+        lines.append(
+            f"  eval leakage  vs {sets}: removed {leakage.get('removed', 0):,} (same conversation "
+            f"{leakage.get('same_conversation', 0):,}, exact prompt {leakage.get('exact_prompt', 0):,}, "
+            f"near-duplicate {leakage.get('near_duplicate', 0):,} at Jaccard >= {leakage['threshold']})"
+        )
     elif leakage.get("eval_sets") == []:
         lines.append("  eval leakage  no frozen evaluation set to check against")
     pairs = m.get("pair_filters")
     if pairs:
-        lines.append(f"  pair filters  max length ratio {pairs['max_length_ratio']}, max emoji difference "
-                     f"{pairs['max_emoji_diff']}: dropped {pairs['length_ratio']:,} + {pairs['emoji_diff']:,}")
+        lines.append(
+            f"  pair filters  max length ratio {pairs['max_length_ratio']}, max emoji difference "
+            f"{pairs['max_emoji_diff']}: dropped {pairs['length_ratio']:,} + {pairs['emoji_diff']:,}"
+        )
     scan = m.get("leak_scan") or {}
     if scan.get("mode") == "skip":
         lines.append(f"  leak scan     SKIPPED by {scan.get('requested_by')}: {scan.get('reason')}")
@@ -72,8 +93,10 @@ def show_lines(release: Release, strata_top: int = 5) -> list[str]:
         scanners = ", ".join(s.get("name", "?") for s in scan.get("scanners", [])) or scan.get("scanner", "?")
         lines.append(f"  leak scan     {scan['texts']:,} texts, {scan['hits']} hits ({scanners})")
     for origin, agreement in (m.get("label_agreement") or {}).items():
-        lines.append(f"  labels        {origin}: {agreement['items']:,} items, mean agreement "
-                     f"{agreement['mean_agreement']:.2f}, min {agreement['min_agreement']:.2f}")
+        lines.append(
+            f"  labels        {origin}: {agreement['items']:,} items, mean agreement "
+            f"{agreement['mean_agreement']:.2f}, min {agreement['min_agreement']:.2f}"
+        )
     for column, counts in (m.get("strata") or {}).items():
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:strata_top]
         lines.append(f"  by {column:<12} " + ", ".join(f"{v} {n / max(total, 1):.1%}" for v, n in top))
@@ -120,26 +143,39 @@ def diff(a: Release, b: Release) -> dict:
                 SELECT coalesce(sa.v, sb.v, 'null'), coalesce(sa.share, 0), coalesce(sb.share, 0)
                 FROM sa FULL OUTER JOIN sb ON sa.v IS NOT DISTINCT FROM sb.v
                 ORDER BY abs(coalesce(sb.share, 0) - coalesce(sa.share, 0)) DESC, 1""").fetchall()
-            strata[column] = [{"value": v, "a": round(sa, 6), "b": round(sb, 6),
-                               "change_points": round(100 * (sb - sa), 3)} for v, sa, sb in rows]
+            strata[column] = [
+                {"value": v, "a": round(sa, 6), "b": round(sb, 6), "change_points": round(100 * (sb - sa), 3)}
+                for v, sa, sb in rows
+            ]
     finally:
         con.close()
     ma, mb = a.manifest, b.manifest
-    return {"a": a.ref, "b": b.ref, "rows": {"a": sum(ma["splits"].values()), "b": sum(mb["splits"].values())},
-            "added": added, "removed": removed, "changed": changed, "unchanged": common - changed,
-            "moved_between_splits": moved,
-            "splits": {s: {"a": ma["splits"].get(s, 0), "b": mb["splits"].get(s, 0)} for s in SPLITS},
-            "dropped": {r: {"a": ma["dropped"].get(r, 0), "b": mb["dropped"].get(r, 0)}
-                        for r in sorted(set(ma["dropped"]) | set(mb["dropped"]))},
-            "strata": strata}
+    return {
+        "a": a.ref,
+        "b": b.ref,
+        "rows": {"a": sum(ma["splits"].values()), "b": sum(mb["splits"].values())},
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "unchanged": common - changed,
+        "moved_between_splits": moved,
+        "splits": {s: {"a": ma["splits"].get(s, 0), "b": mb["splits"].get(s, 0)} for s in SPLITS},
+        "dropped": {
+            r: {"a": ma["dropped"].get(r, 0), "b": mb["dropped"].get(r, 0)}
+            for r in sorted(set(ma["dropped"]) | set(mb["dropped"]))
+        },
+        "strata": strata,
+    }
 
 
 def diff_lines(result: dict, strata_top: int = 10) -> list[str]:
     rows = result["rows"]
-    lines = [f"{result['a']} -> {result['b']}: {rows['a']:,} -> {rows['b']:,} rows ({rows['b'] - rows['a']:+,})",
-             f"  added {result['added']:,}, removed {result['removed']:,}, changed {result['changed']:,}, "
-             f"unchanged {result['unchanged']:,}, moved between splits {result['moved_between_splits']:,}",
-             "  splits   " + ", ".join(f"{s} {v['a']:,} -> {v['b']:,}" for s, v in result["splits"].items())]
+    lines = [
+        f"{result['a']} -> {result['b']}: {rows['a']:,} -> {rows['b']:,} rows ({rows['b'] - rows['a']:+,})",
+        f"  added {result['added']:,}, removed {result['removed']:,}, changed {result['changed']:,}, "
+        f"unchanged {result['unchanged']:,}, moved between splits {result['moved_between_splits']:,}",
+        "  splits   " + ", ".join(f"{s} {v['a']:,} -> {v['b']:,}" for s, v in result["splits"].items()),
+    ]
     if result["dropped"]:
         lines.append("  dropped  " + ", ".join(f"{r} {v['a']:,} -> {v['b']:,}" for r, v in result["dropped"].items()))
     for column, shares in result["strata"].items():

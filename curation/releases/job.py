@@ -44,10 +44,12 @@ class Job:
 
     def sample_columns(self, alias: str, source: SourceBase, rank: int) -> str:
         """Provenance and references of a candidate backed by the sample `alias`."""
-        return (f"{alias}.sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank, {alias}.conversation_id, "
-                f"{alias}.turn, {alias}.source, {alias}.model_version, {alias}.character_id, {alias}.topic_cluster, "
-                f"{alias}.dedup_cluster, {alias}.depth, {alias}.sample_id AS prompt_ref, "
-                f"{last_user_sql(alias + '.prompt')} AS last_user")
+        return (
+            f"{alias}.sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank, {alias}.conversation_id, "
+            f"{alias}.turn, {alias}.source, {alias}.model_version, {alias}.character_id, {alias}.topic_cluster, "
+            f"{alias}.dedup_cluster, {alias}.depth, {alias}.sample_id AS prompt_ref, "
+            f"{last_user_sql(alias + '.prompt')} AS last_user"
+        )
 
     @contextmanager
     def source_errors(self, source: SourceBase):
@@ -57,5 +59,6 @@ class Job:
         try:
             yield
         except duckdb.Error as exc:
-            raise BuildError(f"release {self.entry.name}, source {source.name!r} ({source.kind}): "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise BuildError(
+                f"release {self.entry.name}, source {source.name!r} ({source.kind}): {type(exc).__name__}: {exc}"
+            ) from None

@@ -38,7 +38,7 @@ def shingles(text: str, n: int) -> set[str]:
     words = NON_WORD.sub(" ", text.lower()).split()
     if len(words) <= n:
         return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def eval_sets(job: Job) -> list[Release]:
@@ -51,8 +51,9 @@ def eval_sets(job: Job) -> list[Release]:
             raise BuildError(f"release {job.entry.name}: leakage.eval_sets: {exc}") from None
         not_frozen = [r.ref for r in found if not r.manifest.get("frozen_eval")]
         if not_frozen:
-            raise BuildError(f"release {job.entry.name}: leakage.eval_sets: {', '.join(not_frozen)} "
-                             "is not a frozen evaluation set")
+            raise BuildError(
+                f"release {job.entry.name}: leakage.eval_sets: {', '.join(not_frozen)} is not a frozen evaluation set"
+            )
         return found
     latest = {r.name: r for r in list_releases(lake)}
     return [r for name, r in sorted(latest.items()) if name != job.entry.name and r.manifest.get("frozen_eval")]
@@ -62,13 +63,15 @@ def _load(job: Job, sets: list[Release]) -> int:
     for release in sets:
         problems = verify(release)
         if problems:
-            raise BuildError(f"release {job.entry.name}: evaluation set {release.ref} does not match its manifest: "
-                             + "; ".join(problems))
+            raise BuildError(
+                f"release {job.entry.name}: evaluation set {release.ref} does not match its manifest: "
+                + "; ".join(problems)
+            )
     files = "[" + ", ".join(quote(str(f)) for r in sets for f in r.data_files()) + "]"
     job.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eval_prompts AS
         SELECT sample_id, conversation_id, coalesce(character_id, '') AS character,
-               {last_user_sql('prompt')} AS last_user, {prompt_key_sql('prompt')} AS prompt_key,
+               {last_user_sql("prompt")} AS last_user, {prompt_key_sql("prompt")} AS prompt_key,
                len(list_filter(prompt, lambda m: m.role = 'user')) AS depth
         FROM read_parquet({files}, union_by_name = true)""")
     return scalar(job.con, "SELECT count(*) FROM eval_prompts")
@@ -88,15 +91,19 @@ def _exact_prompt_keys(job: Job) -> None:
         SELECT c.rowid AS rid, c.prompt_ref, c.prompt_inline, c.conversation_id FROM cand c
         WHERE c.drop_reason IS NULL AND (coalesce(c.character_id, ''), c.depth, c.last_user) IN (
               SELECT (character, depth, last_user) FROM eval_prompts
-              WHERE NOT {_long_enough('last_user', job.entry.leakage.min_tokens)})""")
+              WHERE NOT {_long_enough("last_user", job.entry.leakage.min_tokens)})""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cand_prompt_keys AS
-        SELECT rid, {prompt_key_sql('prompt_inline')} AS prompt_key FROM suspects WHERE prompt_inline IS NOT NULL""")
-    conversations = [r[0] for r in con.execute(
-        "SELECT DISTINCT conversation_id FROM suspects WHERE prompt_ref IS NOT NULL ORDER BY 1").fetchall()]
+        SELECT rid, {prompt_key_sql("prompt_inline")} AS prompt_key FROM suspects WHERE prompt_inline IS NOT NULL""")
+    conversations = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT conversation_id FROM suspects WHERE prompt_ref IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
     for start in range(0, len(conversations), IN_LIST_LIMIT):
-        scope = ", ".join(quote(c) for c in conversations[start:start + IN_LIST_LIMIT])
+        scope = ", ".join(quote(c) for c in conversations[start : start + IN_LIST_LIMIT])
         con.execute(f"""INSERT INTO cand_prompt_keys
-            SELECT s.rid, {prompt_key_sql('r.prompt')} FROM suspects s
+            SELECT s.rid, {prompt_key_sql("r.prompt")} FROM suspects s
             JOIN (SELECT sample_id, prompt FROM release_samples WHERE conversation_id IN ({scope})) r
               ON r.sample_id = s.prompt_ref""")
 
@@ -107,8 +114,10 @@ def _near_duplicates(job: Job) -> pa.Table:
 
     config = job.entry.leakage
     long_enough = _long_enough("last_user", config.min_tokens)
-    eval_rows = job.con.execute(f"SELECT DISTINCT character, last_user FROM eval_prompts WHERE last_user IS NOT NULL "
-                                f"AND {long_enough} ORDER BY 1, 2").fetchall()
+    eval_rows = job.con.execute(
+        f"SELECT DISTINCT character, last_user FROM eval_prompts WHERE last_user IS NOT NULL "
+        f"AND {long_enough} ORDER BY 1, 2"
+    ).fetchall()
     leaked = {"character": [], "last_user": []}
     if not eval_rows:
         return pa.table(leaked, schema=pa.schema([("character", pa.string()), ("last_user", pa.string())]))
@@ -129,8 +138,10 @@ def _near_duplicates(job: Job) -> pa.Table:
         universe.setdefault(character, set()).update(shingle_set)
         signatures[i] = (character, signature(shingle_set))
         lsh.insert(i, signatures[i][1])
-    rows = job.con.sql(f"SELECT DISTINCT coalesce(character_id, '') AS character, last_user FROM cand "
-                       f"WHERE drop_reason IS NULL AND last_user IS NOT NULL AND {long_enough}").to_arrow_table()
+    rows = job.con.sql(
+        f"SELECT DISTINCT coalesce(character_id, '') AS character, last_user FROM cand "
+        f"WHERE drop_reason IS NULL AND last_user IS NOT NULL AND {long_enough}"
+    ).to_arrow_table()
     for character, text in zip(rows["character"].to_pylist(), rows["last_user"].to_pylist()):
         known = universe.get(character)
         if not known:
@@ -139,8 +150,10 @@ def _near_duplicates(job: Job) -> pa.Table:
         if not shingle_set or sum(s in known for s in shingle_set) < config.threshold * len(shingle_set):
             continue
         candidate = signature(shingle_set)
-        if any(signatures[key][0] == character and candidate.jaccard(signatures[key][1]) >= config.threshold
-               for key in lsh.query(candidate)):
+        if any(
+            signatures[key][0] == character and candidate.jaccard(signatures[key][1]) >= config.threshold
+            for key in lsh.query(candidate)
+        ):
             leaked["character"].append(character)
             leaked["last_user"].append(text)
     return pa.table(leaked, schema=pa.schema([("character", pa.string()), ("last_user", pa.string())]))
@@ -149,8 +162,14 @@ def _near_duplicates(job: Job) -> pa.Table:
 def check(job: Job) -> dict:
     """Drop every candidate that leaks an evaluation prompt; returns the manifest's `leakage` section."""
     config = job.entry.leakage
-    section = {"threshold": config.threshold, "num_perm": config.num_perm, "shingle_words": config.shingle_words,
-               "min_tokens": config.min_tokens, "text": "last user message, same character", "eval_sets": []}
+    section = {
+        "threshold": config.threshold,
+        "num_perm": config.num_perm,
+        "shingle_words": config.shingle_words,
+        "min_tokens": config.min_tokens,
+        "text": "last user message, same character",
+        "eval_sets": [],
+    }
     if job.entry.frozen_eval:
         section["eval_sets"] = None
         return section
@@ -164,15 +183,29 @@ def check(job: Job) -> dict:
     for release in sets:
         job.releases_read[release.ref] = {"content_hash": release.manifest["content_hash"], "role": "eval_set"}
     con = job.con
-    same_conversation = mark(con, "eval_leak", "conversation_id IN (SELECT conversation_id FROM eval_prompts "
-                                               "WHERE conversation_id IS NOT NULL)")
+    same_conversation = mark(
+        con,
+        "eval_leak",
+        "conversation_id IN (SELECT conversation_id FROM eval_prompts WHERE conversation_id IS NOT NULL)",
+    )
     _exact_prompt_keys(job)
-    exact = mark(con, "eval_leak", "rowid IN (SELECT rid FROM cand_prompt_keys WHERE prompt_key IN "
-                                   "(SELECT prompt_key FROM eval_prompts))")
+    exact = mark(
+        con,
+        "eval_leak",
+        "rowid IN (SELECT rid FROM cand_prompt_keys WHERE prompt_key IN (SELECT prompt_key FROM eval_prompts))",
+    )
     con.register("leaked", _near_duplicates(job))
-    near = mark(con, "eval_leak", "rowid IN (SELECT c.rowid FROM cand c JOIN leaked l ON l.last_user = c.last_user "
-                                  "AND l.character = coalesce(c.character_id, ''))")
+    near = mark(
+        con,
+        "eval_leak",
+        "rowid IN (SELECT c.rowid FROM cand c JOIN leaked l ON l.last_user = c.last_user "
+        "AND l.character = coalesce(c.character_id, ''))",
+    )
     con.unregister("leaked")
-    section.update(same_conversation=same_conversation, exact_prompt=exact, near_duplicate=near,
-                   removed=same_conversation + exact + near)
+    section.update(
+        same_conversation=same_conversation,
+        exact_prompt=exact,
+        near_duplicate=near,
+        removed=same_conversation + exact + near,
+    )
     return section

@@ -27,9 +27,13 @@ def order_key(seed: int) -> str:
 
 
 def resolve_overlap(con) -> int:
-    return mark(con, "overlap", """rowid IN (
+    return mark(
+        con,
+        "overlap",
+        """rowid IN (
         SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY sample_id ORDER BY origin_rank) AS n
-                           FROM cand WHERE drop_reason IS NULL) WHERE n > 1)""")
+                           FROM cand WHERE drop_reason IS NULL) WHERE n > 1)""",
+    )
 
 
 def live_counts(con) -> dict[str, int]:
@@ -38,9 +42,13 @@ def live_counts(con) -> dict[str, int]:
 
 def _keep_first(con, reason: str, origin: str, limit: int, seed: int, partition: str = "") -> int:
     by = f"PARTITION BY {partition} " if partition else ""
-    return mark(con, reason, f"""rowid IN (
+    return mark(
+        con,
+        reason,
+        f"""rowid IN (
         SELECT rowid FROM (SELECT rowid, row_number() OVER ({by}ORDER BY {order_key(seed)}) AS n
-                           FROM cand WHERE drop_reason IS NULL AND origin = {quote(origin)}) WHERE n > {int(limit)})""")
+                           FROM cand WHERE drop_reason IS NULL AND origin = {quote(origin)}) WHERE n > {int(limit)})""",
+    )
 
 
 def ratio_targets(available: dict[str, int], ratios: dict[str, float], total: int | None) -> dict[str, int]:
@@ -69,8 +77,16 @@ def apply(con, entry: ReleaseEntry, candidates: dict[str, int]) -> list[dict]:
         _keep_first(con, "over_ratio", name, target, entry.seed)
     taken = live_counts(con)
     return [
-        {"source": s.name, "kind": s.kind, "cap": s.cap, "ratio": s.ratio,
-         "per_stratum": getattr(s, "per_stratum", None), "candidates": candidates.get(s.name, 0),
-         "available": available.get(s.name, 0), "target": targets.get(s.name), "taken": taken.get(s.name, 0)}
+        {
+            "source": s.name,
+            "kind": s.kind,
+            "cap": s.cap,
+            "ratio": s.ratio,
+            "per_stratum": getattr(s, "per_stratum", None),
+            "candidates": candidates.get(s.name, 0),
+            "available": available.get(s.name, 0),
+            "target": targets.get(s.name),
+            "taken": taken.get(s.name, 0),
+        }
         for s in entry.sources
     ]

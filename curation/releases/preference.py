@@ -22,10 +22,10 @@ from curation.releases.rows import last_user_sql, quote, where
 def insert_regenerations(job: Job, source: RegenerationsSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {job.sample_columns('r', source, rank)},
+        SELECT {job.sample_columns("r", source, rank)},
                c.response AS chosen, r.response AS rejected, c.sample_id AS chosen_sample_id,
                r.sample_id AS rejected_sample_id,
-               CASE {job.representative_check('r')}
+               CASE {job.representative_check("r")}
                     WHEN c.sample_id IS NULL THEN 'no_replacement'
                     WHEN NOT coalesce(c.preferred, false) THEN 'replacement_not_preferred'
                END AS drop_reason
@@ -42,10 +42,10 @@ def insert_pairs(job: Job, source: PairsSource, rank: int) -> None:
     job.tables_read.add(PAIRS_TABLE)
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {job.sample_columns('a', source, rank)},
+        SELECT {job.sample_columns("a", source, rank)},
                a.response AS chosen, b.response AS rejected, a.sample_id AS chosen_sample_id,
                b.sample_id AS rejected_sample_id,
-               CASE {job.representative_check('a')}
+               CASE {job.representative_check("a")}
                     WHEN b.sample_id IS NULL THEN 'pair_unresolved'
                END AS drop_reason
         FROM preference_pairs p
@@ -69,9 +69,11 @@ def labels_available(job: Job, source: LabelsSource) -> bool:
 
 def label_provenance(alias: str, anchor: str) -> str:
     """Provenance of a label row, from the sample it was made on when that sample is in the lake."""
-    return (f"{alias}.conversation_id, {alias}.turn, {alias}.source, {alias}.model_version, "
-            f"coalesce({alias}.character_id, l.character_id) AS character_id, {alias}.topic_cluster, "
-            f"coalesce({alias}.dedup_cluster, {anchor}) AS dedup_cluster")
+    return (
+        f"{alias}.conversation_id, {alias}.turn, {alias}.source, {alias}.model_version, "
+        f"coalesce({alias}.character_id, l.character_id) AS character_id, {alias}.topic_cluster, "
+        f"coalesce({alias}.dedup_cluster, {anchor}) AS dedup_cluster"
+    )
 
 
 def label_row_id() -> str:
@@ -86,8 +88,8 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
         SELECT {label_row_id()} AS sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank,
-               {label_provenance('s', anchor)}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
-               l.prompt AS prompt_inline, {last_user_sql('l.prompt')} AS last_user,
+               {label_provenance("s", anchor)}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
+               l.prompt AS prompt_inline, {last_user_sql("l.prompt")} AS last_user,
                l.chosen, l.rejected, l.chosen_sample_id, l.rejected_sample_id, l.agreement, l.n_annotators,
                CASE WHEN NOT l.kept THEN 'label_no_consensus'
                     WHEN coalesce(l.tie, false) THEN 'label_tie'
@@ -95,8 +97,13 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
                     WHEN l.chosen IS NULL OR l.rejected IS NULL THEN 'label_incomplete'
                END AS drop_reason
         FROM (SELECT * FROM {LABELS_VIEW}
-              WHERE {where("(kind = 'pairwise' AND question = 'preference') OR (kind = 'rewrite' AND chosen IS NOT NULL)",
-                           queue, source.filter)}) l
+              WHERE {
+        where(
+            "(kind = 'pairwise' AND question = 'preference') OR (kind = 'rewrite' AND chosen IS NOT NULL)",
+            queue,
+            source.filter,
+        )
+    }) l
         LEFT JOIN (SELECT sample_id, conversation_id, turn, source, model_version, character_id, topic_cluster,
                           dedup_cluster FROM release_samples) s ON s.sample_id = {anchor}
     """

@@ -22,8 +22,8 @@ def stratum_sql(alias: str, columns: list[str]) -> str:
 def insert_samples(job: Job, source: SamplesSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {job.sample_columns('s', source, rank)}, {stratum_sql('s', source.stratify_by)} AS stratum,
-               CASE {job.representative_check('s')}
+        SELECT {job.sample_columns("s", source, rank)}, {stratum_sql("s", source.stratify_by)} AS stratum,
+               CASE {job.representative_check("s")}
                     WHEN len(list_filter(s.prompt, lambda m: m.role = 'user')) = 0 THEN 'no_user_message'
                     WHEN s.prompt[-1].role <> 'user' THEN 'prompt_not_ending_with_user'
                END AS drop_reason

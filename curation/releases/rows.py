@@ -60,13 +60,22 @@ PROVENANCE = [
 ]
 SCHEMAS = {
     "sft": pa.schema([pa.field("messages", MESSAGES), *PROVENANCE]),
-    "preference": pa.schema([pa.field("prompt", MESSAGES), pa.field("chosen", MESSAGES), pa.field("rejected", MESSAGES),
-                             *PROVENANCE, pa.field("chosen_sample_id", pa.string()),
-                             pa.field("rejected_sample_id", pa.string())]),
-    "unpaired": pa.schema([pa.field("prompt", MESSAGES), pa.field("completion", MESSAGES), pa.field("label", pa.bool_()),
-                           *PROVENANCE]),
-    "prompt": pa.schema([pa.field("prompt", MESSAGES), *PROVENANCE, pa.field("depth", pa.int32()),
-                         pa.field("stratum", pa.string())]),
+    "preference": pa.schema(
+        [
+            pa.field("prompt", MESSAGES),
+            pa.field("chosen", MESSAGES),
+            pa.field("rejected", MESSAGES),
+            *PROVENANCE,
+            pa.field("chosen_sample_id", pa.string()),
+            pa.field("rejected_sample_id", pa.string()),
+        ]
+    ),
+    "unpaired": pa.schema(
+        [pa.field("prompt", MESSAGES), pa.field("completion", MESSAGES), pa.field("label", pa.bool_()), *PROVENANCE]
+    ),
+    "prompt": pa.schema(
+        [pa.field("prompt", MESSAGES), *PROVENANCE, pa.field("depth", pa.int32()), pa.field("stratum", pa.string())]
+    ),
 }
 
 _REPLY = "[{{'role': 'assistant', 'content': {}}}]"
@@ -114,8 +123,13 @@ def create_candidates(con) -> None:
 
 def count_and_remove_drops(con) -> Counter:
     """Dropped candidates by reason; they are deleted from `cand`."""
-    counts = Counter(dict(con.execute("SELECT drop_reason, count(*) FROM cand WHERE drop_reason IS NOT NULL "
-                                      "GROUP BY 1 ORDER BY 1").fetchall()))
+    counts = Counter(
+        dict(
+            con.execute(
+                "SELECT drop_reason, count(*) FROM cand WHERE drop_reason IS NOT NULL GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+    )
     if counts:
         con.execute("DELETE FROM cand WHERE drop_reason IS NOT NULL")
     return counts

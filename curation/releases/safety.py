@@ -22,10 +22,16 @@ SAFETY_TABLE = "attributes/safety"
 def _replies(trl_type: str, scope: str) -> list[str]:
     """The candidate columns naming the samples whose reply counts, for this type and scope."""
     if scope == "target":
-        return {"sft": ["sample_id"], "preference": ["chosen_sample_id"],
-                "unpaired": ["CASE WHEN label THEN sample_id END"]}.get(trl_type, [])
-    return {"sft": ["sample_id"], "preference": ["chosen_sample_id", "rejected_sample_id"],
-            "unpaired": ["sample_id"]}.get(trl_type, [])
+        return {
+            "sft": ["sample_id"],
+            "preference": ["chosen_sample_id"],
+            "unpaired": ["CASE WHEN label THEN sample_id END"],
+        }.get(trl_type, [])
+    return {
+        "sft": ["sample_id"],
+        "preference": ["chosen_sample_id", "rejected_sample_id"],
+        "unpaired": ["sample_id"],
+    }.get(trl_type, [])
 
 
 def _condition(trl_type: str, scope: str) -> str:
@@ -42,8 +48,9 @@ def exclude_unsafe(job: Job) -> dict:
     if not entry.exclude_unsafe:
         return section
     if not job.inputs.has("safety_flagged"):
-        job.notes.append("exclude_unsafe: the safety stage has not scored this lake (attributes/safety is empty): "
-                         "no row was checked")
+        job.notes.append(
+            "exclude_unsafe: the safety stage has not scored this lake (attributes/safety is empty): no row was checked"
+        )
         return {**section, "checked": False}
     job.tables_read.add(SAFETY_TABLE)
     con.execute("""CREATE OR REPLACE TEMP TABLE unsafe_samples AS
@@ -51,7 +58,10 @@ def exclude_unsafe(job: Job) -> dict:
         FROM release_samples
         WHERE safety_flagged AND conversation_id IN (SELECT conversation_id FROM attributes_safety WHERE flagged)""")
     unsafe = mark(con, "unsafe", _condition(entry.type, entry.unsafe_scope))
-    unscored = scalar(con, """SELECT count(*) FROM cand WHERE drop_reason IS NULL AND prompt_ref IS NOT NULL
-        AND conversation_id NOT IN (SELECT DISTINCT conversation_id FROM attributes_safety)""")
+    unscored = scalar(
+        con,
+        """SELECT count(*) FROM cand WHERE drop_reason IS NULL AND prompt_ref IS NOT NULL
+        AND conversation_id NOT IN (SELECT DISTINCT conversation_id FROM attributes_safety)""",
+    )
     own_text = scalar(con, "SELECT count(*) FROM cand WHERE drop_reason IS NULL AND prompt_ref IS NULL")
     return {**section, "checked": True, "unsafe": unsafe, "unscored_kept": unscored, "own_text_kept": own_text}

@@ -15,8 +15,8 @@ from curation.releases.job import Job
 def insert_samples(job: Job, source: SamplesSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {job.sample_columns('s', source, rank)},
-               CASE {job.representative_check('s')}
+        SELECT {job.sample_columns("s", source, rank)},
+               CASE {job.representative_check("s")}
                     WHEN s.regenerated THEN 'regenerated'
                     WHEN s.conversation_id IN (SELECT rejected_conversation_id FROM preference_pairs)
                          THEN 'rejected_side_of_pair'

@@ -87,7 +87,7 @@ def assign(con, entry: ReleaseEntry, inputs: Inputs, notes: list[str]) -> SplitR
     salt = quote(entry.split.salt + ":")
     table = con.sql(f"""
         SELECT rowid AS rid, coalesce(conversation_id, sample_id) AS conversation,
-               {'NULL::VARCHAR' if method == 'conversation' else f'{method}::VARCHAR'} AS cluster,
+               {"NULL::VARCHAR" if method == "conversation" else f"{method}::VARCHAR"} AS cluster,
                (md5_number({salt} || coalesce(conversation_id, sample_id)) >> 64)::UBIGINT AS start
         FROM cand WHERE drop_reason IS NULL""").to_arrow_table()
     if table.num_rows == 0:

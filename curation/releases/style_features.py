@@ -38,7 +38,7 @@ def _stored_sql(lake: Lake) -> str | None:
         return None
     listing = "[" + ", ".join(quote(str(f)) for f in files) + "]"
     complete = " AND ".join(f"{name} IS NOT NULL" for name in FEATURE_NAMES)
-    return (f"(SELECT * FROM read_parquet({listing}, union_by_name = true) WHERE {complete})")
+    return f"(SELECT * FROM read_parquet({listing}, union_by_name = true) WHERE {complete})"
 
 
 def ensure(con, lake: Lake, replies_sql: str) -> dict:
@@ -47,7 +47,7 @@ def ensure(con, lake: Lake, replies_sql: str) -> dict:
     `replies_sql` yields columns `context` and `reply`. Returns counts: needed, reused, computed.
     """
     con.execute(f"""CREATE OR REPLACE TEMP TABLE style_needed AS
-                    SELECT DISTINCT {key_sql('context', 'reply')} AS text_key, coalesce(context, '') AS context, reply
+                    SELECT DISTINCT {key_sql("context", "reply")} AS text_key, coalesce(context, '') AS context, reply
                     FROM ({replies_sql}) WHERE reply IS NOT NULL""")
     features = ", ".join(f"any_value({name}) AS {name}" for name in FEATURE_NAMES)
     stored = _stored_sql(lake)

@@ -17,9 +17,9 @@ from curation.releases.rows import last_user_sql, quote, where
 def insert_signals(job: Job, source: SignalsSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {job.sample_columns('s', source, rank)}, s.response,
+        SELECT {job.sample_columns("s", source, rank)}, s.response,
                coalesce(s.desirable, false) AS label,
-               CASE {job.representative_check('s')}
+               CASE {job.representative_check("s")}
                     WHEN s.desirable AND s.undesirable THEN 'conflicting_signals'
                     WHEN s.response IS NULL OR trim(s.response) = '' THEN 'empty_response'
                END AS drop_reason
@@ -42,8 +42,8 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
     sql = f"""
         INSERT INTO cand BY NAME
         SELECT {label_row_id()} AS sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank,
-               {label_provenance('s', 'l.sample_id')}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
-               l.prompt AS prompt_inline, {last_user_sql('l.prompt')} AS last_user, l.response,
+               {label_provenance("s", "l.sample_id")}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
+               l.prompt AS prompt_inline, {last_user_sql("l.prompt")} AS last_user, l.response,
                l.answer IN ({desirable}) AS label, l.agreement, l.n_annotators,
                CASE WHEN NOT l.kept THEN 'label_no_consensus'
                     WHEN l.agreement < {source.min_agreement} THEN 'label_low_agreement'

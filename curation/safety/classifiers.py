@@ -62,15 +62,16 @@ class HfSequenceClassifier:
         order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
+                chunk = order[start : start + self.batch_size]
                 out[chunk] = self._batch([texts[i] for i in chunk])
         return out
 
     def _batch(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
+        encoded = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
         logits = self.model(**encoded).logits.float()
         if self.multi_label:
             probs = torch.sigmoid(logits)[:, self.unsafe_ids].max(dim=1).values
@@ -120,9 +121,17 @@ def _hf(config: HfClassifier, key: str) -> HfSequenceClassifier:
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     unsafe_ids = [labels.index(label) for label in config.unsafe_labels]
     model.to(device).eval()
-    return HfSequenceClassifier(config.name, config.threshold, model, tokenizer, unsafe_ids,
-                                model.config.problem_type == "multi_label_classification", device,
-                                config.batch_size, config.max_length)
+    return HfSequenceClassifier(
+        config.name,
+        config.threshold,
+        model,
+        tokenizer,
+        unsafe_ids,
+        model.config.problem_type == "multi_label_classification",
+        device,
+        config.batch_size,
+        config.max_length,
+    )
 
 
 def fingerprint(config: ProfanityClassifier | HfClassifier) -> str:

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NAME = r"^[a-z0-9][a-z0-9_.:-]*$"
 # Label names taken as unsafe when a model's recipe entry does not list them (`unsafe_labels`).
-UNSAFE_LABEL = re.compile(r"unsafe|toxic|offensive|hate|harm|profan|obscen|insult|threat|abus|nsfw|sexual|violen",
-                          re.IGNORECASE)
+UNSAFE_LABEL = re.compile(
+    r"unsafe|toxic|offensive|hate|harm|profan|obscen|insult|threat|abus|nsfw|sexual|violen", re.IGNORECASE
+)
 # ... unless the name negates it (`non-toxic`, `not_hate`, `safe`).
 SAFE_LABEL = re.compile(r"^(safe|neutral|ok|clean|none|normal|benign|(non|not|no)[-_ ]?\w+)$", re.IGNORECASE)
 
@@ -46,8 +47,11 @@ class HfClassifier(Strict):
     path: Path = Field(description="the model directory (with config.json)")
     name: str | None = Field(None, pattern=NAME, description="default: hf:<directory name>")
     unsafe_labels: list[str] | None = Field(
-        None, min_length=1, description="the model's labels that mean unsafe; default: the labels whose name says "
-                                        "so (unsafe, toxic, hate, ...), else label 1 of a two-label model")
+        None,
+        min_length=1,
+        description="the model's labels that mean unsafe; default: the labels whose name says "
+        "so (unsafe, toxic, hate, ...), else label 1 of a two-label model",
+    )
     threshold: float = Field(0.5, gt=0, le=1)
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when torch sees a GPU")
     batch_size: int = Field(32, gt=0, description="messages per forward pass (length-sorted)")
@@ -103,7 +107,8 @@ class SafetyConfig(Strict):
 
     classifiers: list[Classifier] = Field(default_factory=_default_classifiers, min_length=1)
     roles: list[Literal["user", "assistant", "system"]] = Field(
-        default_factory=lambda: ["user", "assistant"], min_length=1, description="whose messages are scored")
+        default_factory=lambda: ["user", "assistant"], min_length=1, description="whose messages are scored"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> "SafetyConfig":

@@ -46,8 +46,11 @@ class SafetyScorer:
 
     def score_texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(scores, flags), each of shape (len(texts), classifiers)."""
-        scores = np.stack([c.score(texts) for c in self.classifiers], axis=1) if texts else \
-            np.zeros((0, len(self.classifiers)), np.float32)
+        scores = (
+            np.stack([c.score(texts) for c in self.classifiers], axis=1)
+            if texts
+            else np.zeros((0, len(self.classifiers)), np.float32)
+        )
         thresholds = np.array([c.threshold for c in self.classifiers], np.float32)
         return scores, scores >= thresholds
 
@@ -65,12 +68,15 @@ class SafetyScorer:
         index = pc.index_in(content, distinct).to_numpy(zero_copy_only=False)
         out, start = [], 0
         for number, messages in enumerate(flats):
-            mine = index[start:start + messages.num_rows]
+            mine = index[start : start + messages.num_rows]
             start += messages.num_rows
             part_flags = flags[mine]
-            counts = Counts(messages.num_rows, len(distinct) if number == 0 else 0,
-                            int(part_flags.any(axis=1).sum()) if len(mine) else 0,
-                            {name: int(part_flags[:, k].sum()) for k, name in enumerate(self.names)})
+            counts = Counts(
+                messages.num_rows,
+                len(distinct) if number == 0 else 0,
+                int(part_flags.any(axis=1).sum()) if len(mine) else 0,
+                {name: int(part_flags[:, k].sum()) for k, name in enumerate(self.names)},
+            )
             out.append((_rows(messages, self.names, scores[mine], part_flags), counts))
         return out
 
@@ -83,25 +89,38 @@ def _flatten(batch: pa.RecordBatch | pa.Table, roles: list[str]) -> pa.Table:
     starts = np.cumsum(lengths) - lengths
     parents = np.repeat(np.arange(len(lengths)), lengths)
     flat = pc.list_flatten(lists)
-    flat_table = pa.table({
-        "conversation_id": pc.take(table.column("conversation_id"), pa.array(parents, pa.int64())),
-        "turn": pa.array(np.arange(len(parents)) - starts[parents], pa.int32()),
-        "role": pc.struct_field(flat, "role"),
-        "content": pc.struct_field(flat, "content"),
-    })
-    keep = pc.and_(pc.is_in(flat_table["role"], pa.array(roles, pa.string())),
-                   pc.invert(pc.is_null(flat_table["content"])))
+    flat_table = pa.table(
+        {
+            "conversation_id": pc.take(table.column("conversation_id"), pa.array(parents, pa.int64())),
+            "turn": pa.array(np.arange(len(parents)) - starts[parents], pa.int32()),
+            "role": pc.struct_field(flat, "role"),
+            "content": pc.struct_field(flat, "content"),
+        }
+    )
+    keep = pc.and_(
+        pc.is_in(flat_table["role"], pa.array(roles, pa.string())), pc.invert(pc.is_null(flat_table["content"]))
+    )
     return flat_table.filter(pc.fill_null(keep, False))
 
 
 def _rows(messages: pa.Table, names: list[str], scores: np.ndarray, flags: np.ndarray) -> pa.Table:
     n, k = scores.shape
     entries = pa.StructArray.from_arrays(
-        [pa.array(np.tile(np.array(names, dtype=object), n), pa.string()),
-         pa.array(scores.reshape(-1), pa.float32()), pa.array(flags.reshape(-1), pa.bool_())],
-        fields=list(SAFETY_SCORE))
+        [
+            pa.array(np.tile(np.array(names, dtype=object), n), pa.string()),
+            pa.array(scores.reshape(-1), pa.float32()),
+            pa.array(flags.reshape(-1), pa.bool_()),
+        ],
+        fields=list(SAFETY_SCORE),
+    )
     lists = pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k), pa.int32()), entries)
-    return pa.table({"conversation_id": messages["conversation_id"], "turn": messages["turn"],
-                     "role": messages["role"], "scores": lists,
-                     "flagged": pa.array(flags.any(axis=1) if k else np.zeros(n, bool), pa.bool_())},
-                    schema=SAFETY)
+    return pa.table(
+        {
+            "conversation_id": messages["conversation_id"],
+            "turn": messages["turn"],
+            "role": messages["role"],
+            "scores": lists,
+            "flagged": pa.array(flags.any(axis=1) if k else np.zeros(n, bool), pa.bool_()),
+        },
+        schema=SAFETY,
+    )

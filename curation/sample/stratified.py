@@ -22,18 +22,20 @@ from curation.sample.config import OTHERS, SampleConfig, Stratum
 from curation.texthash import text_digest
 from lakehouse.runs import StageStats
 
-OUTPUT_SCHEMA = pa.schema([
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("selected", pa.bool_(), nullable=False),
-    pa.field("weight", pa.float64(), nullable=False),
-    pa.field("draw_rank", pa.int64(), nullable=False),
-    pa.field("strata", pa.string(), nullable=False),
-])
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("selected", pa.bool_(), nullable=False),
+        pa.field("weight", pa.float64(), nullable=False),
+        pa.field("draw_rank", pa.int64(), nullable=False),
+        pa.field("strata", pa.string(), nullable=False),
+    ]
+)
 _MISSING = "(none)"
 
 
 def depth_bucket(depth: int | None, bounds: list[int]) -> str:
-    """"0", "1", "2-3", "4-7", "8+" for bounds [1, 2, 4, 8]."""
+    """ "0", "1", "2-3", "4-7", "8+" for bounds [1, 2, 4, 8]."""
     if depth is None:
         return _MISSING
     edges = [0, *sorted(bounds)]
@@ -97,16 +99,18 @@ def clocks(keys: list[str], weights: np.ndarray, seed: int) -> np.ndarray:
         return np.where(weights > 0, -np.log(u) / np.where(weights > 0, weights, 1), np.inf)
 
 
-def stratified_sample(table: pa.Table, config: SampleConfig, *, key: str = "key",
-                      name: str = "sample") -> tuple[pa.Table, pa.Table, StageStats]:
+def stratified_sample(
+    table: pa.Table, config: SampleConfig, *, key: str = "key", name: str = "sample"
+) -> tuple[pa.Table, pa.Table, StageStats]:
     """(the sample attribute table, the achieved-vs-target report, stats)."""
     keys = table[key].to_pylist()
     columns = [_values(table, config, s.column) for s in config.strata]
     targets = [target_shares(values, s) for values, s in zip(columns, config.strata)]
     weights = rake(columns, targets)
     clock = clocks(keys, weights, config.seed)
-    order = np.array(sorted(np.flatnonzero(np.isfinite(clock)).tolist(), key=lambda i: (clock[i], keys[i])),
-                     dtype=np.int64)
+    order = np.array(
+        sorted(np.flatnonzero(np.isfinite(clock)).tolist(), key=lambda i: (clock[i], keys[i])), dtype=np.int64
+    )
     selected = _draw(table, config, order, columns, targets)
     rank = np.empty(len(keys), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -114,17 +118,25 @@ def stratified_sample(table: pa.Table, config: SampleConfig, *, key: str = "key"
     drawn[order] = True
     rank[~drawn] = -1
     strata = ["|".join(f"{s.column}={v}" for s, v in zip(config.strata, values)) for values in zip(*columns)]
-    result = pa.table({"key": pa.array(keys, pa.string()), "selected": pa.array(selected),
-                       "weight": pa.array(weights), "draw_rank": pa.array(rank),
-                       "strata": pa.array(strata if columns else [""] * len(keys), pa.string())}, schema=OUTPUT_SCHEMA)
+    result = pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            "selected": pa.array(selected),
+            "weight": pa.array(weights),
+            "draw_rank": pa.array(rank),
+            "strata": pa.array(strata if columns else [""] * len(keys), pa.string()),
+        },
+        schema=OUTPUT_SCHEMA,
+    )
     stats = StageStats(name, rows_in=len(keys), rows_out=int(selected.sum()))
     stats.drop("not_sampled", len(keys) - int(selected.sum()))
     stats.details = {"target": config.target, "strata": [s.column for s in config.strata]}
     return result, share_report(config, columns, targets, selected), stats
 
 
-def _draw(table: pa.Table, config: SampleConfig, order: np.ndarray, columns: list[np.ndarray],
-          targets: list[dict[str, float]]) -> np.ndarray:
+def _draw(
+    table: pa.Table, config: SampleConfig, order: np.ndarray, columns: list[np.ndarray], targets: list[dict[str, float]]
+) -> np.ndarray:
     caps = []
     if config.max_per_cluster is not None:
         caps.append((_values(table, config, config.cluster_column), config.max_per_cluster))
@@ -141,8 +153,10 @@ def _draw(table: pa.Table, config: SampleConfig, order: np.ndarray, columns: lis
                 return selected
             if selected[row] or any(taken.get(values[row], 0) >= cap for (values, cap), taken in zip(caps, taken_caps)):
                 continue
-            if respect_quotas and any(taken.get(values[row], 0) >= quota.get(values[row], 0)
-                                      for values, quota, taken in zip(columns, quotas, taken_quota)):
+            if respect_quotas and any(
+                taken.get(values[row], 0) >= quota.get(values[row], 0)
+                for values, quota, taken in zip(columns, quotas, taken_quota)
+            ):
                 continue
             selected[row] = True
             count += 1
@@ -153,8 +167,9 @@ def _draw(table: pa.Table, config: SampleConfig, order: np.ndarray, columns: lis
     return selected
 
 
-def share_report(config: SampleConfig, columns: list[np.ndarray], targets: list[dict[str, float]],
-                 selected: np.ndarray) -> pa.Table:
+def share_report(
+    config: SampleConfig, columns: list[np.ndarray], targets: list[dict[str, float]], selected: np.ndarray
+) -> pa.Table:
     """One row per stratum value: rows available, target share, achieved rows and share."""
     records = []
     total = max(int(selected.sum()), 1)
@@ -163,12 +178,29 @@ def share_report(config: SampleConfig, columns: list[np.ndarray], targets: list[
         counts = dict(zip(present.tolist(), available.tolist()))
         chosen = dict(zip(*np.unique(values[selected], return_counts=True))) if selected.any() else {}
         for value in sorted(set(counts) | set(target)):
-            records.append({"stratum": stratum.column, "value": value, "available": counts.get(value, 0),
-                            "target_share": target.get(value, 0.0), "selected": int(chosen.get(value, 0)),
-                            "achieved_share": int(chosen.get(value, 0)) / total})
-    return pa.Table.from_pylist(records, schema=pa.schema([
-        ("stratum", pa.string()), ("value", pa.string()), ("available", pa.int64()), ("target_share", pa.float64()),
-        ("selected", pa.int64()), ("achieved_share", pa.float64())]))
+            records.append(
+                {
+                    "stratum": stratum.column,
+                    "value": value,
+                    "available": counts.get(value, 0),
+                    "target_share": target.get(value, 0.0),
+                    "selected": int(chosen.get(value, 0)),
+                    "achieved_share": int(chosen.get(value, 0)) / total,
+                }
+            )
+    return pa.Table.from_pylist(
+        records,
+        schema=pa.schema(
+            [
+                ("stratum", pa.string()),
+                ("value", pa.string()),
+                ("available", pa.int64()),
+                ("target_share", pa.float64()),
+                ("selected", pa.int64()),
+                ("achieved_share", pa.float64()),
+            ]
+        ),
+    )
 
 
 def format_report(report: pa.Table, limit_per_stratum: int = 12) -> str:
@@ -178,8 +210,10 @@ def format_report(report: pa.Table, limit_per_stratum: int = 12) -> str:
         rows = [r for r in report.to_pylist() if r["stratum"] == stratum]
         rows.sort(key=lambda r: (-r["target_share"], r["value"]))
         for r in rows[:limit_per_stratum]:
-            lines.append(f"{stratum:<14} {r['value'][:24]:<24} {r['target_share']:>8.1%} {r['achieved_share']:>9.1%} "
-                         f"{r['selected']:>9,} {r['available']:>10,}")
+            lines.append(
+                f"{stratum:<14} {r['value'][:24]:<24} {r['target_share']:>8.1%} {r['achieved_share']:>9.1%} "
+                f"{r['selected']:>9,} {r['available']:>10,}"
+            )
         if len(rows) > limit_per_stratum:
             lines.append(f"{stratum:<14} ... {len(rows) - limit_per_stratum} more values")
     return "\n".join(lines)

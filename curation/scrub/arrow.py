@@ -25,8 +25,9 @@ def character_and_persona(character: dict | None) -> tuple[str | None, str | Non
     return character.get("name"), persona or None
 
 
-def scrub_record_batch(batch: pa.RecordBatch, config: ScrubConfig | None = None,
-                       scrubber: Scrubber | None = None) -> pa.RecordBatch:
+def scrub_record_batch(
+    batch: pa.RecordBatch, config: ScrubConfig | None = None, scrubber: Scrubber | None = None
+) -> pa.RecordBatch:
     """`batch` with scrubbed message contents and a `pii_counts` column."""
     scrubber = scrubber or Scrubber(config)
     ids = batch.column("conversation_id").to_pylist()
@@ -38,12 +39,12 @@ def scrub_record_batch(batch: pa.RecordBatch, config: ScrubConfig | None = None,
     conversations = []
     for row, conversation_id in enumerate(ids):
         name, persona = character_and_persona(characters[row])
-        texts = [c or "" for c in contents[offsets[row]:offsets[row + 1]]] if messages[row].is_valid else []
+        texts = [c or "" for c in contents[offsets[row] : offsets[row + 1]]] if messages[row].is_valid else []
         conversations.append(Conversation(conversation_id, texts, name, persona, locale=locales[row]))
     results = scrubber.scrub(conversations)
     scrubbed: list[str | None] = []
     for row, result in enumerate(results):
-        originals = contents[offsets[row]:offsets[row + 1]] if messages[row].is_valid else []
+        originals = contents[offsets[row] : offsets[row + 1]] if messages[row].is_valid else []
         scrubbed += [None if original is None else text for original, text in zip(originals, result.texts)]
     counts = [[{"entity_type": t, "count": n} for t, n in sorted(r.counts.items())] for r in results]
     new_messages = _replace_content(messages, pa.array(scrubbed, pa.string()))
@@ -61,7 +62,11 @@ def _compact(messages: pa.ListArray) -> pa.ListArray:
     """The same lists with offsets from 0 and no unreferenced values (a sliced batch has neither)."""
     import pyarrow.compute as pc
 
-    if messages.offset == 0 and messages.offsets[0].as_py() == 0 and len(messages.values) == messages.offsets[-1].as_py():
+    if (
+        messages.offset == 0
+        and messages.offsets[0].as_py() == 0
+        and len(messages.values) == messages.offsets[-1].as_py()
+    ):
         return messages
     return pc.take(messages, pa.array(range(len(messages)), pa.int64()))
 

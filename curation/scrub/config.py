@@ -38,8 +38,15 @@ KNOWN_ENTITIES = (
 # What the release gate scans for by default: the structured identifiers of DESIGN 4. They have
 # checksums, rigid formats or a cue word naming them ("passport no."), so the scan is precise enough to
 # block a release on a single hit.
-DEFAULT_SCAN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                         "ID_NUMBER")
+DEFAULT_SCAN_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "ID_NUMBER",
+)
 
 Action = Literal["replace", "redact", "keep"]
 
@@ -65,8 +72,17 @@ class TierPolicy(BaseModel):
 def _default_tiers() -> dict[str, TierPolicy]:
     return {
         "high": TierPolicy(
-            entities=["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                      "STREET_ADDRESS", "ID_NUMBER", "DATE_OF_BIRTH"],
+            entities=[
+                "EMAIL_ADDRESS",
+                "PHONE_NUMBER",
+                "CREDIT_CARD",
+                "US_SSN",
+                "IBAN_CODE",
+                "IP_ADDRESS",
+                "STREET_ADDRESS",
+                "ID_NUMBER",
+                "DATE_OF_BIRTH",
+            ],
             action="replace",
             min_score=0.4,
         ),
@@ -82,18 +98,24 @@ class ScrubConfig(BaseModel):
 
     model: str = Field(DEFAULT_MODEL, description="spaCy NER model (an installed package name or a path).")
     language: str = Field("en", description="Default language: for a conversation whose text and locale do not say.")
-    languages: list[str] = Field(default_factory=lambda: ["en", "fr", "de"],
-                                 description="Languages routed to their own engine (curation/scrub/languages.py); "
-                                             "a conversation in any other language is scrubbed as `language`.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en", "fr", "de"],
+        description="Languages routed to their own engine (curation/scrub/languages.py); "
+        "a conversation in any other language is scrubbed as `language`.",
+    )
     mode: Literal["placeholder", "surrogate"] = "placeholder"
     tiers: dict[str, TierPolicy] = Field(default_factory=_default_tiers)
-    allow_list: list[str] = Field(default_factory=list, description="Terms never treated as PII (exact, case-insensitive).")
+    allow_list: list[str] = Field(
+        default_factory=list, description="Terms never treated as PII (exact, case-insensitive)."
+    )
     scan_entities: list[str] = Field(default_factory=lambda: list(DEFAULT_SCAN_ENTITIES))
     seed: str = Field("flywheel", description="Mixed into surrogate choices; same seed, same surrogates.")
     batch_size: int = Field(512, ge=1, description="Texts per spaCy nlp.pipe batch.")
     workers: int = Field(1, ge=1, description="Worker processes for detection (1: in-process).")
     chunk_chars: int = Field(20_000, ge=1_000, description="Texts longer than this are analyzed in chunks.")
-    chunk_overlap: int = Field(400, ge=100, description="Overlap between chunks; entities up to half of it are never cut.")
+    chunk_overlap: int = Field(
+        400, ge=100, description="Overlap between chunks; entities up to half of it are never cut."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "ScrubConfig":
@@ -108,7 +130,9 @@ class ScrubConfig(BaseModel):
             raise ValueError(f"scan_entities: unknown entity type(s) {unknown}")
         unsupported = [lang for lang in [self.language, *self.languages] if lang not in SUPPORTED_LANGUAGES]
         if unsupported:
-            raise ValueError(f"languages: unsupported language(s) {unsupported}; supported: {', '.join(SUPPORTED_LANGUAGES)}")
+            raise ValueError(
+                f"languages: unsupported language(s) {unsupported}; supported: {', '.join(SUPPORTED_LANGUAGES)}"
+            )
         if self.language not in self.languages:
             raise ValueError(f"language {self.language!r} must be one of languages {self.languages}")
         if self.chunk_overlap * 2 > self.chunk_chars:
@@ -144,6 +168,10 @@ def load_recipe_scrub(path) -> ScrubConfig:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe must be a YAML mapping")
     stages = data.get("stages")
-    entries = [dict(e) for e in stages if isinstance(e, dict) and e.get("stage") == "scrub"] if isinstance(stages, list) else []
+    entries = (
+        [dict(e) for e in stages if isinstance(e, dict) and e.get("stage") == "scrub"]
+        if isinstance(stages, list)
+        else []
+    )
     section = {k: v for k, v in entries[0].items() if k != "stage"} if entries else data.get("scrub", {})
     return ScrubConfig.model_validate(section or {})

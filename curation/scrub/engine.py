@@ -27,12 +27,18 @@ from pathlib import Path
 
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
-from curation.scrub.names import (at_sentence_start, contraction_base, dictionary_words, in_dictionary,
-                                  known_first_name)
+from curation.scrub.names import at_sentence_start, contraction_base, dictionary_words, in_dictionary, known_first_name
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
-NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
-               "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
+NER_MAPPING = {
+    "PERSON": "PERSON",
+    "PER": "PERSON",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
 NER_ENTITIES = ("PERSON", "LOCATION", "DATE_TIME")
 _NOT_NEEDED_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 
@@ -106,12 +112,29 @@ def _nlp_engine(nlp, language: str):
 
     class PreloadedSpacyNlpEngine(SpacyNlpEngine):
         def __init__(self):
-            config = NerModelConfiguration(model_to_presidio_entity_mapping=dict(NER_MAPPING),
-                                           labels_to_ignore=["ORG", "ORGANIZATION", "NORP", "NRP", "CARDINAL", "EVENT",
-                                                             "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT",
-                                                             "PRODUCT", "QUANTITY", "WORK_OF_ART"])
-            super().__init__(models=[{"lang_code": language, "model_name": nlp.meta.get("name", "preloaded")}],
-                             ner_model_configuration=config)
+            config = NerModelConfiguration(
+                model_to_presidio_entity_mapping=dict(NER_MAPPING),
+                labels_to_ignore=[
+                    "ORG",
+                    "ORGANIZATION",
+                    "NORP",
+                    "NRP",
+                    "CARDINAL",
+                    "EVENT",
+                    "LANGUAGE",
+                    "LAW",
+                    "MONEY",
+                    "ORDINAL",
+                    "PERCENT",
+                    "PRODUCT",
+                    "QUANTITY",
+                    "WORK_OF_ART",
+                ],
+            )
+            super().__init__(
+                models=[{"lang_code": language, "model_name": nlp.meta.get("name", "preloaded")}],
+                ner_model_configuration=config,
+            )
             self.nlp = {language: nlp}
 
         def load(self) -> None:
@@ -130,9 +153,15 @@ def _nlp_engine(nlp, language: str):
             # context enhancer needs only each token's length from `tokens`, so plain strings do.
             columns = doc.to_array([IDX, LOWER, ORTH]).T.tolist() if len(doc) else [[], [], []]
             strings = doc.vocab.strings
-            return NlpArtifacts(entities=entities, tokens=[strings[h] for h in columns[2]], tokens_indices=columns[0],
-                                lemmas=[_crude_lemma(strings[h]) for h in columns[1]], nlp_engine=self, language=lang,
-                                scores=scores)
+            return NlpArtifacts(
+                entities=entities,
+                tokens=[strings[h] for h in columns[2]],
+                tokens_indices=columns[0],
+                lemmas=[_crude_lemma(strings[h]) for h in columns[1]],
+                nlp_engine=self,
+                language=lang,
+                scores=scores,
+            )
 
     return PreloadedSpacyNlpEngine()
 
@@ -186,8 +215,10 @@ _DIGIT_RUN_7 = re.compile(r"\d(?:[\s().\/-]{0,3}\d){6}")
 _DIGIT_RUN_9 = re.compile(r"\d(?:[\s.-]{0,2}\d){8}")
 _DIGIT_RUN_12 = re.compile(r"\d(?:[\s.-]{0,2}\d){11}")
 # Addresses without a digit: a town line ("Austin, TX") or a named street ("on Main Street").
-_ADDRESS_WITHOUT_DIGITS = re.compile(r",\s*[A-Z]{2}\b|\b(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
-                                     r"Place|Terrace|Crescent|Court)\b")
+_ADDRESS_WITHOUT_DIGITS = re.compile(
+    r",\s*[A-Z]{2}\b|\b(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|"
+    r"Place|Terrace|Crescent|Court)\b"
+)
 
 
 def plausible_entities(text: str, wanted: Sequence[str]) -> list[str]:
@@ -314,10 +345,14 @@ class Detector:
         for recognizer in languages.adapt(recognizers, config.language, self.entities):
             registry.add_recognizer(recognizer)
         # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
-        self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=_nlp_engine(self.nlp, config.language),
-                                       supported_languages=[config.language],
-                                       context_aware_enhancer=LemmaContextAwareEnhancer(context_matching_mode="whole_word",
-                                                                                         context_prefix_count=6))
+        self.analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=_nlp_engine(self.nlp, config.language),
+            supported_languages=[config.language],
+            context_aware_enhancer=LemmaContextAwareEnhancer(
+                context_matching_mode="whole_word", context_prefix_count=6
+            ),
+        )
 
     def detect(self, texts: Sequence[str], own_names: Sequence[frozenset[str]] | None = None) -> list[list[Detection]]:
         """Raw detections for each text (overlaps and thresholds are resolve.py's business).
@@ -330,15 +365,18 @@ class Detector:
             clean, origin = sanitize(text or "")
             clean = unshout(clean)
             maps.append(OffsetMap(origin) if origin else None)
-            for start, end, own_from, own_to in chunk_spans(len(clean), self.config.chunk_chars, self.config.chunk_overlap):
+            for start, end, own_from, own_to in chunk_spans(
+                len(clean), self.config.chunk_chars, self.config.chunk_overlap
+            ):
                 pieces.append((index, start, own_from, own_to, clean[start:end]))
         results: list[list[Detection]] = [[] for _ in texts]
         window = 4 * self.config.batch_size  # bounds the spaCy docs held at once
         for first in range(0, len(pieces), window):
-            part = pieces[first:first + window]
+            part = pieces[first : first + window]
             exempt = [own_names[p[0]] if own_names else frozenset() for p in part]
-            for (index, offset, own_from, own_to, chunk), artifacts in zip(part, self._artifacts([p[4] for p in part],
-                                                                                                exempt)):
+            for (index, offset, own_from, own_to, chunk), artifacts in zip(
+                part, self._artifacts([p[4] for p in part], exempt)
+            ):
                 if chunk.strip():
                     results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
         return results
@@ -366,15 +404,19 @@ class Detector:
         key = contraction_base(word)
         if key in self.trivial or key in exempt:
             return False
-        sentence_word = (at_sentence_start(text, match.start()) and not known_first_name(key)
-                         and (in_dictionary(key, self.dictionary) or text[match.end():match.end() + 1] == ","))
+        sentence_word = (
+            at_sentence_start(text, match.start())
+            and not known_first_name(key)
+            and (in_dictionary(key, self.dictionary) or text[match.end() : match.end() + 1] == ",")
+        )
         return not sentence_word
 
     def _artifacts(self, chunks: list[str], exempt: list[frozenset[str]]):
         """presidio NlpArtifacts for each chunk from nlp.pipe batches where NER is needed, else None."""
         needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt)]
-        piped = self.analyzer.nlp_engine.process_batch([c for c, n in zip(chunks, needs) if n], self.config.language,
-                                                       batch_size=self.config.batch_size)
+        piped = self.analyzer.nlp_engine.process_batch(
+            [c for c, n in zip(chunks, needs) if n], self.config.language, batch_size=self.config.batch_size
+        )
         for need in needs:
             yield next(piped)[1] if need else None
 
@@ -388,15 +430,17 @@ class Detector:
         language = self.config.language
         engine = self.analyzer.nlp_engine
         if artifacts is None:
-            bare = NlpArtifacts(entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=engine,
-                                language=language, scores=[])
+            bare = NlpArtifacts(
+                entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=engine, language=language, scores=[]
+            )
             if not self.analyzer.analyze(chunk, language, entities=entities, nlp_artifacts=bare):
                 return []
             artifacts = engine._doc_to_nlp_artifact(self.nlp.make_doc(chunk), language)
         return self.analyzer.analyze(chunk, language, entities=entities, nlp_artifacts=artifacts)
 
-    def _analyze(self, chunk: str, artifacts, offset: int, own_from: int, own_to: int,
-                 offsets: OffsetMap | None) -> list[Detection]:
+    def _analyze(
+        self, chunk: str, artifacts, offset: int, own_from: int, own_to: int, offsets: OffsetMap | None
+    ) -> list[Detection]:
         found = self._find(chunk, artifacts)
         out = []
         for r in found:
@@ -412,8 +456,9 @@ class Detector:
 
 def get_detector(config: ScrubConfig, entities: Sequence[str] | None = None) -> Detector:
     """A Detector for this config, built once per process (model load and registry cost seconds)."""
-    key = config.model_dump_json(include={"model", "language", "chunk_chars", "chunk_overlap", "batch_size", "tiers"}) + repr(
-        sorted(entities if entities is not None else config.detected_entities))
+    key = config.model_dump_json(
+        include={"model", "language", "chunk_chars", "chunk_overlap", "batch_size", "tiers"}
+    ) + repr(sorted(entities if entities is not None else config.detected_entities))
     if key not in _ANALYZER_CACHE:
         _ANALYZER_CACHE[key] = Detector(config, entities)
     return _ANALYZER_CACHE[key]

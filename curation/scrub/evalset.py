@@ -21,16 +21,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PII_SLOTS = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-             "STREET_ADDRESS", "SOCIAL_HANDLE", "URL")
+PII_SLOTS = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "SOCIAL_HANDLE",
+    "URL",
+)
 STYLES = ("casual", "lower", "misspelled", "emoji", "upper")
 
 # ---------------------------------------------------------------------------------------------------------
 # Characters: a name and a persona that names other people (all of them allowed in that conversation).
 
 CHARACTERS = [
-    ("Luna", "You are Luna, a gentle moon witch. Your familiar is a cat named Mr. Whiskers and your mentor is Morgana."),
-    ("Captain Nova", "You are Captain Nova of the starship Stardust. Your first mate is Zyx and your engineer is Tomas."),
+    (
+        "Luna",
+        "You are Luna, a gentle moon witch. Your familiar is a cat named Mr. Whiskers and your mentor is Morgana.",
+    ),
+    (
+        "Captain Nova",
+        "You are Captain Nova of the starship Stardust. Your first mate is Zyx and your engineer is Tomas.",
+    ),
     ("Sherlock Holmes", "You are Sherlock Holmes, the detective of 221B Baker Street. Dr. Watson is your friend."),
     ("Aria", "You are Aria, an upbeat fitness coach who loves morning runs with your dog Biscuit."),
     ("Professor Hale", "You are Professor Edmund Hale, a historian who talks about Rome and your late wife Clara."),
@@ -181,23 +197,112 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------------------------------------
 # Slot values
 
-NAME_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR", "sv_SE", "en_IN",
-                "en_AU", "ga_IE", "tr_TR")
+NAME_LOCALES = (
+    "en_US",
+    "en_GB",
+    "de_DE",
+    "fr_FR",
+    "es_ES",
+    "it_IT",
+    "nl_NL",
+    "pl_PL",
+    "pt_BR",
+    "sv_SE",
+    "en_IN",
+    "en_AU",
+    "ga_IE",
+    "tr_TR",
+)
 CITIES = ["Paris", "Tokyo", "Chicago", "Berlin", "Toronto", "Sydney", "Madrid", "Austin", "Lagos", "Mumbai", "Denver"]
 PRODUCTS = ["an iPhone 15", "AirPods Pro", "a PS5", "Nike Air Max 90", "a Kindle", "the Galaxy S24", "a Dyson V11"]
-TOPICS = ["black holes", "the French Revolution", "Python decorators", "photosynthesis", "the stock market",
-          "World War II", "quantum computing", "the Roman Empire"]
+TOPICS = [
+    "black holes",
+    "the French Revolution",
+    "Python decorators",
+    "photosynthesis",
+    "the stock market",
+    "World War II",
+    "quantum computing",
+    "the Roman Empire",
+]
 MOVIES = ["Inception", "The Godfather", "Spirited Away", "Dune: Part Two", "Barbie", "Oppenheimer"]
 DAYS = ["Monday", "Tuesday", "Friday", "Sunday", "monday", "saturday", "tuesday night"]
 MONTHS = ["January", "March", "June", "August", "October", "december"]
 EMOJI = ["😂", "🙏", "❤️", "🔥", "😅", "✨", "👀", "🥺", "💀", "😭"]
-MAIL_DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "proton.me", "gmx.de",
-                "web.de", "orange.fr", "libero.it", "mail.ru", "company.co.uk", "uni-heidelberg.de", "acme.io"]
-STREET_BASES = ["Main", "Oak", "Maple", "Elm", "Pine", "Cedar", "Park", "Washington", "Lake", "Hill", "Church",
-                "High", "Mill", "Sunset", "River", "Spring", "Highland", "Lincoln", "Jackson", "Franklin", "Chestnut",
-                "Walnut", "Willow", "Cherry", "Birch", "5th", "42nd", "3rd", "Market", "King", "Queen", "Victoria"]
-STREET_SUFFIXES = ["Street", "St", "St.", "Avenue", "Ave", "Ave.", "Road", "Rd", "Lane", "Ln", "Drive", "Dr",
-                   "Boulevard", "Blvd", "Court", "Ct", "Place", "Way", "Terrace", "Circle", "Parkway", "Highway"]
+MAIL_DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "icloud.com",
+    "proton.me",
+    "gmx.de",
+    "web.de",
+    "orange.fr",
+    "libero.it",
+    "mail.ru",
+    "company.co.uk",
+    "uni-heidelberg.de",
+    "acme.io",
+]
+STREET_BASES = [
+    "Main",
+    "Oak",
+    "Maple",
+    "Elm",
+    "Pine",
+    "Cedar",
+    "Park",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Church",
+    "High",
+    "Mill",
+    "Sunset",
+    "River",
+    "Spring",
+    "Highland",
+    "Lincoln",
+    "Jackson",
+    "Franklin",
+    "Chestnut",
+    "Walnut",
+    "Willow",
+    "Cherry",
+    "Birch",
+    "5th",
+    "42nd",
+    "3rd",
+    "Market",
+    "King",
+    "Queen",
+    "Victoria",
+]
+STREET_SUFFIXES = [
+    "Street",
+    "St",
+    "St.",
+    "Avenue",
+    "Ave",
+    "Ave.",
+    "Road",
+    "Rd",
+    "Lane",
+    "Ln",
+    "Drive",
+    "Dr",
+    "Boulevard",
+    "Blvd",
+    "Court",
+    "Ct",
+    "Place",
+    "Way",
+    "Terrace",
+    "Circle",
+    "Parkway",
+    "Highway",
+]
 US_STATES = ["CA", "NY", "TX", "WA", "IL", "MA", "FL", "OR", "CO", "GA"]
 
 
@@ -208,7 +313,9 @@ class ValueMaker:
         from faker import Faker
 
         self.rng = rng
-        self.fakers = {loc: Faker(loc) for loc in sorted(set(NAME_LOCALES) | {"de_DE", "fr_FR", "es_ES", "it_IT", "en_GB"})}
+        self.fakers = {
+            loc: Faker(loc) for loc in sorted(set(NAME_LOCALES) | {"de_DE", "fr_FR", "es_ES", "it_IT", "en_GB"})
+        }
         for i, fake in enumerate(self.fakers.values()):
             fake.seed_instance(rng.getrandbits(32) + i)
 
@@ -226,9 +333,16 @@ class ValueMaker:
         last = full.split()[-1]
         ascii_first = re.sub(r"[^a-z]", "", first.lower()) or "sam"
         ascii_last = re.sub(r"[^a-z]", "", last.lower()) or "lee"
-        local = r.choice([f"{ascii_first}.{ascii_last}", f"{ascii_first}{ascii_last}{r.randint(1, 99)}",
-                          f"{ascii_first[0]}{ascii_last}", f"{ascii_first}_{ascii_last}", f"{ascii_first}{r.randint(1980, 2009)}",
-                          f"{ascii_first}+shop"])
+        local = r.choice(
+            [
+                f"{ascii_first}.{ascii_last}",
+                f"{ascii_first}{ascii_last}{r.randint(1, 99)}",
+                f"{ascii_first[0]}{ascii_last}",
+                f"{ascii_first}_{ascii_last}",
+                f"{ascii_first}{r.randint(1980, 2009)}",
+                f"{ascii_first}+shop",
+            ]
+        )
         domain = r.choice(MAIL_DOMAINS)
         style = r.random()
         if style < 0.08:
@@ -245,14 +359,32 @@ class ValueMaker:
         r = self.rng
         area, exchange, line = r.randint(201, 989), r.randint(200, 989), r.randint(0, 9999)
         formats = [
-            f"({area}) {exchange}-{line:04d}", f"{area}-{exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}",
-            f"{area} {exchange} {line:04d}", f"{area}{exchange}{line:04d}", f"+1 {area} {exchange} {line:04d}",
-            f"+1-{area}-{exchange}-{line:04d}", f"1-{area}-{exchange}-{line:04d}", f"+1{area}{exchange}{line:04d}",
+            f"({area}) {exchange}-{line:04d}",
+            f"{area}-{exchange}-{line:04d}",
+            f"{area}.{exchange}.{line:04d}",
+            f"{area} {exchange} {line:04d}",
+            f"{area}{exchange}{line:04d}",
+            f"+1 {area} {exchange} {line:04d}",
+            f"+1-{area}-{exchange}-{line:04d}",
+            f"1-{area}-{exchange}-{line:04d}",
+            f"+1{area}{exchange}{line:04d}",
             f"{area} - {exchange} - {line:04d}",
         ]
         if r.random() < 0.45:
-            return self.fake("en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_IN", "en_AU", "pt_BR",
-                             "en_US", "pl_PL", "sv_SE").phone_number()
+            return self.fake(
+                "en_GB",
+                "de_DE",
+                "fr_FR",
+                "es_ES",
+                "it_IT",
+                "nl_NL",
+                "en_IN",
+                "en_AU",
+                "pt_BR",
+                "en_US",
+                "pl_PL",
+                "sv_SE",
+            ).phone_number()
         return r.choice(formats)
 
     def card(self) -> str:
@@ -264,9 +396,9 @@ class ValueMaker:
         if kind == "amex" and style < 0.5:
             return f"{number[:4]} {number[4:10]} {number[10:]}"
         if style < 0.35:
-            return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+            return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
         if style < 0.6:
-            return "-".join(number[i:i + 4] for i in range(0, len(number), 4))
+            return "-".join(number[i : i + 4] for i in range(0, len(number), 4))
         return number
 
     def ssn(self) -> str:
@@ -282,7 +414,7 @@ class ValueMaker:
         value = self.fake("de_DE", "fr_FR", "en_GB", "es_ES", "it_IT", "nl_NL").iban()
         style = self.rng.random()
         if style < 0.45:
-            value = " ".join(value[i:i + 4] for i in range(0, len(value), 4))
+            value = " ".join(value[i : i + 4] for i in range(0, len(value), 4))
         if style > 0.8:
             value = value.lower()
         return value
@@ -300,8 +432,15 @@ class ValueMaker:
             return self.fake("de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL").street_address().strip()
         street = f"{r.randint(1, 9999)} {r.choice(STREET_BASES)} {r.choice(STREET_SUFFIXES)}"
         if r.random() < 0.25:
-            street += r.choice([f" Apt {r.randint(1, 40)}", f", Apt. {r.randint(1, 20)}{r.choice('ABCD')}",
-                                f" #{r.randint(1, 300)}", f", Suite {r.randint(100, 900)}", f" Unit {r.randint(1, 9)}"])
+            street += r.choice(
+                [
+                    f" Apt {r.randint(1, 40)}",
+                    f", Apt. {r.randint(1, 20)}{r.choice('ABCD')}",
+                    f" #{r.randint(1, 300)}",
+                    f", Suite {r.randint(100, 900)}",
+                    f" Unit {r.randint(1, 9)}",
+                ]
+            )
         if r.random() < 0.4:
             fake = self.fake("en_US")
             street += f", {fake.city()}, {r.choice(US_STATES)} {fake.postcode()}"
@@ -314,29 +453,72 @@ class ValueMaker:
 
     def url(self) -> str:
         name = self.fake("en_US").user_name()
-        site = self.rng.choice(["instagram.com/", "https://www.facebook.com/", "twitter.com/", "https://linkedin.com/in/",
-                                "tiktok.com/@", "github.com/", "https://www.youtube.com/@"])
+        site = self.rng.choice(
+            [
+                "instagram.com/",
+                "https://www.facebook.com/",
+                "twitter.com/",
+                "https://linkedin.com/in/",
+                "tiktok.com/@",
+                "github.com/",
+                "https://www.youtube.com/@",
+            ]
+        )
         return f"{site}{name}"
 
     def negative(self, slot: str) -> str:
         r = self.rng
         values = {
-            "ORDER": lambda: r.choice([f"#{r.randint(100000, 99999999)}", f"{r.randint(10**7, 10**10)}",
-                                       f"ORD-{r.randint(1000, 9999)}-{r.randint(1000, 9999)}", f"#A{r.randint(10000, 99999)}"]),
-            "PRICE": lambda: r.choice([f"${r.randint(1, 2000)}.{r.randint(0, 99):02d}", f"€{r.randint(5, 900)}",
-                                       f"£{r.randint(1, 99)}", f"${r.randint(1, 9)},{r.randint(100, 999)}.99",
-                                       f"{r.randint(10, 500)} dollars"]),
-            "DATE": lambda: r.choice([f"2024-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
-                                      f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.choice([2023, 2024, 2025])}",
-                                      f"March {r.randint(1, 28)}", f"the {r.randint(1, 28)}th", "next Friday"]),
-            "TIME": lambda: r.choice([f"{r.randint(1, 12)}:{r.choice(['00', '15', '30', '45'])}pm", f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}", "noon"]),
-            "VERSION": lambda: r.choice([f"{r.randint(1, 5)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
-                                         f"v{r.randint(1, 3)}.{r.randint(0, 9)}", f"{r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(0, 999)}"]),
+            "ORDER": lambda: r.choice(
+                [
+                    f"#{r.randint(100000, 99999999)}",
+                    f"{r.randint(10**7, 10**10)}",
+                    f"ORD-{r.randint(1000, 9999)}-{r.randint(1000, 9999)}",
+                    f"#A{r.randint(10000, 99999)}",
+                ]
+            ),
+            "PRICE": lambda: r.choice(
+                [
+                    f"${r.randint(1, 2000)}.{r.randint(0, 99):02d}",
+                    f"€{r.randint(5, 900)}",
+                    f"£{r.randint(1, 99)}",
+                    f"${r.randint(1, 9)},{r.randint(100, 999)}.99",
+                    f"{r.randint(10, 500)} dollars",
+                ]
+            ),
+            "DATE": lambda: r.choice(
+                [
+                    f"2024-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
+                    f"{r.randint(1, 12)}/{r.randint(1, 28)}/{r.choice([2023, 2024, 2025])}",
+                    f"March {r.randint(1, 28)}",
+                    f"the {r.randint(1, 28)}th",
+                    "next Friday",
+                ]
+            ),
+            "TIME": lambda: r.choice(
+                [
+                    f"{r.randint(1, 12)}:{r.choice(['00', '15', '30', '45'])}pm",
+                    f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}",
+                    "noon",
+                ]
+            ),
+            "VERSION": lambda: r.choice(
+                [
+                    f"{r.randint(1, 5)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
+                    f"v{r.randint(1, 3)}.{r.randint(0, 9)}",
+                    f"{r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(0, 999)}",
+                ]
+            ),
             "NUMBER": lambda: str(r.choice([2, 3, 5, 7, 10, 12, 20, 45, 100, 365])),
             "AGE": lambda: str(r.randint(16, 70)),
             "YEAR": lambda: str(r.randint(1990, 2025)),
-            "TRACKING": lambda: r.choice([f"1Z{r.randint(10**15, 10**16 - 1)}", f"9400 {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(10, 99)}",
-                                          f"TBA{r.randint(10**11, 10**12 - 1)}"]),
+            "TRACKING": lambda: r.choice(
+                [
+                    f"1Z{r.randint(10**15, 10**16 - 1)}",
+                    f"9400 {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)} {r.randint(10, 99)}",
+                    f"TBA{r.randint(10**11, 10**12 - 1)}",
+                ]
+            ),
             "FLIGHT": lambda: f"{r.choice(['UA', 'BA', 'LH', 'DL'])} {r.randint(10, 9999)}",
             "GATE": lambda: f"{r.choice('ABCDE')}{r.randint(1, 40)}",
             "SCORE": lambda: f"{r.randint(0, 120)}-{r.randint(0, 120)}",
@@ -393,9 +575,9 @@ def _typo(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 2)
     kind = rng.random()
     if kind < 0.4:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if kind < 0.7:
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     return word[:i] + word[i] + word[i:]
 
 
@@ -417,8 +599,9 @@ def _style_value(slot: str, value: str, style: str) -> str:
     return value
 
 
-def render(template: str, values: ValueMaker, character: str, style: str, rng: random.Random,
-           person: tuple[str, str]) -> tuple[str, list[LabeledSpan], list[tuple[int, int]]]:
+def render(
+    template: str, values: ValueMaker, character: str, style: str, rng: random.Random, person: tuple[str, str]
+) -> tuple[str, list[LabeledSpan], list[tuple[int, int]]]:
     """Fill a template's slots; returns the text, the PII spans and the character-name spans."""
     out: list[str] = []
     spans: list[LabeledSpan] = []
@@ -426,7 +609,7 @@ def render(template: str, values: ValueMaker, character: str, style: str, rng: r
     length = 0
     cursor = 0
     for match in _SLOT.finditer(template):
-        literal = _style_literal(template[cursor:match.start()], style, rng)
+        literal = _style_literal(template[cursor : match.start()], style, rng)
         out.append(literal)
         length += len(literal)
         slot, variant = match.group(1), match.group(2)
@@ -447,10 +630,15 @@ def render(template: str, values: ValueMaker, character: str, style: str, rng: r
     return text, spans, mentions
 
 
-def _slot_value(slot: str, variant: str | None, values: ValueMaker, character: str, person: tuple[str, str],
-                rng: random.Random) -> str:
+def _slot_value(
+    slot: str, variant: str | None, values: ValueMaker, character: str, person: tuple[str, str], rng: random.Random
+) -> str:
     if slot == "CHAR":
-        first = character.split()[-1] if character.split()[0] in {"Captain", "Professor", "Dr.", "Coach", "Grandma"} else character.split()[0]
+        first = (
+            character.split()[-1]
+            if character.split()[0] in {"Captain", "Professor", "Dr.", "Coach", "Grandma"}
+            else character.split()[0]
+        )
         return rng.choice([character, character, first]) if " " in character else character
     if slot == "PERSON":
         return person[0] if variant == "first" or rng.random() < 0.35 else person[1]
@@ -518,8 +706,10 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
     """
     traffic = sorted((folder / "traffic").glob("part-*.jsonl.gz"))
     if not traffic or not (folder / "truth.jsonl.gz").exists():
-        raise FileNotFoundError(f"{folder}: not a simulator output folder (traffic/part-*.jsonl.gz and "
-                                "truth.jsonl.gz expected; make one with `flywheel simulate`)")
+        raise FileNotFoundError(
+            f"{folder}: not a simulator output folder (traffic/part-*.jsonl.gz and "
+            "truth.jsonl.gz expected; make one with `flywheel simulate`)"
+        )
     records = (record for path in traffic for record in read_jsonl(path))
     out = []
     for record, truth in itertools.zip_longest(records, read_jsonl(folder / "truth.jsonl.gz")):
@@ -547,15 +737,27 @@ def _simulated_conversation(record: dict, truth: dict) -> EvalConversation:
 
     conversation_id = record["conversation_id"]
     if truth.get("conversation_id") != conversation_id:
-        raise SimulationMismatch(f"truth line {truth.get('conversation_id')!r} does not describe traffic "
-                                 f"conversation {conversation_id!r}")
-    messages = [EvalMessage(conversation_id, message.get("content") or "", [], [], f"simulator {message.get('role')}",
-                            source="simulator") for message in record["messages"]]
+        raise SimulationMismatch(
+            f"truth line {truth.get('conversation_id')!r} does not describe traffic conversation {conversation_id!r}"
+        )
+    messages = [
+        EvalMessage(
+            conversation_id,
+            message.get("content") or "",
+            [],
+            [],
+            f"simulator {message.get('role')}",
+            source="simulator",
+        )
+        for message in record["messages"]
+    ]
     for span in truth.get("pii", []):
         message = _turn(messages, span, conversation_id)
-        if message.text[span["start"]:span["end"]] != span["value"]:
-            raise SimulationMismatch(f"{conversation_id} turn {span['turn']}: {span['type']} span "
-                                     f"[{span['start']}:{span['end']}] is not its value")
+        if message.text[span["start"] : span["end"]] != span["value"]:
+            raise SimulationMismatch(
+                f"{conversation_id} turn {span['turn']}: {span['type']} span "
+                f"[{span['start']}:{span['end']}] is not its value"
+            )
         message.spans.append(LabeledSpan(span["type"], span["start"], span["end"]))
     for mention in truth.get("character_mentions", []):
         _turn(messages, mention, conversation_id).character_mentions.append((mention["start"], mention["end"]))

@@ -21,26 +21,49 @@ from curation.scrub.resolve import Finding
 from curation.scrub.scrubber import Conversation, Scrubber
 
 # Recall and precision the issue asks for (types not listed have no recall target).
-RECALL_TARGETS = {"EMAIL_ADDRESS": 0.99, "CREDIT_CARD": 0.99, "IBAN_CODE": 0.99, "IP_ADDRESS": 0.99, "US_SSN": 0.99,
-                  "PHONE_NUMBER": 0.95, "PERSON": 0.90, "STREET_ADDRESS": 0.90}
+RECALL_TARGETS = {
+    "EMAIL_ADDRESS": 0.99,
+    "CREDIT_CARD": 0.99,
+    "IBAN_CODE": 0.99,
+    "IP_ADDRESS": 0.99,
+    "US_SSN": 0.99,
+    "PHONE_NUMBER": 0.95,
+    "PERSON": 0.90,
+    "STREET_ADDRESS": 0.90,
+}
 PRECISION_TARGET = 0.85
 # On a labeled set from outside the project (labeled.py): every removed type with enough spans to measure.
 LABELED_RECALL_TARGET = 0.95
 LABELED_RECALL_EXCEPTIONS = {"STREET_ADDRESS": 0.90}
 LABELED_MIN_SPANS = 20
 CHARACTER_SURVIVAL_TARGET = 0.99
-STRUCTURED_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                    "STREET_ADDRESS", "SOCIAL_HANDLE", "URL", "ID_NUMBER", "DATE_OF_BIRTH")
+STRUCTURED_TYPES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "SOCIAL_HANDLE",
+    "URL",
+    "ID_NUMBER",
+    "DATE_OF_BIRTH",
+)
 # "High-risk values left verbatim" counts the identifiers a reader could use as they stand (the issue's
 # measure: phones and ID numbers on the dev set). Street addresses are measured by recall: the dev set
 # labels city names ("Paris", "Los Angeles, CA") as addresses, and those stay in the text by design.
-VERBATIM_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                            "ID_NUMBER", "DATE_OF_BIRTH"})
+VERBATIM_TYPES = frozenset(
+    {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", "ID_NUMBER", "DATE_OF_BIRTH"}
+)
 # On outside labeled sets, a prediction of a compatible type covers a label: the dev set's USERNAME is the
 # user's display name as often as a handle ("Sarah", "Sarah Connor (@sarah.connor)"), and its ID_NUMBER
 # holds US social security numbers as well as PESEL and NIP.
-LABELED_COMPATIBLE = {"SOCIAL_HANDLE": frozenset({"PERSON"}), "ID_NUMBER": frozenset({"US_SSN"}),
-                      "US_SSN": frozenset({"ID_NUMBER"})}
+LABELED_COMPATIBLE = {
+    "SOCIAL_HANDLE": frozenset({"PERSON"}),
+    "ID_NUMBER": frozenset({"US_SSN"}),
+    "US_SSN": frozenset({"ID_NUMBER"}),
+}
 
 
 @dataclass
@@ -104,33 +127,53 @@ class EvalReport:
         if self.character_mentions and self.character_survival < CHARACTER_SURVIVAL_TARGET:
             out.append(f"character survival {self.character_survival:.3f} < {CHARACTER_SURVIVAL_TARGET}")
         if self.max_verbatim is not None and sum(self.verbatim.values()) > self.max_verbatim:
-            out.append(f"{sum(self.verbatim.values())} high-risk value(s) left verbatim "
-                       f"({_counts(self.verbatim)}) > {self.max_verbatim}")
+            out.append(
+                f"{sum(self.verbatim.values())} high-risk value(s) left verbatim "
+                f"({_counts(self.verbatim)}) > {self.max_verbatim}"
+            )
         return out
 
     def table(self) -> str:
-        lines = [f"Evaluation set: {self.messages:,} messages; overlap matching", "",
-                 "| entity type | labeled | predicted | precision | recall | recall target |",
-                 "|---|---:|---:|---:|---:|---:|"]
+        lines = [
+            f"Evaluation set: {self.messages:,} messages; overlap matching",
+            "",
+            "| entity type | labeled | predicted | precision | recall | recall target |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for entity in sorted(self.per_type, key=lambda e: (e not in self.recall_targets, e)):
             s = self.per_type[entity]
             target = self.recall_targets.get(entity)
-            lines.append(f"| {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | {_fmt(s.recall)} | "
-                         f"{f'>= {target}' if target else ''} |")
-        lines += ["", f"All types: precision {_fmt(self.precision)}; high-risk values left verbatim: "
-                      f"{sum(self.verbatim.values())} ({_counts(self.verbatim) or 'none'})"]
+            lines.append(
+                f"| {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | {_fmt(s.recall)} | "
+                f"{f'>= {target}' if target else ''} |"
+            )
+        lines += [
+            "",
+            f"All types: precision {_fmt(self.precision)}; high-risk values left verbatim: "
+            f"{sum(self.verbatim.values())} ({_counts(self.verbatim) or 'none'})",
+        ]
         if self.unscored_spans or self.unscored_predictions:
-            lines.append(f"Unscored: {self.unscored_spans:,} labeled spans of types the config keeps or the set calls "
-                         f"OTHER, {self.unscored_predictions:,} predictions overlapping only those")
-        lines += ["", f"Character name survival: {self.character_survived}/{self.character_mentions} = "
-                      f"{_fmt(self.character_survival)} (target >= {CHARACTER_SURVIVAL_TARGET})"]
+            lines.append(
+                f"Unscored: {self.unscored_spans:,} labeled spans of types the config keeps or the set calls "
+                f"OTHER, {self.unscored_predictions:,} predictions overlapping only those"
+            )
+        lines += [
+            "",
+            f"Character name survival: {self.character_survived}/{self.character_mentions} = "
+            f"{_fmt(self.character_survival)} (target >= {CHARACTER_SURVIVAL_TARGET})",
+        ]
         if len(self.by_source) > 1:
-            lines += ["", "| source | entity type | labeled | predicted | precision | recall |", "|---|---|---:|---:|---:|---:|"]
+            lines += [
+                "",
+                "| source | entity type | labeled | predicted | precision | recall |",
+                "|---|---|---:|---:|---:|---:|",
+            ]
             for source, scores in sorted(self.by_source.items()):
                 for entity in sorted(scores, key=lambda e: (e not in RECALL_TARGETS, e)):
                     s = scores[entity]
-                    lines.append(f"| {source} | {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | "
-                                 f"{_fmt(s.recall)} |")
+                    lines.append(
+                        f"| {source} | {entity} | {s.gold} | {s.predicted} | {_fmt(s.precision)} | {_fmt(s.recall)} |"
+                    )
         if self.by_style:
             lines += ["", "| style | labeled | predicted | recall | precision |", "|---|---:|---:|---:|---:|"]
             for style, s in sorted(self.by_style.items()):
@@ -138,10 +181,13 @@ class EvalReport:
         if self.real_messages:
             total = sum(self.real_false_positives.values())
             replaced = sum(self.real_replaced.values())
-            lines += ["", f"Real messages (unlabeled hard negatives): {self.real_messages:,}; structured-type "
-                          f"detections: {total} ({1000 * total / self.real_messages:.1f} per 1,000; "
-                          f"{_counts(self.real_false_positives) or 'none'}); all replaced spans: {replaced} "
-                          f"({1000 * replaced / self.real_messages:.1f} per 1,000; {_counts(self.real_replaced) or 'none'})"]
+            lines += [
+                "",
+                f"Real messages (unlabeled hard negatives): {self.real_messages:,}; structured-type "
+                f"detections: {total} ({1000 * total / self.real_messages:.1f} per 1,000; "
+                f"{_counts(self.real_false_positives) or 'none'}); all replaced spans: {replaced} "
+                f"({1000 * replaced / self.real_messages:.1f} per 1,000; {_counts(self.real_replaced) or 'none'})",
+            ]
         return "\n".join(lines)
 
 
@@ -155,17 +201,24 @@ def _counts(counter: Counter) -> str:
 
 def labeled_targets(per_type: dict[str, TypeScore]) -> dict[str, float]:
     """Recall targets on an outside labeled set: each scored type with at least LABELED_MIN_SPANS spans."""
-    return {e: LABELED_RECALL_EXCEPTIONS.get(e, LABELED_RECALL_TARGET) for e, s in per_type.items()
-            if s.gold >= LABELED_MIN_SPANS}
+    return {
+        e: LABELED_RECALL_EXCEPTIONS.get(e, LABELED_RECALL_TARGET)
+        for e, s in per_type.items()
+        if s.gold >= LABELED_MIN_SPANS
+    }
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def evaluate(conversations: Sequence[EvalConversation], config: ScrubConfig | None = None,
-             real: Sequence[str] = (), keep_examples: int = 0,
-             compatible: dict[str, frozenset[str]] | None = None) -> EvalReport:
+def evaluate(
+    conversations: Sequence[EvalConversation],
+    config: ScrubConfig | None = None,
+    real: Sequence[str] = (),
+    keep_examples: int = 0,
+    compatible: dict[str, frozenset[str]] | None = None,
+) -> EvalReport:
     """Scores per type; `compatible[label type]`: prediction types that also cover a label of that type."""
     config = config or ScrubConfig()
     scrubber = Scrubber(config)
@@ -198,7 +251,7 @@ def _score_real(report: EvalReport, scrubber: Scrubber, real: Sequence[str], kee
             if f.entity_type in STRUCTURED_TYPES:
                 report.real_false_positives[f.entity_type] += 1
             if len(report.false_positives) < 2 * keep_examples:
-                report.false_positives.append((f"{f.entity_type} (real)", text[f.start:f.end], text[:200]))
+                report.false_positives.append((f"{f.entity_type} (real)", text[f.start : f.end], text[:200]))
 
 
 @dataclass
@@ -209,7 +262,9 @@ class _Tally:
     compatible: dict[str, frozenset[str]] = field(default_factory=dict)
     per_type: dict[str, TypeScore] = field(default_factory=lambda: defaultdict(TypeScore))
     by_style: dict[str, TypeScore] = field(default_factory=lambda: defaultdict(TypeScore))
-    by_source: dict[str, dict[str, TypeScore]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(TypeScore)))
+    by_source: dict[str, dict[str, TypeScore]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(TypeScore))
+    )
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     false_positives: list[tuple[str, str, str]] = field(default_factory=list)
     verbatim: Counter = field(default_factory=Counter)
@@ -222,36 +277,47 @@ class _Tally:
         scored = [s for s in message.spans if s.entity_type != UNSCORED]
         self.unscored_spans += len(message.spans) - len(scored)
         for span in scored:
-            hit = any(self._covers(f.entity_type, span.entity_type) and _overlaps((span.start, span.end), (f.start, f.end))
-                      for f in found)
+            hit = any(
+                self._covers(f.entity_type, span.entity_type) and _overlaps((span.start, span.end), (f.start, f.end))
+                for f in found
+            )
             for score in _cells(tables, span.entity_type, message.style):
                 score.gold += 1
                 score.matched_gold += hit
             if not hit:
-                self.misses.append((span.entity_type, message.text[span.start:span.end], message.text))
-            value = message.text[span.start:span.end]
+                self.misses.append((span.entity_type, message.text[span.start : span.end], message.text))
+            value = message.text[span.start : span.end]
             if span.entity_type in self.high_risk and len(value.strip()) >= 4 and _verbatim(value, scrubbed):
                 self.verbatim[span.entity_type] += 1
                 self.verbatim_examples.append((span.entity_type, value, message.text))
         for f in found:
-            correct = any(self._covers(f.entity_type, s.entity_type) and _overlaps((s.start, s.end), (f.start, f.end))
-                          for s in scored)
-            if not correct and any(_overlaps((s.start, s.end), (f.start, f.end)) for s in message.spans
-                                   if s.entity_type == UNSCORED):
+            correct = any(
+                self._covers(f.entity_type, s.entity_type) and _overlaps((s.start, s.end), (f.start, f.end))
+                for s in scored
+            )
+            if not correct and any(
+                _overlaps((s.start, s.end), (f.start, f.end)) for s in message.spans if s.entity_type == UNSCORED
+            ):
                 self.unscored_predictions += 1
                 continue
             for score in _cells(tables, f.entity_type, message.style):
                 score.predicted += 1
                 score.correct_predicted += correct
             if not correct:
-                self.false_positives.append((f.entity_type, message.text[f.start:f.end], message.text))
+                self.false_positives.append((f.entity_type, message.text[f.start : f.end], message.text))
 
     def _covers(self, predicted: str, labeled: str) -> bool:
         return predicted == labeled or predicted in self.compatible.get(labeled, ())
 
     def report(self, messages: int, mentions: int, survived: int, keep_examples: int) -> EvalReport:
-        report = EvalReport(messages, dict(self.per_type), mentions, survived, dict(self.by_style),
-                            {source: dict(scores) for source, scores in self.by_source.items()})
+        report = EvalReport(
+            messages,
+            dict(self.per_type),
+            mentions,
+            survived,
+            dict(self.by_style),
+            {source: dict(scores) for source, scores in self.by_source.items()},
+        )
         report.misses = self.misses[:keep_examples]
         report.false_positives = self.false_positives[:keep_examples]
         report.verbatim, report.verbatim_examples = self.verbatim, self.verbatim_examples[:keep_examples]
@@ -268,8 +334,9 @@ def _cells(tables, entity_type: str, style: str) -> list[TypeScore]:
     return [tables[0][entity_type], tables[1][entity_type], tables[2][style]]
 
 
-def evaluate_labeled(texts: Sequence[LabeledText], config: ScrubConfig | None = None, real: Sequence[str] = (),
-                     keep_examples: int = 0) -> EvalReport:
+def evaluate_labeled(
+    texts: Sequence[LabeledText], config: ScrubConfig | None = None, real: Sequence[str] = (), keep_examples: int = 0
+) -> EvalReport:
     """Scores on a labeled set from outside the project (labeled.py), with its targets: every removed type
     with enough spans at LABELED_RECALL_TARGET (addresses at their exception) and no high-risk value left."""
     config = config or ScrubConfig()

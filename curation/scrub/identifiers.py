@@ -28,13 +28,28 @@ from curation.scrub.recognizers import RegexRecognizer, Rule
 # ---------------------------------------------------------------------------------------------------------
 # Checksums
 
-_VERHOEFF_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-               [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-               [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-               [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
-_VERHOEFF_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-               [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-               [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+_VERHOEFF_D = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_VERHOEFF_P = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+]
 
 
 def verhoeff_ok(digits: str) -> bool:
@@ -92,9 +107,50 @@ def dni_ok(value: str) -> bool:
     return value[:-1].isdigit() and _DNI_LETTERS[int(value[:-1]) % 23] == value[-1]
 
 
-_CF_ODD = {c: v for c, v in zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                 (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
-                                  11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23))}
+_CF_ODD = {
+    c: v
+    for c, v in zip(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        (
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ),
+    )
+}
 
 
 def codice_fiscale_ok(value: str) -> bool:
@@ -127,7 +183,9 @@ _ID_CUES = (
     r"\bni\s+(?:number|no)|\binsee\b|\bnir\b|s[ée]curit[ée]\s+sociale|\bsin\b|social\s+insurance(?:\s+number)?|"
     r"sozialversicherungsnummer|nhs\s+(?:number|no)|medicare(?:\s+number)?|\bepic\b|voter\s+card|\bid\b"
 )
-_FILLER = r"(?:[\s:#=.,()-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
+_FILLER = (
+    r"(?:[\s:#=.,()-]|\b(?:number|num|numer|nummer|numéro|numero|número|no|nr|n[°º]|id|code|is|was|of|card|details)\b)*"
+)
 _GROUP = r"[a-z0-9]*\d[a-z0-9]*"
 _ID_AFTER_CUE = re.compile(
     rf"\b(?=[a-zà-ÿ])(?:{_ID_CUES}){_FILLER}(?P<value>(?:[a-z]{{1,6}}[ -])?{_GROUP}(?:[ ./-]{_GROUP})*(?:[ -][a-d](?![\w]))?)(?![\w@])",
@@ -146,8 +204,8 @@ _THING_BEFORE_ID = re.compile(
 
 def _validate_cued_id(match: re.Match) -> float | None:
     value = match.group("value")
-    cue = match.group(0)[:match.start("value") - match.start()]
-    if re.match(r"id\b", cue, re.IGNORECASE) and _THING_BEFORE_ID.search(match.string[:match.start()]):
+    cue = match.group(0)[: match.start("value") - match.start()]
+    if re.match(r"id\b", cue, re.IGNORECASE) and _THING_BEFORE_ID.search(match.string[: match.start()]):
         return None
     digits = re.sub(r"\D", "", value)
     letters = sum(c.isalpha() for c in value)
@@ -162,10 +220,14 @@ def _validate_cued_id(match: re.Match) -> float | None:
 _B, _E = r"(?<![\w@./-])", r"(?![\w@]|[./-]\w)"
 _DNI = re.compile(rf"{_B}(?P<value>[xyz]?\d{{7,8}}-?[a-z]){_E}", re.IGNORECASE)
 _CF = re.compile(rf"{_B}(?P<value>[a-z]{{6}}\d{{2}}[a-z]\d{{2}}[a-z]\d{{3}}[a-z]){_E}", re.IGNORECASE)
-_NIR = re.compile(rf"{_B}(?P<value>[12][ ]?\d{{2}}[ ]?\d{{2}}[ ]?(?:\d{{2}}|2[ab])[ ]?\d{{3}}[ ]?\d{{3}}[ ]?\d{{2}}){_E}",
-                  re.IGNORECASE)
-_NINO = re.compile(rf"{_B}(?P<value>(?!bg|gb|nk|kn|tn|nt|zz)[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[a-d]){_E}",
-                   re.IGNORECASE)
+_NIR = re.compile(
+    rf"{_B}(?P<value>[12][ ]?\d{{2}}[ ]?\d{{2}}[ ]?(?:\d{{2}}|2[ab])[ ]?\d{{3}}[ ]?\d{{3}}[ ]?\d{{2}}){_E}",
+    re.IGNORECASE,
+)
+_NINO = re.compile(
+    rf"{_B}(?P<value>(?!bg|gb|nk|kn|tn|nt|zz)[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[a-d]){_E}",
+    re.IGNORECASE,
+)
 _PAN = re.compile(rf"{_B}(?P<value>(?-i:[A-Z]{{3}}[PCHFATBLJG][A-Z]\d{{4}}[A-Z])){_E}")
 _AADHAAR = re.compile(rf"{_B}(?P<value>[2-9]\d{{3}}([ -])\d{{4}}\2\d{{4}}){_E}")
 _PESEL = re.compile(rf"{_B}(?P<value>\d{{11}}){_E}")
@@ -205,7 +267,7 @@ UNCUED_REPLY_SCORE = 0.2
 
 def id_cue_before(text: str, start: int) -> bool:
     """An ID cue (not a bare "ID") within REPLY_WINDOW characters and two line breaks before `start`."""
-    window = "\n".join(text[max(0, start - REPLY_WINDOW):start].split("\n")[-3:])
+    window = "\n".join(text[max(0, start - REPLY_WINDOW) : start].split("\n")[-3:])
     return any(c.group().lower() != "id" for c in _CUE_ONLY.finditer(window))
 
 
@@ -220,23 +282,44 @@ class IdNumberRecognizer(RegexRecognizer):
     """Passport, driver's licence and national identity numbers (see the module docstring)."""
 
     ENTITY = "ID_NUMBER"
-    CONTEXT = ["passport", "licence", "license", "id", "identity", "pesel", "nip", "dni", "nie", "aadhaar", "pan",
-               "insurance", "fiscal", "fiscale", "tax", "insee", "ssn", "citizen"]
+    CONTEXT = [
+        "passport",
+        "licence",
+        "license",
+        "id",
+        "identity",
+        "pesel",
+        "nip",
+        "dni",
+        "nie",
+        "aadhaar",
+        "pan",
+        "insurance",
+        "fiscal",
+        "fiscale",
+        "tax",
+        "insee",
+        "ssn",
+        "citizen",
+    ]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([
-            Rule("id_after_cue", _ID_AFTER_CUE, 0.85, _validate_cued_id),
-            Rule("id_in_reply", _REPLY_VALUE, 0.6, _validate_reply),
-            Rule("dni_nie", _DNI, 0.6, _validate_dni),
-            Rule("codice_fiscale", _CF, 0.85, lambda m: 0.85 if codice_fiscale_ok(m.group("value")) else None),
-            Rule("nir_insee", _NIR, 0.7, _validate_nir),
-            Rule("uk_nino", _NINO, 0.6),
-            Rule("in_pan", _PAN, 0.5),
-            Rule("aadhaar", _AADHAAR, 0.6, lambda m: 0.6 if verhoeff_ok(_digits(m)) else None),
-            Rule("pesel", _PESEL, 0.3, lambda m: 0.3 if pesel_ok(_digits(m)) else None),
-            Rule("nip", _NIP, 0.5, lambda m: 0.5 if nip_ok(_digits(m)) else None),
-            Rule("steuer_id", _STEUER_ID, 0.5, lambda m: 0.5 if steuer_id_ok(_digits(m)) else None),
-        ], supported_language)
+        super().__init__(
+            [
+                Rule("id_after_cue", _ID_AFTER_CUE, 0.85, _validate_cued_id),
+                Rule("id_in_reply", _REPLY_VALUE, 0.6, _validate_reply),
+                Rule("dni_nie", _DNI, 0.6, _validate_dni),
+                Rule("codice_fiscale", _CF, 0.85, lambda m: 0.85 if codice_fiscale_ok(m.group("value")) else None),
+                Rule("nir_insee", _NIR, 0.7, _validate_nir),
+                Rule("uk_nino", _NINO, 0.6),
+                Rule("in_pan", _PAN, 0.5),
+                Rule("aadhaar", _AADHAAR, 0.6, lambda m: 0.6 if verhoeff_ok(_digits(m)) else None),
+                Rule("pesel", _PESEL, 0.3, lambda m: 0.3 if pesel_ok(_digits(m)) else None),
+                Rule("nip", _NIP, 0.5, lambda m: 0.5 if nip_ok(_digits(m)) else None),
+                Rule("steuer_id", _STEUER_ID, 0.5, lambda m: 0.5 if steuer_id_ok(_digits(m)) else None),
+            ],
+            supported_language,
+        )
 
     def analyze(self, text: str, entities, nlp_artifacts=None):
         from presidio_analyzer import RecognizerResult
@@ -251,15 +334,21 @@ class IdNumberRecognizer(RegexRecognizer):
 # ---------------------------------------------------------------------------------------------------------
 # Dates of birth
 
-_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
-_DATE = (rf"(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}[./-]\d{{1,2}}[./-]\d{{1,2}}|"
-         rf"(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
-         rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?)")
-_BIRTH_CUES = (r"born(?:\s+(?:on|in))?|date\s+of\s+birth|birth\s?date|birthday|\bd\.?o\.?b\b\.?|"
-               r"n[ée]e?\s+le|date\s+de\s+naissance|geboren(?:\s+am)?|geburtsdatum|\bgeb\.|"
-               r"fecha\s+de\s+nacimiento|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il|data\s+urodzenia|"
-               r"urodzon[ya](?:\s+dnia)?")
+_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_DATE = (
+    rf"(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}[./-]\d{{1,2}}[./-]\d{{1,2}}|"
+    rf"(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?)"
+)
+_BIRTH_CUES = (
+    r"born(?:\s+(?:on|in))?|date\s+of\s+birth|birth\s?date|birthday|\bd\.?o\.?b\b\.?|"
+    r"n[ée]e?\s+le|date\s+de\s+naissance|geboren(?:\s+am)?|geburtsdatum|\bgeb\.|"
+    r"fecha\s+de\s+nacimiento|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il|data\s+urodzenia|"
+    r"urodzon[ya](?:\s+dnia)?"
+)
 _DOB = re.compile(
     rf"\b(?=[a-zñé])(?:{_BIRTH_CUES})(?:[\s:,-]|\b(?:is|was|on|am|el|il|le|dnia)\b)*(?P<value>{_DATE})(?!\d)",
     re.IGNORECASE,

@@ -82,7 +82,9 @@ def _character(members: list[Line]) -> tuple[str | None, str | None]:
         character = record.get("character")
         if isinstance(character, dict):
             name = name or character.get("name")
-            persona = persona or " ".join(str(character[k]) for k in ("description", "instructions") if character.get(k))
+            persona = persona or " ".join(
+                str(character[k]) for k in ("description", "instructions") if character.get(k)
+            )
         elif character:
             name = name or str(character)
         name = name or record.get("character_name")

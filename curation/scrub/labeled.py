@@ -26,12 +26,29 @@ UNSCORED = "OTHER"
 NUMERIC_TYPES = frozenset({"ID_NUMBER", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"})
 # Public sets' label names -> the engine's entity types (identity for the engine's own names).
 TYPE_ALIASES = {
-    "USERNAME": "SOCIAL_HANDLE", "EMAIL": "EMAIL_ADDRESS", "PHONE": "PHONE_NUMBER", "TELEPHONENUM": "PHONE_NUMBER",
-    "ADDRESS": "STREET_ADDRESS", "STREET": "STREET_ADDRESS", "NAME": "PERSON", "PER": "PERSON",
-    "CREDITCARDNUMBER": "CREDIT_CARD", "CREDIT_CARD_NUMBER": "CREDIT_CARD", "SSN": "US_SSN", "SOCIALNUM": "US_SSN",
-    "IBAN": "IBAN_CODE", "IP": "IP_ADDRESS", "IPV4": "IP_ADDRESS", "IPV6": "IP_ADDRESS", "DOB": "DATE_OF_BIRTH",
-    "PASSPORT": "ID_NUMBER", "IDCARDNUM": "ID_NUMBER", "DRIVERLICENSENUM": "ID_NUMBER", "TAXNUM": "ID_NUMBER",
-    "PESEL": "ID_NUMBER", "NIP": "ID_NUMBER",
+    "USERNAME": "SOCIAL_HANDLE",
+    "EMAIL": "EMAIL_ADDRESS",
+    "PHONE": "PHONE_NUMBER",
+    "TELEPHONENUM": "PHONE_NUMBER",
+    "ADDRESS": "STREET_ADDRESS",
+    "STREET": "STREET_ADDRESS",
+    "NAME": "PERSON",
+    "PER": "PERSON",
+    "CREDITCARDNUMBER": "CREDIT_CARD",
+    "CREDIT_CARD_NUMBER": "CREDIT_CARD",
+    "SSN": "US_SSN",
+    "SOCIALNUM": "US_SSN",
+    "IBAN": "IBAN_CODE",
+    "IP": "IP_ADDRESS",
+    "IPV4": "IP_ADDRESS",
+    "IPV6": "IP_ADDRESS",
+    "DOB": "DATE_OF_BIRTH",
+    "PASSPORT": "ID_NUMBER",
+    "IDCARDNUM": "ID_NUMBER",
+    "DRIVERLICENSENUM": "ID_NUMBER",
+    "TAXNUM": "ID_NUMBER",
+    "PESEL": "ID_NUMBER",
+    "NIP": "ID_NUMBER",
 }
 
 
@@ -62,8 +79,10 @@ def _parse(line: str, where: str) -> LabeledText:
         raise LabeledSetError(f"{where}: not a labeled line ({type(err).__name__}: {err})") from None
     for span in spans:
         if not 0 <= span.start < span.end <= len(text):
-            raise LabeledSetError(f"{where}: span {span.entity_type} [{span.start}, {span.end}) is outside the "
-                                  f"text ({len(text)} characters)")
+            raise LabeledSetError(
+                f"{where}: span {span.entity_type} [{span.start}, {span.end}) is outside the "
+                f"text ({len(text)} characters)"
+            )
     return LabeledText(str(record.get("id", where)), text, spans)
 
 
@@ -86,10 +105,16 @@ def load_labeled(path: str | Path, limit: int | None = None) -> list[LabeledText
 
 
 def _implausible(text: str, span: LabeledSpan) -> bool:
-    value = text[span.start:span.end]
+    value = text[span.start : span.end]
     digits = sum(c.isdigit() for c in value)
-    return (span.entity_type in NUMERIC_TYPES and not digits or span.entity_type == "PHONE_NUMBER" and digits < 7
-            or span.entity_type == "EMAIL_ADDRESS" and "@" not in value)
+    return (
+        span.entity_type in NUMERIC_TYPES
+        and not digits
+        or span.entity_type == "PHONE_NUMBER"
+        and digits < 7
+        or span.entity_type == "EMAIL_ADDRESS"
+        and "@" not in value
+    )
 
 
 def as_conversations(texts: list[LabeledText], scored: frozenset[str] | set[str]) -> list[EvalConversation]:
@@ -97,8 +122,10 @@ def as_conversations(texts: list[LabeledText], scored: frozenset[str] | set[str]
     outside `scored` (the types the config removes) become UNSCORED."""
     conversations = []
     for item in texts:
-        spans = [s if s.entity_type in scored and not _implausible(item.text, s) else
-                 LabeledSpan(UNSCORED, s.start, s.end) for s in item.spans]
+        spans = [
+            s if s.entity_type in scored and not _implausible(item.text, s) else LabeledSpan(UNSCORED, s.start, s.end)
+            for s in item.spans
+        ]
         message = EvalMessage(item.id, item.text, spans, source="labeled")
         conversations.append(EvalConversation(item.id, None, None, [message]))
     return conversations

@@ -8,8 +8,19 @@ import re
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from curation.scrub.languages import (CHAT_WORDS, CUE_SCORES, NAME_TOKEN, ambiguous_names, cue_patterns, first_names,
-                                      is_word, known_first_names, last_names, place_names, stop_words)
+from curation.scrub.languages import (
+    CHAT_WORDS,
+    CUE_SCORES,
+    NAME_TOKEN,
+    ambiguous_names,
+    cue_patterns,
+    first_names,
+    is_word,
+    known_first_names,
+    last_names,
+    place_names,
+    stop_words,
+)
 from curation.scrub.names import at_sentence_start
 
 
@@ -31,10 +42,17 @@ class _PersonRecognizer(LocalRecognizer):
         pass
 
     def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
-        return RecognizerResult("PERSON", start, end, score,
-                                analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
-                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+        return RecognizerResult(
+            "PERSON",
+            start,
+            end,
+            score,
+            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
 
     def _known_first(self, word: str) -> bool:
         return word.lower() in self.first
@@ -42,8 +60,12 @@ class _PersonRecognizer(LocalRecognizer):
     def _name_word(self, word: str) -> bool:
         """A word that can continue a name: a known name, or capitalized and no common word."""
         lower = word.lower()
-        return (lower in self.last or lower in self.first or lower in self.ambiguous
-                or (_capitalized(word) and not is_word(self.language, lower)))
+        return (
+            lower in self.last
+            or lower in self.first
+            or lower in self.ambiguous
+            or (_capitalized(word) and not is_word(self.language, lower))
+        )
 
 
 class CueNameRecognizer(_PersonRecognizer):
@@ -66,8 +88,12 @@ class CueNameRecognizer(_PersonRecognizer):
         if level == "declared":
             return lower not in stop_words(self.language) and lower not in CHAT_WORDS.get(self.language, ())
         if level in ("relation", "title"):
-            return (self._known_first(word) or lower in self.last
-                    or _capitalized(word) and (lower in self.ambiguous or not is_word(self.language, lower)))
+            return (
+                self._known_first(word)
+                or lower in self.last
+                or _capitalized(word)
+                and (lower in self.ambiguous or not is_word(self.language, lower))
+            )
         return self._known_first(word) and (_capitalized(word) or not is_word(self.language, lower))
 
     def _span(self, value: str, level: str) -> int:
@@ -84,11 +110,13 @@ class CueNameRecognizer(_PersonRecognizer):
 
 
 _ARTICLES = {
-    "de": frozenset("""der die das den dem des ein eine einen einem einer eines kein keine keinen keinem
+    "de": frozenset(
+        """der die das den dem des ein eine einen einem einer eines kein keine keinen keinem
         keiner mein meine meinen meinem meiner dein deine sein seine ihr ihre unser unsere euer eure
         dieser diese dieses diesen diesem jeder jede jedes jeden jedem beim vom zum zur im am ins ans
         welche welcher welches viele alle zwei drei vier fünf sechs sieben acht neun zehn elf zwölf einige
-        mehrere wenige beide beiden andere anderen weitere weiteren manche solche""".split()),
+        mehrere wenige beide beiden andere anderen weitere weiteren manche solche""".split()
+    ),
 }
 _NAME_TOKEN_RE = re.compile(r"(?<![\w-])" + NAME_TOKEN)  # a whole word ("sten" in "38sten" is none; "d'Anne" has one)
 
@@ -116,7 +144,7 @@ class ListNameRecognizer(_PersonRecognizer):
             if word.isupper() and len(word) > 1:
                 continue
             following = words[i + 1] if i + 1 < len(words) else None
-            adjacent = following is not None and text[match.end():following.start()] in (" ", "\t")
+            adjacent = following is not None and text[match.end() : following.start()] in (" ", "\t")
             score = self._score(text, words, i, word, lower, adjacent and following.group())
             if score is None:
                 continue
@@ -174,11 +202,19 @@ class PlaceListRecognizer(LocalRecognizer):
                 name = text[start:end].lower()
                 town = name in self.towns and not _article_before(text, start, self.articles)
                 if town or name in self.regions:
-                    results.append(RecognizerResult(
-                        "LOCATION", start, end, self.SCORE,
-                        analysis_explanation=AnalysisExplanation(self.name, self.SCORE, pattern_name="place_list"),
-                        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+                    results.append(
+                        RecognizerResult(
+                            "LOCATION",
+                            start,
+                            end,
+                            self.SCORE,
+                            analysis_explanation=AnalysisExplanation(self.name, self.SCORE, pattern_name="place_list"),
+                            recognition_metadata={
+                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                            },
+                        )
+                    )
                     skip_until = end
                     break
         return results
@@ -203,7 +239,10 @@ class LanguageNerRecognizer(SpacyRecognizer):
             return False
         if _INVERTED_PRONOUN.match(text, result.end):
             return True
-        words = [w.lower() for w in _NAME_TOKEN_RE.findall(text[result.start:result.end])]
-        return (at_sentence_start(text, result.start) and bool(words)
-                and all(is_word(self.supported_language, w) for w in words)
-                and not any(w in known_first_names(self.supported_language) for w in words))
+        words = [w.lower() for w in _NAME_TOKEN_RE.findall(text[result.start : result.end])]
+        return (
+            at_sentence_start(text, result.start)
+            and bool(words)
+            and all(is_word(self.supported_language, w) for w in words)
+            and not any(w in known_first_names(self.supported_language) for w in words)
+        )

@@ -54,8 +54,9 @@ class LanguageProfile:
 
 PROFILES = {
     "en": LanguageProfile("en", None, (), ()),  # the configured model; names.py has the English lists
-    "fr": LanguageProfile("fr", FRENCH_MODEL, ("fr_FR", "fr_BE", "fr_CH", "fr_CA"),
-                          ("FR", "BE", "CH", "CA", "LU", "US", "GB", "DE")),
+    "fr": LanguageProfile(
+        "fr", FRENCH_MODEL, ("fr_FR", "fr_BE", "fr_CH", "fr_CA"), ("FR", "BE", "CH", "CA", "LU", "US", "GB", "DE")
+    ),
     "de": LanguageProfile("de", None, ("de_DE", "de_AT", "de_CH"), ("DE", "AT", "CH", "LU", "US", "GB", "FR")),
 }
 
@@ -71,20 +72,26 @@ def profile(language: str) -> LanguageProfile:
 
 # Function words frequent in one language and rare in the other two (no "a", "en", "die", "so", "also").
 _MARKERS = {
-    "en": frozenset("""the and is are you your i my me it that this what was have has with for can do don
+    "en": frozenset(
+        """the and is are you your i my me it that this what was have has with for can do don
         not be how please thanks thank hi hello would could about just like know want need help of to
-        they there we will am if from or but an he she his her our been were which when where who why""".split()),
-    "fr": frozenset("""le la les et est je tu vous nous une des du que qui pas ne mon ma mes ton ta tes
+        they there we will am if from or but an he she his her our been were which when where who why""".split()
+    ),
+    "fr": frozenset(
+        """le la les et est je tu vous nous une des du que qui pas ne mon ma mes ton ta tes
         pour avec dans sur au aux ce cette il elle suis merci bonjour oui non mais moi toi salut très
         bien peux veux fait faire comment quoi où être avoir sont ai as êtes sommes ça cela leur leurs
         son sa ses votre vos notre nos aussi alors parce donc chez un sais appelle numéro adresse se lui
-        y dont été avait était ont aurait fut sans vers entre depuis encore toujours rien tout tous""".split()),
-    "de": frozenset("""der das und ist ich du sie wir nicht ein eine einen einem einer mit für auf den
+        y dont été avait était ont aurait fut sans vers entre depuis encore toujours rien tout tous""".split()
+    ),
+    "de": frozenset(
+        """der das und ist ich du sie wir nicht ein eine einen einem einer mit für auf den
         dem des zu mein meine meinen bin hallo danke ja nein auch es was wie kann habe hast bitte aber
         oder noch schon mir mich dich dir im sind war wird werden kannst heiße heisse guten tag wo wer
         warum sehr gut vielen dank jetzt hier nur über können möchte würde ihr ihre sein seine dass
         nummer adresse wurde wurden sich bei nach von vom zum zur beim ins aus um sei seit wenn dann
-        doch gegen ohne unter zwischen während jedoch sowie bis""".split()),
+        doch gegen ohne unter zwischen während jedoch sowie bis""".split()
+    ),
 }
 _WORDS = re.compile(r"[^\W\d_]+")
 MIN_MARKERS = 2
@@ -122,7 +129,7 @@ def detect_language(texts: Iterable[str], candidates: Sequence[str] = SUPPORTED_
 
 
 def locale_language(locale: str | None) -> str | None:
-    """"fr-FR", "fr_CA", "de" -> "fr", "fr", "de"; None for an empty locale."""
+    """ "fr-FR", "fr_CA", "de" -> "fr", "fr", "de"; None for an empty locale."""
     if not locale:
         return None
     return re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower() or None
@@ -141,6 +148,7 @@ def route(texts: Iterable[str], locale: str | None, languages: Sequence[str], de
 # ---------------------------------------------------------------------------------------------------------
 # Word lists
 
+
 @lru_cache(maxsize=None)
 def stop_words(language: str) -> frozenset[str]:
     import importlib
@@ -150,23 +158,31 @@ def stop_words(language: str) -> frozenset[str]:
 
 # Everyday words that are also first names or surnames, and chat words that follow a greeting.
 _AMBIGUOUS = {
-    "fr": frozenset("""pierre rose claire blanche olive marin prosper désiré victoire modeste clément léger
+    "fr": frozenset(
+        """pierre rose claire blanche olive marin prosper désiré victoire modeste clément léger
         juste constant aimé félicité ange colombe reine roi marguerite violette capucine jade perle océane
         prudence espérance patience grâce fleur aurore charité noël pascal martin dimanche mardi
-        françois france léon lion loup mercier boucher berger meunier lefèvre""".split()),
-    "de": frozenset("""mark rose heide linde iris kai wolf ernst frank erika gans fee sonne stern glück
+        françois france léon lion loup mercier boucher berger meunier lefèvre""".split()
+    ),
+    "de": frozenset(
+        """mark rose heide linde iris kai wolf ernst frank erika gans fee sonne stern glück
         engel hahn fuchs vogel adler berg busch hase grün roth weiß weiss schwarz braun lange klein koch
         bauer richter kaiser könig jäger schäfer fischer weber schneider becker müller meier meyer
         zimmermann wagner schmidt lehmann krause hoffmann hofmann neumann schulze winter sommer frühling
-        herbst mai april august juni juli engel perle bär baer löwe lamm""".split()),
+        herbst mai april august juni juli engel perle bär baer löwe lamm""".split()
+    ),
 }
 CHAT_WORDS = {
-    "fr": frozenset("""bonjour salut coucou merci oui non ok mdr lol ptdr stp svp bisous bises cordialement
+    "fr": frozenset(
+        """bonjour salut coucou merci oui non ok mdr lol ptdr stp svp bisous bises cordialement
         amitiés monsieur madame mademoiselle docteur maître tous toutes tout le monde les gars chéri chérie
-        ami amie amis copain copine frère soeur sœur maman papa mamie papi madame""".split()),
-    "de": frozenset("""hallo hi hey moin servus tschüss tschüs danke bitte ja nein ok lol grüße gruß grüsse
+        ami amie amis copain copine frère soeur sœur maman papa mamie papi madame""".split()
+    ),
+    "de": frozenset(
+        """hallo hi hey moin servus tschüss tschüs danke bitte ja nein ok lol grüße gruß grüsse
         gruss welt leute freunde kollegen team dank zeit frau herr herren damen mama papa oma opa schatz
-        liebling alle zusammen""".split()),
+        liebling alle zusammen""".split()
+    ),
 }
 
 
@@ -283,36 +299,55 @@ def place_names(language: str) -> tuple[frozenset[str], frozenset[str]]:
 
 NAME_TOKEN = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
 _NAME_WORDS = rf"(?=(?P<value>{NAME_TOKEN}(?:[ \t]+{NAME_TOKEN}){{0,2}}))"
-_FR_RELATIONS = (r"mari|femme|épouse|époux|copain|copine|ami|amie|frère|s(?:œ|oe)ur|fils|fille|père|mère|papa|maman|"
-                 r"patron|patronne|chef|collègue|voisin|voisine|cousin|cousine|oncle|tante|grand-mère|grand-père|"
-                 r"mamie|papi|fiancée?|prof|professeur|médecin|docteur|belle-mère|beau-père|meilleure?\s+amie?|"
-                 r"petite?\s+amie?|pote|coloc|colocataire|propriétaire|neveu|nièce|filleule?")
-_DE_RELATIONS = (r"mann|frau|ehemann|ehefrau|freund|freundin|bruder|schwester|sohn|tochter|vater|mutter|papa|mama|"
-                 r"chef|chefin|kollege|kollegin|nachbar|nachbarin|cousin|cousine|onkel|tante|oma|opa|verlobter|"
-                 r"verlobte|lehrer|lehrerin|arzt|ärztin|vermieter|vermieterin|partner|partnerin|neffe|nichte|"
-                 r"enkel|enkelin|mitbewohner|mitbewohnerin|kumpel|schwager|schwägerin")
+_FR_RELATIONS = (
+    r"mari|femme|épouse|époux|copain|copine|ami|amie|frère|s(?:œ|oe)ur|fils|fille|père|mère|papa|maman|"
+    r"patron|patronne|chef|collègue|voisin|voisine|cousin|cousine|oncle|tante|grand-mère|grand-père|"
+    r"mamie|papi|fiancée?|prof|professeur|médecin|docteur|belle-mère|beau-père|meilleure?\s+amie?|"
+    r"petite?\s+amie?|pote|coloc|colocataire|propriétaire|neveu|nièce|filleule?"
+)
+_DE_RELATIONS = (
+    r"mann|frau|ehemann|ehefrau|freund|freundin|bruder|schwester|sohn|tochter|vater|mutter|papa|mama|"
+    r"chef|chefin|kollege|kollegin|nachbar|nachbarin|cousin|cousine|onkel|tante|oma|opa|verlobter|"
+    r"verlobte|lehrer|lehrerin|arzt|ärztin|vermieter|vermieterin|partner|partnerin|neffe|nichte|"
+    r"enkel|enkelin|mitbewohner|mitbewohnerin|kumpel|schwager|schwägerin"
+)
 _DE_POSSESSIVE = r"(?:mein|meine|meinem|meiner|meinen|unser|unsere|unserem|unserer|sein|seine|seinem|seiner|ihr|ihre|ihrem|ihrer|dein|deine|deinem|deiner)"
 
 # (pattern, level): "declared" accepts any word that is not a common word; "relation" and "title" a
 # capitalized word or a known first name; "weak" known first names only.
 CUES: dict[str, tuple[tuple[str, str], ...]] = {
     "fr": (
-        (r"\b(?:je\s+m['’]\s*appelle|j['’]m['’]appelle|mon\s+(?:pr[ée]nom|nom(?:\s+de\s+famille)?)\s+(?:est|c['’]est)|"
-         r"appelle[sz]?-moi|appelez-moi|on\s+m['’]appelle|moi\s*,?\s*c['’]est|(?:pr[ée]nom|nom)\s*:|"
-         r"(?:il|elle|qui)\s+s['’]appelle|(?:" + _FR_RELATIONS + r")\s+s['’]appelle)\s*", "declared"),
+        (
+            r"\b(?:je\s+m['’]\s*appelle|j['’]m['’]appelle|mon\s+(?:pr[ée]nom|nom(?:\s+de\s+famille)?)\s+(?:est|c['’]est)|"
+            r"appelle[sz]?-moi|appelez-moi|on\s+m['’]appelle|moi\s*,?\s*c['’]est|(?:pr[ée]nom|nom)\s*:|"
+            r"(?:il|elle|qui)\s+s['’]appelle|(?:" + _FR_RELATIONS + r")\s+s['’]appelle)\s*",
+            "declared",
+        ),
         (r"\b(?:mon|ma|notre|son|sa|ton|ta|votre|leur)\s+(?:" + _FR_RELATIONS + r")\s*,?\s*", "relation"),
-        (r"(?:\bMM?\.|\b(?:mme|mlle|monsieur|messieurs|madame|mesdames|mademoiselle|docteur|ma[iî]tre|professeur|dr|pr|"
-         r"mgr|monseigneur|abbé|père|colonel|capitaine|général|lieutenant|commandant|sergent)\b\.?)\s*", "title"),
-        (r"\b(?:bonjour|salut|coucou|merci|cher|chère|bisous|cordialement|amitiés|bien\s+à\s+(?:vous|toi)|"
-         r"je\s+suis|c['’]est|avec|et|chez|pour|de\s+la\s+part\s+de)\s*,?\s*", "weak"),
+        (
+            r"(?:\bMM?\.|\b(?:mme|mlle|monsieur|messieurs|madame|mesdames|mademoiselle|docteur|ma[iî]tre|professeur|dr|pr|"
+            r"mgr|monseigneur|abbé|père|colonel|capitaine|général|lieutenant|commandant|sergent)\b\.?)\s*",
+            "title",
+        ),
+        (
+            r"\b(?:bonjour|salut|coucou|merci|cher|chère|bisous|cordialement|amitiés|bien\s+à\s+(?:vous|toi)|"
+            r"je\s+suis|c['’]est|avec|et|chez|pour|de\s+la\s+part\s+de)\s*,?\s*",
+            "weak",
+        ),
     ),
     "de": (
-        (r"\b(?:ich\s+hei(?:ß|ss)e|mein\s+(?:vor|nach)?name\s+(?:ist|lautet)|nenn(?:t)?\s+mich|man\s+nennt\s+mich|"
-         r"(?:vor|nach)?name\s*:|(?:er|sie|" + _DE_RELATIONS + r")\s+hei(?:ß|ss)t)\s*", "declared"),
+        (
+            r"\b(?:ich\s+hei(?:ß|ss)e|mein\s+(?:vor|nach)?name\s+(?:ist|lautet)|nenn(?:t)?\s+mich|man\s+nennt\s+mich|"
+            r"(?:vor|nach)?name\s*:|(?:er|sie|" + _DE_RELATIONS + r")\s+hei(?:ß|ss)t)\s*",
+            "declared",
+        ),
         (r"\b" + _DE_POSSESSIVE + r"\s+(?:" + _DE_RELATIONS + r")\s*,?\s*", "relation"),
         (r"\b(?:herrn?|frau|fräulein|dr\.?|prof\.?)\s+", "title"),
-        (r"\b(?:hallo|hi|hey|moin|servus|danke|liebe|lieber|sehr\s+geehrte[r]?|grüße|gruß|lg|mfg|tschüss|"
-         r"ich\s+bin|mit|und|von|für|bei|an)\s*,?\s*", "weak"),
+        (
+            r"\b(?:hallo|hi|hey|moin|servus|danke|liebe|lieber|sehr\s+geehrte[r]?|grüße|gruß|lg|mfg|tschüss|"
+            r"ich\s+bin|mit|und|von|für|bei|an)\s*,?\s*",
+            "weak",
+        ),
     ),
 }
 CUE_SCORES = {"declared": 0.8, "relation": 0.7, "title": 0.7, "weak": 0.6}
@@ -328,8 +363,22 @@ def cue_patterns(language: str) -> tuple[tuple[re.Pattern, str], ...]:
 
 CONTEXT: dict[str, dict[str, tuple[str, ...]]] = {
     "fr": {
-        "PHONE_NUMBER": ("téléphone", "tél", "tel", "portable", "numéro", "mobile", "appeler", "appelle", "appelez",
-                         "joindre", "fixe", "whatsapp", "sms", "rappeler"),
+        "PHONE_NUMBER": (
+            "téléphone",
+            "tél",
+            "tel",
+            "portable",
+            "numéro",
+            "mobile",
+            "appeler",
+            "appelle",
+            "appelez",
+            "joindre",
+            "fixe",
+            "whatsapp",
+            "sms",
+            "rappeler",
+        ),
         "EMAIL_ADDRESS": ("mail", "email", "courriel", "adresse", "écrire", "e-mail"),
         "STREET_ADDRESS": ("adresse", "habite", "domicile", "rue", "livraison", "livrer", "postal", "demeure", "chez"),
         "CREDIT_CARD": ("carte", "bancaire", "crédit", "cb", "visa", "paiement", "payer", "mastercard"),
@@ -340,11 +389,36 @@ CONTEXT: dict[str, dict[str, tuple[str, ...]]] = {
         "DATE_OF_BIRTH": ("né", "née", "naissance", "anniversaire"),
     },
     "de": {
-        "PHONE_NUMBER": ("telefon", "telefonnummer", "nummer", "handy", "handynummer", "mobil", "mobilnummer",
-                         "anrufen", "erreichen", "festnetz", "rufnummer", "tel", "whatsapp", "sms", "zurückrufen"),
+        "PHONE_NUMBER": (
+            "telefon",
+            "telefonnummer",
+            "nummer",
+            "handy",
+            "handynummer",
+            "mobil",
+            "mobilnummer",
+            "anrufen",
+            "erreichen",
+            "festnetz",
+            "rufnummer",
+            "tel",
+            "whatsapp",
+            "sms",
+            "zurückrufen",
+        ),
         "EMAIL_ADDRESS": ("mail", "e-mail", "email", "adresse", "schreiben", "mailadresse"),
-        "STREET_ADDRESS": ("adresse", "wohne", "wohnhaft", "anschrift", "straße", "lieferadresse", "postleitzahl", "plz",
-                           "wohnung", "liefern"),
+        "STREET_ADDRESS": (
+            "adresse",
+            "wohne",
+            "wohnhaft",
+            "anschrift",
+            "straße",
+            "lieferadresse",
+            "postleitzahl",
+            "plz",
+            "wohnung",
+            "liefern",
+        ),
         "CREDIT_CARD": ("karte", "kreditkarte", "kartennummer", "visa", "zahlen", "bezahlen", "mastercard"),
         "IBAN_CODE": ("iban", "konto", "kontonummer", "bankverbindung", "überweisung", "überweisen"),
         "PERSON": ("name", "heiße", "heisse", "vorname", "nachname"),
@@ -364,8 +438,12 @@ def adapt(recognizers: list, language: str, entities: Sequence[str]) -> list:
         return recognizers
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
-    from curation.scrub.language_names import (CueNameRecognizer, LanguageNerRecognizer, ListNameRecognizer,
-                                               PlaceListRecognizer)
+    from curation.scrub.language_names import (
+        CueNameRecognizer,
+        LanguageNerRecognizer,
+        ListNameRecognizer,
+        PlaceListRecognizer,
+    )
 
     lang = profile(language)
     out = []
@@ -402,7 +480,11 @@ def _language_config(config_json: str, language: str) -> ScrubConfig:
     if language != "en":
         update["model"] = lang.ner_model or config.model
     if not lang.has_ner:
-        tiers = {name: tier.model_copy(update={"min_score": min(tier.min_score, NO_NER_PERSON_MIN_SCORE)})
-                 if "PERSON" in tier.entities else tier for name, tier in config.tiers.items()}
+        tiers = {
+            name: tier.model_copy(update={"min_score": min(tier.min_score, NO_NER_PERSON_MIN_SCORE)})
+            if "PERSON" in tier.entities
+            else tier
+            for name, tier in config.tiers.items()
+        }
         update["tiers"] = tiers
     return config.model_copy(update=update)

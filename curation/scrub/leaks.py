@@ -43,7 +43,9 @@ SCANNER = "curation.scrub.leaks"
 ROW_ID_COLUMNS = ("sample_id", "conversation_id")
 _RESERVED_EMAIL = re.compile(r"@(?:[\w-]+\.)*example\.(?:com|net|org)$|@example$", re.IGNORECASE)
 _FICTION_PHONE = re.compile(r"^1?[2-9]\d{2}55501\d{2}$")
-_DOC_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+_DOC_NETWORKS = [
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+]
 _MASK = "<id>"
 _BATCH_ROWS = 65_536
 
@@ -76,8 +78,9 @@ NECESSARY: dict[str, Condition] = {
     # 2 check digits and a national account number; every registered IBAN has at least 8 digits
     "IBAN_CODE": Condition(min_numbers=8),
     # IPv4: four numbers and three dots; IPv6: at least two colons
-    "IP_ADDRESS": Condition(alternatives=(Condition(min_numbers=4, all_of=(r"\..*\..*\.",)),
-                                          Condition(all_of=(r":.*:",)))),
+    "IP_ADDRESS": Condition(
+        alternatives=(Condition(min_numbers=4, all_of=(r"\..*\..*\.",)), Condition(all_of=(r":.*:",)))
+    ),
     # an `@` (spaced or not), or a spelled "at" as a word followed by a domain with a dot or a spelled "dot"
     "EMAIL_ADDRESS": Condition(alternatives=(Condition(all_of=(AT_SIGN,)), Condition(all_of=(_SPELLED_AT,)))),
     # a house number or a postcode: the engine runs its address recognizer only where a digit is
@@ -250,9 +253,11 @@ def scan_config(config: ScrubConfig, entities: Sequence[str]) -> ScrubConfig:
     from curation.scrub.config import TierPolicy
 
     wanted = set(entities)
-    tiers = {name: policy.model_copy(update={"entities": [e for e in policy.entities if e in wanted],
-                                             "action": "replace"})
-             for name, policy in config.tiers.items() if wanted & set(policy.entities)}
+    tiers = {
+        name: policy.model_copy(update={"entities": [e for e in policy.entities if e in wanted], "action": "replace"})
+        for name, policy in config.tiers.items()
+        if wanted & set(policy.entities)
+    }
     homeless = [e for e in entities if config.tier_of(e) is None]
     if homeless:
         tiers["scanned"] = TierPolicy(entities=homeless)
@@ -273,9 +278,14 @@ class _Detect:
         from curation.scrub.resolve import resolve
 
         found = self.scrubber.detect(texts)
-        return [[(f.entity_type, f.score) for f in resolve(text, found[text], self.config)
-                 if f.entity_type in self.entities and not is_harmless_value(f.entity_type, text[f.start:f.end])]
-                for text in texts]
+        return [
+            [
+                (f.entity_type, f.score)
+                for f in resolve(text, found[text], self.config)
+                if f.entity_type in self.entities and not is_harmless_value(f.entity_type, text[f.start : f.end])
+            ]
+            for text in texts
+        ]
 
 
 @dataclass
@@ -377,8 +387,9 @@ class _Source:
         meta = pq.ParquetFile(path)
         column = next((c for c in ROW_ID_COLUMNS if c in meta.schema_arrow.names), None)
         ids = (lambda: pq.read_table(path, columns=[column]).column(column).to_pylist()) if column else (lambda: None)
-        return cls(path.name, lambda: pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS), ids,
-                   meta.metadata.num_rows)
+        return cls(
+            path.name, lambda: pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS), ids, meta.metadata.num_rows
+        )
 
     @classmethod
     def table(cls, table, name: str) -> "_Source":
@@ -434,8 +445,11 @@ def parquet_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.parquet")
-                            if not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
+            found += sorted(
+                p
+                for p in path.rglob("*.parquet")
+                if not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -443,8 +457,9 @@ def parquet_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def scan_paths(paths: Iterable[str | Path], config: ScrubConfig | None = None,
-               entities: Sequence[str] | None = None) -> ScanReport:
+def scan_paths(
+    paths: Iterable[str | Path], config: ScrubConfig | None = None, entities: Sequence[str] | None = None
+) -> ScanReport:
     """Scan every string in the Parquet files under `paths`: `flywheel scan-leaks` and the release gate."""
     files = parquet_files(paths)
     report = _scan_sources([_Source.file(p) for p in files], config, entities)
@@ -452,14 +467,16 @@ def scan_paths(paths: Iterable[str | Path], config: ScrubConfig | None = None,
     return report
 
 
-def scan_table(table, config: ScrubConfig | None = None, entities: Sequence[str] | None = None,
-               name: str = "table") -> ScanReport:
+def scan_table(
+    table, config: ScrubConfig | None = None, entities: Sequence[str] | None = None, name: str = "table"
+) -> ScanReport:
     """The same scan over an in-memory Arrow table (rows named `<name>#<row>` where the id is not clean)."""
     return _scan_sources([_Source.table(table, name)], config, entities)
 
 
-def scan_texts(items: Iterable[tuple[str, str]], config: ScrubConfig | None = None,
-               entities: Sequence[str] | None = None) -> list[Leak]:
+def scan_texts(
+    items: Iterable[tuple[str, str]], config: ScrubConfig | None = None, entities: Sequence[str] | None = None
+) -> list[Leak]:
     """Leaks in (row id, text) pairs, by the same scan (the ids as a `sample_id` column, scanned too)."""
     import pyarrow as pa
 

@@ -18,14 +18,63 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-GAZETTEER_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "es_ES", "es_MX", "fr_FR", "de_DE", "it_IT", "pt_BR",
-                     "nl_NL", "pl_PL")
+GAZETTEER_LOCALES = (
+    "en_US",
+    "en_GB",
+    "en_IE",
+    "en_IN",
+    "es_ES",
+    "es_MX",
+    "fr_FR",
+    "de_DE",
+    "it_IT",
+    "pt_BR",
+    "nl_NL",
+    "pl_PL",
+)
 # Further Latin-script locales of Faker: their names count only capitalized and when they are no English
 # word (Turkish "Can", Spanish "Luz" stay words), so that a far larger list costs no precision on English.
-WORLD_LOCALES = ("az_AZ", "cs_CZ", "da_DK", "de_AT", "de_CH", "en_KE", "en_NG", "en_NZ", "en_PK", "es_AR", "es_CL",
-                 "es_CO", "et_EE", "fi_FI", "fr_CA", "fr_CH", "ga_IE", "ha_NG", "hr_HR", "hu_HU", "id_ID", "ig_NG",
-                 "is_IS", "lt_LT", "lv_LV", "nl_BE", "no_NO", "pt_PT", "ro_RO", "sk_SK", "sl_SI", "sv_SE", "sw",
-                 "tr_TR", "tw_GH", "uz_UZ", "vi_VN", "yo_NG", "zu_ZA")
+WORLD_LOCALES = (
+    "az_AZ",
+    "cs_CZ",
+    "da_DK",
+    "de_AT",
+    "de_CH",
+    "en_KE",
+    "en_NG",
+    "en_NZ",
+    "en_PK",
+    "es_AR",
+    "es_CL",
+    "es_CO",
+    "et_EE",
+    "fi_FI",
+    "fr_CA",
+    "fr_CH",
+    "ga_IE",
+    "ha_NG",
+    "hr_HR",
+    "hu_HU",
+    "id_ID",
+    "ig_NG",
+    "is_IS",
+    "lt_LT",
+    "lv_LV",
+    "nl_BE",
+    "no_NO",
+    "pt_PT",
+    "ro_RO",
+    "sk_SK",
+    "sl_SI",
+    "sv_SE",
+    "sw",
+    "tr_TR",
+    "tw_GH",
+    "uz_UZ",
+    "vi_VN",
+    "yo_NG",
+    "zu_ZA",
+)
 
 # Words that follow "i'm", "call me", "hey" in chat and are not names.
 CHAT_WORDS = frozenset(
@@ -71,8 +120,19 @@ AMBIGUOUS_FIRST_NAMES = frozenset(
     """.split()
 )
 # Set phrases whose words look like names ("Mamma mia!"): a PERSON inside one is not a person.
-NAME_IDIOMS = ("mamma mia", "mama mia", "by jove", "by george", "for pete's sake", "bob's your uncle",
-               "jack of all trades", "peeping tom", "doubting thomas", "nosy parker", "smart alec")
+NAME_IDIOMS = (
+    "mamma mia",
+    "mama mia",
+    "by jove",
+    "by george",
+    "for pete's sake",
+    "bob's your uncle",
+    "jack of all trades",
+    "peeping tom",
+    "doubting thomas",
+    "nosy parker",
+    "smart alec",
+)
 
 
 @lru_cache(maxsize=1)
@@ -108,8 +168,14 @@ def first_names() -> frozenset[str]:
 
 
 # Where Faker's person providers keep surnames (pl_PL: male and unisex lists, its `last_names` is a stub).
-_LAST_NAME_ATTRIBUTES = ("last_names", "last_names_male", "last_names_female", "male_last_names",
-                         "female_last_names", "unisex_last_names")
+_LAST_NAME_ATTRIBUTES = (
+    "last_names",
+    "last_names_male",
+    "last_names_female",
+    "male_last_names",
+    "female_last_names",
+    "unisex_last_names",
+)
 
 
 @lru_cache(maxsize=1)
@@ -145,10 +211,13 @@ def world_names() -> frozenset[str]:
     that are no English word: capitalized, a name ("Łukasz", "Zoltán", "Nguyễn", "Björk", "Haruto")."""
     from curation.scrub.config import DEFAULT_MODEL
 
-    names = _locale_names(WORLD_LOCALES, ("first_names", "first_names_male", "first_names_female",
-                                          *_LAST_NAME_ATTRIBUTES))
-    names |= _locale_names(ROMANIZED_LOCALES, ("first_romanized_names", "first_romanized_names_female",
-                                               "first_romanized_names_male", "last_romanized_names"))
+    names = _locale_names(
+        WORLD_LOCALES, ("first_names", "first_names_male", "first_names_female", *_LAST_NAME_ATTRIBUTES)
+    )
+    names |= _locale_names(
+        ROMANIZED_LOCALES,
+        ("first_romanized_names", "first_romanized_names_female", "first_romanized_names_male", "last_romanized_names"),
+    )
     names = {n for n in names if len(n) > 2}
     return frozenset(names - _common_words() - dictionary_words(DEFAULT_MODEL) - trivial_words())
 
@@ -215,8 +284,9 @@ def dictionary_words(model: str) -> frozenset[str]:
 
 SENTENCE_END = ".!?…\n"
 # Abbreviations whose full stop ends no sentence ("Dear Mr. Smith"): the next word is no sentence start.
-_ABBREVIATIONS = frozenset("mr mrs ms mx dr prof st jr sr sra srta messrs mme mlle sig dott sen rep gen capt col lt sgt rev "
-                           "fr hr herr".split())
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms mx dr prof st jr sr sra srta messrs mme mlle sig dott sen rep gen capt col lt sgt rev fr hr herr".split()
+)
 _CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
 
 
@@ -226,7 +296,7 @@ def at_sentence_start(text: str, position: int) -> bool:
     while i > 0 and not text[i - 1].isalnum() and text[i - 1] not in SENTENCE_END:
         i -= 1
     if i > 0 and text[i - 1] == ".":
-        before = re.search(r"(\w+)\.$", text[max(0, i - 12):i])
+        before = re.search(r"(\w+)\.$", text[max(0, i - 12) : i])
         if before and before.group(1).lower() in _ABBREVIATIONS:
             return False
     return i == 0 or text[i - 1] in SENTENCE_END

@@ -30,8 +30,17 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
-from curation.scrub.names import (ambiguous_name, in_dictionary, is_first_name, is_last_name, is_surname,
-                                  is_world_name, known_first_name, not_a_name, world_names)
+from curation.scrub.names import (
+    ambiguous_name,
+    in_dictionary,
+    is_first_name,
+    is_last_name,
+    is_surname,
+    is_world_name,
+    known_first_name,
+    not_a_name,
+    world_names,
+)
 
 Validator = Callable[[re.Match], "float | None"]
 
@@ -82,8 +91,9 @@ class RegexRecognizer(LocalRecognizer):
 
     def __init__(self, rules: Iterable[Rule], supported_language: str = "en"):
         self.rules = list(rules)
-        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
-                         context=list(self.CONTEXT))
+        super().__init__(
+            supported_entities=[self.ENTITY], supported_language=supported_language, context=list(self.CONTEXT)
+        )
 
     def load(self) -> None:
         pass
@@ -96,13 +106,21 @@ class RegexRecognizer(LocalRecognizer):
                 start, end = match.span(group)
                 if start == end:
                     continue
-                results.append(RecognizerResult(
-                    self.ENTITY, start, end, score,
-                    analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=rule.name,
-                                                             pattern=rule.regex.pattern[:60]),
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-                ))
+                results.append(
+                    RecognizerResult(
+                        self.ENTITY,
+                        start,
+                        end,
+                        score,
+                        analysis_explanation=AnalysisExplanation(
+                            self.name, score, pattern_name=rule.name, pattern=rule.regex.pattern[:60]
+                        ),
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        },
+                    )
+                )
         return results
 
 
@@ -135,9 +153,7 @@ _AMBIGUOUS_SUFFIXES = (
 )
 _DIRECTION = r"(?:n|s|e|w|ne|nw|se|sw|north|south|east|west|northeast|northwest|southeast|southwest)\.?"
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building|#)\.?\s*#?\s*[a-z0-9][a-z0-9-]{0,5}\b)"
-_ZIP_TAIL = (
-    r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
-)
+_ZIP_TAIL = r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
 _WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
 _NOT_STREET_WORDS = frozenset(
@@ -155,8 +171,10 @@ _US_ADDRESS = re.compile(
     re.IGNORECASE,
 )
 # A postal code and the town after a street ("…, 75002 Paris", "…, 86068 Lebon-sur-Blot", "…, 10115 berlin").
-_POSTAL_TOWN = (r"(?:,?\s+(?:\d{4,5}|\d{2}-\d{3})\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
-                r"der|im|[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*)){0,4})|[a-zà-ÿ][a-zà-ÿ'-]+))")
+_POSTAL_TOWN = (
+    r"(?:,?\s+(?:\d{4,5}|\d{2}-\d{3})\s+(?:(?-i:[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*(?:(?:\s|-)(?:sur|sous|en|le|la|les|de|du|des|am|an|"
+    r"der|im|[A-ZÀ-ÝÄÖÜ][\wà-ÿ'’]*)){0,4})|[a-zà-ÿ][a-zà-ÿ'-]+))"
+)
 _GERMANIC_ADDRESS = re.compile(
     r"(?<![\w-])(?P<value>(?:(?-i:[A-ZÄÖÜ][a-zäöüß]+)\s+)?[^\W\d_][\w-]*(?:straße|strasse|str\.|weg|gasse|"
     r"allee|platz|ring|damm|ufer|straat|laan|gracht|plein|kade|dijk|steeg|singel|hof|vej|gade|gatan|vägen|veien|"
@@ -166,10 +184,48 @@ _GERMANIC_ADDRESS = re.compile(
 )
 # The fused street word before a house number ("...straße 5", "...katu 12"): checked word by word before
 # a number first (cheap), the whole pattern runs only where one occurs.
-_GERMANIC_SUFFIXES = ("straße", "strasse", "str.", "weg", "gasse", "allee", "platz", "ring", "damm", "ufer", "straat",
-                      "laan", "gracht", "plein", "kade", "dijk", "steeg", "singel", "hof", "vej", "gade", "gatan",
-                      "vägen", "veien", "gata", "gränd", "vei", "gate", "stræde", "katu", "tie", "kuja", "polku", "tori",
-                      "kaari", "rinne", "väylä", "tänav", "iela", "gatvė")
+_GERMANIC_SUFFIXES = (
+    "straße",
+    "strasse",
+    "str.",
+    "weg",
+    "gasse",
+    "allee",
+    "platz",
+    "ring",
+    "damm",
+    "ufer",
+    "straat",
+    "laan",
+    "gracht",
+    "plein",
+    "kade",
+    "dijk",
+    "steeg",
+    "singel",
+    "hof",
+    "vej",
+    "gade",
+    "gatan",
+    "vägen",
+    "veien",
+    "gata",
+    "gränd",
+    "vei",
+    "gate",
+    "stræde",
+    "katu",
+    "tie",
+    "kuja",
+    "polku",
+    "tori",
+    "kaari",
+    "rinne",
+    "väylä",
+    "tänav",
+    "iela",
+    "gatvė",
+)
 _WORD_BEFORE_NUMBER = re.compile(r"(?<![\w.-])([^\W\d_][\w.-]*)\s+\d")
 
 
@@ -177,10 +233,12 @@ def _germanic_hint(text: str) -> bool:
     return any(m.group(1).lower().endswith(_GERMANIC_SUFFIXES) for m in _WORD_BEFORE_NUMBER.finditer(text))
 
 
-_ROMANCE_STREET = (r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
-                   r"plaza|camino|carrer|avinguda|ronda|rambla|pasaje|travesía|glorieta|cañada|via|viale|piazza|"
-                   r"corso|vicolo|largo|rua|travessa|praça|alameda|strada|str\.|calea|bulevardul|bd\.|șoseaua|"
-                   r"ul\.|ulica|al\.|aleja|pl\.|plac|os\.|osiedle|ulitsa|ul|vulytsia|vul\.|prospekt|pr\.)")
+_ROMANCE_STREET = (
+    r"(?:rue|avenue|boulevard|bd|chemin|allée|impasse|quai|route|cours|calle|c/|avenida|avda\.?|paseo|"
+    r"plaza|camino|carrer|avinguda|ronda|rambla|pasaje|travesía|glorieta|cañada|via|viale|piazza|"
+    r"corso|vicolo|largo|rua|travessa|praça|alameda|strada|str\.|calea|bulevardul|bd\.|șoseaua|"
+    r"ul\.|ulica|al\.|aleja|pl\.|plac|os\.|osiedle|ulitsa|ul|vulytsia|vul\.|prospekt|pr\.)"
+)
 _ROMANCE_NAME = r"(?:(?:de|del|la|las|los|le|les|du|des|da|do|dos|das|di|della|dei|l'|d')\s*)*[^\W\d_][\w'-]+(?:\s+[^\W\d_][\w'-]+)?"
 _ROMANCE_NUMBER_FIRST = re.compile(
     rf"(?<![\w.,/-])(?P<value>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+{_ROMANCE_STREET}\s+{_ROMANCE_NAME}{_POSTAL_TOWN}?)",
@@ -209,8 +267,10 @@ _ORDINAL_STREET = re.compile(
 )
 # Single-word thoroughfares after a house number ("555 Broadway").
 _NUMBER_BROADWAY = re.compile(r"(?<![\w.,/-])(?P<value>\d{1,6}\s+(?-i:Broadway|Bowery|The Strand))\b", re.IGNORECASE)
-_US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
-              "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+    "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
 _CITY = r"(?-i:[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|of|de|la))*)"
 # The town line of an address: "Springfield, IL 62704", "Austin, TX", "Sydney NSW 2000" (postcodes:
 # `_POSTCODE`).
@@ -233,7 +293,9 @@ _STREET_AFTER_ON = re.compile(
 )
 # Indian address parts: a town and its six-digit PIN after a comma ("..., Gurugram, Haryana 122015"), and
 # plot / sector / block numbers before a named place ("Plot 45, Sector 18, Gurugram").
-_PIN_LINE = re.compile(r"(?<=, )(?P<value>(?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?)\s?-?\s?[1-9]\d{2}\s?\d{3})(?![\w-])", re.IGNORECASE)
+_PIN_LINE = re.compile(
+    r"(?<=, )(?P<value>(?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?)\s?-?\s?[1-9]\d{2}\s?\d{3})(?![\w-])", re.IGNORECASE
+)
 _PLOT_SECTOR = re.compile(
     r"(?<![\w-])(?P<value>(?:plot|h\.?\s?no\.?|flat|door|sector|block|phase)\s*(?:no\.?\s*)?[:#]?\s*\d{1,5}[a-z]?"
     r"(?:[/-]\d{1,4})?(?:,\s*(?:sector|block|phase|street|lane|road)\s*-?\s*\d{1,4}[a-z]?)*)(?=,\s*(?-i:[A-Z])[a-z])",
@@ -261,7 +323,7 @@ def _validate_us_address(match: re.Match) -> float | None:
 
 
 def _validate_romance_number_last(match: re.Match) -> float | None:
-    """"via DHL 3 days ago" is not Via Roma 3: English-looking street words need a capitalized name."""
+    """ "via DHL 3 days ago" is not Via Roma 3: English-looking street words need a capitalized name."""
     street, name = match.group("value").split(None, 2)[:2]
     if street.lower() in {"via", "route", "plaza", "avenue", "boulevard", "cours"} and not name[:1].isupper():
         return None
@@ -269,7 +331,7 @@ def _validate_romance_number_last(match: re.Match) -> float | None:
 
 
 def _validate_town_line(match: re.Match) -> float | None:
-    """"Springfield, IL 62704" is an address line; "Austin, TX" alone is a town, scored just above the
+    """ "Springfield, IL 62704" is an address line; "Austin, TX" alone is a town, scored just above the
     threshold (it is where someone lives as often as where they travel)."""
     return 0.6 if re.search(r"\d", match.group("value")) else 0.45
 
@@ -277,38 +339,65 @@ def _validate_town_line(match: re.Match) -> float | None:
 class StreetAddressRecognizer(RegexRecognizer):
     ENTITY = "STREET_ADDRESS"
     RETRY_REJECTED = True
-    CONTEXT = ["address", "live", "living", "located", "ship", "deliver", "delivery", "mail", "send", "house",
-               "apartment", "apt", "moved", "move", "home", "street", "visit", "stay", "staying", "zip", "postcode"]
+    CONTEXT = [
+        "address",
+        "live",
+        "living",
+        "located",
+        "ship",
+        "deliver",
+        "delivery",
+        "mail",
+        "send",
+        "house",
+        "apartment",
+        "apt",
+        "moved",
+        "move",
+        "home",
+        "street",
+        "visit",
+        "stay",
+        "staying",
+        "zip",
+        "postcode",
+    ]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([
-            Rule("us_uk_address", _US_ADDRESS, 0.65, _validate_us_address),
-            Rule("germanic_address", _GERMANIC_ADDRESS, 0.6, hint=_germanic_hint),
-            Rule("romance_number_first", _ROMANCE_NUMBER_FIRST, 0.6),
-            Rule("romance_number_last", _ROMANCE_NUMBER_LAST, 0.6, _validate_romance_number_last),
-            Rule("po_box", _PO_BOX, 0.7),
-            Rule("name_then_street_word", _NAME_THEN_STREET_WORD, 0.6),
-            Rule("ordinal_street", _ORDINAL_STREET, 0.45),
-            Rule("number_broadway", _NUMBER_BROADWAY, 0.6),
-            Rule("town_line", _TOWN_LINE, 0.45, _validate_town_line),
-            Rule("postcode", _POSTCODE, 0.5),
-            Rule("unit_line", _UNIT_LINE, 0.45),
-            Rule("street_after_on", _STREET_AFTER_ON, 0.45),
-            Rule("pin_line", _PIN_LINE, 0.45),
-            Rule("plot_sector", _PLOT_SECTOR, 0.5),
-        ], supported_language)
+        super().__init__(
+            [
+                Rule("us_uk_address", _US_ADDRESS, 0.65, _validate_us_address),
+                Rule("germanic_address", _GERMANIC_ADDRESS, 0.6, hint=_germanic_hint),
+                Rule("romance_number_first", _ROMANCE_NUMBER_FIRST, 0.6),
+                Rule("romance_number_last", _ROMANCE_NUMBER_LAST, 0.6, _validate_romance_number_last),
+                Rule("po_box", _PO_BOX, 0.7),
+                Rule("name_then_street_word", _NAME_THEN_STREET_WORD, 0.6),
+                Rule("ordinal_street", _ORDINAL_STREET, 0.45),
+                Rule("number_broadway", _NUMBER_BROADWAY, 0.6),
+                Rule("town_line", _TOWN_LINE, 0.45, _validate_town_line),
+                Rule("postcode", _POSTCODE, 0.5),
+                Rule("unit_line", _UNIT_LINE, 0.45),
+                Rule("street_after_on", _STREET_AFTER_ON, 0.45),
+                Rule("pin_line", _PIN_LINE, 0.45),
+                Rule("plot_sector", _PLOT_SECTOR, 0.5),
+            ],
+            supported_language,
+        )
 
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts)
         for result in results:  # "12 rue de rivoli in" -> drop trailing stop words the name pattern took
-            words = text[result.start:result.end]
+            words = text[result.start : result.end]
             while " " in words and words.rsplit(" ", 1)[1].lower() in _ROMANCE_TRAILING_STOP:
                 words = words.rsplit(" ", 1)[0]
             result.end = result.start + len(words)
             # "Also Berliner Straße 5": a capitalized English word at a sentence start is no street name
             rule = result.analysis_explanation.pattern_name if result.analysis_explanation else ""
-            while (rule in ("germanic_address", "name_then_street_word") and " " in words
-                   and not_a_name(words.split(" ", 1)[0].lower())):
+            while (
+                rule in ("germanic_address", "name_then_street_word")
+                and " " in words
+                and not_a_name(words.split(" ", 1)[0].lower())
+            ):
                 dropped = words.split(" ", 1)[0]
                 if dropped.lower().rstrip(".") in {"ul", "al", "pl", "os", "str", "bd", "pr", "vul"}:
                     break
@@ -385,13 +474,13 @@ CUED_PHONE_SCORE = 0.55
 
 def phone_cue_before(text: str, start: int) -> bool:
     """A phone cue word within CUE_WINDOW characters before `start` (and at most two line breaks back)."""
-    window = text[max(0, start - CUE_WINDOW):start]
+    window = text[max(0, start - CUE_WINDOW) : start]
     lines = window.split("\n")
     window = "\n".join(lines[-3:])
     for cue in reversed(list(_PHONE_CUE.finditer(window))):
         if cue.group().lower() != "number":
             return True
-        previous = re.findall(r"[\w']+", window[:cue.start()])[-1:]
+        previous = re.findall(r"[\w']+", window[: cue.start()])[-1:]
         if not previous or previous[0].lower() not in _NOT_PHONE_NUMBER:
             return True
     return False
@@ -399,8 +488,27 @@ def phone_cue_before(text: str, start: int) -> bool:
 
 class ChatPhoneRecognizer(RegexRecognizer):
     ENTITY = "PHONE_NUMBER"
-    CONTEXT = ["phone", "number", "call", "cell", "mobile", "text", "txt", "reach", "tel", "whatsapp", "ring",
-               "contact", "sms", "dial", "fax", "landline", "signal", "viber", "hmu"]
+    CONTEXT = [
+        "phone",
+        "number",
+        "call",
+        "cell",
+        "mobile",
+        "text",
+        "txt",
+        "reach",
+        "tel",
+        "whatsapp",
+        "ring",
+        "contact",
+        "sms",
+        "dial",
+        "fax",
+        "landline",
+        "signal",
+        "viber",
+        "hmu",
+    ]
 
     def __init__(self, supported_language: str = "en"):
         super().__init__([Rule("phone_like", _PHONE_CANDIDATE, 0.5, _validate_phone)], supported_language)
@@ -408,7 +516,7 @@ class ChatPhoneRecognizer(RegexRecognizer):
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts)
         for result in results:
-            result.end = result.start + len(_trim_phone(text[result.start:result.end]))
+            result.end = result.start + len(_trim_phone(text[result.start : result.end]))
             if result.score < CUED_PHONE_SCORE and phone_cue_before(text, result.start):
                 result.score = CUED_PHONE_SCORE  # national formats behind a cue: "tel 78 651 450", "668 5702"
         return results
@@ -419,8 +527,10 @@ class ChatPhoneRecognizer(RegexRecognizer):
 
 _AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+|\s*\(@\)\s*|\s+@\s*|\s*@\s+)"
 _DOT = r"(?:\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+|\.)"
-_MAIL_PROVIDERS = (r"gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|gmx|live|msn|mail|"
-                   r"yandex|zoho|fastmail|me|web|comcast|verizon|att|btinternet|orange|free|laposte|libero")
+_MAIL_PROVIDERS = (
+    r"gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|gmx|live|msn|mail|"
+    r"yandex|zoho|fastmail|me|web|comcast|verizon|att|btinternet|orange|free|laposte|libero"
+)
 _OBFUSCATED_EMAIL = re.compile(
     rf"(?<![\w.+-])(?P<value>[a-z0-9][a-z0-9._+-]*(?:{_DOT}[a-z0-9_+-]+)*{_AT}(?P<domain>[a-z0-9-]+)"
     rf"(?:{_DOT}[a-z0-9-]+)*?(?P<lastdot>{_DOT})(?:com|net|org|edu|gov|io|co|uk|de|fr|es|it|nl|me|info|biz|us|ca|au|in|ru|cn|jp|br|pl|se|ch|at|be|"
@@ -442,12 +552,14 @@ class ObfuscatedEmailRecognizer(RegexRecognizer):
     CONTEXT = ["email", "mail", "e-mail", "contact", "reach", "write"]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([Rule("obfuscated_email", _OBFUSCATED_EMAIL, 0.7, _validate_obfuscated_email)],
-                         supported_language)
+        super().__init__(
+            [Rule("obfuscated_email", _OBFUSCATED_EMAIL, 0.7, _validate_obfuscated_email)], supported_language
+        )
 
 
-_IBAN = re.compile(r"(?<![a-z0-9])(?P<value>[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?)(?![a-z0-9])",
-                   re.IGNORECASE)
+_IBAN = re.compile(
+    r"(?<![a-z0-9])(?P<value>[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?)(?![a-z0-9])", re.IGNORECASE
+)
 
 
 def iban_checksum_ok(value: str) -> bool:
@@ -465,16 +577,22 @@ class CaseInsensitiveIbanRecognizer(RegexRecognizer):
 
     def __init__(self, supported_language: str = "en"):
         # A wrong check digit scores 0.1: only a context word ("iban", "bank") lifts it over the threshold.
-        super().__init__([Rule("iban_any_case", _IBAN, 0.9,
-                               lambda m: 0.9 if iban_checksum_ok(m.group("value")) else 0.1)], supported_language)
+        super().__init__(
+            [Rule("iban_any_case", _IBAN, 0.9, lambda m: 0.9 if iban_checksum_ok(m.group("value")) else 0.1)],
+            supported_language,
+        )
 
 
-_CARD = re.compile(r"(?<![\w.,-])(?P<value>\d{4}([ .-]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ .-]?)\d{6}\3\d{4,5}|"
-                   r"\d{5}([ .-]?)\d{5}\4\d{6})(?![\w-]|[.,]\d)")
+_CARD = re.compile(
+    r"(?<![\w.,-])(?P<value>\d{4}([ .-]?)\d{4}\2\d{4}\2\d{1,7}|\d{4}([ .-]?)\d{6}\3\d{4,5}|"
+    r"\d{5}([ .-]?)\d{5}\4\d{6})(?![\w-]|[.,]\d)"
+)
 # A card cue, then 12-19 digits in any grouping ("card: 12345 67890 123456", "visa 6011.0009.9013.9424"):
 # the user named it, so the issuer prefix does not matter.
-_CARD_CUES = (r"card|credit|debit|visa|mastercard|master\s+card|amex|american\s+express|discover|maestro|cc|"
-              r"carte(?:\s+bancaire)?|cb|tarjeta|karte|kreditkarte|carta|karta|kaart|cartão")
+_CARD_CUES = (
+    r"card|credit|debit|visa|mastercard|master\s+card|amex|american\s+express|discover|maestro|cc|"
+    r"carte(?:\s+bancaire)?|cb|tarjeta|karte|kreditkarte|carta|karta|kaart|cartão"
+)
 _CARD_AFTER_CUE = re.compile(
     rf"\b(?:{_CARD_CUES})\b(?:[\s:#=.,-]|\b(?:number|num|no|nr|n[°º]|is|was|ending|numéro|número|nummer|numero|numer)\b)*"
     r"(?P<value>\d(?:[ .-]{0,2}\d){11,18})(?![\w-]|[.,]\d)",
@@ -520,8 +638,13 @@ class ChatCreditCardRecognizer(RegexRecognizer):
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pay", "paid", "charge"]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([Rule("card_number", _CARD, 0.9, _validate_card),
-                          Rule("card_after_cue", _CARD_AFTER_CUE, 0.95, _validate_cued_card)], supported_language)
+        super().__init__(
+            [
+                Rule("card_number", _CARD, 0.9, _validate_card),
+                Rule("card_after_cue", _CARD_AFTER_CUE, 0.95, _validate_cued_card),
+            ],
+            supported_language,
+        )
 
 
 _SSN_CUE = re.compile(
@@ -575,14 +698,30 @@ def _validate_platform_handle(match: re.Match) -> float | None:
 
 class SocialHandleRecognizer(RegexRecognizer):
     ENTITY = "SOCIAL_HANDLE"
-    CONTEXT = ["insta", "instagram", "twitter", "tiktok", "snap", "follow", "handle", "dm", "discord", "ig",
-               "telegram", "add", "username"]
+    CONTEXT = [
+        "insta",
+        "instagram",
+        "twitter",
+        "tiktok",
+        "snap",
+        "follow",
+        "handle",
+        "dm",
+        "discord",
+        "ig",
+        "telegram",
+        "add",
+        "username",
+    ]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([
-            Rule("at_handle", _HANDLE, 0.6, _validate_handle),
-            Rule("platform_handle", _PLATFORM_HANDLE, 0.6, _validate_platform_handle),
-        ], supported_language)
+        super().__init__(
+            [
+                Rule("at_handle", _HANDLE, 0.6, _validate_handle),
+                Rule("platform_handle", _PLATFORM_HANDLE, 0.6, _validate_platform_handle),
+            ],
+            supported_language,
+        )
 
 
 _PROFILE_URL = re.compile(
@@ -592,8 +731,9 @@ _PROFILE_URL = re.compile(
     r"[a-z0-9_.\-$]{2,}[^\s<>\"')\]]*)",
     re.IGNORECASE,
 )
-_TILDE_URL = re.compile(r"(?<![\w@])(?P<value>(?:https?://)?[a-z0-9.-]+\.[a-z]{2,}/~[a-z0-9_.-]+[^\s<>\"')\]]*)",
-                        re.IGNORECASE)
+_TILDE_URL = re.compile(
+    r"(?<![\w@])(?P<value>(?:https?://)?[a-z0-9.-]+\.[a-z]{2,}/~[a-z0-9_.-]+[^\s<>\"')\]]*)", re.IGNORECASE
+)
 
 
 class PersonalUrlRecognizer(RegexRecognizer):
@@ -601,8 +741,9 @@ class PersonalUrlRecognizer(RegexRecognizer):
     CONTEXT = ["profile", "follow", "page", "my", "add"]
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__([Rule("profile_url", _PROFILE_URL, 0.7), Rule("tilde_url", _TILDE_URL, 0.6)],
-                         supported_language)
+        super().__init__(
+            [Rule("profile_url", _PROFILE_URL, 0.7), Rule("tilde_url", _TILDE_URL, 0.6)], supported_language
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -611,13 +752,17 @@ class PersonalUrlRecognizer(RegexRecognizer):
 _NAME_TOKEN = r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*['’]?"
 # A lookahead, so that "hey jake and emma" still finds "emma" after the cue "and".
 _NAME_WORDS = rf"(?=(?P<value>{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,2}}))"
-_RELATIONS = (r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|dad|father|boss|girlfriend|"
-              r"boyfriend|gf|bf|partner|cousin|uncle|aunt|auntie|neighbou?r|coworker|co-worker|roommate|teacher|"
-              r"kid|baby|fianc[eé]e?|grandma|grandpa|grandmother|grandfather|niece|nephew|bestie|bff|ex|crush|"
-              r"manager|doctor|therapist|landlord|colleague|classmate|buddy|pal|bro|sis|stepmom|stepdad|stepson|"
-              r"stepdaughter")
-_RELATION_ADJECTIVES = (r"(?:(?:best|older|younger|little|big|baby|twin|new|old|late|dear|favou?rite|step|ex|"
-                        r"oldest|youngest|eldest)[ \t]+)?")
+_RELATIONS = (
+    r"wife|husband|son|daughter|friend|brother|sister|mom|mum|mother|dad|father|boss|girlfriend|"
+    r"boyfriend|gf|bf|partner|cousin|uncle|aunt|auntie|neighbou?r|coworker|co-worker|roommate|teacher|"
+    r"kid|baby|fianc[eé]e?|grandma|grandpa|grandmother|grandfather|niece|nephew|bestie|bff|ex|crush|"
+    r"manager|doctor|therapist|landlord|colleague|classmate|buddy|pal|bro|sis|stepmom|stepdad|stepson|"
+    r"stepdaughter"
+)
+_RELATION_ADJECTIVES = (
+    r"(?:(?:best|older|younger|little|big|baby|twin|new|old|late|dear|favou?rite|step|ex|"
+    r"oldest|youngest|eldest)[ \t]+)?"
+)
 # The user says what their (or someone's) name is: any word that is not a common word is the name.
 _DECLARED_CUE = re.compile(
     r"\b(?:my\s+name\s*(?:is|'s|’s|s)|my\s+names|name\s*(?:is|:|=)|call\s+me|i\s+go\s+by|they\s+call\s+me|"
@@ -627,7 +772,11 @@ _DECLARED_CUE = re.compile(
 )
 # Someone is introduced by a relation or a sign-off: known first names or capitalized words.
 _RELATION_CUE = re.compile(
-    r"\b(?:(?:my|your|our|his|her|their|ur)\s+" + _RELATION_ADJECTIVES + r"(?:" + _RELATIONS + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
+    r"\b(?:(?:my|your|our|his|her|their|ur)\s+"
+    + _RELATION_ADJECTIVES
+    + r"(?:"
+    + _RELATIONS
+    + r")|regards,?|cheers,|xoxo,?|love,|sincerely,?|"
     r"thanks,|best,|-{1,2}|—)\s*" + _NAME_WORDS,
     re.IGNORECASE,
 )
@@ -638,10 +787,11 @@ _RELATION_IS_CUE = re.compile(
     re.IGNORECASE,
 )
 # A title before a surname ("mr. johnson", "Dr Patel"): known names or capitalized words.
-_TITLE_CUE = re.compile(r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|mlle|monsieur|madame|herr|frau|"
-                       r"sr|sra|srta|señor|señora|sig|sig\.ra|signor|signora|dott|dott\.ssa|pan|pani|mevrouw|meneer)\.?\s+"
-                       + _NAME_WORDS,
-                        re.IGNORECASE)
+_TITLE_CUE = re.compile(
+    r"\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|doctor|sir|madam|mme|mlle|monsieur|madame|herr|frau|"
+    r"sr|sra|srta|señor|señora|sig|sig\.ra|signor|signora|dott|dott\.ssa|pan|pani|mevrouw|meneer)\.?\s+" + _NAME_WORDS,
+    re.IGNORECASE,
+)
 # Weak cues ("i'm", "hey", "with"): only known first names that are not also everyday words.
 _WEAK_CUE = re.compile(
     r"\b(?:i'm|i’m|im|i\s+am|this\s+is|it's|it’s|its|hi|hey|hello|heya|hiya|yo|dear|thanks|thank\s+you|thx|ty|"
@@ -678,8 +828,12 @@ def _first_accepted(word: str, level: str, dictionary: frozenset[str]) -> bool:
     if level == "title":
         return known or is_last_name(bare) or word[:1].isupper()
     if level == "person":  # "met Olu", "I'm Tamsin", "tell Crystal": capitalized, a name or no English word
-        return known or word[:1].isupper() and not word.isupper() and (
-            known_first_name(bare) or not in_dictionary(bare, dictionary))
+        return (
+            known
+            or word[:1].isupper()
+            and not word.isupper()
+            and (known_first_name(bare) or not in_dictionary(bare, dictionary))
+        )
     return known
 
 
@@ -687,15 +841,23 @@ def surname_follows(first: str, following: str, dictionary: frozenset[str]) -> b
     """An everyday-word first name is a name when a surname that is no English word follows ("jordan
     espinoza"; not "cook rice")."""
     first, following = first.lower(), following.lower()
-    return (ambiguous_name(first) and not not_a_name(first) and is_surname(following)
-            and not not_a_name(following) and not in_dictionary(following, dictionary))
+    return (
+        ambiguous_name(first)
+        and not not_a_name(first)
+        and is_surname(following)
+        and not not_a_name(following)
+        and not in_dictionary(following, dictionary)
+    )
 
 
 def _name_span(value: str, level: str, dictionary: frozenset[str]) -> int:
     """How many characters of `value` (the words after a cue) are a name; 0 when none is."""
     words = value.split()
-    if not (_first_accepted(words[0], level, dictionary)
-            or len(words) > 1 and surname_follows(words[0], words[1], dictionary)):
+    if not (
+        _first_accepted(words[0], level, dictionary)
+        or len(words) > 1
+        and surname_follows(words[0], words[1], dictionary)
+    ):
         return 0
     first_capitalized = words[0][:1].isupper()
     end = offset = len(words[0])
@@ -739,17 +901,23 @@ def _display_name(match: re.Match, dictionary: frozenset[str]) -> bool:
     words = [w.lower() for w in match.group("value").split()]
     if not_a_name(words[0]):
         return False
-    return (any(known_first_name(w) or is_last_name(w) or is_world_name(w) for w in words)
-            or not any(in_dictionary(w, dictionary) for w in words))
+    return any(known_first_name(w) or is_last_name(w) or is_world_name(w) for w in words) or not any(
+        in_dictionary(w, dictionary) for w in words
+    )
 
 
 class NameCueRecognizer(LocalRecognizer):
     """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names;
     transcript speakers and e-mail display names (`_SPEAKER`, `_DISPLAY_NAME`)."""
 
-    CUES = ((_DECLARED_CUE, "declared", 0.8), (_RELATION_CUE, "relation", 0.7), (_RELATION_IS_CUE, "relation is", 0.7),
-            (_TITLE_CUE, "title", 0.7),
-            (_PERSON_CUE, "person", 0.6), (_WEAK_CUE, "weak", 0.6))
+    CUES = (
+        (_DECLARED_CUE, "declared", 0.8),
+        (_RELATION_CUE, "relation", 0.7),
+        (_RELATION_IS_CUE, "relation is", 0.7),
+        (_TITLE_CUE, "title", 0.7),
+        (_PERSON_CUE, "person", 0.6),
+        (_WEAK_CUE, "weak", 0.6),
+    )
 
     def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
         super().__init__(supported_entities=["PERSON"], supported_language=supported_language)
@@ -776,10 +944,15 @@ class NameCueRecognizer(LocalRecognizer):
 
     def _result(self, start: int, end: int, score: float, level: str) -> RecognizerResult:
         return RecognizerResult(
-            "PERSON", start, end, score,
+            "PERSON",
+            start,
+            end,
+            score,
             analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
-            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
         )
 
 
@@ -798,14 +971,21 @@ _SPEAKER_VERBS = frozenset(
 # A list of capitalized words joined by commas and "and" (in several languages): "Nowak, Kowalczyk and
 # Wiśniewski". When every word of it is a known surname or name that is no English word, each is a person.
 _CAPITALIZED_WORD = r"(?-i:[A-Z\u00c0-\u024f][^\W\d_]+(?:['’-][^\W\d_]+)*)"
-_NAME_LIST = re.compile(rf"{_CAPITALIZED_WORD}(?:\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\bi\b|\be\b)\s*"
-                        rf"{_CAPITALIZED_WORD}){{1,}}", re.IGNORECASE)
+_NAME_LIST = re.compile(
+    rf"{_CAPITALIZED_WORD}(?:\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\bi\b|\be\b)\s*"
+    rf"{_CAPITALIZED_WORD}){{1,}}",
+    re.IGNORECASE,
+)
 
 
 def _listed_name(word: str, dictionary: frozenset[str]) -> bool:
     lower = word.lower()
-    return (len(lower) > 2 and not not_a_name(lower) and not in_dictionary(lower, dictionary)
-            and (is_last_name(lower) or is_world_name(lower)))
+    return (
+        len(lower) > 2
+        and not not_a_name(lower)
+        and not in_dictionary(lower, dictionary)
+        and (is_last_name(lower) or is_world_name(lower))
+    )
 
 
 class KnownNameRecognizer(LocalRecognizer):
@@ -840,10 +1020,14 @@ class KnownNameRecognizer(LocalRecognizer):
             if word.isupper() and len(word) > 1:
                 continue
             following = words[i + 1] if i + 1 < len(words) else None
-            adjacent = following is not None and text[match.end():following.start()] in (" ", "\t")
+            adjacent = following is not None and text[match.end() : following.start()] in (" ", "\t")
             full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
-            speaker = (word[:1].isupper() and adjacent and known_first_name(lower)
-                       and following.group().lower() in _SPEAKER_VERBS)
+            speaker = (
+                word[:1].isupper()
+                and adjacent
+                and known_first_name(lower)
+                and following.group().lower() in _SPEAKER_VERBS
+            )
             world = word[:1].isupper() and not word.isupper() and is_world_name(lower)
             if not (is_first_name(lower) and not ambiguous_name(lower) or full_name or speaker or world):
                 continue
@@ -852,8 +1036,12 @@ class KnownNameRecognizer(LocalRecognizer):
             if adjacent:
                 next_word = following.group()
                 if not not_a_name(next_word.lower()) and (
-                        is_last_name(next_word.lower()) or capitalized and next_word[:1].isupper()
-                        or capitalized and is_world_name(next_word.lower())):
+                    is_last_name(next_word.lower())
+                    or capitalized
+                    and next_word[:1].isupper()
+                    or capitalized
+                    and is_world_name(next_word.lower())
+                ):
                     end = following.end()
             skip_until = end
             score = self.CAPITALIZED if capitalized else self.LOWER
@@ -861,14 +1049,21 @@ class KnownNameRecognizer(LocalRecognizer):
         for run in _NAME_LIST.finditer(text):
             words = list(re.finditer(_CAPITALIZED_WORD, run.group()))
             if all(_listed_name(w.group(), self.dictionary) for w in words):
-                results += [self._result(run.start() + w.start(), run.start() + w.end(), self.CAPITALIZED, "name_list")
-                            for w in words]
+                results += [
+                    self._result(run.start() + w.start(), run.start() + w.end(), self.CAPITALIZED, "name_list")
+                    for w in words
+                ]
         return results
 
     def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
         return RecognizerResult(
-            "PERSON", start, end, score,
+            "PERSON",
+            start,
+            end,
+            score,
             analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
-            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
         )

@@ -110,19 +110,23 @@ class Surrogates:
         from curation.scrub.recognizers import iban_checksum_ok
 
         compact = re.sub(r"\s", "", original).upper()
-        body = "".join(str(rng.randint(0, 9)) if c.isdigit() else rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") if c.isalpha() else c
-                       for c in compact[4:])
+        body = "".join(
+            str(rng.randint(0, 9)) if c.isdigit() else rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") if c.isalpha() else c
+            for c in compact[4:]
+        )
         value = f"{compact[:2]}{rng.randint(10, 99)}{body}"
         while iban_checksum_ok(value):
             value = f"{value[:2]}{rng.randint(10, 99)}{value[4:]}"
         if " " in original.strip():
-            value = " ".join(value[i:i + 4] for i in range(0, len(value), 4))
+            value = " ".join(value[i : i + 4] for i in range(0, len(value), 4))
         return _match_case(value, original)
 
     @staticmethod
     def ip(rng: random.Random, original: str) -> str:
         if ":" in original:
-            return "2001:db8:" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(3)) + "::" + f"{rng.getrandbits(16):x}"
+            return (
+                "2001:db8:" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(3)) + "::" + f"{rng.getrandbits(16):x}"
+            )
         network = rng.choice(["192.0.2", "198.51.100", "203.0.113"])
         return f"{network}.{rng.randint(1, 254)}"
 
@@ -252,10 +256,10 @@ def apply(text: str, findings: list[Finding], replacer: ConversationReplacer) ->
     acted: list[Finding] = []
     cursor = 0
     for finding in findings:
-        replacement = replacer.replacement(finding, text[finding.start:finding.end])
+        replacement = replacer.replacement(finding, text[finding.start : finding.end])
         if replacement is None:
             continue
-        pieces.append(text[cursor:finding.start])
+        pieces.append(text[cursor : finding.start])
         pieces.append(replacement)
         cursor = finding.end
         acted.append(finding)

@@ -10,8 +10,17 @@ from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
-from curation.scrub.names import (NAME_IDIOMS, ambiguous_name, at_sentence_start, dictionary_words, in_dictionary,
-                                  is_first_name, is_last_name, known_first_name, not_a_name)
+from curation.scrub.names import (
+    NAME_IDIOMS,
+    ambiguous_name,
+    at_sentence_start,
+    dictionary_words,
+    in_dictionary,
+    is_first_name,
+    is_last_name,
+    known_first_name,
+    not_a_name,
+)
 
 # Numbers right after these words are identifiers of things, not of people ("order 4839201934").
 _NOT_PERSONAL_BEFORE = re.compile(
@@ -43,7 +52,9 @@ _NOT_AFTER_A_SUBJECT = frozenset(
     """me my you your him her us our them their it this that these those the a an of under over in on into
     upon for""".split()
 )
-_IDIOMS = re.compile(r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE)
+_IDIOMS = re.compile(
+    r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -87,9 +98,9 @@ def _strip_common_edges(surface: str, start: int, end: int) -> tuple[int, int]:
     """Drop lower-case common words at the edges of a name ("jake again" -> "jake"); a capitalized one
     ("Will Smith") stays, and so does a name that is nothing but common words."""
     words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(surface[start:end])]
-    while len(words) > 1 and _common_lower(surface[words[-1][0]:words[-1][1]]):
+    while len(words) > 1 and _common_lower(surface[words[-1][0] : words[-1][1]]):
         words.pop()
-    while len(words) > 1 and _common_lower(surface[words[0][0]:words[0][1]]):
+    while len(words) > 1 and _common_lower(surface[words[0][0] : words[0][1]]):
         words.pop(0)
     return (words[0][0], words[-1][1]) if words else (start, end)
 
@@ -100,7 +111,7 @@ def _common_lower(word: str) -> bool:
 
 def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detection]:
     """Split a name-like span into the runs of its words that are neither allowed nor edge words."""
-    surface = text[finding.start:finding.end]
+    surface = text[finding.start : finding.end]
     runs: list[tuple[int, int]] = []
     current: list[int] | None = None
     for match in _WORD.finditer(surface):
@@ -123,14 +134,17 @@ def _trim_name(text: str, finding: Detection, allow: AllowList) -> list[Detectio
         for suffix in ("'s", "’s"):
             if piece.endswith(suffix):
                 end -= len(suffix)
-        out.append(Detection(finding.entity_type, finding.start + start, finding.start + end, finding.score,
-                             finding.recognizer))
+        out.append(
+            Detection(
+                finding.entity_type, finding.start + start, finding.start + end, finding.score, finding.recognizer
+            )
+        )
     return out
 
 
 def _split_lines(text: str, d: Detection) -> list[Detection]:
     """A name never spans a line break ("Sarah Connor\nBio" from NER is "Sarah Connor" and "Bio")."""
-    surface = text[d.start:d.end]
+    surface = text[d.start : d.end]
     if "\n" not in surface:
         return [d]
     out, offset = [], d.start
@@ -144,8 +158,8 @@ def _split_lines(text: str, d: Detection) -> list[Detection]:
 def _field_label(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
     """One English word followed by a colon is a form's field label ("Email:", "Insurer:", "Grade:"), not a
     person, unless it is a known first name ("Mark: hi" in a transcript)."""
-    words = _WORD.findall(text[d.start:d.end])
-    if len(words) != 1 or not re.match(r"[ \t]*:", text[d.end:d.end + 3]):
+    words = _WORD.findall(text[d.start : d.end])
+    if len(words) != 1 or not re.match(r"[ \t]*:", text[d.end : d.end + 3]):
         return False
     word = name_key(words[0])
     return not known_first_name(word) and (in_dictionary(word, dictionary) or not_a_name(word))
@@ -153,7 +167,9 @@ def _field_label(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
 
 def _fragment_of_longer_number(text: str, d: Detection) -> bool:
     """A card number inside a longer digit sequence ("9400 3288 6076 4737 9741 10" is a tracking number)."""
-    return bool(re.search(r"\d[ -]?$", text[max(0, d.start - 2):d.start]) or re.match(r"[ -]?\d", text[d.end:d.end + 2]))
+    return bool(
+        re.search(r"\d[ -]?$", text[max(0, d.start - 2) : d.start]) or re.match(r"[ -]?\d", text[d.end : d.end + 2])
+    )
 
 
 def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
@@ -161,7 +177,7 @@ def _ner_guess(text: str, d: Detection, dictionary: frozenset[str]) -> bool:
     slang or a word the model has not seen ("remeber", "hlelo", "barre chords"); names in lower case are
     caught by the name lists. Surnames alone count only when every word is one and none is an English
     word ("kowalczyk"; not "barre chords", "cook")."""
-    surface = text[d.start:d.end]
+    surface = text[d.start : d.end]
     if d.recognizer != "SpacyRecognizer" or any(c.isupper() for c in surface):
         return False
     words = [name_key(w) for w in _WORD.findall(surface)]
@@ -178,16 +194,16 @@ def _word_at_sentence_start(text: str, d: Detection, dictionary: frozenset[str])
     follow a name as subject ("Bill me later", "Mark my words", "Will you", "Grace under pressure")."""
     if d.recognizer != "SpacyRecognizer" or not at_sentence_start(text, d.start):
         return False
-    words = _WORD.findall(text[d.start:d.end])
+    words = _WORD.findall(text[d.start : d.end])
     if len(words) == 1 and ambiguous_name(name_key(words[0])):
-        following = _WORD.match(text, d.end + 1) if text[d.end:d.end + 1] == " " else None
+        following = _WORD.match(text, d.end + 1) if text[d.end : d.end + 1] == " " else None
         if following and following.group().lower() in _NOT_AFTER_A_SUBJECT:
             return True
     if not words or any(known_first_name(w.lower()) for w in words):
         return False
     if all(w.islower() or in_dictionary(name_key(w), dictionary) or not_a_name(name_key(w)) for w in words):
         return True
-    return len(words) == 1 and text[d.end:d.end + 1] == ","
+    return len(words) == 1 and text[d.end : d.end + 1] == ","
 
 
 def _in_idiom(text: str, d: Detection) -> bool:
@@ -205,20 +221,30 @@ def _dotted_quad(surface: str) -> bool:
 
 
 def _plausible(text: str, detection: Detection, dictionary: frozenset[str]) -> bool:
-    surface = text[detection.start:detection.end]
+    surface = text[detection.start : detection.end]
     if not surface.strip():
         return False
     if detection.entity_type == "PERSON":
         words = _WORD.findall(surface)
-        return (bool(words) and not any(c.isdigit() or c == "@" for c in surface) and len(words) <= 5
-                and not _ner_guess(text, detection, dictionary) and not _word_at_sentence_start(text, detection, dictionary)
-                and not _in_idiom(text, detection) and not _field_label(text, detection, dictionary))
+        return (
+            bool(words)
+            and not any(c.isdigit() or c == "@" for c in surface)
+            and len(words) <= 5
+            and not _ner_guess(text, detection, dictionary)
+            and not _word_at_sentence_start(text, detection, dictionary)
+            and not _in_idiom(text, detection)
+            and not _field_label(text, detection, dictionary)
+        )
     if detection.entity_type == "CREDIT_CARD" and _fragment_of_longer_number(text, detection):
         return False
     if detection.entity_type == "PHONE_NUMBER" and _dotted_quad(surface):
         return False  # an IPv4 address that a phone pattern also matched ("is 192.168.1.213 my public address?")
-    if detection.entity_type in _NUMERIC_TYPES and detection.score < _CERTAIN and detection.recognizer not in _NAMED_BY_CUE:
-        return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40):detection.start])
+    if (
+        detection.entity_type in _NUMERIC_TYPES
+        and detection.score < _CERTAIN
+        and detection.recognizer not in _NAMED_BY_CUE
+    ):
+        return not _NOT_PERSONAL_BEFORE.search(text[max(0, detection.start - 40) : detection.start])
     return True
 
 
@@ -235,7 +261,9 @@ def _merge_same_type(detections: list[Detection]) -> list[Detection]:
     return merged
 
 
-def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, allow: AllowList | None = None) -> list[Finding]:
+def resolve(
+    text: str, detections: Sequence[Detection], config: ScrubConfig, allow: AllowList | None = None
+) -> list[Finding]:
     """The non-overlapping entities to act on in `text`, sorted by position."""
     allow = allow or AllowList()
     dictionary = dictionary_words(config.model)
@@ -245,16 +273,21 @@ def resolve(text: str, detections: Sequence[Detection], config: ScrubConfig, all
         tier = config.tier_of(d.entity_type)
         if tier is None or d.score < config.tiers[tier].min_score:
             continue
-        surface = text[d.start:d.end]
+        surface = text[d.start : d.end]
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
-        pieces = ([p for line in _split_lines(text, d) for p in _trim_name(text, line, allow)]
-                  if d.entity_type in _NAME_LIKE_TYPES else [d])
+        pieces = (
+            [p for line in _split_lines(text, d) for p in _trim_name(text, line, allow)]
+            if d.entity_type in _NAME_LIKE_TYPES
+            else [d]
+        )
         candidates.extend(p for p in pieces if _plausible(text, p, dictionary))
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
-    ranked = sorted(_merge_same_type(candidates),
-                    key=lambda d: (tiers.index(config.tier_of(d.entity_type)), -d.score, d.start - d.end, d.start))
+    ranked = sorted(
+        _merge_same_type(candidates),
+        key=lambda d: (tiers.index(config.tier_of(d.entity_type)), -d.score, d.start - d.end, d.start),
+    )
     for d in ranked:
         if any(d.start < end and start < d.end for start, end in taken):
             continue
@@ -275,9 +308,13 @@ def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) ->
     values: dict[str, Finding] = {}
     for text, found in zip(texts, findings):
         for f in found:
-            value = text[f.start:f.end]
-            if (f.entity_type in PROPAGATED_TYPES and f.action != "keep" and len(value) >= 6
-                    and (sum(c.isdigit() for c in value) >= 5 or "@" in value)):
+            value = text[f.start : f.end]
+            if (
+                f.entity_type in PROPAGATED_TYPES
+                and f.action != "keep"
+                and len(value) >= 6
+                and (sum(c.isdigit() for c in value) >= 5 or "@" in value)
+            ):
                 values.setdefault(value, f)
     return values
 
@@ -310,7 +347,12 @@ def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[
         return list(detections)
     out = []
     for d in detections:
-        if phone and d.entity_type == "PHONE_NUMBER" and d.recognizer == "ChatPhoneRecognizer" and d.score < CUED_PHONE_SCORE:
+        if (
+            phone
+            and d.entity_type == "PHONE_NUMBER"
+            and d.recognizer == "ChatPhoneRecognizer"
+            and d.score < CUED_PHONE_SCORE
+        ):
             d = replace(d, score=CUED_PHONE_SCORE)
         elif ident and d.entity_type == "ID_NUMBER" and d.recognizer == "IdNumberRecognizer" and d.score < REPLY_SCORE:
             d = replace(d, score=REPLY_SCORE)

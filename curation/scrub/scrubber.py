@@ -67,8 +67,9 @@ class Scrubber:
     def language_of(self, conversation: Conversation) -> str:
         return languages.route(conversation.texts, conversation.locale, self.config.languages, self.config.language)
 
-    def detect(self, texts: Sequence[str], own_names: dict[str, frozenset[str]] | None = None,
-               language: str | None = None) -> dict[str, list[Detection]]:
+    def detect(
+        self, texts: Sequence[str], own_names: dict[str, frozenset[str]] | None = None, language: str | None = None
+    ) -> dict[str, list[Detection]]:
         """Raw detections for each distinct text by the engine of `language` (default: the configured
         one); `own_names` (by text) as in `Detector.detect`."""
         config = self.language_config(language or self.config.language)
@@ -79,13 +80,15 @@ class Scrubber:
         if workers <= 1:
             return dict(zip(distinct, detector.detect(distinct, names)))
         size = -(-len(distinct) // (workers * 4))
-        parts = [distinct[i:i + size] for i in range(0, len(distinct), size)]
-        name_parts = [names[i:i + size] for i in range(0, len(distinct), size)]
+        parts = [distinct[i : i + size] for i in range(0, len(distinct), size)]
+        name_parts = [names[i : i + size] for i in range(0, len(distinct), size)]
         # fork: the workers inherit the loaded model instead of loading it again
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         config_json = config.model_dump_json()
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            found = [d for part in pool.map(_detect_worker, [config_json] * len(parts), parts, name_parts) for d in part]
+            found = [
+                d for part in pool.map(_detect_worker, [config_json] * len(parts), parts, name_parts) for d in part
+            ]
         return dict(zip(distinct, found))
 
     def _own_names(self, conversations: list[Conversation]) -> dict[str, frozenset[str]]:
@@ -100,18 +103,23 @@ class Scrubber:
                 own[text] = own[text] & words if text in own else words
         return own
 
-    def allow_list(self, conversation: Conversation, detections: dict[str, list[Detection]],
-                   config: ScrubConfig | None = None) -> AllowList:
+    def allow_list(
+        self, conversation: Conversation, detections: dict[str, list[Detection]], config: ScrubConfig | None = None
+    ) -> AllowList:
         names = [conversation.character_name or ""]
         if conversation.persona:
             persona = conversation.persona
-            names += [persona[f.start:f.end] for f in resolve(persona, detections[persona], config or self.config)
-                      if f.entity_type == "PERSON"]
+            names += [
+                persona[f.start : f.end]
+                for f in resolve(persona, detections[persona], config or self.config)
+                if f.entity_type == "PERSON"
+            ]
             names += [w for w in persona.split() if w[:1].isupper()]
         return AllowList(names, self.config.allow_list)
 
-    def scrub(self, conversations: Iterable[Conversation],
-              replacers: dict[str, ConversationReplacer] | None = None) -> list[ScrubbedConversation]:
+    def scrub(
+        self, conversations: Iterable[Conversation], replacers: dict[str, ConversationReplacer] | None = None
+    ) -> list[ScrubbedConversation]:
         """Scrub conversations. `replacers` carries numbering across calls (a conversation split over
         several batches); by default each call starts fresh."""
         conversations = list(conversations)
@@ -133,8 +141,10 @@ class Scrubber:
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [], language=language)
             previous = [""] + conversation.texts[:-1]
-            found = [resolve(text, lift_after_cue_turn(before, detections[language][text]), config, allow)
-                     for before, text in zip(previous, conversation.texts)]
+            found = [
+                resolve(text, lift_after_cue_turn(before, detections[language][text]), config, allow)
+                for before, text in zip(previous, conversation.texts)
+            ]
             values = found_values(conversation.texts, found)
             for text, findings in zip(conversation.texts, found):
                 new_text, acted = apply(text, propagate(text, findings, values), replacer)

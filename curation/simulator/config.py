@@ -23,8 +23,12 @@ class SimulationConfig(BaseModel):
     seed: int = Field(7, description="Random seed.")
     days: int = Field(28, ge=1, le=3650, description="Days of traffic, ending on end_date.")
     end_date: dt.date = Field(dt.date(2026, 11, 1), description="Last day of traffic.")
-    shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1, le=MAX_SHARD_SIZE,
-                            description="Conversations per traffic file; shards are the unit of parallelism.")
+    shard_size: int = Field(
+        DEFAULT_SHARD_SIZE,
+        ge=1,
+        le=MAX_SHARD_SIZE,
+        description="Conversations per traffic file; shards are the unit of parallelism.",
+    )
     internal_share: float = Field(0.2, ge=0, le=1, description="Share of internal (staff) conversations.")
     pii_share: float = Field(0.1, ge=0, le=1, description="Share of user messages carrying planted personal data.")
 

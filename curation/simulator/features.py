@@ -44,8 +44,9 @@ def _wall_of_text(text: str, words: int) -> bool:
     return any(len(paragraph.split()) > WALL_OF_TEXT_WORDS for paragraph in text.split("\n"))
 
 
-def violated_rules(rules: tuple[str, ...], words: int, has_list: bool, question: bool, emoji: int,
-                   text: str, persona_break: bool) -> list[str]:
+def violated_rules(
+    rules: tuple[str, ...], words: int, has_list: bool, question: bool, emoji: int, text: str, persona_break: bool
+) -> list[str]:
     violated = []
     for rule in rules:
         if rule in WORD_LIMITS:

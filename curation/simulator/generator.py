@@ -81,13 +81,28 @@ class Dialogue:
     features: list[dict] = field(default_factory=list)
 
 
-def truth_record(conversation_id: str, topic_id: str, dialogue: Dialogue, *, kind: str | None = None,
-                 duplicate_of: str | None = None, group: str | None = None,
-                 edit_fraction: float | None = None) -> dict:
+def truth_record(
+    conversation_id: str,
+    topic_id: str,
+    dialogue: Dialogue,
+    *,
+    kind: str | None = None,
+    duplicate_of: str | None = None,
+    group: str | None = None,
+    edit_fraction: float | None = None,
+) -> dict:
     """One line of truth.jsonl.gz."""
-    return {"conversation_id": conversation_id, "topic": topic_id, "pii": dialogue.pii,
-            "character_mentions": dialogue.mentions, "duplicate_of": duplicate_of, "duplicate_kind": kind,
-            "duplicate_group": group, "edit_fraction": edit_fraction, "reply_features": dialogue.features}
+    return {
+        "conversation_id": conversation_id,
+        "topic": topic_id,
+        "pii": dialogue.pii,
+        "character_mentions": dialogue.mentions,
+        "duplicate_of": duplicate_of,
+        "duplicate_kind": kind,
+        "duplicate_group": group,
+        "edit_fraction": edit_fraction,
+        "reply_features": dialogue.features,
+    }
 
 
 class ShardGenerator:
@@ -119,8 +134,12 @@ class ShardGenerator:
         key = (topic.topic_id, character.character_id)
         if key not in self._banks:
             shared = {**GENERIC, **topic.banks()}
-            own = {"name": (character.name,), "fact": character.facts, "like": character.likes,
-                   "dislike": (character.dislike,)}
+            own = {
+                "name": (character.name,),
+                "fact": character.facts,
+                "like": character.likes,
+                "dislike": (character.dislike,),
+            }
             self._banks[key] = ({**in_voice(shared, "user"), **own}, {**in_voice(shared, "assistant"), **own})
         return self._banks[key]
 
@@ -160,14 +179,30 @@ class ShardGenerator:
         streams = Streams(random.Random(base), random.Random(base + 1))
         return self.pool.draw(arm, streams.decide.random), streams
 
-    def _envelope(self, conversation_id: str, source: str, user: User | None, model: str, app: str,
-                  experiment: dict | None, character_id: str, messages: list[dict]) -> dict:
+    def _envelope(
+        self,
+        conversation_id: str,
+        source: str,
+        user: User | None,
+        model: str,
+        app: str,
+        experiment: dict | None,
+        character_id: str,
+        messages: list[dict],
+    ) -> dict:
         record = {"conversation_id": conversation_id, "source": source, "started_at": messages[0]["ts"]}
         if user is not None:
             record["user_id"] = user.user_id
-        record.update({"character": self._character_records[character_id], "model_version": model,
-                       "experiment": experiment, "app": app,
-                       "locale": user.locale if user is not None else "en-US", "messages": messages})
+        record.update(
+            {
+                "character": self._character_records[character_id],
+                "model_version": model,
+                "experiment": experiment,
+                "app": app,
+                "locale": user.locale if user is not None else "en-US",
+                "messages": messages,
+            }
+        )
         return record
 
     def conversation(self, conversation_id: str) -> tuple[dict, dict]:
@@ -194,22 +229,34 @@ class ShardGenerator:
             index = int(rnd() * len(USER_STOCK_OPENERS))
             first_text = USER_STOCK_OPENERS[index]
             group = f"opener-{index:02d}"
-        engagement = ((user.engagement if user is not None else 0.0)
-                      + streams.decide.gauss(0, CONVERSATION_ENGAGEMENT_SD))
+        engagement = (user.engagement if user is not None else 0.0) + streams.decide.gauss(
+            0, CONVERSATION_ENGAGEMENT_SD
+        )
         locale = user.locale if user is not None else "en-US"
         dialogue = self._dialogue(character, topic, model, engagement, locale, first_text, refusal_bias, streams)
         for message, second in zip(dialogue.messages, self.clock.fit(dialogue.seconds)):
             message["ts"] = self.clock.format(second)
-        record = self._envelope(conversation_id, source, user, model, app, experiment, character.character_id,
-                                dialogue.messages)
-        truth = truth_record(conversation_id, topic.topic_id, dialogue, kind=kind, duplicate_of=duplicate_of,
-                             group=group)
+        record = self._envelope(
+            conversation_id, source, user, model, app, experiment, character.character_id, dialogue.messages
+        )
+        truth = truth_record(
+            conversation_id, topic.topic_id, dialogue, kind=kind, duplicate_of=duplicate_of, group=group
+        )
         if kind is None and source == "user" and user is not None:
             self._originals.append((record, truth, dialogue.seconds, character))
         return record, truth
 
-    def _dialogue(self, character: Character, topic: Topic, model: str, engagement: float, locale: str,
-                  first_text: str | None, refusal_bias: float, streams: Streams) -> Dialogue:
+    def _dialogue(
+        self,
+        character: Character,
+        topic: Topic,
+        model: str,
+        engagement: float,
+        locale: str,
+        first_text: str | None,
+        refusal_bias: float,
+        streams: Streams,
+    ) -> Dialogue:
         """The conversation turn by turn: it goes on while the sampled `continued` is true."""
         rnd, decide, continue_rnd = self.rnd, streams.decide.random, streams.cont.random
         user_banks, banks = self.banks(topic, character)
@@ -233,13 +280,26 @@ class ShardGenerator:
             d.seconds.append(t)
             reply_style, regenerations = STYLES[model], 0
             while True:
-                reply, name_spans = build_reply(reply_style, character, banks, rnd, Decisions.draw(decide),
-                                                first_turn=turn == 0, refusal_bias=refusal_bias if turn == 0 else 0.0)
+                reply, name_spans = build_reply(
+                    reply_style,
+                    character,
+                    banks,
+                    rnd,
+                    Decisions.draw(decide),
+                    first_turn=turn == 0,
+                    refusal_bias=refusal_bias if turn == 0 else 0.0,
+                )
                 t += 2 + int(rnd() * 6) + len(reply) // 80
                 feats = reply_features(reply, rules)
                 probs = probabilities(feats, turn, engagement)
-                signals = draw(feats, probs, rnd, can_continue=turn < MAX_USER_TURNS - 1,
-                               can_regenerate=regenerations < MAX_REGENERATIONS, continue_rnd=continue_rnd)
+                signals = draw(
+                    feats,
+                    probs,
+                    rnd,
+                    can_continue=turn < MAX_USER_TURNS - 1,
+                    can_regenerate=regenerations < MAX_REGENERATIONS,
+                    continue_rnd=continue_rnd,
+                )
                 for start, end in name_spans:
                     d.mentions.append({"turn": len(messages), "start": start, "end": end})
                 d.features.append({"turn": len(messages), **feats, "p": _round_probs(probs)})
@@ -269,20 +329,39 @@ class ShardGenerator:
         user = self._other_user(source_record.get("user_id"))
         delay = 60 + int(self.rnd() * 3 * 86400)
         shifted = self.clock.fit([s + delay for s in seconds])
-        dialogue = Dialogue([{**message, "ts": self.clock.format(s)}
-                             for message, s in zip(source_record["messages"], shifted)], shifted,
-                            source_truth["pii"], source_truth["character_mentions"], source_truth["reply_features"])
+        dialogue = Dialogue(
+            [{**message, "ts": self.clock.format(s)} for message, s in zip(source_record["messages"], shifted)],
+            shifted,
+            source_truth["pii"],
+            source_truth["character_mentions"],
+            source_truth["reply_features"],
+        )
         fraction = None
         if kind == "edited_copy":
             fraction = self._edit(dialogue, character)
             if fraction is None:
                 kind = "exact_copy"
         experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
-        record = self._envelope(conversation_id, "user", user, ARM_MODELS[user.arm], user.app, experiment,
-                                character.character_id, dialogue.messages)
+        record = self._envelope(
+            conversation_id,
+            "user",
+            user,
+            ARM_MODELS[user.arm],
+            user.app,
+            experiment,
+            character.character_id,
+            dialogue.messages,
+        )
         source_id = source_record["conversation_id"]
-        return record, truth_record(conversation_id, source_truth["topic"], dialogue, kind=kind,
-                                    duplicate_of=source_id, group=source_id, edit_fraction=fraction)
+        return record, truth_record(
+            conversation_id,
+            source_truth["topic"],
+            dialogue,
+            kind=kind,
+            duplicate_of=source_id,
+            group=source_id,
+            edit_fraction=fraction,
+        )
 
     def _edit(self, d: Dialogue, character: Character) -> float | None:
         """Edit 1-10% of the words outside planted spans, in place; returns the edit fraction, or None
@@ -291,8 +370,10 @@ class ShardGenerator:
         for kind, entries in (("pii", d.pii), ("mention", d.mentions)):
             for i, entry in enumerate(entries):
                 spans_by_turn.setdefault(entry["turn"], []).append((entry["start"], entry["end"], kind, i))
-        split = [split_protected(message["content"], [(s, e) for s, e, _, _ in sorted(spans_by_turn.get(turn, []))])
-                 for turn, message in enumerate(d.messages)]
+        split = [
+            split_protected(message["content"], [(s, e) for s, e, _, _ in sorted(spans_by_turn.get(turn, []))])
+            for turn, message in enumerate(d.messages)
+        ]
         edited, n_edits, editable = edit_words([segments for segments, _ in split], self.rng)
         if editable < MIN_EDITABLE_WORDS:
             return None
@@ -305,6 +386,8 @@ class ShardGenerator:
                 target["start"], target["end"] = start, end
             d.messages[turn] = {**d.messages[turn], "content": content}
         d.pii, d.mentions = pii, mentions
-        d.features = [{"turn": f["turn"], **reply_features(d.messages[f["turn"]]["content"], character.rules),
-                       "p": f["p"]} for f in d.features]
+        d.features = [
+            {"turn": f["turn"], **reply_features(d.messages[f["turn"]]["content"], character.rules), "p": f["p"]}
+            for f in d.features
+        ]
         return round(n_edits / editable, 4)

@@ -42,8 +42,9 @@ def fill(template: Template, banks: Banks, rnd: Rnd) -> str:
     return "".join(out)
 
 
-def fill_tracking(template: Template, banks: Banks, rnd: Rnd, tracked: str,
-                  offset: int = 0) -> tuple[str, list[tuple[int, int]]]:
+def fill_tracking(
+    template: Template, banks: Banks, rnd: Rnd, tracked: str, offset: int = 0
+) -> tuple[str, list[tuple[int, int]]]:
     """Like `fill`, and also return the (start, end) spans, shifted by `offset`, of every `tracked` slot."""
     literals = template.literals
     out = [literals[0]]

@@ -22,8 +22,16 @@ from curation.simulator.characters import CHARACTER_NAMES
 from curation.simulator.grammar import Rnd, pick
 
 
-ENTITY_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
-                "IP_ADDRESS", "US_SSN")
+ENTITY_TYPES = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "STREET_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "US_SSN",
+)
 # Relative frequency of each entity type among planted values.
 TYPE_WEIGHTS = (0.26, 0.16, 0.18, 0.12, 0.08, 0.07, 0.07, 0.06)
 SECOND_ENTITY_SHARE = 0.15
@@ -70,7 +78,7 @@ def _digits(rnd: Rnd, n: int) -> str:
     chunks = []
     while n > 0:
         k = min(n, 9)
-        chunks.append(f"{int(rnd() * 10 ** k):0{k}d}")
+        chunks.append(f"{int(rnd() * 10**k):0{k}d}")
         n -= k
     return "".join(chunks)
 
@@ -86,16 +94,33 @@ def person(rnd: Rnd) -> tuple[str, str]:
     return f"{first} {last}", first
 
 
-EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.co.uk", "web.de", "orange.fr", "proton.me",
-                 "icloud.com", "gmx.de", "rediffmail.com", "fastmail.com", "mail.com")
+EMAIL_DOMAINS = (
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.co.uk",
+    "web.de",
+    "orange.fr",
+    "proton.me",
+    "icloud.com",
+    "gmx.de",
+    "rediffmail.com",
+    "fastmail.com",
+    "mail.com",
+)
 
 
 def email(rnd: Rnd) -> str:
     full, first = person(rnd)
     first, last = _ascii(first), _ascii(full.split(" ", 1)[1]).replace(" ", "")
     style = int(rnd() * 5)
-    local = (f"{first}.{last}", f"{first}{last}{_digits(rnd, 2)}", f"{first[0]}{last}", f"{first}_{last}",
-             f"{last}.{first}{_digits(rnd, 1)}")[style]
+    local = (
+        f"{first}.{last}",
+        f"{first}{last}{_digits(rnd, 2)}",
+        f"{first[0]}{last}",
+        f"{first}_{last}",
+        f"{last}.{first}{_digits(rnd, 1)}",
+    )[style]
     return f"{local}@{pick(EMAIL_DOMAINS, rnd)}"
 
 
@@ -103,8 +128,16 @@ def _us_phone(rnd: Rnd) -> str:
     area = str(2 + int(rnd() * 8)) + _digits(rnd, 2)
     exchange = str(2 + int(rnd() * 8)) + _digits(rnd, 2)
     line = _digits(rnd, 4)
-    return pick((f"({area}) {exchange}-{line}", f"{area}-{exchange}-{line}", f"{area}.{exchange}.{line}",
-                 f"+1 {area} {exchange} {line}", f"+1-{area}-{exchange}-{line}"), rnd)
+    return pick(
+        (
+            f"({area}) {exchange}-{line}",
+            f"{area}-{exchange}-{line}",
+            f"{area}.{exchange}.{line}",
+            f"+1 {area} {exchange} {line}",
+            f"+1-{area}-{exchange}-{line}",
+        ),
+        rnd,
+    )
 
 
 def _uk_phone(rnd: Rnd) -> str:
@@ -114,15 +147,30 @@ def _uk_phone(rnd: Rnd) -> str:
 
 
 def _de_phone(rnd: Rnd) -> str:
-    return pick((f"+49 30 {_digits(rnd, 6)}", f"+49 30 {_digits(rnd, 4)} {_digits(rnd, 4)}",
-                 f"030 {_digits(rnd, 6)}", f"+49 151 {_digits(rnd, 8)}", f"0151-{_digits(rnd, 8)}"), rnd)
+    return pick(
+        (
+            f"+49 30 {_digits(rnd, 6)}",
+            f"+49 30 {_digits(rnd, 4)} {_digits(rnd, 4)}",
+            f"030 {_digits(rnd, 6)}",
+            f"+49 151 {_digits(rnd, 8)}",
+            f"0151-{_digits(rnd, 8)}",
+        ),
+        rnd,
+    )
 
 
 def _fr_phone(rnd: Rnd) -> str:
     pairs = [_digits(rnd, 2) for _ in range(4)]
     lead = pick("1234569", rnd)
-    return pick((f"+33 {lead} " + " ".join(pairs), f"0{lead} " + " ".join(pairs), f"0{lead}." + ".".join(pairs),
-                 f"0{lead}-" + "-".join(pairs)), rnd)
+    return pick(
+        (
+            f"+33 {lead} " + " ".join(pairs),
+            f"0{lead} " + " ".join(pairs),
+            f"0{lead}." + ".".join(pairs),
+            f"0{lead}-" + "-".join(pairs),
+        ),
+        rnd,
+    )
 
 
 def _in_phone(rnd: Rnd) -> str:
@@ -131,8 +179,14 @@ def _in_phone(rnd: Rnd) -> str:
     return pick((f"+91 {head} {tail}", f"+91-{head}-{tail}", f"0{head} {tail}", f"+91 {head}{tail}"), rnd)
 
 
-PHONE_BY_LOCALE = {"en-US": _us_phone, "en-CA": _us_phone, "en-GB": _uk_phone, "de-DE": _de_phone,
-                   "fr-FR": _fr_phone, "en-IN": _in_phone}
+PHONE_BY_LOCALE = {
+    "en-US": _us_phone,
+    "en-CA": _us_phone,
+    "en-GB": _uk_phone,
+    "de-DE": _de_phone,
+    "fr-FR": _fr_phone,
+    "en-IN": _in_phone,
+}
 PHONE_FORMATS = (_us_phone, _uk_phone, _de_phone, _fr_phone, _in_phone)
 
 
@@ -142,8 +196,12 @@ def phone(rnd: Rnd, locale: str) -> str:
 
 
 US_STATES = ("CA", "NY", "TX", "WA", "IL", "MA", "OR", "CO", "GA", "FL", "PA", "OH", "MN", "AZ", "NC")
-FAMOUS_ADDRESSES = ("221B Baker Street", "1600 Pennsylvania Ave NW, Washington, DC 20500",
-                    "12 rue de la Paix, 75002 Paris", "10 Downing Street, London SW1A 2AA")
+FAMOUS_ADDRESSES = (
+    "221B Baker Street",
+    "1600 Pennsylvania Ave NW, Washington, DC 20500",
+    "12 rue de la Paix, 75002 Paris",
+    "10 Downing Street, London SW1A 2AA",
+)
 
 
 def street_address(rnd: Rnd) -> str:
@@ -153,12 +211,16 @@ def street_address(rnd: Rnd) -> str:
     if kind == 0:
         return pick(FAMOUS_ADDRESSES, rnd)
     if kind <= 3:
-        return (f"{number} {pick(p.streets['en_US'], rnd)}, {pick(p.cities['en_US'], rnd)}, "
-                f"{pick(US_STATES, rnd)} {_digits(rnd, 5)}")
+        return (
+            f"{number} {pick(p.streets['en_US'], rnd)}, {pick(p.cities['en_US'], rnd)}, "
+            f"{pick(US_STATES, rnd)} {_digits(rnd, 5)}"
+        )
     if kind <= 5:
         letter = pick(("", "", "", "A", "B"), rnd)
-        postcode = f"{pick(string.ascii_uppercase, rnd)}{pick(string.ascii_uppercase, rnd)}{1 + int(rnd() * 9)} " \
-                   f"{1 + int(rnd() * 9)}{pick(string.ascii_uppercase, rnd)}{pick(string.ascii_uppercase, rnd)}"
+        postcode = (
+            f"{pick(string.ascii_uppercase, rnd)}{pick(string.ascii_uppercase, rnd)}{1 + int(rnd() * 9)} "
+            f"{1 + int(rnd() * 9)}{pick(string.ascii_uppercase, rnd)}{pick(string.ascii_uppercase, rnd)}"
+        )
         return f"{number}{letter} {pick(p.streets['en_GB'], rnd)}, {pick(p.cities['en_GB'], rnd)} {postcode}"
     if kind <= 7:
         return f"{pick(p.streets['de_DE'], rnd)} {number}, {_digits(rnd, 5)} {pick(p.cities['de_DE'], rnd)}"
@@ -187,7 +249,7 @@ def credit_card(rnd: Rnd) -> str:
         prefix = ("4", "5" + str(1 + int(rnd() * 5)), "6011")[brand]
         body = prefix + _digits(rnd, 15 - len(prefix))
         number = body + luhn_check_digit(body)
-        groups = tuple(number[i:i + 4] for i in range(0, 16, 4))
+        groups = tuple(number[i : i + 4] for i in range(0, 16, 4))
     return pick((" ", "-", ""), rnd).join(groups)
 
 
@@ -232,7 +294,7 @@ def iban(rnd: Rnd) -> str:
     bban = _bban(rnd, country)
     code = country + iban_check_digits(country, bban) + bban
     if rnd() < 0.6:
-        return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+        return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
     return code
 
 
@@ -261,24 +323,58 @@ def us_ssn(rnd: Rnd) -> str:
 
 Segments = list  # of str | Pii
 
-EMAIL_FRAMES = (("you can reach me at ", ""), ("my email is ", ""), ("send it to ", " please"),
-                ("can you remember my email? it's ", ""), ("", " is my work email btw"))
-PHONE_FRAMES = (("my number is ", ""), ("call me at ", " if that's easier"), ("text ", " when you can"),
-                ("is ", " a normal phone format?"), ("my mom's cell is ", ", should I save it here?"))
-ADDRESS_FRAMES = (("I live at ", ""), ("ship it to ", " please"), ("my new place is ", ""),
-                  ("the party is at ", " on saturday"), ("can you find a cafe near ", "?"))
-CARD_FRAMES = (("my card is ", ", is that safe?"), ("I paid with ", " and got charged twice"),
-               ("can you check if ", " is a valid card?"), ("card number ", " keeps getting declined"))
-IBAN_FRAMES = (("my IBAN is ", ", can you check it?"), ("they asked me to send money to ", ""),
-               ("refund goes to ", " right?"), ("is ", " a real bank account?"))
-IP_FRAMES = (("my router IP is ", " and it keeps dropping"), ("someone logged in from ", " last night"),
-             ("is ", " my public address?"), ("my server is at ", ", how do I secure it?"))
-SSN_FRAMES = (("my ssn is ", ", do I need it for the form?"), ("the form wants my social: ", ""),
-              ("I typed ", " as my SSN, was that ok?"))
-SELF_NAME_FRAMES = (("my name is ", ""), ("I'm ", " btw"), ("this is ", " writing"), ("call me ", ""),
-                    ("", " here"))
-OTHER_NAME_FRAMES = (("my sister ", " says hi"), ("", " from work keeps bugging me"), ("my friend ", " agrees"),
-                     ("tell ", " I said hi"), ("my neighbor ", " recommended you"))
+EMAIL_FRAMES = (
+    ("you can reach me at ", ""),
+    ("my email is ", ""),
+    ("send it to ", " please"),
+    ("can you remember my email? it's ", ""),
+    ("", " is my work email btw"),
+)
+PHONE_FRAMES = (
+    ("my number is ", ""),
+    ("call me at ", " if that's easier"),
+    ("text ", " when you can"),
+    ("is ", " a normal phone format?"),
+    ("my mom's cell is ", ", should I save it here?"),
+)
+ADDRESS_FRAMES = (
+    ("I live at ", ""),
+    ("ship it to ", " please"),
+    ("my new place is ", ""),
+    ("the party is at ", " on saturday"),
+    ("can you find a cafe near ", "?"),
+)
+CARD_FRAMES = (
+    ("my card is ", ", is that safe?"),
+    ("I paid with ", " and got charged twice"),
+    ("can you check if ", " is a valid card?"),
+    ("card number ", " keeps getting declined"),
+)
+IBAN_FRAMES = (
+    ("my IBAN is ", ", can you check it?"),
+    ("they asked me to send money to ", ""),
+    ("refund goes to ", " right?"),
+    ("is ", " a real bank account?"),
+)
+IP_FRAMES = (
+    ("my router IP is ", " and it keeps dropping"),
+    ("someone logged in from ", " last night"),
+    ("is ", " my public address?"),
+    ("my server is at ", ", how do I secure it?"),
+)
+SSN_FRAMES = (
+    ("my ssn is ", ", do I need it for the form?"),
+    ("the form wants my social: ", ""),
+    ("I typed ", " as my SSN, was that ok?"),
+)
+SELF_NAME_FRAMES = (("my name is ", ""), ("I'm ", " btw"), ("this is ", " writing"), ("call me ", ""), ("", " here"))
+OTHER_NAME_FRAMES = (
+    ("my sister ", " says hi"),
+    ("", " from work keeps bugging me"),
+    ("my friend ", " agrees"),
+    ("tell ", " I said hi"),
+    ("my neighbor ", " recommended you"),
+)
 
 
 def _person_value(rnd: Rnd) -> str:

@@ -50,16 +50,43 @@ class Style:
 
     def improved(self) -> "Style":
         """The style of the replacement drawn after a regeneration."""
-        return replace(self, question=min(1.0, self.question + 0.15), flood=self.flood / 2, wall=self.wall / 2,
-                       refusal=self.refusal / 4, stock=self.stock / 2, persona_break=self.persona_break / 2,
-                       follow_rules=min(1.0, self.follow_rules + 0.1))
+        return replace(
+            self,
+            question=min(1.0, self.question + 0.15),
+            flood=self.flood / 2,
+            wall=self.wall / 2,
+            refusal=self.refusal / 4,
+            stock=self.stock / 2,
+            persona_break=self.persona_break / 2,
+            follow_rules=min(1.0, self.follow_rules + 0.1),
+        )
 
 
 STYLES: dict[str, Style] = {
-    "gen-14": Style(question=0.38, emoji=0.3, flood=0.07, lists=0.13, wall=0.07, refusal=0.04, stock=0.13,
-                    persona_break=0.04, exclaim=0.15, follow_rules=0.78),
-    "gen-15": Style(question=0.43, emoji=0.3, flood=0.055, lists=0.11, wall=0.055, refusal=0.032, stock=0.1,
-                    persona_break=0.03, exclaim=0.13, follow_rules=0.85),
+    "gen-14": Style(
+        question=0.38,
+        emoji=0.3,
+        flood=0.07,
+        lists=0.13,
+        wall=0.07,
+        refusal=0.04,
+        stock=0.13,
+        persona_break=0.04,
+        exclaim=0.15,
+        follow_rules=0.78,
+    ),
+    "gen-15": Style(
+        question=0.43,
+        emoji=0.3,
+        flood=0.055,
+        lists=0.11,
+        wall=0.055,
+        refusal=0.032,
+        stock=0.1,
+        persona_break=0.03,
+        exclaim=0.13,
+        follow_rules=0.85,
+    ),
 }
 
 
@@ -162,8 +189,17 @@ class _Draft:
     name_spans: list[tuple[int, int]] = field(default_factory=list)  # inside that sentence
 
 
-def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, u: Decisions, *,
-            follow: bool, first_turn: bool) -> None:
+def _answer(
+    draft: _Draft,
+    style: Style,
+    character: Character,
+    banks: Banks,
+    rnd: Rnd,
+    u: Decisions,
+    *,
+    follow: bool,
+    first_turn: bool,
+) -> None:
     """The content of a non-refusal: opener, intro, acknowledgement, body or wall, list, persona."""
     rules = character.rules
     sentences = draft.sentences
@@ -195,8 +231,9 @@ def _answer(draft: _Draft, style: Style, character: Character, banks: Banks, rnd
         draft.sentences = _truncate(sentences, keep, limit - 12 - len(draft.block.split()))
 
 
-def _decorate(draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, u: Decisions, *,
-              follow: bool) -> None:
+def _decorate(
+    draft: _Draft, style: Style, character: Character, banks: Banks, rnd: Rnd, u: Decisions, *, follow: bool
+) -> None:
     """A question back, exclamations and emoji, unless the character's rules forbid them."""
     rules = character.rules
     if u.question < style.question or (follow and "question_back" in rules):
@@ -221,12 +258,20 @@ def _render(draft: _Draft) -> tuple[str, list[tuple[int, int]]]:
         text = f"{text}\n{draft.block}" if text else draft.block
     if draft.intro_at < 0:
         return text, []
-    shift = sum(len(s) + 1 for s in draft.sentences[:draft.intro_at])
+    shift = sum(len(s) + 1 for s in draft.sentences[: draft.intro_at])
     return text, [(start + shift, end + shift) for start, end in draft.name_spans]
 
 
-def build_reply(style: Style, character: Character, banks: Banks, rnd: Rnd, decisions: Decisions, *,
-                first_turn: bool, refusal_bias: float = 0.0) -> tuple[str, list[tuple[int, int]]]:
+def build_reply(
+    style: Style,
+    character: Character,
+    banks: Banks,
+    rnd: Rnd,
+    decisions: Decisions,
+    *,
+    first_turn: bool,
+    refusal_bias: float = 0.0,
+) -> tuple[str, list[tuple[int, int]]]:
     """One reply and the spans of the character's name in it: `decisions` choose its features, `rnd`
     its words."""
     follow = decisions.follow < style.follow_rules

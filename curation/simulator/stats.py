@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 OUTCOMES = ("continued", "love", "regenerated", "reported", "thumb_up", "thumb_down", "feedback")
-BINARY_FEATURES = ("ends_with_question", "emoji_flood", "has_list", "wall_of_text", "refusal", "stock_opener",
-                   "persona_break", "instruction_violation")
+BINARY_FEATURES = (
+    "ends_with_question",
+    "emoji_flood",
+    "has_list",
+    "wall_of_text",
+    "refusal",
+    "stock_opener",
+    "persona_break",
+    "instruction_violation",
+)
 TURN_BUCKETS = ((1, "1"), (2, "2"), (3, "3"), (5, "4-5"), (10, "6-10"), (20, "11-20"), (29, "21-29"), (30, "30"))
 
 
@@ -57,9 +65,15 @@ class Tally:
                 if features[feature]:
                     feature_mask |= 1 << bit
             thumb = signals["thumb"]
-            outcome_mask = (signals["continued"] | signals["love"] << 1 | signals["regenerated"] << 2
-                            | signals["reported"] << 3 | (thumb > 0) << 4 | (thumb < 0) << 5
-                            | (signals["feedback"] is not None) << 6)
+            outcome_mask = (
+                signals["continued"]
+                | signals["love"] << 1
+                | signals["regenerated"] << 2
+                | signals["reported"] << 3
+                | (thumb > 0) << 4
+                | (thumb < 0) << 5
+                | (signals["feedback"] is not None) << 6
+            )
             replies[feature_mask, outcome_mask] += 1
 
     def merge(self, other: "Tally") -> None:
@@ -95,8 +109,10 @@ class Tally:
                 if not replies:
                     continue
                 kept = by_feature[f"{key}:kept"]
-                rates = {"replies": replies,
-                         "continued": round(by_feature[f"{key}:continued"] / kept, 4) if kept else None}
+                rates = {
+                    "replies": replies,
+                    "continued": round(by_feature[f"{key}:continued"] / kept, 4) if kept else None,
+                }
                 for name in ("thumb_up", "thumb_down", "love", "regenerated", "reported"):
                     rates[name] = round(by_feature[f"{key}:{name}"] / replies, 4)
                 table[key] = rates
@@ -105,8 +121,14 @@ class Tally:
     def counts(self, exposed_by_arm: Counter) -> dict:
         s = self.sections
         totals = s["totals"]
-        arms = {arm: {"conversations": s["arm_conversations"][arm], "users_exposed": exposed_by_arm[arm],
-                      "user_turns": s["arm_user_turns"][arm]} for arm in ("control", "test")}
+        arms = {
+            arm: {
+                "conversations": s["arm_conversations"][arm],
+                "users_exposed": exposed_by_arm[arm],
+                "user_turns": s["arm_user_turns"][arm],
+            }
+            for arm in ("control", "test")
+        }
         return {
             **{name: totals[name] for name in ("conversations", "messages", "user_messages", "assistant_messages")},
             "by_source": dict(sorted(s["by_source"].items())),
@@ -134,7 +156,9 @@ class Tally:
             return {"breadth": None, "depth": None}
         breadth = {arm: conversations[arm] / exposed_by_arm[arm] for arm in ("control", "test")}
         depth = {arm: turns[arm] / conversations[arm] for arm in ("control", "test")}
-        return {"conversations_per_exposed_user": {arm: round(v, 4) for arm, v in breadth.items()},
-                "user_turns_per_conversation": {arm: round(v, 4) for arm, v in depth.items()},
-                "breadth": round(breadth["test"] / breadth["control"] - 1, 4),
-                "depth": round(depth["test"] / depth["control"] - 1, 4)}
+        return {
+            "conversations_per_exposed_user": {arm: round(v, 4) for arm, v in breadth.items()},
+            "user_turns_per_conversation": {arm: round(v, 4) for arm, v in depth.items()},
+            "breadth": round(breadth["test"] / breadth["control"] - 1, 4),
+            "depth": round(depth["test"] / depth["control"] - 1, 4),
+        }

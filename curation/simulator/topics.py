@@ -19,10 +19,20 @@ SLOTS = ("thing", "act", "qual", "prob", "tip")
 
 # Bank items are written in either voice ("fix my posture", "keep your core tight"); each side of the
 # conversation gets them converted to its own: the user says "my", the assistant says "your".
-_TO_USER = ((r"\byou aren't\b", "I'm not"), (r"\byou're\b", "I'm"), (r"\byourself\b", "myself"),
-            (r"\byour\b", "my"), (r"\byou\b", "I"))
-_TO_ASSISTANT = ((r"\bI'm\b", "you're"), (r"\bmyself\b", "yourself"), (r"\bmy\b", "your"), (r"\bme\b", "you"),
-                 (r"\bI\b", "you"))
+_TO_USER = (
+    (r"\byou aren't\b", "I'm not"),
+    (r"\byou're\b", "I'm"),
+    (r"\byourself\b", "myself"),
+    (r"\byour\b", "my"),
+    (r"\byou\b", "I"),
+)
+_TO_ASSISTANT = (
+    (r"\bI'm\b", "you're"),
+    (r"\bmyself\b", "yourself"),
+    (r"\bmy\b", "your"),
+    (r"\bme\b", "you"),
+    (r"\bI\b", "you"),
+)
 
 
 def _converter(rules: tuple[tuple[str, str], ...]):
@@ -48,8 +58,9 @@ def in_voice(banks: dict[str, tuple[str, ...]], voice: str) -> dict[str, tuple[s
     """`banks` with the items of VOICED_SLOTS converted to one side's voice (the other slots belong to
     one side only: `ack` and `normal` to the assistant, `hedge` and `react` to the user)."""
     convert = VOICES[voice]
-    return {slot: tuple(convert(item) for item in items) if slot in VOICED_SLOTS else items
-            for slot, items in banks.items()}
+    return {
+        slot: tuple(convert(item) for item in items) if slot in VOICED_SLOTS else items for slot, items in banks.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,8 @@ def _topic(topic_id: str, label: str, thing: str, act: str, qual: str, prob: str
 
 TOPICS: tuple[Topic, ...] = (
     _topic(
-        "cooking", "cooking and recipes",
+        "cooking",
+        "cooking and recipes",
         thing="sourdough starter | cast iron skillet | homemade pasta | weeknight curry | banana bread | risotto"
         " | knife skills | spice drawer | slow cooker | fried rice | tomato sauce | meal prep containers"
         " | pie crust | dumpling dough | chocolate chip cookies | roast chicken | lentil soup | garlic butter"
@@ -98,7 +110,8 @@ TOPICS: tuple[Topic, ...] = (
         " | freeze leftovers in small portions | sharpen your knife",
     ),
     _topic(
-        "travel", "travel and trips",
+        "travel",
+        "travel and trips",
         thing="carry-on bag | night train | hostel dorm | travel insurance | window seat | packing cubes"
         " | road trip playlist | rental car | city pass | layover | jet lag | street food market | ferry ride"
         " | hiking trail map | travel journal | beach town | mountain cabin | budget airline | visa paperwork"
@@ -118,7 +131,8 @@ TOPICS: tuple[Topic, ...] = (
         " | check the baggage rules twice | get outside in daylight to beat jet lag | travel in the shoulder season",
     ),
     _topic(
-        "fitness", "fitness and exercise",
+        "fitness",
+        "fitness and exercise",
         thing="morning run | squat form | resistance bands | rest days | protein shakes | yoga mat | couch to 5k plan"
         " | deadlifts | pull-up bar | step count | stretching routine | gym anxiety | running shoes | push-ups"
         " | interval training | foam roller | swimming laps | cycling class | kettlebell swings | posture"
@@ -136,7 +150,8 @@ TOPICS: tuple[Topic, ...] = (
         " | stretch after the workout | find a workout buddy | swap your running shoes regularly",
     ),
     _topic(
-        "music", "music and instruments",
+        "music",
+        "music and instruments",
         thing="acoustic guitar | piano scales | vinyl collection | chord progressions | music theory"
         " | home recording setup | headphones | choir rehearsal | drum kit | concert tickets | ukulele"
         " | sheet music | metronome | bass lines | songwriting notebook | synthesizer | playlist"
@@ -155,7 +170,8 @@ TOPICS: tuple[Topic, ...] = (
         " | play for a friend before a crowd | focus on clean transitions | listen to the original a lot",
     ),
     _topic(
-        "movies", "movies and shows",
+        "movies",
+        "movies and shows",
         thing="horror movies | the season finale | subtitles | movie night | animated films | documentaries"
         " | plot twists | streaming subscriptions | a slow burn thriller | romantic comedies | the soundtrack"
         " | cliffhangers | sci-fi series | sitcom reruns | film festivals | the director's cut | spoilers"
@@ -174,7 +190,8 @@ TOPICS: tuple[Topic, ...] = (
         " | try a genre you usually skip",
     ),
     _topic(
-        "books", "books and reading",
+        "books",
+        "books and reading",
         thing="fantasy series | audiobooks | book club | library card | reading slump | poetry collections"
         " | mystery novels | e-reader | the last chapter | classic literature | graphic novels"
         " | reading list | bookmarks | short stories | a thick biography | science fiction | used bookshops"
@@ -193,7 +210,8 @@ TOPICS: tuple[Topic, ...] = (
         " | reread a favorite when you're stuck | ask a librarian for picks | read on paper before bed",
     ),
     _topic(
-        "gaming", "video games",
+        "gaming",
+        "video games",
         thing="boss fight | open world games | co-op mode | speedruns | the skill tree | indie games"
         " | controller drift | cozy farming games | ranked matches | game saves | side quests"
         " | loot drops | the final level | retro consoles | puzzle games | the crafting system"
@@ -212,7 +230,8 @@ TOPICS: tuple[Topic, ...] = (
         " | practice the hard section in isolation",
     ),
     _topic(
-        "pets", "pets and animals",
+        "pets",
+        "pets and animals",
         thing="rescue dog | kitten | litter box | dog park | chew toys | fish tank | leash training"
         " | vet visits | hamster cage | cat tree | dog food | bird cage | grooming brush | puppy classes"
         " | flea treatment | scratching post | pet insurance | a senior cat | bearded dragon | rabbit hutch",
@@ -230,7 +249,8 @@ TOPICS: tuple[Topic, ...] = (
         " | rotate their toys every week",
     ),
     _topic(
-        "career", "work and career",
+        "career",
+        "work and career",
         thing="job interview | performance review | resume | cover letter | remote work | salary negotiation"
         " | team meetings | career change | side project | promotion | my manager | networking events"
         " | a job offer | LinkedIn profile | internship | burnout | work emails | a new role | office politics"
@@ -249,7 +269,8 @@ TOPICS: tuple[Topic, ...] = (
         " | ask for feedback early",
     ),
     _topic(
-        "study", "school and studying",
+        "study",
+        "school and studying",
         thing="final exams | study group | flashcards | essay deadline | calculus homework | lecture notes"
         " | chemistry lab | group project | the library | study playlist | practice tests | the syllabus"
         " | thesis | a pop quiz | online course | textbook | office hours | a scholarship application"
@@ -268,7 +289,8 @@ TOPICS: tuple[Topic, ...] = (
         " | sleep before the exam",
     ),
     _topic(
-        "tech", "technology help",
+        "tech",
+        "technology help",
         thing="laptop battery | wifi router | password manager | phone storage | cloud backup | smart speaker"
         " | browser tabs | printer driver | bluetooth headphones | screen time | old hard drive"
         " | two-factor codes | software update | spreadsheet formulas | video calls | home network"
@@ -287,7 +309,8 @@ TOPICS: tuple[Topic, ...] = (
         " | read the error message slowly",
     ),
     _topic(
-        "money", "money and budgeting",
+        "money",
+        "money and budgeting",
         thing="monthly budget | savings account | credit score | student loans | grocery bill | rent"
         " | emergency fund | subscriptions | retirement plan | impulse purchases | a spending tracker"
         " | side hustle | index funds | tax return | coupons | a big purchase | bank fees | holiday spending",
@@ -306,7 +329,8 @@ TOPICS: tuple[Topic, ...] = (
         " | check your statements every week",
     ),
     _topic(
-        "wellbeing", "stress and wellbeing",
+        "wellbeing",
+        "stress and wellbeing",
         thing="sleep schedule | morning routine | anxiety | journaling | meditation app | screen time"
         " | therapy | weekend plans | self care | burnout | loneliness | breathing exercises | a gratitude list"
         " | social battery | daily walks | overthinking | a digital detox | panic at night",
@@ -324,7 +348,8 @@ TOPICS: tuple[Topic, ...] = (
         " | name the feeling out loud",
     ),
     _topic(
-        "gardening", "gardening and plants",
+        "gardening",
+        "gardening and plants",
         thing="tomato plants | houseplants | balcony garden | compost bin | succulents | raised beds"
         " | seed trays | monstera | herb garden | potting soil | watering can | fiddle leaf fig"
         " | vegetable patch | rose bushes | grow lights | fruit trees | mulch | orchids",
@@ -341,7 +366,8 @@ TOPICS: tuple[Topic, ...] = (
         " | check under the leaves for bugs",
     ),
     _topic(
-        "space", "space and astronomy",
+        "space",
+        "space and astronomy",
         thing="the night sky | black holes | meteor showers | the moon landing | telescope | star charts"
         " | exoplanets | the northern lights | constellations | a solar eclipse | the space station"
         " | dark matter | Mars rovers | comets | light pollution | the big bang | nebulae",
@@ -357,7 +383,8 @@ TOPICS: tuple[Topic, ...] = (
         " | use a star map app offline | look just beside faint objects | dress much warmer than you think",
     ),
     _topic(
-        "history", "history",
+        "history",
+        "history",
         thing="ancient Rome | the printing press | medieval castles | the silk road | old maps | family history"
         " | the industrial revolution | pyramids | shipwrecks | ancient recipes | old letters | Viking longships"
         " | the Renaissance | museums | archaeology digs | forgotten inventions | lost cities",
@@ -372,15 +399,15 @@ TOPICS: tuple[Topic, ...] = (
         " | watch a documentary and then read about it | build a simple timeline",
     ),
     _topic(
-        "relationships", "friends, family and dating",
+        "relationships",
+        "friends, family and dating",
         thing="first date | group chat | long distance relationship | family dinner | dating apps | wedding plans"
         " | an old friendship | a breakup | roommate rules | anniversary gift | in-laws | a crush"
         " | birthday party | a friend's advice | holiday plans | a difficult conversation",
         act="talk to my crush | make up after a fight | plan a surprise | set boundaries with family"
         " | keep a long distance relationship going | make friends in a new city | get over a breakup"
         " | say sorry properly | plan a great first date | handle a jealous friend",
-        qual="awkward | sweet | complicated | tense | lovely | confusing | healthy | dramatic"
-        " | really fun | hurtful",
+        qual="awkward | sweet | complicated | tense | lovely | confusing | healthy | dramatic | really fun | hurtful",
         prob="a fight over text | mixed signals | a forgotten birthday | a friend who always cancels"
         " | a jealous partner | a silent treatment | a family argument at dinner | an awkward silence"
         " | being left on read",
@@ -389,7 +416,8 @@ TOPICS: tuple[Topic, ...] = (
         " | write down what you want to say | keep promises small and real",
     ),
     _topic(
-        "writing", "writing and poetry",
+        "writing",
+        "writing and poetry",
         thing="short story | poem about the sea | novel draft | writing prompt | character names | plot outline"
         " | dialogue | opening line | fan fiction | haiku | journal entry | song lyrics | the villain"
         " | world building | the second act | a love letter | a eulogy",
@@ -404,7 +432,8 @@ TOPICS: tuple[Topic, ...] = (
         " | describe one small detail instead of everything | end scenes a little early | let the draft rest a week",
     ),
     _topic(
-        "sports", "sports and teams",
+        "sports",
+        "sports and teams",
         thing="the playoffs | fantasy league | pickup basketball | tennis serve | the derby | season tickets"
         " | swimming technique | rock climbing gym | soccer practice | the transfer window | golf swing"
         " | the referee | home games | the underdog team | a penalty shootout | ski season",

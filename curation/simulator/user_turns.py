@@ -21,8 +21,12 @@ from curation.simulator.pii import Pii, plant
 GREETING_SHARE = 0.25
 THANKS_SHARE = 0.06
 SECOND_SENTENCE_SHARE = 0.3
-TEMPLATES: dict[str, tuple[Template, ...]] = {"opener": USER_OPENERS, "followup": USER_FOLLOWUPS,
-                                             "answer": USER_ANSWERS, "pushback": USER_PUSHBACKS}
+TEMPLATES: dict[str, tuple[Template, ...]] = {
+    "opener": USER_OPENERS,
+    "followup": USER_FOLLOWUPS,
+    "answer": USER_ANSWERS,
+    "pushback": USER_PUSHBACKS,
+}
 
 
 def _separator(left: str) -> str:
@@ -51,8 +55,9 @@ def with_pii(body: str, segments: list, before: bool) -> tuple[str, list[tuple[s
     return "".join(pieces), spans
 
 
-def user_message(kind: str, banks: Banks, rnd: Rnd, *, locale: str,
-                 pii_share: float) -> tuple[str, list[tuple[int, int]], list[tuple[str, int, int, str]]]:
+def user_message(
+    kind: str, banks: Banks, rnd: Rnd, *, locale: str, pii_share: float
+) -> tuple[str, list[tuple[int, int]], list[tuple[str, int, int, str]]]:
     """(text, character-name spans, PII spans as (type, start, end, value))."""
     body = fill(pick(TEMPLATES[kind], rnd), banks, rnd)
     if kind == "opener" and rnd() < SECOND_SENTENCE_SHARE:

@@ -92,11 +92,17 @@ def user_pool(conversations: int, seed: int) -> UserPool:
     for arm, multiplier in (("control", 1.0), ("test", BREADTH_MULTIPLIER)):
         members = [i for i, user_arm in enumerate(arms) if user_arm == arm]
         rng.shuffle(members)
-        by_arm[arm] = tuple(User(ids[i], arm, apps[i], locales[i], engagement_by_rank[rank])
-                            for rank, i in enumerate(members))
-        cum_weights[arm] = tuple(accumulate(multiplier * ((rank + 0.5) / len(members)) ** (-1 / PARETO_SHAPE)
-                                            for rank in range(len(members))))
-    staff = tuple(User(f"staff-{i + 1:03d}", "", "internal-eval", "en-US", rng.gauss(0, USER_ENGAGEMENT_SD))
-                  for i in range(N_STAFF))
+        by_arm[arm] = tuple(
+            User(ids[i], arm, apps[i], locales[i], engagement_by_rank[rank]) for rank, i in enumerate(members)
+        )
+        cum_weights[arm] = tuple(
+            accumulate(
+                multiplier * ((rank + 0.5) / len(members)) ** (-1 / PARETO_SHAPE) for rank in range(len(members))
+            )
+        )
+    staff = tuple(
+        User(f"staff-{i + 1:03d}", "", "internal-eval", "en-US", rng.gauss(0, USER_ENGAGEMENT_SD))
+        for i in range(N_STAFF)
+    )
     staff_weights = [(rank + 1) ** -0.8 for rank in range(N_STAFF)]
     return UserPool(by_arm, cum_weights, staff, tuple(accumulate(staff_weights)))

@@ -97,8 +97,15 @@ def write_shard(config_json: dict, shard: int, out: str) -> dict:
     traffic.close()
     truth_part.close()
     os.replace(tmp, final)
-    return {"shard": shard, "path": f"{TRAFFIC_DIR}/{final.name}", "conversations": config.shard_range(shard)[1],
-            "bytes": final.stat().st_size, "sha256": file_sha256(final), "tally": tally, "exposures": exposures}
+    return {
+        "shard": shard,
+        "path": f"{TRAFFIC_DIR}/{final.name}",
+        "conversations": config.shard_range(shard)[1],
+        "bytes": final.stat().st_size,
+        "sha256": file_sha256(final),
+        "tally": tally,
+        "exposures": exposures,
+    }
 
 
 def _up_to_date(out: Path, config: SimulationConfig) -> dict | None:
@@ -109,8 +116,10 @@ def _up_to_date(out: Path, config: SimulationConfig) -> dict | None:
         previous = json.loads(marker.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    same = (previous.get("config") == config.model_dump(mode="json")
-            and previous.get("simulator_version") == SIMULATOR_VERSION)
+    same = (
+        previous.get("config") == config.model_dump(mode="json")
+        and previous.get("simulator_version") == SIMULATOR_VERSION
+    )
     if not same:
         return None
     files = previous.get("files", {})
@@ -145,8 +154,12 @@ def _run_shards(config: SimulationConfig, out: Path, workers: int, progress: boo
             elapsed = time.perf_counter() - start
             rate = done / elapsed if elapsed else 0.0
             left = (config.conversations - done) / rate if rate else 0.0
-            print(f"simulate: {len(results)}/{len(tasks)} shards, {done:,}/{config.conversations:,} conversations, "
-                  f"{rate:,.0f}/s, ~{left:,.0f}s left", file=sys.stderr, flush=True)
+            print(
+                f"simulate: {len(results)}/{len(tasks)} shards, {done:,}/{config.conversations:,} conversations, "
+                f"{rate:,.0f}/s, ~{left:,.0f}s left",
+                file=sys.stderr,
+                flush=True,
+            )
 
     if workers <= 1 or len(tasks) == 1:
         for task in tasks:
@@ -172,8 +185,10 @@ def _write_truth(out: Path, shards: int) -> dict:
 
 def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]]) -> dict:
     ordered = sorted(exposures.items(), key=lambda item: (item[1][0], item[0]))
-    lines = "".join(_encode({"experiment_id": EXPERIMENT_ID, "arm": arm, "user_id": user_id, "exposed_at": at}) + "\n"
-                    for user_id, (at, arm) in ordered)
+    lines = "".join(
+        _encode({"experiment_id": EXPERIMENT_ID, "arm": arm, "user_id": user_id, "exposed_at": at}) + "\n"
+        for user_id, (at, arm) in ordered
+    )
     path = out / "exposures.jsonl.gz"
     atomic_write_bytes(path, gzip.compress(lines.encode(), compresslevel=GZIP_LEVEL, mtime=0))
     return {"path": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path), "rows": len(ordered)}
@@ -183,17 +198,23 @@ def _summary(report: dict, out: Path) -> str:
     counts, lift = report["counts"], report["experiment"]["achieved_lift"]
     internal = counts["by_source"].get("internal", 0) / max(counts["conversations"], 1)
     duplicates = sum(counts["duplicates_by_kind"].values())
-    lift_text = (f"breadth {lift['breadth']:+.1%}, depth {lift['depth']:+.1%}" if lift["breadth"] is not None
-                 else "not measurable at this size")
-    return (f"{counts['conversations']:,} conversations ({counts['messages']:,} messages, {internal:.1%} internal) "
-            f"in {len(report['files']['traffic'])} traffic file(s) under {out}; "
-            f"{report['files']['exposures']['rows']:,} exposures; PII in {counts['user_messages_with_pii']:,} user "
-            f"messages ({counts['pii_user_message_share']:.1%}, {sum(counts['pii_spans_by_type'].values()):,} spans); "
-            f"{duplicates:,} planted duplicates and stock openers; experiment {EXPERIMENT_ID} lift {lift_text}.")
+    lift_text = (
+        f"breadth {lift['breadth']:+.1%}, depth {lift['depth']:+.1%}"
+        if lift["breadth"] is not None
+        else "not measurable at this size"
+    )
+    return (
+        f"{counts['conversations']:,} conversations ({counts['messages']:,} messages, {internal:.1%} internal) "
+        f"in {len(report['files']['traffic'])} traffic file(s) under {out}; "
+        f"{report['files']['exposures']['rows']:,} exposures; PII in {counts['user_messages_with_pii']:,} user "
+        f"messages ({counts['pii_user_message_share']:.1%}, {sum(counts['pii_spans_by_type'].values()):,} spans); "
+        f"{duplicates:,} planted duplicates and stock openers; experiment {EXPERIMENT_ID} lift {lift_text}."
+    )
 
 
-def run_simulation(config: SimulationConfig, out_dir: str | os.PathLike, workers: int = 2,
-                   progress: bool = True) -> str:
+def run_simulation(
+    config: SimulationConfig, out_dir: str | os.PathLike, workers: int = 2, progress: bool = True
+) -> str:
     """Write the simulation described by `config` into `out_dir`; returns a one-paragraph summary.
 
     If `out_dir` already holds a complete simulation of the same config, nothing is regenerated.
@@ -216,19 +237,25 @@ def run_simulation(config: SimulationConfig, out_dir: str | os.PathLike, workers
             if user_id not in exposures or at < exposures[user_id][0]:
                 exposures[user_id] = (at, arm)
     exposed = Counter(arm for _, arm in exposures.values())
-    files = {"traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")}
-                         for result in results],
-             "truth": _write_truth(out, config.shards),
-             "exposures": _write_exposures(out, exposures)}
+    files = {
+        "traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")} for result in results],
+        "truth": _write_truth(out, config.shards),
+        "exposures": _write_exposures(out, exposures),
+    }
     report = {
         "simulator_version": SIMULATOR_VERSION,
         "config": config.model_dump(mode="json"),
         "counts": tally.counts(exposed),
-        "experiment": {"experiment_id": EXPERIMENT_ID, "arm_models": ARM_MODELS,
-                       "assignment": "sha256('exp-gen15:' + user_id), lowest bit of the first byte: 1 = test",
-                       "planted": {"breadth_multiplier": BREADTH_MULTIPLIER,
-                                   "depth": "gen-15 reply style (more questions back, fewer floods, walls, refusals)"},
-                       "achieved_lift": tally.lift(exposed)},
+        "experiment": {
+            "experiment_id": EXPERIMENT_ID,
+            "arm_models": ARM_MODELS,
+            "assignment": "sha256('exp-gen15:' + user_id), lowest bit of the first byte: 1 = test",
+            "planted": {
+                "breadth_multiplier": BREADTH_MULTIPLIER,
+                "depth": "gen-15 reply style (more questions back, fewer floods, walls, refusals)",
+            },
+            "achieved_lift": tally.lift(exposed),
+        },
         "users": {"n_users": n_users(config.conversations), "activity": f"Pareto(shape={PARETO_SHAPE}) quantiles"},
         "signal_model": model_table(),
         "features": FEATURE_DOCS,
@@ -243,5 +270,4 @@ def run_simulation(config: SimulationConfig, out_dir: str | os.PathLike, workers
     seconds = time.perf_counter() - start
     rate = config.conversations / seconds if seconds else 0.0
     used = max(1, min(workers, config.shards))
-    return (f"Simulated in {seconds:,.1f}s ({rate:,.0f} conversations/s, {used} worker(s)): "
-            + _summary(report, out))
+    return f"Simulated in {seconds:,.1f}s ({rate:,.0f} conversations/s, {used} worker(s)): " + _summary(report, out)

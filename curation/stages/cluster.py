@@ -61,11 +61,18 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     kept = int(pc.sum(rows["is_semantic_representative"]).as_py() or 0)
     stats.rows_in, stats.rows_out = rows.num_rows, kept
     stats.drop("semantic_duplicate", rows.num_rows - kept)
-    stats.details = {**topic_stats.details, "distinct_messages": len(texts), "encoded": embedded.details["encoded"],
-                     "config_hash": config_hash}
-    ctx.console.print(f"cluster: {len(texts):,} distinct messages of {rows.num_rows:,} turn samples in "
-                      f"{topic_stats.details['k']} topics ({topic_stats.details['k_source']}); {kept:,} semantic "
-                      f"representatives at cosine {config.prune_threshold}", highlight=False)
+    stats.details = {
+        **topic_stats.details,
+        "distinct_messages": len(texts),
+        "encoded": embedded.details["encoded"],
+        "config_hash": config_hash,
+    }
+    ctx.console.print(
+        f"cluster: {len(texts):,} distinct messages of {rows.num_rows:,} turn samples in "
+        f"{topic_stats.details['k']} topics ({topic_stats.details['k_source']}); {kept:,} semantic "
+        f"representatives at cosine {config.prune_threshold}",
+        highlight=False,
+    )
 
 
 def _embed_config(ctx: StageContext) -> EmbedConfig:
@@ -105,15 +112,18 @@ def _sample_rows(samples: pa.Table, messages: pa.Table, topics: pa.Table) -> pa.
     """Every sample with its message's topic; only a kept message's earliest sample is a representative."""
     import polars as pl
 
-    by_message = (pl.from_arrow(messages.select(["text", "first_sample", "text_hash"]))
-                  .join(pl.from_arrow(topics), left_on="first_sample", right_on="key"))
+    by_message = pl.from_arrow(messages.select(["text", "first_sample", "text_hash"])).join(
+        pl.from_arrow(topics), left_on="first_sample", right_on="key"
+    )
     frame = pl.from_arrow(samples).join(by_message, on="text")
     first = pl.col("sample_id") == pl.col("first_sample")
     frame = frame.with_columns(
         pl.col("topic").alias("topic_cluster"),
         (first & pl.col("is_kept")).alias("is_semantic_representative"),
-        pl.when(first).then(pl.col("semantic_duplicate_of")).otherwise(
-            pl.coalesce("semantic_duplicate_of", "first_sample")).alias("semantic_duplicate_of"),
+        pl.when(first)
+        .then(pl.col("semantic_duplicate_of"))
+        .otherwise(pl.coalesce("semantic_duplicate_of", "first_sample"))
+        .alias("semantic_duplicate_of"),
         pl.when(first).then(pl.col("max_similarity")).otherwise(pl.lit(1.0)).alias("semantic_similarity"),
     )
     schema = tables.TOPICS.schema
@@ -123,7 +133,13 @@ def _sample_rows(samples: pa.Table, messages: pa.Table, topics: pa.Table) -> pa.
 def _label_rows(rows: pa.Table) -> pa.Table:
     import polars as pl
 
-    frame = pl.from_arrow(rows).group_by("topic_cluster", "topic_label").agg(
-        pl.len().alias("samples"), pl.col("text_hash").n_unique().alias("texts"),
-        pl.col("is_semantic_representative").sum().alias("semantic_representatives"))
+    frame = (
+        pl.from_arrow(rows)
+        .group_by("topic_cluster", "topic_label")
+        .agg(
+            pl.len().alias("samples"),
+            pl.col("text_hash").n_unique().alias("texts"),
+            pl.col("is_semantic_representative").sum().alias("semantic_representatives"),
+        )
+    )
     return frame.sort("topic_cluster").to_arrow().cast(tables.TOPIC_LABELS.schema)

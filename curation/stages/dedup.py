@@ -34,11 +34,13 @@ READ_BATCH = 2000
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversations: DedupConfig = Field(default_factory=DedupConfig,
-                                       description="Dedup settings of the conversation unit (docs/dedup.md).")
+    conversations: DedupConfig = Field(
+        default_factory=DedupConfig, description="Dedup settings of the conversation unit (docs/dedup.md)."
+    )
     prompts: DedupConfig = Field(default_factory=DedupConfig, description="Dedup settings of the prompt unit.")
     prompt_scope: Literal["character", "global"] = Field(
-        "character", description="Compare prompts within one character (default) or across the lake.")
+        "character", description="Compare prompts within one character (default) or across the lake."
+    )
 
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
@@ -73,8 +75,9 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
     con = catalog.connect(ctx.lake)
     try:
         total = con.execute("SELECT count(*) FROM conversations").fetchall()[0][0]
-        reader = con.sql("SELECT conversation_id, started_at, character.character_id AS character_id, messages "
-                             "FROM conversations").to_arrow_reader(READ_BATCH)
+        reader = con.sql(
+            "SELECT conversation_id, started_at, character.character_id AS character_id, messages FROM conversations"
+        ).to_arrow_reader(READ_BATCH)
         with ctx.progress("dedup: read", total) as bar:
             for batch in reader:
                 for part, table in zip(parts, lake_units(batch)):
@@ -91,15 +94,19 @@ def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageSt
     from curation.dedup.engine import dedup
 
     if config.prompt_scope == "global":
-        prompts = prompts.set_column(prompts.schema.get_field_index("scope"), "scope",
-                                     pa.nulls(prompts.num_rows, pa.string()))
+        prompts = prompts.set_column(
+            prompts.schema.get_field_index("scope"), "scope", pa.nulls(prompts.num_rows, pa.string())
+        )
     result, stats = dedup(prompts, config.prompts, scope="scope", name="prompts")
     return result.append_column("scope", prompts["scope"]), stats
 
 
 def _conversation_rows(result: pa.Table) -> pa.Table:
-    return result.rename_columns(["conversation_id", *result.column_names[1:]]).sort_by("conversation_id").cast(
-        tables.DEDUP_CONVERSATIONS.schema)
+    return (
+        result.rename_columns(["conversation_id", *result.column_names[1:]])
+        .sort_by("conversation_id")
+        .cast(tables.DEDUP_CONVERSATIONS.schema)
+    )
 
 
 def _sample_rows(samples: pa.Table, by_prompt: pa.Table) -> pa.Table:
@@ -109,8 +116,14 @@ def _sample_rows(samples: pa.Table, by_prompt: pa.Table) -> pa.Table:
     return joined.select(schema.names).sort_by("sample_id").cast(schema)
 
 
-def _fill_stats(stats: StageStats, conversations: pa.Table, samples: pa.Table, conversation_stats: StageStats,
-                prompt_stats: StageStats, config_hash: str) -> None:
+def _fill_stats(
+    stats: StageStats,
+    conversations: pa.Table,
+    samples: pa.Table,
+    conversation_stats: StageStats,
+    prompt_stats: StageStats,
+    config_hash: str,
+) -> None:
     """Rows are turn samples (with a user message): out are those the `samples` view keeps as representatives."""
     import pyarrow.compute as pc
 
@@ -122,11 +135,21 @@ def _fill_stats(stats: StageStats, conversations: pa.Table, samples: pa.Table, c
     stats.drop("duplicate_conversation", pc.sum(in_copy).as_py() or 0)
     stats.drop("duplicate_prompt", pc.sum(prompt_duplicate).as_py() or 0)
     stats.rows_out = stats.rows_in - sum(stats.dropped.values())
-    stats.details = {"config_hash": config_hash,
-                     "conversations": {"units": conversation_stats.rows_in, "representatives": conversation_stats.rows_out,
-                                       "dropped": dict(conversation_stats.dropped), **conversation_stats.details},
-                     "prompts": {"units": prompt_stats.rows_in, "representatives": prompt_stats.rows_out,
-                                 "dropped": dict(prompt_stats.dropped), **prompt_stats.details}}
+    stats.details = {
+        "config_hash": config_hash,
+        "conversations": {
+            "units": conversation_stats.rows_in,
+            "representatives": conversation_stats.rows_out,
+            "dropped": dict(conversation_stats.dropped),
+            **conversation_stats.details,
+        },
+        "prompts": {
+            "units": prompt_stats.rows_in,
+            "representatives": prompt_stats.rows_out,
+            "dropped": dict(prompt_stats.dropped),
+            **prompt_stats.details,
+        },
+    }
 
 
 def _summary(stats: StageStats) -> str:
@@ -135,5 +158,7 @@ def _summary(stats: StageStats) -> str:
     def copies(unit: dict) -> str:
         return f"{unit['dropped'].get('exact_duplicate', 0):,} exact and {unit['dropped'].get('near_duplicate', 0):,} near copies"
 
-    return (f"dedup: {c['units']:,} conversations ({copies(c)}); {p['units']:,} prompts in {p.get('scopes', 0):,} "
-            f"scope(s) ({copies(p)}); {stats.rows_out:,} of {stats.rows_in:,} turn samples are representatives")
+    return (
+        f"dedup: {c['units']:,} conversations ({copies(c)}); {p['units']:,} prompts in {p.get('scopes', 0):,} "
+        f"scope(s) ({copies(p)}); {stats.rows_out:,} of {stats.rows_in:,} turn samples are representatives"
+    )

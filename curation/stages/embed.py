@@ -45,7 +45,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     totals = {"cache_hits": 0, "encoded": 0, "batches": 0}
     with ctx.progress("embed", len(texts)) as bar:
         for start in range(0, len(texts), config.chunk_texts):
-            chunk = texts[start:start + config.chunk_texts]
+            chunk = texts[start : start + config.chunk_texts]
             _, part = embed_texts(chunk, cache, engine_config, on_batch=lambda n: bar.advance(n, rows=n))
             bar.advance(part.details["cache_hits"], rows=part.details["cache_hits"])
             for key in totals:
@@ -55,7 +55,16 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         cache.compact()
     stats.rows_in = stats.rows_out = len(texts)
     precision = resolve_precision(config.precision)
-    stats.details = {"model": config.model, "precision": precision, "distinct_texts": len(texts), **totals,
-                     "cache_files": len(cache.files()), "compacted": compacted}
-    ctx.console.print(f"embed: {len(texts):,} distinct last user messages: {totals['encoded']:,} encoded, "
-                      f"{totals['cache_hits']:,} from the cache ({config.model}, {precision})", highlight=False)
+    stats.details = {
+        "model": config.model,
+        "precision": precision,
+        "distinct_texts": len(texts),
+        **totals,
+        "cache_files": len(cache.files()),
+        "compacted": compacted,
+    }
+    ctx.console.print(
+        f"embed: {len(texts):,} distinct last user messages: {totals['encoded']:,} encoded, "
+        f"{totals['cache_hits']:,} from the cache ({config.model}, {precision})",
+        highlight=False,
+    )

@@ -81,8 +81,18 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "files_ingested": sum(r.status == "ingested" for r in reports),
         "files_skipped": [r.path for r in reports if r.status == "skipped"],
         "conversations": sum(r.conversations for r in reports),
-        "files": [{"path": r.path, "format": r.format, "status": r.status, "records": r.records,
-                   "accepted": r.accepted, "quarantined": dict(r.quarantined), "note": r.note} for r in reports],
+        "files": [
+            {
+                "path": r.path,
+                "format": r.format,
+                "status": r.status,
+                "records": r.records,
+                "accepted": r.accepted,
+                "quarantined": dict(r.quarantined),
+                "note": r.note,
+            }
+            for r in reports
+        ],
     }
     for report in reports:
         if report.status == "skipped":
@@ -98,5 +108,7 @@ def _strict_check(config: Config, reports: list) -> None:
     for report in reports:
         dropped.update(report.quarantined)
     if dropped:
-        raise IngestRefused(f"--strict: {sum(dropped.values()):,} records quarantined "
-                            f"({', '.join(f'{k}: {v}' for k, v in sorted(dropped.items()))}); nothing was written")
+        raise IngestRefused(
+            f"--strict: {sum(dropped.values()):,} records quarantined "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(dropped.items()))}); nothing was written"
+        )

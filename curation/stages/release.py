@@ -25,8 +25,10 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     entries = [e for e in config.releases if not only or e.name in only]
     unknown = sorted(set(only or []) - {e.name for e in config.releases})
     if unknown:
-        raise StageFailed(f"no release named {', '.join(unknown)} in the recipe "
-                          f"(it has: {', '.join(e.name for e in config.releases)})")
+        raise StageFailed(
+            f"no release named {', '.join(unknown)} in the recipe "
+            f"(it has: {', '.join(e.name for e in config.releases)})"
+        )
     entries.sort(key=lambda e: not e.frozen_eval)  # stable: frozen evaluation sets first
     version = code_version()
     scrub = ctx.recipe.config("scrub") if ctx.recipe is not None else None  # the gate scans as the scrub found
@@ -36,8 +38,9 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     try:
         for entry in entries:
             try:
-                result = build(ctx.lake, entry, inputs=inputs, refreeze=refreeze, code_version=version,
-                               scan_options=scan_options)
+                result = build(
+                    ctx.lake, entry, inputs=inputs, refreeze=refreeze, code_version=version, scan_options=scan_options
+                )
             except BuildError as exc:
                 if entry.frozen_eval:
                     raise StageFailed(str(exc)) from None
@@ -48,8 +51,14 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             stats.rows_out += result.rows_out
             for reason, n in result.dropped.items():
                 stats.drop(f"{entry.name}:{reason}", n)
-            built[entry.name] = {"status": result.status, "release": result.release.ref, "rows_in": result.rows_in,
-                                 "rows_out": result.rows_out, "timings": result.timings, **result.details}
+            built[entry.name] = {
+                "status": result.status,
+                "release": result.release.ref,
+                "rows_in": result.rows_in,
+                "rows_out": result.rows_out,
+                "timings": result.timings,
+                **result.details,
+            }
             if result.status == "reused":
                 ctx.console.print(f"{result.release.ref}: {result.details['note']}", highlight=False)
             else:

@@ -37,8 +37,13 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if work.stale_outputs:
         with lake.transaction() as tx:
             ledger.forget_stale(lake, "safety", config_hash, inputs, tx)
-    details = {"files_scored": len(work.pending), "files_reused": len(work.reused),
-               "stale_outputs_removed": len(work.stale_outputs), "text_layer": source.name, "config_hash": config_hash}
+    details = {
+        "files_scored": len(work.pending),
+        "files_reused": len(work.reused),
+        "stale_outputs_removed": len(work.stale_outputs),
+        "text_layer": source.name,
+        "config_hash": config_hash,
+    }
     if not work.pending:
         stats.details = {**details, "up_to_date": True}
         ctx.console.print(f"safety: up to date ({len(inputs)} {source.name} files unchanged)")
@@ -48,8 +53,13 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     lake.complete(catalog.SAFETY, ledger.TABLE)
     stats.rows_in, stats.rows_out = counts.messages, counts.messages - counts.flagged
     stats.drop("flagged", counts.flagged)
-    stats.details = {**details, "messages": counts.messages, "distinct_texts": counts.distinct,
-                     "flagged": counts.flagged, "flagged_by": counts.by_classifier}
+    stats.details = {
+        **details,
+        "messages": counts.messages,
+        "distinct_texts": counts.distinct,
+        "flagged": counts.flagged,
+        "flagged_by": counts.by_classifier,
+    }
     ctx.console.print(_summary(config, counts, source.name, len(work.pending)), highlight=False)
 
 
@@ -57,8 +67,13 @@ def _config_hash(config: Config, text_layer: str) -> str:
     """The config, the identity of each classifier's model and the text layer: a new model rescores."""
     from curation.safety.classifiers import fingerprint
 
-    return stable_hash({"config": config.model_dump(mode="json"), "text_layer": text_layer,
-                        "models": [fingerprint(c) for c in config.classifiers]})
+    return stable_hash(
+        {
+            "config": config.model_dump(mode="json"),
+            "text_layer": text_layer,
+            "models": [fingerprint(c) for c in config.classifiers],
+        }
+    )
 
 
 def _load_scorer(config: Config):
@@ -148,5 +163,7 @@ def _score_large(ctx: StageContext, scorer, config_hash: str, name: str, bar) ->
 def _summary(config: Config, counts, layer: str, files: int) -> str:
     by = ", ".join(f"{name} {n:,}" for name, n in counts.by_classifier.items())
     share = counts.flagged / counts.messages if counts.messages else 0.0
-    return (f"safety: {counts.messages:,} {'/'.join(config.roles)} messages of {files} {layer} file(s) "
-            f"({counts.distinct:,} distinct texts) scored; {counts.flagged:,} flagged ({share:.1%}; {by})")
+    return (
+        f"safety: {counts.messages:,} {'/'.join(config.roles)} messages of {files} {layer} file(s) "
+        f"({counts.distinct:,} distinct texts) scored; {counts.flagged:,} flagged ({share:.1%}; {by})"
+    )

@@ -39,26 +39,41 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     from curation.sample.stratified import format_report, stratified_sample
 
     lake = ctx.lake
-    inputs = [*lake.files(catalog.text_layer_table(lake)), *lake.files(tables.DEDUP_CONVERSATIONS),
-              *lake.files(tables.DEDUP_PROMPTS), *lake.files(tables.TOPICS)]
+    inputs = [
+        *lake.files(catalog.text_layer_table(lake)),
+        *lake.files(tables.DEDUP_CONVERSATIONS),
+        *lake.files(tables.DEDUP_PROMPTS),
+        *lake.files(tables.TOPICS),
+    ]
     config_hash = stable_hash(config.model_dump())
     if ledger.current(lake, "sample", config_hash, inputs):
         stats.details = {"up_to_date": True, "config_hash": config_hash}
-        ctx.console.print("sample: up to date (inputs and config unchanged)\n"
-                          + format_report(lake.read(tables.SAMPLE_REPORT)), highlight=False, markup=False)
+        ctx.console.print(
+            "sample: up to date (inputs and config unchanged)\n" + format_report(lake.read(tables.SAMPLE_REPORT)),
+            highlight=False,
+            markup=False,
+        )
         return
     candidates = _candidates(ctx, config)
     with ctx.progress("sample", None) as bar:
         result, report, sample_stats = stratified_sample(candidates, config, key="sample_id")
         bar.advance(0, rows=candidates.num_rows)
-    rows = result.rename_columns(["sample_id", *result.column_names[1:]]).sort_by("sample_id").cast(tables.SAMPLE.schema)
+    rows = (
+        result.rename_columns(["sample_id", *result.column_names[1:]]).sort_by("sample_id").cast(tables.SAMPLE.schema)
+    )
     with lake.transaction() as tx:
-        files = tx.replace(tables.SAMPLE, rows) + tx.replace(tables.SAMPLE_REPORT, report.cast(tables.SAMPLE_REPORT.schema))
+        files = tx.replace(tables.SAMPLE, rows) + tx.replace(
+            tables.SAMPLE_REPORT, report.cast(tables.SAMPLE_REPORT.schema)
+        )
         ledger.record_table(lake, tx, "sample", config_hash, inputs, files, candidates.num_rows, ctx.run_id)
     stats.rows_in, stats.rows_out, stats.dropped = sample_stats.rows_in, sample_stats.rows_out, sample_stats.dropped
     stats.details = {**sample_stats.details, "filter": config.filter, "config_hash": config_hash}
-    ctx.console.print(f"sample: {stats.rows_out:,} of {stats.rows_in:,} candidate turn samples ({config.filter}), "
-                      f"target {config.target:,}\n" + format_report(report), highlight=False, markup=False)
+    ctx.console.print(
+        f"sample: {stats.rows_out:,} of {stats.rows_in:,} candidate turn samples ({config.filter}), "
+        f"target {config.target:,}\n" + format_report(report),
+        highlight=False,
+        markup=False,
+    )
 
 
 def _columns(config: Config) -> list[str]:
@@ -81,8 +96,10 @@ def _candidates(ctx: StageContext, config: Config) -> pa.Table:
         available = {row[0] for row in con.execute("DESCRIBE samples").fetchall()}
         unknown = [c for c in _columns(config) if c not in available]
         if unknown:
-            raise StageFailed(f"sample: {', '.join(unknown)} is not a column of the samples view "
-                              f"(columns: {', '.join(sorted(available))})")
+            raise StageFailed(
+                f"sample: {', '.join(unknown)} is not a column of the samples view "
+                f"(columns: {', '.join(sorted(available))})"
+            )
         select = ", ".join(["sample_id", *_columns(config)])
         try:
             return con.sql(f"SELECT {select} FROM samples WHERE {config.filter} ORDER BY sample_id").to_arrow_table()

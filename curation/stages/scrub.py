@@ -56,10 +56,14 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             stats.rows_in += rows
             stats.rows_out += rows
     lake.complete(tables.SILVER_CONVERSATIONS, tables.PROCESSED_FILES)
-    stats.details = {"files_scrubbed": len(work.pending), "files_reused": len(work.reused),
-                     "stale_outputs_removed": len(work.stale_outputs), "entities_replaced": dict(sorted(entities.items())),
-                     "config_hash": config_hash,
-                     "conversations_by_language": dict(sorted(scrubber.languages_seen.items())) if scrubber else {}}
+    stats.details = {
+        "files_scrubbed": len(work.pending),
+        "files_reused": len(work.reused),
+        "stale_outputs_removed": len(work.stale_outputs),
+        "entities_replaced": dict(sorted(entities.items())),
+        "config_hash": config_hash,
+        "conversations_by_language": dict(sorted(scrubber.languages_seen.items())) if scrubber else {},
+    }
     if entities:
         ctx.console.print("scrub: replaced " + ", ".join(f"{t} {n:,}" for t, n in sorted(entities.items())))
 

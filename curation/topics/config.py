@@ -12,6 +12,10 @@ class TopicsConfig(BaseModel):
     max_k: int = Field(512, ge=1, description="Upper bound of the heuristic k.")
     seed: int = Field(0, ge=0, description="k-means random state.")
     label_terms: int = Field(4, ge=1, le=20, description="Terms in a topic's label.")
-    prune_threshold: float | None = Field(0.95, gt=0.0, le=1.0,
-                                          description="Cosine similarity above which a text is a semantic "
-                                                      "duplicate of an earlier one in its topic; None: no pruning.")
+    prune_threshold: float | None = Field(
+        0.95,
+        gt=0.0,
+        le=1.0,
+        description="Cosine similarity above which a text is a semantic "
+        "duplicate of an earlier one in its topic; None: no pruning.",
+    )

@@ -12,15 +12,17 @@ import pyarrow as pa
 from curation.topics.config import TopicsConfig
 from lakehouse.runs import StageStats
 
-OUTPUT_SCHEMA = pa.schema([
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("topic", pa.int32(), nullable=False),
-    pa.field("topic_label", pa.string(), nullable=False),
-    pa.field("centroid_similarity", pa.float32(), nullable=False),
-    pa.field("is_kept", pa.bool_(), nullable=False),
-    pa.field("semantic_duplicate_of", pa.string()),
-    pa.field("max_similarity", pa.float32(), nullable=False),
-])
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("topic", pa.int32(), nullable=False),
+        pa.field("topic_label", pa.string(), nullable=False),
+        pa.field("centroid_similarity", pa.float32(), nullable=False),
+        pa.field("is_kept", pa.bool_(), nullable=False),
+        pa.field("semantic_duplicate_of", pa.string()),
+        pa.field("max_similarity", pa.float32(), nullable=False),
+    ]
+)
 
 
 def _ordered(table: pa.Table, key: str, started_at: str | None) -> pa.Table:
@@ -35,9 +37,16 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def cluster_topics(table: pa.Table, config: TopicsConfig | None = None, *, key: str = "key", text: str = "text",
-                   embedding: str = "embedding", started_at: str | None = "started_at",
-                   name: str = "cluster") -> tuple[pa.Table, StageStats]:
+def cluster_topics(
+    table: pa.Table,
+    config: TopicsConfig | None = None,
+    *,
+    key: str = "key",
+    text: str = "text",
+    embedding: str = "embedding",
+    started_at: str | None = "started_at",
+    name: str = "cluster",
+) -> tuple[pa.Table, StageStats]:
     """One output row per input row (in representative order) with its topic, label and pruning."""
     from curation.topics.kmeans import choose_k, kmeans
     from curation.topics.labels import topic_labels
@@ -61,17 +70,26 @@ def cluster_topics(table: pa.Table, config: TopicsConfig | None = None, *, key: 
             best[members] = similarity
     kept = representative == np.arange(len(rows))
     centroid_similarity = np.einsum("ij,ij->i", vectors, _unit(centroids)[labels]) if len(rows) else np.empty(0)
-    result = pa.table({
-        "key": pa.array(keys, pa.string()),
-        "topic": pa.array(labels, pa.int32()),
-        "topic_label": pa.array([names[t] for t in labels.tolist()], pa.string()),
-        "centroid_similarity": pa.array(centroid_similarity.astype(np.float32)),
-        "is_kept": pa.array(kept),
-        "semantic_duplicate_of": pa.array([None if kept[i] else keys[representative[i]] for i in range(len(rows))], pa.string()),
-        "max_similarity": pa.array(best),
-    }, schema=OUTPUT_SCHEMA)
+    result = pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            "topic": pa.array(labels, pa.int32()),
+            "topic_label": pa.array([names[t] for t in labels.tolist()], pa.string()),
+            "centroid_similarity": pa.array(centroid_similarity.astype(np.float32)),
+            "is_kept": pa.array(kept),
+            "semantic_duplicate_of": pa.array(
+                [None if kept[i] else keys[representative[i]] for i in range(len(rows))], pa.string()
+            ),
+            "max_similarity": pa.array(best),
+        },
+        schema=OUTPUT_SCHEMA,
+    )
     stats = StageStats(name, rows_in=len(rows), rows_out=int(kept.sum()))
     stats.drop("semantic_duplicate", int((~kept).sum()))
-    stats.details = {"k": int(len(centroids)), "k_source": "recipe" if config.k else "sqrt(n/2)",
-                     "prune_threshold": config.prune_threshold, "largest_topic": int(np.bincount(labels).max()) if len(rows) else 0}
+    stats.details = {
+        "k": int(len(centroids)),
+        "k_source": "recipe" if config.k else "sqrt(n/2)",
+        "prune_threshold": config.prune_threshold,
+        "largest_topic": int(np.bincount(labels).max()) if len(rows) else 0,
+    }
     return result, stats

@@ -9,8 +9,26 @@ from __future__ import annotations
 import numpy as np
 
 # Fragments the token pattern leaves from contractions ("I've" -> "ve"), on top of English stop words.
-_CONTRACTION_PARTS = {"ve", "ll", "re", "don", "didn", "doesn", "isn", "wasn", "aren", "won", "couldn", "wouldn",
-                      "shouldn", "haven", "hasn", "im", "ive", "dont"}
+_CONTRACTION_PARTS = {
+    "ve",
+    "ll",
+    "re",
+    "don",
+    "didn",
+    "doesn",
+    "isn",
+    "wasn",
+    "aren",
+    "won",
+    "couldn",
+    "wouldn",
+    "shouldn",
+    "haven",
+    "hasn",
+    "im",
+    "ive",
+    "dont",
+}
 
 
 def topic_labels(texts: list[str], labels: np.ndarray, terms: int = 4) -> dict[int, str]:
@@ -19,7 +37,11 @@ def topic_labels(texts: list[str], labels: np.ndarray, terms: int = 4) -> dict[i
 
     topics = sorted(set(labels.tolist()))
     documents = [" ".join(t for t, label in zip(texts, labels) if label == topic) for topic in topics]
-    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | _CONTRACTION_PARTS), ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+    vectorizer = CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | _CONTRACTION_PARTS),
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    )
     try:
         counts = vectorizer.fit_transform(documents).astype(np.float64)
     except ValueError:  # no term at all (only stop words or empty texts)

@@ -18,9 +18,12 @@ def page(store: Store, user: User, settings: Settings) -> None:
     with st.form("create_queue"):
         name = st.text_input("Name (optional)", max_chars=120, key="admin_name")
         kind = st.selectbox("Kind", KINDS, key="admin_kind")
-        source = st.text_area("Source", placeholder="SELECT * FROM samples WHERE thumb = -1 LIMIT 200", key="admin_source",
-                              help="SQL over the catalog (read-only), a preset, or a release directory "
-                                   "such as releases/prefs/v1.")
+        source = st.text_area(
+            "Source",
+            placeholder="SELECT * FROM samples WHERE thumb = -1 LIMIT 200",
+            key="admin_source",
+            help="SQL over the catalog (read-only), a preset, or a release directory such as releases/prefs/v1.",
+        )
         left, right = st.columns(2)
         per_item = left.number_input("Annotators per item", min_value=1, max_value=50, value=3)
         limit = right.number_input("At most this many items (0: all)", min_value=0, value=0)
@@ -32,9 +35,16 @@ def page(store: Store, user: User, settings: Settings) -> None:
         else:
             try:
                 with st.spinner("Reading the source..."):
-                    created = create_queue(settings.lake, kind=kind, source=source, per_item=int(per_item),
-                                           name=name.strip() or None, config=load_config(settings.config_path),
-                                           created_by=user.name, limit=int(limit) or None)
+                    created = create_queue(
+                        settings.lake,
+                        kind=kind,
+                        source=source,
+                        per_item=int(per_item),
+                        name=name.strip() or None,
+                        config=load_config(settings.config_path),
+                        created_by=user.name,
+                        limit=int(limit) or None,
+                    )
             except (ConfigError, sources.SourceError, StoreError) as exc:
                 st.error(render.md_escape(str(exc)))
             else:

@@ -34,8 +34,7 @@ ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U")))
 def page(store: Store, user: User) -> None:
     queues = store.queues()
     if not queues:
-        st.info("No queues yet. A reviewer creates one on the Admin page, or run "
-                "`flywheel label queue create`.")
+        st.info("No queues yet. A reviewer creates one on the Admin page, or run `flywheel label queue create`.")
         return
     queue = _pick_queue(queues)
     flash = st.session_state.pop("flash", None)
@@ -57,8 +56,13 @@ def _pick_queue(queues: list[Queue]) -> Queue:
     by_name = {q.name: q for q in queues}
     wanted = st.query_params.get("queue")
     names = list(by_name)
-    name = st.sidebar.selectbox("Queue", names, index=names.index(wanted) if wanted in by_name else 0,
-                                format_func=lambda n: f"{n} ({by_name[n].kind})", key="queue_pick")
+    name = st.sidebar.selectbox(
+        "Queue",
+        names,
+        index=names.index(wanted) if wanted in by_name else 0,
+        format_func=lambda n: f"{n} ({by_name[n].kind})",
+        key="queue_pick",
+    )
     if st.query_params.get("queue") != name:
         st.query_params["queue"] = name
         st.query_params.pop("task", None)
@@ -101,8 +105,11 @@ def _from_address(store: Store, queue: Queue, user: User, raw: str) -> Assignmen
 def _progress(store: Store, queue: Queue, user: User) -> None:
     mine = store.count_labels(queue.queue_id, user.name)
     share = queue.n_labels / queue.target_labels if queue.target_labels else 0.0
-    st.progress(min(share, 1.0), text=f"Queue: {queue.n_labels:,} of {queue.target_labels:,} labels, "
-                                      f"{queue.n_complete:,} of {queue.n_tasks:,} items complete. You: {mine:,} labels.")
+    st.progress(
+        min(share, 1.0),
+        text=f"Queue: {queue.n_labels:,} of {queue.target_labels:,} labels, "
+        f"{queue.n_complete:,} of {queue.n_tasks:,} items complete. You: {mine:,} labels.",
+    )
 
 
 def _header(queue: Queue, task_id: int) -> None:
@@ -132,15 +139,24 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
     task = assignment.task
     sides = assignment.sides or [0, 1]
     candidates = task.payload["candidates"]
-    render.item(task.payload, str(task.task_id),
-                [("A", candidates[sides[0]]["text"]), ("B", candidates[sides[1]]["text"])])
+    render.item(
+        task.payload, str(task.task_id), [("A", candidates[sides[0]]["text"]), ("B", candidates[sides[1]]["text"])]
+    )
     chosen = None
     with st.form(f"pairwise-{task.task_id}", border=False):
         reason = st.text_input("Reason (optional)", key=f"reason-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
-        for column, (label, choice, strength, shortcut, tip) in zip(st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS):
+        for column, (label, choice, strength, shortcut, tip) in zip(
+            st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS
+        ):
             kind = "primary" if choice != "tie" and strength is None else "secondary"
-            if column.form_submit_button(label, key=f"pairwise-{choice}-{strength}-{task.task_id}", type=kind,
-                                         shortcut=shortcut, width="stretch", help=tip):
+            if column.form_submit_button(
+                label,
+                key=f"pairwise-{choice}-{strength}-{task.task_id}",
+                type=kind,
+                shortcut=shortcut,
+                width="stretch",
+                help=tip,
+            ):
                 chosen = {"choice": choice, "strength": strength, "reason": reason}
     if chosen is not None:
         _submit(store, assignment, user, chosen)
@@ -163,13 +179,19 @@ def questionnaire_form(store: Store, queue: Queue, assignment: Assignment, user:
         marker = "▶ " if question["id"] == current else ""
         row[0].markdown(f"{marker}**{number}.** {render.md_escape(question['text'])}")
         for column, answer in zip(row[1:], ANSWERS):
-            column.button(answer.capitalize(), key=f"q-{task.task_id}-{question['id']}-{answer}",
-                          type="primary" if answers.get(question["id"]) == answer else "secondary",
-                          shortcut=f"Alt+{ANSWER_KEYS[answer]}" if question["id"] == current else None,
-                          on_click=_set_answer, args=(state_key, question["id"], answer), width="stretch")
+            column.button(
+                answer.capitalize(),
+                key=f"q-{task.task_id}-{question['id']}-{answer}",
+                type="primary" if answers.get(question["id"]) == answer else "secondary",
+                shortcut=f"Alt+{ANSWER_KEYS[answer]}" if question["id"] == current else None,
+                on_click=_set_answer,
+                args=(state_key, question["id"], answer),
+                width="stretch",
+            )
     complete = all(q["id"] in answers for q in questions)
-    if st.button("Submit answers", key=f"q-submit-{task.task_id}", type="primary", disabled=not complete,
-                 shortcut="Alt+Enter"):
+    if st.button(
+        "Submit answers", key=f"q-submit-{task.task_id}", type="primary", disabled=not complete, shortcut="Alt+Enter"
+    ):
         _submit(store, assignment, user, {"answers": dict(answers)})
 
 
@@ -183,8 +205,9 @@ def rating_form(store: Store, queue: Queue, assignment: Assignment, user: User) 
         note = st.text_input("Note (optional)", key=f"note-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
         for column, score in zip(st.columns(len(scores)), scores):
             label = f"{score}: {scale['labels'].get(str(score), '')}".rstrip(": ")
-            if column.form_submit_button(label, key=f"rating-{score}-{task.task_id}", shortcut=f"Alt+{score % 10}",
-                                         width="stretch"):
+            if column.form_submit_button(
+                label, key=f"rating-{score}-{task.task_id}", shortcut=f"Alt+{score % 10}", width="stretch"
+            ):
                 chosen = {"score": score, "note": note}
     if chosen is not None:
         _submit(store, assignment, user, chosen)
@@ -198,16 +221,23 @@ def rewrite_form(store: Store, queue: Queue, assignment: Assignment, user: User)
     st.markdown("**Original reply**")
     render.text_box(original)
     with st.form(f"rewrite-{task.task_id}", border=False):
-        text = st.text_area("Your rewrite", value=original, height=260, key=f"rewrite-{task.task_id}",
-                            max_chars=values.MAX_REWRITE_CHARS)
+        text = st.text_area(
+            "Your rewrite",
+            value=original,
+            height=260,
+            key=f"rewrite-{task.task_id}",
+            max_chars=values.MAX_REWRITE_CHARS,
+        )
         note = st.text_input("Note (optional)", key=f"note-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
         left, right = st.columns(2)
         preview = left.form_submit_button("Show diff", key=f"diff-{task.task_id}", shortcut="Alt+D", width="stretch")
-        submit = right.form_submit_button("Submit rewrite", key=f"submit-{task.task_id}", type="primary",
-                                          shortcut="Alt+Enter", width="stretch")
+        submit = right.form_submit_button(
+            "Submit rewrite", key=f"submit-{task.task_id}", type="primary", shortcut="Alt+Enter", width="stretch"
+        )
     if preview:
-        st.code(values.rewrite_diff(original, text) or "(no change: submitting keeps the reply as it is)",
-                language="diff")
+        st.code(
+            values.rewrite_diff(original, text) or "(no change: submitting keeps the reply as it is)", language="diff"
+        )
     if submit:
         _submit(store, assignment, user, {"text": text, "note": note})
 
@@ -233,5 +263,4 @@ def _skip_form(store: Store, queue: Queue, assignment: Assignment, user: User) -
     st.rerun()
 
 
-FORMS = {"pairwise": pairwise_form, "questionnaire": questionnaire_form, "rating": rating_form,
-         "rewrite": rewrite_form}
+FORMS = {"pairwise": pairwise_form, "questionnaire": questionnaire_form, "rating": rating_form, "rewrite": rewrite_form}

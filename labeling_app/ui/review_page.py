@@ -36,8 +36,9 @@ def page(store: Store, user: User) -> None:
     names = [q.name for q in queues]
     name = st.selectbox("Queue to review", names, key="review_queue")
     queue = next(q for q in queues if q.name == name)
-    version = store.con.execute("SELECT count(*), max(label_id) FROM labels WHERE queue_id = ?",
-                                (queue.queue_id,)).fetchone()
+    version = store.con.execute(
+        "SELECT count(*), max(label_id) FROM labels WHERE queue_id = ?", (queue.queue_id,)
+    ).fetchone()
     analysis = _analysis(str(store.path), queue.queue_id, tuple(version))
     _agreement(analysis)
     adjudicate, consensus, export = st.tabs(["Disagreements", "Consensus", "Export"])
@@ -51,10 +52,22 @@ def page(store: Store, user: User) -> None:
 
 def _progress(store: Store, queues: list[Queue]) -> None:
     st.subheader("Progress per queue")
-    st.dataframe([{"queue": q.name, "kind": q.kind, "items": q.n_tasks, "per item": q.per_item,
-                   "labels": q.n_labels, "target": q.target_labels, "complete items": q.n_complete,
-                   "done %": round(100 * q.n_labels / q.target_labels, 1) if q.target_labels else 0.0}
-                  for q in queues], hide_index=True)
+    st.dataframe(
+        [
+            {
+                "queue": q.name,
+                "kind": q.kind,
+                "items": q.n_tasks,
+                "per item": q.per_item,
+                "labels": q.n_labels,
+                "target": q.target_labels,
+                "complete items": q.n_complete,
+                "done %": round(100 * q.n_labels / q.target_labels, 1) if q.target_labels else 0.0,
+            }
+            for q in queues
+        ],
+        hide_index=True,
+    )
     st.subheader("Progress per annotator")
     rows = store.annotator_progress()
     if rows:
@@ -70,20 +83,36 @@ def _agreement(analysis: QueueAnalysis) -> None:
     for question in analysis.questions:
         items = [i for i in analysis.items if i.question == question.id]
         alpha = analysis.alpha[question.id]
-        rows.append({"question": question.id, "Krippendorff's alpha": None if alpha is None else round(alpha, 3),
-                     "level": question.level, "items labeled": len(items),
-                     "items with 2+ labels": sum(1 for i in items if i.n_annotators >= 2),
-                     "kept": sum(i.kept for i in items), "adjudicated": sum(i.adjudicated for i in items)})
+        rows.append(
+            {
+                "question": question.id,
+                "Krippendorff's alpha": None if alpha is None else round(alpha, 3),
+                "level": question.level,
+                "items labeled": len(items),
+                "items with 2+ labels": sum(1 for i in items if i.n_annotators >= 2),
+                "kept": sum(i.kept for i in items),
+                "adjudicated": sum(i.adjudicated for i in items),
+            }
+        )
     st.dataframe(rows, hide_index=True)
-    st.caption(f"Kept: all labels in and at least {bar:.0%} agreeing, or adjudicated. Alpha is n/a until some "
-               "item has two labels and the labels vary.")
+    st.caption(
+        f"Kept: all labels in and at least {bar:.0%} agreeing, or adjudicated. Alpha is n/a until some "
+        "item has two labels and the labels vary."
+    )
     if analysis.annotators:
         st.markdown("**Each annotator against the consensus**")
-        st.dataframe([{**r, "agreement": _round(r["agreement"]), "loo_agreement": _round(r["loo_agreement"])}
-                      for r in analysis.annotators], hide_index=True)
-        st.caption("agreement: with the item's consensus (the reviewer's decision where there is one). "
-                   "loo: leave-one-out, with the consensus of the other annotators only (items where the "
-                   "others split are not compared).")
+        st.dataframe(
+            [
+                {**r, "agreement": _round(r["agreement"]), "loo_agreement": _round(r["loo_agreement"])}
+                for r in analysis.annotators
+            ],
+            hide_index=True,
+        )
+        st.caption(
+            "agreement: with the item's consensus (the reviewer's decision where there is one). "
+            "loo: leave-one-out, with the consensus of the other annotators only (items where the "
+            "others split are not compared)."
+        )
 
 
 def _round(value: float | None) -> float | None:
@@ -107,17 +136,30 @@ def _disagreements(store: Store, queue: Queue, analysis: QueueAnalysis, user: Us
     if not flagged:
         st.success("No disagreements to adjudicate in this queue.")
         return
-    st.caption(f"{len(flagged):,} items with two or more labels and no clear majority. Your decision is stored as "
-               "an adjudication and becomes the item's consensus.")
+    st.caption(
+        f"{len(flagged):,} items with two or more labels and no clear majority. Your decision is stored as "
+        "an adjudication and becomes the item's consensus."
+    )
     task_id = st.selectbox("Item", flagged, key=f"adjudicate-{queue.queue_id}", format_func=lambda t: f"item {t}")
     task = store.task(task_id)
     labels = [l for l in store.labels(task_id=task_id) if not l["is_adjudication"]]
-    st.dataframe([{"annotator": l["annotator"], "label": _vote_text(queue.kind, l["value"]),
-                   "note": l["value"].get("reason") or l["value"].get("note"), "seconds": l["seconds"]}
-                  for l in labels], hide_index=True)
+    st.dataframe(
+        [
+            {
+                "annotator": l["annotator"],
+                "label": _vote_text(queue.kind, l["value"]),
+                "note": l["value"].get("reason") or l["value"].get("note"),
+                "seconds": l["seconds"],
+            }
+            for l in labels
+        ],
+        hide_index=True,
+    )
     candidates = task.payload["candidates"]
     if queue.kind == "pairwise":
-        render.item(task.payload, f"adj-{task_id}", [(f"Candidate {i + 1}", c["text"]) for i, c in enumerate(candidates)])
+        render.item(
+            task.payload, f"adj-{task_id}", [(f"Candidate {i + 1}", c["text"]) for i, c in enumerate(candidates)]
+        )
     elif queue.kind == "rewrite":
         render.character_card(task.payload)
         render.conversation(task.payload, f"adj-{task_id}")
@@ -146,22 +188,36 @@ def _decision_form(queue: Queue, task_id: int, candidates: list[dict], labels: l
     with st.form(f"decision-{task_id}"):
         st.markdown("**Your decision**")
         if queue.kind == "pairwise":
-            choice = st.radio("Better reply", ["A", "B", "tie"], horizontal=True, index=None,
-                              format_func={"A": "Candidate 1", "B": "Candidate 2", "tie": "Tie"}.get)
+            choice = st.radio(
+                "Better reply",
+                ["A", "B", "tie"],
+                horizontal=True,
+                index=None,
+                format_func={"A": "Candidate 1", "B": "Candidate 2", "tie": "Tie"}.get,
+            )
             strong = st.checkbox("Much better")
             reason = st.text_input("Reason (optional)")
             value = {"choice": choice, "strength": "strong" if strong and choice != "tie" else None, "reason": reason}
         elif queue.kind == "questionnaire":
-            answers = {q["id"]: st.radio(q["text"], ANSWERS, horizontal=True, index=None, key=f"adj-{task_id}-{q['id']}")
-                       for q in queue.spec["questions"]}
+            answers = {
+                q["id"]: st.radio(q["text"], ANSWERS, horizontal=True, index=None, key=f"adj-{task_id}-{q['id']}")
+                for q in queue.spec["questions"]
+            }
             value = {"answers": {q: a for q, a in answers.items() if a is not None}}
         elif queue.kind == "rating":
             scale = queue.spec["rating"]
-            value = {"score": st.radio("Score", list(range(scale["min"], scale["max"] + 1)), horizontal=True, index=None)}
+            value = {
+                "score": st.radio("Score", list(range(scale["min"], scale["max"] + 1)), horizontal=True, index=None)
+            }
         else:
             rewrites = [l["value"]["text"] for l in labels if l["value"]["changed"]]
-            value = {"text": st.text_area("Final reply (keep it unchanged to decide that no rewrite was needed)",
-                                          value=rewrites[0] if rewrites else candidates[0]["text"], height=220)}
+            value = {
+                "text": st.text_area(
+                    "Final reply (keep it unchanged to decide that no rewrite was needed)",
+                    value=rewrites[0] if rewrites else candidates[0]["text"],
+                    height=220,
+                )
+            }
         if not st.form_submit_button("Store decision", type="primary"):
             return None
     if value.get("choice", "") is None or value.get("score", 0) is None:
@@ -172,10 +228,24 @@ def _decision_form(queue: Queue, task_id: int, candidates: list[dict], labels: l
 
 def _consensus(analysis: QueueAnalysis) -> None:
     kept_only = st.toggle("Kept items only", key=f"kept-{analysis.queue.queue_id}")
-    rows = [{"item": i.task_id, "question": i.question, "consensus": i.answer, "agreement": round(i.agreement, 3),
-             "agreeing": i.n_agreeing, "annotators": i.n_annotators, "adjudicated": i.adjudicated, "kept": i.kept}
-            for i in analysis.items if i.kept or not kept_only]
-    st.caption(f"{len(rows):,} rows" + (f"; the first {TABLE_ROWS:,} are shown, export for all" if len(rows) > TABLE_ROWS else ""))
+    rows = [
+        {
+            "item": i.task_id,
+            "question": i.question,
+            "consensus": i.answer,
+            "agreement": round(i.agreement, 3),
+            "agreeing": i.n_agreeing,
+            "annotators": i.n_annotators,
+            "adjudicated": i.adjudicated,
+            "kept": i.kept,
+        }
+        for i in analysis.items
+        if i.kept or not kept_only
+    ]
+    st.caption(
+        f"{len(rows):,} rows"
+        + (f"; the first {TABLE_ROWS:,} are shown, export for all" if len(rows) > TABLE_ROWS else "")
+    )
     st.dataframe(rows[:TABLE_ROWS], hide_index=True)
 
 
@@ -197,12 +267,17 @@ def _queue_parquet(store_path: str, queue_id: int) -> bytes:
 
 
 def _export(store: Store, queue: Queue, analysis: QueueAnalysis) -> None:
-    st.download_button("Download this queue's consensus (Parquet)",
-                       data=lambda: _queue_parquet(str(store.path), queue.queue_id),
-                       file_name=f"consensus-{queue.queue_id}.parquet", mime="application/vnd.apache.parquet",
-                       key=f"download-{queue.queue_id}")
-    st.caption("Or write the snapshot of every queue into the lake (the catalog's labels, labels_tasks and "
-               "labels_consensus views), as `flywheel label snapshot` does.")
+    st.download_button(
+        "Download this queue's consensus (Parquet)",
+        data=lambda: _queue_parquet(str(store.path), queue.queue_id),
+        file_name=f"consensus-{queue.queue_id}.parquet",
+        mime="application/vnd.apache.parquet",
+        key=f"download-{queue.queue_id}",
+    )
+    st.caption(
+        "Or write the snapshot of every queue into the lake (the catalog's labels, labels_tasks and "
+        "labels_consensus views), as `flywheel label snapshot` does."
+    )
     if st.button("Write snapshot to the lake", key="snapshot"):
         from labeling_app.snapshot import snapshot
 
