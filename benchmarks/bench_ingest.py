@@ -85,13 +85,13 @@ def naive_batched(files: list[str], out: str) -> dict:
 
 
 def stage(files: list[str], lake_dir: str) -> dict:
+    import os
+
     from rich.console import Console
 
     from curation.pipeline import runner
     from curation.pipeline.recipe import parse
     from lakehouse.lake import Lake
-
-    import os
 
     os.environ.setdefault("FLYWHEEL_HMAC_KEY", "benchmark-key-" + "x" * 32)
     recipe = parse({"name": "bench", "stages": [{"stage": "ingest", "paths": files}]})

@@ -46,7 +46,8 @@ def _instrument(spent: dict, counts: dict, current: list[str]):
 def run(conversations: int, work: Path) -> list[tuple]:
     from rich.console import Console
 
-    from curation.pipeline import runner, stages as stage_registry
+    from curation.pipeline import runner
+    from curation.pipeline import stages as stage_registry
     from curation.pipeline.recipe import parse
     from lakehouse.lake import Lake
     from tests import sim_lake

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from curation.pipeline.recipe import Recipe
 
 LakeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 
@@ -80,7 +80,7 @@ def ingest(
     ] = "auto",
     source: Annotated[str, typer.Option(help="source (user|internal) for formats that do not carry one.")] = "internal",
     started_at: Annotated[
-        Optional[str], typer.Option(help="started_at for formats without timestamps (default: the ingest time).")
+        str | None, typer.Option(help="started_at for formats without timestamps (default: the ingest time).")
     ] = None,
     lake: LakeOption = None,
     drop_user_ids: Annotated[
@@ -134,7 +134,7 @@ def curate(
 
 def keygen(
     key_file: Annotated[
-        Optional[Path], typer.Option(help="Where to write it (default $FLYWHEEL_HMAC_KEY_FILE or .flywheel/hmac.key).")
+        Path | None, typer.Option(help="Where to write it (default $FLYWHEEL_HMAC_KEY_FILE or .flywheel/hmac.key).")
     ] = None,
 ) -> None:
     """Create the user-id pseudonymization key file if it does not exist (keep it outside the lake)."""
@@ -182,7 +182,7 @@ def _open_release(lake: Path | None, ref: str):
 @releases_app.command("build")
 def releases_build(
     recipe_path: Annotated[Path, typer.Argument(help="Recipe with a `release` stage.")] = Path("configs/curate.yaml"),
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this release (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Build only this release (repeatable).")] = None,
     refreeze: Annotated[
         bool, typer.Option("--refreeze", help="Build a new version of frozen evaluation sets.")
     ] = False,
@@ -219,7 +219,6 @@ def releases_list(lake: LakeOption = None) -> None:
     from rich.table import Table
 
     from curation.releases.inspect import list_rows
-    from lakehouse.lake import Lake
     from lakehouse.releases import list_releases
 
     rows = list_rows(list_releases(_existing_lake(lake)))
@@ -268,11 +267,10 @@ def releases_diff(
 
 @releases_app.command("verify")
 def releases_verify(
-    refs: Annotated[Optional[list[str]], typer.Argument(help="NAME[@VERSION]... (default: every release).")] = None,
+    refs: Annotated[list[str] | None, typer.Argument(help="NAME[@VERSION]... (default: every release).")] = None,
     lake: LakeOption = None,
 ) -> None:
     """Recompute every file hash, row count and content hash; exit 1 if any release does not match."""
-    from lakehouse.lake import Lake
     from lakehouse.releases import list_releases, verify
 
     releases = [_open_release(lake, r) for r in refs] if refs else list_releases(_existing_lake(lake))
@@ -328,7 +326,7 @@ def releases_rebuild(
 
 
 RecipeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--recipe",
         help="Recipe YAML; its `scrub` section configures detection (default: built-in).",
@@ -337,7 +335,7 @@ RecipeOption = Annotated[
 ]
 
 
-def _scrub_config(recipe: Optional[Path], **overrides):
+def _scrub_config(recipe: Path | None, **overrides):
     from curation.scrub.config import ScrubConfig, load_recipe_scrub
 
     try:
@@ -356,7 +354,7 @@ def scrub(
     out_path: Annotated[Path, typer.Option("--out", help="Output JSONL: id, scrubbed text, entities.")],
     recipe: RecipeOption = None,
     mode: Annotated[
-        Optional[str], typer.Option(help="placeholder or surrogate (overrides the recipe).", show_default=False)
+        str | None, typer.Option(help="placeholder or surrogate (overrides the recipe).", show_default=False)
     ] = None,
 ) -> None:
     """Remove personal data from texts; entities are reported with offsets into the input text."""
@@ -378,7 +376,7 @@ def scan_leaks(
     paths: Annotated[list[Path], typer.Argument(help="Parquet files or directories (a release, a table).")],
     recipe: RecipeOption = None,
     entities: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="Comma-separated entity types (default: the recipe's "
             "scan_entities: structured identifiers and ID numbers).",
@@ -422,7 +420,7 @@ def scrub_eval(
     ] = 1000,
     simulate_seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
     simulated: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             file_okay=False,
             help="Add this `flywheel simulate` output folder instead of simulating.",
@@ -431,7 +429,7 @@ def scrub_eval(
     ] = None,
     examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
     labeled: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             dir_okay=False,
             help="Score this labeled JSONL instead "
@@ -441,7 +439,7 @@ def scrub_eval(
         ),
     ] = None,
     limit: Annotated[
-        Optional[int], typer.Option(min=1, help="With --labeled: score only the first N texts.", show_default=False)
+        int | None, typer.Option(min=1, help="With --labeled: score only the first N texts.", show_default=False)
     ] = None,
 ) -> None:
     """Precision and recall of the scrubber per entity type on a labeled set (templates + simulated
@@ -495,7 +493,7 @@ def dedup(
         Path, typer.Option("--out", dir_okay=False, help='Output JSONL: {"id", "cluster", "representative"}.')
     ],
     threshold: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(
             min=0.0,
             max=1.0,
@@ -505,8 +503,8 @@ def dedup(
             "--config, else the measured defaults).",
         ),
     ] = None,
-    config: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="YAML of dedup settings.")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes computing signatures.")] = None,
+    config: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="YAML of dedup settings.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes computing signatures.")] = None,
 ) -> None:
     """Cluster exact and near-duplicate texts; every line gets its cluster (the representative's id)."""
     from curation.dedup.config import DedupConfig, load_config
@@ -537,9 +535,9 @@ def dedup_eval(
     seed: Annotated[int, typer.Option(help="Seed of the edited copies (the defaults were chosen on seed 1).")] = 2,
     sweep: Annotated[bool, typer.Option("--sweep", help="Also run the sweeps that chose the defaults.")] = False,
     simulated: Annotated[
-        Optional[Path], typer.Option(help="Simulator output folder (conversations + truth.jsonl.gz).")
+        Path | None, typer.Option(help="Simulator output folder (conversations + truth.jsonl.gz).")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the Markdown tables here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the Markdown tables here.")] = None,
 ) -> None:
     """Measure dedup pair precision and recall through `flywheel dedup`'s code path (docs/dedup.md)."""
     from curation.dedup.config import DedupConfig
@@ -563,7 +561,7 @@ def similar(
     k: Annotated[int, typer.Option("-k", min=1, help="How many turn samples to print.")] = 10,
     lake: LakeOption = None,
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Embedding model (default: the one the lake's embeddings use).", show_default=False),
     ] = None,
 ) -> None:
@@ -571,7 +569,6 @@ def similar(
     from rich.table import Table
 
     from curation.embed.similar import NoEmbeddings, similar_samples
-    from lakehouse.lake import Lake
 
     try:
         hits = similar_samples(_existing_lake(lake), text, k=k, model=model)

@@ -5,12 +5,12 @@ docs/erasure.md describes what is erased and what is kept."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 LakeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 
@@ -22,7 +22,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 def erase(
     user: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--user",
             help="The user's id in clear (pseudonymized with the lake's key) or their pseudonym.",
@@ -41,10 +41,10 @@ def erase(
         bool, typer.Option("--pending", help="Apply the queued requests now (what the `erase` stage does).")
     ] = False,
     by: Annotated[
-        Optional[str], typer.Option("--by", help="Who asks, for the erasure log (default: $USER).", show_default=False)
+        str | None, typer.Option("--by", help="Who asks, for the erasure log (default: $USER).", show_default=False)
     ] = None,
     reason: Annotated[
-        Optional[str], typer.Option(help="Why (e.g. a ticket number), for the log; never the id.", show_default=False)
+        str | None, typer.Option(help="Why (e.g. a ticket number), for the log; never the id.", show_default=False)
     ] = None,
     lake: LakeOption = None,
 ) -> None:

@@ -100,7 +100,7 @@ def add(path: Path, name: str, role: str, *, replace: bool = False) -> tuple[Ann
             name=name,
             role=role,
             token_sha256=hash_token(token),
-            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
     except ValueError as exc:
         raise ConfigError(f"bad annotator: {exc}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,22 +14,22 @@ queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
 label_app.add_typer(queue_app, name="queue")
 
 LakeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 AnnotatorsOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--annotators", help="Annotator tokens file (default: <lake>/labels/annotators.yaml).", show_default=False
     ),
 ]
 ConfigOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", help="Labeling config (default: configs/labeling.yaml).", show_default=False),
 ]
 
 
-def _lake(lake: Optional[Path]) -> Path:
+def _lake(lake: Path | None) -> Path:
     from lakehouse.lake import resolve_lake_path
 
     return resolve_lake_path(lake)
@@ -52,9 +52,9 @@ def queue_create(
         ),
     ],
     per_item: Annotated[int, typer.Option("--per-item", min=1, help="Distinct annotators per item.")] = 3,
-    name: Annotated[Optional[str], typer.Option(help="Queue name (default: kind, date and a source hash).")] = None,
+    name: Annotated[str | None, typer.Option(help="Queue name (default: kind, date and a source hash).")] = None,
     append: Annotated[bool, typer.Option("--append", help="Add items to an existing queue of that name.")] = False,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="At most this many items.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many items.")] = None,
     lake: LakeOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -136,7 +136,7 @@ def snapshot(
 @label_app.command()
 def agreement(
     lake: LakeOption = None,
-    queue: Annotated[Optional[str], typer.Option(help="One queue by name (default: all).")] = None,
+    queue: Annotated[str | None, typer.Option(help="One queue by name (default: all).")] = None,
 ) -> None:
     """Krippendorff's alpha and consensus counts per queue and question."""
     from labeling_app.consensus import analyze

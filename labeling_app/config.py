@@ -50,7 +50,7 @@ class RatingScale(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "RatingScale":
+    def _ordered(self) -> RatingScale:
         if self.max <= self.min:
             raise ValueError(f"rating.max ({self.max}) must be greater than rating.min ({self.min})")
         if self.max - self.min > 9:

@@ -33,7 +33,7 @@ class SnapshotResult:
 
 
 def _ts(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
 def _prompt(payload: dict) -> list[dict]:

@@ -183,7 +183,7 @@ class Store:
         self.con.execute("PRAGMA foreign_keys = ON")
 
     @classmethod
-    def for_lake(cls, lake_root: Path, *, read_only: bool = False) -> "Store":
+    def for_lake(cls, lake_root: Path, *, read_only: bool = False) -> Store:
         return cls(store_path(lake_root), read_only=read_only)
 
     def _init(self) -> None:
@@ -201,7 +201,7 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

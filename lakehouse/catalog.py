@@ -19,8 +19,8 @@ import os
 import uuid
 from pathlib import Path
 
-from lakehouse import schemas
 from lakehouse import erasure as _erasure  # noqa: F401 - registers meta/erasures and meta/erasure_requests
+from lakehouse import schemas
 from lakehouse import tables as table_registry
 from lakehouse.lake import Lake
 from lakehouse.schemas import EMBEDDING_DIM

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ lake_app = typer.Typer(help="The lake's Delta tables: versions, history, vacuum,
 app.add_typer(lake_app, name="lake")
 
 LakeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 
@@ -36,7 +36,7 @@ FORMATS = ("table", "csv", "json")
 @app.command()
 def sql(
     query: Annotated[
-        Optional[str],
+        str | None,
         typer.Argument(
             help="One SELECT statement (read-only: other statements are refused); omit it for an interactive prompt."
         ),
@@ -102,7 +102,7 @@ def lake_history(
     if not the_lake.is_table(table):
         raise LakeError(f"table {table} does not exist in {the_lake.root}")
     for entry in DeltaTable(str(the_lake.table_dir(table))).history(limit):
-        at = dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+        at = dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC).isoformat(timespec="seconds")
         partial = "  partial" if entry.get(PARTIAL_KEY) else ""
         typer.echo(f"v{entry['version']:<5d} {at}  {entry.get('operation', '')}{partial}")
 
@@ -144,21 +144,22 @@ def lake_migrate(lake: LakeOption = None) -> None:
 def retention(
     keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
     lake: LakeOption = None,
-    as_of: Annotated[Optional[str], typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
     table: Annotated[
-        Optional[list[str]], typer.Option(help="Table(s) to purge (default: the raw-text tables).")
+        list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""
     import datetime as dt
 
-    from lakehouse import catalog, retention as policy
+    from lakehouse import catalog
+    from lakehouse import retention as policy
     from lakehouse.lake import Lake
     from lakehouse.runs import RunRecord, StageStats, new_run_id, utc_now, write_run
 
     the_lake = Lake(lake).require()
-    reference = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.timezone.utc).date()
+    reference = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.UTC).date()
     purges = policy.plan(the_lake, keep_days, reference, tuple(table) if table else policy.RAW_TABLES)
     for item in purges:
         typer.echo(f"{'would delete' if dry_run else 'deleting'} {item.table} day={item.day} ({len(item.files)} files)")

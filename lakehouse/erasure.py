@@ -389,7 +389,7 @@ class Plan:
 
 
 def new_erasure_id() -> str:
-    return f"er-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    return f"er-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def _collect_rules(
@@ -518,7 +518,7 @@ def apply(
     interruption before the commit leaves the user in the lake, so running the erasure again finishes it."""
     from lakehouse import superseded
 
-    start, now = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
+    start, now = time.perf_counter(), dt.datetime.now(dt.UTC)
     subject, erasure_id = the_plan.subject, the_plan.erasure_id
     outside: dict[str, int] = {}
     for eraser in the_plan.erasers:
@@ -591,7 +591,7 @@ def pending_requests(lake: Lake) -> list[dict]:
 
 def queue_request(lake: Lake, pseudonym: str, *, requested_by: str, reason: str | None = None) -> str:
     """Queue an erasure for the `erase` stage; the pseudonym is kept only until the request is applied."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     request_id = f"rq-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     salt, digest = salted(pseudonym)
     row = {

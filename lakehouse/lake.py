@@ -133,7 +133,7 @@ class Lake:
     def exists(self) -> bool:
         return self.root.is_dir()
 
-    def require(self) -> "Lake":
+    def require(self) -> Lake:
         """This lake, or LakeNotFoundError when its directory does not exist (read-only commands use it so
         that a mistyped `--lake` is an error, never a new empty lake)."""
         if not self.exists():
@@ -207,7 +207,7 @@ class Lake:
             self._pins[spec.name] = self.load(spec)
         return self._pins[spec.name]
 
-    def refresh(self) -> "Lake":
+    def refresh(self) -> Lake:
         """Forget the pins: the next read of each table sees its latest version."""
         self._pins.clear()
         return self
@@ -303,7 +303,7 @@ class Lake:
 
         return pq.ParquetFile(path).read(columns=columns)
 
-    def transaction(self, *, partial: bool = False) -> "Transaction":
+    def transaction(self, *, partial: bool = False) -> Transaction:
         """A new transaction; `partial=True` marks its commits as a stage's unfinished output (hidden from
         the catalog until a later commit of the same tables is not partial)."""
         return Transaction(self, partial=partial)
@@ -318,7 +318,7 @@ class PartitionedWriter:
     """
 
     def __init__(
-        self, tx: "Transaction", spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000
+        self, tx: Transaction, spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000
     ):
         self.tx = tx
         self.spec = spec
@@ -472,7 +472,7 @@ class Transaction:
         self._writers: list[PartitionedWriter] = []
         self.committed = False
 
-    def __enter__(self) -> "Transaction":
+    def __enter__(self) -> Transaction:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -22,7 +22,6 @@ from lakehouse import schemas, tables
 from lakehouse.lake import Lake, Transaction
 from lakehouse.runs import utc_now
 
-
 TABLE = tables.PROCESSED_FILES  # the ledger table (a stage that commits partially completes it too)
 
 

@@ -336,7 +336,7 @@ class ReleaseWriter:
             "name": self.name,
             "version": None,
             "type": self.trl_type,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
             "parents": parents,
             "recipe": recipe,
             "recipe_hash": stable_hash(recipe),

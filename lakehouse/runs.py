@@ -21,7 +21,7 @@ from lakehouse.lake import Lake, atomic_write_bytes
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def new_run_id(command: str) -> str:
@@ -116,7 +116,7 @@ class PeakMemory:
             self.peak_mb = max(self.peak_mb, self._rss_mb())
             self._stop.wait(self._interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.peak_mb = self._rss_mb()
         self._thread.start()
         return self

@@ -31,7 +31,7 @@ def _message(role: str, content: str, ts: dt.datetime, **signals) -> dict:
 def conversation(
     i: int, *, model_version: str = "gen-1", regenerate: bool = False, turns: int = 2, user_text: str | None = None
 ) -> dict:
-    start = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=i)
+    start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i)
     character = CHARACTERS[i % len(CHARACTERS)]
     messages = []
     for t in range(turns):

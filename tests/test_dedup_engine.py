@@ -20,7 +20,7 @@ BASE = (
 
 
 def _day(n: int) -> dt.datetime:
-    return dt.datetime(2026, 10, n, tzinfo=dt.timezone.utc)
+    return dt.datetime(2026, 10, n, tzinfo=dt.UTC)
 
 
 def _edited(text: str, replace: dict[int, str]) -> str:

@@ -641,7 +641,7 @@ def test_formats_without_timestamps_take_the_ingest_time_and_say_so(tmp_path):
     write_lines(folder / "openai.jsonl", [openai_line("Hi")])
     write_lines(folder / "sharegpt.jsonl", [sharegpt_line(1)])
     write_lines(folder / "native.jsonl", [G1])
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     run_ingest(lake, folder)
     rows = dict(query(lake, "SELECT origin.format, started_at_from FROM bronze_conversations"))
     assert rows == {"openai": "ingest_time", "sharegpt": "ingest_time", "native": "record"}

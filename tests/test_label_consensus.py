@@ -104,7 +104,7 @@ def test_questionnaire_rating_and_rewrite_questions():
         "answers": {
             "false_refusal": "no",
             "templated": "no",
-            "breaks_persona": "no",  # noqa: E731
+            "breaks_persona": "no",
             "violates_instruction": "no",
             "unsafe": "no",
             **a,

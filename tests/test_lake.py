@@ -15,7 +15,7 @@ from lakehouse import catalog, schemas, tables
 from lakehouse import lake as lake_module
 from lakehouse.lake import Lake
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def exposures(n: int, day: int = 1) -> pa.Table:
@@ -50,10 +50,9 @@ def test_files_are_content_addressed_and_partitioned_by_day(tmp_path):
 
 def test_an_uncommitted_transaction_leaves_nothing_visible(tmp_path):
     lake = Lake(tmp_path)
-    with pytest.raises(RuntimeError):
-        with lake.transaction() as tx:
-            tx.write(tables.BRONZE_EXPOSURES, exposures(3))
-            raise RuntimeError("the process dies here")
+    with pytest.raises(RuntimeError), lake.transaction() as tx:
+        tx.write(tables.BRONZE_EXPOSURES, exposures(3))
+        raise RuntimeError("the process dies here")
     assert lake.files(tables.BRONZE_EXPOSURES) == []
     assert not any(lake.staging_root.iterdir())
 

@@ -17,7 +17,7 @@ from lakehouse import catalog, schemas, tables
 from lakehouse.lake import ConflictError, Lake, LakeError, SchemaMismatchError, vacuum
 from tests.records import line, record, write_lines
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 KEY = "k" * 40
 
 

@@ -418,7 +418,7 @@ def test_consensus_labels_become_pairs_and_unpaired_rows(lake, monkeypatch):
     spec = tables.TableSpec("labels/consensus", schema, description="test stand-in for the labeling app's table")
     monkeypatch.setitem(tables.TABLES, spec.name, spec)
     prompt = [{"role": "user", "content": "Which reply is better?"}]
-    now = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     base = {
         "kind": "pairwise",
         "question": "preference",

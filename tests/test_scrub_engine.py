@@ -290,9 +290,8 @@ def test_missing_model_is_a_clear_error_and_never_a_download(monkeypatch):
 
 
 def test_record_batch_stage_function(scrubber):
-    from lakehouse.schemas import CHARACTER, MESSAGE
-
     from curation.scrub.arrow import scrub_record_batch
+    from lakehouse.schemas import CHARACTER, MESSAGE
 
     messages = [
         [

@@ -147,8 +147,8 @@ def test_config_is_validated():
 
 def test_every_record_follows_the_native_contract(sim):
     records, truth, _, _ = sim
-    window_start = dt.datetime(2026, 10, 5, tzinfo=dt.timezone.utc)
-    window_end = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
+    window_start = dt.datetime(2026, 10, 5, tzinfo=dt.UTC)
+    window_end = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
     assert len(records) == CONFIG.conversations
     assert len({r["conversation_id"] for r in records}) == len(records)
     assert [r["conversation_id"] for r in records][:2] == ["sim-0000001", "sim-0000002"]

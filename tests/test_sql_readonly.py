@@ -295,7 +295,7 @@ def test_locked_readers_keep_working_while_a_writer_commits(tmp_path):
     import datetime as dt
 
     def batch(i: int) -> pa.Table:
-        stamp = dt.datetime(2026, 10, 1 + i % 5, tzinfo=dt.timezone.utc)
+        stamp = dt.datetime(2026, 10, 1 + i % 5, tzinfo=dt.UTC)
         return pa.Table.from_pylist(
             [{**row, "user_id": f"u{i}", "exposed_at": stamp}], schema=tables.BRONZE_EXPOSURES.schema
         )
@@ -314,7 +314,7 @@ def test_locked_readers_keep_working_while_a_writer_commits(tmp_path):
                     assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] >= 1
                 finally:
                     con.close()
-            except Exception as exc:  # noqa: BLE001 - every failure is the test's finding
+            except Exception as exc:
                 errors.append(repr(exc))
 
     threads = [threading.Thread(target=reader) for _ in range(12)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,7 +19,7 @@ from lakehouse.lake import Lake
 train_app = typer.Typer(help="Train on releases with TRL: sft, reward, dpo, kto.", no_args_is_help=True)
 
 LakeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 TRAINER_HELP = {
@@ -111,13 +111,13 @@ def _train_command(kind: str):
         release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of the release to train on.")],
         model: Annotated[str, typer.Option("--model", help="A local Hugging Face model directory, or `tiny`.")],
         out: Annotated[Path, typer.Option("--out", help="Output directory of the checkpoint.")],
-        config: Annotated[Optional[Path], typer.Option("--config", help="Settings YAML file.")] = None,
-        max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
-        lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
-        lora: Annotated[Optional[bool], typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
-        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Per-device train batch size.")] = None,
-        epochs: Annotated[Optional[float], typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
-        seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+        config: Annotated[Path | None, typer.Option("--config", help="Settings YAML file.")] = None,
+        max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+        lora: Annotated[bool | None, typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
+        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
+        epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
         assignments: Annotated[list[str], typer.Option("--set", help="Any setting, e.g. --set lora.r=8.")] = [],
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
@@ -163,8 +163,8 @@ def generate(
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Sampling seed; same seed, same candidates.")] = 42,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 16,
-    split: Annotated[Optional[str], typer.Option(help="Only this split of the release.")] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N prompts.")] = None,
+    split: Annotated[str | None, typer.Option(help="Only this split of the release.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
     lake: LakeOption = None,
 ) -> None:
     """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds)."""
@@ -257,9 +257,9 @@ def evaluate(
     old: Annotated[str, typer.Option("--old", help="The model it should beat (the one in production).")],
     reward_model: Annotated[str, typer.Option("--reward-model", help="Reward model directory.")],
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen evaluation prompts.")],
-    config: Annotated[Optional[Path], typer.Option("--config", help="configs/train/eval.yaml or another.")] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Report directory (default: <new>/evals/<id>).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="configs/train/eval.yaml or another.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: <new>/evals/<id>).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when a guardrail is flagged.")] = False,
     lake: LakeOption = None,
 ) -> None:

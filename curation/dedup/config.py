@@ -57,7 +57,7 @@ class DedupConfig(BaseModel):
     workers: int = Field(1, ge=1, le=64, description="Processes computing signatures.")
 
     @model_validator(mode="after")
-    def _bands_and_rows(self) -> "DedupConfig":
+    def _bands_and_rows(self) -> DedupConfig:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("bands and rows must be set together (or neither, to derive them from threshold)")
         if self.bands is not None and self.bands * self.rows > self.num_perm:

@@ -53,7 +53,7 @@ class WordSequences:
     def offsets(self) -> np.ndarray:
         return np.concatenate(([0], np.cumsum(np.maximum(self.lengths, 0))[:-1])).astype(np.int64)
 
-    def take(self, indices: np.ndarray) -> "WordSequences":
+    def take(self, indices: np.ndarray) -> WordSequences:
         """The sequences of the texts at `indices`, in that order."""
         lengths = self.lengths[indices]
         counts = np.maximum(lengths, 0)
@@ -62,7 +62,7 @@ class WordSequences:
         return WordSequences(self.hashes[starts + within], lengths)
 
     @staticmethod
-    def concat(parts: list["WordSequences"]) -> "WordSequences":
+    def concat(parts: list[WordSequences]) -> WordSequences:
         if not parts:
             return WordSequences(np.empty(0, np.uint32), np.empty(0, np.int64))
         return WordSequences(np.concatenate([p.hashes for p in parts]), np.concatenate([p.lengths for p in parts]))

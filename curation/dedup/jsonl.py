@@ -42,7 +42,7 @@ def _parse_time(value, where: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{where}: started_at {value!r} is not an RFC 3339 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _parse_line(line: str, where: str) -> tuple[str | int, str, dt.datetime | None]:

@@ -27,7 +27,7 @@ def optimal_bands_rows(
 ) -> tuple[int, int]:
     """The (bands, rows) minimizing the weighted false positive and false negative areas under the
     S-curve around `threshold`: the same criterion as datasketch's MinHashLSH."""
-    below, above = _GRID <= threshold, _GRID >= threshold
+    below, above = threshold >= _GRID, threshold <= _GRID
     best, best_error = (1, 1), float("inf")
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):

@@ -37,7 +37,6 @@ from lakehouse import schemas, tables
 from lakehouse.lake import Lake, Transaction, file_sha256
 from lakehouse.runs import release_free_memory, utc_now
 
-
 RAW_KEEP_BYTES = 1 << 20  # quarantine keeps this much of a record's bytes, and its full size
 # Reasons that mean the file could not be read to its end: it is not recorded in meta/ingested_files.
 DAMAGE_REASONS = frozenset({"truncated_file", "corrupt_file", "file_error"})
@@ -144,7 +143,7 @@ class Ingestor:
             self._read_file(path, fmt, report)
         except IngestRefused:
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: the rest of the file is quarantined
+        except Exception as exc:
             detail = f"reading stopped after {report.records:,} records: {type(exc).__name__}: {exc}"
             self._quarantine(report, [Quarantined(None, b"", "file_error", detail)], fmt)
         return self._done(path, sha, fmt, report)

@@ -13,8 +13,8 @@ NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
 UTC_US = pa.timestamp("us", tz="UTC")
 # Years 1 to 9999: what Python, JSON consumers and the day partitions can hold. Polars parses years like
 # -0001 and +10000, and such a value would crash the first reader that turns it into a Python datetime.
-EARLIEST = pa.scalar(dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), UTC_US)
-LATEST = pa.scalar(dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc), UTC_US)
+EARLIEST = pa.scalar(dt.datetime(1, 1, 1, tzinfo=dt.UTC), UTC_US)
+LATEST = pa.scalar(dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC), UTC_US)
 
 
 def parse_utc(values: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -27,7 +27,7 @@ class Verdict:
     details: np.ndarray
 
     @classmethod
-    def empty(cls, n: int) -> "Verdict":
+    def empty(cls, n: int) -> Verdict:
         return cls(np.full(n, None, dtype=object), np.full(n, None, dtype=object))
 
     def fail(self, mask: np.ndarray, reason: str, detail) -> None:

@@ -37,8 +37,8 @@ class Progress:
 class StageContext:
     lake: Lake
     run_id: str
-    console: "Console"
-    recipe: "Recipe | None" = None
+    console: Console
+    recipe: Recipe | None = None
     notes: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)  # command-line options for stages (e.g. releases build --refreeze)
 
@@ -49,10 +49,12 @@ class StageContext:
             BarColumn,
             DownloadColumn,
             MofNCompleteColumn,
-            Progress as RichProgress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()

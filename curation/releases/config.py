@@ -8,7 +8,7 @@ unknown keys, so a typo is an error that names the key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -134,7 +134,7 @@ class ReleaseSource(SourceBase):
 
 
 Source = Annotated[
-    Union[SamplesSource, RegenerationsSource, PairsSource, SignalsSource, LabelsSource, ReleaseSource],
+    SamplesSource | RegenerationsSource | PairsSource | SignalsSource | LabelsSource | ReleaseSource,
     Field(discriminator="kind"),
 ]
 
@@ -171,7 +171,7 @@ class SplitConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _fractions(self) -> "SplitConfig":
+    def _fractions(self) -> SplitConfig:
         if self.validation + self.test >= 1:
             raise ValueError("validation + test must leave room for train (sum < 1)")
         return self
@@ -242,7 +242,7 @@ class ReleaseEntry(Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ReleaseEntry":
+    def _consistent(self) -> ReleaseEntry:
         if self.sources is None:
             self.sources = [_SOURCE_ADAPTER.validate_python(s) for s in DEFAULT_SOURCES[self.type]]
         wrong = [s.name for s in self.sources if s.kind not in ALLOWED_KINDS[self.type]]
@@ -279,7 +279,7 @@ class ReleaseStageConfig(Strict):
     releases: list[ReleaseEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "ReleaseStageConfig":
+    def _unique(self) -> ReleaseStageConfig:
         names = [r.name for r in self.releases]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

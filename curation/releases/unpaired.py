@@ -8,8 +8,8 @@ A reply that matches both conditions (a thumb up that was also reported) is drop
 from __future__ import annotations
 
 from curation.releases.config import LabelsSource, SignalsSource
-from curation.releases.job import Job
 from curation.releases.inputs import LABELS_VIEW
+from curation.releases.job import Job
 from curation.releases.preference import label_provenance, label_row_id, labels_available
 from curation.releases.rows import last_user_sql, quote, where
 

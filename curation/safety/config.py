@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -67,7 +67,7 @@ class HfClassifier(Strict):
         return value
 
     @model_validator(mode="after")
-    def _labels(self) -> "HfClassifier":
+    def _labels(self) -> HfClassifier:
         if self.name is None:
             self.name = "hf:" + re.sub(r"[^a-z0-9_.-]+", "-", self.path.resolve().name.lower()).strip("-")
         self.unsafe_labels = resolve_unsafe_labels(self.labels(), self.unsafe_labels)
@@ -95,7 +95,7 @@ def resolve_unsafe_labels(labels: list[str], wanted: list[str] | None) -> list[s
     raise ValueError(f"unsafe_labels: set it: none of the model's labels ({', '.join(labels)}) says unsafe")
 
 
-Classifier = Annotated[Union[ProfanityClassifier, HfClassifier], Field(discriminator="type")]
+Classifier = Annotated[ProfanityClassifier | HfClassifier, Field(discriminator="type")]
 
 
 def _default_classifiers() -> list:
@@ -111,7 +111,7 @@ class SafetyConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "SafetyConfig":
+    def _unique_names(self) -> SafetyConfig:
         names = [c.name for c in self.classifiers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -28,7 +28,7 @@ class Counts:
     flagged: int = 0
     by_classifier: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "Counts") -> None:
+    def add(self, other: Counts) -> None:
         self.messages += other.messages
         self.distinct += other.distinct
         self.flagged += other.flagged

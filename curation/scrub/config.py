@@ -118,7 +118,7 @@ class ScrubConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ScrubConfig":
+    def _consistent(self) -> ScrubConfig:
         seen: dict[str, str] = {}
         for tier, policy in self.tiers.items():
             for entity in policy.entities:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from curation.scrub.chunking import chunk_spans, owned
@@ -44,7 +44,7 @@ _NOT_NEEDED_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "sen
 
 _NLP_CACHE: dict[str, object] = {}
 _WORDS = re.compile(r"[^\W\d_][\w'’-]*")
-_ANALYZER_CACHE: dict[str, "Detector"] = {}
+_ANALYZER_CACHE: dict[str, Detector] = {}
 
 
 class ModelNotInstalled(RuntimeError):

@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from curation.scrub.config import SUPPORTED_LANGUAGES, ScrubConfig
 
@@ -73,24 +73,13 @@ def profile(language: str) -> LanguageProfile:
 # Function words frequent in one language and rare in the other two (no "a", "en", "die", "so", "also").
 _MARKERS = {
     "en": frozenset(
-        """the and is are you your i my me it that this what was have has with for can do don
-        not be how please thanks thank hi hello would could about just like know want need help of to
-        they there we will am if from or but an he she his her our been were which when where who why""".split()
+        ["the", "and", "is", "are", "you", "your", "i", "my", "me", "it", "that", "this", "what", "was", "have", "has", "with", "for", "can", "do", "don", "not", "be", "how", "please", "thanks", "thank", "hi", "hello", "would", "could", "about", "just", "like", "know", "want", "need", "help", "of", "to", "they", "there", "we", "will", "am", "if", "from", "or", "but", "an", "he", "she", "his", "her", "our", "been", "were", "which", "when", "where", "who", "why"]
     ),
     "fr": frozenset(
-        """le la les et est je tu vous nous une des du que qui pas ne mon ma mes ton ta tes
-        pour avec dans sur au aux ce cette il elle suis merci bonjour oui non mais moi toi salut très
-        bien peux veux fait faire comment quoi où être avoir sont ai as êtes sommes ça cela leur leurs
-        son sa ses votre vos notre nos aussi alors parce donc chez un sais appelle numéro adresse se lui
-        y dont été avait était ont aurait fut sans vers entre depuis encore toujours rien tout tous""".split()
+        ["le", "la", "les", "et", "est", "je", "tu", "vous", "nous", "une", "des", "du", "que", "qui", "pas", "ne", "mon", "ma", "mes", "ton", "ta", "tes", "pour", "avec", "dans", "sur", "au", "aux", "ce", "cette", "il", "elle", "suis", "merci", "bonjour", "oui", "non", "mais", "moi", "toi", "salut", "très", "bien", "peux", "veux", "fait", "faire", "comment", "quoi", "où", "être", "avoir", "sont", "ai", "as", "êtes", "sommes", "ça", "cela", "leur", "leurs", "son", "sa", "ses", "votre", "vos", "notre", "nos", "aussi", "alors", "parce", "donc", "chez", "un", "sais", "appelle", "numéro", "adresse", "se", "lui", "y", "dont", "été", "avait", "était", "ont", "aurait", "fut", "sans", "vers", "entre", "depuis", "encore", "toujours", "rien", "tout", "tous"]
     ),
     "de": frozenset(
-        """der das und ist ich du sie wir nicht ein eine einen einem einer mit für auf den
-        dem des zu mein meine meinen bin hallo danke ja nein auch es was wie kann habe hast bitte aber
-        oder noch schon mir mich dich dir im sind war wird werden kannst heiße heisse guten tag wo wer
-        warum sehr gut vielen dank jetzt hier nur über können möchte würde ihr ihre sein seine dass
-        nummer adresse wurde wurden sich bei nach von vom zum zur beim ins aus um sei seit wenn dann
-        doch gegen ohne unter zwischen während jedoch sowie bis""".split()
+        ["der", "das", "und", "ist", "ich", "du", "sie", "wir", "nicht", "ein", "eine", "einen", "einem", "einer", "mit", "für", "auf", "den", "dem", "des", "zu", "mein", "meine", "meinen", "bin", "hallo", "danke", "ja", "nein", "auch", "es", "was", "wie", "kann", "habe", "hast", "bitte", "aber", "oder", "noch", "schon", "mir", "mich", "dich", "dir", "im", "sind", "war", "wird", "werden", "kannst", "heiße", "heisse", "guten", "tag", "wo", "wer", "warum", "sehr", "gut", "vielen", "dank", "jetzt", "hier", "nur", "über", "können", "möchte", "würde", "ihr", "ihre", "sein", "seine", "dass", "nummer", "adresse", "wurde", "wurden", "sich", "bei", "nach", "von", "vom", "zum", "zur", "beim", "ins", "aus", "um", "sei", "seit", "wenn", "dann", "doch", "gegen", "ohne", "unter", "zwischen", "während", "jedoch", "sowie", "bis"]
     ),
 }
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -149,7 +138,7 @@ def route(texts: Iterable[str], locale: str | None, languages: Sequence[str], de
 # Word lists
 
 
-@lru_cache(maxsize=None)
+@cache
 def stop_words(language: str) -> frozenset[str]:
     import importlib
 
@@ -159,34 +148,23 @@ def stop_words(language: str) -> frozenset[str]:
 # Everyday words that are also first names or surnames, and chat words that follow a greeting.
 _AMBIGUOUS = {
     "fr": frozenset(
-        """pierre rose claire blanche olive marin prosper désiré victoire modeste clément léger
-        juste constant aimé félicité ange colombe reine roi marguerite violette capucine jade perle océane
-        prudence espérance patience grâce fleur aurore charité noël pascal martin dimanche mardi
-        françois france léon lion loup mercier boucher berger meunier lefèvre""".split()
+        ["pierre", "rose", "claire", "blanche", "olive", "marin", "prosper", "désiré", "victoire", "modeste", "clément", "léger", "juste", "constant", "aimé", "félicité", "ange", "colombe", "reine", "roi", "marguerite", "violette", "capucine", "jade", "perle", "océane", "prudence", "espérance", "patience", "grâce", "fleur", "aurore", "charité", "noël", "pascal", "martin", "dimanche", "mardi", "françois", "france", "léon", "lion", "loup", "mercier", "boucher", "berger", "meunier", "lefèvre"]
     ),
     "de": frozenset(
-        """mark rose heide linde iris kai wolf ernst frank erika gans fee sonne stern glück
-        engel hahn fuchs vogel adler berg busch hase grün roth weiß weiss schwarz braun lange klein koch
-        bauer richter kaiser könig jäger schäfer fischer weber schneider becker müller meier meyer
-        zimmermann wagner schmidt lehmann krause hoffmann hofmann neumann schulze winter sommer frühling
-        herbst mai april august juni juli engel perle bär baer löwe lamm""".split()
+        ["mark", "rose", "heide", "linde", "iris", "kai", "wolf", "ernst", "frank", "erika", "gans", "fee", "sonne", "stern", "glück", "engel", "hahn", "fuchs", "vogel", "adler", "berg", "busch", "hase", "grün", "roth", "weiß", "weiss", "schwarz", "braun", "lange", "klein", "koch", "bauer", "richter", "kaiser", "könig", "jäger", "schäfer", "fischer", "weber", "schneider", "becker", "müller", "meier", "meyer", "zimmermann", "wagner", "schmidt", "lehmann", "krause", "hoffmann", "hofmann", "neumann", "schulze", "winter", "sommer", "frühling", "herbst", "mai", "april", "august", "juni", "juli", "engel", "perle", "bär", "baer", "löwe", "lamm"]
     ),
 }
 CHAT_WORDS = {
     "fr": frozenset(
-        """bonjour salut coucou merci oui non ok mdr lol ptdr stp svp bisous bises cordialement
-        amitiés monsieur madame mademoiselle docteur maître tous toutes tout le monde les gars chéri chérie
-        ami amie amis copain copine frère soeur sœur maman papa mamie papi madame""".split()
+        ["bonjour", "salut", "coucou", "merci", "oui", "non", "ok", "mdr", "lol", "ptdr", "stp", "svp", "bisous", "bises", "cordialement", "amitiés", "monsieur", "madame", "mademoiselle", "docteur", "maître", "tous", "toutes", "tout", "le", "monde", "les", "gars", "chéri", "chérie", "ami", "amie", "amis", "copain", "copine", "frère", "soeur", "sœur", "maman", "papa", "mamie", "papi", "madame"]
     ),
     "de": frozenset(
-        """hallo hi hey moin servus tschüss tschüs danke bitte ja nein ok lol grüße gruß grüsse
-        gruss welt leute freunde kollegen team dank zeit frau herr herren damen mama papa oma opa schatz
-        liebling alle zusammen""".split()
+        ["hallo", "hi", "hey", "moin", "servus", "tschüss", "tschüs", "danke", "bitte", "ja", "nein", "ok", "lol", "grüße", "gruß", "grüsse", "gruss", "welt", "leute", "freunde", "kollegen", "team", "dank", "zeit", "frau", "herr", "herren", "damen", "mama", "papa", "oma", "opa", "schatz", "liebling", "alle", "zusammen"]
     ),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def common_words(language: str) -> frozenset[str]:
     """Lower-case words of `language` that are never a name on their own: stop words, Faker's lorem list,
     chat words, the everyday-word names above, and for French the lemma index of the French model."""
@@ -245,14 +223,14 @@ def _faker_names(locales: Sequence[str], attributes: Sequence[str]) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def first_names(language: str) -> frozenset[str]:
     """The language's Faker first names and the international gazetteer's (names.py), minus words of
     the language ("Pierre", "Claire", "Mark", "Rose" are `ambiguous_names`)."""
     return frozenset(n for n in known_first_names(language) if not is_word(language, n))
 
 
-@lru_cache(maxsize=None)
+@cache
 def known_first_names(language: str) -> frozenset[str]:
     """All first names of the language's lists, everyday-word ones ("claire", "pierre") included."""
     from curation.scrub.names import first_names as gazetteer
@@ -261,7 +239,7 @@ def known_first_names(language: str) -> frozenset[str]:
     return frozenset(names | gazetteer())
 
 
-@lru_cache(maxsize=None)
+@cache
 def last_names(language: str) -> frozenset[str]:
     from curation.scrub.names import last_names as gazetteer
 
@@ -274,10 +252,10 @@ def ambiguous_names(language: str) -> frozenset[str]:
 
 
 # Town names that are everyday words ("das Essen", "die Halle").
-_NOT_PLACES = frozenset("essen halle hof weil brand marke gera wesel mark linden".split())
+_NOT_PLACES = frozenset(["essen", "halle", "hof", "weil", "brand", "marke", "gera", "wesel", "mark", "linden"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def place_names(language: str) -> tuple[frozenset[str], frozenset[str]]:
     """(towns, countries and regions) of the language's Faker address providers, lower-case: the
     LOCATION list of a language without NER."""
@@ -353,7 +331,7 @@ CUES: dict[str, tuple[tuple[str, str], ...]] = {
 CUE_SCORES = {"declared": 0.8, "relation": 0.7, "title": 0.7, "weak": 0.6}
 
 
-@lru_cache(maxsize=None)
+@cache
 def cue_patterns(language: str) -> tuple[tuple[re.Pattern, str], ...]:
     return tuple((re.compile(pattern + _NAME_WORDS, re.IGNORECASE), level) for pattern, level in CUES[language])
 

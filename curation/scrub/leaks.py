@@ -64,7 +64,7 @@ class Condition:
 
     min_numbers: int = 0
     all_of: tuple[str, ...] = ()
-    alternatives: tuple["Condition", ...] = ()
+    alternatives: tuple[Condition, ...] = ()
 
 
 # Why each holds (a detection of the type cannot exist in a text that fails it):
@@ -381,7 +381,7 @@ class _Source:
     rows: int
 
     @classmethod
-    def file(cls, path: Path) -> "_Source":
+    def file(cls, path: Path) -> _Source:
         import pyarrow.parquet as pq
 
         meta = pq.ParquetFile(path)
@@ -392,7 +392,7 @@ class _Source:
         )
 
     @classmethod
-    def table(cls, table, name: str) -> "_Source":
+    def table(cls, table, name: str) -> _Source:
         column = next((c for c in ROW_ID_COLUMNS if c in table.schema.names), None)
         ids = (lambda: table.column(column).to_pylist()) if column else (lambda: None)
         return cls(name, lambda: table.to_batches(max_chunksize=_BATCH_ROWS), ids, table.num_rows)

@@ -157,11 +157,7 @@ _ZIP_TAIL = r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-
 _WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
 _NOT_STREET_WORDS = frozenset(
-    "the a an my your our his her their its this that these those to of in on at for from with by down up "
-    "and or but is was are were be been am i you he she we they it me him us them miles mile km blocks block "
-    "minutes minute hours hour times years year days day weeks months people kids dogs cats more less than "
-    "about around over under into onto off out per each every some many few all any no not only just very "
-    "steps feet ft meters m yards lanes cars houses points am pm".split()
+    ["the", "a", "an", "my", "your", "our", "his", "her", "their", "its", "this", "that", "these", "those", "to", "of", "in", "on", "at", "for", "from", "with", "by", "down", "up", "and", "or", "but", "is", "was", "are", "were", "be", "been", "am", "i", "you", "he", "she", "we", "they", "it", "me", "him", "us", "them", "miles", "mile", "km", "blocks", "block", "minutes", "minute", "hours", "hour", "times", "years", "year", "days", "day", "weeks", "months", "people", "kids", "dogs", "cats", "more", "less", "than", "about", "around", "over", "under", "into", "onto", "off", "out", "per", "each", "every", "some", "many", "few", "all", "any", "no", "not", "only", "just", "very", "steps", "feet", "ft", "meters", "m", "yards", "lanes", "cars", "houses", "points", "am", "pm"]
 )
 
 _US_ADDRESS = re.compile(
@@ -305,7 +301,7 @@ _PLOT_SECTOR = re.compile(
 _UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
 _AMBIGUOUS = frozenset(_AMBIGUOUS_SUFFIXES.split("|"))
-_ROMANCE_TRAILING_STOP = frozenset("in at near and or but is was with for to from on by en et y e an".split())
+_ROMANCE_TRAILING_STOP = frozenset(["in", "at", "near", "and", "or", "but", "is", "was", "with", "for", "to", "from", "on", "by", "en", "et", "y", "e", "an"])
 
 
 def _validate_us_address(match: re.Match) -> float | None:
@@ -464,9 +460,7 @@ _PHONE_CUE = re.compile(
 )
 # "number" after these words is not a phone's ("account number", "order number").
 _NOT_PHONE_NUMBER = frozenset(
-    """account order policy case ticket reference ref tracking invoice claim card routing serial confirmation
-    transaction id member student patient passport license licence security ssn pesel nip tax model part item
-    booking reservation flight registration vat iban""".split()
+    ["account", "order", "policy", "case", "ticket", "reference", "ref", "tracking", "invoice", "claim", "card", "routing", "serial", "confirmation", "transaction", "id", "member", "student", "patient", "passport", "license", "licence", "security", "ssn", "pesel", "nip", "tax", "model", "part", "item", "booking", "reservation", "flight", "registration", "vat", "iban"]
 )
 CUE_WINDOW = 120  # characters before a number searched for a phone cue
 CUED_PHONE_SCORE = 0.55
@@ -962,9 +956,7 @@ _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
 # Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
 # called me", "Summer says hi"; not "summer is here").
 _SPEAKER_VERBS = frozenset(
-    """said says told tells texted texts called asked asks replied replies messaged emailed dmed promised
-    invited thinks thought wants wanted knows knew loves hates laughed cried smiled admitted apologized
-    apologised insisted mentioned explained yelled shouted whispered""".split()
+    ["said", "says", "told", "tells", "texted", "texts", "called", "asked", "asks", "replied", "replies", "messaged", "emailed", "dmed", "promised", "invited", "thinks", "thought", "wants", "wanted", "knows", "knew", "loves", "hates", "laughed", "cried", "smiled", "admitted", "apologized", "apologised", "insisted", "mentioned", "explained", "yelled", "shouted", "whispered"]
 )
 
 

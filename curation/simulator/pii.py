@@ -21,7 +21,6 @@ from functools import lru_cache
 from curation.simulator.characters import CHARACTER_NAMES
 from curation.simulator.grammar import Rnd, pick
 
-
 ENTITY_TYPES = (
     "PERSON",
     "EMAIL_ADDRESS",

@@ -48,7 +48,7 @@ class Style:
     ack: float = 0.55
     flavor: float = 0.3
 
-    def improved(self) -> "Style":
+    def improved(self) -> Style:
         """The style of the replacement drawn after a regeneration."""
         return replace(
             self,
@@ -113,7 +113,7 @@ class Decisions(NamedTuple):
     emoji: float
 
     @classmethod
-    def draw(cls, decide: Rnd) -> "Decisions":
+    def draw(cls, decide: Rnd) -> Decisions:
         return cls(*[decide() for _ in cls._fields])
 
 

@@ -76,7 +76,7 @@ class Tally:
             )
             replies[feature_mask, outcome_mask] += 1
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         for name, counter in other.sections.items():
             self.sections[name].update(counter)
 

@@ -6,7 +6,6 @@ that the exact character spans of every tagged piece are known without searching
 
 from __future__ import annotations
 
-
 from curation.simulator.grammar import Banks, Rnd, Template, fill, fill_tracking, pick
 from curation.simulator.phrases import (
     USER_ANSWERS,

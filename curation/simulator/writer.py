@@ -27,8 +27,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-from lakehouse.lake import atomic_write_bytes, file_sha256
-
 from curation.simulator.characters import CHARACTERS
 from curation.simulator.config import ARM_MODELS, EXPERIMENT_ID, SIMULATOR_VERSION, SimulationConfig
 from curation.simulator.duplicates import RATES
@@ -39,6 +37,7 @@ from curation.simulator.signals import model_table
 from curation.simulator.stats import Tally
 from curation.simulator.topics import TOPICS
 from curation.simulator.users import BREADTH_MULTIPLIER, PARETO_SHAPE, n_users
+from lakehouse.lake import atomic_write_bytes, file_sha256
 
 GZIP_LEVEL = 3
 BATCH = 500

@@ -45,7 +45,7 @@ def topic_labels(texts: list[str], labels: np.ndarray, terms: int = 4) -> dict[i
     try:
         counts = vectorizer.fit_transform(documents).astype(np.float64)
     except ValueError:  # no term at all (only stop words or empty texts)
-        return {topic: "" for topic in topics}
+        return dict.fromkeys(topics, "")
     vocabulary = vectorizer.get_feature_names_out()
     tf = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
     average = counts.sum() / len(topics)

@@ -244,12 +244,11 @@ def rewrite_form(store: Store, queue: Queue, assignment: Assignment, user: User)
 
 def _skip_form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
     task_id = assignment.task.task_id
-    with st.expander("Skip this item"):
-        with st.form(f"skip-{task_id}", border=False):
-            reason = st.radio("Reason", queue.spec["skip_reasons"], index=None, key=f"skip-reason-{task_id}")
-            detail = st.text_input("Details (optional)", key=f"skip-detail-{task_id}", max_chars=500)
-            if not st.form_submit_button("Skip item", key=f"skip-{task_id}"):
-                return
+    with st.expander("Skip this item"), st.form(f"skip-{task_id}", border=False):
+        reason = st.radio("Reason", queue.spec["skip_reasons"], index=None, key=f"skip-reason-{task_id}")
+        detail = st.text_input("Details (optional)", key=f"skip-detail-{task_id}", max_chars=500)
+        if not st.form_submit_button("Skip item", key=f"skip-{task_id}"):
+            return
     if reason is None:
         st.error("Pick a reason to skip this item.")
         return

@@ -253,8 +253,8 @@ def _queue_parquet(store_path: str, queue_id: int) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lakehouse import schemas
     from labeling_app.snapshot import consensus_rows
+    from lakehouse import schemas
 
     with Store(store_path, read_only=True) as store:
         queue = store.queue(queue_id)
