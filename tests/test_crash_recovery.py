@@ -5,10 +5,10 @@ and between the kill and the rerun the lake stays readable (`flywheel sql` works
 The kill is real (SIGKILL, no cleanup) and lands at a known point through lakehouse.lake.fault_point:
 `FLYWHEEL_FAULT_KILL_AT=<stage>` as the stage starts, `<stage>@commit` inside the stage's first commit,
 after its intent record and first Delta commit, the half-done commit the next writer rolls forward. The
-recipe is the stages of configs/curate.yaml that feed releases but embed, cluster and sample (MiniLM and
-k-means would cost each of the runs below a minute; tests/test_topics_sample.py covers them), over 80
-simulated conversations. Each case runs two `flywheel curate` processes (each loads spaCy), so two
-representative cases run by default and the rest are marked slow."""
+main recipe is the stages of configs/curate.yaml that feed releases but embed, cluster and sample, over 80
+simulated conversations; one chained test adds those three (MiniLM and k-means) and kills a lake in each in
+turn. Each case runs two `flywheel curate` processes (each loads spaCy), so two representative cases run by
+default and the rest are marked slow."""
 
 from __future__ import annotations
 
@@ -105,3 +105,50 @@ def test_a_curate_run_killed_at_a_stage_and_rerun_publishes_the_clean_runs_relea
     verified = flywheel("releases", "verify", "--lake", str(lake))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert hashes(Lake(lake)) == reference
+
+
+MODEL_STAGES = ["embed@commit", "cluster@commit", "sample@commit"]
+TOPIC_TABLES = ["attributes/embeddings", "attributes/topics", "attributes/topic_labels", "attributes/sample"]
+
+
+def recipe_with_topics(simulated: Path) -> dict:
+    """The crash recipe with the MiniLM and k-means stages in, and the eval prompts stratified by topic, so
+    the release depends on what embed, cluster and sample wrote."""
+    stages = recipe(simulated)["stages"]
+    eval_prompts = json.loads(json.dumps(RELEASES[0]))
+    eval_prompts["sources"][0]["stratify_by"] = ["source", "topic_cluster"]
+    model_stages = [{"stage": "embed"}, {"stage": "cluster"}, {"stage": "sample", "target": 40}]
+    release = {"stage": "release", "releases": [eval_prompts, *RELEASES[1:]]}
+    return {"name": "crash-topics", "stages": [*stages[:4], *model_stages, stages[4], release]}
+
+
+def table_rows(lake: Path, name: str) -> list[tuple]:
+    """A table's rows as sorted tuples, so two lakes compare by content whatever the file layout."""
+    table = Lake(lake).read(name)
+    return sorted(tuple(str(v) for v in row.values()) for row in table.to_pylist())
+
+
+@pytest.mark.slow
+def test_a_curate_run_killed_in_embed_then_cluster_then_sample_resumes_to_the_clean_runs_tables_and_hashes(
+    tmp_path,
+):
+    """One lake, killed mid-commit in each model stage in turn (every rerun gets one stage further before
+    its kill), then a last clean rerun: topics, labels, the sample and the release hashes equal those of a
+    run never killed. Chained to load MiniLM five times instead of seven."""
+    simulated = sim_lake.simulate(tmp_path / "sim", conversations=CONVERSATIONS)
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(json.dumps(recipe_with_topics(simulated)))
+    done = curate(recipe_path, tmp_path / "clean")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    lake = tmp_path / "lake"
+    for point in MODEL_STAGES:
+        killed = curate(recipe_path, lake, kill_at=point)
+        assert killed.returncode == -signal.SIGKILL, f"the kill at {point} never fired:\n{killed.stdout}{killed.stderr}"
+        assert list((lake / TXLOG).glob("*.json")), f"no intent record left behind at {point}"
+    rerun = curate(recipe_path, lake)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+
+    for name in TOPIC_TABLES:
+        assert table_rows(lake, name) == table_rows(tmp_path / "clean", name), name
+    assert hashes(Lake(lake)) == hashes(Lake(tmp_path / "clean"))
