@@ -9,8 +9,10 @@ with the rows they count.
 Routing: an item is offered while its load (labels + open assignments) is below the queue's labels per
 item, least-loaded first, never to someone who already has or had an assignment on it. That query walks
 the partial index `tasks_next` in order and stops at the first fit: it never scans the queue.
-Labels cannot be updated or deleted (triggers refuse it); an annotator's label for a task is unique, and
-a repeated submission (double click, retry) returns the label already stored.
+Labels cannot be updated or deleted (triggers refuse it); an annotator's live label for a task is unique,
+and a repeated submission (double click, retry) returns the label already stored. Undo is a retraction:
+a row in `retractions` names the label, the label stays (history is kept), every read skips it, and the
+item goes back to the annotator, whose next label on it is a new row (`attempt` + 1).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 from labeling_app import values
 from labeling_app.config import KINDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UNDO_SECONDS = 120
 BUSY_TIMEOUT_S = 60.0
 
 SCHEMA = f"""
@@ -83,9 +86,17 @@ CREATE TABLE IF NOT EXISTS labels (
     guideline_version TEXT NOT NULL,
     side_mapping      TEXT,
     created_at        REAL NOT NULL,
-    submission_id     TEXT NOT NULL UNIQUE
+    submission_id     TEXT NOT NULL UNIQUE,
+    attempt           INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0;
+CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator, attempt) WHERE is_adjudication = 0;
+CREATE TABLE IF NOT EXISTS retractions (
+    label_id    INTEGER PRIMARY KEY REFERENCES labels (label_id),
+    annotator   TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS retractions_no_update BEFORE UPDATE ON retractions
+    BEGIN SELECT RAISE(ABORT, 'retractions are append-only'); END;
 CREATE INDEX IF NOT EXISTS labels_queue ON labels (queue_id, task_id);
 CREATE INDEX IF NOT EXISTS labels_annotator ON labels (annotator, queue_id, is_adjudication);
 CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
@@ -192,7 +203,11 @@ class Store:
         if self.con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
         with self._write():
-            if self.con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            version = self.con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:  # v1 -> v2: undo (retractions, one live label per attempt)
+                self.con.execute("ALTER TABLE labels ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
+                self.con.execute("DROP INDEX labels_one_each")
+            if version != SCHEMA_VERSION:
                 for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         self.con.execute(statement)
@@ -364,7 +379,7 @@ class Store:
         with self._write() as con:
             existing = con.execute(
                 "SELECT label_id FROM labels WHERE submission_id = ? OR "
-                "(task_id = ? AND annotator = ? AND is_adjudication = 0)",
+                f"(task_id = ? AND annotator = ? AND is_adjudication = 0 AND {LIVE})",
                 (submission_id, task_id, annotator),
             ).fetchone()
             if existing:
@@ -380,9 +395,13 @@ class Store:
             queue = self.queue(task.queue_id)
             sides = json.loads(row["sides"]) if row["sides"] else None
             value = values.canonical(queue.kind, queue.spec, task.payload, raw_value, sides)
+            attempt = con.execute(
+                "SELECT count(*) FROM labels WHERE task_id = ? AND annotator = ? AND is_adjudication = 0",
+                (task_id, annotator),
+            ).fetchone()[0]
             cur = con.execute(
                 "INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
-                "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "side_mapping, created_at, submission_id, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task_id,
                     task.queue_id,
@@ -394,6 +413,7 @@ class Store:
                     _side_json(sides),
                     now,
                     submission_id,
+                    attempt,
                 ),
             )
             revived = 1 if row["state"] == "expired" else 0
@@ -410,6 +430,49 @@ class Store:
                 (completes, task.queue_id),
             )
         return Submission(cur.lastrowid, created=True)
+
+    def retract(self, label_id: int, annotator: str, *, now: float | None = None) -> int:
+        """Undo an annotator's own label within the queue's `undo_seconds`; returns the item's id.
+
+        The label stays in the table (append-only) with a retraction naming it; the item goes back to the
+        annotator as an open assignment, so the next label they give it replaces the retracted one.
+        """
+        now = time.time() if now is None else now
+        with self._write() as con:
+            row = con.execute("SELECT * FROM labels WHERE label_id = ?", (label_id,)).fetchone()
+            if row is None or row["annotator"] != annotator or row["is_adjudication"]:
+                raise StoreError(f"label {label_id} is not a label of {annotator}")
+            if con.execute("SELECT 1 FROM retractions WHERE label_id = ?", (label_id,)).fetchone():
+                raise StoreError(f"label {label_id} was already undone")
+            queue = self.queue(row["queue_id"])
+            window = float(queue.spec.get("undo_seconds", UNDO_SECONDS))
+            if now - row["created_at"] > window:
+                raise StoreError(f"label {label_id} is more than {window:g} s old and can no longer be undone")
+            task = self.task(row["task_id"])
+            con.execute(
+                "INSERT INTO retractions (label_id, annotator, created_at) VALUES (?, ?, ?)", (label_id, annotator, now)
+            )
+            con.execute(
+                "UPDATE assignments SET state = 'open', assigned_at = ?, finished_at = NULL "
+                "WHERE task_id = ? AND annotator = ?",
+                (now, task.task_id, annotator),
+            )
+            con.execute("UPDATE tasks SET n_labels = n_labels - 1 WHERE task_id = ?", (task.task_id,))
+            uncompletes = 1 if task.n_labels == task.per_item else 0
+            con.execute(
+                "UPDATE queues SET n_labels = n_labels - 1, n_complete = n_complete - ? WHERE queue_id = ?",
+                (uncompletes, task.queue_id),
+            )
+        return task.task_id
+
+    def retractions(self, queue_id: int) -> list[dict]:
+        """The undone labels of a queue (the history undo keeps), oldest first."""
+        rows = self.con.execute(
+            "SELECT r.label_id, l.task_id, r.annotator, l.created_at AS labeled_at, r.created_at AS retracted_at "
+            "FROM retractions r JOIN labels l USING (label_id) WHERE l.queue_id = ? ORDER BY r.label_id",
+            (queue_id,),
+        )
+        return [dict(r) for r in rows]
 
     def skip(self, task_id: int, annotator: str, reason: str, *, now: float | None = None) -> None:
         """Give an item back with a reason; it goes to someone else and never back to this annotator."""
@@ -474,19 +537,26 @@ class Store:
 
     def count_labels(self, queue_id: int, annotator: str) -> int:
         return self.con.execute(
-            "SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? AND is_adjudication = 0",
+            f"SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? AND is_adjudication = 0 AND {LIVE}",
             (annotator, queue_id),
         ).fetchone()[0]
 
-    def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
-        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
+    def labels(
+        self, queue_id: int | None = None, task_id: int | None = None, *, include_retracted: bool = False
+    ) -> list[dict]:
+        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first.
+
+        Undone labels are left out unless asked for: consensus, review and snapshots never see them.
+        """
         if task_id is not None:
             task = self.task(task_id)
             where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)
         elif queue_id is not None:
             where, args = "WHERE queue_id = ?", (queue_id,)
         else:
-            where, args = "", ()
+            where, args = "WHERE 1", ()
+        if not include_retracted:
+            where += f" AND {LIVE}"
         rows = self.con.execute(f"SELECT * FROM labels {where} ORDER BY label_id", args).fetchall()
         out = []
         for row in rows:
@@ -512,7 +582,8 @@ class Store:
                    sum(a.state = 'done') AS labels, sum(a.state = 'skipped') AS skipped,
                    sum(a.state = 'open') AS open, sum(a.state = 'expired') AS expired,
                    (SELECT avg(l.seconds) FROM labels l WHERE l.annotator = a.annotator AND l.queue_id = a.queue_id
-                      AND l.is_adjudication = 0) AS mean_seconds
+                      AND l.is_adjudication = 0 AND l.label_id NOT IN (SELECT label_id FROM retractions))
+                      AS mean_seconds
             FROM assignments a JOIN queues q USING (queue_id)
             GROUP BY a.annotator, a.queue_id ORDER BY a.annotator, a.queue_id""").fetchall()
         return [dict(r) for r in rows]
@@ -553,6 +624,9 @@ class Store:
                 if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())
             }
             con.execute("DROP TRIGGER IF EXISTS labels_no_delete")
+            con.executemany(
+                "DELETE FROM retractions WHERE label_id IN (SELECT label_id FROM labels WHERE task_id = ?)", ids
+            )
             for table in ("labels", "assignments", "tasks"):
                 before = con.total_changes
                 con.executemany(f"DELETE FROM {table} WHERE task_id = ?", ids)
@@ -580,13 +654,15 @@ class Store:
         return 0 if busy else 1
 
 
+LIVE = "label_id NOT IN (SELECT label_id FROM retractions)"
 LABELS_NO_DELETE = (
     "CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
     "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
 )
 RECOUNT_QUEUE = """UPDATE queues SET
     n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id),
-    n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0),
+    n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0
+                AND l.label_id NOT IN (SELECT label_id FROM retractions)),
     n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.n_labels >= t.per_item)
 WHERE queue_id = ?"""
 

@@ -272,8 +272,9 @@ def test_long_context_big_reply_and_markup_render_as_text(lake, monkeypatch):
         payload = store.task(task_id(at)).payload
     assert len([m for m in payload["prompt"] if m["role"] != "system"]) == 199
     assert len(at.chat_message) == 12, "long contexts show their last turns first"
+    assert "Earlier messages (197)" in [e.label for e in at.expander], "all but the last two are folded"
     toggle = at.toggle(key=f"context-{task_id(at)}")
-    assert toggle.label == "Show 187 earlier messages"
+    assert toggle.label == "Show 187 more"
     toggle.set_value(True).run()
     assert len(at.chat_message) == 199
     assert BIG_REPLY in texts(at)
