@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+PRIMARY_COLOR = "#1d4ed8"  # blue: Streamlit's default red reads as "danger" on the choice buttons
 label_app = typer.Typer(help="The labeling app: queues, annotators, the Streamlit server.", no_args_is_help=True)
 queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
 label_app.add_typer(queue_app, name="queue")
@@ -206,6 +207,8 @@ def serve(
         "none",
         "--client.toolbarMode",
         "viewer",
+        "--theme.primaryColor",
+        PRIMARY_COLOR,
     ]
     typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
     os.execve(sys.executable, command, env)

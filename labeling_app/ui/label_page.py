@@ -51,7 +51,8 @@ def page(store: Store, user: User) -> None:
     if not _wants_items(queue, user):
         return
     assignment = _current_assignment(store, queue, user)
-    _progress(store, queue, user)
+    with st.sidebar:
+        _progress(store, queue, user)
     if assignment is None:
         st.success("Nothing left for you in this queue. Thank you!")
         return
@@ -225,9 +226,7 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
             task.payload, str(task.task_id), [("A", candidates[sides[0]]["text"]), ("B", candidates[sides[1]]["text"])]
         )
         with st.form(f"pairwise-{task.task_id}", border=False), st.container(key="choice_bar"):
-            left, right = st.columns([2, 5], vertical_alignment="bottom")
-            reason = left.text_input("Reason (optional)", key=f"reason-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
-            columns = right.columns(len(PAIRWISE_BUTTONS) + 1)
+            columns = st.columns([1.25, 1, 0.9, 1, 1.25, 1.1], gap="small")
             for index, (column, (label, choice, strength, shortcut, plain, tip)) in enumerate(
                 zip(columns, PAIRWISE_BUTTONS)
             ):
@@ -239,18 +238,25 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
                     width="stretch",
                     help=f"{tip} (key {plain} picks, {shortcut} submits)",
                 ):
-                    chosen = {"choice": choice, "strength": strength, "reason": reason}
+                    chosen = (choice, strength)
             if columns[-1].form_submit_button(
                 "Submit", key=f"pairwise-submit-{task.task_id}", shortcut="Space", width="stretch"
             ):
                 if picked is None:
                     st.error("Pick a choice first (keys 1-5), or click one.")
                 else:
-                    _, choice, strength, *_ = PAIRWISE_BUTTONS[picked]
-                    chosen = {"choice": choice, "strength": strength, "reason": reason}
-            st.caption(_pick_caption(None if picked is None else PAIRWISE_BUTTONS[picked][0]))
+                    chosen = PAIRWISE_BUTTONS[picked][1:3]
+            left, right = st.columns([3, 2], vertical_alignment="center")
+            reason = left.text_input(
+                "Reason (optional)",
+                key=f"reason-{task.task_id}",
+                max_chars=values.MAX_NOTE_CHARS,
+                placeholder="Reason (optional)",
+                label_visibility="collapsed",
+            )
+            right.caption(_pick_caption(None if picked is None else PAIRWISE_BUTTONS[picked][0]))
     if chosen is not None:
-        _submit(store, assignment, user, chosen)
+        _submit(store, assignment, user, {"choice": chosen[0], "strength": chosen[1], "reason": reason})
 
 
 def _set_answer(state_key: str, question: str, answer: str) -> None:

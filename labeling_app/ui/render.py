@@ -12,8 +12,8 @@ import streamlit as st
 
 CONTEXT_VISIBLE = 2
 CONTEXT_TAIL = 10
-TALL_TEXT_CHARS = 600
-CANDIDATE_HEIGHT = 240
+TALL_TEXT_CHARS = 450
+CANDIDATE_HEIGHT = 200
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
@@ -23,20 +23,19 @@ def md_escape(text: str) -> str:
 
 
 def character_card(payload: dict) -> None:
-    """The character's name and description on two lines; the instructions one click away (the layout
-    must leave room for both candidates and the choice bar on a 1366x768 screen)."""
+    """One line: the character's name and description; the instructions one click away, so the layout
+    leaves room for both candidates and the choice bar on a 1366x768 screen."""
     character = payload.get("character") or {}
-    with st.container(border=True):
-        name = character.get("name")
-        st.markdown(f"**{md_escape(name)}**" if name else "**Character**")
-        if character.get("description"):
-            st.text(character["description"])
-        extra = [(label, character[key]) for label, key in (("Instructions", "instructions"),) if character.get(key)]
-        if not (character.get("description") or character.get("instructions")) and character.get("system_prompt"):
-            extra.append(("System prompt", character["system_prompt"]))
-        for label, text in extra:
-            with st.expander(label):
-                st.text(text)
+    name = character.get("name") or "Character"
+    description = character.get("description") or ""
+    extra = [(label, character[key]) for label, key in (("Instructions", "instructions"),) if character.get(key)]
+    if not (description or extra) and character.get("system_prompt"):
+        extra.append(("System prompt", character["system_prompt"]))
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.markdown(f"**{md_escape(name)}**" + (f": {md_escape(description)}" if description else ""))
+    for label, text in extra:
+        with right.popover(label, icon=":material/person:", width="stretch"):
+            st.text(text)
 
 
 def speaker(payload: dict, role: str) -> str:
@@ -71,14 +70,14 @@ def conversation(payload: dict, key: str) -> None:
 
 def text_box(text: str, *, key: str | None = None) -> None:
     """A reply in a box; a long one scrolls inside a box of fixed height instead of pushing the page."""
-    tall = len(text) > TALL_TEXT_CHARS or text.count("\n") > 8
+    tall = len(text) > TALL_TEXT_CHARS or text.count("\n") > 6
     with st.container(border=True, height=CANDIDATE_HEIGHT if tall else "content", key=key):
         st.text(text)
 
 
 def candidates(shown: list[tuple[str, str]]) -> None:
     """Candidates side by side: (label, text) pairs in display order."""
-    for column, (label, text) in zip(st.columns(len(shown)), shown):
+    for column, (label, text) in zip(st.container(key="candidates").columns(len(shown)), shown):
         with column:
             st.markdown(f"**{md_escape(label)}**")
             text_box(text, key=f"candidate-{label.lower().replace(' ', '-')}")
