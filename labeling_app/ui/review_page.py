@@ -37,7 +37,8 @@ def page(store: Store, user: User) -> None:
     name = st.selectbox("Queue to review", names, key="review_queue")
     queue = next(q for q in queues if q.name == name)
     version = store.con.execute(
-        "SELECT count(*), max(label_id) FROM labels WHERE queue_id = ?", (queue.queue_id,)
+        "SELECT count(*), max(label_id), (SELECT count(*) FROM retractions) FROM labels WHERE queue_id = ?",
+        (queue.queue_id,),
     ).fetchone()
     analysis = _analysis(str(store.path), queue.queue_id, tuple(version))
     _agreement(analysis)
@@ -86,7 +87,7 @@ def _agreement(analysis: QueueAnalysis) -> None:
         rows.append(
             {
                 "question": question.id,
-                "Krippendorff's alpha": None if alpha is None else round(alpha, 3),
+                "Krippendorff's alpha": "n/a" if alpha is None else f"{alpha:.3f}",
                 "level": question.level,
                 "items labeled": len(items),
                 "items with 2+ labels": sum(1 for i in items if i.n_annotators >= 2),
