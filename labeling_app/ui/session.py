@@ -64,8 +64,13 @@ def write_cookie() -> None:
 
 def _client() -> str:
     """Who the rate limit counts against: the client's address, else this session."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
     address = st.context.ip_address
-    return address or f"session-{id(st.session_state)}"
+    if isinstance(address, str) and address:
+        return address
+    ctx = get_script_run_ctx()
+    return f"session-{ctx.session_id if ctx else 'unknown'}"
 
 
 def _login_form(settings: Settings, people: dict[str, annotators.Annotator]) -> None:
