@@ -81,6 +81,32 @@ def queue_create(
     typer.echo(created.summary())
 
 
+@queue_app.command("gold")
+def queue_gold(
+    name: Annotated[str, typer.Argument(help="The queue's NAME.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Items with known answers: SQL with a `gold` column (pairs: a, b or tie; ratings: the "
+            "score; rewrites: edited or unchanged), or pairs with a `chosen` candidate (preference-pairs).",
+        ),
+    ],
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many gold items.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Add gold items (known answers) that annotators meet at the queue's gold rate."""
+    from labeling_app.queues import add_gold
+    from labeling_app.sources import SourceError
+    from labeling_app.store import StoreError
+
+    try:
+        added, present = add_gold(_lake(lake), name, source, limit=limit)
+    except (SourceError, StoreError) as exc:
+        _fail(str(exc))
+    typer.echo(f"queue {name!r}: {added:,} gold items added" + (f", {present:,} already there" if present else ""))
+
+
 @queue_app.command("list")
 def queue_list(lake: LakeOption = None) -> None:
     """Queues with their progress."""

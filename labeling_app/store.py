@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     n_labels    INTEGER NOT NULL DEFAULT 0,
     n_skips     INTEGER NOT NULL DEFAULT 0,
     created_at  REAL NOT NULL,
+    gold        TEXT,
     UNIQUE (queue_id, item_key)
 );
+CREATE INDEX IF NOT EXISTS tasks_gold ON tasks (queue_id, task_id) WHERE gold IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_next ON tasks (queue_id, load, task_id) WHERE load < per_item;
 CREATE TABLE IF NOT EXISTS assignments (
     task_id     INTEGER NOT NULL REFERENCES tasks (task_id),
@@ -139,6 +141,7 @@ class Task:
     load: int
     n_labels: int
     n_skips: int
+    gold: str | None = None  # a gold item's known answer: JSON {question: answer}
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,9 @@ class Store:
             return
         with self._write():
             version = self.con.execute("PRAGMA user_version").fetchone()[0]
-            if version == 1:  # v1 -> v2: undo (retractions, one live label per attempt)
+            if version == 1:  # v1 -> v2: undo (retractions, one live label per attempt) and gold items
                 self.con.execute("ALTER TABLE labels ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
+                self.con.execute("ALTER TABLE tasks ADD COLUMN gold TEXT")
                 self.con.execute("DROP INDEX labels_one_each")
             if version != SCHEMA_VERSION:
                 for statement in SCHEMA.split(";\n"):
@@ -275,6 +279,29 @@ class Store:
             con.execute("UPDATE queues SET n_tasks = n_tasks + ? WHERE queue_id = ?", (added, queue_id))
         return added, len(rows) - added
 
+    def add_gold(self, queue_id: int, items: Iterable[tuple[str, dict, dict]]) -> tuple[int, int]:
+        """Add gold items (item_key, payload, known answer {question: answer}) to a queue.
+
+        Gold items are outside the queue's counts and consensus: `per_item` 0 keeps them out of the
+        routing index, and `next_task` mixes them in at the queue's `gold_rate`, each annotator once.
+        Returns (added, already_present).
+        """
+        now = time.time()
+        rows = [
+            (queue_id, f"gold:{key}", json.dumps(payload, ensure_ascii=False, sort_keys=True), now, json.dumps(answer))
+            for key, payload, answer in items
+        ]
+        self.queue(queue_id)
+        with self._write() as con:
+            before = con.total_changes
+            con.executemany(
+                "INSERT OR IGNORE INTO tasks (queue_id, item_key, payload, per_item, created_at, gold) "
+                "VALUES (?, ?, ?, 0, ?, ?)",
+                rows,
+            )
+            added = con.total_changes - before
+        return added, len(rows) - added
+
     def queues(self) -> list[Queue]:
         return [self._queue(r) for r in self.con.execute("SELECT * FROM queues ORDER BY queue_id")]
 
@@ -327,13 +354,7 @@ class Store:
                 (annotator, queue_id),
             ).fetchone()
             if row is None:
-                row = con.execute(
-                    "SELECT task_id FROM tasks INDEXED BY tasks_next "
-                    "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
-                    "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
-                    "ORDER BY load, task_id LIMIT 1",
-                    (queue_id, annotator),
-                ).fetchone()
+                row = self._new_task(con, queue, annotator)
                 if row is None:
                     return None
                 sides = side_mapping(row[0], annotator) if queue.kind == "pairwise" else None
@@ -344,6 +365,37 @@ class Store:
                 )
                 con.execute("UPDATE tasks SET load = load + 1 WHERE task_id = ?", (row[0],))
         return self.assignment(row[0], annotator)
+
+    def _new_task(self, con: sqlite3.Connection, queue: Queue, annotator: str) -> sqlite3.Row | None:
+        """A gold item when it is the annotator's gold turn and one is left for them, else the routing rule."""
+        if self._gold_turn(con, queue, annotator):
+            row = con.execute(
+                "SELECT task_id FROM tasks INDEXED BY tasks_gold WHERE queue_id = ? AND gold IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
+                "ORDER BY task_id LIMIT 1",
+                (queue.queue_id, annotator),
+            ).fetchone()
+            if row is not None:
+                return row
+        return con.execute(
+            "SELECT task_id FROM tasks INDEXED BY tasks_next "
+            "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
+            "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
+            "ORDER BY load, task_id LIMIT 1",
+            (queue.queue_id, annotator),
+        ).fetchone()
+
+    @staticmethod
+    def _gold_turn(con: sqlite3.Connection, queue: Queue, annotator: str) -> bool:
+        """Whether this annotator's next item is a gold one: with `gold_rate` r, item n+1 is gold when
+        floor((n+1) r) > floor(n r), so gold comes evenly spaced (r = 0.1: the 10th, 20th, ...)."""
+        rate = float(queue.spec.get("gold_rate", 0.0))
+        if rate <= 0:
+            return False
+        n = con.execute(
+            "SELECT count(*) FROM assignments WHERE annotator = ? AND queue_id = ?", (annotator, queue.queue_id)
+        ).fetchone()[0]
+        return int((n + 1) * rate) > int(n * rate)
 
     def assignment(self, task_id: int, annotator: str) -> Assignment | None:
         """The annotator's assignment on this task (any state), or None when it was never theirs."""
@@ -424,11 +476,12 @@ class Store:
             con.execute(
                 "UPDATE tasks SET n_labels = n_labels + 1, load = load + ? WHERE task_id = ?", (revived, task_id)
             )
-            completes = 1 if task.n_labels + 1 == task.per_item else 0
-            con.execute(
-                "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
-                (completes, task.queue_id),
-            )
+            if task.gold is None:
+                completes = 1 if task.n_labels + 1 == task.per_item else 0
+                con.execute(
+                    "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
+                    (completes, task.queue_id),
+                )
         return Submission(cur.lastrowid, created=True)
 
     def retract(self, label_id: int, annotator: str, *, now: float | None = None) -> int:
@@ -458,11 +511,12 @@ class Store:
                 (now, task.task_id, annotator),
             )
             con.execute("UPDATE tasks SET n_labels = n_labels - 1 WHERE task_id = ?", (task.task_id,))
-            uncompletes = 1 if task.n_labels == task.per_item else 0
-            con.execute(
-                "UPDATE queues SET n_labels = n_labels - 1, n_complete = n_complete - ? WHERE queue_id = ?",
-                (uncompletes, task.queue_id),
-            )
+            if task.gold is None:
+                uncompletes = 1 if task.n_labels == task.per_item else 0
+                con.execute(
+                    "UPDATE queues SET n_labels = n_labels - 1, n_complete = n_complete - ? WHERE queue_id = ?",
+                    (uncompletes, task.queue_id),
+                )
         return task.task_id
 
     def retractions(self, queue_id: int) -> list[dict]:
@@ -542,11 +596,18 @@ class Store:
         ).fetchone()[0]
 
     def labels(
-        self, queue_id: int | None = None, task_id: int | None = None, *, include_retracted: bool = False
+        self,
+        queue_id: int | None = None,
+        task_id: int | None = None,
+        *,
+        include_retracted: bool = False,
+        gold: bool = False,
     ) -> list[dict]:
         """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first.
 
-        Undone labels are left out unless asked for: consensus, review and snapshots never see them.
+        Undone labels are left out unless asked for, and so are labels on gold items unless `gold`
+        (then only those, each with the item's known answer): consensus, review and snapshots never see
+        either.
         """
         if task_id is not None:
             task = self.task(task_id)
@@ -557,18 +618,25 @@ class Store:
             where, args = "WHERE 1", ()
         if not include_retracted:
             where += f" AND {LIVE}"
-        rows = self.con.execute(f"SELECT * FROM labels {where} ORDER BY label_id", args).fetchall()
+        where += f" AND task_id {'IN' if gold else 'NOT IN'} (SELECT task_id FROM tasks WHERE gold IS NOT NULL)"
+        columns = "labels.*, (SELECT gold FROM tasks t WHERE t.task_id = labels.task_id) AS gold" if gold else "*"
+        rows = self.con.execute(f"SELECT {columns} FROM labels {where} ORDER BY label_id", args).fetchall()
         out = []
         for row in rows:
             data = dict(row)
             data["value"] = json.loads(data["value"])
             data["side_mapping"] = json.loads(data["side_mapping"]) if data["side_mapping"] else None
             data["is_adjudication"] = bool(data["is_adjudication"])
+            if gold:
+                data["gold"] = json.loads(data["gold"])
             out.append(data)
         return out
 
     def tasks(self, queue_id: int | None = None) -> Iterator[Task]:
-        where, args = ("WHERE queue_id = ?", (queue_id,)) if queue_id is not None else ("", ())
+        """The queue's (or every) task, gold items left out."""
+        where, args = (
+            ("WHERE queue_id = ? AND gold IS NULL", (queue_id,)) if queue_id is not None else ("WHERE gold IS NULL", ())
+        )
         for row in self.con.execute(f"SELECT * FROM tasks {where} ORDER BY task_id", args):
             yield self._task(row)
 
@@ -660,10 +728,12 @@ LABELS_NO_DELETE = (
     "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
 )
 RECOUNT_QUEUE = """UPDATE queues SET
-    n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id),
+    n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.gold IS NULL),
     n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0
-                AND l.label_id NOT IN (SELECT label_id FROM retractions)),
-    n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.n_labels >= t.per_item)
+                AND l.label_id NOT IN (SELECT label_id FROM retractions)
+                AND l.task_id NOT IN (SELECT task_id FROM tasks WHERE gold IS NOT NULL)),
+    n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.gold IS NULL
+                  AND t.n_labels >= t.per_item)
 WHERE queue_id = ?"""
 
 

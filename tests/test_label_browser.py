@@ -24,8 +24,8 @@ import pytest
 
 from labeling_app import annotators
 from labeling_app.queues import create_queue
-from labeling_app.store import Store
 from labeling_app.sources import REGENERATIONS_SQL
+from labeling_app.store import Store
 from tests.label_lake import conversation, long_regeneration, make_lake
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -270,7 +270,7 @@ def test_an_eleven_message_item_fits_a_1366x768_screen(served, tmp_path):
         assert box["y"] >= 0 and box["y"] + box["height"] <= bar["y"] + 2, f"{name} is in view above the bar"
     assert bar["y"] + bar["height"] <= LAPTOP["height"], "the choice bar is in view"
     for label, box in buttons.items():
-        assert 0 <= box["y"] and box["y"] + box["height"] <= LAPTOP["height"], f"{label} is in view"
+        assert box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], f"{label} is in view"
         assert box["x"] + box["width"] <= LAPTOP["width"]
     red, green, blue = colours["A > B"]
     assert not (red > 150 and green < 120 and blue < 120), f"A > B is not in a danger colour: {colours}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -261,7 +262,7 @@ def test_undo_is_refused_after_the_window_twice_or_for_someone_else(store):
         store.retract(old.label_id, "ann", now=1002.0)
 
 
-def test_a_version_1_store_is_migrated_for_undo(tmp_path):
+def test_a_version_1_store_is_migrated_for_undo_and_gold(tmp_path):
     path = tmp_path / "old.sqlite"
     with Store(path) as s:
         queue = make_queue(s, items=1, per_item=1)
@@ -270,8 +271,43 @@ def test_a_version_1_store_is_migrated_for_undo(tmp_path):
         s.con.execute("DROP TABLE retractions")
         s.con.execute("DROP INDEX labels_one_each")
         s.con.execute("ALTER TABLE labels DROP COLUMN attempt")
+        s.con.execute("DROP INDEX tasks_gold")
+        s.con.execute("ALTER TABLE tasks DROP COLUMN gold")
         s.con.execute("CREATE UNIQUE INDEX labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0")
         s.con.execute("PRAGMA user_version = 1")
     with Store(path) as s:
         assert s.retract(saved.label_id, "ann") == a.task.task_id
         assert s.submit(a.task.task_id, "ann", "annotator", {"choice": "B"}).created
+        assert s.add_gold(queue.queue_id, [("g", payload(9), {"preference": "0"})]) == (1, 0)
+
+
+# -- gold items ------------------------------------------------------------------------------------------
+
+
+def test_gold_items_come_at_the_gold_rate_once_each_and_stay_out_of_the_counts(store):
+    queue = make_queue(store, items=20, per_item=1)
+    spec = {**queue.spec, "gold_rate": 0.25}
+    store.con.execute("UPDATE queues SET spec = json(?) WHERE queue_id = ?", (json.dumps(spec), queue.queue_id))
+    assert store.add_gold(queue.queue_id, [(f"g{i}", payload(100 + i), {"preference": "0"}) for i in range(2)]) == (
+        2,
+        0,
+    )
+    served = []
+    while (a := store.next_task(queue.queue_id, "ann")) is not None:
+        served.append(a.task.gold is not None)
+        store.submit(a.task.task_id, "ann", "annotator", {"choice": "A" if a.sides[0] == 0 else "B"})
+    assert served[:8] == [False, False, False, True, False, False, False, True], "every 4th item is gold"
+    assert sum(served) == 2 and len(served) == 22, "each gold item once, then regular items only"
+    counted = store.queue(queue.queue_id)
+    assert (counted.n_tasks, counted.n_labels, counted.n_complete) == (20, 20, 20)
+    assert len(store.labels(queue.queue_id)) == 20 and len(list(store.tasks(queue.queue_id))) == 20
+    gold = store.labels(queue.queue_id, gold=True)
+    assert [l["gold"] for l in gold] == [{"preference": "0"}] * 2
+
+
+def test_no_gold_is_served_at_rate_zero(store):
+    queue = make_queue(store, items=3, per_item=1)
+    spec = {**queue.spec, "gold_rate": 0.0}
+    store.con.execute("UPDATE queues SET spec = json(?) WHERE queue_id = ?", (json.dumps(spec), queue.queue_id))
+    store.add_gold(queue.queue_id, [("g", payload(9), {"preference": "0"})])
+    assert all(store.next_task(queue.queue_id, f"a{i}").task.gold is None for i in range(3))
