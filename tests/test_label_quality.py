@@ -8,7 +8,6 @@ import gzip
 import itertools
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from labeling_app import quality
 from labeling_app.config import load_config
@@ -61,9 +60,9 @@ def test_gold_accuracy_separates_a_careful_from_a_careless_annotator(hh_lake):
         queue = store.queue("hh")
         gold = store.labels(queue.queue_id, gold=True)
         labels = store.labels(queue.queue_id)
-        sides = {(l["task_id"], l["annotator"]): l["side_mapping"] for l in gold}
+        sides = {(g["task_id"], g["annotator"]): g["side_mapping"] for g in gold}
     assert queue.n_tasks == 8 and queue.n_labels == 16, "gold stays out of the queue's counts"
-    assert all(l["gold"] == {"preference": "0"} for l in gold), "hh-rlhf's chosen reply is candidate 0"
+    assert all(g["gold"] == {"preference": "0"} for g in gold), "hh-rlhf's chosen reply is candidate 0"
     rows = {r["annotator"]: r for r in quality.gold_accuracy(queue, gold)}
     assert rows["careful"]["gold items"] == 8 and rows["careful"]["accuracy"] == 1.0
     lucky = sum(1 for (_, name), s in sides.items() if name == "careless" and s["A"] == 0)
@@ -89,6 +88,8 @@ def test_gold_needs_a_known_answer(hh_lake):
 
 
 def test_the_review_page_shows_gold_accuracy_and_the_charts(hh_lake, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
     monkeypatch.setenv("FLYWHEEL_LAKE", str(hh_lake))
     monkeypatch.setenv("FLYWHEEL_LABEL_LOCAL_MODE", "1")
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=60).run()
