@@ -278,7 +278,10 @@ def _quality(store: Store, queue: Queue, queues: list[Queue], analysis: QueueAna
         left, right = st.columns(2)
         left.bar_chart(pace, x="hour", y="labels", color="queue", height=220)
         timed = [r for r in pace if r["median seconds per item"] is not None]
-        right.line_chart(timed, x="hour", y="median seconds per item", color="queue", height=220)
+        if timed:
+            right.line_chart(timed, x="hour", y="median seconds per item", color="queue", height=220)
+        else:
+            right.caption("No label has its time on screen (labels from the command line or imports).")
         st.dataframe(pace, hide_index=True, key="pace_table")
     else:
         st.caption("No labels yet.")
