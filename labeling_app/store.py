@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS assignments (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS assignments_mine ON assignments (annotator, queue_id) WHERE state = 'open';
 CREATE INDEX IF NOT EXISTS assignments_lease ON assignments (queue_id, assigned_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS assignments_annotator ON assignments (annotator, queue_id);
 CREATE TABLE IF NOT EXISTS labels (
     label_id          INTEGER PRIMARY KEY,
     task_id           INTEGER NOT NULL REFERENCES tasks (task_id),
@@ -391,6 +392,12 @@ class Store:
         floor((n+1) r) > floor(n r), so gold comes evenly spaced (r = 0.1: the 10th, 20th, ...)."""
         rate = float(queue.spec.get("gold_rate", 0.0))
         if rate <= 0:
+            return False
+        has_gold = con.execute(
+            "SELECT 1 FROM tasks INDEXED BY tasks_gold WHERE queue_id = ? AND gold IS NOT NULL LIMIT 1",
+            (queue.queue_id,),
+        ).fetchone()
+        if has_gold is None:
             return False
         n = con.execute(
             "SELECT count(*) FROM assignments WHERE annotator = ? AND queue_id = ?", (annotator, queue.queue_id)
