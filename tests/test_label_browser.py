@@ -177,15 +177,15 @@ def test_sign_in_label_with_clicks_and_shortcuts(served):
         labels = _wait_for_labels(lake, 4)
         browser.close()
 
-    by_task = {l["task_id"]: l for l in labels}
+    by_task = {lab["task_id"]: lab for lab in labels}
     assert [by_task[t]["value"]["choice"] for t in (first, second, third, fourth)] == ["A", "B", "A", "tie"]
     assert by_task[fourth]["value"]["reason"] == "both fine 1 2 0"
     for task in (first, second, third):
         label = by_task[task]
         shown_as = "A" if label["value"]["choice"] == "A" else "B"
         assert label["value"]["preferred"] == label["side_mapping"][shown_as]
-    assert {l["annotator"] for l in labels} == {"ana"}
-    assert all(l["seconds"] is not None and l["seconds"] >= 0 for l in labels)
+    assert {lab["annotator"] for lab in labels} == {"ana"}
+    assert all(lab["seconds"] is not None and lab["seconds"] >= 0 for lab in labels)
 
 
 def _browser(p):
@@ -220,13 +220,13 @@ def test_plain_keys_pick_and_space_submits(served):
         picked = page.get_by_role("button", name=re.compile(r"^A > B"))
         red, green, blue = _rgb(page, picked)
         assert blue > red, f"the pick is highlighted in the theme's blue, not red: {(red, green, blue)}"
-        assert len([l for l in _labels(lake) if l["annotator"] == "kim"]) == 0, "a pick alone stores nothing"
+        assert len([lab for lab in _labels(lake) if lab["annotator"] == "kim"]) == 0, "a pick alone stores nothing"
         page.keyboard.press("Space")
         deadline = time.monotonic() + 20
-        while not (mine := [l for l in _labels(lake) if l["annotator"] == "kim"]) and time.monotonic() < deadline:
+        while not (mine := [lab for lab in _labels(lake) if lab["annotator"] == "kim"]) and time.monotonic() < deadline:
             time.sleep(0.1)
         browser.close()
-    assert [(l["task_id"], l["value"]["choice"], l["value"]["strength"]) for l in mine] == [(task, "A", None)]
+    assert [(lab["task_id"], lab["value"]["choice"], lab["value"]["strength"]) for lab in mine] == [(task, "A", None)]
 
 
 def _box(page, selector: str) -> dict:

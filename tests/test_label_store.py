@@ -242,7 +242,7 @@ def test_undo_retracts_the_label_keeps_history_and_gives_the_item_back(store):
     assert again.task.task_id == first.task.task_id and again.state == "open", "the same item comes back"
     relabel = store.submit(first.task.task_id, "ann", "annotator", {"choice": "B"}, now=1020.0)
     assert relabel.created and relabel.label_id != saved.label_id
-    assert [l["value"]["choice"] for l in store.labels(queue.queue_id)] == ["B"]
+    assert [lab["value"]["choice"] for lab in store.labels(queue.queue_id)] == ["B"]
     assert store.queue(queue.queue_id).n_complete == 1
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.con.execute("UPDATE retractions SET annotator = 'x'")
@@ -302,7 +302,7 @@ def test_gold_items_come_at_the_gold_rate_once_each_and_stay_out_of_the_counts(s
     assert (counted.n_tasks, counted.n_labels, counted.n_complete) == (20, 20, 20)
     assert len(store.labels(queue.queue_id)) == 20 and len(list(store.tasks(queue.queue_id))) == 20
     gold = store.labels(queue.queue_id, gold=True)
-    assert [l["gold"] for l in gold] == [{"preference": "0"}] * 2
+    assert [lab["gold"] for lab in gold] == [{"preference": "0"}] * 2
 
 
 def test_no_gold_is_served_at_rate_zero(store):

@@ -34,8 +34,8 @@ PAIRWISE_BUTTONS = (
     ("B > A", "B", None, "Alt+2", "4", "B is better"),
     ("B ≫ A", "B", "strong", "Alt+Shift+2", "5", "B is much better"),
 )
-ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U")))
-ANSWER_PLAIN_KEYS = dict(zip(ANSWERS, ("1", "2", "3")))
+ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U"), strict=True))
+ANSWER_PLAIN_KEYS = dict(zip(ANSWERS, ("1", "2", "3"), strict=True))
 
 
 def page(store: Store, user: User) -> None:
@@ -228,7 +228,7 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
         with st.form(f"pairwise-{task.task_id}", border=False), st.container(key="choice_bar"):
             columns = st.columns([1.25, 1, 0.9, 1, 1.25, 1.1], gap="small")
             for index, (column, (label, choice, strength, shortcut, plain, tip)) in enumerate(
-                zip(columns, PAIRWISE_BUTTONS)
+                zip(columns, PAIRWISE_BUTTONS, strict=False)
             ):
                 if column.form_submit_button(
                     label,
@@ -315,7 +315,7 @@ def rating_form(store: Store, queue: Queue, assignment: Assignment, user: User) 
         with st.form(f"rating-{task.task_id}", border=False), st.container(key="choice_bar"):
             note = st.text_input("Note (optional)", key=f"note-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
             columns = st.columns(len(scores) + 1)
-            for column, score in zip(columns, scores):
+            for column, score in zip(columns, scores, strict=False):
                 label = f"{score}: {scale['labels'].get(str(score), '')}".rstrip(": ")
                 if column.form_submit_button(
                     label,

@@ -7,8 +7,6 @@ item is. The colour of primary buttons is set by the theme (`flywheel label serv
 
 from __future__ import annotations
 
-import streamlit as st
-
 CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 1rem; }
@@ -29,4 +27,6 @@ CSS = """
 
 
 def apply() -> None:
+    import streamlit as st
+
     st.html(CSS)
