@@ -326,6 +326,9 @@ def test_rating_digits_pick_and_anchors_are_shown_in_full(lake, monkeypatch):
     task = task_id(at)
     labels = [at.button(key=f"rating-{s}-{task}").label for s in range(1, 6)]
     assert labels[0] == "1: Dull: a user would leave" and labels[4] == "5: Delightful: a user would keep chatting"
+    legend = next(c.value for c in at.caption if c.value.startswith("**1**"))
+    assert "Dull: a user would leave" in legend.replace("\\", "")
+    assert "Delightful: a user would keep chatting" in legend.replace("\\", ""), "every anchor in full"
     at.button(key=f"plain-{task}-4").click().run()
     at.button(key=f"rating-submit-{task}").click().run()
     (label,) = store_labels(lake_dir)

@@ -302,10 +302,11 @@ def questionnaire_form(store: Store, queue: Queue, assignment: Assignment, user:
 
 
 def rating_form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
-    """Score buttons that show their anchors in full (they wrap); digit picks, Space or Alt+digit submits."""
+    """Score buttons under a legend that gives every anchor in full; a digit picks, Space or Alt+digit submits."""
     task = assignment.task
     scale = queue.spec["rating"]
     scores = list(range(scale["min"], scale["max"] + 1))
+    anchors = {s: scale["labels"].get(str(s), "") for s in scores}
     pick_key = f"pick-{task.task_id}"
     _plain_keys(task.task_id, [(str(s % 10), str(s), _set_pick, (pick_key, s)) for s in scores])
     picked = st.session_state.get(pick_key)
@@ -313,33 +314,39 @@ def rating_form(store: Store, queue: Queue, assignment: Assignment, user: User) 
     with st.container(key="item_box"):
         render.item(task.payload, str(task.task_id), [("Reply", task.payload["candidates"][0]["text"])])
         with st.form(f"rating-{task.task_id}", border=False), st.container(key="choice_bar"):
-            note = st.text_input("Note (optional)", key=f"note-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
-            columns = st.columns(len(scores) + 1)
-            for column, score in zip(columns, scores, strict=False):
-                label = f"{score}: {scale['labels'].get(str(score), '')}".rstrip(": ")
+            st.caption(" · ".join(f"**{s}** {render.md_escape(a)}".rstrip() for s, a in anchors.items()))
+            for column, score in zip(st.columns(len(scores)), scores, strict=True):
                 if column.form_submit_button(
-                    label,
+                    f"{score}: {anchors[score]}".rstrip(": "),
                     key=f"rating-{score}-{task.task_id}",
                     shortcut=f"Alt+{score % 10}",
                     type="primary" if picked == score else "secondary",
                     width="stretch",
-                    wrap=True,
+                    wrap=False,
                 ):
-                    chosen = {"score": score, "note": note}
-            if columns[-1].form_submit_button(
+                    chosen = score
+            note_column, submit_column, keys_column = st.columns([3, 1, 2], vertical_alignment="center")
+            note = note_column.text_input(
+                "Note (optional)",
+                key=f"note-{task.task_id}",
+                max_chars=values.MAX_NOTE_CHARS,
+                placeholder="Note (optional)",
+                label_visibility="collapsed",
+            )
+            if submit_column.form_submit_button(
                 "Submit", key=f"rating-submit-{task.task_id}", shortcut="Space", width="stretch"
             ):
                 if picked is None:
                     st.error("Pick a score first (a digit key), or click one.")
                 else:
-                    chosen = {"score": picked, "note": note}
-            st.caption(
+                    chosen = picked
+            keys_column.caption(
                 f"Picked **{picked}**: Space (or Submit) stores it."
                 if picked is not None
                 else "Keys: a digit picks, Space submits; Alt+digit submits at once."
             )
     if chosen is not None:
-        _submit(store, assignment, user, chosen)
+        _submit(store, assignment, user, {"score": chosen, "note": note})
 
 
 def rewrite_form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
