@@ -115,8 +115,8 @@ def _undo(store: Store, user: User) -> None:
         st.sidebar.error(render.md_escape(str(exc)))
         return
     st.session_state.pop("last_label", None)
-    st.session_state.pop(f"submission-{task_id}", None)
-    st.session_state.pop(f"pick-{task_id}", None)
+    for key in ("submission", "pick", "shown"):  # a fresh submission id, no old pick, timing from now
+        st.session_state.pop(f"{key}-{task_id}", None)
     st.session_state["flash"] = f"Undid the label on item {task_id}: label it again."
     st.query_params["task"] = str(task_id)
     st.rerun()
