@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+PRIMARY_COLOR = "#1d4ed8"  # blue: Streamlit's default red reads as "danger" on the choice buttons
 label_app = typer.Typer(help="The labeling app: queues, annotators, the Streamlit server.", no_args_is_help=True)
 queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
 label_app.add_typer(queue_app, name="queue")
@@ -78,6 +79,32 @@ def queue_create(
     except (ConfigError, SourceError, StoreError) as exc:
         _fail(str(exc))
     typer.echo(created.summary())
+
+
+@queue_app.command("gold")
+def queue_gold(
+    name: Annotated[str, typer.Argument(help="The queue's NAME.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Items with known answers: SQL with a `gold` column (pairs: a, b or tie; ratings: the "
+            "score; rewrites: edited or unchanged), or pairs with a `chosen` candidate (preference-pairs).",
+        ),
+    ],
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many gold items.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Add gold items (known answers) that annotators meet at the queue's gold rate."""
+    from labeling_app.queues import add_gold
+    from labeling_app.sources import SourceError
+    from labeling_app.store import StoreError
+
+    try:
+        added, present = add_gold(_lake(lake), name, source, limit=limit)
+    except (SourceError, StoreError) as exc:
+        _fail(str(exc))
+    typer.echo(f"queue {name!r}: {added:,} gold items added" + (f", {present:,} already there" if present else ""))
 
 
 @queue_app.command("list")
@@ -206,6 +233,8 @@ def serve(
         "none",
         "--client.toolbarMode",
         "viewer",
+        "--theme.primaryColor",
+        PRIMARY_COLOR,
     ]
     typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
     os.execve(sys.executable, command, env)

@@ -63,6 +63,8 @@ class LabelingConfig(_Strict):
     min_agreement: float = Field(0.66, gt=0, le=1)
     rating_tolerance: int = Field(1, ge=0)
     lease_minutes: int = Field(30, ge=1)
+    undo_seconds: int = Field(120, ge=0, le=3600)
+    gold_rate: float = Field(0.0, ge=0, le=0.5)
     skip_reasons: list[str] = Field(min_length=1)
     rating: RatingScale = RatingScale()
     questions: QuestionSet
@@ -117,6 +119,8 @@ def queue_spec(config: LabelingConfig, kind: str) -> dict:
         "guideline": config.guidelines[kind],
         "min_agreement": config.min_agreement,
         "lease_minutes": config.lease_minutes,
+        "undo_seconds": config.undo_seconds,
+        "gold_rate": config.gold_rate,
         "skip_reasons": list(config.skip_reasons),
     }
     if kind == "questionnaire":

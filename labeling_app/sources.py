@@ -318,6 +318,8 @@ def rows_to_items(kind: str, rows: list[dict]) -> SourceItems:
             "candidates": candidates,
             "meta": {k: row.get(k) for k in ("conversation_id", "turn", "source")},
         }
+        if row.get("gold") is not None:  # a gold item's known answer (queues.add_gold takes it out again)
+            payload["gold"] = str(row["gold"])
         key = _key(*(c["sample_id"] for c in candidates)) or _content_key(payload)
         if key in seen:
             result.skipped["duplicate_item"] += 1

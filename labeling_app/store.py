@@ -9,8 +9,10 @@ with the rows they count.
 Routing: an item is offered while its load (labels + open assignments) is below the queue's labels per
 item, least-loaded first, never to someone who already has or had an assignment on it. That query walks
 the partial index `tasks_next` in order and stops at the first fit: it never scans the queue.
-Labels cannot be updated or deleted (triggers refuse it); an annotator's label for a task is unique, and
-a repeated submission (double click, retry) returns the label already stored.
+Labels cannot be updated or deleted (triggers refuse it); an annotator's live label for a task is unique,
+and a repeated submission (double click, retry) returns the label already stored. Undo is a retraction:
+a row in `retractions` names the label, the label stays (history is kept), every read skips it, and the
+item goes back to the annotator, whose next label on it is a new row (`attempt` + 1).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 from labeling_app import values
 from labeling_app.config import KINDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UNDO_SECONDS = 120
 BUSY_TIMEOUT_S = 60.0
 
 SCHEMA = f"""
@@ -55,8 +58,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     n_labels    INTEGER NOT NULL DEFAULT 0,
     n_skips     INTEGER NOT NULL DEFAULT 0,
     created_at  REAL NOT NULL,
+    gold        TEXT,
     UNIQUE (queue_id, item_key)
 );
+CREATE INDEX IF NOT EXISTS tasks_gold ON tasks (queue_id, task_id) WHERE gold IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_next ON tasks (queue_id, load, task_id) WHERE load < per_item;
 CREATE TABLE IF NOT EXISTS assignments (
     task_id     INTEGER NOT NULL REFERENCES tasks (task_id),
@@ -71,6 +76,7 @@ CREATE TABLE IF NOT EXISTS assignments (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS assignments_mine ON assignments (annotator, queue_id) WHERE state = 'open';
 CREATE INDEX IF NOT EXISTS assignments_lease ON assignments (queue_id, assigned_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS assignments_annotator ON assignments (annotator, queue_id);
 CREATE TABLE IF NOT EXISTS labels (
     label_id          INTEGER PRIMARY KEY,
     task_id           INTEGER NOT NULL REFERENCES tasks (task_id),
@@ -83,9 +89,17 @@ CREATE TABLE IF NOT EXISTS labels (
     guideline_version TEXT NOT NULL,
     side_mapping      TEXT,
     created_at        REAL NOT NULL,
-    submission_id     TEXT NOT NULL UNIQUE
+    submission_id     TEXT NOT NULL UNIQUE,
+    attempt           INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0;
+CREATE UNIQUE INDEX IF NOT EXISTS labels_one_each ON labels (task_id, annotator, attempt) WHERE is_adjudication = 0;
+CREATE TABLE IF NOT EXISTS retractions (
+    label_id    INTEGER PRIMARY KEY REFERENCES labels (label_id),
+    annotator   TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS retractions_no_update BEFORE UPDATE ON retractions
+    BEGIN SELECT RAISE(ABORT, 'retractions are append-only'); END;
 CREATE INDEX IF NOT EXISTS labels_queue ON labels (queue_id, task_id);
 CREATE INDEX IF NOT EXISTS labels_annotator ON labels (annotator, queue_id, is_adjudication);
 CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
@@ -128,6 +142,7 @@ class Task:
     load: int
     n_labels: int
     n_skips: int
+    gold: str | None = None  # a gold item's known answer: JSON {question: answer}
 
 
 @dataclass(frozen=True)
@@ -192,7 +207,12 @@ class Store:
         if self.con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
         with self._write():
-            if self.con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            version = self.con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:  # v1 -> v2: undo (retractions, one live label per attempt) and gold items
+                self.con.execute("ALTER TABLE labels ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
+                self.con.execute("ALTER TABLE tasks ADD COLUMN gold TEXT")
+                self.con.execute("DROP INDEX labels_one_each")
+            if version != SCHEMA_VERSION:
                 for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         self.con.execute(statement)
@@ -260,6 +280,29 @@ class Store:
             con.execute("UPDATE queues SET n_tasks = n_tasks + ? WHERE queue_id = ?", (added, queue_id))
         return added, len(rows) - added
 
+    def add_gold(self, queue_id: int, items: Iterable[tuple[str, dict, dict]]) -> tuple[int, int]:
+        """Add gold items (item_key, payload, known answer {question: answer}) to a queue.
+
+        Gold items are outside the queue's counts and consensus: `per_item` 0 keeps them out of the
+        routing index, and `next_task` mixes them in at the queue's `gold_rate`, each annotator once.
+        Returns (added, already_present).
+        """
+        now = time.time()
+        rows = [
+            (queue_id, f"gold:{key}", json.dumps(payload, ensure_ascii=False, sort_keys=True), now, json.dumps(answer))
+            for key, payload, answer in items
+        ]
+        self.queue(queue_id)
+        with self._write() as con:
+            before = con.total_changes
+            con.executemany(
+                "INSERT OR IGNORE INTO tasks (queue_id, item_key, payload, per_item, created_at, gold) "
+                "VALUES (?, ?, ?, 0, ?, ?)",
+                rows,
+            )
+            added = con.total_changes - before
+        return added, len(rows) - added
+
     def queues(self) -> list[Queue]:
         return [self._queue(r) for r in self.con.execute("SELECT * FROM queues ORDER BY queue_id")]
 
@@ -312,13 +355,7 @@ class Store:
                 (annotator, queue_id),
             ).fetchone()
             if row is None:
-                row = con.execute(
-                    "SELECT task_id FROM tasks INDEXED BY tasks_next "
-                    "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
-                    "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
-                    "ORDER BY load, task_id LIMIT 1",
-                    (queue_id, annotator),
-                ).fetchone()
+                row = self._new_task(con, queue, annotator)
                 if row is None:
                     return None
                 sides = side_mapping(row[0], annotator) if queue.kind == "pairwise" else None
@@ -329,6 +366,43 @@ class Store:
                 )
                 con.execute("UPDATE tasks SET load = load + 1 WHERE task_id = ?", (row[0],))
         return self.assignment(row[0], annotator)
+
+    def _new_task(self, con: sqlite3.Connection, queue: Queue, annotator: str) -> sqlite3.Row | None:
+        """A gold item when it is the annotator's gold turn and one is left for them, else the routing rule."""
+        if self._gold_turn(con, queue, annotator):
+            row = con.execute(
+                "SELECT task_id FROM tasks INDEXED BY tasks_gold WHERE queue_id = ? AND gold IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
+                "ORDER BY task_id LIMIT 1",
+                (queue.queue_id, annotator),
+            ).fetchone()
+            if row is not None:
+                return row
+        return con.execute(
+            "SELECT task_id FROM tasks INDEXED BY tasks_next "
+            "WHERE queue_id = ? AND load < per_item AND NOT EXISTS "
+            "(SELECT 1 FROM assignments a WHERE a.task_id = tasks.task_id AND a.annotator = ?) "
+            "ORDER BY load, task_id LIMIT 1",
+            (queue.queue_id, annotator),
+        ).fetchone()
+
+    @staticmethod
+    def _gold_turn(con: sqlite3.Connection, queue: Queue, annotator: str) -> bool:
+        """Whether this annotator's next item is a gold one: with `gold_rate` r, item n+1 is gold when
+        floor((n+1) r) > floor(n r), so gold comes evenly spaced (r = 0.1: the 10th, 20th, ...)."""
+        rate = float(queue.spec.get("gold_rate", 0.0))
+        if rate <= 0:
+            return False
+        has_gold = con.execute(
+            "SELECT 1 FROM tasks INDEXED BY tasks_gold WHERE queue_id = ? AND gold IS NOT NULL LIMIT 1",
+            (queue.queue_id,),
+        ).fetchone()
+        if has_gold is None:
+            return False
+        n = con.execute(
+            "SELECT count(*) FROM assignments WHERE annotator = ? AND queue_id = ?", (annotator, queue.queue_id)
+        ).fetchone()[0]
+        return int((n + 1) * rate) > int(n * rate)
 
     def assignment(self, task_id: int, annotator: str) -> Assignment | None:
         """The annotator's assignment on this task (any state), or None when it was never theirs."""
@@ -364,7 +438,7 @@ class Store:
         with self._write() as con:
             existing = con.execute(
                 "SELECT label_id FROM labels WHERE submission_id = ? OR "
-                "(task_id = ? AND annotator = ? AND is_adjudication = 0)",
+                f"(task_id = ? AND annotator = ? AND is_adjudication = 0 AND {LIVE})",
                 (submission_id, task_id, annotator),
             ).fetchone()
             if existing:
@@ -380,9 +454,13 @@ class Store:
             queue = self.queue(task.queue_id)
             sides = json.loads(row["sides"]) if row["sides"] else None
             value = values.canonical(queue.kind, queue.spec, task.payload, raw_value, sides)
+            attempt = con.execute(
+                "SELECT count(*) FROM labels WHERE task_id = ? AND annotator = ? AND is_adjudication = 0",
+                (task_id, annotator),
+            ).fetchone()[0]
             cur = con.execute(
                 "INSERT INTO labels (task_id, queue_id, annotator, role, value, seconds, guideline_version, "
-                "side_mapping, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "side_mapping, created_at, submission_id, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task_id,
                     task.queue_id,
@@ -394,6 +472,7 @@ class Store:
                     _side_json(sides),
                     now,
                     submission_id,
+                    attempt,
                 ),
             )
             revived = 1 if row["state"] == "expired" else 0
@@ -404,12 +483,57 @@ class Store:
             con.execute(
                 "UPDATE tasks SET n_labels = n_labels + 1, load = load + ? WHERE task_id = ?", (revived, task_id)
             )
-            completes = 1 if task.n_labels + 1 == task.per_item else 0
-            con.execute(
-                "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
-                (completes, task.queue_id),
-            )
+            if task.gold is None:
+                completes = 1 if task.n_labels + 1 == task.per_item else 0
+                con.execute(
+                    "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
+                    (completes, task.queue_id),
+                )
         return Submission(cur.lastrowid, created=True)
+
+    def retract(self, label_id: int, annotator: str, *, now: float | None = None) -> int:
+        """Undo an annotator's own label within the queue's `undo_seconds`; returns the item's id.
+
+        The label stays in the table (append-only) with a retraction naming it; the item goes back to the
+        annotator as an open assignment, so the next label they give it replaces the retracted one.
+        """
+        now = time.time() if now is None else now
+        with self._write() as con:
+            row = con.execute("SELECT * FROM labels WHERE label_id = ?", (label_id,)).fetchone()
+            if row is None or row["annotator"] != annotator or row["is_adjudication"]:
+                raise StoreError(f"label {label_id} is not a label of {annotator}")
+            if con.execute("SELECT 1 FROM retractions WHERE label_id = ?", (label_id,)).fetchone():
+                raise StoreError(f"label {label_id} was already undone")
+            queue = self.queue(row["queue_id"])
+            window = float(queue.spec.get("undo_seconds", UNDO_SECONDS))
+            if now - row["created_at"] > window:
+                raise StoreError(f"label {label_id} is more than {window:g} s old and can no longer be undone")
+            task = self.task(row["task_id"])
+            con.execute(
+                "INSERT INTO retractions (label_id, annotator, created_at) VALUES (?, ?, ?)", (label_id, annotator, now)
+            )
+            con.execute(
+                "UPDATE assignments SET state = 'open', assigned_at = ?, finished_at = NULL "
+                "WHERE task_id = ? AND annotator = ?",
+                (now, task.task_id, annotator),
+            )
+            con.execute("UPDATE tasks SET n_labels = n_labels - 1 WHERE task_id = ?", (task.task_id,))
+            if task.gold is None:
+                uncompletes = 1 if task.n_labels == task.per_item else 0
+                con.execute(
+                    "UPDATE queues SET n_labels = n_labels - 1, n_complete = n_complete - ? WHERE queue_id = ?",
+                    (uncompletes, task.queue_id),
+                )
+        return task.task_id
+
+    def retractions(self, queue_id: int) -> list[dict]:
+        """The undone labels of a queue (the history undo keeps), oldest first."""
+        rows = self.con.execute(
+            "SELECT r.label_id, l.task_id, r.annotator, l.created_at AS labeled_at, r.created_at AS retracted_at "
+            "FROM retractions r JOIN labels l USING (label_id) WHERE l.queue_id = ? ORDER BY r.label_id",
+            (queue_id,),
+        )
+        return [dict(r) for r in rows]
 
     def skip(self, task_id: int, annotator: str, reason: str, *, now: float | None = None) -> None:
         """Give an item back with a reason; it goes to someone else and never back to this annotator."""
@@ -474,31 +598,52 @@ class Store:
 
     def count_labels(self, queue_id: int, annotator: str) -> int:
         return self.con.execute(
-            "SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? AND is_adjudication = 0",
+            f"SELECT count(*) FROM labels WHERE annotator = ? AND queue_id = ? AND is_adjudication = 0 AND {LIVE}",
             (annotator, queue_id),
         ).fetchone()[0]
 
-    def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
-        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
+    def labels(
+        self,
+        queue_id: int | None = None,
+        task_id: int | None = None,
+        *,
+        include_retracted: bool = False,
+        gold: bool = False,
+    ) -> list[dict]:
+        """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first.
+
+        Undone labels are left out unless asked for, and so are labels on gold items unless `gold`
+        (then only those, each with the item's known answer): consensus, review and snapshots never see
+        either.
+        """
         if task_id is not None:
             task = self.task(task_id)
             where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)
         elif queue_id is not None:
             where, args = "WHERE queue_id = ?", (queue_id,)
         else:
-            where, args = "", ()
-        rows = self.con.execute(f"SELECT * FROM labels {where} ORDER BY label_id", args).fetchall()
+            where, args = "WHERE 1", ()
+        if not include_retracted:
+            where += f" AND {LIVE}"
+        where += f" AND task_id {'IN' if gold else 'NOT IN'} (SELECT task_id FROM tasks WHERE gold IS NOT NULL)"
+        columns = "labels.*, (SELECT gold FROM tasks t WHERE t.task_id = labels.task_id) AS gold" if gold else "*"
+        rows = self.con.execute(f"SELECT {columns} FROM labels {where} ORDER BY label_id", args).fetchall()
         out = []
         for row in rows:
             data = dict(row)
             data["value"] = json.loads(data["value"])
             data["side_mapping"] = json.loads(data["side_mapping"]) if data["side_mapping"] else None
             data["is_adjudication"] = bool(data["is_adjudication"])
+            if gold:
+                data["gold"] = json.loads(data["gold"])
             out.append(data)
         return out
 
     def tasks(self, queue_id: int | None = None) -> Iterator[Task]:
-        where, args = ("WHERE queue_id = ?", (queue_id,)) if queue_id is not None else ("", ())
+        """The queue's (or every) task, gold items left out."""
+        where, args = (
+            ("WHERE queue_id = ? AND gold IS NULL", (queue_id,)) if queue_id is not None else ("WHERE gold IS NULL", ())
+        )
         for row in self.con.execute(f"SELECT * FROM tasks {where} ORDER BY task_id", args):
             yield self._task(row)
 
@@ -512,7 +657,8 @@ class Store:
                    sum(a.state = 'done') AS labels, sum(a.state = 'skipped') AS skipped,
                    sum(a.state = 'open') AS open, sum(a.state = 'expired') AS expired,
                    (SELECT avg(l.seconds) FROM labels l WHERE l.annotator = a.annotator AND l.queue_id = a.queue_id
-                      AND l.is_adjudication = 0) AS mean_seconds
+                      AND l.is_adjudication = 0 AND l.label_id NOT IN (SELECT label_id FROM retractions))
+                      AS mean_seconds
             FROM assignments a JOIN queues q USING (queue_id)
             GROUP BY a.annotator, a.queue_id ORDER BY a.annotator, a.queue_id""").fetchall()
         return [dict(r) for r in rows]
@@ -553,6 +699,9 @@ class Store:
                 if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())
             }
             con.execute("DROP TRIGGER IF EXISTS labels_no_delete")
+            con.executemany(
+                "DELETE FROM retractions WHERE label_id IN (SELECT label_id FROM labels WHERE task_id = ?)", ids
+            )
             for table in ("labels", "assignments", "tasks"):
                 before = con.total_changes
                 con.executemany(f"DELETE FROM {table} WHERE task_id = ?", ids)
@@ -580,14 +729,18 @@ class Store:
         return 0 if busy else 1
 
 
+LIVE = "label_id NOT IN (SELECT label_id FROM retractions)"
 LABELS_NO_DELETE = (
     "CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
     "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
 )
 RECOUNT_QUEUE = """UPDATE queues SET
-    n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id),
-    n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0),
-    n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.n_labels >= t.per_item)
+    n_tasks = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.gold IS NULL),
+    n_labels = (SELECT count(*) FROM labels l WHERE l.queue_id = queues.queue_id AND l.is_adjudication = 0
+                AND l.label_id NOT IN (SELECT label_id FROM retractions)
+                AND l.task_id NOT IN (SELECT task_id FROM tasks WHERE gold IS NOT NULL)),
+    n_complete = (SELECT count(*) FROM tasks t WHERE t.queue_id = queues.queue_id AND t.gold IS NULL
+                  AND t.n_labels >= t.per_item)
 WHERE queue_id = ?"""
 
 

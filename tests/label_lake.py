@@ -79,3 +79,26 @@ def make_lake(root: Path, conversations: list[dict] | None = None) -> Path:
         tx.write("bronze/conversations", pa.Table.from_pylist(conversations, schema=schemas.BRONZE_CONVERSATIONS))
     catalog.refresh(lake)
     return lake.root
+
+
+LONG_USER = "I have been thinking about what you said earlier, and I want to hear more about it. " * 2
+LONG_REPLY = (
+    "That is a fine question, friend. Let me tell you how we did it on the last voyage: we plotted the "
+    "course by the old beacons, checked the fuel twice, and kept a spare crew rested for the night watch. "
+)
+
+
+def long_regeneration(i: int, *, context: int = 11) -> dict:
+    """A conversation whose last reply was regenerated after `context` messages of realistic length:
+    the pairwise item it gives shows `context` messages and two long candidates (the layout test's item)."""
+    assert context % 2 == 1, "the context ends with the user's message"
+    convo = conversation(i, turns=(context + 1) // 2, user_text=LONG_USER)
+    messages = convo["messages"]
+    for message in messages[1:-1:2]:
+        message["content"] = LONG_REPLY
+    last = messages[-1]
+    last["content"] = "I cannot help with that. " + LONG_REPLY
+    last["signals"] = {**last["signals"], "regenerated": True, "thumb": -1, "continued": None}
+    replacement = _message("assistant", "Aye! " + LONG_REPLY * 2, last["ts"], continued=True)
+    messages.append(replacement)
+    return convo

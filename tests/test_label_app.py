@@ -11,6 +11,7 @@ from labeling_app import annotators
 from labeling_app.queues import create_queue
 from labeling_app.settings import APP_SCRIPT
 from labeling_app.store import Store
+from labeling_app.ui import render
 from tests.label_lake import conversation, make_lake
 
 BIG_REPLY = ("A very long reply. " * 5_300)[:100_000]
@@ -272,8 +273,9 @@ def test_long_context_big_reply_and_markup_render_as_text(lake, monkeypatch):
         payload = store.task(task_id(at)).payload
     assert len([m for m in payload["prompt"] if m["role"] != "system"]) == 199
     assert len(at.chat_message) == 12, "long contexts show their last turns first"
+    assert "Earlier messages (197)" in [e.label for e in at.expander], "all but the last two are folded"
     toggle = at.toggle(key=f"context-{task_id(at)}")
-    assert toggle.label == "Show 187 earlier messages"
+    assert toggle.label == "Show 187 more"
     toggle.set_value(True).run()
     assert len(at.chat_message) == 199
     assert BIG_REPLY in texts(at)
@@ -281,6 +283,151 @@ def test_long_context_big_reply_and_markup_render_as_text(lake, monkeypatch):
     assert MARKUP_REPLY in texts(at), "markdown and HTML are shown as the characters they are"
     rendered = [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert not any("<img" in m or "onerror" in m for m in rendered)
+
+
+# -- plain keys, undo, names on bubbles ------------------------------------------------------------------
+
+
+def test_plain_keys_pick_a_choice_and_space_submits_it(lake, monkeypatch):
+    """Label Studio's keys: 1-5 pick (the picked button is highlighted), Space stores the pick."""
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
+    task = task_id(at)
+    assert at.button(key=f"plain-{task}-2").proto.shortcut.lower() == "2"
+    assert at.button(key=f"pairwise-submit-{task}").proto.shortcut.lower() == "space"
+    at.button(key=f"pairwise-submit-{task}").click().run()
+    assert [e.value for e in at.error] == ["Pick a choice first (keys 1-5), or click one."] and not store_labels(
+        lake_dir
+    )
+    at.button(key=f"plain-{task}-2").click().run()
+    assert at.button(key=f"pairwise-A-None-{task}").proto.type == "primary", "the pick is shown"
+    assert at.button(key=f"pairwise-tie-None-{task}").proto.type == "secondary"
+    at.button(key=f"plain-{task}-5").click().run()
+    at.button(key=f"pairwise-submit-{task}").click().run()
+    (label,) = store_labels(lake_dir)
+    assert (label["value"]["choice"], label["value"]["strength"]) == ("B", "strong") and task_id(at) != task
+
+
+def test_choice_buttons_are_not_in_a_danger_colour(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
+    task = task_id(at)
+    kinds = {b.label: b.proto.type for b in at.button if b.key and b.key.startswith("pairwise-") and str(task) in b.key}
+    assert set(kinds.values()) == {"secondary"}, "nothing is primary (coloured) until picked"
+    from labeling_app.cli import PRIMARY_COLOR
+
+    red, green, blue = (int(PRIMARY_COLOR[i : i + 2], 16) for i in (1, 3, 5))
+    assert blue > red, "the theme's primary colour (a pick) is blue, not Streamlit's red"
+
+
+def test_rating_digits_pick_and_anchors_are_shown_in_full(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="rating"), tokens["ann"])
+    task = task_id(at)
+    labels = [at.button(key=f"rating-{s}-{task}").label for s in range(1, 6)]
+    assert labels[0] == "1: Dull: a user would leave" and labels[4] == "5: Delightful: a user would keep chatting"
+    legend = next(c.value for c in at.caption if c.value.startswith("**1**"))
+    assert "Dull: a user would leave" in legend.replace("\\", "")
+    assert "Delightful: a user would keep chatting" in legend.replace("\\", ""), "every anchor in full"
+    at.button(key=f"plain-{task}-4").click().run()
+    at.button(key=f"rating-submit-{task}").click().run()
+    (label,) = store_labels(lake_dir)
+    assert label["value"]["score"] == 4
+
+
+def test_questionnaire_plain_keys_answer_the_marked_question(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="questionnaire"), tokens["ann"])
+    task = task_id(at)
+    for key in ("2", "1", "2", "3", "2"):  # no, yes, no, unsure, no
+        at.button(key=f"plain-{task}-{key}").click().run()
+    at.button(key=f"plain-{task}-Space").click().run()
+    (label,) = store_labels(lake_dir)
+    questions = ["false_refusal", "templated", "breaks_persona", "violates_instruction", "unsafe"]
+    assert label["value"]["answers"] == dict(zip(questions, ["no", "yes", "no", "unsure", "no"], strict=True))
+
+
+def test_undo_takes_back_the_last_label_and_shows_the_item_again(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
+    first = task_id(at)
+    at.button(key=f"pairwise-A-None-{first}").click().run()
+    assert task_id(at) != first
+    undo = at.sidebar.button(key="undo")
+    assert undo.label == f"Undo label on item {first}"
+    undo.click().run()
+    assert task_id(at) == first, "the undone item is on screen again"
+    assert store_labels(lake_dir) == []
+    assert [t.value for t in at.toast] == [f"Undid the label on item {first}: label it again."]
+    assert not [b for b in at.sidebar.button if b.key == "undo"], "nothing left to undo"
+    at.button(key=f"pairwise-B-None-{first}").click().run()
+    (label,) = store_labels(lake_dir)
+    assert label["value"]["choice"] == "B"
+    with Store.for_lake(lake_dir, read_only=True) as store:
+        assert len(store.labels(include_retracted=True)) == 2, "the undone label stays in the history"
+
+
+def test_undo_after_the_window_is_refused(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["ann"])
+    first = task_id(at)
+    at.button(key=f"pairwise-A-None-{first}").click().run()
+    at.session_state["last_label"] = {**at.session_state["last_label"], "at": 0.0}
+    at.run()
+    assert not [b for b in at.sidebar.button if b.key == "undo"]
+    assert len(store_labels(lake_dir)) == 1
+
+
+def test_bubbles_are_labeled_with_the_role_or_the_character(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="bad-input"), tokens["ann"])
+    with Store.for_lake(lake_dir, read_only=True) as store:
+        character = store.task(task_id(at)).payload["character"]["name"]
+    captions = [c.value for m in at.chat_message for c in m.caption]
+    assert set(captions) == {"User", render.md_escape(character)} and len(captions) == len(at.chat_message)
+
+
+# -- reviewers and sign-in limits ------------------------------------------------------------------------
+
+
+def test_reviewers_land_on_review_and_lease_nothing_until_they_ask(lake, monkeypatch):
+    lake_dir, tokens = lake
+    at = sign_in(app(lake_dir, monkeypatch, queue="pairs"), tokens["rev"])
+    assert at.sidebar.radio(key="page").value == "Review"
+    at.sidebar.radio(key="page").set_value("Label").run()
+    assert "task" not in at.query_params
+    with Store.for_lake(lake_dir, read_only=True) as store:
+        assert store.annotator_progress() == [], "no item is held for the reviewer"
+    next(b for b in at.button if b.label == "Label items in this queue").click().run()
+    assert task_id(at) > 0
+    with Store.for_lake(lake_dir, read_only=True) as store:
+        assert [r["annotator"] for r in store.annotator_progress()] == ["rev"]
+
+
+def test_wrong_tokens_are_slowed_down_and_counted_globally(lake, monkeypatch):
+    """30 wrong tokens in a burst: only the first reaches the annotators file; the right token must
+    also wait out the backoff, then works."""
+    from labeling_app import signin
+
+    lake_dir, tokens = lake
+    clock = [100.0]
+    monkeypatch.setattr(signin, "LIMITER", signin.SignInLimiter(clock=lambda: clock[0]))
+    checked = []
+    real = annotators.authenticate
+    monkeypatch.setattr(annotators, "authenticate", lambda path, token: checked.append(token) or real(path, token))
+    at = app(lake_dir, monkeypatch, queue="pairs").run()
+    for i in range(30):
+        at.text_input(key="login_token").input(f"fwl_wrong{i}")
+        button(at, "Sign in").click().run()
+    assert len(checked) == 1
+    assert [e.value for e in at.error] == ["Too many sign-in attempts: try again in 1 s."]
+    at.text_input(key="login_token").input(tokens["ann"])
+    button(at, "Sign in").click().run()
+    assert "user_name" not in at.session_state
+    clock[0] += 1.0
+    at.text_input(key="login_token").input(tokens["ann"])
+    button(at, "Sign in").click().run()
+    assert at.session_state["user_name"] == "ann" and len(checked) == 2
 
 
 # -- review and admin ------------------------------------------------------------------------------------
@@ -307,7 +454,7 @@ def test_review_shows_agreement_and_adjudication_is_stored(lake, monkeypatch):
     annotator_view = sign_in(app(lake_dir, monkeypatch), tokens["ann"])
     assert "Review" not in annotator_view.sidebar.radio(key="page").options
     at = sign_in(app(lake_dir, monkeypatch), tokens["rev"])
-    at.sidebar.radio(key="page").set_value("Review").run()
+    assert at.sidebar.radio(key="page").value == "Review", "reviewers land on the Review page"
     at.selectbox(key="review_queue").set_value("pairs").run()
     assert not at.exception
     queues = at.dataframe[0].value
@@ -316,7 +463,7 @@ def test_review_shows_agreement_and_adjudication_is_stored(lake, monkeypatch):
     assert set(per_annotator["annotator"]) == {"ann", "bob"}
     agreement = at.dataframe[2].value
     assert agreement["items with 2+ labels"].tolist() == [3] and agreement["kept"].tolist() == [2]
-    assert agreement["Krippendorff's alpha"].tolist()[0] < 1
+    assert float(agreement["Krippendorff's alpha"].tolist()[0]) < 1
     assert at.selectbox(key="adjudicate-1").options == [f"item {disputed}"]
     at.radio[0].set_value("B")
     at.text_input[0].input("candidate 2 stays in character")

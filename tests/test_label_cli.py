@@ -89,3 +89,23 @@ def test_queue_create_list_demo_agreement_snapshot(tmp_path):
         "sql", "SELECT count(*) AS n FROM labels WHERE queue = 'demo-rating'", "--format", "csv", "--lake", str(lake)
     )
     assert count.stdout.strip().splitlines()[-1] == str(2 * queue.n_tasks)
+
+
+def test_queue_gold_adds_items_with_known_answers(tmp_path):
+    from labeling_app.queues import create_queue
+    from labeling_app.sources import REGENERATIONS_SQL
+
+    lake = make_lake(tmp_path / "lake", [conversation(i, regenerate=True) for i in range(4)])
+    create_queue(lake, kind="pairwise", source=f"{REGENERATIONS_SQL.strip()} LIMIT 2", per_item=1, name="pairs")
+    gold_sql = f"SELECT *, 'b' AS gold FROM ({REGENERATIONS_SQL.strip()}) LIMIT 2 OFFSET 2"
+    added = flywheel("label", "queue", "gold", "pairs", "--from", gold_sql, "--lake", str(lake))
+    assert added.returncode == 0, added.stderr
+    assert "2 gold items added" in added.stdout
+    again = flywheel("label", "queue", "gold", "pairs", "--from", gold_sql, "--lake", str(lake))
+    assert "0 gold items added, 2 already there" in again.stdout
+    unknown = flywheel("label", "queue", "gold", "pairs", "--from", "regenerations", "--lake", str(lake))
+    assert unknown.returncode == 2 and "gold" in unknown.stderr
+    with Store.for_lake(lake, read_only=True) as store:
+        queue = store.queue("pairs")
+        golds = store.con.execute("SELECT gold FROM tasks WHERE gold IS NOT NULL").fetchall()
+    assert queue.n_tasks == 2 and [g[0] for g in golds] == ['{"preference": "1"}'] * 2

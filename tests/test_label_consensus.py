@@ -185,3 +185,32 @@ def test_snapshot_before_any_label_gives_empty_typed_views(tmp_path):
         assert {"chosen", "rejected", "agreement", "kept", "queue_alpha"} <= set(columns)
     finally:
         con.close()
+
+
+def test_consensus_and_snapshot_ignore_undone_labels(tmp_path):
+    """ann and bob prefer candidate 1; bob first said candidate 0, undid it and relabeled: the undone label
+    counts nowhere (full agreement, two labels in the snapshot), though the store keeps it."""
+    root = make_lake(tmp_path / "lake", [conversation(0, regenerate=True)])
+    create_queue(root, kind="pairwise", source="regenerations", per_item=2, name="pairs")
+
+    def side(assignment, candidate: int) -> str:
+        return "A" if assignment.sides[0] == candidate else "B"
+
+    with Store.for_lake(root) as store:
+        pairs = store.queue("pairs").queue_id
+        a = store.next_task(pairs, "ann")
+        store.submit(a.task.task_id, "ann", "annotator", {"choice": side(a, 1)})
+        b = store.next_task(pairs, "bob")
+        wrong = store.submit(b.task.task_id, "bob", "annotator", {"choice": side(b, 0)})
+        store.retract(wrong.label_id, "bob")
+        store.submit(b.task.task_id, "bob", "annotator", {"choice": side(b, 1)})
+        (item,) = analyze(store.queue(pairs), store.labels(pairs)).items
+        assert len(store.labels(pairs, include_retracted=True)) == 3
+    assert (item.answer, item.n_annotators, item.agreement, item.kept) == ("1", 2, 1.0, True)
+    assert snapshot(root).labels == 2
+    con = catalog.connect(Lake(root))
+    try:
+        assert con.execute("SELECT count(*), bool_and(preferred = 1) FROM labels").fetchone() == (2, True)
+        assert con.execute("SELECT agreement, kept FROM labels_consensus").fetchone() == (1.0, True)
+    finally:
+        con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -220,3 +221,93 @@ def test_read_only_connection_cannot_write(tmp_path):
     Store(path).close()
     with Store(path, read_only=True) as ro, pytest.raises(StoreError, match="read-only"):
         ro.create_queue("q", "pairwise", 1, "s", queue_spec(load_config(), "pairwise"), "t")
+
+
+# -- undo: a retraction, history kept ------------------------------------------------------------------
+
+
+def test_undo_retracts_the_label_keeps_history_and_gives_the_item_back(store):
+    queue = make_queue(store, items=2, per_item=1)
+    first = store.next_task(queue.queue_id, "ann")
+    saved = store.submit(first.task.task_id, "ann", "annotator", {"choice": "A"}, now=1000.0)
+    assert store.queue(queue.queue_id).n_complete == 1
+    assert store.retract(saved.label_id, "ann", now=1010.0) == first.task.task_id
+    assert store.labels(queue.queue_id) == [], "reads skip the undone label"
+    (kept,) = store.labels(queue.queue_id, include_retracted=True)
+    assert kept["label_id"] == saved.label_id and kept["value"]["choice"] == "A", "the history stays"
+    assert [r["label_id"] for r in store.retractions(queue.queue_id)] == [saved.label_id]
+    counted = store.queue(queue.queue_id)
+    assert (counted.n_labels, counted.n_complete, store.count_labels(queue.queue_id, "ann")) == (0, 0, 0)
+    again = store.next_task(queue.queue_id, "ann", now=1015.0)
+    assert again.task.task_id == first.task.task_id and again.state == "open", "the same item comes back"
+    relabel = store.submit(first.task.task_id, "ann", "annotator", {"choice": "B"}, now=1020.0)
+    assert relabel.created and relabel.label_id != saved.label_id
+    assert [lab["value"]["choice"] for lab in store.labels(queue.queue_id)] == ["B"]
+    assert store.queue(queue.queue_id).n_complete == 1
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.con.execute("UPDATE retractions SET annotator = 'x'")
+
+
+def test_undo_is_refused_after_the_window_twice_or_for_someone_else(store):
+    queue = make_queue(store, items=3, per_item=2)
+    window = queue.spec["undo_seconds"]
+    a = store.next_task(queue.queue_id, "ann")
+    old = store.submit(a.task.task_id, "ann", "annotator", {"choice": "A"}, now=1000.0)
+    with pytest.raises(StoreError, match="can no longer be undone"):
+        store.retract(old.label_id, "ann", now=1000.0 + window + 1)
+    with pytest.raises(StoreError, match="not a label of bob"):
+        store.retract(old.label_id, "bob", now=1001.0)
+    store.retract(old.label_id, "ann", now=1001.0)
+    with pytest.raises(StoreError, match="already undone"):
+        store.retract(old.label_id, "ann", now=1002.0)
+
+
+def test_a_version_1_store_is_migrated_for_undo_and_gold(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with Store(path) as s:
+        queue = make_queue(s, items=1, per_item=1)
+        a = s.next_task(queue.queue_id, "ann")
+        saved = s.submit(a.task.task_id, "ann", "annotator", {"choice": "A"})
+        s.con.execute("DROP TABLE retractions")
+        s.con.execute("DROP INDEX labels_one_each")
+        s.con.execute("ALTER TABLE labels DROP COLUMN attempt")
+        s.con.execute("DROP INDEX tasks_gold")
+        s.con.execute("ALTER TABLE tasks DROP COLUMN gold")
+        s.con.execute("CREATE UNIQUE INDEX labels_one_each ON labels (task_id, annotator) WHERE is_adjudication = 0")
+        s.con.execute("PRAGMA user_version = 1")
+    with Store(path) as s:
+        assert s.retract(saved.label_id, "ann") == a.task.task_id
+        assert s.submit(a.task.task_id, "ann", "annotator", {"choice": "B"}).created
+        assert s.add_gold(queue.queue_id, [("g", payload(9), {"preference": "0"})]) == (1, 0)
+
+
+# -- gold items ------------------------------------------------------------------------------------------
+
+
+def test_gold_items_come_at_the_gold_rate_once_each_and_stay_out_of_the_counts(store):
+    queue = make_queue(store, items=20, per_item=1)
+    spec = {**queue.spec, "gold_rate": 0.25}
+    store.con.execute("UPDATE queues SET spec = json(?) WHERE queue_id = ?", (json.dumps(spec), queue.queue_id))
+    assert store.add_gold(queue.queue_id, [(f"g{i}", payload(100 + i), {"preference": "0"}) for i in range(2)]) == (
+        2,
+        0,
+    )
+    served = []
+    while (a := store.next_task(queue.queue_id, "ann")) is not None:
+        served.append(a.task.gold is not None)
+        store.submit(a.task.task_id, "ann", "annotator", {"choice": "A" if a.sides[0] == 0 else "B"})
+    assert served[:8] == [False, False, False, True, False, False, False, True], "every 4th item is gold"
+    assert sum(served) == 2 and len(served) == 22, "each gold item once, then regular items only"
+    counted = store.queue(queue.queue_id)
+    assert (counted.n_tasks, counted.n_labels, counted.n_complete) == (20, 20, 20)
+    assert len(store.labels(queue.queue_id)) == 20 and len(list(store.tasks(queue.queue_id))) == 20
+    gold = store.labels(queue.queue_id, gold=True)
+    assert [lab["gold"] for lab in gold] == [{"preference": "0"}] * 2
+
+
+def test_no_gold_is_served_at_rate_zero(store):
+    queue = make_queue(store, items=3, per_item=1)
+    spec = {**queue.spec, "gold_rate": 0.0}
+    store.con.execute("UPDATE queues SET spec = json(?) WHERE queue_id = ?", (json.dumps(spec), queue.queue_id))
+    store.add_gold(queue.queue_id, [("g", payload(9), {"preference": "0"})])
+    assert all(store.next_task(queue.queue_id, f"a{i}").task.gold is None for i in range(3))

@@ -37,15 +37,18 @@ def page(store: Store, user: User) -> None:
     name = st.selectbox("Queue to review", names, key="review_queue")
     queue = next(q for q in queues if q.name == name)
     version = store.con.execute(
-        "SELECT count(*), max(label_id) FROM labels WHERE queue_id = ?", (queue.queue_id,)
+        "SELECT count(*), max(label_id), (SELECT count(*) FROM retractions) FROM labels WHERE queue_id = ?",
+        (queue.queue_id,),
     ).fetchone()
     analysis = _analysis(str(store.path), queue.queue_id, tuple(version))
     _agreement(analysis)
-    adjudicate, consensus, export = st.tabs(["Disagreements", "Consensus", "Export"])
+    adjudicate, consensus, quality, export = st.tabs(["Disagreements", "Consensus", "Quality", "Export"])
     with adjudicate:
         _disagreements(store, queue, analysis, user)
     with consensus:
         _consensus(analysis)
+    with quality:
+        _quality(store, queue, queues, analysis)
     with export:
         _export(store, queue, analysis)
 
@@ -86,7 +89,7 @@ def _agreement(analysis: QueueAnalysis) -> None:
         rows.append(
             {
                 "question": question.id,
-                "Krippendorff's alpha": None if alpha is None else round(alpha, 3),
+                "Krippendorff's alpha": "n/a" if alpha is None else f"{alpha:.3f}",
                 "level": question.level,
                 "items labeled": len(items),
                 "items with 2+ labels": sum(1 for i in items if i.n_annotators >= 2),
@@ -247,6 +250,41 @@ def _consensus(analysis: QueueAnalysis) -> None:
         + (f"; the first {TABLE_ROWS:,} are shown, export for all" if len(rows) > TABLE_ROWS else "")
     )
     st.dataframe(rows[:TABLE_ROWS], hide_index=True)
+
+
+def _quality(store: Store, queue: Queue, queues: list[Queue], analysis: QueueAnalysis) -> None:
+    """Accuracy on gold items, agreement with the consensus per day, and every queue's pace per hour."""
+    from labeling_app import quality
+
+    st.markdown("**Accuracy on gold items** (known answers, mixed in at the queue's gold rate)")
+    gold = quality.gold_accuracy(queue, store.labels(queue.queue_id, gold=True))
+    if gold:
+        st.dataframe([{**r, "accuracy": round(r["accuracy"], 3)} for r in gold], hide_index=True, key="gold_table")
+    else:
+        rate = queue.spec.get("gold_rate", 0.0)
+        st.caption(
+            f"No gold labels yet (gold rate {rate:.0%}). Add gold items with "
+            "`flywheel label queue gold NAME --from SOURCE`."
+        )
+    st.markdown("**Agreement with the consensus, per annotator and day**")
+    over_time = quality.agreement_over_time(analysis, store.labels(queue.queue_id))
+    if over_time:
+        st.line_chart(over_time, x="day", y="agreement", color="annotator", height=220)
+    else:
+        st.caption("No item has a consensus yet.")
+    st.markdown("**Throughput and time per item, per queue and hour**")
+    pace = quality.throughput({q.queue_id: q.name for q in queues}, store.labels())
+    if pace:
+        left, right = st.columns(2)
+        left.bar_chart(pace, x="hour", y="labels", color="queue", height=220)
+        timed = [r for r in pace if r["median seconds per item"] is not None]
+        if timed:
+            right.line_chart(timed, x="hour", y="median seconds per item", color="queue", height=220)
+        else:
+            right.caption("No label has its time on screen (labels from the command line or imports).")
+        st.dataframe(pace, hide_index=True, key="pace_table")
+    else:
+        st.caption("No labels yet.")
 
 
 def _queue_parquet(store_path: str, queue_id: int) -> bytes:
