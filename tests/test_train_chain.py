@@ -66,7 +66,7 @@ def chain(chain_releases, tmp_path_factory):
         "workdir": workdir,
         "lake": lake,
         "releases": releases,
-        "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS},
+        "lineage": {kind: read_lineage(workdir / kind) for kind in (*KINDS, *gpu_check.ONLINE)},
     }
 
 
@@ -97,6 +97,18 @@ def test_lineage_chain_runs_from_tiny_through_sft(chain):
     assert lin["dpo"]["ref_model"]["run_id"] == lin["sft"]["run_id"]  # DPO and KTO got an explicit reference
     assert lin["kto"]["ref_model"]["run_id"] == lin["sft"]["run_id"]
     assert lin["sft"]["notes"] == []  # the tiny chat template supports assistant-only loss
+
+
+def test_grpo_and_online_dpo_train_from_sft_on_the_rl_prompts_rewarded_by_the_reward_model(chain):
+    reward_run = chain["lineage"]["reward"]["run_id"]
+    for kind in gpu_check.ONLINE:
+        lineage = chain["lineage"][kind]
+        assert lineage["steps"] == gpu_check.ONLINE_STEPS
+        assert lineage["release"]["ref"].startswith("check-rl-prompts@")
+        assert lineage["base_model"]["run_id"] == chain["lineage"]["sft"]["run_id"]
+        assert [(r["run_id"], r["weight"]) for r in lineage["reward_models"]] == [(reward_run, 1.0)]
+        assert (chain["workdir"] / kind / "model.safetensors").exists()
+    assert chain["lineage"]["grpo"]["metrics"]["rewards/rm_reward/std"] > 0  # the group's replies were told apart
 
 
 def test_sql_answers_which_data_trained_a_checkpoint(chain):

@@ -155,3 +155,34 @@ def test_ancestry_inherits_the_base_models_chain(tmp_path):
         ("r0", "s@1", 2),
     ]
     assert lineage.ancestry("r3", "sft", release, None)[0]["release_content_hash"] == release.manifest["content_hash"]
+
+
+def test_a_reward_term_is_a_reward_model_directory_with_an_optional_weight(tmp_path):
+    from train.online import RewardSpec
+
+    (tmp_path / "rm").mkdir()
+    assert RewardSpec.parse(f"rm:{tmp_path / 'rm'}") == RewardSpec("rm", str(tmp_path / "rm"), 1.0)
+    assert RewardSpec.parse(f"rm:{tmp_path / 'rm'}*0.25").weight == 0.25
+
+
+@pytest.mark.parametrize("text", ["rm", "signals:/x", "rm:", "rm:/no/such/dir", "rm:{dir}*heavy"])
+def test_a_malformed_reward_term_is_refused_with_the_accepted_form(tmp_path, text):
+    from train.online import RewardSpec, RewardSpecError
+
+    (tmp_path / "rm").mkdir()
+    with pytest.raises(RewardSpecError, match="rm:PATH|not a number|no model directory"):
+        RewardSpec.parse(text.format(dir=tmp_path / "rm"))
+
+
+def test_the_reward_model_scores_the_prompt_followed_by_the_reply():
+    from train.online import _conversation
+
+    prompt = [{"role": "user", "content": "hi"}]
+    assert _conversation(prompt, [{"role": "assistant", "content": "hello"}])[-1] == {
+        "role": "assistant",
+        "content": "hello",
+    }
+    assert _conversation("plain text prompt", "reply") == [
+        {"role": "user", "content": "plain text prompt"},
+        {"role": "assistant", "content": "reply"},
+    ]

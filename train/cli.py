@@ -27,7 +27,10 @@ TRAINER_HELP = {
     "reward": "A reward model (sequence classifier, one output) on a `preference` release.",
     "dpo": "Direct preference optimization on a `preference` release, against a frozen reference copy.",
     "kto": "KTO on an `unpaired` release (or a `preference` release, unpaired), against a frozen reference copy.",
+    "grpo": "GRPO (online RL) on a `prompt` release: replies sampled during training, scored by --reward models.",
+    "online-dpo": "Online DPO on a `prompt` release: two sampled replies per prompt, the --reward model judges.",
 }
+ONLINE_KINDS = ("grpo", "online-dpo")
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -106,6 +109,54 @@ def _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments: list[
     return overrides
 
 
+def _run_training(
+    kind: str,
+    release: str,
+    model: str,
+    out: Path,
+    config: Path | None,
+    lake: Path | None,
+    overwrite: bool,
+    overrides: dict,
+    rewards: list | None = None,
+) -> None:
+    """Load the settings, train in a recorded run and print the outcome (every trainer command)."""
+    from train import config as config_module
+
+    try:
+        settings = config_module.load(kind, config, overrides)
+    except config_module.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with command_run(f"train {kind}", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
+        from train import trainers
+
+        _quiet_datasets()
+        result = trainers.train(
+            kind,
+            the_lake,
+            release,
+            model,
+            out,
+            settings,
+            run_id=record.run_id,
+            overwrite=overwrite,
+            rewards=rewards,
+            log=typer.echo,
+        )
+        stats.rows_in = result["train_rows"] + sum(result["dropped"].values())
+        stats.rows_out = result["train_rows"]
+        for reason, rows in result["dropped"].items():
+            stats.drop(reason, rows)
+        shown = {k: v for k, v in result["metrics"].items() if "loss" in k or "accuracy" in k or k.startswith("reward")}
+        typer.echo(
+            f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
+            f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
+        )
+        for note in result["notes"]:
+            typer.echo(f"note: {note}")
+
+
 def _train_command(kind: str):
     def command(
         release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of the release to train on.")],
@@ -122,33 +173,16 @@ def _train_command(kind: str):
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
     ) -> None:
-        from train import config as config_module
-
-        try:
-            settings = config_module.load(
-                kind, config, _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments)
-            )
-        except config_module.ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        with command_run(f"train {kind}", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
-            from train import trainers
-
-            _quiet_datasets()
-            result = trainers.train(
-                kind, the_lake, release, model, out, settings, run_id=record.run_id, overwrite=overwrite, log=typer.echo
-            )
-            stats.rows_in = result["train_rows"] + sum(result["dropped"].values())
-            stats.rows_out = result["train_rows"]
-            for reason, rows in result["dropped"].items():
-                stats.drop(reason, rows)
-            shown = {k: v for k, v in result["metrics"].items() if "loss" in k or "accuracy" in k}
-            typer.echo(
-                f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
-                f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
-            )
-            for note in result["notes"]:
-                typer.echo(f"note: {note}")
+        _run_training(
+            kind,
+            release,
+            model,
+            out,
+            config,
+            lake,
+            overwrite,
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments),
+        )
 
     command.__doc__ = TRAINER_HELP[kind]
     return command
@@ -291,8 +325,54 @@ def evaluate(
         raise typer.Exit(1)
 
 
+def _online_command(kind: str):
+    """An online trainer's command: the offline trainers' options plus the reward terms."""
+    offline = _train_command(kind)
+
+    def command(
+        release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of a `prompt` release.")],
+        model: Annotated[str, typer.Option("--model", help="A local Hugging Face model directory, or `tiny`.")],
+        out: Annotated[Path, typer.Option("--out", help="Output directory of the checkpoint.")],
+        reward: Annotated[
+            list[str], typer.Option("--reward", help="A reward term, rm:PATH or rm:PATH*WEIGHT; repeat to sum several.")
+        ],
+        config: Annotated[Path | None, typer.Option("--config", help="Settings YAML file.")] = None,
+        max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+        lora: Annotated[bool | None, typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
+        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
+        epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+        assignments: Annotated[list[str], typer.Option("--set", help="Any setting, e.g. --set beta=0.05.")] = [],
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+        lake: LakeOption = None,
+    ) -> None:
+        from train.online import RewardSpec, RewardSpecError
+
+        try:
+            rewards = [RewardSpec.parse(text) for text in reward]
+        except RewardSpecError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        _run_training(
+            kind,
+            release,
+            model,
+            out,
+            config,
+            lake,
+            overwrite,
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments),
+            rewards,
+        )
+
+    command.__doc__ = offline.__doc__
+    return command
+
+
 for _kind in TRAINER_HELP:
-    train_app.command(_kind)(_train_command(_kind))
+    factory = _online_command if _kind in ONLINE_KINDS else _train_command
+    train_app.command(_kind)(factory(_kind))
 
 
 def register(app: typer.Typer) -> None:
