@@ -375,8 +375,35 @@ for _kind in TRAINER_HELP:
     train_app.command(_kind)(factory(_kind))
 
 
+def serve(
+    model: Annotated[Path, typer.Option("--model", help="A local Hugging Face model directory (a checkpoint).")],
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = (
+        "127.0.0.1"
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="Pool name printed in the YAML hint.")] = None,
+) -> None:
+    """Serve a model over an OpenAI-compatible API (transformers serve) for model pools: labeling candidates,
+    generation. Runs until interrupted; on a GPU machine use vLLM instead (docs/gpu.md)."""
+    import os
+
+    from lakehouse.errors import UserError
+    from train import serve as serving
+
+    try:
+        directory = serving.check_model(model)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"serving {directory} at http://{host}:{port}/v1 (ready when /health answers); pool entry:")
+    typer.echo(serving.pool_entry(name or directory.name, directory, host, port))
+    command = serving.command_line(directory, host, port)
+    os.execve(command[0], command, serving.server_env())
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
+    app.command("serve")(serve)
     app.command("generate")(generate)
     app.command("score")(score)
     app.command("rejection-sample")(rejection_sample)
