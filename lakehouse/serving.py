@@ -95,6 +95,7 @@ class Reply:
     text: str
     seconds: float
     finish_reason: str | None
+    completion_tokens: int | None = None  # as the server counted them (the `usage` block), when it says
 
 
 def system_message(model: PoolModel, character: dict | None) -> list[dict]:
@@ -138,8 +139,10 @@ def _reply(model: PoolModel, url: str, response, seconds: float) -> Reply:
     if response.status_code != 200:
         raise ServingError(f"{model.name}: {url} answered HTTP {response.status_code}: {response.text[:200]}")
     try:
-        choice = response.json()["choices"][0]
-        return Reply(model.name, str(choice["message"]["content"]), seconds, choice.get("finish_reason"))
+        body = response.json()
+        choice = body["choices"][0]
+        tokens = (body.get("usage") or {}).get("completion_tokens")
+        return Reply(model.name, str(choice["message"]["content"]), seconds, choice.get("finish_reason"), tokens)
     except (ValueError, KeyError, IndexError, TypeError):
         raise ServingError(f"{model.name}: {url} answered without a chat completion: {response.text[:200]}") from None
 

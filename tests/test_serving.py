@@ -104,6 +104,26 @@ def test_a_model_slower_than_its_timeout_fails_alone_without_holding_the_other(s
     assert isinstance(slow, ServingError) and "no reply from" in str(slow) and "within 1s" in str(slow)
 
 
+def test_generate_takes_its_candidates_from_a_pool_model_and_counts_failed_requests(server, tmp_path):
+    from lakehouse.lake import Lake
+    from train import generate, synthetic
+
+    _, port, model = server
+    lake = Lake(tmp_path / "lake")
+    prompts = synthetic.write_all(lake, rows=24)["prompt"].ref
+    settings = generate.SamplingSettings(n=2, max_new_tokens=6, temperature=1.0)
+    served = entry("tiny-served", port, model)
+    result = generate.run(lake, "", prompts, settings, limit=3, served=served)
+    rows = generate.candidates(lake, result.generation_id).to_pylist()
+    assert result.candidates == len(rows) == 6 and not result.dropped
+    assert {r["model"] for r in rows} == {f"pool:tiny-served@http://127.0.0.1:{port}/v1"}
+    assert generate.generation(lake, result.generation_id)["device"] == "served"
+
+    down = entry("down", free_port(), model, retries=0)
+    failed = generate.run(lake, "", prompts, settings, limit=3, served=down)
+    assert failed.candidates == 0 and failed.dropped == {"endpoint_error": 6}
+
+
 def test_a_server_killed_mid_request_gives_a_clear_error(server):
     process, port, model = server
     slow = entry("victim", port, model, max_tokens=4000, retries=0)

@@ -34,6 +34,7 @@ ONLINE_KINDS = ("grpo", "online-dpo")
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from lakehouse.errors import UserError
     from lakehouse.releases import ReleaseError
     from train.config import ConfigError
     from train.data import DataError
@@ -41,7 +42,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from train.models import ModelError
     from train.trainers import TrainError
 
-    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError)
+    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError, UserError)
 
 
 @contextmanager
@@ -189,7 +190,9 @@ def _train_command(kind: str):
 
 
 def generate(
-    model: Annotated[str, typer.Option("--model", help="Local model directory (a policy checkpoint).")],
+    model: Annotated[
+        str, typer.Option("--model", help="Local model directory (a policy checkpoint), or a --pool model's name.")
+    ],
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of a prompt (or any) release.")],
     n: Annotated[int, typer.Option("--n", min=1, help="Candidates per prompt (K).")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per reply at most.")] = 64,
@@ -199,9 +202,13 @@ def generate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 16,
     split: Annotated[str | None, typer.Option(help="Only this split of the release.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+    pool: Annotated[
+        Path | None, typer.Option("--pool", help="A model pool YAML: --model names a served model in it.")
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
-    """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds)."""
+    """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds),
+    from a local checkpoint or from a served model of a pool (docs/serving.md)."""
     recipe = {
         "model": model,
         "prompts": prompts,
@@ -212,14 +219,19 @@ def generate(
         "seed": seed,
         "split": split,
         "limit": limit,
+        "pool": str(pool) if pool else None,
     }
     with command_run("generate", lake, recipe) as (the_lake, _, stats):
+        from lakehouse.serving import load_pool
         from train import generate as generation
 
+        served = load_pool(pool).get(model) if pool else None
         settings = generation.SamplingSettings(
             n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size
         )
-        result = generation.run(the_lake, model, prompts, settings, split=split, limit=limit, progress=True)
+        result = generation.run(
+            the_lake, model, prompts, settings, split=split, limit=limit, progress=True, served=served
+        )
         stats.rows_in, stats.rows_out = result.prompts + sum(result.dropped.values()), result.candidates
         for reason, rows in result.dropped.items():
             stats.drop(reason, rows)
@@ -343,7 +355,9 @@ def _online_command(kind: str):
         batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
         epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-        assignments: Annotated[list[str], typer.Option("--set", help="Any setting, e.g. --set beta=0.05.")] = [],
+        assignments: Annotated[
+            list[str] | None, typer.Option("--set", help="Any setting, e.g. --set beta=0.05.")
+        ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
     ) -> None:
@@ -362,7 +376,7 @@ def _online_command(kind: str):
             config,
             lake,
             overwrite,
-            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments),
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments or []),
             rewards,
         )
 
