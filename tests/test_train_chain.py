@@ -254,3 +254,34 @@ def test_eval_prompts_seen_in_training_are_detected(chain):
     dpo_dir = str(chain["workdir"] / "dpo")
     assert evaluate.training_overlap(lake, dpo_dir, sft_ids | {"unseen"}) == {releases["sft"]: len(sft_ids)}
     assert evaluate.training_overlap(lake, dpo_dir, prompt_ids) == {}
+
+
+def test_artifact_trail_summarizes_each_checkpoint_and_compares_each_training_step(chain, tmp_path):
+    from lakehouse import artifacts
+    from train import artifact_trail, generate
+
+    checkpoints = [str(chain["workdir"] / kind) for kind in ("sft", "dpo", "grpo")]
+    sampling = generate.SamplingSettings(n=1, max_new_tokens=24, temperature=0.7)
+    trail = artifact_trail.run(
+        chain["lake"], checkpoints, chain["releases"]["prompt"], sampling, tmp_path, limit=6, log=lambda _: None
+    )
+    assert trail.models == ["sft", "dpo", "grpo"]
+    assert [(s.old, s.new) for s in trail.steps] == [("sft", "dpo"), ("dpo", "grpo")]
+    for generation_id, summary in zip(trail.generations, trail.summaries, strict=True):
+        stored = generate.candidates(chain["lake"], generation_id).to_pylist()
+        assert len(stored) == 6
+        prompts = generate.prompts_of(chain["lake"], generation_id)
+        rows = [(prompts[r["sample_id"]].last_user_message, r["text"]) for r in stored]
+        assert summary == artifacts.summarize(rows)  # the report's numbers are the stored replies' features
+    report = trail.report.read_text()
+    assert "| feature | sft | dpo | grpo |" in report and "- sft -> dpo:" in report and "- dpo -> grpo:" in report
+    assert (tmp_path / "artifacts.png").stat().st_size > 0
+
+
+def test_artifact_trail_needs_two_checkpoints(chain, tmp_path):
+    from train import artifact_trail, data, generate
+
+    with pytest.raises(data.DataError, match="at least two checkpoints"):
+        artifact_trail.run(
+            chain["lake"], [str(chain["workdir"] / "sft")], "eval-prompts", generate.SamplingSettings(n=1), tmp_path
+        )

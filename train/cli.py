@@ -389,6 +389,32 @@ for _kind in TRAINER_HELP:
     train_app.command(_kind)(factory(_kind))
 
 
+def eval_artifacts(
+    model: Annotated[list[str], typer.Argument(help="Checkpoint directories in training order (SFT DPO RL).")],
+    prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen eval prompt release.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory of report.md, artifacts.json, artifacts.png.")],
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per reply at most.")] = 128,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (same for every model).")] = 0.7,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 42,
+    split: Annotated[str | None, typer.Option(help="Only this split of the release.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Style artifacts (emoji, lists, length, refusals ...) of each checkpoint on the same prompts, and which
+    training step shifted which feature past its threshold."""
+    recipe = {"models": model, "prompts": prompts, "max_new_tokens": max_new_tokens, "temperature": temperature}
+    with command_run("eval artifacts", lake, recipe) as (the_lake, _, stats):
+        from train import artifact_trail, generate
+
+        sampling = generate.SamplingSettings(n=1, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+        trail = artifact_trail.run(the_lake, model, prompts, sampling, out, split=split, limit=limit, log=typer.echo)
+        stats.rows_out = len(trail.models)
+        for step in trail.steps:
+            shifted = ", ".join(s.feature for s in step.flagged) or "none"
+            typer.echo(f"{step.old} -> {step.new}: shifted {shifted}")
+        typer.echo(f"report: {trail.report}")
+
+
 def serve(
     model: Annotated[Path, typer.Option("--model", help="A local Hugging Face model directory (a checkpoint).")],
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
@@ -418,6 +444,7 @@ def serve(
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
     app.command("serve")(serve)
+    app.command("eval-artifacts")(eval_artifacts)  # becomes `flywheel eval artifacts` with the eval group
     app.command("generate")(generate)
     app.command("score")(score)
     app.command("rejection-sample")(rejection_sample)
