@@ -67,10 +67,10 @@ def _message(role, content):
     return {"role": role, "content": content}
 
 
-def _release(lake: Lake, name: str, kind: str, rows: list[dict]):
+def _release(lake: Lake, name: str, kind: str, rows: list[dict], split: str = "train"):
     schema = synthetic.SCHEMAS[kind]
     writer = ReleaseWriter(lake, name, kind)
-    writer.write_split("train", pa.Table.from_pylist(rows, schema=schema))
+    writer.write_split(split, pa.Table.from_pylist(rows, schema=schema))
     writer.finalize(parents={}, recipe={}, split_method="test", dropped={})
     return writer.publish()
 
@@ -186,3 +186,14 @@ def test_the_reward_model_scores_the_prompt_followed_by_the_reply():
         {"role": "user", "content": "plain text prompt"},
         {"role": "assistant", "content": "reply"},
     ]
+
+
+def test_online_trainers_take_every_prompt_of_a_release_without_train_split_and_say_so(tmp_path):
+    lake = Lake(tmp_path)
+    source = synthetic.write_release(lake, "prompts", "prompt", rows=12, seed=3)
+    rows = [r for split in data.splits(source) for r in source.read(split).to_pylist()]
+    release = _release(lake, "rl", "prompt", rows, split="test")
+    found, note = trainers._train_split(release, "grpo")
+    assert len(found.rows) == len(rows) and all(r["prompt"][-1]["role"] == "user" for r in found.rows)
+    assert note == "rl@1 has no train split: trained on all its prompts (test)"
+    assert trainers._train_split(release, "sft")[0].rows == []  # offline trainers never fall back

@@ -268,6 +268,17 @@ def _publish(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _train_split(release: Release, kind: str) -> tuple[data.Rows, str | None]:
+    """The train split's rows; an online trainer on a prompt release without one (an RL prompt selection
+    made from evaluation prompts) takes all its prompts and says so in the lineage notes."""
+    rows = data.training_rows(release, "train", kind)
+    if rows.rows or kind not in data.ONLINE or release.data_files("train"):
+        return rows, None
+    found, dropped = data.prompts(release)
+    note = f"{release.ref} has no train split: trained on all its prompts ({', '.join(data.splits(release))})"
+    return data.Rows([{"prompt": p.messages} for p in found], dropped), note
+
+
 def _reward_ref(spec: online.RewardSpec) -> dict:
     """Lineage of a reward term: the reward model's path, its own run and its weight in the sum."""
     ref = models.model_ref(spec.path)
@@ -336,7 +347,7 @@ def train(
     out = Path(out).expanduser().resolve()
     _check_output(out, overwrite)
     on = models.device()
-    train_rows = data.training_rows(release, "train", kind)
+    train_rows, split_note = _train_split(release, kind)
     if not train_rows.rows:
         raise TrainError(
             f"release {release.ref} has no usable train rows for {kind} (dropped: {dict(train_rows.dropped) or 'none'})"
@@ -348,6 +359,7 @@ def train(
     log(f"{kind}: {release.ref} ({len(train_rows.rows)} train rows) on {on.describe()}, base model {base_model}")
     prepared = _prepare_models(kind, base_model, release, settings, on)
     prepared.rewards = list(rewards or []) if kind in data.ONLINE else []
+    prepared.notes.extend([split_note] if split_note else [])
     staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     try:
