@@ -30,7 +30,7 @@ from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
 KINDS = ("sft", "reward", "dpo", "kto")
-STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5}
+STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5} | dict.fromkeys(gpu_check.ONLINE, gpu_check.ONLINE_STEPS)
 
 
 @pytest.fixture(scope="session")
