@@ -30,7 +30,7 @@ from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
 KINDS = ("sft", "reward", "dpo", "kto")
-STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5}
+STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5} | dict.fromkeys(gpu_check.ONLINE, gpu_check.ONLINE_STEPS)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def chain(chain_releases, tmp_path_factory):
         "workdir": workdir,
         "lake": lake,
         "releases": releases,
-        "lineage": {kind: read_lineage(workdir / kind) for kind in KINDS},
+        "lineage": {kind: read_lineage(workdir / kind) for kind in (*KINDS, *gpu_check.ONLINE)},
     }
 
 
@@ -97,6 +97,18 @@ def test_lineage_chain_runs_from_tiny_through_sft(chain):
     assert lin["dpo"]["ref_model"]["run_id"] == lin["sft"]["run_id"]  # DPO and KTO got an explicit reference
     assert lin["kto"]["ref_model"]["run_id"] == lin["sft"]["run_id"]
     assert lin["sft"]["notes"] == []  # the tiny chat template supports assistant-only loss
+
+
+def test_grpo_and_online_dpo_train_from_sft_on_the_rl_prompts_rewarded_by_the_reward_model(chain):
+    reward_run = chain["lineage"]["reward"]["run_id"]
+    for kind in gpu_check.ONLINE:
+        lineage = chain["lineage"][kind]
+        assert lineage["steps"] == gpu_check.ONLINE_STEPS
+        assert lineage["release"]["ref"].startswith("check-rl-prompts@")
+        assert lineage["base_model"]["run_id"] == chain["lineage"]["sft"]["run_id"]
+        assert [(r["run_id"], r["weight"]) for r in lineage["reward_models"]] == [(reward_run, 1.0)]
+        assert (chain["workdir"] / kind / "model.safetensors").exists()
+    assert chain["lineage"]["grpo"]["metrics"]["rewards/rm_reward/std"] > 0  # the group's replies were told apart
 
 
 def test_sql_answers_which_data_trained_a_checkpoint(chain):
@@ -242,3 +254,34 @@ def test_eval_prompts_seen_in_training_are_detected(chain):
     dpo_dir = str(chain["workdir"] / "dpo")
     assert evaluate.training_overlap(lake, dpo_dir, sft_ids | {"unseen"}) == {releases["sft"]: len(sft_ids)}
     assert evaluate.training_overlap(lake, dpo_dir, prompt_ids) == {}
+
+
+def test_artifact_trail_summarizes_each_checkpoint_and_compares_each_training_step(chain, tmp_path):
+    from lakehouse import artifacts
+    from train import artifact_trail, generate
+
+    checkpoints = [str(chain["workdir"] / kind) for kind in ("sft", "dpo", "grpo")]
+    sampling = generate.SamplingSettings(n=1, max_new_tokens=24, temperature=0.7)
+    trail = artifact_trail.run(
+        chain["lake"], checkpoints, chain["releases"]["prompt"], sampling, tmp_path, limit=6, log=lambda _: None
+    )
+    assert trail.models == ["sft", "dpo", "grpo"]
+    assert [(s.old, s.new) for s in trail.steps] == [("sft", "dpo"), ("dpo", "grpo")]
+    for generation_id, summary in zip(trail.generations, trail.summaries, strict=True):
+        stored = generate.candidates(chain["lake"], generation_id).to_pylist()
+        assert len(stored) == 6
+        prompts = generate.prompts_of(chain["lake"], generation_id)
+        rows = [(prompts[r["sample_id"]].last_user_message, r["text"]) for r in stored]
+        assert summary == artifacts.summarize(rows)  # the report's numbers are the stored replies' features
+    report = trail.report.read_text()
+    assert "| feature | sft | dpo | grpo |" in report and "- sft -> dpo:" in report and "- dpo -> grpo:" in report
+    assert (tmp_path / "artifacts.png").stat().st_size > 0
+
+
+def test_artifact_trail_needs_two_checkpoints(chain, tmp_path):
+    from train import artifact_trail, data, generate
+
+    with pytest.raises(data.DataError, match="at least two checkpoints"):
+        artifact_trail.run(
+            chain["lake"], [str(chain["workdir"] / "sft")], "eval-prompts", generate.SamplingSettings(n=1), tmp_path
+        )

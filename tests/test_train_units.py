@@ -67,10 +67,10 @@ def _message(role, content):
     return {"role": role, "content": content}
 
 
-def _release(lake: Lake, name: str, kind: str, rows: list[dict]):
+def _release(lake: Lake, name: str, kind: str, rows: list[dict], split: str = "train"):
     schema = synthetic.SCHEMAS[kind]
     writer = ReleaseWriter(lake, name, kind)
-    writer.write_split("train", pa.Table.from_pylist(rows, schema=schema))
+    writer.write_split(split, pa.Table.from_pylist(rows, schema=schema))
     writer.finalize(parents={}, recipe={}, split_method="test", dropped={})
     return writer.publish()
 
@@ -155,3 +155,45 @@ def test_ancestry_inherits_the_base_models_chain(tmp_path):
         ("r0", "s@1", 2),
     ]
     assert lineage.ancestry("r3", "sft", release, None)[0]["release_content_hash"] == release.manifest["content_hash"]
+
+
+def test_a_reward_term_is_a_reward_model_directory_with_an_optional_weight(tmp_path):
+    from train.online import RewardSpec
+
+    (tmp_path / "rm").mkdir()
+    assert RewardSpec.parse(f"rm:{tmp_path / 'rm'}") == RewardSpec("rm", str(tmp_path / "rm"), 1.0)
+    assert RewardSpec.parse(f"rm:{tmp_path / 'rm'}*0.25").weight == 0.25
+
+
+@pytest.mark.parametrize("text", ["rm", "signals:/x", "rm:", "rm:/no/such/dir", "rm:{dir}*heavy"])
+def test_a_malformed_reward_term_is_refused_with_the_accepted_form(tmp_path, text):
+    from train.online import RewardSpec, RewardSpecError
+
+    (tmp_path / "rm").mkdir()
+    with pytest.raises(RewardSpecError, match="rm:PATH|not a number|no model directory"):
+        RewardSpec.parse(text.format(dir=tmp_path / "rm"))
+
+
+def test_the_reward_model_scores_the_prompt_followed_by_the_reply():
+    from train.online import _conversation
+
+    prompt = [{"role": "user", "content": "hi"}]
+    assert _conversation(prompt, [{"role": "assistant", "content": "hello"}])[-1] == {
+        "role": "assistant",
+        "content": "hello",
+    }
+    assert _conversation("plain text prompt", "reply") == [
+        {"role": "user", "content": "plain text prompt"},
+        {"role": "assistant", "content": "reply"},
+    ]
+
+
+def test_online_trainers_take_every_prompt_of_a_release_without_train_split_and_say_so(tmp_path):
+    lake = Lake(tmp_path)
+    source = synthetic.write_release(lake, "prompts", "prompt", rows=12, seed=3)
+    rows = [r for split in data.splits(source) for r in source.read(split).to_pylist()]
+    release = _release(lake, "rl", "prompt", rows, split="test")
+    found, note = trainers._train_split(release, "grpo")
+    assert len(found.rows) == len(rows) and all(r["prompt"][-1]["role"] == "user" for r in found.rows)
+    assert note == "rl@1 has no train split: trained on all its prompts (test)"
+    assert trainers._train_split(release, "sft")[0].rows == []  # offline trainers never fall back

@@ -27,10 +27,14 @@ TRAINER_HELP = {
     "reward": "A reward model (sequence classifier, one output) on a `preference` release.",
     "dpo": "Direct preference optimization on a `preference` release, against a frozen reference copy.",
     "kto": "KTO on an `unpaired` release (or a `preference` release, unpaired), against a frozen reference copy.",
+    "grpo": "GRPO (online RL) on a `prompt` release: replies sampled during training, scored by --reward models.",
+    "online-dpo": "Online DPO on a `prompt` release: two sampled replies per prompt, the --reward model judges.",
 }
+ONLINE_KINDS = ("grpo", "online-dpo")
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from lakehouse.errors import UserError
     from lakehouse.releases import ReleaseError
     from train.config import ConfigError
     from train.data import DataError
@@ -38,7 +42,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from train.models import ModelError
     from train.trainers import TrainError
 
-    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError)
+    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError, UserError)
 
 
 @contextmanager
@@ -106,6 +110,54 @@ def _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments: list[
     return overrides
 
 
+def _run_training(
+    kind: str,
+    release: str,
+    model: str,
+    out: Path,
+    config: Path | None,
+    lake: Path | None,
+    overwrite: bool,
+    overrides: dict,
+    rewards: list | None = None,
+) -> None:
+    """Load the settings, train in a recorded run and print the outcome (every trainer command)."""
+    from train import config as config_module
+
+    try:
+        settings = config_module.load(kind, config, overrides)
+    except config_module.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with command_run(f"train {kind}", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
+        from train import trainers
+
+        _quiet_datasets()
+        result = trainers.train(
+            kind,
+            the_lake,
+            release,
+            model,
+            out,
+            settings,
+            run_id=record.run_id,
+            overwrite=overwrite,
+            rewards=rewards,
+            log=typer.echo,
+        )
+        stats.rows_in = result["train_rows"] + sum(result["dropped"].values())
+        stats.rows_out = result["train_rows"]
+        for reason, rows in result["dropped"].items():
+            stats.drop(reason, rows)
+        shown = {k: v for k, v in result["metrics"].items() if "loss" in k or "accuracy" in k or k.startswith("reward")}
+        typer.echo(
+            f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
+            f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
+        )
+        for note in result["notes"]:
+            typer.echo(f"note: {note}")
+
+
 def _train_command(kind: str):
     def command(
         release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of the release to train on.")],
@@ -122,40 +174,25 @@ def _train_command(kind: str):
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
     ) -> None:
-        from train import config as config_module
-
-        try:
-            settings = config_module.load(
-                kind, config, _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments)
-            )
-        except config_module.ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        with command_run(f"train {kind}", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
-            from train import trainers
-
-            _quiet_datasets()
-            result = trainers.train(
-                kind, the_lake, release, model, out, settings, run_id=record.run_id, overwrite=overwrite, log=typer.echo
-            )
-            stats.rows_in = result["train_rows"] + sum(result["dropped"].values())
-            stats.rows_out = result["train_rows"]
-            for reason, rows in result["dropped"].items():
-                stats.drop(reason, rows)
-            shown = {k: v for k, v in result["metrics"].items() if "loss" in k or "accuracy" in k}
-            typer.echo(
-                f"{kind}: {result['steps']} steps in {result['seconds']:.1f}s -> {result['output_dir']} "
-                f"(run {result['run_id']}); " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
-            )
-            for note in result["notes"]:
-                typer.echo(f"note: {note}")
+        _run_training(
+            kind,
+            release,
+            model,
+            out,
+            config,
+            lake,
+            overwrite,
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments),
+        )
 
     command.__doc__ = TRAINER_HELP[kind]
     return command
 
 
 def generate(
-    model: Annotated[str, typer.Option("--model", help="Local model directory (a policy checkpoint).")],
+    model: Annotated[
+        str, typer.Option("--model", help="Local model directory (a policy checkpoint), or a --pool model's name.")
+    ],
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of a prompt (or any) release.")],
     n: Annotated[int, typer.Option("--n", min=1, help="Candidates per prompt (K).")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per reply at most.")] = 64,
@@ -165,9 +202,13 @@ def generate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 16,
     split: Annotated[str | None, typer.Option(help="Only this split of the release.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+    pool: Annotated[
+        Path | None, typer.Option("--pool", help="A model pool YAML: --model names a served model in it.")
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
-    """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds)."""
+    """K candidate replies per prompt into attributes/candidates (model, sample_id, candidate, text, seconds),
+    from a local checkpoint or from a served model of a pool (docs/serving.md)."""
     recipe = {
         "model": model,
         "prompts": prompts,
@@ -178,14 +219,19 @@ def generate(
         "seed": seed,
         "split": split,
         "limit": limit,
+        "pool": str(pool) if pool else None,
     }
     with command_run("generate", lake, recipe) as (the_lake, _, stats):
+        from lakehouse.serving import load_pool
         from train import generate as generation
 
+        served = load_pool(pool).get(model) if pool else None
         settings = generation.SamplingSettings(
             n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size
         )
-        result = generation.run(the_lake, model, prompts, settings, split=split, limit=limit, progress=True)
+        result = generation.run(
+            the_lake, model, prompts, settings, split=split, limit=limit, progress=True, served=served
+        )
         stats.rows_in, stats.rows_out = result.prompts + sum(result.dropped.values()), result.candidates
         for reason, rows in result.dropped.items():
             stats.drop(reason, rows)
@@ -291,12 +337,114 @@ def evaluate(
         raise typer.Exit(1)
 
 
+def _online_command(kind: str):
+    """An online trainer's command: the offline trainers' options plus the reward terms."""
+    offline = _train_command(kind)
+
+    def command(
+        release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of a `prompt` release.")],
+        model: Annotated[str, typer.Option("--model", help="A local Hugging Face model directory, or `tiny`.")],
+        out: Annotated[Path, typer.Option("--out", help="Output directory of the checkpoint.")],
+        reward: Annotated[
+            list[str], typer.Option("--reward", help="A reward term, rm:PATH or rm:PATH*WEIGHT; repeat to sum several.")
+        ],
+        config: Annotated[Path | None, typer.Option("--config", help="Settings YAML file.")] = None,
+        max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+        lora: Annotated[bool | None, typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
+        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
+        epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+        assignments: Annotated[
+            list[str] | None, typer.Option("--set", help="Any setting, e.g. --set beta=0.05.")
+        ] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+        lake: LakeOption = None,
+    ) -> None:
+        from train.online import RewardSpec, RewardSpecError
+
+        try:
+            rewards = [RewardSpec.parse(text) for text in reward]
+        except RewardSpecError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        _run_training(
+            kind,
+            release,
+            model,
+            out,
+            config,
+            lake,
+            overwrite,
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments or []),
+            rewards,
+        )
+
+    command.__doc__ = offline.__doc__
+    return command
+
+
 for _kind in TRAINER_HELP:
-    train_app.command(_kind)(_train_command(_kind))
+    factory = _online_command if _kind in ONLINE_KINDS else _train_command
+    train_app.command(_kind)(factory(_kind))
+
+
+def eval_artifacts(
+    model: Annotated[list[str], typer.Argument(help="Checkpoint directories in training order (SFT DPO RL).")],
+    prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen eval prompt release.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory of report.md, artifacts.json, artifacts.png.")],
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per reply at most.")] = 128,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (same for every model).")] = 0.7,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 42,
+    split: Annotated[str | None, typer.Option(help="Only this split of the release.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Style artifacts (emoji, lists, length, refusals ...) of each checkpoint on the same prompts, and which
+    training step shifted which feature past its threshold."""
+    recipe = {"models": model, "prompts": prompts, "max_new_tokens": max_new_tokens, "temperature": temperature}
+    with command_run("eval artifacts", lake, recipe) as (the_lake, _, stats):
+        from train import artifact_trail, generate
+
+        sampling = generate.SamplingSettings(n=1, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+        trail = artifact_trail.run(the_lake, model, prompts, sampling, out, split=split, limit=limit, log=typer.echo)
+        stats.rows_out = len(trail.models)
+        for step in trail.steps:
+            shifted = ", ".join(s.feature for s in step.flagged) or "none"
+            typer.echo(f"{step.old} -> {step.new}: shifted {shifted}")
+        typer.echo(f"report: {trail.report}")
+
+
+def serve(
+    model: Annotated[Path, typer.Option("--model", help="A local Hugging Face model directory (a checkpoint).")],
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = (
+        "127.0.0.1"
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="Pool name printed in the YAML hint.")] = None,
+) -> None:
+    """Serve a model over an OpenAI-compatible API (transformers serve) for model pools: labeling candidates,
+    generation. Runs until interrupted; on a GPU machine use vLLM instead (docs/gpu.md)."""
+    import os
+
+    from lakehouse.errors import UserError
+    from train import serve as serving
+
+    try:
+        directory = serving.check_model(model)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"serving {directory} at http://{host}:{port}/v1 (ready when /health answers); pool entry:")
+    typer.echo(serving.pool_entry(name or directory.name, directory, host, port))
+    command = serving.command_line(directory, host, port)
+    os.execve(command[0], command, serving.server_env())
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
+    app.command("serve")(serve)
+    app.command("eval-artifacts")(eval_artifacts)  # becomes `flywheel eval artifacts` with the eval group
     app.command("generate")(generate)
     app.command("score")(score)
     app.command("rejection-sample")(rejection_sample)

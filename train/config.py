@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-TRAINERS = ("sft", "reward", "dpo", "kto")
+TRAINERS = ("sft", "reward", "dpo", "kto", "grpo", "online-dpo")
 
 
 class ConfigError(ValueError):
@@ -114,6 +114,34 @@ class KTOSettings(TrainSettings):
     per_device_train_batch_size: int = Field(8, ge=2, description="KTO estimates its KL term within a batch.")
 
 
+class OnlineSettings(TrainSettings):
+    """What the two online trainers share: replies are sampled from the policy during training."""
+
+    learning_rate: float = Field(1e-6, gt=0)
+    per_device_train_batch_size: int = Field(4, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature of the policy's replies.")
+    evaluate: bool = Field(False, description="Prompt releases carry no validation rewards to compare.")
+
+
+class GRPOSettings(OnlineSettings):
+    trainer: Literal["grpo"] = "grpo"
+    num_generations: int = Field(
+        4, ge=2, description="Replies per prompt; GRPO's advantage is each reward against its group's mean."
+    )
+    max_completion_length: int = Field(128, ge=1)
+    beta: float = Field(0.0, ge=0, description="KL penalty to a frozen reference; 0 (TRL's default) loads none.")
+    use_vllm: bool = Field(False, description="Generate with vLLM (GPU machines; docs/gpu.md).")
+    vllm_mode: Literal["server", "colocate"] = "colocate"
+
+
+class OnlineDPOSettings(OnlineSettings):
+    trainer: Literal["online-dpo"] = "online-dpo"
+    learning_rate: float = Field(5e-7, gt=0)
+    beta: float = Field(0.1, gt=0)
+    max_new_tokens: int = Field(64, ge=1, description="Tokens per sampled reply; two replies per prompt.")
+
+
 class EvalSettings(Strict):
     """`flywheel eval`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
     healthy win rate 0.50-0.65, aiming near 0.60; an overfit generation won 70.7% on user traffic but
@@ -144,6 +172,8 @@ SETTINGS: dict[str, type[Strict]] = {
     "reward": RewardSettings,
     "dpo": DPOSettings,
     "kto": KTOSettings,
+    "grpo": GRPOSettings,
+    "online-dpo": OnlineDPOSettings,
     "eval": EvalSettings,
 }
 

@@ -22,8 +22,11 @@ ACCEPTS = {
     "reward": ("preference",),
     "dpo": ("preference",),
     "kto": ("unpaired", "preference"),
+    "grpo": ("prompt",),
+    "online-dpo": ("prompt",),
     "prompts": ("prompt", "sft", "preference", "unpaired"),
 }
+ONLINE = ("grpo", "online-dpo")  # trainers that sample replies during training: their rows are prompts
 PROVENANCE = ("source", "conversation_id", "turn", "topic_cluster", "dedup_cluster", "model_version")
 
 
@@ -117,6 +120,8 @@ def training_rows(release: Release, split: str, trainer: str) -> Rows:
     release_type = release.manifest["type"]
     dropped: Counter = Counter()
     out: list[dict] = []
+    if trainer in ONLINE:
+        return _prompt_rows(release, split)
     for row in release.read(split).to_pylist():
         if trainer == "sft":
             converted = _sft_row(row, dropped)
@@ -127,6 +132,12 @@ def training_rows(release: Release, split: str, trainer: str) -> Rows:
         else:
             out.extend(_unpaired_rows(row, release_type, dropped))
     return Rows(out, dropped)
+
+
+def _prompt_rows(release: Release, split: str) -> Rows:
+    """Online trainers sample their own replies: each row is a conversation ending in a user turn."""
+    found, dropped = prompts(release, split)
+    return Rows([{"prompt": p.messages} for p in found], dropped)
 
 
 def to_dataset(rows: list[dict]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
+from lakehouse.serving import PoolModel
 from train import data, models
 
 
@@ -137,6 +139,41 @@ def new_generation_id() -> str:
     return f"gen-{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
+def pool_replies(
+    served: PoolModel, conversations: list[list[dict]], settings: SamplingSettings, progress=None
+) -> tuple[list[list[Reply]], Counter]:
+    """`settings.n` replies to each conversation from a served model, eight requests in flight; a request
+    that fails drops that candidate (counted by reason), never the run. Seeded per (prompt, candidate)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lakehouse.serving import ServingError, chat
+
+    served = served.model_copy(
+        update={"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_new_tokens}
+    )
+    jobs = [(i, k) for i in range(len(conversations)) for k in range(settings.n)]
+    out: list[list[Reply]] = [[] for _ in conversations]
+    dropped: Counter = Counter()
+
+    def ask(job: tuple[int, int]):
+        i, k = job
+        try:
+            return chat(served, conversations[i], seed=settings.seed * 100_003 + i * settings.n + k)
+        except ServingError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        for (i, _), answer in zip(jobs, threads.map(ask, jobs), strict=True):
+            if answer is None:
+                dropped["endpoint_error"] += 1
+                continue
+            tokens = answer.completion_tokens or 0
+            out[i].append(Reply(answer.text.strip(), tokens, answer.finish_reason == "stop", answer.seconds))
+            if progress is not None and len(out[i]) == settings.n:
+                progress(1)
+    return out, dropped
+
+
 def run(
     lake: Lake,
     model_path: str,
@@ -146,24 +183,34 @@ def run(
     split: str | None = None,
     limit: int | None = None,
     progress: bool = False,
+    served: PoolModel | None = None,
 ) -> GenerationResult:
     """Generate, then write the candidates and one `meta/generations` row in one transaction.
-    `progress` shows a bar on stderr (prompts done, rate, time left)."""
+    `progress` shows a bar on stderr (prompts done, rate, time left). With `served` (a model pool entry),
+    the candidates come from that endpoint and `model_path` is ignored."""
     from tqdm import tqdm
 
     release = data.open_release(lake, prompts_ref, "prompts")
     prompt_rows, dropped = data.prompts(release, split, limit)
     if not prompt_rows:
         raise GenerationError(f"release {release.ref} has no usable prompts (skipped: {dict(dropped) or 'none'})")
-    ref = models.model_ref(model_path)
-    model, tokenizer, on = load_policy(model_path)
-    with (
-        models.cpu_threads(model, on),
-        tqdm(total=len(prompt_rows), desc="generate", unit="prompt", disable=not progress) as bar,
-    ):
-        began = time.perf_counter()
-        replies = generate_replies(model, tokenizer, [p.messages for p in prompt_rows], settings, bar.update)
-        seconds = time.perf_counter() - began
+    conversations = [p.messages for p in prompt_rows]
+    bar = tqdm(total=len(prompt_rows), desc="generate", unit="prompt", disable=not progress)
+    if served is not None:
+        ref, device = models.ModelRef(f"pool:{served.name}@{served.endpoint}", None, "served"), "served"
+        with bar:
+            began = time.perf_counter()
+            replies, failed = pool_replies(served, conversations, settings, bar.update)
+            seconds = time.perf_counter() - began
+        dropped.update(failed)
+    else:
+        ref = models.model_ref(model_path)
+        model, tokenizer, on = load_policy(model_path)
+        device = on.describe()
+        with models.cpu_threads(model, on), bar:
+            began = time.perf_counter()
+            replies = generate_replies(model, tokenizer, conversations, settings, bar.update)
+            seconds = time.perf_counter() - began
     generation_id, now = new_generation_id(), utc_now()
     rows = [
         {
@@ -203,7 +250,7 @@ def run(
         "new_tokens": new_tokens,
         "seconds": seconds,
         "tokens_per_second": new_tokens / seconds if seconds else 0.0,
-        "device": on.describe(),
+        "device": device,
         "created_at": now,
     }
     with lake.transaction() as tx:

@@ -3,7 +3,8 @@
 Runs the real commands, in order, on small synthetic releases (train.synthetic, so that a fresh machine
 needs no lake) or on a lake's releases (--lake, --release; the test suite uses curation's releases of
 simulated traffic): train sft -> train reward -> train dpo -> train kto -> generate -> score ->
-rejection-sample -> eval; then checks what a team would check before
+rejection-sample -> train grpo -> train online-dpo (two steps each on the RL prompts, rewarded by the
+reward model) -> eval; then checks what a team would check before
 trusting a new machine: the device (CUDA with bf16 when a GPU is present), finite losses, a reward model
 that ranks held-out pairs better than chance, the lineage chain (every checkpoint names its release and
 its base model's run), the catalog's `models` and `evals` views. On an H100 with a 0.5B instruct model it
@@ -56,6 +57,10 @@ def _invoke(command, args: list[str]) -> None:
         raise RuntimeError(f"flywheel {' '.join(args)} exited with code {code}")
 
 
+ONLINE = ("grpo", "online-dpo")  # online RL on the rejection-sampled RL prompts, rewarded by the RM
+ONLINE_STEPS = 2  # a smoke test: the trainers run, sample, get rewards and save with lineage
+
+
 def run_chain(
     model: str,
     workdir: Path,
@@ -89,7 +94,8 @@ def run_chain(
     tuning = [*(["--lr", str(lr)] if lr else []), *(["--lora"] if lora else [])]
     max_steps = {name: str(steps) for name in ("train sft", "train dpo", "train kto")}
     max_steps["train reward"] = str(reward_steps or steps)
-    out = {kind: workdir / kind for kind in ("sft", "reward", "dpo", "kto")}
+    max_steps |= {f"train {kind}": str(ONLINE_STEPS) for kind in ONLINE}
+    out = {kind: workdir / kind for kind in ("sft", "reward", "dpo", "kto", *ONLINE)}
     steps_to_run = [
         ("train sft", ["train", "sft", "--release", releases["sft"], "--model", model, "--out", str(out["sft"])]),
         (
@@ -140,6 +146,24 @@ def run_chain(
                 "check-rl-prompts",
             ],
         ),
+        *[
+            (
+                f"train {kind}",
+                [
+                    "train",
+                    kind,
+                    "--release",
+                    "check-rl-prompts",
+                    "--model",
+                    str(out["sft"]),
+                    "--out",
+                    str(out[kind]),
+                    "--reward",
+                    f"rm:{out['reward']}",
+                ],
+            )
+            for kind in ONLINE
+        ],
         (
             "eval",
             [
@@ -184,10 +208,12 @@ def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool 
     )
     accuracy = lineages["reward"]["metrics"].get("heldout_pairwise_accuracy", 0.0)
     checks["reward model beats chance on held-out pairs"] = accuracy > 0.5
-    checks["lineage chain"] = all(
-        lineages[k]["base_model"]["run_id"] == sft_run for k in ("reward", "dpo", "kto")
-    ) and all(
-        lineages[k]["ancestry"][1]["release"] == lineages["sft"]["release"]["ref"] for k in ("reward", "dpo", "kto")
+    trained_from_sft = ("reward", "dpo", "kto", *ONLINE)
+    checks["lineage chain"] = all(lineages[k]["base_model"]["run_id"] == sft_run for k in trained_from_sft) and all(
+        lineages[k]["ancestry"][1]["release"] == lineages["sft"]["release"]["ref"] for k in trained_from_sft
+    )
+    checks["online RL rewarded by the reward model"] = all(
+        [r["run_id"] for r in lineages[k].get("reward_models", [])] == [lineages["reward"]["run_id"]] for k in ONLINE
     )
     lake = Lake(result.lake)
     with catalog.connect(lake) as con:

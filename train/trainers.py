@@ -30,8 +30,10 @@ from pathlib import Path
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
-from train import data, lineage, models, score, tiny
+from train import data, lineage, models, online, score, tiny
 from train.config import TrainSettings
+
+WITH_REFERENCE = ("dpo", "kto", "online-dpo")  # trainers given an explicit frozen copy of the start model
 
 
 class TrainError(RuntimeError):
@@ -48,6 +50,7 @@ class Prepared:
     base: models.ModelRef | str
     ref: models.ModelRef | None
     notes: list[str] = field(default_factory=list)
+    rewards: list[online.RewardSpec] = field(default_factory=list)  # online trainers only
 
 
 def _check_output(out: Path, overwrite: bool) -> None:
@@ -71,14 +74,14 @@ def _prepare_models(kind: str, base: str, release: Release, settings: TrainSetti
             config.num_labels = 1
             set_seed(settings.seed)
             policy = LlamaForSequenceClassification(config)
-        ref = copy.deepcopy(policy) if kind in ("dpo", "kto") else None
+        ref = copy.deepcopy(policy) if kind in WITH_REFERENCE else None
         return Prepared(policy, tokenizer, ref, models.TINY, None)
     tokenizer = models.load_tokenizer(base)
     base_ref = models.model_ref(base)
     if kind == "reward":
         return Prepared(models.load_reward_model(base, settings.dtype, on), tokenizer, None, base_ref, None)
     policy = models.load_causal_lm(base, settings.dtype, on)
-    if kind in ("dpo", "kto"):
+    if kind in WITH_REFERENCE:
         return Prepared(policy, tokenizer, models.load_causal_lm(base, settings.dtype, on), base_ref, base_ref)
     return Prepared(policy, tokenizer, None, base_ref, None)
 
@@ -172,6 +175,8 @@ def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval
     if kind == "reward":
         config = trl.RewardConfig(**args, center_rewards_coefficient=settings.center_rewards_coefficient)
         return trl.RewardTrainer(args=config, **common)
+    if kind in data.ONLINE:
+        return _online_trainer(kind, prepared, settings, args, train_ds)
     if kind == "dpo":
         config = trl.DPOConfig(**args, beta=settings.beta, loss_type=settings.loss_type)
         return trl.DPOTrainer(ref_model=prepared.ref_model, args=config, **common)
@@ -182,6 +187,56 @@ def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval
         undesirable_weight=settings.undesirable_weight,
     )
     return trl.KTOTrainer(ref_model=prepared.ref_model, args=config, **common)
+
+
+def _config_args(config_class, args: dict) -> dict:
+    """The shared arguments this TRL config declares (GRPO has no `max_length`, for one)."""
+    import dataclasses
+
+    declared = {f.name for f in dataclasses.fields(config_class)}
+    return {k: v for k, v in args.items() if k in declared}
+
+
+def _online_trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds):
+    """GRPO or online DPO, rewarded by the reward models of `prepared.rewards` (weighted sum)."""
+    import trl
+
+    if not prepared.rewards:
+        raise TrainError(f"{kind} needs at least one reward: --reward rm:PATH")
+    funcs, weights = online.reward_functions(prepared.rewards, settings.max_length)
+    shared = {"temperature": settings.temperature, "reward_weights": weights, "use_vllm": False}
+    if kind == "grpo":
+        config = trl.GRPOConfig(
+            **_config_args(trl.GRPOConfig, args),
+            **shared | {"use_vllm": settings.use_vllm},
+            num_generations=settings.num_generations,
+            generation_batch_size=max(settings.num_generations, settings.per_device_train_batch_size),
+            max_completion_length=settings.max_completion_length,
+            beta=settings.beta,
+            vllm_mode=settings.vllm_mode,
+        )
+        return trl.GRPOTrainer(
+            model=prepared.model,
+            reward_funcs=funcs,
+            args=config,
+            train_dataset=train_ds,
+            processing_class=prepared.tokenizer,
+            peft_config=_peft_config(settings, kind),
+        )
+    from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
+
+    config = OnlineDPOConfig(
+        **_config_args(OnlineDPOConfig, args), **shared, beta=settings.beta, max_new_tokens=settings.max_new_tokens
+    )
+    return OnlineDPOTrainer(
+        model=prepared.model,
+        ref_model=prepared.ref_model,
+        reward_funcs=funcs,
+        args=config,
+        train_dataset=train_ds,
+        processing_class=prepared.tokenizer,
+        peft_config=_peft_config(settings, kind),
+    )
 
 
 def _numbers(metrics: dict) -> dict[str, float]:
@@ -211,6 +266,23 @@ def _publish(staging: Path, out: Path) -> None:
     os.replace(staging, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _train_split(release: Release, kind: str) -> tuple[data.Rows, str | None]:
+    """The train split's rows; an online trainer on a prompt release without one (an RL prompt selection
+    made from evaluation prompts) takes all its prompts and says so in the lineage notes."""
+    rows = data.training_rows(release, "train", kind)
+    if rows.rows or kind not in data.ONLINE or release.data_files("train"):
+        return rows, None
+    found, dropped = data.prompts(release)
+    note = f"{release.ref} has no train split: trained on all its prompts ({', '.join(data.splits(release))})"
+    return data.Rows([{"prompt": p.messages} for p in found], dropped), note
+
+
+def _reward_ref(spec: online.RewardSpec) -> dict:
+    """Lineage of a reward term: the reward model's path, its own run and its weight in the sum."""
+    ref = models.model_ref(spec.path)
+    return {"path": ref.path, "run_id": ref.run_id, "kind": ref.kind, "weight": spec.weight}
 
 
 def held_out_pairs(release: Release) -> list[dict]:
@@ -264,16 +336,18 @@ def train(
     *,
     run_id: str,
     overwrite: bool = False,
+    rewards: list[online.RewardSpec] | None = None,
     log=print,
 ) -> dict:
-    """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`)."""
+    """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`).
+    The online trainers (GRPO, online DPO) take their `rewards`; the others ignore them."""
     models.offline()
     started_at, start = utc_now(), time.perf_counter()
     release = data.open_release(lake, release_ref, kind)
     out = Path(out).expanduser().resolve()
     _check_output(out, overwrite)
     on = models.device()
-    train_rows = data.training_rows(release, "train", kind)
+    train_rows, split_note = _train_split(release, kind)
     if not train_rows.rows:
         raise TrainError(
             f"release {release.ref} has no usable train rows for {kind} (dropped: {dict(train_rows.dropped) or 'none'})"
@@ -284,6 +358,8 @@ def train(
         log(f"left out {sum(dropped.values())} unusable rows: {dict(sorted(dropped.items()))}")
     log(f"{kind}: {release.ref} ({len(train_rows.rows)} train rows) on {on.describe()}, base model {base_model}")
     prepared = _prepare_models(kind, base_model, release, settings, on)
+    prepared.rewards = list(rewards or []) if kind in data.ONLINE else []
+    prepared.notes.extend([split_note] if split_note else [])
     staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     try:
@@ -311,6 +387,8 @@ def train(
             started_at=started_at,
             finished_at=utc_now(),
         )
+        if prepared.rewards:
+            record["reward_models"] = [_reward_ref(spec) for spec in prepared.rewards]
         lineage.write(staging, record)
         _publish(staging, out)
     finally:
