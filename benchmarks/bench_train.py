@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 
-from benchmarks.common import CACHE_DIR, Measurement, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, Measurement, measure, report, save_json, scale, table
 
 N_CANDIDATES = 4
 MAX_NEW_TOKENS = 48
@@ -68,9 +68,9 @@ def run_generation(lake_root: str, model: str, batch_size: int, default_threads:
     _threads(default_threads)
     from lakehouse.lake import Lake
     from lakehouse.releases import resolve
-    from train import data, generate, models
+    from train import generate, models, release_rows
 
-    prompts, _ = data.prompts(resolve(Lake(lake_root), "bench-prompts"))
+    prompts, _ = release_rows.prompts(resolve(Lake(lake_root), "bench-prompts"))
     policy, tokenizer, on = generate.load_policy(model)
     settings = generate.SamplingSettings(n=N_CANDIDATES, max_new_tokens=MAX_NEW_TOKENS, batch_size=batch_size)
     with models.cpu_threads(policy, on) as threads:

@@ -358,7 +358,7 @@ def scrub(
     ] = None,
 ) -> None:
     """Remove personal data from texts; entities are reported with offsets into the input text."""
-    from curation.scrub.engine import ModelNotInstalled
+    from curation.scrub.detect import ModelNotInstalled
     from curation.scrub.jsonl import ScrubInputError, scrub_jsonl
 
     if mode is not None and mode not in ("placeholder", "surrogate"):
@@ -386,8 +386,8 @@ def scan_leaks(
 ) -> None:
     """Scan every string column for high-risk identifiers (the scan that gates every release publish);
     exit 1 and list the rows if any is found: types and rows only, never a value."""
-    from curation.scrub.engine import ModelNotInstalled
-    from curation.scrub.leaks import scan_paths
+    from curation.scrub.detect import ModelNotInstalled
+    from curation.scrub.leak_gate import scan_paths
 
     wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
     config = _scrub_config(recipe, scan_entities=wanted)

@@ -250,11 +250,11 @@ LABEL_CONSENSUS = pa.schema(
 )
 
 
-# attributes/style_features: every style-artifact feature (lakehouse.artifacts.FEATURES) of one reply in
+# attributes/style_features: every style-artifact feature (lakehouse.style_artifacts.FEATURES) of one reply in
 # its context, computed once per distinct (context, reply) and keyed by `text_key` = md5 of the UTF-8 text
 # context + "\x00" + reply (DuckDB: md5(context || chr(0) || reply)).
 def _style_features() -> pa.Schema:
-    from lakehouse.artifacts import FEATURES
+    from lakehouse.style_artifacts import FEATURES
 
     fields = [pa.field("text_key", pa.string(), nullable=False)]
     fields += [pa.field(name, pa.bool_() if f.kind == "bool" else pa.float64()) for name, f in FEATURES.items()]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from curation.dedup.clusters import dedup
 from curation.dedup.config import DedupConfig
 from curation.dedup.edits import WordSequences, edit_limit, word_hashes, words
-from curation.dedup.engine import dedup
 from curation.dedup.normalize import normalize
 
 TEXTS = [

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from curation.dedup.clusters import OUTPUT_SCHEMA, dedup
 from curation.dedup.config import DedupConfig, load_config
-from curation.dedup.engine import OUTPUT_SCHEMA, dedup
 from curation.dedup.evalset import load_hh
 
 BASE = (

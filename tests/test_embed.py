@@ -9,7 +9,7 @@ import pytest
 
 from curation.embed.cache import EmbeddingCache
 from curation.embed.config import EmbedConfig
-from curation.embed.engine import SentenceEncoder, embed_texts, native_bfloat16, resolve_precision, token_batches
+from curation.embed.encode import SentenceEncoder, embed_texts, native_bfloat16, resolve_precision, token_batches
 from curation.embed.model import model_path
 from curation.embed.similar import nearest
 from curation.texthash import text_hashes

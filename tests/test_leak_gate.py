@@ -17,7 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from curation.scrub import leaks
+from curation.scrub import leak_gate
 from lakehouse.lake import Lake
 from lakehouse.releases import LeakScanRefused, ReleaseError, ReleaseWriter, versions
 
@@ -106,7 +106,7 @@ def test_the_gate_and_scan_leaks_give_one_result(tmp_path):
     table = release_table(texts)
     (tmp_path / "copy").mkdir()
     pq.write_table(table, tmp_path / "copy" / "train-00000.parquet")
-    alone = leaks.scan_paths([tmp_path / "copy"])
+    alone = leak_gate.scan_paths([tmp_path / "copy"])
     with pytest.raises(LeakScanRefused) as refused:
         finalize(stage(Lake(tmp_path / "lake"), table))
     gate = refused.value.report
@@ -204,7 +204,7 @@ def test_the_publisher_can_hand_the_scanner_the_recipes_scrub_config(tmp_path):
 
 
 def test_our_hash_ids_are_not_scanned_but_read_as_identifiers_in_text(tmp_path):
-    assert leaks.entities(HH_ID) == ["IBAN_CODE"]  # why the id columns' hashes are masked
+    assert leak_gate.entities(HH_ID) == ["IBAN_CODE"]  # why the id columns' hashes are masked
     lake = Lake(tmp_path / "lake")
     writer = stage(lake, release_table(["hello"], ids=[HH_ID]))
     finalize(writer)
@@ -265,13 +265,13 @@ def test_every_character_that_normalizes_to_a_digit_or_an_at_sign_is_counted_by_
     digit_like = [c for c, n in zip(chars, nfkc) if any(x.isdigit() for x in n)]
     at_like = [c for c, n in zip(chars, nfkc) if "@" in n]
     assert len(digit_like) > 900 and {"@", "＠", "﹫"} <= set(at_like)
-    normalized = leaks.normalize(pa.array(digit_like))
-    counted = pc.count_substring_regex(normalized, leaks.NUMBER).to_pylist()
+    normalized = leak_gate.normalize(pa.array(digit_like))
+    counted = pc.count_substring_regex(normalized, leak_gate.NUMBER).to_pylist()
     assert [c for c, n in zip(digit_like, counted) if n == 0] == []
-    found = pc.match_substring_regex(leaks.normalize(pa.array(at_like)), leaks.AT_SIGN).to_pylist()
+    found = pc.match_substring_regex(leak_gate.normalize(pa.array(at_like)), leak_gate.AT_SIGN).to_pylist()
     assert all(found)
     # format characters are dropped before the test: a zero-width joiner cannot hide an `@` or a digit
-    assert leaks.normalize(pa.array(["a\u200b@\u2060b", "4\u200d1"])).to_pylist() == ["a@b", "41"]
+    assert leak_gate.normalize(pa.array(["a\u200b@\u2060b", "4\u200d1"])).to_pylist() == ["a@b", "41"]
 
 
 def _real_texts(limit: int) -> list[str]:
@@ -292,10 +292,10 @@ def test_the_prefilter_never_skips_a_text_the_full_scan_flags_on_data_we_did_not
     with the pre-filter finds exactly what the detector finds on every text."""
     texts = _real_texts(250)
     table = pa.table({"text": texts})
-    filtered = leaks.scan_table(table)
+    filtered = leak_gate.scan_table(table)
     assert filtered.suspects < len(set(texts))  # the pre-filter did rule texts out
-    monkeypatch.setattr(leaks, "NECESSARY", {})  # no declared condition: every text goes to the detector
-    full = leaks.scan_table(table)
+    monkeypatch.setattr(leak_gate, "NECESSARY", {})  # no declared condition: every text goes to the detector
+    full = leak_gate.scan_table(table)
     assert full.suspects == len(set(texts) - {""})
     assert [(x.row, x.entity_type) for x in filtered.leaks] == [(x.row, x.entity_type) for x in full.leaks]
     assert len(filtered.leaks) > 30
@@ -304,10 +304,10 @@ def test_the_prefilter_never_skips_a_text_the_full_scan_flags_on_data_we_did_not
 def test_the_scanned_types_are_the_structured_identifiers_unless_the_recipe_names_them():
     from curation.scrub.config import DEFAULT_SCAN_ENTITIES, ScrubConfig
 
-    assert leaks.gate_entities(ScrubConfig()) == list(DEFAULT_SCAN_ENTITIES)
-    assert "ID_NUMBER" in leaks.gate_entities(ScrubConfig())
-    assert set(leaks.gate_entities(ScrubConfig())) <= set(ScrubConfig().tiers["high"].entities)
-    assert leaks.gate_entities(ScrubConfig(scan_entities=["IP_ADDRESS"])) == ["IP_ADDRESS"]
+    assert leak_gate.gate_entities(ScrubConfig()) == list(DEFAULT_SCAN_ENTITIES)
+    assert "ID_NUMBER" in leak_gate.gate_entities(ScrubConfig())
+    assert set(leak_gate.gate_entities(ScrubConfig())) <= set(ScrubConfig().tiers["high"].entities)
+    assert leak_gate.gate_entities(ScrubConfig(scan_entities=["IP_ADDRESS"])) == ["IP_ADDRESS"]
 
 
 # -- the other publish paths ----------------------------------------------------------------------------

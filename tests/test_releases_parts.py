@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.releases import artifacts_report, mixture, splits
-from curation.releases.leakage import shingles
-from lakehouse import artifacts
+from curation.releases.eval_overlap import shingles
+from lakehouse import style_artifacts
 from lakehouse.lake import Lake
 from lakehouse.releases import ReleaseError, ReleaseWriter, resolve, verify, versions
 
@@ -114,9 +114,9 @@ def test_ratio_targets():
 def test_report_shifts_equal_the_registry_compare():
     chosen = [("hi", "Sure! Here is a list:\n- one\n- two\nWant more? \U0001f600"), ("hey", "Absolutely! Great.")]
     rejected = [("hi", "no"), ("hey", "I can't help with that, as an AI.")]
-    summary = {name: artifacts.summarize(rows) for name, rows in (("chosen", chosen), ("rejected", rejected))}
+    summary = {name: style_artifacts.summarize(rows) for name, rows in (("chosen", chosen), ("rejected", rejected))}
     ours = artifacts_report.shifts(summary["rejected"], summary["chosen"], {"refusal": 0.9})
-    theirs = artifacts.compare(rejected, chosen, {"refusal": 0.9})
+    theirs = style_artifacts.compare(rejected, chosen, {"refusal": 0.9})
     assert ours == theirs
 
 

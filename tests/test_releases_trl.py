@@ -76,7 +76,7 @@ def tiny(releases) -> trl_steps.Tiny:
 
 
 def test_the_refused_hh_pairs_are_the_ones_with_personal_data(releases):
-    from curation.scrub.leaks import entities
+    from curation.scrub.leak_gate import entities
     from lakehouse import catalog
 
     lake, built, leaking = releases

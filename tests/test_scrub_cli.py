@@ -183,7 +183,7 @@ def test_scan_leaks_never_prints_a_value_it_found_nor_an_id_holding_one(app, tmp
 
 
 def test_scan_functions_and_row_ids_without_id_columns(tmp_path):
-    from curation.scrub.leaks import scan_paths, scan_texts
+    from curation.scrub.leak_gate import scan_paths, scan_texts
 
     leaks = scan_texts(
         [

@@ -279,7 +279,7 @@ def test_an_ip_address_near_a_phone_word_is_an_ip_address(scrubber):
 def test_missing_model_is_a_clear_error_and_never_a_download(monkeypatch):
     import spacy.cli
 
-    from curation.scrub.engine import ModelNotInstalled, get_detector
+    from curation.scrub.detect import ModelNotInstalled, get_detector
 
     def no_download(*args, **kwargs):
         raise AssertionError("tried to download a model")

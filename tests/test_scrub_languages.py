@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from curation.scrub import languages
 from curation.scrub.arrow import scrub_record_batch
 from curation.scrub.config import ScrubConfig
-from curation.scrub.engine import get_detector
+from curation.scrub.detect import get_detector
 from curation.scrub.scrubber import Conversation, Scrubber
 from tests.ner_samples import FRENCH_SAMPLE, GERMAN_SAMPLE, load, parse_line, score
 

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig, load_recipe_scrub
-from curation.scrub.engine import Detection, OffsetMap, plausible_entities, sanitize, unshout
+from curation.scrub.detect import Detection, OffsetMap, plausible_entities, sanitize, unshout
 from curation.scrub.names import dictionary_words, in_dictionary, is_surname, last_names
 from curation.scrub.recognizers import surname_follows
 from curation.scrub.replace import ConversationReplacer, apply

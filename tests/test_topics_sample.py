@@ -6,14 +6,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from curation.cluster.config import TopicsConfig
+from curation.cluster.kmeans import choose_k
+from curation.cluster.labels import topic_labels
+from curation.cluster.prune import prune_topic
+from curation.cluster.topics import OUTPUT_SCHEMA, cluster_topics
 from curation.embed.cache import embedding_table
 from curation.sample.config import SampleConfig, Stratum
 from curation.sample.stratified import depth_bucket, format_report, rake, stratified_sample
-from curation.topics.config import TopicsConfig
-from curation.topics.engine import OUTPUT_SCHEMA, cluster_topics
-from curation.topics.kmeans import choose_k
-from curation.topics.labels import topic_labels
-from curation.topics.prune import prune_topic
 
 TOPIC_TEXTS = {
     "pets": [
@@ -43,7 +43,7 @@ TOPIC_TEXTS = {
 @pytest.fixture(scope="session")
 def topic_table():
     from curation.embed.config import EmbedConfig
-    from curation.embed.engine import SentenceEncoder, embed_texts
+    from curation.embed.encode import SentenceEncoder, embed_texts
 
     texts = [t for group in TOPIC_TEXTS.values() for t in group]
     texts += ["My dog loves long walks in the park!", "my dog loves long walks in the park"]  # paraphrase copies

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lakehouse import artifacts
+from lakehouse import style_artifacts
 from train import evaluate, rejection
 from train.config import EvalSettings
 
@@ -66,7 +66,7 @@ def test_guardrails_flag_the_user_internal_gap_of_an_overfit_generation():
 
 
 def test_guardrails_flag_artifact_shifts():
-    shifts = artifacts.compare([("", "fine.")] * 10, [("", "fine \U0001f600\U0001f600\U0001f600\U0001f600")] * 10)
+    shifts = style_artifacts.compare([("", "fine.")] * 10, [("", "fine \U0001f600\U0001f600\U0001f600\U0001f600")] * 10)
     flags = _flags([("user", 1, 0), ("user", 0, 1)], shifts)
     assert "artifact:emoji_flood" in flags and "artifact:emoji_count" in flags
     assert not any(f.startswith("win_rate") for f in flags)

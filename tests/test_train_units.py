@@ -10,7 +10,7 @@ import pytest
 
 from lakehouse.lake import Lake
 from lakehouse.releases import ReleaseWriter
-from train import data, lineage, synthetic, tiny, trainers
+from train import lineage, release_rows, synthetic, tiny, trainers
 from train.config import TinySettings, load
 
 TEXTS = ["Hello there, how are you?", "I like trains \U0001f682 and the moon.", "What about you?"] * 30
@@ -91,12 +91,12 @@ def test_preference_rows_that_cannot_be_used_are_counted_by_reason(tmp_path):
         {**good, "sample_id": "s4", "rejected": [_message("user", "b")]},
     ]
     release = _release(lake, "pairs", "preference", rows)
-    result = data.training_rows(release, "train", "dpo")
+    result = release_rows.training_rows(release, "train", "dpo")
     assert result.rows == [{"prompt": prompt, "chosen": good["chosen"], "rejected": good["rejected"]}]
     assert result.dropped == {"not_single_assistant_reply": 2, "empty_prompt": 1}
-    unpaired = data.training_rows(release, "train", "kto").rows
+    unpaired = release_rows.training_rows(release, "train", "kto").rows
     assert [(r["completion"][0]["content"], r["label"]) for r in unpaired] == [("a", True), ("b", False)]
-    assert data.training_rows(release, "validation", "dpo").rows == []
+    assert release_rows.training_rows(release, "validation", "dpo").rows == []
 
 
 def test_sft_rows_and_prompts_from_conversations(tmp_path):
@@ -112,24 +112,24 @@ def test_sft_rows_and_prompts_from_conversations(tmp_path):
             {"messages": talk, "sample_id": None},
         ],
     )
-    result = data.training_rows(release, "train", "sft")
+    result = release_rows.training_rows(release, "train", "sft")
     assert len(result.rows) == 2 and result.dropped == {"no_assistant_message": 1}
-    prompts, skipped = data.prompts(release)
+    prompts, skipped = release_rows.prompts(release)
     assert [(p.sample_id, p.messages, p.source) for p in prompts] == [
         ("c1:2", talk[:2], "user"),
         ("c2:1", talk[:2], "internal"),
     ]
     assert skipped == {"no_sample_id": 1}
     assert prompts[0].last_user_message == "hi"
-    with pytest.raises(data.DataError, match="has no 'test' split"):
-        data.prompts(release, "test")
+    with pytest.raises(release_rows.DataError, match="has no 'test' split"):
+        release_rows.prompts(release, "test")
 
 
 def test_texts_cover_every_message_column(tmp_path):
     lake = Lake(tmp_path)
     release = synthetic.write_release(lake, "p", "preference", rows=8, seed=1)
-    texts = list(data.texts(release))
-    rows = [r for s in data.splits(release) for r in release.read(s).to_pylist()]
+    texts = list(release_rows.texts(release))
+    rows = [r for s in release_rows.splits(release) for r in release.read(s).to_pylist()]
     assert len(texts) == sum(len(r["prompt"]) + 2 for r in rows)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.releases import Release
-from train import data
+from train import release_rows
 from train.tiny import train_tokenizer
 
 VOCAB_SIZE = 600
@@ -25,7 +25,7 @@ class Tiny:
 
 
 def tiny(releases: Iterable[Release]) -> Tiny:
-    tokenizer = train_tokenizer((text for release in releases for text in data.texts(release)), VOCAB_SIZE)
+    tokenizer = train_tokenizer((text for release in releases for text in release_rows.texts(release)), VOCAB_SIZE)
 
     def model(kind: str = "causal"):
         import torch

@@ -33,9 +33,9 @@ TRAINER_HELP = {
 def _user_errors() -> tuple[type[Exception], ...]:
     from lakehouse.releases import ReleaseError
     from train.config import ConfigError
-    from train.data import DataError
     from train.generate import GenerationError
     from train.models import ModelError
+    from train.release_rows import DataError
     from train.trainers import TrainError
 
     return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
-from train import data, models
+from train import models, release_rows
 
 
 class GenerationError(ValueError):
@@ -151,8 +151,8 @@ def run(
     `progress` shows a bar on stderr (prompts done, rate, time left)."""
     from tqdm import tqdm
 
-    release = data.open_release(lake, prompts_ref, "prompts")
-    prompt_rows, dropped = data.prompts(release, split, limit)
+    release = release_rows.open_release(lake, prompts_ref, "prompts")
+    prompt_rows, dropped = release_rows.prompts(release, split, limit)
     if not prompt_rows:
         raise GenerationError(f"release {release.ref} has no usable prompts (skipped: {dict(dropped) or 'none'})")
     ref = models.model_ref(model_path)
@@ -231,11 +231,11 @@ def candidates(lake: Lake, generation_id: str) -> pa.Table:
     return table.sort_by([("sample_id", "ascending"), ("candidate", "ascending")])
 
 
-def prompts_of(lake: Lake, generation_id: str) -> dict[str, data.Prompt]:
+def prompts_of(lake: Lake, generation_id: str) -> dict[str, release_rows.Prompt]:
     """The prompts a generation run answered, by sample_id (re-read from its verified release)."""
     meta = generation(lake, generation_id)
-    release = data.open_release(lake, meta["prompts_release"], "prompts")
+    release = release_rows.open_release(lake, meta["prompts_release"], "prompts")
     if release.manifest["content_hash"] != meta["prompts_content_hash"]:
         raise GenerationError(f"release {release.ref} changed since generation {generation_id} read it")
-    rows, _ = data.prompts(release, meta["split"])
+    rows, _ = release_rows.prompts(release, meta["split"])
     return {p.sample_id: p for p in rows}

@@ -39,7 +39,7 @@ from pathlib import Path
 from curation.scrub.config import ScrubConfig
 from lakehouse.releases import ID_COLUMNS, OPAQUE_ID
 
-SCANNER = "curation.scrub.leaks"
+SCANNER = "curation.scrub.leak_gate"
 ROW_ID_COLUMNS = ("sample_id", "conversation_id")
 _RESERVED_EMAIL = re.compile(r"@(?:[\w-]+\.)*example\.(?:com|net|org)$|@example$", re.IGNORECASE)
 _FICTION_PHONE = re.compile(r"^1?[2-9]\d{2}55501\d{2}$")

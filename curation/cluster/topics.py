@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from curation.topics.config import TopicsConfig
+from curation.cluster.config import TopicsConfig
 from lakehouse.runs import StageStats
 
 OUTPUT_SCHEMA = pa.schema(
@@ -48,9 +48,9 @@ def cluster_topics(
     name: str = "cluster",
 ) -> tuple[pa.Table, StageStats]:
     """One output row per input row (in representative order) with its topic, label and pruning."""
-    from curation.topics.kmeans import choose_k, kmeans
-    from curation.topics.labels import topic_labels
-    from curation.topics.prune import prune_topic
+    from curation.cluster.kmeans import choose_k, kmeans
+    from curation.cluster.labels import topic_labels
+    from curation.cluster.prune import prune_topic
 
     config = config or TopicsConfig()
     rows = _ordered(table, key, started_at)
