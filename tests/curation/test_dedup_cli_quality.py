@@ -1,4 +1,4 @@
-"""`flywheel dedup`, `flywheel dedup-eval` and the quality targets on real conversations."""
+"""`flywheel dedup`, `flywheel eval dedup` and the quality targets on real conversations."""
 
 from __future__ import annotations
 

@@ -235,7 +235,9 @@ def test_flywheel_similar_prints_the_nearest_turn_samples(built):
         "WHERE length(last_user_message(prompt)) > 40 ORDER BY sample_id LIMIT 1",
     )
     _register_plugins()
-    result = CliRunner().invoke(app, ["similar", message, "-k", "3", "--lake", str(lake.root)], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(
+        app, ["similar", message, "--num-results", "3", "--lake", str(lake.root)], env={"COLUMNS": "250"}
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if ":" in line and "│" in line]
     assert len(lines) == 3 and "1.000" in lines[0] and message[:30] in lines[0]

@@ -608,6 +608,10 @@ def test_releases_commands(lake, tmp_path):
     assert "dropped       emoji_diff: 1, length_ratio: 1, replacement_not_preferred: 2" in shown
     assert "style artifacts: chosen (8) vs rejected (8)" in shown and "FLAG ends_with_question" in shown
     assert "eval leakage  vs eval@1" in shown
+    manifest = json.loads(runner.invoke(app, ["releases", "show", "pref", "--format", "json", *lake_option]).output)
+    assert manifest["content_hash"] == resolve(lake, "pref").manifest["content_hash"]
+    wrong = runner.invoke(app, ["releases", "show", "pref", "--format", "yaml", *lake_option])
+    assert wrong.exit_code == 2 and "must be table or json" in wrong.output
     diffed = runner.invoke(app, ["releases", "diff", "sft@1", "sft@2", *lake_option])
     assert diffed.exit_code == 0
     assert "added 16, removed 0, changed 0" in diffed.output and "share by origin" in diffed.output

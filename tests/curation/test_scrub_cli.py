@@ -281,7 +281,7 @@ def test_scrub_eval_reports_each_part_of_the_labeled_set(app, tmp_path):
 
     simulated = tmp_path / "sim"
     run_simulation(SimulationConfig(conversations=30, seed=5), simulated, workers=1, progress=False)
-    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", simulated)
+    result = _run(app, "eval", "scrub", "--num-messages", 100, "--num-real", 0, "--simulated", simulated)
     assert result.exit_code in (0, 1), result.output  # 1: a target missed on so small a set
     rows = [
         line.split(" | ")
@@ -291,7 +291,7 @@ def test_scrub_eval_reports_each_part_of_the_labeled_set(app, tmp_path):
     assert {row[0].strip("| ") for row in rows} == {"simulator", "templates"}
     assert "Character name survival" in result.output
 
-    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", tmp_path / "missing")
+    result = _run(app, "eval", "scrub", "--num-messages", 100, "--num-real", 0, "--simulated", tmp_path / "missing")
     assert result.exit_code == 2
-    result = _run(app, "scrub-eval", "--messages", 100, "--real", 0, "--simulated", tmp_path)
+    result = _run(app, "eval", "scrub", "--num-messages", 100, "--num-real", 0, "--simulated", tmp_path)
     assert result.exit_code == 2 and "not a simulator output folder" in result.output

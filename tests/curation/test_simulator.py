@@ -521,7 +521,7 @@ def test_cli_simulate(tmp_path):
     app.callback()(lambda: None)
     register(app)
     result = CliRunner().invoke(
-        app, ["simulate", "-n", "40", "--seed", "3", "--out", str(tmp_path / "s"), "--workers", "1"]
+        app, ["simulate", "--num-conversations", "40", "--seed", "3", "--out", str(tmp_path / "s"), "--workers", "1"]
     )
     assert result.exit_code == 0, result.output
     assert "40 conversations" in result.output

@@ -1,7 +1,7 @@
 """The whole loop on CPU with tiny models, through the real commands:
 release -> SFT -> reward model -> DPO -> KTO -> generate -> score -> rejection-sampled releases -> eval.
 
-It runs as `python -m train.gpu_check --model tiny` (the same script that checks a CUDA machine), then the
+It runs as `flywheel train gpu-check --model tiny` (the same command that checks a CUDA machine), then the
 tests below check what it left behind on their own: the lineage chain in files and in SQL, a reward model
 that ranks held-out pairs better than chance, the rejection-sampled releases, the stored eval.
 
@@ -19,13 +19,15 @@ import math
 
 import pyarrow.compute as pc
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
 from tests.helpers import sim_lake
 from tests.helpers.release_lakes import copy_lake
-from train import gpu_check, models, score, trainers
+from train import cli, models, score, trainers
 from train.models import read_lineage
 
 pytestmark = pytest.mark.slow
@@ -46,23 +48,15 @@ def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
 def chain(chain_releases, tmp_path_factory):
     lake, releases = chain_releases
     workdir = tmp_path_factory.mktemp("chain")
-    code = gpu_check.main(
-        [
-            "--model",
-            "tiny",
-            "--workdir",
-            str(workdir),
-            "--steps",
-            str(STEPS["sft"]),
-            "--reward-steps",
-            str(STEPS["reward"]),
-            "--lake",
-            str(lake.root),
-            *[f"--release={kind}={ref}" for kind, ref in releases.items()],
-        ]
-    )
+    app = typer.Typer()
+    cli.register(app)
+    args = ["train", "gpu-check", "--model", "tiny", "--workdir", str(workdir), "--lake", str(lake.root)]
+    args += ["--max-steps", str(STEPS["sft"]), "--reward-max-steps", str(STEPS["reward"])]
+    args += [f"--release={kind}={ref}" for kind, ref in releases.items()]
+    result = CliRunner().invoke(app, args)
     return {
-        "code": code,
+        "code": result.exit_code,
+        "output": result.output,
         "workdir": workdir,
         "lake": lake,
         "releases": releases,
@@ -71,7 +65,7 @@ def chain(chain_releases, tmp_path_factory):
 
 
 def test_gpu_check_passes_on_cpu_with_the_tiny_model(chain):
-    assert chain["code"] == 0
+    assert chain["code"] == 0, chain["output"]
 
 
 def test_every_checkpoint_has_its_lineage(chain):
@@ -124,10 +118,10 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
         "train reward",
         "train dpo",
         "train kto",
-        "generate",
-        "score",
-        "rejection-sample",
-        "eval",
+        "train generate",
+        "train score",
+        "train rejection-sample",
+        "eval model",
     ]
 
 

@@ -72,12 +72,12 @@ def test_a_tampered_release_refuses_to_start(run, lake, tmp_path):
             ["train", "kto", "--release", "tiny-sft", "--model", "tiny", "--batch-size", "1"],
             "per_device_train_batch_size: Input should be greater than or equal to 2",
         ),
-        (["generate", "--model", "tiny", "--prompts", "tiny-prompts"], "model tiny is not a local directory"),
-        (["score", "--reward-model", "/no/such/model", "--candidates", "gen-nope"], "no generation run"),
+        (["train", "generate", "--model", "tiny", "--prompts", "tiny-prompts"], "model tiny is not a local directory"),
+        (["train", "score", "--reward-model", "/no/such/model", "--candidates", "gen-nope"], "no generation run"),
     ],
 )
 def test_bad_inputs_end_with_a_clear_reason(run, lake, tmp_path, args, message):
-    extra = ["--out", tmp_path / "out"] if args[0] == "train" else []
+    extra = ["--out", tmp_path / "out"] if args[1] in ("sft", "reward", "dpo", "kto") else []
     result = run(*args, *extra, "--lake", lake.root)
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -86,12 +86,13 @@ def test_bad_inputs_end_with_a_clear_reason(run, lake, tmp_path, args, message):
 
 def test_greedy_sampling_of_several_candidates_is_refused_before_loading_anything(run, lake):
     result = run(
+        "train",
         "generate",
         "--model",
         "tiny",
         "--prompts",
         "tiny-prompts",
-        "--n",
+        "--num-candidates",
         "4",
         "--temperature",
         "0",
@@ -102,7 +103,7 @@ def test_greedy_sampling_of_several_candidates_is_refused_before_loading_anythin
 
 
 def test_a_missing_lake_is_named(run, tmp_path):
-    result = run("score", "--reward-model", "x", "--lake", tmp_path / "nowhere")
+    result = run("train", "score", "--reward-model", "x", "--lake", tmp_path / "nowhere")
     assert result.exit_code == 2 and f"no lake at {tmp_path / 'nowhere'}" in result.output
 
 
@@ -151,7 +152,18 @@ def test_lora_checkpoint_has_an_adapter_and_a_merged_model_later_steps_load(run,
     assert adapter["r"] == 4 and adapter["task_type"] == "CAUSAL_LM"
     assert models.read_lineage(out)["config"]["lora"]["enabled"] is True
     generated = run(
-        "generate", "--model", out, "--prompts", "tiny-prompts", "--n", 2, "--max-new-tokens", 8, "--lake", lake.root
+        "train",
+        "generate",
+        "--model",
+        out,
+        "--prompts",
+        "tiny-prompts",
+        "--num-candidates",
+        2,
+        "--max-new-tokens",
+        8,
+        "--lake",
+        lake.root,
     )
     assert generated.exit_code == 0, generated.output
     rows = lake.read(tables.CANDIDATES).to_pylist()
