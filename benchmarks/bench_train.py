@@ -7,7 +7,7 @@ preparation and imports are left out) and generation tokens/s (new tokens over t
   each of those single-threaded (16 per step, 1 thread is what `flywheel train` does for a model this
   small on CPU), so the effect of batching and of threads can be read apart.
 - generation: one prompt at a time (baseline, K candidates per call); 16 prompts per call, length-sorted,
-  left-padded; each single-threaded (batched, 1 thread is what `flywheel generate` does).
+  left-padded; each single-threaded (batched, 1 thread is what `flywheel train generate` does).
 
 Every contender runs in a fresh process. Run: `python -m benchmarks.bench_train` (BENCH_SCALE=0.25 for a
 quick run).
@@ -132,7 +132,7 @@ def main() -> None:
             ("generate one prompt at a time, torch threads (naive)", 1, True),
             ("batched 16 prompts, torch threads", 16, True),
             ("one prompt at a time, 1 thread", 1, False),
-            ("flywheel generate: batched 16, 1 thread", 16, False),
+            ("flywheel train generate: batched 16, 1 thread", 16, False),
         ]
     ]
     text = "\n\n".join(

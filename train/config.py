@@ -115,7 +115,7 @@ class KTOSettings(TrainSettings):
 
 
 class EvalSettings(Strict):
-    """`flywheel eval`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
+    """`flywheel eval model`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
     healthy win rate 0.50-0.65, aiming near 0.60; an overfit generation won 70.7% on user traffic but
     43.7% on internal, so a user-internal gap above 0.15 is flagged)."""
 

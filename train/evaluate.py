@@ -1,4 +1,4 @@
-"""`flywheel eval`: reward win rate of a new model over an old one on a frozen prompt release, with the
+"""`flywheel eval model`: reward win rate of a new model over an old one on a frozen prompt release, with the
 guardrails of the CharacterFlywheel report.
 
 Each model answers every prompt once (same sampling settings and seed); the reward model scores both

@@ -1,4 +1,4 @@
-"""`flywheel generate`: K candidate replies per prompt of a release, into `attributes/candidates`.
+"""`flywheel train generate`: K candidate replies per prompt of a release, into `attributes/candidates`.
 
 Prompts are sorted by length and generated in batches (left padding, `num_return_sequences=K`), which is
 what makes CPU generation usable at all: the benchmark measures it against one prompt at a time. Each
@@ -215,7 +215,7 @@ def run(
 def generation(lake: Lake, generation_id: str) -> dict:
     """The `meta/generations` row of a run; `latest` names the most recent one."""
     if not lake.files(tables.GENERATIONS):
-        raise GenerationError("the lake has no generation runs yet (run `flywheel generate` first)")
+        raise GenerationError("the lake has no generation runs yet (run `flywheel train generate` first)")
     table = lake.read(tables.GENERATIONS)
     if generation_id == "latest":
         rows = table.sort_by([("created_at", "descending"), ("generation_id", "descending")]).slice(0, 1).to_pylist()
