@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import threading
 
 import pyarrow as pa
@@ -149,13 +147,7 @@ def test_interactive_prompt_reads_statements_from_stdin(tmp_path):
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_EXPOSURES, exposures(3))
     script = ".format csv\nSELECT count(*) AS n\nFROM exposures;\n.tables\n.quit\n"
-    result = subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(tmp_path)],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = flywheel("sql", "--lake", tmp_path, input=script)
     assert result.returncode == 0, result.stderr
     assert "n\n3\n" in result.stdout and "samples" in result.stdout
 
