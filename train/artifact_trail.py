@@ -3,7 +3,7 @@
 The report's third monitor asks which training stage shifted which feature: a DPO step that doubles emoji,
 an RL step that lengthens every reply. Each checkpoint answers the same frozen evaluation prompts with the
 same sampling (through `flywheel generate`, so the replies are in `attributes/candidates` too); the
-registry in lakehouse/artifacts.py summarizes each one, and every consecutive pair is compared with the
+registry in lakehouse/style_artifacts.py summarizes each one, and every consecutive pair is compared with the
 same thresholds `flywheel eval` uses, so a flagged step here is the step `eval` would have flagged.
 """
 
@@ -13,9 +13,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lakehouse import artifacts
+from lakehouse import style_artifacts
 from lakehouse.lake import Lake
-from train import data, generate, models
+from train import generate, models, release_rows
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,10 @@ class Step:
 
     old: str
     new: str
-    shifts: list[artifacts.Shift]
+    shifts: list[style_artifacts.Shift]
 
     @property
-    def flagged(self) -> list[artifacts.Shift]:
+    def flagged(self) -> list[style_artifacts.Shift]:
         return [s for s in self.shifts if s.flagged]
 
 
@@ -59,17 +59,19 @@ def run(
 ) -> Trail:
     """Generate with every checkpoint (in the order given), summarize and compare consecutive ones."""
     if len(model_paths) < 2:
-        raise data.DataError("give at least two checkpoints, in training order (e.g. out/sft out/dpo out/grpo)")
+        raise release_rows.DataError("give at least two checkpoints, in training order (e.g. out/sft out/dpo out/grpo)")
     labels = [Path(models.model_ref(p).path).name for p in model_paths]  # a bad path fails before generating
-    release = data.open_release(lake, prompts_ref, "prompts")
+    release = release_rows.open_release(lake, prompts_ref, "prompts")
     generations, rows = [], []
     for path, label in zip(model_paths, labels, strict=True):
         result = generate.run(lake, path, release.ref, sampling, split=split, limit=limit)
         log(f"{label}: {result.candidates} replies")
         generations.append(result.generation_id)
         rows.append(_replies(lake, result.generation_id))
-    summaries = [artifacts.summarize(r) for r in rows]
-    steps = [Step(labels[i], labels[i + 1], artifacts.compare(rows[i], rows[i + 1])) for i in range(len(labels) - 1)]
+    summaries = [style_artifacts.summarize(r) for r in rows]
+    steps = [
+        Step(labels[i], labels[i + 1], style_artifacts.compare(rows[i], rows[i + 1])) for i in range(len(labels) - 1)
+    ]
     report = write_report(Path(out_dir), labels, release.ref, summaries, steps)
     return Trail(labels, generations, summaries, steps, report)
 
@@ -84,7 +86,7 @@ def write_report(out: Path, labels: list[str], prompts: str, summaries: list[dic
         "| feature | " + " | ".join(labels) + " |",
         "|---|" + "---:|" * len(labels),
     ]
-    for name, feature in artifacts.FEATURES.items():
+    for name, feature in style_artifacts.FEATURES.items():
         lines.append(f"| {name} ({feature.description}) | " + " | ".join(f"{s[name]:.3f}" for s in summaries) + " |")
     lines += ["", "## Which step shifted which feature", ""]
     for step in steps:
@@ -109,7 +111,7 @@ def _plot(path: Path, labels: list[str], summaries: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(artifacts.FEATURES)
+    names = list(style_artifacts.FEATURES)
     columns = 4
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.2 * rows), dpi=100, squeeze=False)

@@ -30,7 +30,7 @@ from pathlib import Path
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
-from train import data, lineage, models, online, score, tiny
+from train import lineage, models, online, release_rows, score, tiny
 from train.config import TrainSettings
 
 WITH_REFERENCE = ("dpo", "kto", "online-dpo")  # trainers given an explicit frozen copy of the start model
@@ -66,7 +66,7 @@ def _prepare_models(kind: str, base: str, release: Release, settings: TrainSetti
 
     set_seed(settings.seed)
     if base == models.TINY:
-        policy, tokenizer = tiny.build(data.texts(release), settings.tiny, settings.seed)
+        policy, tokenizer = tiny.build(release_rows.texts(release), settings.tiny, settings.seed)
         if kind == "reward":
             from transformers import LlamaForSequenceClassification
 
@@ -175,7 +175,7 @@ def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval
     if kind == "reward":
         config = trl.RewardConfig(**args, center_rewards_coefficient=settings.center_rewards_coefficient)
         return trl.RewardTrainer(args=config, **common)
-    if kind in data.ONLINE:
+    if kind in release_rows.ONLINE:
         return _online_trainer(kind, prepared, settings, args, train_ds)
     if kind == "dpo":
         config = trl.DPOConfig(**args, beta=settings.beta, loss_type=settings.loss_type)
@@ -268,15 +268,15 @@ def _publish(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _train_split(release: Release, kind: str) -> tuple[data.Rows, str | None]:
+def _train_split(release: Release, kind: str) -> tuple[release_rows.Rows, str | None]:
     """The train split's rows; an online trainer on a prompt release without one (an RL prompt selection
     made from evaluation prompts) takes all its prompts and says so in the lineage notes."""
-    rows = data.training_rows(release, "train", kind)
-    if rows.rows or kind not in data.ONLINE or release.data_files("train"):
+    rows = release_rows.training_rows(release, "train", kind)
+    if rows.rows or kind not in release_rows.ONLINE or release.data_files("train"):
         return rows, None
-    found, dropped = data.prompts(release)
-    note = f"{release.ref} has no train split: trained on all its prompts ({', '.join(data.splits(release))})"
-    return data.Rows([{"prompt": p.messages} for p in found], dropped), note
+    found, dropped = release_rows.prompts(release)
+    note = f"{release.ref} has no train split: trained on all its prompts ({', '.join(release_rows.splits(release))})"
+    return release_rows.Rows([{"prompt": p.messages} for p in found], dropped), note
 
 
 def _reward_ref(spec: online.RewardSpec) -> dict:
@@ -288,7 +288,7 @@ def _reward_ref(spec: online.RewardSpec) -> dict:
 def held_out_pairs(release: Release) -> list[dict]:
     """Preference pairs for measuring a reward model: the test split, else the validation split."""
     for split in ("test", "validation"):
-        rows = data.training_rows(release, split, "reward").rows
+        rows = release_rows.training_rows(release, split, "reward").rows
         if rows:
             return rows
     return []
@@ -299,15 +299,15 @@ def _fit(
     prepared: Prepared,
     settings: TrainSettings,
     release: Release,
-    train_rows: data.Rows,
-    eval_rows: data.Rows,
+    train_rows: release_rows.Rows,
+    eval_rows: release_rows.Rows,
     staging: Path,
     on: models.Device,
 ) -> tuple[dict[str, float], int]:
     """Train, evaluate and save into `staging`; returns the metrics and the number of optimizer steps."""
-    eval_ds = data.to_dataset(eval_rows.rows) if eval_rows.rows else None
+    eval_ds = release_rows.to_dataset(eval_rows.rows) if eval_rows.rows else None
     trainer = _trainer(
-        kind, prepared, settings, _common_args(settings, staging, on), data.to_dataset(train_rows.rows), eval_ds
+        kind, prepared, settings, _common_args(settings, staging, on), release_rows.to_dataset(train_rows.rows), eval_ds
     )
     metrics = _numbers(trainer.train().metrics)
     tokens = _train_tokens(trainer)
@@ -343,7 +343,7 @@ def train(
     The online trainers (GRPO, online DPO) take their `rewards`; the others ignore them."""
     models.offline()
     started_at, start = utc_now(), time.perf_counter()
-    release = data.open_release(lake, release_ref, kind)
+    release = release_rows.open_release(lake, release_ref, kind)
     out = Path(out).expanduser().resolve()
     _check_output(out, overwrite)
     on = models.device()
@@ -352,13 +352,13 @@ def train(
         raise TrainError(
             f"release {release.ref} has no usable train rows for {kind} (dropped: {dict(train_rows.dropped) or 'none'})"
         )
-    eval_rows = data.training_rows(release, "validation", kind) if settings.evaluate else data.Rows([])
+    eval_rows = release_rows.training_rows(release, "validation", kind) if settings.evaluate else release_rows.Rows([])
     dropped = Counter(train_rows.dropped) + Counter(eval_rows.dropped)
     if dropped:
         log(f"left out {sum(dropped.values())} unusable rows: {dict(sorted(dropped.items()))}")
     log(f"{kind}: {release.ref} ({len(train_rows.rows)} train rows) on {on.describe()}, base model {base_model}")
     prepared = _prepare_models(kind, base_model, release, settings, on)
-    prepared.rewards = list(rewards or []) if kind in data.ONLINE else []
+    prepared.rewards = list(rewards or []) if kind in release_rows.ONLINE else []
     prepared.notes.extend([split_note] if split_note else [])
     staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
