@@ -42,6 +42,10 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, help="Days of traffic, ending on --end-date.")] = 28,
     end_date: Annotated[str, typer.Option(help="Last day of traffic (YYYY-MM-DD).")] = "2026-11-01",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    aa: Annotated[bool, typer.Option("--aa", help="A/A experiment: both arms served gen-15, no planted lift.")] = False,
+    drop_test_exposures: Annotated[
+        float, typer.Option(help="Share of test users whose exposure is lost: a planted sample-ratio mismatch.")
+    ] = 0.0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
     from pydantic import ValidationError
@@ -49,7 +53,14 @@ def simulate(
     from curation.simulator import SimulationConfig, run_simulation
 
     try:
-        config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+        config = SimulationConfig(
+            conversations=conversations,
+            seed=seed,
+            days=days,
+            end_date=end_date,
+            aa=aa,
+            drop_test_exposures=drop_test_exposures,
+        )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(problems) from None
@@ -610,3 +621,6 @@ def register(app: typer.Typer) -> None:
 
     app.command()(erase)
     app.add_typer(releases_app, name="releases")
+    from curation.ab.cli import register as register_ab
+
+    register_ab(app)

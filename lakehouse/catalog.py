@@ -61,6 +61,8 @@ ALIASES = {
     "sample_report": "attributes_sample_report",
     "erasures": "meta_erasures",
     "erasure_requests": "meta_erasure_requests",
+    "ab_experiments": "meta_ab_experiments",
+    "ab_results": "meta_ab_results",
 }
 
 CONVERSATIONS_SQL = """

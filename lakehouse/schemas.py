@@ -540,3 +540,45 @@ SAFETY = pa.schema(
         pa.field("flagged", pa.bool_(), nullable=False),
     ]
 )
+
+# --- A/B analysis (curation/ab; docs/ab.md) ---
+
+# meta/ab_experiments: one row per `flywheel ab report` run: the experiment, its window, exposed users per
+# arm and the sample-ratio check. meta/ab_results: one row per (report, metric).
+AB_EXPERIMENTS = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("control", pa.string(), nullable=False),
+        pa.field("test", pa.string(), nullable=False),
+        pa.field("window_start", UTC_TS, nullable=False),
+        pa.field("window_end", UTC_TS, nullable=False),
+        pa.field("exposed_control", pa.int64(), nullable=False),
+        pa.field("exposed_test", pa.int64(), nullable=False),
+        pa.field("expected_split", pa.float64(), nullable=False),
+        pa.field("srm_p_value", pa.float64()),
+        pa.field("srm_failed", pa.bool_(), nullable=False),
+        pa.field("warnings", pa.list_(pa.string()), nullable=False),
+        pa.field("report_path", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)
+AB_RESULTS = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("direction", pa.string(), nullable=False),
+        pa.field("guardrail", pa.bool_(), nullable=False),
+        pa.field("control_value", pa.float64()),
+        pa.field("test_value", pa.float64()),
+        pa.field("lift", pa.float64()),
+        pa.field("ci_low", pa.float64()),
+        pa.field("ci_high", pa.float64()),
+        pa.field("p_value", pa.float64()),
+        pa.field("cuped", pa.bool_(), nullable=False),
+        pa.field("verdict", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)

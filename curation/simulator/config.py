@@ -31,6 +31,17 @@ class SimulationConfig(BaseModel):
     )
     internal_share: float = Field(0.2, ge=0, le=1, description="Share of internal (staff) conversations.")
     pii_share: float = Field(0.1, ge=0, le=1, description="Share of user messages carrying planted personal data.")
+    aa: bool = Field(False, description="A/A experiment: both arms get gen-15 and the same activity (no lift).")
+    drop_test_exposures: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of test users whose exposure line is lost (a planted sample-ratio mismatch).",
+    )
+
+    def arm_models(self) -> dict[str, str]:
+        """The model each arm is served: gen-14 / gen-15, or gen-15 for both in an A/A."""
+        return dict.fromkeys(ARM_MODELS, ARM_MODELS["test"]) if self.aa else dict(ARM_MODELS)
 
     @property
     def shards(self) -> int:

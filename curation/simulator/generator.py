@@ -42,7 +42,7 @@ from curation.simulator.signals import (
 )
 from curation.simulator.topics import GENERIC, TOPIC_BY_ID, TOPICS, Topic, in_voice
 from curation.simulator.user_turns import user_message
-from curation.simulator.users import User, user_pool
+from curation.simulator.users import BREADTH_MULTIPLIER, User, user_pool
 
 ANONYMOUS_SHARE = 0.01
 INTERNAL_TEST_MODEL_SHARE = 0.6
@@ -113,7 +113,8 @@ class ShardGenerator:
         self.shard = shard
         self.rng = random.Random(shard_seed(config.seed, shard))
         self.rnd = self.rng.random
-        self.pool = user_pool(config.conversations, config.seed)
+        self.pool = user_pool(config.conversations, config.seed, 1.0 if config.aa else BREADTH_MULTIPLIER)
+        self.arm_models = config.arm_models()
         self.clock = Clock(config.end_date, config.days)
         self._banks: dict[tuple[str, str], tuple[dict, dict]] = {}
         self._character_records = {c.character_id: c.record() for c in CHARACTERS}
@@ -154,13 +155,13 @@ class ShardGenerator:
         rnd = self.rnd
         if internal:
             staff = self.pool.draw_staff(rnd)
-            model = ARM_MODELS["test"] if rnd() < INTERNAL_TEST_MODEL_SHARE else ARM_MODELS["control"]
+            model = ARM_MODELS["test"] if rnd() < INTERNAL_TEST_MODEL_SHARE else self.arm_models["control"]
             return "internal", staff, model, "internal-eval", None, Streams(self.rng, self.rng)
         if rnd() < ANONYMOUS_SHARE:
-            return "user", None, ARM_MODELS["control"], "web", None, Streams(self.rng, self.rng)
+            return "user", None, self.arm_models["control"], "web", None, Streams(self.rng, self.rng)
         user, streams = self._draw_user()
         experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
-        return "user", user, ARM_MODELS[user.arm], user.app, experiment, streams
+        return "user", user, self.arm_models[user.arm], user.app, experiment, streams
 
     def _draw_user(self) -> tuple[User, Streams]:
         """A user conversation's arm, its user and its paired decision streams.
@@ -346,7 +347,7 @@ class ShardGenerator:
             conversation_id,
             "user",
             user,
-            ARM_MODELS[user.arm],
+            self.arm_models[user.arm],
             user.app,
             experiment,
             character.character_id,

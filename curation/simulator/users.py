@@ -78,7 +78,7 @@ def n_users(conversations: int) -> int:
 
 
 @lru_cache(maxsize=2)
-def user_pool(conversations: int, seed: int) -> UserPool:
+def user_pool(conversations: int, seed: int, test_multiplier: float = BREADTH_MULTIPLIER) -> UserPool:
     rng = random.Random(f"users:{seed}")
     width = max(6, len(str(n_users(conversations))))
     ids = [f"u-{i:0{width}d}" for i in range(n_users(conversations))]
@@ -89,7 +89,7 @@ def user_pool(conversations: int, seed: int) -> UserPool:
     engagement_by_rank = [rng.gauss(0, USER_ENGAGEMENT_SD) for _ in ids]
     by_arm: dict[str, tuple[User, ...]] = {}
     cum_weights: dict[str, tuple[float, ...]] = {}
-    for arm, multiplier in (("control", 1.0), ("test", BREADTH_MULTIPLIER)):
+    for arm, multiplier in (("control", 1.0), ("test", test_multiplier)):
         members = [i for i, user_arm in enumerate(arms) if user_arm == arm]
         rng.shuffle(members)
         by_arm[arm] = tuple(

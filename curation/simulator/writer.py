@@ -16,6 +16,7 @@ gzip headers carry mtime=0 and no file name, so the bytes depend on the config a
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -28,7 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from curation.simulator.characters import CHARACTERS
-from curation.simulator.config import ARM_MODELS, EXPERIMENT_ID, SIMULATOR_VERSION, SimulationConfig
+from curation.simulator.config import EXPERIMENT_ID, SIMULATOR_VERSION, SimulationConfig
 from curation.simulator.duplicates import RATES
 from curation.simulator.features import FEATURE_DOCS
 from curation.simulator.generator import ShardGenerator
@@ -182,8 +183,18 @@ def _write_truth(out: Path, shards: int) -> dict:
     return {"path": final.name, "bytes": final.stat().st_size, "sha256": file_sha256(final)}
 
 
-def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]]) -> dict:
-    ordered = sorted(exposures.items(), key=lambda item: (item[1][0], item[0]))
+def _lost(config: SimulationConfig, user_id: str, arm: str) -> bool:
+    """Whether a test user's exposure line is dropped (config.drop_test_exposures, a planted sample-ratio
+    mismatch): a hash of (seed, user), so the same users are lost in every run of the config."""
+    if arm != "test" or not config.drop_test_exposures:
+        return False
+    digest = hashlib.sha256(f"drop-exposure:{config.seed}:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < config.drop_test_exposures
+
+
+def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]], config: SimulationConfig) -> dict:
+    kept = {user: value for user, value in exposures.items() if not _lost(config, user, value[1])}
+    ordered = sorted(kept.items(), key=lambda item: (item[1][0], item[0]))
     lines = "".join(
         _encode({"experiment_id": EXPERIMENT_ID, "arm": arm, "user_id": user_id, "exposed_at": at}) + "\n"
         for user_id, (at, arm) in ordered
@@ -239,7 +250,7 @@ def run_simulation(
     files = {
         "traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")} for result in results],
         "truth": _write_truth(out, config.shards),
-        "exposures": _write_exposures(out, exposures),
+        "exposures": _write_exposures(out, exposures, config),
     }
     report = {
         "simulator_version": SIMULATOR_VERSION,
@@ -247,10 +258,11 @@ def run_simulation(
         "counts": tally.counts(exposed),
         "experiment": {
             "experiment_id": EXPERIMENT_ID,
-            "arm_models": ARM_MODELS,
+            "arm_models": config.arm_models(),
             "assignment": "sha256('exp-gen15:' + user_id), lowest bit of the first byte: 1 = test",
             "planted": {
-                "breadth_multiplier": BREADTH_MULTIPLIER,
+                "breadth_multiplier": 1.0 if config.aa else BREADTH_MULTIPLIER,
+                "dropped_test_exposures": config.drop_test_exposures,
                 "depth": "gen-15 reply style (more questions back, fewer floods, walls, refusals)",
             },
             "achieved_lift": tally.lift(exposed),
