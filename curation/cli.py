@@ -46,6 +46,14 @@ def simulate(
     drop_test_exposures: Annotated[
         float, typer.Option(help="Share of test users whose exposure is lost: a planted sample-ratio mismatch.")
     ] = 0.0,
+    generations: Annotated[
+        int,
+        typer.Option(
+            "--generations",
+            min=0,
+            help="Simulate N successive generations (exp-gen16.., one per --days window) under OUT/gen-NN.",
+        ),
+    ] = 0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
     from pydantic import ValidationError
@@ -64,6 +72,15 @@ def simulate(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(problems) from None
+    if generations:
+        from curation.simulator.writer import run_generations
+
+        try:
+            summaries = run_generations(config, out, generations, workers=workers)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        typer.echo("\n".join(summaries))
+        return
     summary = run_simulation(config, out, workers=workers)
     typer.echo(summary)
 
@@ -624,3 +641,6 @@ def register(app: typer.Typer) -> None:
     from curation.ab.cli import register as register_ab
 
     register_ab(app)
+    from curation.generations.cli import register as register_generations
+
+    register_generations(app)

@@ -235,3 +235,10 @@ AB_RESULTS = register(
         description="One row per (A/B report, metric): arm values, relative lift, 95% CI, p-value, verdict.",
     )
 )
+MODEL_GENERATIONS = register(
+    TableSpec(
+        "meta/model_generations",
+        schemas.MODEL_GENERATIONS,
+        description="Flywheel generations (gen-16, parent gen-15): window, tables, releases, models, evals, A/B, decision.",
+    )
+)
