@@ -147,6 +147,7 @@ def run_report(
         with tempfile.TemporaryDirectory(prefix="flywheel-ab-") as spill:
             con.execute(f"SET memory_limit = '{memory_limit}'")
             con.execute(f"SET temp_directory = '{spill}'")
+            con.execute("SET enable_progress_bar = false")
             result = analyze(con, experiment, metrics, Settings(expected_split=settings.pop("split", 0.5), **settings))
     finally:
         con.close()
