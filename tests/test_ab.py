@@ -239,3 +239,18 @@ def test_small_coverage_check_the_interval_covers_the_population_lift_on_a_few_s
         for name, population in POPULATION_LIFT.items():
             m = result["metrics"][name]
             assert m["ci_low"] <= population <= m["ci_high"], (seed, name, m)
+
+
+def test_metrics_file_defines_metrics_and_a_bad_key_is_named(tmp_path):
+    from curation.ab.cli import _defined
+
+    good = tmp_path / "metrics.yaml"
+    good.write_text(
+        "metrics:\n  - {name: ios_share, numerator: \"CASE WHEN app = 'ios' THEN 1 ELSE 0 END\", denominator: '1'}\n"
+    )
+    (metric,) = _defined(None, good)
+    assert metric.name == "ios_share" and not metric.per_user
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {name: x, numerator: '1', nominator: '2'}\n")
+    with pytest.raises(MetricError, match="metric 1: nominator"):
+        _defined(None, bad)

@@ -167,6 +167,16 @@ def test_a_generation_links_its_window_tables_release_model_eval_and_ab_result(f
     assert [name for name, _ in served] == ["gen-16", "gen-17", "gen-18"]
 
 
+def test_cuped_uses_the_earlier_generations_traffic_as_pre_exposure_activity(flywheel):
+    lake, _, _ = flywheel
+    con = catalog.connect(lake)
+    try:
+        cuped = dict(con.execute("SELECT experiment_id, cuped FROM ab_results WHERE metric = 'breadth'").fetchall())
+    finally:
+        con.close()
+    assert cuped == {"exp-gen16": False, "exp-gen17": True, "exp-gen18": True}
+
+
 def test_the_report_has_charts_across_generations(flywheel):
     _, _, work = flywheel
     page = (work / "report" / "generations.md").read_text()

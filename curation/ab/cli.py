@@ -115,6 +115,8 @@ def report(
     from curation.ab.report import print_table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # piped or captured: do not wrap the table at 80 columns
     print_table(result, console)
     console.print(
         f"report: {files['markdown']}  json: {files['json']}"
