@@ -10,10 +10,11 @@ SIM_SEED ?= 7
 .PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test bench clean-lake
 
 # The virtual environment, created from the pinned requirements on first use and reused afterwards.
-$(INSTALLED): requirements.txt requirements-lock.txt pyproject.toml
+$(INSTALLED): requirements.txt requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -c requirements-lock.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt  # never lets pip downgrade pandas/numpy
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 

@@ -41,6 +41,18 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, help="Days of traffic, ending on --end-date.")] = 28,
     end_date: Annotated[str, typer.Option(help="Last day of traffic (YYYY-MM-DD).")] = "2026-11-01",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    aa: Annotated[bool, typer.Option("--aa", help="A/A experiment: both arms served gen-15, no planted lift.")] = False,
+    drop_test_exposures: Annotated[
+        float, typer.Option(help="Share of test users whose exposure is lost: a planted sample-ratio mismatch.")
+    ] = 0.0,
+    generations: Annotated[
+        int,
+        typer.Option(
+            "--generations",
+            min=0,
+            help="Simulate N successive generations (exp-gen16.., one per --days window) under OUT/gen-NN.",
+        ),
+    ] = 0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
     from pydantic import ValidationError
@@ -48,10 +60,26 @@ def simulate(
     from curation.simulator import SimulationConfig, run_simulation
 
     try:
-        config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+        config = SimulationConfig(
+            conversations=conversations,
+            seed=seed,
+            days=days,
+            end_date=end_date,
+            aa=aa,
+            drop_test_exposures=drop_test_exposures,
+        )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(problems) from None
+    if generations:
+        from curation.simulator.writer import run_generations
+
+        try:
+            summaries = run_generations(config, out, generations, workers=workers)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        typer.echo("\n".join(summaries))
+        return
     summary = run_simulation(config, out, workers=workers)
     typer.echo(summary)
 
@@ -622,3 +650,9 @@ def register(app: typer.Typer) -> None:
 
     app.command()(erase)
     app.add_typer(releases_app, name="releases")
+    from curation.ab.cli import register as register_ab
+
+    register_ab(app)
+    from curation.generations.cli import register as register_generations
+
+    register_generations(app)

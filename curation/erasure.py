@@ -261,6 +261,9 @@ class CurationEraser(Eraser):
         tables.TOPIC_LABELS.name: "one row per topic (label terms, counts over many users); the next cluster run recomputes it",
         tables.SAMPLE_REPORT.name: "shares per stratum value (aggregates); the next sample run recomputes it",
         tables.INGESTED_FILES.name: "input file hashes, paths and counts; keeps re-ingesting an old file a no-op",
+        tables.AB_EXPERIMENTS.name: "per-arm user counts of an A/B report (aggregates over many users, no ids)",
+        tables.AB_RESULTS.name: "per-metric lifts and intervals of an A/B report (aggregates, no ids)",
+        tables.MODEL_GENERATIONS.name: "generation records: links, A/B lifts, artifact rates (aggregates, no ids)",
     }
 
     def rules(self, lake: Lake, subject: Subject) -> list[TableRule]:

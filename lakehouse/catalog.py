@@ -56,11 +56,14 @@ ALIASES = {
     "evals": "meta_evals",
     "candidates": "attributes_candidates",
     "reward_scores": "attributes_reward_scores",
-    "generations": "meta_generations",
+    "generation_runs": "meta_generations",
+    "generations": "meta_model_generations",
     "topic_labels": "attributes_topic_labels",
     "sample_report": "attributes_sample_report",
     "erasures": "meta_erasures",
     "erasure_requests": "meta_erasure_requests",
+    "ab_experiments": "meta_ab_experiments",
+    "ab_results": "meta_ab_results",
 }
 
 CONVERSATIONS_SQL = """

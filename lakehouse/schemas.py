@@ -540,3 +540,91 @@ SAFETY = pa.schema(
         pa.field("flagged", pa.bool_(), nullable=False),
     ]
 )
+
+# --- A/B analysis (curation/ab; docs/ab.md) ---
+
+# meta/ab_experiments: one row per `flywheel ab report` run: the experiment, its window, exposed users per
+# arm and the sample-ratio check. meta/ab_results: one row per (report, metric).
+AB_EXPERIMENTS = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("control", pa.string(), nullable=False),
+        pa.field("test", pa.string(), nullable=False),
+        pa.field("window_start", UTC_TS, nullable=False),
+        pa.field("window_end", UTC_TS, nullable=False),
+        pa.field("exposed_control", pa.int64(), nullable=False),
+        pa.field("exposed_test", pa.int64(), nullable=False),
+        pa.field("expected_split", pa.float64(), nullable=False),
+        pa.field("srm_p_value", pa.float64()),
+        pa.field("srm_failed", pa.bool_(), nullable=False),
+        pa.field("warnings", pa.list_(pa.string()), nullable=False),
+        pa.field("report_path", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)
+AB_RESULTS = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("direction", pa.string(), nullable=False),
+        pa.field("guardrail", pa.bool_(), nullable=False),
+        pa.field("control_value", pa.float64()),
+        pa.field("test_value", pa.float64()),
+        pa.field("lift", pa.float64()),
+        pa.field("ci_low", pa.float64()),
+        pa.field("ci_high", pa.float64()),
+        pa.field("p_value", pa.float64()),
+        pa.field("cuped", pa.bool_(), nullable=False),
+        pa.field("verdict", pa.string(), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)
+
+# --- Generations (curation/generations; docs/ab.md) ---
+
+# meta/model_generations (the `generations` view): one row per `flywheel generation create`; the latest row
+# of a name is its record. It links what the generation was built from and judged by, and the decision.
+GENERATION_EVAL = pa.struct(
+    [
+        ("eval_id", pa.string()),
+        ("win_rate", pa.float64()),
+        ("win_rate_user", pa.float64()),
+        ("win_rate_internal", pa.float64()),
+        ("flags", pa.list_(pa.string())),
+    ]
+)
+GENERATION_METRIC = pa.struct(
+    [
+        ("metric", pa.string()),
+        ("lift", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+        ("p_value", pa.float64()),
+        ("verdict", pa.string()),
+    ]
+)
+MODEL_GENERATIONS = pa.schema(
+    [
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("parent", pa.string()),
+        pa.field("model_versions", pa.list_(pa.string()), nullable=False),
+        pa.field("window_start", UTC_TS),
+        pa.field("window_end", UTC_TS),
+        pa.field("table_versions", pa.map_(pa.string(), pa.int64()), nullable=False),
+        pa.field("releases", pa.list_(pa.string()), nullable=False),
+        pa.field("model_run_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("evals", pa.list_(GENERATION_EVAL), nullable=False),
+        pa.field("experiment_id", pa.string()),
+        pa.field("ab_report_id", pa.string()),
+        pa.field("srm_p_value", pa.float64()),
+        pa.field("ab_metrics", pa.list_(GENERATION_METRIC), nullable=False),
+        pa.field("artifacts", pa.map_(pa.string(), pa.float64()), nullable=False),
+        pa.field("parent_artifacts", pa.map_(pa.string(), pa.float64()), nullable=False),
+        pa.field("decision", pa.string(), nullable=False),
+        pa.field("reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("created_at", UTC_TS, nullable=False),
+    ]
+)

@@ -222,3 +222,24 @@ SAMPLE_REPORT = register(
         description="Achieved vs target share of every stratum value of the diverse sample.",
     )
 )
+AB_EXPERIMENTS = register(
+    TableSpec(
+        "meta/ab_experiments",
+        schemas.AB_EXPERIMENTS,
+        description="One row per `flywheel ab report`: experiment, window, exposed users per arm, SRM p-value.",
+    )
+)
+AB_RESULTS = register(
+    TableSpec(
+        "meta/ab_results",
+        schemas.AB_RESULTS,
+        description="One row per (A/B report, metric): arm values, relative lift, 95% CI, p-value, verdict.",
+    )
+)
+MODEL_GENERATIONS = register(
+    TableSpec(
+        "meta/model_generations",
+        schemas.MODEL_GENERATIONS,
+        description="Flywheel generations (gen-16, parent gen-15): window, tables, releases, models, evals, A/B, decision.",
+    )
+)

@@ -12,6 +12,11 @@ MAX_SHARD_SIZE = 100_000
 DEFAULT_SHARD_SIZE = 25_000
 EXPERIMENT_ID = "exp-gen15"
 ARM_MODELS = {"control": "gen-14", "test": "gen-15"}
+# `--generations N`: the experiments after exp-gen15, each gen-(g-1) vs gen-g; replies.STYLES has their styles.
+FIRST_GENERATION, LAST_GENERATION = 15, 18
+# Planted activity multiplier of the test arm per generation (breadth): gen-17 is the over-optimized one,
+# whose emoji-flooded replies users come back to less.
+BREADTH_MULTIPLIERS = {15: 1.05, 16: 1.03, 17: 0.95, 18: 1.04}
 
 
 class SimulationConfig(BaseModel):
@@ -31,6 +36,44 @@ class SimulationConfig(BaseModel):
     )
     internal_share: float = Field(0.2, ge=0, le=1, description="Share of internal (staff) conversations.")
     pii_share: float = Field(0.1, ge=0, le=1, description="Share of user messages carrying planted personal data.")
+    generation: int = Field(
+        FIRST_GENERATION,
+        ge=FIRST_GENERATION,
+        le=LAST_GENERATION,
+        description="The experiment: exp-gen<N>, gen-<N-1> (control) vs gen-<N> (test).",
+    )
+    aa: bool = Field(False, description="A/A experiment: both arms get the test model and the same activity (no lift).")
+    drop_test_exposures: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of test users whose exposure line is lost (a planted sample-ratio mismatch).",
+    )
+
+    @property
+    def experiment_id(self) -> str:
+        return f"exp-gen{self.generation}"
+
+    @property
+    def breadth_multiplier(self) -> float:
+        return 1.0 if self.aa else BREADTH_MULTIPLIERS[self.generation]
+
+    @property
+    def stream_seed(self) -> int:
+        """The seed of the shards' random streams: the seed itself for exp-gen15 (unchanged bytes), offset
+        per later generation so that its traffic is new; the user pool keeps `seed` (the same users)."""
+        return self.seed + 1000 * (self.generation - FIRST_GENERATION)
+
+    @property
+    def id_prefix(self) -> str:
+        """Conversation ids are `sim-0000001`, ...; `sim16-0000001` for exp-gen16's traffic, and so on, so that
+        the generations' traffic can share one lake."""
+        return "sim-" if self.generation == FIRST_GENERATION else f"sim{self.generation}-"
+
+    def arm_models(self) -> dict[str, str]:
+        """The model each arm is served: gen-(N-1) / gen-N, or gen-N for both in an A/A."""
+        test = f"gen-{self.generation}"
+        return {"control": test if self.aa else f"gen-{self.generation - 1}", "test": test}
 
     @property
     def shards(self) -> int:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from curation.simulator.characters import CHARACTERS, Character
 from curation.simulator.clock import Clock
-from curation.simulator.config import ARM_MODELS, EXPERIMENT_ID, SimulationConfig
+from curation.simulator.config import SimulationConfig
 from curation.simulator.duplicates import (
     MIN_EDITABLE_WORDS,
     ORIGINALS_KEPT,
@@ -111,15 +111,16 @@ class ShardGenerator:
     def __init__(self, config: SimulationConfig, shard: int):
         self.config = config
         self.shard = shard
-        self.rng = random.Random(shard_seed(config.seed, shard))
+        self.rng = random.Random(shard_seed(config.stream_seed, shard))
         self.rnd = self.rng.random
-        self.pool = user_pool(config.conversations, config.seed)
+        self.pool = user_pool(config.conversations, config.seed, config.breadth_multiplier, config.experiment_id)
+        self.arm_models = config.arm_models()
         self.clock = Clock(config.end_date, config.days)
         self._banks: dict[tuple[str, str], tuple[dict, dict]] = {}
         self._character_records = {c.character_id: c.record() for c in CHARACTERS}
         self._originals: deque = deque(maxlen=ORIGINALS_KEPT)
         self._spam_first: dict[int, str] = {}
-        self._seed = shard_seed(config.seed, shard)
+        self._seed = shard_seed(config.stream_seed, shard)
         self._arm_phase = (shard * _PLASTIC) % 1.0
         self._arm_draws = 0
         self._arm_counts = {"control": 0, "test": 0}
@@ -127,7 +128,7 @@ class ShardGenerator:
     def __iter__(self) -> Iterator[tuple[dict, dict]]:
         first, count = self.config.shard_range(self.shard)
         for number in range(first, first + count):
-            yield self.conversation(f"sim-{number:07d}")
+            yield self.conversation(f"{self.config.id_prefix}{number:07d}")
 
     def banks(self, topic: Topic, character: Character) -> tuple[dict, dict]:
         """(user-voice, assistant-voice) slot banks of a topic and character (cached)."""
@@ -154,13 +155,14 @@ class ShardGenerator:
         rnd = self.rnd
         if internal:
             staff = self.pool.draw_staff(rnd)
-            model = ARM_MODELS["test"] if rnd() < INTERNAL_TEST_MODEL_SHARE else ARM_MODELS["control"]
+            test, control = f"gen-{self.config.generation}", f"gen-{self.config.generation - 1}"
+            model = test if rnd() < INTERNAL_TEST_MODEL_SHARE else control
             return "internal", staff, model, "internal-eval", None, Streams(self.rng, self.rng)
         if rnd() < ANONYMOUS_SHARE:
-            return "user", None, ARM_MODELS["control"], "web", None, Streams(self.rng, self.rng)
+            return "user", None, self.arm_models["control"], "web", None, Streams(self.rng, self.rng)
         user, streams = self._draw_user()
-        experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
-        return "user", user, ARM_MODELS[user.arm], user.app, experiment, streams
+        experiment = {"experiment_id": self.config.experiment_id, "arm": user.arm}
+        return "user", user, self.arm_models[user.arm], user.app, experiment, streams
 
     def _draw_user(self) -> tuple[User, Streams]:
         """A user conversation's arm, its user and its paired decision streams.
@@ -341,12 +343,12 @@ class ShardGenerator:
             fraction = self._edit(dialogue, character)
             if fraction is None:
                 kind = "exact_copy"
-        experiment = {"experiment_id": EXPERIMENT_ID, "arm": user.arm}
+        experiment = {"experiment_id": self.config.experiment_id, "arm": user.arm}
         record = self._envelope(
             conversation_id,
             "user",
             user,
-            ARM_MODELS[user.arm],
+            self.arm_models[user.arm],
             user.app,
             experiment,
             character.character_id,

@@ -87,6 +87,45 @@ STYLES: dict[str, Style] = {
         exclaim=0.13,
         follow_rules=0.85,
     ),
+    # `flywheel simulate --generations N` (docs/simulator.md): the style drifts generation by generation.
+    "gen-16": Style(
+        question=0.47,
+        emoji=0.32,
+        flood=0.05,
+        lists=0.1,
+        wall=0.05,
+        refusal=0.028,
+        stock=0.09,
+        persona_break=0.027,
+        exclaim=0.12,
+        follow_rules=0.87,
+    ),
+    # Over-optimized for what users click in the moment: emoji everywhere, lists and exclamations, rules
+    # ignored; floods and walls of cheer cost the conversations their depth (the report's V11-V12 spike).
+    "gen-17": Style(
+        question=0.5,
+        emoji=0.5,
+        flood=0.22,
+        lists=0.24,
+        wall=0.05,
+        refusal=0.025,
+        stock=0.16,
+        persona_break=0.03,
+        exclaim=0.4,
+        follow_rules=0.72,
+    ),
+    "gen-18": Style(
+        question=0.5,
+        emoji=0.3,
+        flood=0.04,
+        lists=0.09,
+        wall=0.045,
+        refusal=0.025,
+        stock=0.08,
+        persona_break=0.025,
+        exclaim=0.11,
+        follow_rules=0.89,
+    ),
 }
 
 

@@ -29,9 +29,9 @@ APPS = (("ios", 0.42), ("android", 0.38), ("web", 0.20))
 LOCALES = (("en-US", 0.70), ("en-GB", 0.10), ("en-IN", 0.07), ("en-CA", 0.05), ("de-DE", 0.04), ("fr-FR", 0.04))
 
 
-def arm_for(user_id: str) -> str:
+def arm_for(user_id: str, experiment_id: str = EXPERIMENT_ID) -> str:
     """The experiment arm of a user: a stable hash of (experiment, user id), split 50/50."""
-    digest = hashlib.sha256(f"{EXPERIMENT_ID}:{user_id}".encode()).digest()
+    digest = hashlib.sha256(f"{experiment_id}:{user_id}".encode()).digest()
     return "test" if digest[0] & 1 else "control"
 
 
@@ -78,18 +78,20 @@ def n_users(conversations: int) -> int:
 
 
 @lru_cache(maxsize=2)
-def user_pool(conversations: int, seed: int) -> UserPool:
+def user_pool(
+    conversations: int, seed: int, test_multiplier: float = BREADTH_MULTIPLIER, experiment_id: str = EXPERIMENT_ID
+) -> UserPool:
     rng = random.Random(f"users:{seed}")
     width = max(6, len(str(n_users(conversations))))
     ids = [f"u-{i:0{width}d}" for i in range(n_users(conversations))]
-    arms = [arm_for(user_id) for user_id in ids]
+    arms = [arm_for(user_id, experiment_id) for user_id in ids]
     apps = [_weighted(APPS, rng.random()) for _ in ids]
     locales = [_weighted(LOCALES, rng.random()) for _ in ids]
     # Rank r of either arm gets the same engagement draw and the same activity quantile: a paired design.
     engagement_by_rank = [rng.gauss(0, USER_ENGAGEMENT_SD) for _ in ids]
     by_arm: dict[str, tuple[User, ...]] = {}
     cum_weights: dict[str, tuple[float, ...]] = {}
-    for arm, multiplier in (("control", 1.0), ("test", BREADTH_MULTIPLIER)):
+    for arm, multiplier in (("control", 1.0), ("test", test_multiplier)):
         members = [i for i, user_arm in enumerate(arms) if user_arm == arm]
         rng.shuffle(members)
         by_arm[arm] = tuple(

@@ -16,6 +16,7 @@ gzip headers carry mtime=0 and no file name, so the bytes depend on the config a
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -28,7 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from curation.simulator.characters import CHARACTERS
-from curation.simulator.config import ARM_MODELS, EXPERIMENT_ID, SIMULATOR_VERSION, SimulationConfig
+from curation.simulator.config import SIMULATOR_VERSION, SimulationConfig
 from curation.simulator.duplicates import RATES
 from curation.simulator.features import FEATURE_DOCS
 from curation.simulator.generator import ShardGenerator
@@ -36,7 +37,7 @@ from curation.simulator.replies import STYLES
 from curation.simulator.signals import model_table
 from curation.simulator.stats import Tally
 from curation.simulator.topics import TOPICS
-from curation.simulator.users import BREADTH_MULTIPLIER, PARETO_SHAPE, n_users
+from curation.simulator.users import PARETO_SHAPE, n_users
 from lakehouse.lake import atomic_write_bytes, file_sha256
 
 GZIP_LEVEL = 3
@@ -182,10 +183,20 @@ def _write_truth(out: Path, shards: int) -> dict:
     return {"path": final.name, "bytes": final.stat().st_size, "sha256": file_sha256(final)}
 
 
-def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]]) -> dict:
-    ordered = sorted(exposures.items(), key=lambda item: (item[1][0], item[0]))
+def _lost(config: SimulationConfig, user_id: str, arm: str) -> bool:
+    """Whether a test user's exposure line is dropped (config.drop_test_exposures, a planted sample-ratio
+    mismatch): a hash of (seed, user), so the same users are lost in every run of the config."""
+    if arm != "test" or not config.drop_test_exposures:
+        return False
+    digest = hashlib.sha256(f"drop-exposure:{config.seed}:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < config.drop_test_exposures
+
+
+def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]], config: SimulationConfig) -> dict:
+    kept = {user: value for user, value in exposures.items() if not _lost(config, user, value[1])}
+    ordered = sorted(kept.items(), key=lambda item: (item[1][0], item[0]))
     lines = "".join(
-        _encode({"experiment_id": EXPERIMENT_ID, "arm": arm, "user_id": user_id, "exposed_at": at}) + "\n"
+        _encode({"experiment_id": config.experiment_id, "arm": arm, "user_id": user_id, "exposed_at": at}) + "\n"
         for user_id, (at, arm) in ordered
     )
     path = out / "exposures.jsonl.gz"
@@ -207,7 +218,7 @@ def _summary(report: dict, out: Path) -> str:
         f"in {len(report['files']['traffic'])} traffic file(s) under {out}; "
         f"{report['files']['exposures']['rows']:,} exposures; PII in {counts['user_messages_with_pii']:,} user "
         f"messages ({counts['pii_user_message_share']:.1%}, {sum(counts['pii_spans_by_type'].values()):,} spans); "
-        f"{duplicates:,} planted duplicates and stock openers; experiment {EXPERIMENT_ID} lift {lift_text}."
+        f"{duplicates:,} planted duplicates and stock openers; experiment {report['experiment']['experiment_id']} lift {lift_text}."
     )
 
 
@@ -239,18 +250,19 @@ def run_simulation(
     files = {
         "traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")} for result in results],
         "truth": _write_truth(out, config.shards),
-        "exposures": _write_exposures(out, exposures),
+        "exposures": _write_exposures(out, exposures, config),
     }
     report = {
         "simulator_version": SIMULATOR_VERSION,
         "config": config.model_dump(mode="json"),
         "counts": tally.counts(exposed),
         "experiment": {
-            "experiment_id": EXPERIMENT_ID,
-            "arm_models": ARM_MODELS,
-            "assignment": "sha256('exp-gen15:' + user_id), lowest bit of the first byte: 1 = test",
+            "experiment_id": config.experiment_id,
+            "arm_models": config.arm_models(),
+            "assignment": f"sha256('{config.experiment_id}:' + user_id), lowest bit of the first byte: 1 = test",
             "planted": {
-                "breadth_multiplier": BREADTH_MULTIPLIER,
+                "breadth_multiplier": config.breadth_multiplier,
+                "dropped_test_exposures": config.drop_test_exposures,
                 "depth": "gen-15 reply style (more questions back, fewer floods, walls, refusals)",
             },
             "achieved_lift": tally.lift(exposed),
@@ -270,3 +282,24 @@ def run_simulation(
     rate = config.conversations / seconds if seconds else 0.0
     used = max(1, min(workers, config.shards))
     return f"Simulated in {seconds:,.1f}s ({rate:,.0f} conversations/s, {used} worker(s)): " + _summary(report, out)
+
+
+def run_generations(
+    config: SimulationConfig, out_dir: str | os.PathLike, generations: int, workers: int = 2, progress: bool = True
+) -> list[str]:
+    """`--generations N`: one simulation per experiment exp-gen16 .. exp-gen(15+N) under `out_dir/gen-NN`,
+    in consecutive windows of `config.days` days, the last ending on `config.end_date`; the same users
+    throughout (so an experiment has pre-exposure activity for CUPED), new traffic in each."""
+    import datetime as dt
+
+    from curation.simulator.config import FIRST_GENERATION, LAST_GENERATION
+
+    if not 1 <= generations <= LAST_GENERATION - FIRST_GENERATION:
+        raise ValueError(f"--generations must be 1 to {LAST_GENERATION - FIRST_GENERATION} (gen-16 .. gen-18)")
+    summaries = []
+    for i in range(generations):
+        generation = FIRST_GENERATION + 1 + i
+        end = config.end_date - dt.timedelta(days=config.days * (generations - 1 - i))
+        step = config.model_copy(update={"generation": generation, "end_date": end})
+        summaries.append(run_simulation(step, Path(out_dir) / f"gen-{generation}", workers=workers, progress=progress))
+    return summaries

@@ -1,0 +1,1 @@
+"""A/B analysis of experiments from the lake (`flywheel ab`); docs/ab.md."""
