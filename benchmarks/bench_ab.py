@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 EXPERIMENT = "exp-bench"
 CHUNK = 1_000_000

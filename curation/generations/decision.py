@@ -13,7 +13,7 @@ as a point estimate; the reason says which), `hold` when neither did or there is
 
 from __future__ import annotations
 
-from lakehouse.artifacts import FEATURES
+from lakehouse.style_artifacts import FEATURES
 
 PRIMARY = ("breadth", "depth")
 # Artifacts whose rise is a defect; a change in the other direction (fewer floods) never blocks.
@@ -30,7 +30,7 @@ BAD_WHEN_UP = (
 
 
 def artifact_change(name: str, old: float, new: float) -> float:
-    """The change `lakehouse.artifacts` thresholds: absolute for a rate, relative for a mean."""
+    """The change `lakehouse.style_artifacts` thresholds: absolute for a rate, relative for a mean."""
     feature = FEATURES[name]
     if feature.kind == "bool":
         return new - old

@@ -16,7 +16,7 @@ import re
 
 from curation.generations.decision import decide
 from lakehouse import catalog, tables
-from lakehouse.artifacts import summarize
+from lakehouse.style_artifacts import summarize
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 

@@ -250,7 +250,7 @@ def test_eval_prompts_seen_in_training_are_detected(chain):
 
 
 def test_artifact_trail_summarizes_each_checkpoint_and_compares_each_training_step(chain, tmp_path):
-    from lakehouse import artifacts
+    from lakehouse import style_artifacts as artifacts
     from train import artifact_trail, generate
 
     checkpoints = [str(chain["workdir"] / kind) for kind in ("sft", "dpo", "grpo")]

@@ -127,7 +127,7 @@ def flywheel(tmp_path_factory):
         gpu_check._invoke(train, ["train", "sft", "--release", f"sft-gen{g}@1", "--model", str(parent_model), "--out", str(model), "--max-steps", "2", *common])  # fmt: skip
         gpu_check._invoke(
             train,
-            ["eval", "--new", str(model), "--old", str(parent_model), "--reward-model", str(reward), "--prompts",
+            ["eval", "model", "--new", str(model), "--old", str(parent_model), "--reward-model", str(reward), "--prompts",
              "eval-prompts@1", "--max-new-tokens", "8", "--out", str(work / f"eval-{g}"), *common],
         )  # fmt: skip
         cli("ab", "report", "--experiment", f"exp-gen{g}", "--lake", lake.root, "--out", work / f"ab-{g}")
