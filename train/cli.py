@@ -36,9 +36,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from train.data import DataError
     from train.generate import GenerationError
     from train.models import ModelError
+    from train.signals import SignalError
     from train.trainers import TrainError
 
-    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError)
+    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, SignalError, TrainError)
 
 
 @contextmanager
@@ -295,7 +296,14 @@ for _kind in TRAINER_HELP:
     train_app.command(_kind)(_train_command(_kind))
 
 
+def _register_signals() -> None:
+    from train.signals_command import train_signals
+
+    train_app.command("signals")(train_signals)
+
+
 def register(app: typer.Typer) -> None:
+    _register_signals()
     app.add_typer(train_app, name="train")
     app.command("generate")(generate)
     app.command("score")(score)

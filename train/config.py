@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-TRAINERS = ("sft", "reward", "dpo", "kto")
+TRAINERS = ("sft", "reward", "dpo", "kto", "signals")
 
 
 class ConfigError(ValueError):
@@ -87,10 +87,21 @@ class SFTSettings(TrainSettings):
     )
 
 
+class PairwiseSettings(Strict):
+    """The pairwise reward model trained next to the pointwise one (train/reward_checks.py)."""
+
+    enabled: bool = True
+    learning_rate: float = Field(1e-4, gt=0)
+    max_steps: int = Field(60, ge=1)
+    per_device_train_batch_size: int = Field(8, ge=1)
+
+
 class RewardSettings(TrainSettings):
     trainer: Literal["reward"] = "reward"
     learning_rate: float = Field(1e-5, gt=0)
     center_rewards_coefficient: float | None = Field(0.01, ge=0)
+    bootstrap_resamples: int = Field(1000, ge=50, description="Resamples of the held-out comparisons' CIs.")
+    pairwise: PairwiseSettings = PairwiseSettings()
 
 
 class DPOSettings(TrainSettings):
@@ -112,6 +123,23 @@ class KTOSettings(TrainSettings):
     desirable_weight: float = Field(1.0, gt=0)
     undesirable_weight: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=2, description="KTO estimates its KL term within a batch.")
+
+
+class SignalSettings(Strict):
+    """`flywheel train signals`: one classifier per user signal (train/signals.py). The default backend is
+    a logistic regression over frozen MiniLM vectors and style features; `--model tiny|PATH` fine-tunes a
+    sequence classifier with one output per signal instead (the fields from learning_rate on)."""
+
+    trainer: Literal["signals"] = "signals"
+    seed: int = 42
+    c: float = Field(0.05, gt=0, description="Inverse L2 strength of the logistic regressions (standardized inputs).")
+    max_iter: int = Field(300, ge=10, description="lbfgs iterations per signal.")
+    bootstrap: int = Field(1000, ge=50, description="Bootstrap resamples for the baseline comparisons.")
+    learning_rate: float = Field(3e-4, gt=0)
+    max_steps: int = Field(200, ge=1)
+    per_device_train_batch_size: int = Field(16, ge=1)
+    max_length: int = Field(256, ge=16)
+    tiny: TinySettings = TinySettings()
 
 
 class EvalSettings(Strict):
@@ -144,6 +172,7 @@ SETTINGS: dict[str, type[Strict]] = {
     "reward": RewardSettings,
     "dpo": DPOSettings,
     "kto": KTOSettings,
+    "signals": SignalSettings,
     "eval": EvalSettings,
 }
 

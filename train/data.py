@@ -22,6 +22,7 @@ ACCEPTS = {
     "reward": ("preference",),
     "dpo": ("preference",),
     "kto": ("unpaired", "preference"),
+    "signals": ("signals",),
     "prompts": ("prompt", "sft", "preference", "unpaired"),
 }
 PROVENANCE = ("source", "conversation_id", "turn", "topic_cluster", "dedup_cluster", "model_version")

@@ -51,17 +51,25 @@ def rewards(
     return out
 
 
-def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024) -> float:
-    """Share of preference pairs where the chosen reply gets the higher reward (0.5 is chance)."""
-    if not pairs:
-        return float("nan")
+def pair_rewards(
+    model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024
+) -> tuple[list[float], list[float]]:
+    """(chosen rewards, rejected rewards) of preference pairs."""
     chosen = rewards(
         model, tokenizer, [p["prompt"] + p["chosen"] for p in pairs], batch_size=batch_size, max_length=max_length
     )
     rejected = rewards(
         model, tokenizer, [p["prompt"] + p["rejected"] for p in pairs], batch_size=batch_size, max_length=max_length
     )
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(pairs)
+    return chosen, rejected
+
+
+def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024) -> float:
+    """Share of preference pairs where the chosen reply gets the higher reward (0.5 is chance)."""
+    if not pairs:
+        return float("nan")
+    chosen, rejected = pair_rewards(model, tokenizer, pairs, batch_size=batch_size, max_length=max_length)
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
 
 
 def load_reward_model(path: str):

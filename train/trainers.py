@@ -30,7 +30,7 @@ from pathlib import Path
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
-from train import data, lineage, models, score, tiny
+from train import data, lineage, models, reward_checks, tiny
 from train.config import TrainSettings
 
 
@@ -234,6 +234,7 @@ def _fit(
 ) -> tuple[dict[str, float], int]:
     """Train, evaluate and save into `staging`; returns the metrics and the number of optimizer steps."""
     eval_ds = data.to_dataset(eval_rows.rows) if eval_rows.rows else None
+    untrained = copy.deepcopy(prepared.model) if kind == "reward" else None  # the honest checks' baseline
     trainer = _trainer(
         kind, prepared, settings, _common_args(settings, staging, on), data.to_dataset(train_rows.rows), eval_ds
     )
@@ -247,8 +248,20 @@ def _fit(
     pairs = held_out_pairs(release) if kind == "reward" else []
     if pairs:
         trainer.model.eval()
-        metrics["heldout_pairwise_accuracy"] = score.pairwise_accuracy(
-            trainer.model, prepared.tokenizer, pairs, max_length=settings.max_length
+        base = prepared.base.path if isinstance(prepared.base, models.ModelRef) else prepared.base
+        metrics.update(
+            reward_checks.run(
+                trainer.model,
+                untrained,
+                prepared.tokenizer,
+                base,
+                release,
+                train_rows.rows,
+                pairs,
+                settings,
+                on,
+                staging,
+            )
         )
     _save(trainer, prepared, staging, settings.lora.enabled)
     return metrics, trainer.state.global_step
