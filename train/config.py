@@ -142,6 +142,27 @@ class SignalSettings(Strict):
     tiny: TinySettings = TinySettings()
 
 
+class CompositeSettings(Strict):
+    """The composite reward of `flywheel score` and `flywheel rejection-sample`: the preference reward
+    model is primary; signal models (`flywheel train signals`) add `weight x p(signal)` per signal. The
+    CharacterFlywheel report used the signal models only to select rejection-sampling data, hence the
+    default `apply_to`."""
+
+    signal_models: str | None = Field(None, description="Directory written by `flywheel train signals`.")
+    weights: dict[str, float] = Field(default_factory=lambda: {"continued": 0.5, "thumb_up": 0.5})
+    apply_to: Literal["rejection-sampling", "score-and-rejection-sampling"] = "rejection-sampling"
+
+    @field_validator("weights")
+    @classmethod
+    def _known_signals(cls, value: dict[str, float]) -> dict[str, float]:
+        from train.signals import SIGNALS
+
+        unknown = sorted(set(value) - set(SIGNALS))
+        if unknown:
+            raise ValueError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(SIGNALS)}")
+        return value
+
+
 class EvalSettings(Strict):
     """`flywheel eval`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
     healthy win rate 0.50-0.65, aiming near 0.60; an overfit generation won 70.7% on user traffic but
@@ -173,6 +194,7 @@ SETTINGS: dict[str, type[Strict]] = {
     "dpo": DPOSettings,
     "kto": KTOSettings,
     "signals": SignalSettings,
+    "composite": CompositeSettings,
     "eval": EvalSettings,
 }
 

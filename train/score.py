@@ -148,3 +148,20 @@ def score_generation(
     with lake.transaction() as tx:
         tx.write(tables.REWARD_SCORES, table)
     return ScoreResult(generation_id, ref, table.num_rows, False, table)
+
+
+def composite_values(lake: Lake, generation_id: str, scores: pa.Table, settings) -> list[float]:
+    """The composite reward (train/composite.py) of scored candidates, in the order of `scores`."""
+    from train import composite, generate
+
+    prompts = generate.prompts_of(lake, generation_id)
+    texts = {(r["sample_id"], r["candidate"]): r["text"] for r in generate.candidates(lake, generation_id).to_pylist()}
+    rows = scores.to_pylist()
+    result = composite.compute(
+        [r["reward"] for r in rows],
+        [prompts[r["sample_id"]].messages for r in rows],
+        [texts[(r["sample_id"], r["candidate"])] for r in rows],
+        settings,
+        lake,
+    )
+    return [float(v) for v in result.values]
