@@ -106,7 +106,9 @@ def test_signal_report_has_calibration_and_the_simulator_references(trained):
         assert entry["truth"]["roc_auc"] > entry["oracle"]["roc_auc"] - 0.02
         assert entry["model"]["roc_auc"] < entry["truth"]["roc_auc"] + 0.03
         assert (out / entry["reliability_plot"]).read_bytes()[:4] == b"\x89PNG"
-    assert summary["report"]["continued"]["model"]["roc_auc"] > summary["report"]["continued"]["oracle"]["roc_auc"] - 0.08
+    assert (
+        summary["report"]["continued"]["model"]["roc_auc"] > summary["report"]["continued"]["oracle"]["roc_auc"] - 0.08
+    )
     assert "| continued |" in (out / "report.md").read_text()
 
 
@@ -126,3 +128,22 @@ def test_saved_signal_models_predict_what_the_report_measured(sim, trained):
     with catalog.connect(lake) as con:
         assert con.execute("SELECT count(*) FROM models WHERE kind = 'signals'").fetchone()[0] == 1
     assert np.all((p["thumb_up"] > 0) & (p["thumb_up"] < 1))
+
+
+def test_composite_reward_adds_weighted_signal_probabilities_to_the_reward(sim, trained):
+    from train import composite
+    from train.config import CompositeSettings
+
+    lake, _ = sim
+    out, _, _ = trained
+    held_out = signals.rows(resolve(lake, "signals@1"), "test")
+    prompts, replies = held_out.prompts[:40], held_out.replies[:40]
+    rewards = list(np.linspace(-1, 1, 40))
+    settings = CompositeSettings(signal_models=str(out), weights={"continued": 2.0, "thumb_up": 1.0})
+    result = composite.compute(rewards, prompts, replies, settings, lake)
+    p = signal_training.load(out)[0](composite.candidate_rows(prompts, replies), lake)
+    assert np.allclose(result.values, np.array(rewards) + 2.0 * p["continued"] + p["thumb_up"])
+    assert result.signal_models["weights"] == {"continued": 2.0, "thumb_up": 1.0}
+    assert composite.compute(rewards, prompts, replies, CompositeSettings(), lake).values.tolist() == rewards
+    with pytest.raises(signals.SignalError, match="love"):
+        composite.compute(rewards, prompts, replies, CompositeSettings(signal_models=str(out), weights={"love": 1}))
