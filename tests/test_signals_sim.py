@@ -147,3 +147,23 @@ def test_composite_reward_adds_weighted_signal_probabilities_to_the_reward(sim, 
     assert composite.compute(rewards, prompts, replies, CompositeSettings(), lake).values.tolist() == rewards
     with pytest.raises(signals.SignalError, match="love"):
         composite.compute(rewards, prompts, replies, CompositeSettings(signal_models=str(out), weights={"love": 1}))
+
+
+def test_fine_tuned_backend_trains_a_tiny_classifier_and_reports_the_same_checks(sim, tmp_path):
+    lake, _ = sim
+    app = typer.Typer()
+    cli.register(app)
+    out = tmp_path / "hf"
+    args = ["train", "signals", "--release", "signals@1", "--signals", "continued,thumb_up", "--model", "tiny"]
+    args += ["--out", str(out), "--lake", str(lake.root), "--set", "max_steps=40", "--set", "bootstrap=100"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / signals.SUMMARY_FILE).read_text())
+    assert summary["backend"] == "hf" and summary["steps"] == 40 and np.isfinite(summary["train_loss"])
+    for signal in ("continued", "thumb_up"):
+        entry = summary["report"][signal]
+        assert {c["baseline"] for c in entry["comparisons"]} == {"untrained", "length_only"}
+        assert 0 <= entry["model"]["roc_auc"] <= 1 and 0 <= entry["model"]["ece"] <= 1
+    predict, _ = signal_training.load(out)
+    p = predict(signals.rows(resolve(lake, "signals@1"), "test"))
+    assert set(p) == {"continued", "thumb_up"} and np.all((p["continued"] > 0) & (p["continued"] < 1))

@@ -132,7 +132,12 @@ class SignalSettings(Strict):
 
     trainer: Literal["signals"] = "signals"
     seed: int = 42
-    c: float = Field(0.05, gt=0, description="Inverse L2 strength of the logistic regressions (standardized inputs).")
+    cs: list[float] = Field(
+        [0.001, 0.01, 0.1], min_length=1, description="Inverse L2 strengths tried (standardized inputs)."
+    )
+    vector_weights: list[float] = Field(
+        [0.05, 0.2, 1.0], min_length=1, description="Weights of the MiniLM columns tried (below 1: penalized more)."
+    )
     max_iter: int = Field(300, ge=10, description="lbfgs iterations per signal.")
     bootstrap: int = Field(1000, ge=50, description="Bootstrap resamples for the baseline comparisons.")
     learning_rate: float = Field(3e-4, gt=0)

@@ -88,12 +88,27 @@ def _conversations(signal_rows: signals.SignalRows) -> list[list[dict]]:
     ]
 
 
-def _fit_sklearn(train_rows, eval_rows, wanted, settings, lake, log):
+def _fit_sklearn(train_rows, validation_rows, eval_rows, wanted, settings, lake, log):
     """(trained, untrained, length-only) probabilities on the eval rows, and the model to save."""
-    log(f"embedding {len(train_rows) + len(eval_rows):,} replies and contexts (MiniLM; cached in the lake)")
+    log(
+        f"embedding {len(train_rows) + len(validation_rows) + len(eval_rows):,} replies and contexts (MiniLM; cached in the lake)"
+    )
     x_train, x_eval = signals.features(train_rows, lake), signals.features(eval_rows, lake)
+    x_validation = signals.features(validation_rows, lake) if len(validation_rows) else None
     start = time.perf_counter()
-    model = signals.fit_linear(x_train, train_rows.outcomes, wanted, c=settings.c, max_iter=settings.max_iter)
+    grid = {"cs": settings.cs, "vector_weights": settings.vector_weights, "max_iter": settings.max_iter}
+    if x_validation is not None and (len(settings.cs) > 1 or len(settings.vector_weights) > 1):
+        chosen = signals.select(x_train, train_rows.outcomes, x_validation, validation_rows.outcomes, wanted, **grid)
+    else:
+        chosen = {s: {"c": settings.cs[0], "vector_weight": settings.vector_weights[0]} for s in wanted}
+    model = signals.fit_linear(
+        x_train,
+        train_rows.outcomes,
+        wanted,
+        c={s: chosen[s]["c"] for s in wanted},
+        column_weights={s: signals.block_weights(x_train.shape[1], chosen[s]["vector_weight"]) for s in wanted},
+        max_iter=settings.max_iter,
+    )
     fit_seconds = time.perf_counter() - start
     untrained = signals.untrained_linear(model, settings.seed)
     length = signals.fit_linear(signals.length_only(train_rows), train_rows.outcomes, wanted, c=1.0)
@@ -102,7 +117,7 @@ def _fit_sklearn(train_rows, eval_rows, wanted, settings, lake, log):
         "untrained": untrained.predict(x_eval),
         "length_only": length.predict(signals.length_only(eval_rows)),
     }
-    return predictions, model, {"fit_seconds": fit_seconds, "features": int(x_train.shape[1])}
+    return predictions, model, {"fit_seconds": fit_seconds, "features": int(x_train.shape[1]), "selected": chosen}
 
 
 def _fit_hf(base, release, train_rows, eval_rows, wanted, settings, on, log):
@@ -219,7 +234,14 @@ def train(
     on = models.device()
     try:
         if model is None:
-            predictions, fitted, extra = _fit_sklearn(train_rows, eval_rows, wanted, settings, lake, log)
+            validation_rows = (
+                signals.rows(release, "validation")
+                if eval_split == "test"
+                else signals.SignalRows([], [], [], np.zeros(0), [], [])
+            )
+            predictions, fitted, extra = _fit_sklearn(
+                train_rows, validation_rows, eval_rows, wanted, settings, lake, log
+            )
             weights = save_linear(staging, fitted)
             weights_hash, backend = file_sha256(weights), "sklearn"
         else:

@@ -139,15 +139,38 @@ class LinearSignalModel:
         return {s: p[:, i] for i, s in enumerate(self.signals)}
 
 
-def fit_linear(
-    x: np.ndarray, outcomes: dict[str, np.ndarray], signals: list[str], *, c: float = 0.05, max_iter: int = 300
-) -> LinearSignalModel:
-    """Fit every signal's logistic regression (L2, C=`c`; lbfgs) on standardized `x`."""
+def _fit_one(z: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
 
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    model = LogisticRegression(C=c, max_iter=max_iter)
+    model.fit(z, y)
+    return model.coef_[0], float(model.intercept_[0])
+
+
+def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    scale = x.std(axis=0, dtype=np.float64).astype(np.float32)
     scale[scale == 0] = 1.0
+    return mean, scale
+
+
+def fit_linear(
+    x: np.ndarray,
+    outcomes: dict[str, np.ndarray],
+    signals: list[str],
+    *,
+    c: float | dict[str, float] = 0.05,
+    column_weights: dict[str, np.ndarray] | None = None,
+    max_iter: int = 300,
+) -> LinearSignalModel:
+    """Fit every signal's logistic regression (L2 with inverse strength `c`, lbfgs) on standardized `x`.
+
+    `column_weights[signal]` multiplies standardized columns before the fit, which divides their L2
+    penalty by the square of the weight: a weight below 1 on the 768 MiniLM columns lets the few style
+    columns carry the model when the data are too few for the vectors (see `select`). The weights are
+    folded into the stored coefficients, so prediction needs nothing but the model.
+    """
+    mean, scale = _standardize(x)
     z = (x - mean) / scale
     coefs, intercepts = [], []
     for signal in signals:
@@ -156,11 +179,63 @@ def fit_linear(
             raise SignalError(
                 f"signal {signal}: every training row has the same outcome ({bool(y[0])}); nothing to learn"
             )
-        model = LogisticRegression(C=c, max_iter=max_iter)
-        model.fit(z, y)
-        coefs.append(model.coef_[0])
-        intercepts.append(model.intercept_[0])
+        weight = (column_weights or {}).get(signal)
+        if weight is not None:
+            z *= weight  # in place: a million rows of 780 columns are 3 GB, one copy is enough
+        coef, intercept = _fit_one(z, y, c[signal] if isinstance(c, dict) else c, max_iter)
+        if weight is not None:
+            z /= weight
+        coefs.append(coef if weight is None else coef * weight)
+        intercepts.append(intercept)
     return LinearSignalModel(list(signals), mean, scale, np.array(coefs), np.array(intercepts))
+
+
+def block_weights(width: int, vector_weight: float) -> np.ndarray:
+    """Column weights: `vector_weight` on the two MiniLM blocks, 1 on the style columns after them."""
+    weights = np.ones(width, dtype=np.float32)
+    weights[: width - len(STYLE) - 2] = vector_weight
+    return weights
+
+
+def select(
+    x_train: np.ndarray,
+    train_outcomes: dict[str, np.ndarray],
+    x_validation: np.ndarray,
+    validation_outcomes: dict[str, np.ndarray],
+    signals: list[str],
+    *,
+    cs: Sequence[float],
+    vector_weights: Sequence[float],
+    max_iter: int = 300,
+    max_rows: int = 100_000,
+) -> dict[str, dict]:
+    """Per signal, the (C, vector weight) of the grid with the lowest validation log loss.
+
+    Log loss rather than AUC, because the probabilities are what the composite reward adds up and what
+    calibration measures. The grid is fitted on at most `max_rows` training rows (the final fit uses all).
+    """
+    from sklearn.metrics import log_loss
+
+    rows = min(len(x_train), max_rows)
+    mean, scale = _standardize(x_train[:rows])
+    z_train, z_validation = (x_train[:rows] - mean) / scale, (x_validation - mean) / scale
+    chosen = {}
+    for signal in signals:
+        y, y_validation = train_outcomes[signal][:rows], validation_outcomes[signal]
+        if y.all() or not y.any() or y_validation.all() or not y_validation.any():
+            chosen[signal] = {"c": cs[0], "vector_weight": vector_weights[0], "validation_log_loss": None}
+            continue
+        best = None
+        for vector_weight in vector_weights:
+            weight = block_weights(x_train.shape[1], vector_weight)
+            for c in cs:
+                coef, intercept = _fit_one(z_train * weight, y, c, max_iter)
+                p = 1 / (1 + np.exp(-((z_validation * weight) @ coef + intercept)))
+                loss = float(log_loss(y_validation, p, labels=[False, True]))
+                if best is None or loss < best["validation_log_loss"]:
+                    best = {"c": c, "vector_weight": vector_weight, "validation_log_loss": loss}
+        chosen[signal] = best
+    return chosen
 
 
 def untrained_linear(model: LinearSignalModel, seed: int = 0) -> LinearSignalModel:
@@ -241,10 +316,22 @@ def signal_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, f
 # --- references on simulated data ----------------------------------------------------------------------
 
 
+def observed_probability(signal: str, p: dict[str, float], user_turn: int) -> float:
+    """p(the logged flag is true) under the simulator's rules (curation/simulator/signals.py): a reply is
+    `continued` only when it was not regenerated and the conversation could go on, so the planted
+    p(continue) alone is not the probability of the logged outcome."""
+    if signal != "continued":
+        return p[signal]
+    from curation.simulator.signals import MAX_USER_TURNS
+
+    return p["continued"] * (1 - p["regenerated"]) * (user_turn < MAX_USER_TURNS - 1)
+
+
 def simulated_references(simulated: Path, signal_rows: SignalRows) -> dict[str, dict[str, np.ndarray]]:
     """Per signal, the simulator's true probability of each row (`truth`: with the per-user and
     per-conversation random effect no model can see) and the feature oracle (`oracle`: the planted
-    coefficients of simulation.json `signal_model` on the true reply features, random effect 0).
+    coefficients of simulation.json `signal_model` on the true reply features, random effect 0), both as
+    probabilities of the logged outcome (`observed_probability`).
 
     Rows are matched by (conversation id, turn); a row the sidecar does not know raises, since the
     references would then be measured on different rows than the model.
@@ -274,8 +361,8 @@ def simulated_references(simulated: Path, signal_rows: SignalRows) -> dict[str, 
     out: dict[str, dict[str, list]] = {"truth": {s: [] for s in SIGNALS}, "oracle": {s: [] for s in SIGNALS}}
     for c, t, depth in zip(signal_rows.conversation_ids, signal_rows.turns, signal_rows.depth, strict=True):
         entry = found[(c, t)]
-        oracle = probabilities(entry, int(depth) - 1, 0.0)
-        for s in SIGNALS:
-            out["truth"][s].append(entry["p"][s])
-            out["oracle"][s].append(oracle[s])
+        user_turn = int(depth) - 1
+        for kind, p in (("truth", entry["p"]), ("oracle", probabilities(entry, user_turn, 0.0))):
+            for s in SIGNALS:
+                out[kind][s].append(observed_probability(s, p, user_turn))
     return {kind: {s: np.asarray(v, float) for s, v in by.items()} for kind, by in out.items()}
