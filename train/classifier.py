@@ -100,7 +100,7 @@ def fit(model, tokenizer, encoded: list[list[int]], targets: np.ndarray, setting
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if (step + 1) % 50 == 0:
             log(f"step {step + 1}: loss {np.mean(losses[-50:]):.4f}")
     model.eval()
