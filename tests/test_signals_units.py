@@ -69,3 +69,48 @@ def test_signal_names_are_checked():
     assert signals.parse_signals("continued, thumb_up,continued") == ["continued", "thumb_up"]
     with pytest.raises(signals.SignalError, match="thumbs_up"):
         signals.parse_signals("continued,thumbs_up")
+
+
+def test_validation_grid_turns_down_noise_columns_when_data_are_few():
+    rng = np.random.default_rng(4)
+    width = 2 * 40 + len(signals.STYLE) + 2  # two "vector" blocks of noise, then the style columns
+    x = rng.normal(size=(1500, width)).astype(np.float32)
+    y = rng.random(1500) < 1 / (1 + np.exp(-2 * x[:, -3]))  # only a style column matters
+    chosen = signals.select(
+        x[:500],
+        {"continued": y[:500]},
+        x[500:],
+        {"continued": y[500:]},
+        ["continued"],
+        cs=[0.01, 1.0],
+        vector_weights=[0.05, 1.0],
+    )
+    assert chosen["continued"]["vector_weight"] == 0.05
+    weights = signals.block_weights(width, 0.05)
+    assert np.allclose(weights[:80], 0.05) and np.all(weights[80:] == 1.0)
+
+
+def test_logged_continued_probability_follows_the_simulator_rules():
+    p = {"continued": 0.8, "regenerated": 0.25, "thumb_up": 0.1}
+    assert signals.observed_probability("continued", p, 3) == pytest.approx(0.6)
+    assert signals.observed_probability("continued", p, 29) == 0  # the last allowed user turn
+    assert signals.observed_probability("thumb_up", p, 3) == 0.1
+
+
+def test_rejection_sampling_records_accepted_against_rejected_style():
+    from train import data, rejection
+
+    prompt = data.Prompt("s1", "train", [{"role": "user", "content": "hi"}], {})
+    texts = {
+        ("s1", 0): "Sure! \U0001f600\U0001f600\U0001f600\U0001f600",
+        ("s1", 1): "Fine, thanks. And you?",
+        ("s1", 2): "",
+    }
+    best = rejection.PromptStats("s1", 1, 2.0, 1.0, 0.5, 3)
+    style = rejection.style_artifacts([best], texts, {"s1": prompt})
+    shifts = {s["feature"]: s for s in style["shifts"]}
+    assert (style["accepted"], style["rejected"]) == (1, 1)  # the empty candidate is neither
+    assert shifts["emoji_flood"]["old"] == 1.0 and shifts["emoji_flood"]["new"] == 0.0
+    assert shifts["ends_with_question"]["new"] == 1.0 and "emoji_flood" in style["flagged"]
+    rows = [{"sample_id": "s1", "candidate": 0, "reward": 1.0}]
+    assert rejection.composite_rows(None, rows, {"s1": prompt}, texts, None) == (rows, None)
