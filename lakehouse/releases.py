@@ -35,7 +35,7 @@ import pyarrow as pa
 from lakehouse.lake import Lake, fault_point, file_sha256
 from lakehouse.runs import package_versions, stable_hash
 
-TRL_TYPES = ("sft", "preference", "unpaired", "prompt")
+TRL_TYPES = ("sft", "preference", "unpaired", "prompt", "signals")
 SPLITS = ("train", "validation", "test")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # Manifest fields that describe when and with what code a release was made, not what it contains:

@@ -38,9 +38,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from train.generate import GenerationError
     from train.models import ModelError
     from train.release_rows import DataError
+    from train.signals import SignalError
     from train.trainers import TrainError
 
-    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError, UserError)
+    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, SignalError, TrainError, UserError)
 
 
 @contextmanager
@@ -246,14 +247,15 @@ def score(
     reward_model: Annotated[str, typer.Option("--reward-model", help="Local reward model directory.")],
     candidates: Annotated[str, typer.Option("--candidates", help="Generation id (or `latest`).")] = "latest",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    signal_models: SignalModelsOption = None,
+    config: CompositeConfigOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """Reward-model scores of a generation run's candidates into attributes/reward_scores."""
-    with command_run("train score", lake, {"reward_model": reward_model, "candidates": candidates}) as (
-        the_lake,
-        _,
-        stats,
-    ):
+    """Reward-model scores of a generation run's candidates into attributes/reward_scores (and the mean
+    composite reward, when the composite config applies signal models to scoring)."""
+    composite = _composite(config, signal_models)
+    recipe = {"reward_model": reward_model, "candidates": candidates, "composite": composite.model_dump(mode="json")}
+    with command_run("train score", lake, recipe) as (the_lake, _, stats):
         from train import generate as generation
         from train import score as scoring
 
@@ -266,6 +268,30 @@ def score(
             f"{state}: {result.scored} candidates of {generation_id} by {result.reward_model.label}; "
             f"mean reward {sum(rewards) / max(1, len(rewards)):.4f}"
         )
+        if composite.signal_models and composite.apply_to == "score-and-rejection-sampling":
+            values = scoring.composite_values(the_lake, generation_id, result.table, composite)
+            typer.echo(f"mean composite reward {sum(values) / max(1, len(values)):.4f} (weights {composite.weights})")
+
+
+SignalModelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--signal-models", help="DIR of `flywheel train signals`: auxiliary rewards (overrides the config's)."
+    ),
+]
+CompositeConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Composite-reward YAML (configs/train/composite.yaml).")
+]
+
+
+def _composite(config: Path | None, signal_models: str | None):
+    from train import config as config_module
+
+    try:
+        return config_module.load("composite", config, {"signal_models": signal_models})
+    except config_module.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def rejection_sample(
@@ -275,10 +301,15 @@ def rejection_sample(
     candidates: Annotated[str, typer.Option("--candidates", help="Generation id (or `latest`).")] = "latest",
     criterion: Annotated[str, typer.Option(help="RL prompts: high-variance or low-mean reward.")] = "high-variance",
     fraction: Annotated[float, typer.Option(help="Share of prompts kept for RL.")] = 0.25,
+    signal_models: SignalModelsOption = None,
+    config: CompositeConfigOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """Best of K per prompt as an `sft` release, and the RL prompts as a `prompt` release."""
+    """Best of K per prompt (by the composite reward when signal models are given) as an `sft` release,
+    and the RL prompts (by the reward model) as a `prompt` release."""
+    composite = _composite(config, signal_models)
     recipe = {"reward_model": reward_model, "candidates": candidates, "criterion": criterion, "fraction": fraction}
+    recipe["composite"] = composite.model_dump(mode="json")
     with command_run("train rejection-sample", lake, recipe) as (the_lake, _, stats):
         from train import rejection
 
@@ -290,6 +321,7 @@ def rejection_sample(
             prompt_name=rl_name,
             criterion=criterion,
             fraction=fraction,
+            composite=composite,
         )
         stats.rows_in = len(result.stats)
         stats.rows_out = sum(result.sft.manifest["splits"].values())
@@ -443,6 +475,7 @@ def serve(
 def register(app: typer.Typer) -> None:
     from lakehouse.cli import group
     from train.gpu_check import gpu_check
+    from train.signals_command import train_signals
 
     train_app = group(app, "train")
     for kind in TRAINER_HELP:
@@ -452,6 +485,7 @@ def register(app: typer.Typer) -> None:
     train_app.command("score")(score)
     train_app.command("rejection-sample")(rejection_sample)
     train_app.command("gpu-check")(gpu_check)
+    train_app.command("signals")(train_signals)
     evaluations = group(app, "eval")
     evaluations.command("model")(evaluate)
     evaluations.command("artifacts")(eval_artifacts)

@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-TRAINERS = ("sft", "reward", "dpo", "kto", "grpo", "online-dpo")
+TRAINERS = ("sft", "reward", "dpo", "kto", "grpo", "online-dpo", "signals")
 
 
 class ConfigError(ValueError):
@@ -87,10 +87,21 @@ class SFTSettings(TrainSettings):
     )
 
 
+class PairwiseSettings(Strict):
+    """The pairwise reward model trained next to the pointwise one (train/reward_checks.py)."""
+
+    enabled: bool = True
+    learning_rate: float = Field(1e-4, gt=0)
+    max_steps: int = Field(60, ge=1)
+    per_device_train_batch_size: int = Field(8, ge=1)
+
+
 class RewardSettings(TrainSettings):
     trainer: Literal["reward"] = "reward"
     learning_rate: float = Field(1e-5, gt=0)
     center_rewards_coefficient: float | None = Field(0.01, ge=0)
+    bootstrap_resamples: int = Field(1000, ge=50, description="Resamples of the held-out comparisons' CIs.")
+    pairwise: PairwiseSettings = PairwiseSettings()
 
 
 class DPOSettings(TrainSettings):
@@ -142,6 +153,49 @@ class OnlineDPOSettings(OnlineSettings):
     max_new_tokens: int = Field(64, ge=1, description="Tokens per sampled reply; two replies per prompt.")
 
 
+class SignalSettings(Strict):
+    """`flywheel train signals`: one classifier per user signal (train/signals.py). The default backend is
+    a logistic regression over frozen MiniLM vectors and style features; `--model tiny|PATH` fine-tunes a
+    sequence classifier with one output per signal instead (the fields from learning_rate on)."""
+
+    trainer: Literal["signals"] = "signals"
+    seed: int = 42
+    cs: list[float] = Field(
+        [0.001, 0.01, 0.1], min_length=1, description="Inverse L2 strengths tried (standardized inputs)."
+    )
+    vector_weights: list[float] = Field(
+        [0.05, 0.2, 1.0], min_length=1, description="Weights of the MiniLM columns tried (below 1: penalized more)."
+    )
+    max_iter: int = Field(300, ge=10, description="lbfgs iterations per signal.")
+    bootstrap: int = Field(1000, ge=50, description="Bootstrap resamples for the baseline comparisons.")
+    learning_rate: float = Field(3e-4, gt=0)
+    max_steps: int = Field(200, ge=1)
+    per_device_train_batch_size: int = Field(16, ge=1)
+    max_length: int = Field(256, ge=16)
+    tiny: TinySettings = TinySettings()
+
+
+class CompositeSettings(Strict):
+    """The composite reward of `flywheel score` and `flywheel rejection-sample`: the preference reward
+    model is primary; signal models (`flywheel train signals`) add `weight x p(signal)` per signal. The
+    CharacterFlywheel report used the signal models only to select rejection-sampling data, hence the
+    default `apply_to`."""
+
+    signal_models: str | None = Field(None, description="Directory written by `flywheel train signals`.")
+    weights: dict[str, float] = Field(default_factory=lambda: {"continued": 0.5, "thumb_up": 0.5})
+    apply_to: Literal["rejection-sampling", "score-and-rejection-sampling"] = "rejection-sampling"
+
+    @field_validator("weights")
+    @classmethod
+    def _known_signals(cls, value: dict[str, float]) -> dict[str, float]:
+        from train.signals import SIGNALS
+
+        unknown = sorted(set(value) - set(SIGNALS))
+        if unknown:
+            raise ValueError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(SIGNALS)}")
+        return value
+
+
 class EvalSettings(Strict):
     """`flywheel eval model`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
     healthy win rate 0.50-0.65, aiming near 0.60; an overfit generation won 70.7% on user traffic but
@@ -174,6 +228,8 @@ SETTINGS: dict[str, type[Strict]] = {
     "kto": KTOSettings,
     "grpo": GRPOSettings,
     "online-dpo": OnlineDPOSettings,
+    "signals": SignalSettings,
+    "composite": CompositeSettings,
     "eval": EvalSettings,
 }
 

@@ -11,15 +11,17 @@ from, so the lineage continues through them.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
-from lakehouse import tables
+from lakehouse import style_artifacts, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, Release, ReleaseWriter
 from lakehouse.runs import code_version
 from train import generate, models, release_rows, score
+from train.config import CompositeSettings
 
 CRITERIA = ("high-variance", "low-mean")
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -100,6 +102,45 @@ def _write(
         raise
 
 
+def composite_rows(
+    lake: Lake, rows: list[dict], prompts: dict, texts: dict, settings: CompositeSettings | None
+) -> tuple[list[dict], dict | None]:
+    """The scored rows with `reward` replaced by the composite reward, and what the composite used."""
+    if settings is None or not settings.signal_models:
+        return rows, None
+    from train import composite
+
+    result = composite.compute(
+        [r["reward"] for r in rows],
+        [prompts[r["sample_id"]].messages for r in rows],
+        [texts[(r["sample_id"], r["candidate"])] for r in rows],
+        settings,
+        lake,
+    )
+    return [{**r, "reward": float(v)} for r, v in zip(rows, result.values, strict=True)], result.signal_models
+
+
+def accepted_vs_rejected_artifacts(chosen: Iterable[PromptStats], texts: dict, prompts: dict) -> dict:
+    """Style features of the accepted (best) candidates against the rejected ones (the report's third
+    monitor: a selection that systematically favours emoji, lists or length shows here first)."""
+    by_prompt: dict[str, list[tuple[int, str]]] = {}
+    for (sample_id, candidate), text in texts.items():
+        if text.strip():
+            by_prompt.setdefault(sample_id, []).append((candidate, text))
+    accepted, rejected = [], []
+    for s in chosen:
+        context = prompts[s.sample_id].last_user_message
+        for candidate, text in by_prompt.get(s.sample_id, []):
+            (accepted if candidate == s.best else rejected).append((context, text))
+    shifts = style_artifacts.compare(rejected, accepted)
+    return {
+        "accepted": len(accepted),
+        "rejected": len(rejected),
+        "shifts": [asdict(shift) for shift in shifts],
+        "flagged": [shift.feature for shift in shifts if shift.flagged],
+    }
+
+
 @dataclass
 class RejectionResult:
     sft: Release
@@ -116,16 +157,22 @@ def run(
     prompt_name: str,
     criterion: str = "high-variance",
     fraction: float = 0.25,
+    composite: CompositeSettings | None = None,
 ) -> RejectionResult:
-    """Build both releases from a scored generation run (scoring it first if needed)."""
+    """Build both releases from a scored generation run (scoring it first if needed). The best of K is
+    chosen by the composite reward (reward model + weighted signal models) when `composite` names signal
+    models, else by the reward model alone; RL prompts are always chosen by the reward model."""
     meta = generate.generation(lake, generation_id)
     generation_id = meta["generation_id"]
     scored = score.score_generation(lake, generation_id, reward_model_path)
     candidates = generate.candidates(lake, generation_id)
     texts = {(r["sample_id"], r["candidate"]): r["text"] for r in candidates.to_pylist()}
     empty = {key for key, text in texts.items() if not text.strip()}
-    stats = prompt_stats(scored.table.to_pylist(), empty)
     prompts = generate.prompts_of(lake, generation_id)
+    reward_rows = scored.table.to_pylist()
+    selection_rows, composite_used = composite_rows(lake, reward_rows, prompts, texts, composite)
+    stats = prompt_stats(reward_rows, empty)  # RL prompts: the reward model's view of the policy
+    best_by_prompt = {s.sample_id: s for s in prompt_stats(selection_rows, empty)}
     source_release = release_rows.open_release(lake, meta["prompts_release"], "prompts")
     provenance = release_rows.provenance_columns(source_release)
     policy = models.ModelRef(meta["model"], meta["model_run_id"], None)
@@ -145,7 +192,7 @@ def run(
 
     best_rows: dict[str, list[dict]] = {}
     dropped = {"every_candidate_empty": sum(s.best is None for s in stats)}
-    for s in stats:
+    for s in (best_by_prompt[r.sample_id] for r in stats):
         if s.best is None:
             continue
         prompt = prompts[s.sample_id]
@@ -178,8 +225,12 @@ def run(
         sft_schema,
         parents=parents,
         dropped=dropped,
-        recipe={"method": "best-of-k", "sampling": sampling},
-        extra=common_extra,
+        recipe={"method": "best-of-k", "sampling": sampling, "composite": composite_used},
+        extra={
+            **common_extra,
+            "composite": composite_used,
+            "style_artifacts": accepted_vs_rejected_artifacts(best_by_prompt.values(), texts, prompts),
+        },
         description=f"Best of {meta['n']} candidates per prompt of {source_release.ref}, "
         f"by reward model {reward_model.label}, from policy {policy.path}.",
     )

@@ -24,6 +24,7 @@ ACCEPTS = {
     "kto": ("unpaired", "preference"),
     "grpo": ("prompt",),
     "online-dpo": ("prompt",),
+    "signals": ("signals",),
     "prompts": ("prompt", "sft", "preference", "unpaired"),
 }
 ONLINE = ("grpo", "online-dpo")  # trainers that sample replies during training: their rows are prompts

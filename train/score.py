@@ -51,17 +51,25 @@ def rewards(
     return out
 
 
-def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024) -> float:
-    """Share of preference pairs where the chosen reply gets the higher reward (0.5 is chance)."""
-    if not pairs:
-        return float("nan")
+def pair_rewards(
+    model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024
+) -> tuple[list[float], list[float]]:
+    """(chosen rewards, rejected rewards) of preference pairs."""
     chosen = rewards(
         model, tokenizer, [p["prompt"] + p["chosen"] for p in pairs], batch_size=batch_size, max_length=max_length
     )
     rejected = rewards(
         model, tokenizer, [p["prompt"] + p["rejected"] for p in pairs], batch_size=batch_size, max_length=max_length
     )
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(pairs)
+    return chosen, rejected
+
+
+def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 16, max_length: int = 1024) -> float:
+    """Share of preference pairs where the chosen reply gets the higher reward (0.5 is chance)."""
+    if not pairs:
+        return float("nan")
+    chosen, rejected = pair_rewards(model, tokenizer, pairs, batch_size=batch_size, max_length=max_length)
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
 
 
 def load_reward_model(path: str):
@@ -140,3 +148,20 @@ def score_generation(
     with lake.transaction() as tx:
         tx.write(tables.REWARD_SCORES, table)
     return ScoreResult(generation_id, ref, table.num_rows, False, table)
+
+
+def composite_values(lake: Lake, generation_id: str, scores: pa.Table, settings) -> list[float]:
+    """The composite reward (train/composite.py) of scored candidates, in the order of `scores`."""
+    from train import composite, generate
+
+    prompts = generate.prompts_of(lake, generation_id)
+    texts = {(r["sample_id"], r["candidate"]): r["text"] for r in generate.candidates(lake, generation_id).to_pylist()}
+    rows = scores.to_pylist()
+    result = composite.compute(
+        [r["reward"] for r in rows],
+        [prompts[r["sample_id"]].messages for r in rows],
+        [texts[(r["sample_id"], r["candidate"])] for r in rows],
+        settings,
+        lake,
+    )
+    return [float(v) for v in result.values]

@@ -30,7 +30,7 @@ from pathlib import Path
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
-from train import lineage, models, online, release_rows, score, tiny
+from train import lineage, models, online, release_rows, reward_checks, tiny
 from train.config import TrainSettings
 
 WITH_REFERENCE = ("dpo", "kto", "online-dpo")  # trainers given an explicit frozen copy of the start model
@@ -306,6 +306,7 @@ def _fit(
 ) -> tuple[dict[str, float], int]:
     """Train, evaluate and save into `staging`; returns the metrics and the number of optimizer steps."""
     eval_ds = release_rows.to_dataset(eval_rows.rows) if eval_rows.rows else None
+    untrained = copy.deepcopy(prepared.model) if kind == "reward" else None  # the honest checks' baseline
     trainer = _trainer(
         kind, prepared, settings, _common_args(settings, staging, on), release_rows.to_dataset(train_rows.rows), eval_ds
     )
@@ -319,8 +320,20 @@ def _fit(
     pairs = held_out_pairs(release) if kind == "reward" else []
     if pairs:
         trainer.model.eval()
-        metrics["heldout_pairwise_accuracy"] = score.pairwise_accuracy(
-            trainer.model, prepared.tokenizer, pairs, max_length=settings.max_length
+        base = prepared.base.path if isinstance(prepared.base, models.ModelRef) else prepared.base
+        metrics.update(
+            reward_checks.run(
+                trainer.model,
+                untrained,
+                prepared.tokenizer,
+                base,
+                release,
+                train_rows.rows,
+                pairs,
+                settings,
+                on,
+                staging,
+            )
         )
     _save(trainer, prepared, staging, settings.lora.enabled)
     return metrics, trainer.state.global_step

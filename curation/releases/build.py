@@ -31,6 +31,7 @@ from curation.releases import (
     prompts,
     safety,
     sft,
+    signals,
     splits,
     style_features,
     unpaired,
@@ -38,7 +39,16 @@ from curation.releases import (
 from curation.releases.config import ReleaseEntry
 from curation.releases.inputs import OPTIONAL_COLUMNS, Inputs, open_inputs
 from curation.releases.job import BuildError, Job
-from curation.releases.rows import PAYLOAD_SQL, SCHEMAS, count_and_remove_drops, create_candidates, mark, quote, scalar
+from curation.releases.rows import (
+    PAYLOAD_COLUMNS,
+    PAYLOAD_SQL,
+    SCHEMAS,
+    count_and_remove_drops,
+    create_candidates,
+    mark,
+    quote,
+    scalar,
+)
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, LeakScanRefused, Release, ReleaseWriter, resolve, versions
 
@@ -50,6 +60,7 @@ INSERTERS = {
     ("preference", "labels"): preference.insert_labels,
     ("unpaired", "signals"): unpaired.insert_signals,
     ("unpaired", "labels"): unpaired.insert_labels,
+    ("signals", "samples"): signals.insert_samples,
 }
 STRATA = ("origin", "source", "model_version", "character_id", "topic_cluster", "split")
 STRATA_TOP = 50
@@ -205,7 +216,7 @@ def _output_sql(job: Job, condition: str) -> str:
     trl_type = job.entry.type
     schema = SCHEMAS[trl_type]
     payload = ", ".join(PAYLOAD_SQL[trl_type])
-    rest = [f.name for f in schema if f.name not in {"messages", "prompt", "chosen", "rejected", "completion", "label"}]
+    rest = [f.name for f in schema if f.name not in PAYLOAD_COLUMNS]
     has_refs = scalar(job.con, f"SELECT count(prompt_ref) > 0 FROM cand WHERE {condition}")
     join = (
         (
@@ -216,7 +227,11 @@ def _output_sql(job: Job, condition: str) -> str:
         else ""
     )
     ref_prompt, ref_response = ("r.ref_prompt", "r.ref_response") if has_refs else ("NULL", "NULL")
-    from_cand = {"preference": ["chosen", "rejected"], "unpaired": ["label"]}.get(trl_type, [])
+    from_cand = {
+        "preference": ["chosen", "rejected"],
+        "unpaired": ["label"],
+        "signals": ["continued", "thumb", "love", "regenerated", "reported"],
+    }.get(trl_type, [])
     carried = ", ".join(f"c.{name}" for name in ("split", *rest, *from_cand))
     return f"""
         SELECT split, {payload}, {", ".join(rest)}

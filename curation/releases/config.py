@@ -16,7 +16,7 @@ from lakehouse.releases import NAME_PATTERN
 from lakehouse.sql_guard import RefusedSQL, check_expression
 from lakehouse.style_artifacts import check_feature_names
 
-TrlType = Literal["sft", "preference", "unpaired", "prompt"]
+TrlType = Literal["sft", "preference", "unpaired", "prompt", "signals"]
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 # Columns a prompt release may be stratified by (those of the `samples` view that name a group).
 STRATA_COLUMNS = (
@@ -143,6 +143,7 @@ ALLOWED_KINDS = {
     "preference": ("regenerations", "preference_pairs", "labels", "release"),
     "unpaired": ("signals", "labels", "release"),
     "prompt": ("samples", "release"),
+    "signals": ("samples",),
 }
 _SOURCE_ADAPTER = TypeAdapter(Source)
 DEFAULT_SOURCES = {
@@ -154,6 +155,7 @@ DEFAULT_SOURCES = {
     ],
     "unpaired": [{"name": "signals", "kind": "signals"}],
     "prompt": [{"name": "samples", "kind": "samples"}],
+    "signals": [{"name": "samples", "kind": "samples"}],
 }
 
 

@@ -17,6 +17,7 @@ PAYLOAD = {
     "preference": ("prompt", "chosen", "rejected"),
     "unpaired": ("prompt", "completion", "label"),
     "prompt": ("prompt",),
+    "signals": ("prompt", "completion"),
 }
 STRATA = ("origin", "source", "model_version", "character_id", "topic_cluster", "split", "label")
 

@@ -42,10 +42,16 @@ CANDIDATE_COLUMNS = {
     "label": "BOOLEAN",
     "agreement": "DOUBLE",
     "n_annotators": "INTEGER",
+    "continued": "BOOLEAN",  # the logged signals of a `signals` row's reply
+    "thumb": "INTEGER",
+    "love": "BOOLEAN",
+    "regenerated": "BOOLEAN",
+    "reported": "BOOLEAN",
     "drop_reason": "VARCHAR",
     "split": "VARCHAR",
 }
 
+SIGNAL_OUTCOMES = ("continued", "thumb_up", "thumb_down", "love", "regenerated", "reported")
 # Provenance every row carries (docs/architecture.md, Release rows; train/ copies these columns through).
 PROVENANCE = [
     pa.field("sample_id", pa.string()),
@@ -76,6 +82,15 @@ SCHEMAS = {
     "prompt": pa.schema(
         [pa.field("prompt", MESSAGES), *PROVENANCE, pa.field("depth", pa.int32()), pa.field("stratum", pa.string())]
     ),
+    "signals": pa.schema(
+        [
+            pa.field("prompt", MESSAGES),
+            pa.field("completion", MESSAGES),
+            *(pa.field(name, pa.bool_()) for name in SIGNAL_OUTCOMES),
+            *PROVENANCE,
+            pa.field("depth", pa.int32()),
+        ]
+    ),
 }
 
 _REPLY = "[{{'role': 'assistant', 'content': {}}}]"
@@ -84,7 +99,19 @@ PAYLOAD_SQL = {
     "preference": ["prompt", _REPLY.format("chosen") + " AS chosen", _REPLY.format("rejected") + " AS rejected"],
     "unpaired": ["prompt", _REPLY.format("response") + " AS completion", "label"],
     "prompt": ["prompt"],
+    "signals": [
+        "prompt",
+        _REPLY.format("response") + " AS completion",
+        "coalesce(continued, false) AS continued",
+        "coalesce(thumb = 1, false) AS thumb_up",
+        "coalesce(thumb = -1, false) AS thumb_down",
+        "coalesce(love, false) AS love",
+        "coalesce(regenerated, false) AS regenerated",
+        "coalesce(reported, false) AS reported",
+    ],
 }
+# Columns of the release rows that PAYLOAD_SQL makes (not copied through from the candidates as they are).
+PAYLOAD_COLUMNS = {"messages", "prompt", "chosen", "rejected", "completion", "label", *SIGNAL_OUTCOMES}
 
 
 def last_user_sql(prompt: str) -> str:

@@ -31,6 +31,7 @@ def _replies(trl_type: str, scope: str) -> list[str]:
         "sft": ["sample_id"],
         "preference": ["chosen_sample_id", "rejected_sample_id"],
         "unpaired": ["sample_id"],
+        "signals": ["sample_id"],
     }.get(trl_type, [])
 
 

@@ -71,6 +71,14 @@ RELEASES = [
         "filter": "source = 'user'",
         "sources": [{"name": "user", "kind": "samples", "stratify_by": ["character_id"], "per_stratum": 4}],
     },
+    {
+        "name": "signals",
+        "type": "signals",
+        "description": "Every user-traffic reply with its logged outcomes, for the user-signal models.",
+        "filter": "source = 'user'",
+        "representatives_only": False,
+        "split": PREFERENCE_SPLIT,
+    },
 ]
 
 

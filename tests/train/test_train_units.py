@@ -191,7 +191,7 @@ def test_the_reward_model_scores_the_prompt_followed_by_the_reply():
 def test_online_trainers_take_every_prompt_of_a_release_without_train_split_and_say_so(tmp_path):
     lake = Lake(tmp_path)
     source = synthetic.write_release(lake, "prompts", "prompt", rows=12, seed=3)
-    rows = [r for split in data.splits(source) for r in source.read(split).to_pylist()]
+    rows = [r for split in release_rows.splits(source) for r in source.read(split).to_pylist()]
     release = _release(lake, "rl", "prompt", rows, split="test")
     found, note = trainers._train_split(release, "grpo")
     assert len(found.rows) == len(rows) and all(r["prompt"][-1]["role"] == "user" for r in found.rows)
