@@ -19,8 +19,10 @@ from lakehouse.lake import Lake
 train_app = typer.Typer(help="Train on releases with TRL: sft, reward, dpo, kto.", no_args_is_help=True)
 
 LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+    str | None,
+    typer.Option(
+        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
+    ),
 ]
 TRAINER_HELP = {
     "sft": "Supervised fine-tuning on an `sft` release (assistant-only loss where the chat template allows).",
