@@ -140,6 +140,7 @@ class Lake:
         self.pinned = pinned
         self._pins: dict[str, Snapshot] = {}
         self._versions: dict[tuple[str, int], Snapshot] = {}
+        self._commit_infos: dict[tuple[str, int], dict] = {}
 
     def exists(self) -> bool:
         return self.root.is_dir()
@@ -260,15 +261,17 @@ class Lake:
     def _commit_info(self, spec: TableSpec, version: int) -> dict:
         """The commitInfo of one version, read from its JSON commit file (what `DeltaTable.history` reads,
         without the listing that hangs against some S3-compatible servers); {} when the file is gone."""
+        known = self._commit_infos.get((spec.name, version))
+        if known is not None:
+            return known  # a version never changes: each commit file is read once per Lake
         path = self.table_dir(spec) / "_delta_log" / f"{version:020d}.json"
         try:
             text = path.read_text()
         except FileNotFoundError:
             return {}
-        for line in text.splitlines():
-            if line.startswith('{"commitInfo"'):
-                return json.loads(line)["commitInfo"]
-        return {}
+        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line[:16]), {})
+        self._commit_infos[(spec.name, version)] = info
+        return info
 
     def complete(self, *tables: str | TableSpec) -> None:
         """End a stage's partial commits: make each table's latest version complete (one commit without
