@@ -55,8 +55,8 @@ def main() -> None:
     for stage in (s["stage"] for s in STAGES):
         a, b = local[stage], on_ray[stage]
         lines.append(
-            f"| {stage} | {a:.1f} | {conversations / a / cores:,.0f} | {b:.1f} | "
-            f"{conversations / b / cores:,.0f} | {b / a:.2f}x |"
+            f"| {stage} | {a:.1f} | {conversations / a / cores:,.1f} | {b:.1f} | "
+            f"{conversations / b / cores:,.1f} | {b / a:.2f}x |"
         )
     total_local, total_ray = sum(local.values()), sum(on_ray.values())
     lines.append(f"| all three | {total_local:.1f} | | {total_ray:.1f} | | {total_ray / total_local:.2f}x |")
