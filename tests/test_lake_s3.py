@@ -120,6 +120,11 @@ def test_a_missing_remote_lake_is_an_error_for_sql_never_a_new_lake(server):
     assert done.returncode == 2 and "no lake at s3://" in done.stderr
 
 
+def test_label_commands_refuse_a_lake_on_object_storage_with_a_clear_error(server):
+    done = flywheel("label", "queue", "list", "--lake", f"s3://{BUCKET}/lakes/labels")
+    assert done.returncode == 2 and "the label store needs a local lake directory" in done.stderr
+
+
 def test_the_commit_lock_on_s3_admits_one_holder_at_a_time_and_takes_over_a_dead_holders_lease(server):
     path = location.parse(f"s3://{BUCKET}/locks/commit.lock")
     inside, overlaps = [0], []
