@@ -114,7 +114,7 @@ class RayExecutor(Executor):
             fn_constructor_args=(factory,),
             batch_format="pyarrow",
             batch_size=None,  # one input table per call: batch boundaries as on the local executor
-            concurrency=self._actors(),
+            compute=ray.data.ActorPoolStrategy(size=self._actors()),
             num_gpus=gpus,
             max_restarts=-1,
             max_task_retries=-1,
