@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import CACHE_DIR, report, save_json, scale
+from benchmarks.harness import CACHE_DIR, report, save_json, scale
 
 WIDTH = 2 * 384 + 12
 SIGNALS = ["continued", "thumb_up"]

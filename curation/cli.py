@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from curation.pipeline.recipe import Recipe
 
 LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+    str | None,
+    typer.Option(
+        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
+    ),
 ]
 
 NEXT_STEPS = """Next:

@@ -4,14 +4,15 @@ docs/erasure.md describes what is erased and what is kept."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+    str | None,
+    typer.Option(
+        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
+    ),
 ]
 
 

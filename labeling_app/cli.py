@@ -15,7 +15,7 @@ queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
 label_app.add_typer(queue_app, name="queue")
 
 LakeOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 AnnotatorsOption = Annotated[
@@ -30,10 +30,14 @@ ConfigOption = Annotated[
 ]
 
 
-def _lake(lake: Path | None) -> Path:
+def _lake(lake: str | None) -> Path:
+    """The local lake directory: the label store is SQLite, which needs a local filesystem."""
     from lakehouse.lake import resolve_lake_path
 
-    return resolve_lake_path(lake)
+    root = resolve_lake_path(lake)
+    if not isinstance(root, Path):
+        _fail(f"the label store needs a local lake directory, not {root} (docs/scale.md)")
+    return root
 
 
 def _fail(message: str, code: int = 2) -> None:

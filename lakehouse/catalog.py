@@ -10,12 +10,23 @@ catalog sees one snapshot, whatever writers commit meanwhile. The version is the
 one (`Lake.complete_version`): a stage that commits its output in pieces shows it only once it has
 finished. Paths are relative to the lake root and resolved through DuckDB's `file_search_path`, which
 `connect` sets to the lake's directory, so a copied or moved lake reads itself.
+
+A lake on object storage (`--lake s3://...`) gets the same views over Arrow datasets instead of file
+lists, because DuckDB cannot install its S3 extension here: each table's pinned version becomes a pyarrow
+dataset registered on the connection (`__src_<view>`), recorded in the catalog's `__flywheel_sources`
+table so every connection registers the same versions again (`attach_sources`); the runs ledger and the
+release manifests, which are small, are copied into the catalog as tables. The catalog file itself lives in
+the lake's local directory (`lakehouse.location.local_dir`). With httpfs available (production), the
+local-lake path works on S3 as it is: docs/scale.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -213,14 +224,79 @@ def _relative_files(lake: Lake, spec: TableSpec, versions: dict[str, int]) -> li
     return [p.relative_to(lake.root).as_posix() for p in lake.files(spec, version=versions[spec.name])]
 
 
-def _table_view_sql(lake: Lake, spec: TableSpec, versions: dict[str, int]) -> str | None:
+SOURCES = "__flywheel_sources"  # remote lakes: the Arrow datasets each connection registers
+
+
+def _table_view_sql(lake: Lake, spec: TableSpec, versions: dict[str, int], con=None) -> str | None:
     """SQL for a view over the files of the table's pinned version, or None when it has none."""
     files = _relative_files(lake, spec, versions)
     if not files:
         return None
+    if lake.remote:
+        name = _register_source(con, lake, f"__src_{spec.view}", {"table": spec.name, "version": versions[spec.name]})
+        return f"CREATE VIEW {spec.view} AS SELECT * FROM {name}"
     listed = "[" + ", ".join(_quote(f) for f in files) + "]"
     hive = "hive_partitioning = true, hive_types = {'day': DATE}" if spec.partitioned else "hive_partitioning = false"
     return f"CREATE VIEW {spec.view} AS SELECT * FROM read_parquet({listed}, {hive}, union_by_name = true)"
+
+
+def _source_dataset(lake: Lake, source: dict):
+    """The pyarrow dataset a `__flywheel_sources` entry names: a table at a version, or one file."""
+    import pyarrow.dataset as ds
+
+    if "table" in source:
+        return lake.dataset(source["table"], version=source["version"])
+    return ds.dataset(lake.absolute(source["file"]).key, format="parquet", filesystem=lake.root.fs)
+
+
+def _register_source(con, lake: Lake, name: str, source: dict) -> str:
+    con.register(name, _source_dataset(lake, source))
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SOURCES} (name VARCHAR, source VARCHAR)")
+    con.execute(f"INSERT INTO {SOURCES} VALUES (?, ?)", [name, json.dumps(source, sort_keys=True)])
+    return name
+
+
+def attach_sources(con, lake: Lake) -> None:
+    """Register the Arrow datasets a remote lake's catalog views read (no-op for a local lake)."""
+    if not lake.remote:
+        return
+    found = con.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{SOURCES}'").fetchone()[0]
+    if found:
+        for name, source in con.execute(f"SELECT name, source FROM {SOURCES}").fetchall():
+            con.register(name, _source_dataset(lake, json.loads(source)))
+
+
+def _json_source(con, lake: Lake, pattern: str, columns: str, key: str) -> str:
+    """`read_json` over lake-relative `pattern`; for a remote lake, the matching objects are copied to a
+    temporary directory and materialized as a catalog table (they are small: run records, manifests)."""
+    if not lake.remote:
+        return f"read_json('{pattern}', columns = {columns}, format = 'auto')"
+    local = Path(tempfile.mkdtemp(prefix="flywheel-catalog-"))
+    try:
+        for path in lake.root.glob(pattern):
+            target = local / path.relative_to(lake.root).as_posix()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+        glob = _quote(local / pattern)
+        con.execute(f"CREATE TABLE {key} AS SELECT * FROM read_json({glob}, columns = {columns}, format = 'auto')")
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    return key
+
+
+def parquet_scan(con, lake: Lake, files: list, key: str = "scan") -> str:
+    """A FROM expression over these Parquet files of the lake, columns matched by name: `read_parquet` on a
+    local lake; on object storage (no httpfs) their rows read through pyarrow and registered on `con`.
+    For the small inputs a release build reads directly (evaluation sets, parent releases, features)."""
+    if not lake.remote:
+        return "read_parquet([" + ", ".join(_quote(f) for f in files) + "], union_by_name = true)"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = f"__{key}_{uuid.uuid4().hex[:12]}"
+    tables = [pq.read_table(lake.absolute(f).key, filesystem=lake.root.fs) for f in files]
+    con.register(name, pa.concat_tables(tables, promote_options="permissive"))
+    return name
 
 
 def _create_empty(con, spec: TableSpec) -> None:
@@ -235,7 +311,7 @@ def _create_empty(con, spec: TableSpec) -> None:
 def _create_runs_views(con, lake: Lake) -> None:
     if any(lake.runs_dir.glob("*.json")) if lake.runs_dir.exists() else False:
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RUN_COLUMNS.items()) + "}"
-        source = f"read_json('runs/*.json', columns = {columns}, format = 'auto')"
+        source = _json_source(con, lake, "runs/*.json", columns, "__json_runs")
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RUN_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"CREATE VIEW runs AS SELECT * FROM {source}")
@@ -316,12 +392,12 @@ SUPERSEDED_COLUMNS = {
 }
 
 
-def _create_superseded_view(con, root: Path) -> None:
+def _create_superseded_view(con, lake: Lake, root: Path) -> None:
     """`release_superseded`: one row per release version an erasure superseded (lakehouse/superseded.py's
     sidecars), which `releases` and `release_rows` join for their `superseded` columns."""
     if root.exists() and any(root.glob("*/*/superseded.json")):
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in SUPERSEDED_COLUMNS.items()) + "}"
-        source = f"read_json('releases/*/*/superseded.json', columns = {columns}, format = 'auto')"
+        source = _json_source(con, lake, "releases/*/*/superseded.json", columns, "__json_superseded")
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in SUPERSEDED_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"""CREATE VIEW release_superseded AS
@@ -335,18 +411,20 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
     `release_rows`: every row of every release with its name, version, split and whether an erasure
     superseded it (columns of the other release types are null)."""
     root = lake.root / "releases"
-    _create_superseded_view(con, root)
+    _create_superseded_view(con, lake, root)
     manifests = sorted(root.glob("*/*/manifest.json")) if root.exists() else []
     if manifests:
         columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in RELEASE_COLUMNS.items()) + "}"
-        source = f"read_json('releases/*/*/manifest.json', columns = {columns}, format = 'auto')"
+        source = _json_source(con, lake, "releases/*/*/manifest.json", columns, "__json_manifests")
     else:
         source = "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RELEASE_COLUMNS.items()) + " LIMIT 0)"
     con.execute(f"""CREATE VIEW releases AS
         SELECT m.*, s.name IS NOT NULL AS superseded, s.superseded_by, s.superseded_at, s.superseded_reason
         FROM {source} m LEFT JOIN release_superseded s ON s.name = m.name AND s.version = m.version""")
     files = _readable_parquet(sorted(root.glob("*/*/data/*.parquet")) if root.exists() else [], problems)
-    if files:
+    if files and lake.remote:
+        _create_remote_release_rows(con, lake, files)
+    elif files:
         listed = "[" + ", ".join(_quote(f.relative_to(lake.root).as_posix()) for f in files) + "]"
         con.execute(f"""CREATE VIEW release_rows AS
             SELECT r.*, EXISTS (SELECT 1 FROM release_superseded s WHERE s.name = r.release_name
@@ -361,6 +439,28 @@ def _create_release_views(con, lake: Lake, problems: list[tuple[str, str]]) -> N
             "CREATE VIEW release_rows AS SELECT NULL::VARCHAR AS release_name, NULL::BIGINT AS release_version, "
             "NULL::VARCHAR AS split, NULL::VARCHAR AS sample_id, NULL::BOOLEAN AS superseded LIMIT 0"
         )
+
+
+def _create_remote_release_rows(con, lake: Lake, files: list) -> None:
+    """`release_rows` of a remote lake: one registered dataset per release file, its name, version and
+    split (which `filename` gives a local lake) taken from its path."""
+    import re
+
+    parts = []
+    for number, path in enumerate(files):
+        relative = path.relative_to(lake.root).as_posix()
+        match = re.search(RELEASE_ROW_PATH, relative)
+        if match is None:
+            continue
+        name = _register_source(con, lake, f"__src_release_{number}", {"file": relative})
+        parts.append(
+            f"SELECT {_quote(match.group(1))} AS release_name, {int(match.group(2))}::BIGINT AS release_version, "
+            f"{_quote(match.group(3))} AS split, * FROM {name}"
+        )
+    con.execute(f"""CREATE VIEW release_rows AS
+        SELECT r.*, EXISTS (SELECT 1 FROM release_superseded s WHERE s.name = r.release_name
+                            AND s.version = r.release_version) AS superseded
+        FROM ({" UNION ALL BY NAME ".join(parts)}) r""")
 
 
 def text_layer_table(lake: Lake, versions: dict[str, int] | None = None) -> TableSpec:
@@ -385,7 +485,7 @@ def build(con, lake: Lake, versions: dict[str, int] | None = None) -> dict[str, 
     versions = pinned_versions(lake) if versions is None else versions
     for name in sorted(table_registry.TABLES):
         spec = table_registry.TABLES[name]
-        sql = _table_view_sql(lake, spec, versions)
+        sql = _table_view_sql(lake, spec, versions, con)
         if sql is None:
             _create_empty(con, spec)
         else:
@@ -439,7 +539,8 @@ def build_file(lake: Lake, path: Path, versions: dict[str, int] | None = None) -
 def refresh(lake: Lake) -> Path:
     """Rebuild `catalog.duckdb` into a new file and rename it into place (readers are never blocked)."""
     lake.require()
-    tmp = lake.root / f".catalog-{uuid.uuid4().hex}.duckdb"
+    lake.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = lake.catalog_path.parent / f".catalog-{uuid.uuid4().hex}.duckdb"
     try:
         build_file(lake, tmp)
     except BaseException:
@@ -459,4 +560,5 @@ def connect(lake: Lake, path: Path | None = None):
         refresh(lake)
     con = duckdb.connect(str(path or lake.catalog_path), read_only=True)
     set_search_path(con, lake)
+    attach_sources(con, lake)
     return con

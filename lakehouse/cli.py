@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -46,8 +45,10 @@ def group(app: typer.Typer, name: str) -> typer.Typer:
 
 
 LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+    str | None,
+    typer.Option(
+        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
+    ),
 ]
 
 
@@ -166,9 +167,7 @@ def retention(
     keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
     lake: LakeOption = None,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
-    table: Annotated[
-        list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")
-    ] = None,
+    table: Annotated[list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""

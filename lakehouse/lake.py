@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from lakehouse import location
+from lakehouse.location import ObjectPath
 from lakehouse.tables import TABLES, TableSpec, get
 
 DEFAULT_LAKE = "lake"
@@ -71,14 +73,23 @@ class SchemaMismatchError(LakeError):
     """The rows or the table on disk do not have the schema the table registry declares."""
 
 
-def resolve_lake_path(path: str | os.PathLike | None = None) -> Path:
-    """`--lake` if given, else `$FLYWHEEL_LAKE`, else `./lake`; always absolute."""
+def resolve_lake_path(path: str | os.PathLike | None = None) -> Path | ObjectPath:
+    """`--lake` if given, else `$FLYWHEEL_LAKE`, else `./lake`; always absolute. A URI
+    (`s3://bucket/prefix`) is a lake on object storage (lakehouse/location.py)."""
     chosen = path if path is not None else os.environ.get(LAKE_ENV) or DEFAULT_LAKE
+    if isinstance(chosen, ObjectPath):
+        return chosen
+    if location.is_uri(chosen):
+        return location.parse(str(chosen))
     return Path(chosen).expanduser().resolve()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same directory and a rename."""
+def atomic_write_bytes(path: Path | ObjectPath, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same directory and a rename (on object storage
+    one PUT, which is atomic by itself)."""
+    if isinstance(path, ObjectPath):
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as fh:
@@ -90,7 +101,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with path.open("rb") if isinstance(path, ObjectPath) else open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -129,6 +140,7 @@ class Lake:
         self.pinned = pinned
         self._pins: dict[str, Snapshot] = {}
         self._versions: dict[tuple[str, int], Snapshot] = {}
+        self._commit_infos: dict[tuple[str, int], dict] = {}
 
     def exists(self) -> bool:
         return self.root.is_dir()
@@ -145,11 +157,18 @@ class Lake:
 
     @property
     def staging_root(self) -> Path:
-        return self.root / "_staging"
+        return location.local_dir(self.root) / "_staging"
+
+    @property
+    def remote(self) -> bool:
+        """Whether the lake is on object storage (`--lake s3://...`) rather than a local directory."""
+        return isinstance(self.root, ObjectPath)
 
     @property
     def catalog_path(self) -> Path:
-        return self.root / "catalog.duckdb"
+        """Always a local file (DuckDB opens local files only): in the lake, or for a lake on object
+        storage in its local directory (`location.local_dir`)."""
+        return location.local_dir(self.root) / "catalog.duckdb"
 
     @property
     def runs_dir(self) -> Path:
@@ -232,16 +251,27 @@ class Lake:
         if not self.is_table(spec):
             return None
         delta = self._open(spec)
-        for limit in (20, None):
-            history = delta.history(limit)
-            for entry in history:
-                if not entry.get(PARTIAL_KEY):
-                    if int(entry["version"]) == delta.version():
-                        self._remember(spec, delta)  # the catalog reads this version's files next
-                    return int(entry["version"])
-            if limit is not None and len(history) < limit:
-                break
+        for version in range(delta.version(), -1, -1):
+            if not self._commit_info(spec, version).get(PARTIAL_KEY):
+                if version == delta.version():
+                    self._remember(spec, delta)  # the catalog reads this version's files next
+                return version
         return None
+
+    def _commit_info(self, spec: TableSpec, version: int) -> dict:
+        """The commitInfo of one version, read from its JSON commit file (what `DeltaTable.history` reads,
+        without the listing that hangs against some S3-compatible servers); {} when the file is gone."""
+        known = self._commit_infos.get((spec.name, version))
+        if known is not None:
+            return known  # a version never changes: each commit file is read once per Lake
+        path = self.table_dir(spec) / "_delta_log" / f"{version:020d}.json"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return {}
+        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line[:16]), {})
+        self._commit_infos[(spec.name, version)] = info
+        return info
 
     def complete(self, *tables: str | TableSpec) -> None:
         """End a stage's partial commits: make each table's latest version complete (one commit without
@@ -267,11 +297,23 @@ class Lake:
 
     def table_of(self, path: str | os.PathLike) -> TableSpec:
         """The registered table a lake file belongs to."""
-        relative = Path(path).resolve().relative_to(self.root).as_posix() if Path(path).is_absolute() else str(path)
+        relative = self.relative(path)
         owners = [spec for name, spec in TABLES.items() if relative.startswith(name + "/")]
         if not owners:
             raise LakeError(f"{path} is not a file of any table of {self.root}")
         return max(owners, key=lambda spec: len(spec.name))
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """A lake file's path relative to the lake root (given absolute, or already relative)."""
+        if isinstance(path, ObjectPath):
+            return path.relative_to(self.root).as_posix()
+        if location.is_uri(path):
+            return location.parse(str(path)).relative_to(self.root).as_posix()
+        return Path(path).resolve().relative_to(self.root).as_posix() if Path(path).is_absolute() else str(path)
+
+    def absolute(self, path: str | os.PathLike) -> Path | ObjectPath:
+        """A lake file's absolute path (given absolute, or relative to the lake root)."""
+        return self.root / self.relative(path)
 
     def dataset(self, table: str | TableSpec, columns: list[str] | None = None, version: int | None = None):
         """A pyarrow dataset over the table (the `day` partition column added for partitioned tables)."""
@@ -283,12 +325,14 @@ class Lake:
         if spec.partitioned:
             partitioning = ds.partitioning(pa.schema([("day", pa.date32())]), flavor="hive")
             schema = schema.append(pa.field("day", pa.date32()))
+        filesystem, strip = (self.root.fs, lambda p: p.key) if self.remote else (None, str)
         return ds.dataset(
-            [str(p) for p in self.files(spec, version)],
+            [strip(p) for p in self.files(spec, version)],
             schema=schema,
             format="parquet",
             partitioning=partitioning,
-            partition_base_dir=str(self.table_dir(spec)),
+            partition_base_dir=strip(self.table_dir(spec)),
+            filesystem=filesystem,
         )
 
     def read(
@@ -301,7 +345,7 @@ class Lake:
         (`Transaction.rewrite_file`, used by erasure) reads, filters and writes back."""
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).read(columns=columns)
+        return pq.ParquetFile(str(path)).read(columns=columns)
 
     def transaction(self, *, partial: bool = False) -> Transaction:
         """A new transaction; `partial=True` marks its commits as a stage's unfinished output (hidden from
@@ -317,9 +361,7 @@ class PartitionedWriter:
     over every `max_rows_per_file` rows.
     """
 
-    def __init__(
-        self, tx: Transaction, spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000
-    ):
+    def __init__(self, tx: Transaction, spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000):
         self.tx = tx
         self.spec = spec
         self.buffer_rows = buffer_rows
@@ -429,21 +471,10 @@ class PartitionedWriter:
             self._close(partition)
 
 
-@contextlib.contextmanager
-def _flock(path: Path, mode: int):
-    """Hold an fcntl lock on `path` (created if needed); released when the block ends or the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), mode)
-        try:
-            yield fh
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def commit_lock(lake: Lake):
-    """The lake's commit lock: held only while a transaction validates and commits (milliseconds)."""
-    return _flock(lake.root / TXLOG / "commit.lock", fcntl.LOCK_EX)
+    """The lake's commit lock: held only while a transaction validates and commits (milliseconds). On
+    object storage a lease object taken with a conditional write (lakehouse/location.py)."""
+    return location.exclusive_lock(lake.root / TXLOG / "commit.lock")
 
 
 class Transaction:
@@ -458,9 +489,12 @@ class Transaction:
         self.dir.mkdir(parents=True)
         # A shared lock on the writers lock for the transaction's lifetime: `vacuum` takes it exclusively,
         # so it never runs while a writer is alive (the liveness check), and a dead writer holds nothing.
-        (lake.root / TXLOG).mkdir(parents=True, exist_ok=True)
-        self._alive = open(lake.root / TXLOG / "writers.lock", "a+")
-        fcntl.flock(self._alive.fileno(), fcntl.LOCK_SH)
+        # (A lake on object storage has no such lock, and vacuum refuses to run there: docs/scale.md.)
+        self._alive = None
+        if not lake.remote:
+            (lake.root / TXLOG).mkdir(parents=True, exist_ok=True)
+            self._alive = open(lake.root / TXLOG / "writers.lock", "a+")
+            fcntl.flock(self._alive.fileno(), fcntl.LOCK_SH)
         self.adds: dict[str, dict[str, int]] = {}  # table -> {table-relative path: rows}
         self.removals: dict[str, set[str]] = {}  # table -> table-relative paths
         self.purge: set[str] = set()  # lake-relative paths whose bytes are deleted at commit
@@ -468,6 +502,7 @@ class Transaction:
         self.touched: set[str] = set()  # tables that get a commit even without file changes
         self.base: dict[str, int | None] = {}  # version of each written table this transaction read
         self.created: list[Path] = []
+        self.sizes: dict[str, int | None] = {}  # lake-relative path -> bytes, known when placed remotely
         self._opened: dict = {}  # DeltaTables read at commit, reused to commit
         self._writers: list[PartitionedWriter] = []
         self.committed = False
@@ -532,7 +567,7 @@ class Transaction:
         no version inside the retention period uses them."""
         for f in files:
             spec = self._spec(self.lake.table_of(f))
-            path = Path(f) if Path(f).is_absolute() else self.lake.root / f
+            path = self.lake.absolute(f)
             self.removals.setdefault(spec.name, set()).add(path.relative_to(self.lake.table_dir(spec)).as_posix())
             self.strict.add(spec.name)
             if purge:
@@ -570,10 +605,10 @@ class Transaction:
         if target.exists():
             tmp.unlink()  # the same bytes are already there (content-addressed)
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
+            location.place(tmp, target)
             self.created.append(target)
         self._spec(spec)
+        self.sizes[f"{spec.name}/{relative}"] = target.stat().st_size if self.lake.remote else None
         self.adds.setdefault(spec.name, {})[relative] = rows
         return f"{spec.name}/{relative}"
 
@@ -635,10 +670,14 @@ class Transaction:
             return None
         directory = self.lake.table_dir(spec)
         return {
-            "add": [{"path": p, "size": (directory / p).stat().st_size, "rows": adds[p]} for p in add_paths],
+            "add": [{"path": p, "size": self._size(directory, spec, p), "rows": adds[p]} for p in add_paths],
             "remove": [{"path": p, "size": latest.sizes.get(p)} for p in sorted(removes)],
             "read_version": base,
         }
+
+    def _size(self, directory, spec: TableSpec, path: str) -> int:
+        known = self.sizes.get(f"{spec.name}/{path}")
+        return known if known is not None else (directory / path).stat().st_size
 
     def _finish(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -769,6 +808,12 @@ def vacuum(lake: Lake, retention_hours: float = VACUUM_RETENTION_HOURS, dry_run:
     from lakehouse import catalog  # noqa: F401 - registers every table (safety, erasure) before the loop
 
     lake.require()
+    if lake.remote:
+        raise LakeError(
+            f"vacuum of a lake on object storage ({lake.root}) is not supported yet: it needs a writers' "
+            "liveness check that object stores do not give (docs/scale.md); use the store's lifecycle rules "
+            "on files no Delta version lists, or run vacuum from a single maintenance job"
+        )
     if retention_hours < 0:
         raise LakeError("--retention-hours must be >= 0")
     (lake.root / TXLOG).mkdir(exist_ok=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from lakehouse import location
 from lakehouse.lake import Lake, fault_point, file_sha256
 from lakehouse.runs import package_versions, stable_hash
 
@@ -371,10 +372,7 @@ class ReleaseWriter:
             version = (versions(self.lake, self.name) or [0])[-1] + 1
             self._write_meta(version)
             target = releases_root(self.lake) / self.name / str(version)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(self.staging, target)  # refuses a non-empty target: a version is never overwritten
-            except OSError:
+            if not location.publish_dir(self.staging, target):  # a version is never overwritten
                 continue
             fault_point(at="publish")
             return Release(self.name, version, target)

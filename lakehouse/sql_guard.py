@@ -111,7 +111,7 @@ def allowed_prefixes(lake: Lake, extra_dirs: Iterable[Path] = ()) -> list[str]:
     `file_search_path`, but checked by DuckDB as written). `..` is normalized before the check, so a
     relative prefix cannot climb out of its directory."""
     prefixes = []
-    for path in readable_directories(lake):
+    for path in readable_directories(lake) if not lake.remote else ():  # remote: data comes through Arrow
         prefixes += [_dir_prefix(path), _dir_prefix(path.relative_to(lake.root))]
     return prefixes + [_dir_prefix(p) for p in extra_dirs]
 
@@ -140,6 +140,7 @@ def connect(
     try:
         con.execute(f"ATTACH '{_escape(catalog_path or lake.catalog_path)}' AS {CATALOG_ALIAS} (READ_ONLY)")
         con.execute(f"USE {CATALOG_ALIAS}")
+        catalog.attach_sources(con, lake)  # a lake on object storage: the Arrow datasets its views read
         con.execute(f"SET temp_directory = '{_escape(spill)}'")
         con.execute("SET file_search_path = ?", [str(lake.root)])  # relative paths name lake files
         for name, value in (settings or {}).items():

@@ -28,12 +28,12 @@ class SupersededReleaseWarning(UserWarning):
 
 
 def sidecar(release_dir: Path) -> dict | None:
-    path = Path(release_dir) / SIDECAR
+    path = release_dir / SIDECAR
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def is_superseded(release_dir: Path) -> bool:
-    return (Path(release_dir) / SIDECAR).exists()
+    return (release_dir / SIDECAR).exists()
 
 
 def erasure_ids(release_dir: Path) -> set[str]:
@@ -59,8 +59,8 @@ def mark(lake, ref: str, *, erasure_id: str, reason: str, rows: int, at: dt.date
 
 def latest_current(directory: Path, available: list[int]) -> int:
     """The newest version not superseded; the newest of all (with a warning) when every one is."""
-    name = Path(directory).name
-    current = [v for v in available if not is_superseded(Path(directory) / str(v))]
+    name = directory.name
+    current = [v for v in available if not is_superseded(directory / str(v))]
     if not current:
         warn(
             f"every version of {name} is superseded by an erasure; using {name}@{available[-1]} until "
@@ -74,8 +74,8 @@ def latest_current(directory: Path, available: list[int]) -> int:
 
 
 def warn_if_superseded(directory: Path, version: int) -> None:
-    if is_superseded(Path(directory) / str(version)):
-        warn(f"{Path(directory).name}@{version} is superseded by an erasure: it holds rows of an erased user")
+    if is_superseded(directory / str(version)):
+        warn(f"{directory.name}@{version} is superseded by an erasure: it holds rows of an erased user")
 
 
 def warn(message: str) -> None:

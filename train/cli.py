@@ -17,8 +17,10 @@ import typer
 from lakehouse.lake import Lake
 
 LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
+    str | None,
+    typer.Option(
+        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
+    ),
 ]
 TRAINER_HELP = {
     "sft": "Supervised fine-tuning on an `sft` release (assistant-only loss where the chat template allows).",

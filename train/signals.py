@@ -101,7 +101,7 @@ def style_matrix(signal_rows: SignalRows) -> np.ndarray:
 def embed(texts: list[str], lake=None) -> np.ndarray:
     """MiniLM vectors (the lake's embedding cache first, when a lake is given)."""
     from curation.embed.cache import EmbeddingCache
-    from curation.embed.engine import embed_texts
+    from curation.embed.encode import embed_texts
 
     vectors, _ = embed_texts(texts, cache=EmbeddingCache(lake) if lake is not None else None)
     return vectors

@@ -126,18 +126,21 @@ def dedup(
     started_at: str | None = "started_at",
     scope: str | None = None,
     name: str = "dedup",
+    executor=None,
 ) -> tuple[pa.Table, StageStats]:
     """Cluster the rows of `data` into exact or near-duplicate groups (see the module docstring).
 
     `started_at` may be None or absent from the data; representatives are then chosen by key alone.
     `scope` names a column: rows of different scopes (a null scope is one scope) never share a cluster.
     Raises ValueError on a missing key column or text column, a null key or a repeated key.
+    `executor` (curation/pipeline/executor.py): where the signatures are computed; on Ray as tasks over
+    the cluster, the banding and clustering stay here.
     """
     config = config or DedupConfig()
     stats = StageStats(name)
     collected = _Collected()
     chunks = _chunks(data, config.batch_size, key, text, started_at, scope)
-    for (keys, times, texts, scopes), sketch in _sketched(chunks, config):
+    for (keys, times, texts, scopes), sketch in _sketched(chunks, config, executor):
         collected.null_texts += sum(t is None for t in texts)
         collected.add(keys, times, sketch, scopes)
 
@@ -181,8 +184,12 @@ def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None, 
             yield keys, times, part.column(text).cast(pa.string()).to_pylist(), scopes
 
 
-def _sketched(chunks: Iterator[tuple], config: DedupConfig) -> Iterator[tuple[tuple, BatchSketch]]:
+def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> Iterator[tuple[tuple, BatchSketch]]:
     """Each chunk with its sketch, in order; with several workers at most 2 chunks per worker in flight."""
+    if executor is not None and executor.kind != "local":
+        chunks = list(chunks)
+        yield from zip(chunks, executor.map_tasks(sketch_batch, (c[2] for c in chunks), config), strict=True)
+        return
     if config.workers == 1:
         for chunk in chunks:
             yield chunk, sketch_batch(chunk[2], config)

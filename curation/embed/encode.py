@@ -8,10 +8,11 @@ by token length: short texts go many to a batch and long ones few, so little com
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
+import pyarrow as pa
 
 from curation.embed.cache import EmbeddingCache, embedding_table
 from curation.embed.config import EmbedConfig
@@ -107,6 +108,7 @@ def embed_texts(
     config: EmbedConfig | None = None,
     encoder: Encoder | None = None,
     on_batch: Callable[[int], None] | None = None,
+    executor=None,
 ) -> tuple[np.ndarray, StageStats]:
     """(len(texts), dim) float32 vectors in input order, and the stage stats (texts, distinct, cache
     hits, encoded, batches in `details`). The model is loaded only when some text is not in the cache;
@@ -130,8 +132,9 @@ def embed_texts(
             encoder.token_lengths([texts[first[h]] for h in missing]), config.batch_tokens, config.max_batch
         )
         new_vectors = np.empty((len(missing), encoder.dimension), dtype=np.float32)
-        for batch in batches:
-            new_vectors[batch] = encoder.encode([texts[first[missing[i]]] for i in batch])
+        inputs = ([texts[first[missing[i]]] for i in batch] for batch in batches)
+        for batch, vectors in zip(batches, _encoded(inputs, encoder, config, executor), strict=True):
+            new_vectors[batch] = vectors
             if on_batch is not None:
                 on_batch(len(batch))
         if cache is not None:
@@ -149,3 +152,32 @@ def embed_texts(
         "precision": encoder.precision if missing else None,
     }
     return out, stats
+
+
+def _encoded(inputs, encoder: Encoder, config: EmbedConfig, executor) -> Iterator[np.ndarray]:
+    """The vectors of each batch of texts, in order: here with `encoder`, or on the executor's actors (Ray:
+    MiniLM loaded once per actor, on a GPU when the cluster has one) for a SentenceEncoder's config."""
+    if executor is None or executor.kind == "local" or not isinstance(encoder, SentenceEncoder):
+        for texts in inputs:
+            yield encoder.encode(texts)
+        return
+    tables = (pa.table({"text": pa.array(texts, pa.string())}) for texts in inputs)
+    for table in executor.map_batches(tables, EncodeBatches(config), gpu=True):
+        yield table.column("vector").combine_chunks().flatten().to_numpy().reshape(table.num_rows, -1)
+
+
+class EncodeBatches:
+    """Picklable factory of the embedding batch function: loads the model once (per Ray actor)."""
+
+    def __init__(self, config: EmbedConfig):
+        self.config = config
+
+    def __call__(self):
+        encoder = SentenceEncoder(self.config)
+
+        def encode(table: pa.Table) -> pa.Table:
+            vectors = np.ascontiguousarray(encoder.encode(table.column("text").to_pylist()), dtype=np.float32)
+            flat = pa.array(vectors.ravel(), pa.float32())
+            return pa.table({"vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+
+        return encode

@@ -41,6 +41,16 @@ class StageContext:
     recipe: Recipe | None = None
     notes: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)  # command-line options for stages (e.g. releases build --refreeze)
+    _executor: object = None
+
+    @property
+    def executor(self):
+        """Where heavy batches run (curation/pipeline/executor.py): the recipe's `executor`, local by default."""
+        if self._executor is None:
+            from curation.pipeline.executor import create
+
+            self._executor = create(self.recipe.executor if self.recipe is not None else None)
+        return self._executor
 
     @contextmanager
     def progress(self, description: str, total: float | None, unit: str = "rows"):

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.pipeline import stages as stage_registry
+from curation.pipeline.executor import ExecutorConfig
 from lakehouse.runs import stable_hash
 
 
@@ -24,6 +25,7 @@ class RecipeFile(BaseModel):
 
     name: str
     description: str = ""
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     stages: list[dict] = Field(min_length=1)
 
 
@@ -39,10 +41,13 @@ class Recipe:
     name: str
     steps: list[Step]
     raw: dict
+    executor: ExecutorConfig = None
 
     @property
     def hash(self) -> str:
-        return stable_hash(self.raw)
+        """Over what the recipe makes, not where it runs: the executor is left out, so a recipe moved
+        from a laptop to a cluster keeps its hash (and its releases their content hashes)."""
+        return stable_hash({k: v for k, v in self.raw.items() if k != "executor"})
 
     def config(self, stage: str) -> BaseModel | None:
         """The config of the first step of a stage in this recipe (stages read each other's settings)."""
@@ -81,7 +86,7 @@ def parse(raw: dict, where: str = "recipe", path: Path | None = None) -> Recipe:
         except ValidationError as exc:
             raise RecipeError(_format(exc, f"{label} ({name})")) from None
         steps.append(Step(name, config))
-    return Recipe(path, top.name, steps, raw)
+    return Recipe(path, top.name, steps, raw, top.executor)
 
 
 def load(path: Path) -> Recipe:

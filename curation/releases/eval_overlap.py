@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from curation.releases.job import BuildError, Job
 from curation.releases.rows import last_user_sql, mark, prompt_key_sql, quote, scalar
+from lakehouse import catalog
 from lakehouse.releases import Release, ReleaseError, list_releases, resolve, verify
 
 NON_WORD = re.compile(r"[^0-9a-z_\s]+")
@@ -67,13 +68,13 @@ def _load(job: Job, sets: list[Release]) -> int:
                 f"release {job.entry.name}: evaluation set {release.ref} does not match its manifest: "
                 + "; ".join(problems)
             )
-    files = "[" + ", ".join(quote(str(f)) for r in sets for f in r.data_files()) + "]"
+    scan = catalog.parquet_scan(job.con, job.inputs.lake, [f for r in sets for f in r.data_files()], "eval_sets")
     job.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eval_prompts AS
         SELECT sample_id, conversation_id, coalesce(character_id, '') AS character,
                {last_user_sql("prompt")} AS last_user, {prompt_key_sql("prompt")} AS prompt_key,
                len(list_filter(prompt, lambda m: m.role = 'user')) AS depth
-        FROM read_parquet({files}, union_by_name = true)""")
+        FROM {scan}""")
     return scalar(job.con, "SELECT count(*) FROM eval_prompts")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from curation.releases.config import ReleaseSource
 from curation.releases.job import BuildError, Job
 from curation.releases.rows import MESSAGES_SQL, PROVENANCE, last_user_sql, quote
+from lakehouse import catalog
 from lakehouse.releases import ReleaseError, resolve, verify
 
 CLEAN = "list_transform({0}, lambda m: {{'role': m.role, 'content': m.content}})::" + MESSAGES_SQL
@@ -54,12 +55,11 @@ def insert_release(job: Job, source: ReleaseSource, rank: int) -> None:
             f"release, not {job.entry.type}"
         )
     job.releases_read[release.ref] = {"content_hash": manifest["content_hash"], "splits": source.splits}
-    files = [str(f) for split in source.splits for f in release.data_files(split)]
+    files = [f for split in source.splits for f in release.data_files(split)]
     if not files:
         job.notes.append(f"source {source.name}: {release.ref} has no rows in {', '.join(source.splits)}")
         return
-    listing = "[" + ", ".join(quote(f) for f in files) + "]"
-    scan = f"read_parquet({listing}, union_by_name = true)"
+    scan = catalog.parquet_scan(job.con, job.inputs.lake, files, "release")
     present = {r[0] for r in job.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
     payload, invalid, message_column = PAYLOAD[job.entry.type]
     payload = payload.format(clean=CLEAN.format(message_column))

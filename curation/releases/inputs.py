@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.releases.rows import scalar
-from lakehouse import catalog, sql_guard, tables
+from lakehouse import catalog, location, sql_guard, tables
 from lakehouse.lake import Lake
 
 # Optional `samples` columns and what stands in for each while the stage that provides it has not run.
@@ -91,7 +91,7 @@ def open_inputs(lake: Lake, threads: int | None = None, versions: dict[str, int]
     """Connect to the catalog read-only and define `release_samples` (samples + every optional column).
     With `versions`, to a catalog built for this build with every table at those versions."""
     # DuckDB spills here; not under `_staging/`, which `flywheel lake vacuum` cleans
-    temp_dir = lake.root / f".release-duckdb-{uuid.uuid4().hex}"
+    temp_dir = location.local_dir(lake.root) / f".release-duckdb-{uuid.uuid4().hex}"
     temp_dir.mkdir(parents=True, exist_ok=True)
     pinned = None
     if versions is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from curation.releases.rows import quote, scalar
-from lakehouse import schemas, style_artifacts, tables
+from curation.releases.rows import scalar
+from lakehouse import catalog, schemas, style_artifacts, tables
 from lakehouse.lake import Lake
 
 FEATURE_NAMES = list(style_artifacts.FEATURES)
@@ -32,13 +32,12 @@ def compute(contexts: list[str], replies: list[str]) -> dict[str, list]:
     return columns
 
 
-def _stored_sql(lake: Lake) -> str | None:
+def _stored_sql(con, lake: Lake) -> str | None:
     files = lake.files(tables.STYLE_FEATURES)
     if not files:
         return None
-    listing = "[" + ", ".join(quote(str(f)) for f in files) + "]"
     complete = " AND ".join(f"{name} IS NOT NULL" for name in FEATURE_NAMES)
-    return f"(SELECT * FROM read_parquet({listing}, union_by_name = true) WHERE {complete})"
+    return f"(SELECT * FROM {catalog.parquet_scan(con, lake, files, 'style')} WHERE {complete})"
 
 
 def ensure(con, lake: Lake, replies_sql: str) -> dict:
@@ -50,7 +49,7 @@ def ensure(con, lake: Lake, replies_sql: str) -> dict:
                     SELECT DISTINCT {key_sql("context", "reply")} AS text_key, coalesce(context, '') AS context, reply
                     FROM ({replies_sql}) WHERE reply IS NOT NULL""")
     features = ", ".join(f"any_value({name}) AS {name}" for name in FEATURE_NAMES)
-    stored = _stored_sql(lake)
+    stored = _stored_sql(con, lake)
     if stored:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE style AS SELECT text_key, {features} FROM {stored}
                         WHERE text_key IN (SELECT text_key FROM style_needed) GROUP BY text_key""")

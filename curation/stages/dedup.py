@@ -55,8 +55,10 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     conversations, prompts, samples = _read_units(ctx)
     from curation.dedup.clusters import dedup
 
-    by_conversation, conversation_stats = dedup(conversations, config.conversations, name="conversations")
-    by_prompt, prompt_stats = _dedup_prompts(prompts, config)
+    by_conversation, conversation_stats = dedup(
+        conversations, config.conversations, name="conversations", executor=ctx.executor
+    )
+    by_prompt, prompt_stats = _dedup_prompts(prompts, config, ctx.executor)
     conversation_rows = _conversation_rows(by_conversation)
     sample_rows = _sample_rows(samples, by_prompt)
     with lake.transaction() as tx:
@@ -89,7 +91,7 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
     return tuple(pa.concat_tables(part) if part else schema.empty_table() for part, schema in zip(parts, schemas))
 
 
-def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageStats]:
+def _dedup_prompts(prompts: pa.Table, config: Config, executor=None) -> tuple[pa.Table, StageStats]:
     """The engine over every prompt in one pass, compared within its scope (clusters never cross scopes)."""
     from curation.dedup.clusters import dedup
 
@@ -97,7 +99,7 @@ def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageSt
         prompts = prompts.set_column(
             prompts.schema.get_field_index("scope"), "scope", pa.nulls(prompts.num_rows, pa.string())
         )
-    result, stats = dedup(prompts, config.prompts, scope="scope", name="prompts")
+    result, stats = dedup(prompts, config.prompts, scope="scope", name="prompts", executor=executor)
     return result.append_column("scope", prompts["scope"]), stats
 
 

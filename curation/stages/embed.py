@@ -46,7 +46,9 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     with ctx.progress("embed", len(texts)) as bar:
         for start in range(0, len(texts), config.chunk_texts):
             chunk = texts[start : start + config.chunk_texts]
-            _, part = embed_texts(chunk, cache, engine_config, on_batch=lambda n: bar.advance(n, rows=n))
+            _, part = embed_texts(
+                chunk, cache, engine_config, on_batch=lambda n: bar.advance(n, rows=n), executor=ctx.executor
+            )
             bar.advance(part.details["cache_hits"], rows=part.details["cache_hits"])
             for key in totals:
                 totals[key] += part.details[key]

@@ -27,9 +27,6 @@ BATCH_ROWS = 2000
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     import pyarrow.parquet as pq
 
-    from curation.scrub.arrow import scrub_record_batch
-    from curation.scrub.scrubber import Scrubber
-
     lake = ctx.lake
     config_hash = stable_hash(config.model_dump())
     inputs = lake.files(tables.BRONZE_CONVERSATIONS)
@@ -39,18 +36,19 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             ledger.forget_stale(lake, "scrub", config_hash, inputs, tx)
     total = sum(pq.ParquetFile(lake.root / name).metadata.num_rows for name in work.pending)
     entities: Counter = Counter()
-    scrubber = Scrubber(config) if work.pending else None
+    owners: list[int] = []  # the pending file each batch came from, in order
+    factory = ScrubBatches(config)
+    scrubbed = _ByFile(ctx.executor.map_batches(_bronze_batches(lake, work.pending, owners), factory), owners)
     with ctx.progress("scrub", total) as bar:
-        for name in work.pending:
+        for index, name in enumerate(work.pending):
             with lake.transaction(partial=True) as tx:
                 writer = tx.writer(tables.SILVER_CONVERSATIONS)
                 rows = 0
-                for batch in pq.ParquetFile(lake.root / name).iter_batches(batch_size=BATCH_ROWS):
-                    scrubbed = scrub_record_batch(batch, scrubber=scrubber)
-                    writer.write(pa.Table.from_batches([scrubbed]))
-                    entities.update(_counts(scrubbed))
-                    rows += batch.num_rows
-                    bar.advance(batch.num_rows, rows=batch.num_rows)
+                for table in scrubbed.of(index):
+                    writer.write(table)
+                    entities.update(_counts(table))
+                    rows += table.num_rows
+                    bar.advance(table.num_rows, rows=table.num_rows)
                 writer.close()
                 ledger.record(lake, tx, "scrub", config_hash, name, writer.files, rows, ctx.run_id)
             stats.rows_in += rows
@@ -62,10 +60,63 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "stale_outputs_removed": len(work.stale_outputs),
         "entities_replaced": dict(sorted(entities.items())),
         "config_hash": config_hash,
-        "conversations_by_language": dict(sorted(scrubber.languages_seen.items())) if scrubber else {},
+        "executor": ctx.executor.kind,
     }
+    if factory.scrubber is not None:  # local executor: the scrubber ran here and counted languages
+        stats.details["conversations_by_language"] = dict(sorted(factory.scrubber.languages_seen.items()))
     if entities:
         ctx.console.print("scrub: replaced " + ", ".join(f"{t} {n:,}" for t, n in sorted(entities.items())))
+
+
+class ScrubBatches:
+    """The batch function's factory (picklable: the config travels to Ray actors): `factory()` loads
+    presidio and spaCy once and returns a function from a bronze table to its silver table."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.scrubber = None
+
+    def __call__(self):
+        from curation.scrub.arrow import scrub_record_batch
+        from curation.scrub.scrubber import Scrubber
+
+        scrubber = self.scrubber = Scrubber(self.config)
+
+        def scrub(table: pa.Table) -> pa.Table:
+            return pa.Table.from_batches([scrub_record_batch(batch, scrubber=scrubber) for batch in table.to_batches()])
+
+        return scrub
+
+
+def _bronze_batches(lake, pending: list[str], owners: list[int]):
+    import pyarrow.parquet as pq
+
+    for index, name in enumerate(pending):
+        for batch in pq.ParquetFile(lake.root / name).iter_batches(batch_size=BATCH_ROWS):
+            if not batch.num_rows:
+                continue
+            owners.append(index)
+            yield pa.Table.from_batches([batch])
+
+
+class _ByFile:
+    """The executor's results (in input order) split by the pending file each came from: `owners[k]` is
+    the file of the k-th input; `of(index)` yields the results of file `index`."""
+
+    def __init__(self, results, owners: list[int]):
+        self.results, self.owners, self.position, self.peeked = iter(results), owners, 0, None
+
+    def of(self, index: int):
+        while True:
+            if self.peeked is None:
+                self.peeked = next(self.results, None)
+                if self.peeked is None:
+                    return
+            if self.owners[self.position] != index:
+                return
+            table, self.peeked = self.peeked, None
+            self.position += 1
+            yield table
 
 
 def _counts(batch: pa.RecordBatch) -> Counter:

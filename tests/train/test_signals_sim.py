@@ -1,4 +1,4 @@
-"""User-signal models on the simulator's traffic (tests/sim_lake.py, whose recipe builds the `signals`
+"""User-signal models on the simulator's traffic (tests/helpers/sim_lake.py, whose recipe builds the `signals`
 release): the release holds one row per user reply with the logged outcomes, split by conversation and
 disjoint from the evaluation prompts; `flywheel train signals` (default backend: MiniLM + logistic
 regression) beats an untrained model and a length-only baseline on held-out conversations, and its AUC is
@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from lakehouse import catalog
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
-from tests import sim_lake
-from tests.release_lakes import copy_lake
+from tests.helpers import sim_lake
+from tests.helpers.release_lakes import copy_lake
 from train import cli, signal_training, signals
 
 pytestmark = pytest.mark.slow
