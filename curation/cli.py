@@ -42,6 +42,10 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, help="Days of traffic, ending on --end-date.")] = 28,
     end_date: Annotated[str, typer.Option(help="Last day of traffic (YYYY-MM-DD).")] = "2026-11-01",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    num_bad_records: Annotated[
+        int,
+        typer.Option(min=0, help="Malformed records to plant (ingest quarantines them; `make curate` plants 12)."),
+    ] = 0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
     from pydantic import ValidationError
@@ -49,7 +53,9 @@ def simulate(
     from curation.simulator import SimulationConfig, run_simulation
 
     try:
-        config = SimulationConfig(conversations=conversations, seed=seed, days=days, end_date=end_date)
+        config = SimulationConfig(
+            conversations=conversations, seed=seed, days=days, end_date=end_date, bad_records=num_bad_records
+        )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(problems) from None

@@ -31,6 +31,14 @@ class SimulationConfig(BaseModel):
     )
     internal_share: float = Field(0.2, ge=0, le=1, description="Share of internal (staff) conversations.")
     pii_share: float = Field(0.1, ge=0, le=1, description="Share of user messages carrying planted personal data.")
+    bad_records: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Malformed records planted in traffic/malformed.jsonl.gz (a cut-off JSON line, an empty "
+        "conversation, an unknown role, a bad timestamp, an invalid thumb), so ingest's quarantine has "
+        "something to show; 0 plants none.",
+    )
 
     @property
     def shards(self) -> int:
