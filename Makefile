@@ -20,7 +20,7 @@ $(INSTALLED): requirements.txt requirements-lock.txt pyproject.toml
 setup: $(INSTALLED)
 
 simulate: $(INSTALLED)
-	$(BIN)/flywheel simulate --conversations $(SIM_CONVERSATIONS) --seed $(SIM_SEED) --out data/simulated
+	$(BIN)/flywheel simulate --num-conversations $(SIM_CONVERSATIONS) --seed $(SIM_SEED) --out data/simulated
 
 # Consensus labels are snapshotted from the label store first so the release stage can use them; the
 # demo labeling queues are built from the fresh samples afterwards (tokens printed at the end).
@@ -41,11 +41,11 @@ releases: $(INSTALLED)
 	$(BIN)/flywheel releases build configs/curate.yaml --lake $(LAKE)
 
 scrub-eval: $(INSTALLED)
-	$(BIN)/flywheel scrub-eval
+	$(BIN)/flywheel eval scrub
 
 # The whole training chain on CPU with a tiny model (SFT, reward, DPO, KTO, generate, score, eval).
 train-demo: $(INSTALLED)
-	$(BIN)/python -m train.gpu_check --model tiny --workdir out/train-demo
+	$(BIN)/flywheel train gpu-check --model tiny --workdir out/train-demo
 
 # The same chain on a CUDA machine with a real local model: make gpu-check MODEL=/models/<hf dir>
 gpu-check: $(INSTALLED)

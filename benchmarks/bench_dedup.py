@@ -22,7 +22,7 @@ import os
 import re
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 N_DOCS = 100_000
 N_MEMORY = 1_000_000
@@ -153,8 +153,8 @@ def run_flywheel(path: str, n: int, workers: int) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from curation.dedup.clusters import dedup
     from curation.dedup.config import DedupConfig
-    from curation.dedup.engine import dedup
 
     batches = pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=["key", "text", "started_at"])
     result, stats = dedup(_first_rows(batches, n), DedupConfig(workers=workers))

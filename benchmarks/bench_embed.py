@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 N_MESSAGES = 20_000
 
@@ -66,7 +66,7 @@ def run_distinct_only(n: int) -> dict:
 def run_flywheel(n: int, cache_dir: str, precision: str) -> dict:
     from curation.embed.cache import EmbeddingCache
     from curation.embed.config import EmbedConfig
-    from curation.embed.engine import SentenceEncoder, embed_texts
+    from curation.embed.encode import SentenceEncoder, embed_texts
     from lakehouse.lake import Lake
 
     config = EmbedConfig(precision=precision)
@@ -111,7 +111,7 @@ def _encode_time(m):
 
 
 def main() -> None:
-    from curation.embed.engine import resolve_precision
+    from curation.embed.encode import resolve_precision
 
     n = scale(N_MESSAGES)
     auto = " (auto's choice here)" if resolve_precision("auto") == "bfloat16" else ""

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, scale, table
 from benchmarks.simdata import simulated, traffic_files
 
 

@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 QUERY_CALLS = 60
 SCREEN_CLICKS = 25

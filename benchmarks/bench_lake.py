@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, report, scale
+from benchmarks.harness import CACHE_DIR, report, scale
 
 
 def _instrument(spent: dict, counts: dict, current: list[str]):
@@ -50,7 +50,7 @@ def run(conversations: int, work: Path) -> list[tuple]:
     from curation.pipeline import stages as stage_registry
     from curation.pipeline.recipe import parse
     from lakehouse.lake import Lake
-    from tests import sim_lake
+    from tests.helpers import sim_lake
 
     os.environ.setdefault("FLYWHEEL_HMAC_KEY", "benchmark-key-" + "x" * 32)
     simulated = sim_lake.simulate(work / "sim", conversations=conversations)

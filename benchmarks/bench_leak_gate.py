@@ -1,4 +1,4 @@
-"""The release leak gate (`curation.scrub.leaks.scan_paths`, what `ReleaseWriter.finalize` runs) on an
+"""The release leak gate (`curation.scrub.leak_gate.scan_paths`, what `ReleaseWriter.finalize` runs) on an
 SFT release of N rows (default 1,000,000; the target is under a minute).
 
 The release is shaped like the builder's: conversations of 2 to 5 turns from a character card, one row
@@ -24,7 +24,7 @@ import random
 import re
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PLANTED = [
@@ -119,7 +119,7 @@ def prepare(n: int) -> Path:
 def gate(directory: str, rows: int | None, prefilter: bool) -> dict:
     import pyarrow.parquet as pq
 
-    from curation.scrub import leaks
+    from curation.scrub import leak_gate
 
     path = Path(directory) / "train-00000.parquet"
     if rows is not None:  # the first `rows` rows, as their own file
@@ -129,8 +129,8 @@ def gate(directory: str, rows: int | None, prefilter: bool) -> dict:
             pq.write_table(pq.read_table(path).slice(0, rows), sliced, compression="zstd")
         path = sliced
     if not prefilter:
-        leaks.NECESSARY = {}
-    result = leaks.scan_paths([path])
+        leak_gate.NECESSARY = {}
+    result = leak_gate.scan_paths([path])
     return {
         "texts": result.texts,
         "detected_texts": result.suspects,

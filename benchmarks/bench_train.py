@@ -7,7 +7,7 @@ preparation and imports are left out) and generation tokens/s (new tokens over t
   each of those single-threaded (16 per step, 1 thread is what `flywheel train` does for a model this
   small on CPU), so the effect of batching and of threads can be read apart.
 - generation: one prompt at a time (baseline, K candidates per call); 16 prompts per call, length-sorted,
-  left-padded; each single-threaded (batched, 1 thread is what `flywheel generate` does).
+  left-padded; each single-threaded (batched, 1 thread is what `flywheel train generate` does).
 
 Every contender runs in a fresh process. Run: `python -m benchmarks.bench_train` (BENCH_SCALE=0.25 for a
 quick run).
@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 
-from benchmarks.common import CACHE_DIR, Measurement, measure, report, save_json, scale, table
+from benchmarks.harness import CACHE_DIR, Measurement, measure, report, save_json, scale, table
 
 N_CANDIDATES = 4
 MAX_NEW_TOKENS = 48
@@ -68,9 +68,9 @@ def run_generation(lake_root: str, model: str, batch_size: int, default_threads:
     _threads(default_threads)
     from lakehouse.lake import Lake
     from lakehouse.releases import resolve
-    from train import data, generate, models
+    from train import generate, models, release_rows
 
-    prompts, _ = data.prompts(resolve(Lake(lake_root), "bench-prompts"))
+    prompts, _ = release_rows.prompts(resolve(Lake(lake_root), "bench-prompts"))
     policy, tokenizer, on = generate.load_policy(model)
     settings = generate.SamplingSettings(n=N_CANDIDATES, max_new_tokens=MAX_NEW_TOKENS, batch_size=batch_size)
     with models.cpu_threads(policy, on) as threads:
@@ -132,7 +132,7 @@ def main() -> None:
             ("generate one prompt at a time, torch threads (naive)", 1, True),
             ("batched 16 prompts, torch threads", 16, True),
             ("one prompt at a time, 1 thread", 1, False),
-            ("flywheel generate: batched 16, 1 thread", 16, False),
+            ("flywheel train generate: batched 16, 1 thread", 16, False),
         ]
     ]
     text = "\n\n".join(

@@ -15,7 +15,7 @@ from collections import Counter
 def main() -> None:
     from curation.scrub.config import ScrubConfig, TierPolicy
     from curation.scrub.scrubber import Conversation, Scrubber
-    from tests.ner_samples import FRENCH_SAMPLE, GERMAN_SAMPLE, load, score
+    from tests.helpers.ner_samples import FRENCH_SAMPLE, GERMAN_SAMPLE, load, score
 
     def with_locations(config: ScrubConfig) -> ScrubConfig:
         tiers = dict(config.tiers)

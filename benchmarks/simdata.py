@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR
+from benchmarks.harness import CACHE_DIR
 
 DEFAULT_PII_SHARE = 0.1
 

@@ -1,4 +1,5 @@
-"""`flywheel simulate`, `ingest`, `curate`, `keygen`, `erase` and the other curation commands.
+"""`flywheel simulate`, `ingest`, `curate`, `keygen`, `erase`, `releases ...`, `eval scrub|dedup` and the other
+curation commands.
 
 Each command imports its stage inside the function body: the heavy libraries a stage needs are loaded
 only when that stage runs.
@@ -34,9 +35,7 @@ def _console():
 
 
 def simulate(
-    conversations: Annotated[
-        int, typer.Option("--conversations", "-n", min=1, help="Conversations to generate.")
-    ] = 5000,
+    conversations: Annotated[int, typer.Option("--num-conversations", min=1, help="Conversations to generate.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("data/simulated"),
     days: Annotated[int, typer.Option(min=1, help="Days of traffic, ending on --end-date.")] = 28,
@@ -243,15 +242,19 @@ def releases_list(lake: LakeOption = None) -> None:
 def releases_show(
     ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
     lake: LakeOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the whole manifest as JSON.")] = False,
+    format: Annotated[
+        str, typer.Option("--format", help="table (the summary) or json (the whole manifest).")
+    ] = "table",
 ) -> None:
     """Counts, splits, drops by reason, mixture, leakage and the style-artifact report of a release."""
     import json
 
     from curation.releases.inspect import show_lines
 
+    if format not in ("table", "json"):
+        raise typer.BadParameter(f"must be table or json, not {format!r}", param_hint="--format")
     release = _open_release(lake, ref)
-    if json_output:
+    if format == "json":
         typer.echo(json.dumps(release.manifest, indent=2, sort_keys=True))
         return
     typer.echo("\n".join(show_lines(release)))
@@ -364,7 +367,7 @@ def scrub(
     ] = None,
 ) -> None:
     """Remove personal data from texts; entities are reported with offsets into the input text."""
-    from curation.scrub.engine import ModelNotInstalled
+    from curation.scrub.detect import ModelNotInstalled
     from curation.scrub.jsonl import ScrubInputError, scrub_jsonl
 
     if mode is not None and mode not in ("placeholder", "surrogate"):
@@ -392,8 +395,8 @@ def scan_leaks(
 ) -> None:
     """Scan every string column for high-risk identifiers (the scan that gates every release publish);
     exit 1 and list the rows if any is found: types and rows only, never a value."""
-    from curation.scrub.engine import ModelNotInstalled
-    from curation.scrub.leaks import scan_paths
+    from curation.scrub.detect import ModelNotInstalled
+    from curation.scrub.leak_gate import scan_paths
 
     wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
     config = _scrub_config(recipe, scan_entities=wanted)
@@ -412,13 +415,18 @@ def scan_leaks(
 
 
 def scrub_eval(
-    messages: Annotated[int, typer.Option(min=100, help="Generated labeled messages (the template set).")] = 1200,
+    messages: Annotated[
+        int, typer.Option("--num-messages", min=100, help="Generated labeled messages (the template set).")
+    ] = 1200,
     seed: Annotated[int, typer.Option(help="Seed of the template set.")] = 13,
     recipe: RecipeOption = None,
-    real: Annotated[int, typer.Option(min=0, help="Real messages from ../shared/data as hard negatives.")] = 1000,
+    real: Annotated[
+        int, typer.Option("--num-real", min=0, help="Real messages from ../shared/data as hard negatives.")
+    ] = 1000,
     simulate: Annotated[
         int,
         typer.Option(
+            "--num-simulated",
             min=0,
             help="Conversations to simulate and add, labeled by the simulator's "
             "truth sidecar (0: the template set alone).",
@@ -433,7 +441,9 @@ def scrub_eval(
             show_default=False,
         ),
     ] = None,
-    examples: Annotated[int, typer.Option(min=0, help="Print this many missed and false-positive spans.")] = 0,
+    examples: Annotated[
+        int, typer.Option("--num-examples", min=0, help="Print this many missed and false-positive spans.")
+    ] = 0,
     labeled: Annotated[
         Path | None,
         typer.Option(
@@ -545,7 +555,7 @@ def dedup_eval(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the Markdown tables here.")] = None,
 ) -> None:
-    """Measure dedup pair precision and recall through `flywheel dedup`'s code path (docs/dedup.md)."""
+    """Dedup pair precision and recall through `flywheel dedup`'s code path (docs/dedup.md)."""
     from curation.dedup.config import DedupConfig
     from curation.dedup.evaluation import SWEEPS, evaluate, real_corpora, simulated_corpora, sweep_configs, table
 
@@ -564,7 +574,7 @@ def dedup_eval(
 
 def similar(
     text: Annotated[str, typer.Argument(help="The text to look for.")],
-    k: Annotated[int, typer.Option("-k", min=1, help="How many turn samples to print.")] = 10,
+    k: Annotated[int, typer.Option("--num-results", min=1, help="How many turn samples to print.")] = 10,
     lake: LakeOption = None,
     model: Annotated[
         str | None,
@@ -607,11 +617,13 @@ def _clip(text: str | None, limit: int = 160) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    from lakehouse.cli import group
+
     for command in (simulate, ingest, curate, keygen, scrub, dedup, similar):
         app.command()(command)
     app.command("scan-leaks")(scan_leaks)
-    app.command("scrub-eval")(scrub_eval)
-    app.command("dedup-eval")(dedup_eval)
+    group(app, "eval").command("scrub")(scrub_eval)
+    group(app, "eval").command("dedup")(dedup_eval)
     from curation.erase_command import erase
 
     app.command()(erase)

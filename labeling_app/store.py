@@ -1,7 +1,7 @@
 """The label store: SQLite in WAL mode holding queues, tasks, assignments and append-only labels.
 
 Many small writes from several app processes and threads meet an analytical pipeline that only reads,
-so the store is SQLite (one writer at a time, readers never blocked) rather than DuckDB (DESIGN 3.4).
+so the store is SQLite (one writer at a time, readers never blocked) rather than DuckDB (docs/architecture.md, Labels).
 Every write is one `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so two writers queue
 on the busy timeout instead of failing half-way, and the counters kept on tasks and queues always agree
 with the rows they count.

@@ -35,7 +35,7 @@ SAFETY = table_registry.register(
     )
 )
 
-# One definition of how a character becomes the system message of a turn sample (DESIGN 3.3).
+# One definition of how a character becomes the system message of a turn sample (docs/architecture.md, Turn samples).
 CHARACTER_SYSTEM_PROMPT_SQL = """
 CREATE OR REPLACE MACRO character_system_prompt(ch) AS
     CASE WHEN ch IS NULL OR concat(ch.name, ch.description, ch.instructions) = '' THEN NULL

@@ -1,6 +1,7 @@
 """The `flywheel` command. lakehouse owns the root and the `sql` and `catalog` commands; the other
 packages add theirs through the `flywheel.commands` entry-point group (see pyproject.toml), so this
-module never imports them and `flywheel sql` never pays for their imports.
+module never imports them and `flywheel sql` never pays for their imports. Groups that several packages
+add to (`flywheel eval ...`, `flywheel train ...`) are made here by `group()`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,26 @@ catalog_app = typer.Typer(help="The DuckDB catalog of the lake.", no_args_is_hel
 app.add_typer(catalog_app, name="catalog")
 lake_app = typer.Typer(help="The lake's Delta tables: versions, history, vacuum, migration.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
+
+# Command groups that more than one package adds to (`eval scrub` is curation's, `eval model` train's): the
+# group is made here, once per root app, and each package's register() adds its commands to `group(app, NAME)`.
+GROUPS = {
+    "eval": "Measure quality: the scrubber (scrub), dedup (dedup), a trained model against another (model).",
+    "train": "Train on releases with TRL and work with the models: sft, reward, dpo, kto, generate, score, "
+    "rejection-sample, gpu-check.",
+}
+
+
+def group(app: typer.Typer, name: str) -> typer.Typer:
+    """The `name` subcommand group of `app` (one of GROUPS), created on first use, so that packages which
+    never import each other can add commands to the same group."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    sub = typer.Typer(help=GROUPS[name], no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
 
 LakeOption = Annotated[
     Path | None,

@@ -682,7 +682,7 @@ _fault_stage: str | None = None
 
 
 def fault_point(stage: str | None = None, at: str = "commit") -> None:
-    """The crash tests' kill switch (tests/test_crash_recovery.py), because only a real SIGKILL at a known
+    """The crash tests' kill switch (tests/lakehouse/test_crash_recovery.py), because only a real SIGKILL at a known
     point proves recovery: with FLYWHEEL_FAULT_KILL_AT=<stage> the process kills itself as the runner
     starts that stage; with <stage>@commit, in that stage's first commit after its intent record and its
     first table's Delta commit (the half-done commit that roll-forward finishes); with <stage>@publish,

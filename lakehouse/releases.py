@@ -1,4 +1,5 @@
-"""Versioned, immutable training releases (DESIGN 3.5): `releases/<name>/<version>/`.
+"""Versioned, immutable training releases: `releases/<name>/<version>/` (docs/architecture.md: Release rows,
+Releases).
 
 A release directory holds `data/<split>-00000.parquet` files, `manifest.json` and `README.md` (a dataset
 card whose `configs` header lets `datasets.load_dataset(<release dir>)` load it). This module is the

@@ -1,4 +1,4 @@
-"""Explicit Arrow schemas of the lake's tables (DESIGN 3.1-3.2).
+"""Explicit Arrow schemas of the lake's tables (docs/architecture.md: The traffic record, The lake).
 
 Every table is written with one of these schemas, never with a schema inferred from the first batch.
 Partition columns (`day`) are not stored inside the files: they live in the Hive directory names
@@ -152,7 +152,7 @@ INGESTED_FILES = pa.schema(
 )
 
 # The label store's Parquet snapshots (labels/labels, labels/tasks, labels/consensus). The store itself is
-# SQLite (DESIGN 3.4); these are rewritten whole by `flywheel label snapshot` and documented in
+# SQLite (docs/architecture.md, Labels); these are rewritten whole by `flywheel label snapshot` and documented in
 # docs/labeling.md.
 CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 CANDIDATE = pa.struct(
@@ -250,11 +250,11 @@ LABEL_CONSENSUS = pa.schema(
 )
 
 
-# attributes/style_features: every style-artifact feature (lakehouse.artifacts.FEATURES) of one reply in
+# attributes/style_features: every style-artifact feature (lakehouse.style_artifacts.FEATURES) of one reply in
 # its context, computed once per distinct (context, reply) and keyed by `text_key` = md5 of the UTF-8 text
 # context + "\x00" + reply (DuckDB: md5(context || chr(0) || reply)).
 def _style_features() -> pa.Schema:
-    from lakehouse.artifacts import FEATURES
+    from lakehouse.style_artifacts import FEATURES
 
     fields = [pa.field("text_key", pa.string(), nullable=False)]
     fields += [pa.field(name, pa.bool_() if f.kind == "bool" else pa.float64()) for name, f in FEATURES.items()]
@@ -285,7 +285,7 @@ CANDIDATES = pa.schema(
     ]
 )
 
-# meta/generations: one row per `flywheel generate` (or per side of an eval): what was sampled, how, how fast.
+# meta/generations: one row per `flywheel train generate` (or per side of an eval): what was sampled, how, how fast.
 GENERATIONS = pa.schema(
     [
         pa.field("generation_id", pa.string(), nullable=False),
@@ -390,7 +390,7 @@ WIN_RATE = pa.struct(
     ]
 )
 
-# meta/evals: one row per `flywheel eval`: reward win rate of a new model over an old one, the guardrail
+# meta/evals: one row per `flywheel eval model`: reward win rate of a new model over an old one, the guardrail
 # flags and the style-artifact shifts.
 EVALS = pa.schema(
     [

@@ -141,7 +141,8 @@ CANDIDATES = register(
     TableSpec(
         "attributes/candidates",
         schemas.CANDIDATES,
-        description="K sampled replies per prompt from `flywheel generate` (and both sides of `flywheel eval`).",
+        description="K sampled replies per prompt from `flywheel train generate` "
+        "(and both sides of `flywheel eval model`).",
     )
 )
 GENERATIONS = register(

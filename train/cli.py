@@ -1,4 +1,4 @@
-"""`flywheel train sft|reward|dpo|kto`, `generate`, `score`, `rejection-sample` and `eval`.
+"""`flywheel train sft|reward|dpo|kto|generate|score|rejection-sample|gpu-check` and `flywheel eval model`.
 
 Every command records a run in the lake's ledger (`runs/`), writes its tables in one transaction and
 rebuilds the catalog before it exits, so `flywheel sql` sees the result at once. Heavy libraries (torch,
@@ -16,8 +16,6 @@ import typer
 
 from lakehouse.lake import Lake
 
-train_app = typer.Typer(help="Train on releases with TRL: sft, reward, dpo, kto.", no_args_is_help=True)
-
 LakeOption = Annotated[
     Path | None,
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
@@ -33,9 +31,9 @@ TRAINER_HELP = {
 def _user_errors() -> tuple[type[Exception], ...]:
     from lakehouse.releases import ReleaseError
     from train.config import ConfigError
-    from train.data import DataError
     from train.generate import GenerationError
     from train.models import ModelError
+    from train.release_rows import DataError
     from train.trainers import TrainError
 
     return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, TrainError)
@@ -157,9 +155,11 @@ def _train_command(kind: str):
 def generate(
     model: Annotated[str, typer.Option("--model", help="Local model directory (a policy checkpoint).")],
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of a prompt (or any) release.")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Candidates per prompt (K).")] = 4,
+    n: Annotated[int, typer.Option("--num-candidates", min=1, help="Candidates per prompt (K).")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per reply at most.")] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: greedy, needs --n 1).")] = 1.0,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, help="Sampling temperature (0: greedy, needs --num-candidates 1).")
+    ] = 1.0,
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Sampling seed; same seed, same candidates.")] = 42,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 16,
@@ -179,7 +179,7 @@ def generate(
         "split": split,
         "limit": limit,
     }
-    with command_run("generate", lake, recipe) as (the_lake, _, stats):
+    with command_run("train generate", lake, recipe) as (the_lake, _, stats):
         from train import generate as generation
 
         settings = generation.SamplingSettings(
@@ -203,7 +203,11 @@ def score(
     lake: LakeOption = None,
 ) -> None:
     """Reward-model scores of a generation run's candidates into attributes/reward_scores."""
-    with command_run("score", lake, {"reward_model": reward_model, "candidates": candidates}) as (the_lake, _, stats):
+    with command_run("train score", lake, {"reward_model": reward_model, "candidates": candidates}) as (
+        the_lake,
+        _,
+        stats,
+    ):
         from train import generate as generation
         from train import score as scoring
 
@@ -229,7 +233,7 @@ def rejection_sample(
 ) -> None:
     """Best of K per prompt as an `sft` release, and the RL prompts as a `prompt` release."""
     recipe = {"reward_model": reward_model, "candidates": candidates, "criterion": criterion, "fraction": fraction}
-    with command_run("rejection-sample", lake, recipe) as (the_lake, _, stats):
+    with command_run("train rejection-sample", lake, recipe) as (the_lake, _, stats):
         from train import rejection
 
         result = rejection.run(
@@ -272,7 +276,7 @@ def evaluate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     flagged = False
-    with command_run("eval", lake, settings.model_dump(mode="json")) as (the_lake, _, stats):
+    with command_run("eval model", lake, settings.model_dump(mode="json")) as (the_lake, _, stats):
         from train import evaluate as evaluation
 
         _quiet_datasets()
@@ -291,13 +295,15 @@ def evaluate(
         raise typer.Exit(1)
 
 
-for _kind in TRAINER_HELP:
-    train_app.command(_kind)(_train_command(_kind))
-
-
 def register(app: typer.Typer) -> None:
-    app.add_typer(train_app, name="train")
-    app.command("generate")(generate)
-    app.command("score")(score)
-    app.command("rejection-sample")(rejection_sample)
-    app.command("eval")(evaluate)
+    from lakehouse.cli import group
+    from train.gpu_check import gpu_check
+
+    train_app = group(app, "train")
+    for kind in TRAINER_HELP:
+        train_app.command(kind)(_train_command(kind))
+    train_app.command("generate")(generate)
+    train_app.command("score")(score)
+    train_app.command("rejection-sample")(rejection_sample)
+    train_app.command("gpu-check")(gpu_check)
+    group(app, "eval").command("model")(evaluate)

@@ -115,7 +115,7 @@ class KTOSettings(TrainSettings):
 
 
 class EvalSettings(Strict):
-    """`flywheel eval`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
+    """`flywheel eval model`: how replies are sampled and where the guardrails sit (CharacterFlywheel report:
     healthy win rate 0.50-0.65, aiming near 0.60; an overfit generation won 70.7% on user traffic but
     43.7% on internal, so a user-internal gap above 0.15 is flagged)."""
 
@@ -128,13 +128,13 @@ class EvalSettings(Strict):
     max_win_rate: float = Field(0.65, gt=0, le=1)
     max_source_gap: float = Field(0.15, gt=0, le=1)
     artifact_thresholds: dict[str, float] = Field(
-        default_factory=dict, description="Per-feature overrides of lakehouse.artifacts thresholds."
+        default_factory=dict, description="Per-feature overrides of lakehouse.style_artifacts thresholds."
     )
 
     @field_validator("artifact_thresholds")
     @classmethod
     def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
-        from lakehouse.artifacts import check_feature_names
+        from lakehouse.style_artifacts import check_feature_names
 
         return check_feature_names(value)
 

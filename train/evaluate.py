@@ -1,4 +1,4 @@
-"""`flywheel eval`: reward win rate of a new model over an old one on a frozen prompt release, with the
+"""`flywheel eval model`: reward win rate of a new model over an old one on a frozen prompt release, with the
 guardrails of the CharacterFlywheel report.
 
 Each model answers every prompt once (same sampling settings and seed); the reward model scores both
@@ -12,7 +12,7 @@ Flags (printed, stored in `meta/evals`, written in the report):
 - `win_rate_high` (and `win_rate_high:<source>`): a win rate above `max_win_rate` (0.65; the report's
   healthy band was 0.50-0.65, aiming near 0.60): past that the policy is likely exploiting the reward model.
 - `source_gap`: user and internal win rates further apart than `max_source_gap` (0.15).
-- `artifact:<feature>`: a style artifact (lakehouse.artifacts) shifted past its threshold.
+- `artifact:<feature>`: a style artifact (lakehouse.style_artifacts) shifted past its threshold.
 - `prompts_seen_in_training`: some evaluation prompts (by sample_id) are in a release that trained the new
   model or its ancestors; a win rate on training prompts says little about the next generation.
 """
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse import artifacts, tables
+from lakehouse import style_artifacts, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import ReleaseError, resolve
 from lakehouse.runs import code_version, utc_now
-from train import data, generate, models, score
+from train import generate, models, release_rows, score
 from train.config import EvalSettings
 
 Z_95 = 1.959963984540054
@@ -109,7 +109,7 @@ def training_overlap(lake: Lake, model_path: str, sample_ids: set[str]) -> dict[
 def guardrails(
     overall: WinRate,
     by_source: list[WinRate],
-    shifts: list[artifacts.Shift],
+    shifts: list[style_artifacts.Shift],
     settings: EvalSettings,
     overlap: dict[str, int] | None = None,
 ) -> list[tuple[str, str]]:
@@ -154,19 +154,19 @@ class EvalResult:
     eval_id: str
     overall: WinRate
     by_source: list[WinRate]
-    shifts: list[artifacts.Shift]
+    shifts: list[style_artifacts.Shift]
     flags: list[tuple[str, str]]
     report: Path
     row: dict
 
 
-def _outcomes(new_scores: pa.Table, old_scores: pa.Table, prompts: dict[str, data.Prompt]):
+def _outcomes(new_scores: pa.Table, old_scores: pa.Table, prompts: dict[str, release_rows.Prompt]):
     new = {r["sample_id"]: r["reward"] for r in new_scores.to_pylist()}
     old = {r["sample_id"]: r["reward"] for r in old_scores.to_pylist()}
     return [(prompts[s].source, new[s], old[s]) for s in sorted(new.keys() & old.keys())]
 
 
-def _replies(lake: Lake, generation_id: str, prompts: dict[str, data.Prompt]) -> list[tuple[str, str]]:
+def _replies(lake: Lake, generation_id: str, prompts: dict[str, release_rows.Prompt]) -> list[tuple[str, str]]:
     return [
         (prompts[r["sample_id"]].last_user_message, r["text"])
         for r in generate.candidates(lake, generation_id).to_pylist()
@@ -180,7 +180,7 @@ def _row(
     generations: dict[str, str],
     overall: WinRate,
     by_source: list[WinRate],
-    shifts: list[artifacts.Shift],
+    shifts: list[style_artifacts.Shift],
     flags: list[tuple[str, str]],
     settings: EvalSettings,
     report_path: Path,
@@ -231,7 +231,7 @@ def run(
     """Generate with both models, score, compare, write the report and the `meta/evals` row."""
     from train import report
 
-    release = data.open_release(lake, prompts_ref, "prompts")
+    release = release_rows.open_release(lake, prompts_ref, "prompts")
     refs = {
         "new": models.model_ref(new_model),
         "old": models.model_ref(old_model),
@@ -255,7 +255,7 @@ def run(
         ).table
     prompts = generate.prompts_of(lake, generations["new"])
     overall, by_source = win_rates(_outcomes(scores["new"], scores["old"], prompts))
-    shifts = artifacts.compare(
+    shifts = style_artifacts.compare(
         _replies(lake, generations["old"], prompts),
         _replies(lake, generations["new"], prompts),
         settings.artifact_thresholds,

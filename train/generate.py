@@ -1,4 +1,4 @@
-"""`flywheel generate`: K candidate replies per prompt of a release, into `attributes/candidates`.
+"""`flywheel train generate`: K candidate replies per prompt of a release, into `attributes/candidates`.
 
 Prompts are sorted by length and generated in batches (left padding, `num_return_sequences=K`), which is
 what makes CPU generation usable at all: the benchmark measures it against one prompt at a time. Each
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
-from train import data, models
+from train import models, release_rows
 
 
 class GenerationError(ValueError):
@@ -151,8 +151,8 @@ def run(
     `progress` shows a bar on stderr (prompts done, rate, time left)."""
     from tqdm import tqdm
 
-    release = data.open_release(lake, prompts_ref, "prompts")
-    prompt_rows, dropped = data.prompts(release, split, limit)
+    release = release_rows.open_release(lake, prompts_ref, "prompts")
+    prompt_rows, dropped = release_rows.prompts(release, split, limit)
     if not prompt_rows:
         raise GenerationError(f"release {release.ref} has no usable prompts (skipped: {dict(dropped) or 'none'})")
     ref = models.model_ref(model_path)
@@ -215,7 +215,7 @@ def run(
 def generation(lake: Lake, generation_id: str) -> dict:
     """The `meta/generations` row of a run; `latest` names the most recent one."""
     if not lake.files(tables.GENERATIONS):
-        raise GenerationError("the lake has no generation runs yet (run `flywheel generate` first)")
+        raise GenerationError("the lake has no generation runs yet (run `flywheel train generate` first)")
     table = lake.read(tables.GENERATIONS)
     if generation_id == "latest":
         rows = table.sort_by([("created_at", "descending"), ("generation_id", "descending")]).slice(0, 1).to_pylist()
@@ -231,11 +231,11 @@ def candidates(lake: Lake, generation_id: str) -> pa.Table:
     return table.sort_by([("sample_id", "ascending"), ("candidate", "ascending")])
 
 
-def prompts_of(lake: Lake, generation_id: str) -> dict[str, data.Prompt]:
+def prompts_of(lake: Lake, generation_id: str) -> dict[str, release_rows.Prompt]:
     """The prompts a generation run answered, by sample_id (re-read from its verified release)."""
     meta = generation(lake, generation_id)
-    release = data.open_release(lake, meta["prompts_release"], "prompts")
+    release = release_rows.open_release(lake, meta["prompts_release"], "prompts")
     if release.manifest["content_hash"] != meta["prompts_content_hash"]:
         raise GenerationError(f"release {release.ref} changed since generation {generation_id} read it")
-    rows, _ = data.prompts(release, meta["split"])
+    rows, _ = release_rows.prompts(release, meta["split"])
     return {p.sample_id: p for p in rows}

@@ -1,9 +1,9 @@
-"""End-to-end check of the training loop on one machine: `python -m train.gpu_check --model PATH`.
+"""End-to-end check of the training loop on one machine: `flywheel train gpu-check --model PATH`.
 
 Runs the real commands, in order, on small synthetic releases (train.synthetic, so that a fresh machine
 needs no lake) or on a lake's releases (--lake, --release; the test suite uses curation's releases of
-simulated traffic): train sft -> train reward -> train dpo -> train kto -> generate -> score ->
-rejection-sample -> eval; then checks what a team would check before
+simulated traffic): train sft -> train reward -> train dpo -> train kto -> train generate -> train score ->
+train rejection-sample -> eval model; then checks what a team would check before
 trusting a new machine: the device (CUDA with bf16 when a GPU is present), finite losses, a reward model
 that ranks held-out pairs better than chance, the lineage chain (every checkpoint names its release and
 its base model's run), the catalog's `models` and `evals` views. On an H100 with a 0.5B instruct model it
@@ -13,14 +13,15 @@ Exit code 0 when every check passes, 1 otherwise.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from lakehouse.lake import Lake
 
@@ -114,23 +115,25 @@ def run_chain(
             ["train", "kto", "--release", releases["unpaired"], "--model", str(out["sft"]), "--out", str(out["kto"])],
         ),
         (
-            "generate",
+            "train generate",
             [
+                "train",
                 "generate",
                 "--model",
                 str(out["dpo"]),
                 "--prompts",
                 releases["prompt"],
-                "--n",
+                "--num-candidates",
                 str(n),
                 "--max-new-tokens",
                 str(max_new_tokens),
             ],
         ),
-        ("score", ["score", "--reward-model", str(out["reward"]), "--candidates", "latest"]),
+        ("train score", ["train", "score", "--reward-model", str(out["reward"]), "--candidates", "latest"]),
         (
-            "rejection-sample",
+            "train rejection-sample",
             [
+                "train",
                 "rejection-sample",
                 "--reward-model",
                 str(out["reward"]),
@@ -141,9 +144,10 @@ def run_chain(
             ],
         ),
         (
-            "eval",
+            "eval model",
             [
                 "eval",
+                "model",
                 "--new",
                 str(out["dpo"]),
                 "--old",
@@ -211,68 +215,84 @@ def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool 
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="local Hugging Face causal LM directory, or tiny")
-    parser.add_argument("--steps", type=int, default=None, help="max steps per trainer (default 10 tiny, 60 real)")
-    parser.add_argument(
-        "--reward-steps",
-        type=int,
-        default=None,
-        help="max steps of the reward model (default: --steps); its held-out accuracy is checked",
-    )
-    parser.add_argument("--rows", type=int, default=240, help="rows per synthetic release")
-    parser.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate for every trainer (default 1e-3 for tiny, the configs' values otherwise)",
-    )
-    parser.add_argument("--lora", action="store_true", help="train LoRA adapters")
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write (default: a temporary dir)")
-    parser.add_argument("--expect-cuda", action="store_true", help="fail unless training ran on CUDA")
-    parser.add_argument(
-        "--lake",
-        type=Path,
-        default=None,
-        help="use this lake (with --release) instead of synthetic releases in the workdir",
-    )
-    parser.add_argument(
-        "--release",
-        action="append",
-        default=[],
-        metavar="KIND=REF",
-        help="release to use per kind (sft, preference, unpaired, prompt), e.g. sft=chat-sft@3",
-    )
-    args = parser.parse_args(argv)
-    tiny = args.model == "tiny"
-    releases = dict(item.split("=", 1) for item in args.release) or None
-    if releases is not None and set(releases) != {"sft", "preference", "unpaired", "prompt"}:
-        parser.error("--release must name all of sft, preference, unpaired and prompt")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flywheel-gpu-check-"))
+KINDS = ("sft", "preference", "unpaired", "prompt")
+
+
+def gpu_check(
+    model: Annotated[str, typer.Option("--model", help="Local Hugging Face causal LM directory, or `tiny`.")] = "tiny",
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps", min=1, help="Max steps per trainer (default 10 tiny, 60 real).", show_default=False
+        ),
+    ] = None,
+    reward_max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--reward-max-steps",
+            min=1,
+            help="Max steps of the reward model, whose held-out accuracy is checked (default: --max-steps).",
+            show_default=False,
+        ),
+    ] = None,
+    num_rows: Annotated[int, typer.Option("--num-rows", min=1, help="Rows per synthetic release.")] = 240,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Learning rate of every trainer (default 1e-3 tiny, the configs' otherwise).",
+            show_default=False,
+        ),
+    ] = None,
+    lora: Annotated[bool, typer.Option("--lora", help="Train LoRA adapters.")] = False,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Where to write (default: a temporary directory).", show_default=False),
+    ] = None,
+    expect_cuda: Annotated[bool, typer.Option("--expect-cuda", help="Fail unless training ran on CUDA.")] = False,
+    lake: Annotated[
+        Path | None,
+        typer.Option(
+            "--lake", help="Use this lake's releases (with --release) instead of synthetic ones.", show_default=False
+        ),
+    ] = None,
+    release: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--release",
+            metavar="KIND=REF",
+            help="Release per kind (sft, preference, unpaired, prompt; all four), e.g. sft=chat-sft@3.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the whole training chain (sft, reward, dpo, kto, generate, score, rejection-sample, eval) and check
+    device, losses, reward accuracy, lineage and the catalog; exit 1 if a check fails."""
+    tiny = model == "tiny"
+    releases = dict(item.split("=", 1) for item in release) if release else None
+    if releases is not None and set(releases) != set(KINDS):
+        raise typer.BadParameter("must name all of sft, preference, unpaired and prompt", param_hint="--release")
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="flywheel-gpu-check-"))
     began = time.perf_counter()
     result = run_chain(
-        args.model,
+        model,
         workdir,
-        steps=args.steps or (10 if tiny else 60),
-        rows=args.rows,
-        lr=args.lr or (1e-3 if tiny else None),
-        lora=args.lora,
-        expect_cuda=True if args.expect_cuda else None,
+        steps=max_steps or (10 if tiny else 60),
+        rows=num_rows,
+        lr=lr or (1e-3 if tiny else None),
+        lora=lora,
+        expect_cuda=True if expect_cuda else None,
         releases=releases,
-        lake=args.lake,
-        reward_steps=args.reward_steps,
+        lake=lake,
+        reward_steps=reward_max_steps,
     )
-    print(f"\n{'step':<20} {'seconds':>8}")
+    typer.echo(f"\n{'step':<24} {'seconds':>8}")
     for name, seconds in result.timings.items():
-        print(f"{name:<20} {seconds:>8.1f}")
-    print(f"{'total':<20} {time.perf_counter() - began:>8.1f}\n")
+        typer.echo(f"{name:<24} {seconds:>8.1f}")
+    typer.echo(f"{'total':<24} {time.perf_counter() - began:>8.1f}\n")
     for name, passed in result.checks.items():
-        print(f"[{'ok' if passed else 'FAIL'}] {name}")
-    print(json.dumps(result.details, indent=2, default=str))
-    print(f"outputs: {result.workdir}")
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        typer.echo(f"[{'ok' if passed else 'FAIL'}] {name}")
+    typer.echo(json.dumps(result.details, indent=2, default=str))
+    typer.echo(f"outputs: {result.workdir}")
+    if not result.ok:
+        raise typer.Exit(1)

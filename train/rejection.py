@@ -19,7 +19,7 @@ from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, Release, ReleaseWriter
 from lakehouse.runs import code_version
-from train import data, generate, models, score
+from train import generate, models, release_rows, score
 
 CRITERIA = ("high-variance", "low-mean")
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -55,15 +55,15 @@ def prompt_stats(rows: list[dict], empty: set[tuple[str, int]] = frozenset()) ->
 def select_for_rl(stats: list[PromptStats], criterion: str, fraction: float) -> list[PromptStats]:
     """The `fraction` of prompts (at least one) with the highest variance or the lowest mean reward."""
     if criterion not in CRITERIA:
-        raise data.DataError(f"criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+        raise release_rows.DataError(f"criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
     if not 0 < fraction <= 1:
-        raise data.DataError("fraction must be in (0, 1]")
+        raise release_rows.DataError("fraction must be in (0, 1]")
     key = (lambda s: (-s.std, s.sample_id)) if criterion == "high-variance" else (lambda s: (s.mean, s.sample_id))
     count = max(1, round(len(stats) * fraction))
     return sorted(stats, key=key)[:count]
 
 
-def _provenance(prompt: data.Prompt, schema: pa.Schema) -> dict:
+def _provenance(prompt: release_rows.Prompt, schema: pa.Schema) -> dict:
     return {name: prompt.provenance.get(name) for name in schema.names}
 
 
@@ -126,8 +126,8 @@ def run(
     empty = {key for key, text in texts.items() if not text.strip()}
     stats = prompt_stats(scored.table.to_pylist(), empty)
     prompts = generate.prompts_of(lake, generation_id)
-    source_release = data.open_release(lake, meta["prompts_release"], "prompts")
-    provenance = data.provenance_columns(source_release)
+    source_release = release_rows.open_release(lake, meta["prompts_release"], "prompts")
+    provenance = release_rows.provenance_columns(source_release)
     policy = models.ModelRef(meta["model"], meta["model_run_id"], None)
     reward_model = scored.reward_model
     common_extra = {
@@ -159,7 +159,9 @@ def run(
             }
         )
     if not best_rows:
-        raise data.DataError(f"every candidate of generation {generation_id} is empty: nothing to build a release from")
+        raise release_rows.DataError(
+            f"every candidate of generation {generation_id} is empty: nothing to build a release from"
+        )
     sft_schema = pa.schema(
         [
             pa.field("messages", MESSAGES),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakehouse.artifacts import FEATURES, Shift
+from lakehouse.style_artifacts import FEATURES, Shift
 
 
 def _plot_win_rates(path: Path, overall, by_source, max_win_rate: float) -> None:

@@ -3,7 +3,7 @@
 Tokenization matches TRL's RewardTrainer (the chat template over the whole conversation), so a reward
 model scores exactly the kind of sequence it was trained on. Batches are sorted by length to waste
 little on padding; an over-long conversation keeps its end (the reply being judged), not its start.
-`flywheel score` writes the scores of a generation run to `attributes/reward_scores`, once per
+`flywheel train score` writes the scores of a generation run to `attributes/reward_scores`, once per
 (generation, reward model): scoring again is a no-op.
 """
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
-from train import data, lineage, models, score, tiny
+from train import lineage, models, release_rows, score, tiny
 from train.config import TrainSettings
 
 
@@ -63,7 +63,7 @@ def _prepare_models(kind: str, base: str, release: Release, settings: TrainSetti
 
     set_seed(settings.seed)
     if base == models.TINY:
-        policy, tokenizer = tiny.build(data.texts(release), settings.tiny, settings.seed)
+        policy, tokenizer = tiny.build(release_rows.texts(release), settings.tiny, settings.seed)
         if kind == "reward":
             from transformers import LlamaForSequenceClassification
 
@@ -216,7 +216,7 @@ def _publish(staging: Path, out: Path) -> None:
 def held_out_pairs(release: Release) -> list[dict]:
     """Preference pairs for measuring a reward model: the test split, else the validation split."""
     for split in ("test", "validation"):
-        rows = data.training_rows(release, split, "reward").rows
+        rows = release_rows.training_rows(release, split, "reward").rows
         if rows:
             return rows
     return []
@@ -227,15 +227,15 @@ def _fit(
     prepared: Prepared,
     settings: TrainSettings,
     release: Release,
-    train_rows: data.Rows,
-    eval_rows: data.Rows,
+    train_rows: release_rows.Rows,
+    eval_rows: release_rows.Rows,
     staging: Path,
     on: models.Device,
 ) -> tuple[dict[str, float], int]:
     """Train, evaluate and save into `staging`; returns the metrics and the number of optimizer steps."""
-    eval_ds = data.to_dataset(eval_rows.rows) if eval_rows.rows else None
+    eval_ds = release_rows.to_dataset(eval_rows.rows) if eval_rows.rows else None
     trainer = _trainer(
-        kind, prepared, settings, _common_args(settings, staging, on), data.to_dataset(train_rows.rows), eval_ds
+        kind, prepared, settings, _common_args(settings, staging, on), release_rows.to_dataset(train_rows.rows), eval_ds
     )
     metrics = _numbers(trainer.train().metrics)
     tokens = _train_tokens(trainer)
@@ -269,16 +269,16 @@ def train(
     """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`)."""
     models.offline()
     started_at, start = utc_now(), time.perf_counter()
-    release = data.open_release(lake, release_ref, kind)
+    release = release_rows.open_release(lake, release_ref, kind)
     out = Path(out).expanduser().resolve()
     _check_output(out, overwrite)
     on = models.device()
-    train_rows = data.training_rows(release, "train", kind)
+    train_rows = release_rows.training_rows(release, "train", kind)
     if not train_rows.rows:
         raise TrainError(
             f"release {release.ref} has no usable train rows for {kind} (dropped: {dict(train_rows.dropped) or 'none'})"
         )
-    eval_rows = data.training_rows(release, "validation", kind) if settings.evaluate else data.Rows([])
+    eval_rows = release_rows.training_rows(release, "validation", kind) if settings.evaluate else release_rows.Rows([])
     dropped = Counter(train_rows.dropped) + Counter(eval_rows.dropped)
     if dropped:
         log(f"left out {sum(dropped.values())} unusable rows: {dict(sorted(dropped.items()))}")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.dedup.edits import MAX_EDIT_RATE
 
-# Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel dedup-eval --sweep`).
+# Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel eval dedup --sweep`).
 DEFAULT_THRESHOLD = 0.6
 
 

@@ -1,5 +1,5 @@
 """Dedup quality: pair precision and recall through the same code path as `flywheel dedup`, and the
-threshold / shingle sweep that chose the defaults (`flywheel dedup-eval`, docs/dedup.md).
+threshold / shingle sweep that chose the defaults (`flywheel eval dedup`, docs/dedup.md).
 
 A pair is two documents; it is a true pair when they are in one true group (see evalset) and a
 predicted pair when `flywheel dedup` puts them in one cluster. Also reported: the share of copies that

@@ -99,7 +99,7 @@ def write_clusters(path: Path, result: pa.Table, raw_ids: list) -> None:
 
 def dedup_jsonl(in_path: Path, out_path: Path, config: DedupConfig) -> StageStats:
     """Read, cluster and write; the code path of `flywheel dedup` and of the quality evaluation."""
-    from curation.dedup.engine import dedup
+    from curation.dedup.clusters import dedup
     from lakehouse.runs import PeakMemory
 
     raw_ids: list = []

@@ -4,7 +4,7 @@ The definition is datasketch's `MinHash` with its default "affine32" scheme: eac
 pre-mixed with the 32-bit MurmurHash3 finalizer, permutation k maps it to a_k * h + b_k mod 2^32, and
 the signature keeps the minimum per permutation. The (a, b) parameters are taken from datasketch itself
 for the configured seed, so a signature here equals `MinHash(num_perm, seed, hashfunc=<shingle hash>)`
-after `update_batch` over the same shingles (tests/test_dedup_minhash.py checks it). Instead of one
+after `update_batch` over the same shingles (tests/curation/test_dedup_minhash_lsh.py checks it). Instead of one
 Python call per document, the batch's shingles are permuted as one matrix and reduced per document.
 """
 

@@ -78,7 +78,7 @@ def similar_samples(lake: Lake, text: str, k: int = 10, model: str | None = None
     """The k turn samples whose last user message is nearest to `text` (sample_id, last_user, response,
     samples, score), embedding `text` with the model the lake's embeddings were made with."""
     from curation.embed.config import EmbedConfig
-    from curation.embed.engine import SentenceEncoder
+    from curation.embed.encode import SentenceEncoder
     from lakehouse import catalog
 
     con = catalog.connect(lake)

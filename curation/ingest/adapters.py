@@ -1,4 +1,4 @@
-"""Adapters from other chat formats onto the native traffic record (DESIGN 3.1).
+"""Adapters from other chat formats onto the native traffic record (docs/architecture.md).
 
 Each adapter turns one source record into native conversation dicts (and, for hh-rlhf, a preference
 pair). A record it cannot convert raises `RecordRejected` with a quarantine reason. Formats without ids

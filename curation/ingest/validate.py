@@ -1,4 +1,5 @@
-"""Vectorized validation of parsed conversations against the traffic contract (DESIGN 3.1).
+"""Vectorized validation of parsed conversations against the traffic contract (docs/architecture.md,
+The traffic record).
 
 Every check runs over whole Arrow columns (messages flattened with their parent row), and the first
 failing check names the row's quarantine reason, with a detail that points at the field or message.

@@ -6,20 +6,20 @@ reward model that style, and the policy then overdoes it (the CharacterFlywheel 
 guard). For each feature: the rate (bools) or the mean and distribution (numbers) on each side, the
 change from the second group to the first, and a flag when it passes the recipe's threshold (the
 registry's default otherwise). Values come from the style-feature table, not recomputed per row; the
-change is computed as `lakehouse.artifacts.compare` does (tests hold the two to the same numbers).
+change is computed as `lakehouse.style_artifacts.compare` does (tests hold the two to the same numbers).
 """
 
 from __future__ import annotations
 
 from curation.releases.rows import first_row
-from lakehouse.artifacts import FEATURES, Shift
+from lakehouse.style_artifacts import FEATURES, Shift
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 SIDES = {"preference": ("chosen", "rejected"), "unpaired": ("desirable", "undesirable")}
 
 
 def shifts(old: dict[str, float], new: dict[str, float], thresholds: dict[str, float]) -> list[Shift]:
-    """`lakehouse.artifacts.compare` on precomputed summaries (rates of bools, means of numbers)."""
+    """`lakehouse.style_artifacts.compare` on precomputed summaries (rates of bools, means of numbers)."""
     out = []
     for name, feature in FEATURES.items():
         threshold = thresholds.get(name, feature.threshold)

@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 
 from curation.releases import (
     artifacts_report,
+    eval_overlap,
     from_release,
-    leakage,
     mixture,
     preference,
     prompts,
@@ -276,7 +276,7 @@ def _prepare(job: Job) -> dict:
                 job.sections["pair_filters"] = _pair_filters(job)
                 job.dropped.update(count_and_remove_drops(con))
     with timed(job, "leakage"):
-        job.sections["leakage"] = leakage.check(job)
+        job.sections["leakage"] = eval_overlap.check(job)
         job.dropped.update(count_and_remove_drops(con))
     with timed(job, "mixture"):
         job.sections["mixture"] = mixture.apply(con, entry, candidates)

@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from lakehouse.artifacts import check_feature_names
 from lakehouse.releases import NAME_PATTERN
 from lakehouse.sql_guard import RefusedSQL, check_expression
+from lakehouse.style_artifacts import check_feature_names
 
 TrlType = Literal["sft", "preference", "unpaired", "prompt"]
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"

@@ -46,7 +46,7 @@ CANDIDATE_COLUMNS = {
     "split": "VARCHAR",
 }
 
-# Provenance every row carries (DESIGN 3.5; train/ copies these columns through).
+# Provenance every row carries (docs/architecture.md, Release rows; train/ copies these columns through).
 PROVENANCE = [
     pa.field("sample_id", pa.string()),
     pa.field("source", pa.string()),

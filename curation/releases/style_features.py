@@ -1,5 +1,5 @@
 """The style-feature attribute table (`attributes/style_features`): every feature of the artifact registry
-(lakehouse.artifacts) for one reply in its context, computed once and reused by every later build.
+(lakehouse.style_artifacts) for one reply in its context, computed once and reused by every later build.
 
 Rows are keyed by `text_key` = md5(context || chr(0) || reply), the context being the last user message
 (the registry's `repeats_user` reads it). A build asks for the features of its replies; the keys already
@@ -13,10 +13,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curation.releases.rows import quote, scalar
-from lakehouse import artifacts, schemas, tables
+from lakehouse import schemas, style_artifacts, tables
 from lakehouse.lake import Lake
 
-FEATURE_NAMES = list(artifacts.FEATURES)
+FEATURE_NAMES = list(style_artifacts.FEATURES)
 
 
 def key_sql(context: str, reply: str) -> str:
@@ -27,7 +27,7 @@ def compute(contexts: list[str], replies: list[str]) -> dict[str, list]:
     """Feature columns for the replies, in order (pure Python, ~60 us a reply: only new ones get here)."""
     columns: dict[str, list] = {name: [] for name in FEATURE_NAMES}
     for context, reply in zip(contexts, replies):
-        for name, value in artifacts.features(reply, context).items():
+        for name, value in style_artifacts.features(reply, context).items():
             columns[name].append(value)
     return columns
 

@@ -1,4 +1,4 @@
-"""The scrub stage as a pure function over Arrow record batches of conversations (DESIGN 3.2, 6).
+"""The scrub stage as a pure function over Arrow record batches of conversations (docs/architecture.md, Scale).
 
 Input: a batch with `conversation_id`, `messages` (list<struct<role, content, ...>>) and optionally
 `character` (struct<name, description, instructions>) and `locale` (the language when the text does not

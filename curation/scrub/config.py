@@ -35,7 +35,8 @@ KNOWN_ENTITIES = (
     "DATE_TIME",
 )
 
-# What the release gate scans for by default: the structured identifiers of DESIGN 4. They have
+# What the release gate scans for by default: the structured identifiers (docs/architecture.md,
+# Reliability and privacy rules). They have
 # checksums, rigid formats or a cue word naming them ("passport no."), so the scan is precise enough to
 # block a release on a single hit.
 DEFAULT_SCAN_ENTITIES = (

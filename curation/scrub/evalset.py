@@ -697,12 +697,12 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
     """The first `limit` conversations (all by default) of a `flywheel simulate` output folder, labeled
     from its truth sidecar (docs/simulator.md).
 
-    Traffic is `folder/traffic/part-*.jsonl.gz` (DESIGN 3.1) and `folder/truth.jsonl.gz` has one line per
-    conversation, in the same order: `pii` spans (`turn` = index into `messages`, `type`, `start`, `end`,
-    `value`, code-point offsets with `content[start:end] == value`) and `character_mentions` (`turn`,
-    `start`, `end`). Every message of every role is kept: assistant replies carry no planted spans but
-    are scrubbed too (precision) and hold the character's self-introductions (name survival). A sidecar
-    out of step with the traffic, or a span whose text is not its `value`, raises `SimulationMismatch`.
+    Traffic is `folder/traffic/part-*.jsonl.gz` (docs/architecture.md, The traffic record) and
+    `folder/truth.jsonl.gz` has one line per conversation, in the same order: `pii` spans (`turn` = index into
+    `messages`, `type`, `start`, `end`, `value`, code-point offsets with `content[start:end] == value`) and
+    `character_mentions` (`turn`, `start`, `end`). Every message of every role is kept: assistant replies carry no
+    planted spans but are scrubbed too (precision) and hold the character's self-introductions (name survival). A
+    sidecar out of step with the traffic, or a span whose text is not its `value`, raises `SimulationMismatch`.
     """
     traffic = sorted((folder / "traffic").glob("part-*.jsonl.gz"))
     if not traffic or not (folder / "truth.jsonl.gz").exists():

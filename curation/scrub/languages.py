@@ -204,7 +204,7 @@ def is_word(language: str, word: str) -> bool:
 
 
 def trivial_words(language: str) -> frozenset[str]:
-    """Words that, capitalized, are a sentence start and not a name (the NER gate in engine.py)."""
+    """Words that, capitalized, are a sentence start and not a name (the NER gate in detect.py)."""
     if language == "en":
         from curation.scrub.names import trivial_words as english
 
@@ -409,7 +409,7 @@ _ENGLISH_NAME_RECOGNIZERS = ("NameCueRecognizer", "KnownNameRecognizer")
 
 
 def adapt(recognizers: list, language: str, entities: Sequence[str]) -> list:
-    """engine.py's recognizer set (built with supported_language=`language`) made fit for `language`:
+    """detect.py's recognizer set (built with supported_language=`language`) made fit for `language`:
     English name recognizers swapped for the language's, phone regions of the language, context words
     of the language added to every recognizer."""
     if language == "en":

@@ -7,7 +7,7 @@ reuses its number).
 Surrogates: Faker values chosen by a hash of (seed, conversation id, entity type, normalized value), so
 a rerun is byte-identical and the same value gets the same surrogate throughout a conversation. The
 high-risk surrogates come from ranges reserved for fiction or failing their checksum, so the leak scan
-(leaks.py) never mistakes a surrogate for a leak: e-mail at example.com/.net/.org (RFC 2606), phone
+(leak_gate.py) never mistakes a surrogate for a leak: e-mail at example.com/.net/.org (RFC 2606), phone
 numbers 555-01xx (NANP fiction range), IPs in the documentation networks (RFC 5737, RFC 3849), card
 numbers and IBANs with a wrong check digit, SSNs with serial 0000, identity numbers with every digit 0.
 """

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from curation.scrub.config import ScrubConfig
-from curation.scrub.engine import Detection
+from curation.scrub.detect import Detection
 from curation.scrub.names import (
     NAME_IDIOMS,
     ambiguous_name,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from curation.scrub import languages
 from curation.scrub.config import ScrubConfig
-from curation.scrub.engine import Detection, get_detector
+from curation.scrub.detect import Detection, get_detector
 from curation.scrub.replace import ConversationReplacer, apply
 from curation.scrub.resolve import AllowList, Finding, found_values, lift_after_cue_turn, propagate, resolve
 

@@ -1,5 +1,6 @@
 """The traffic simulator behind `flywheel simulate`: synthetic chat traffic in the native format
-(DESIGN 3.1), an exposures log and a ground-truth sidecar, deterministic for a seed. See docs/simulator.md."""
+(docs/architecture.md, The traffic record), an exposures log and a ground-truth sidecar, deterministic
+for a seed. See docs/simulator.md."""
 
 from curation.simulator.config import SimulationConfig
 from curation.simulator.writer import run_simulation

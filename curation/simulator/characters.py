@@ -53,7 +53,7 @@ class Character:
         return f"{self.style} {rules}".strip()
 
     def record(self) -> dict[str, str]:
-        """The `character` object of a traffic record (DESIGN 3.1)."""
+        """The `character` object of a traffic record (docs/architecture.md)."""
         return {
             "character_id": self.character_id,
             "name": self.name,

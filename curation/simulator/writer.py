@@ -2,8 +2,8 @@
 sidecar and simulation.json.
 
 Layout of `out/`:
-- traffic/part-00000.jsonl.gz, ...: the traffic (DESIGN 3.1), one shard of at most `shard_size`
-  conversations per file, each written by one worker from its own seeded stream;
+- traffic/part-00000.jsonl.gz, ...: the traffic (docs/architecture.md, The traffic record), one shard of at
+  most `shard_size` conversations per file, each written by one worker from its own seeded stream;
 - exposures.jsonl.gz: one line per (user, experiment) at first exposure, sorted by (exposed_at, user_id);
 - truth.jsonl.gz: one line per conversation (the shards' truth parts concatenated as gzip members, which
   every gzip reader, DuckDB and pyarrow included, reads as one stream);

@@ -1,7 +1,7 @@
 """Stage `cluster`: topic clusters of the turn samples' last user messages -> `attributes/topics` and
 `attributes/topic_labels`.
 
-k-means runs on the distinct messages (curation/topics), with their vectors from the embedding cache
+k-means runs on the distinct messages (curation/cluster), with their vectors from the embedding cache
 (only a message the `embed` stage has not seen is encoded here). A message's representative order is
 that of its earliest sample (started_at, then sample id), so semantic pruning keeps the earliest of each
 group of paraphrases, like dedup. Every sample of a message gets the message's topic; the earliest
@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.cluster.config import TopicsConfig as Config
 from curation.embed.config import EmbedConfig
 from curation.pipeline.context import StageContext
-from curation.topics.config import TopicsConfig as Config
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
@@ -53,9 +53,9 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         return
     samples = _samples(ctx)
     messages = _messages(samples)
+    from curation.cluster.topics import cluster_topics
     from curation.embed.cache import EmbeddingCache
-    from curation.embed.engine import embed_texts
-    from curation.topics.engine import cluster_topics
+    from curation.embed.encode import embed_texts
 
     texts = messages["text"].to_pylist()
     vectors, embedded = embed_texts(texts, EmbeddingCache(lake), embed_config)

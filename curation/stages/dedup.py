@@ -53,7 +53,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         ctx.console.print(f"dedup: up to date ({len(inputs)} {source.name} files unchanged)")
         return
     conversations, prompts, samples = _read_units(ctx)
-    from curation.dedup.engine import dedup
+    from curation.dedup.clusters import dedup
 
     by_conversation, conversation_stats = dedup(conversations, config.conversations, name="conversations")
     by_prompt, prompt_stats = _dedup_prompts(prompts, config)
@@ -91,7 +91,7 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
 
 def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageStats]:
     """The engine over every prompt in one pass, compared within its scope (clusters never cross scopes)."""
-    from curation.dedup.engine import dedup
+    from curation.dedup.clusters import dedup
 
     if config.prompt_scope == "global":
         prompts = prompts.set_column(

@@ -32,7 +32,7 @@ class Config(EmbedConfig):
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     from curation.embed.cache import EmbeddingCache
-    from curation.embed.engine import embed_texts, resolve_precision
+    from curation.embed.encode import embed_texts, resolve_precision
     from lakehouse import catalog
 
     con = catalog.connect(ctx.lake)

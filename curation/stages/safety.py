@@ -78,7 +78,7 @@ def _config_hash(config: Config, text_layer: str) -> str:
 
 def _load_scorer(config: Config):
     from curation.safety.classifiers import ClassifierError
-    from curation.safety.engine import SafetyScorer
+    from curation.safety.scorer import SafetyScorer
 
     try:
         return SafetyScorer(config)
@@ -91,7 +91,7 @@ def _score_files(ctx: StageContext, config: Config, config_hash: str, pending: l
     what it scored): small files together in one scoring call, a large one in batches."""
     import pyarrow.parquet as pq
 
-    from curation.safety.engine import Counts
+    from curation.safety.scorer import Counts
 
     lake, total = ctx.lake, Counts()
     sizes = {name: pq.ParquetFile(lake.root / name).metadata.num_rows for name in pending}
