@@ -37,7 +37,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     embed_config = _embed_config(ctx)
     source = catalog.text_layer_table(lake)
     inputs = lake.files(source)
-    from curation.topics.labels import LABELER_VERSION
+    from curation.cluster.labels import LABELER_VERSION
 
     config_hash = stable_hash(
         {
@@ -156,10 +156,10 @@ def _label_rows(rows: pa.Table) -> pa.Table:
 
 
 def _examples(rows: pa.Table, messages: pa.Table) -> pa.Table:
-    """Each topic's representative messages (curation.topics.labels.representative_messages)."""
+    """Each topic's representative messages (curation.cluster.labels.representative_messages)."""
     import polars as pl
 
-    from curation.topics.labels import representative_messages
+    from curation.cluster.labels import representative_messages
 
     texts = pl.from_arrow(messages.select(["text", "text_hash"]))
     frame = (

@@ -1,7 +1,7 @@
 """Topic labels name the topic, measured on Synthetic-Persona-Chat (../shared/data), not on our own traffic.
 
 Topics: k-means over the TF-IDF vectors of 1,000 conversations (a clustering independent of the labeler,
-cheap enough for CI). Labels: curation.topics.labels over the topic's messages, as the cluster stage does.
+cheap enough for CI). Labels: curation.cluster.labels over the topic's messages, as the cluster stage does.
 The subject of a topic comes from data the project did not write: the persona facts of its conversations
 ("I have two dogs", "I love to bake cookies"). A label word names the subject when at least 20% of the
 topic's conversations have it in their persona facts and at least twice as often as conversations overall;
@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pytest
 
-from curation.topics.labels import CHAT_FILLERS, representative_messages, topic_labels
+from curation.cluster.labels import CHAT_FILLERS, representative_messages, topic_labels
 
 TOPICS = 20
 
@@ -79,7 +79,7 @@ def test_labels_carry_no_chat_filler_and_beat_a_labeler_that_keeps_fillers(perso
     names = topic_labels(texts, labels)
     words = {w for name in names.values() for term in name.split(", ") for w in term.split()}
     assert not words & CHAT_FILLERS
-    monkeypatch.setattr("curation.topics.labels.CHAT_FILLERS", frozenset())
+    monkeypatch.setattr("curation.cluster.labels.CHAT_FILLERS", frozenset())
     with_fillers = topic_labels(texts, labels)
     assert _subject_scores(names, topic_of, facts)[1] > _subject_scores(with_fillers, topic_of, facts)[1]
 
