@@ -21,8 +21,9 @@ LakeOption = Annotated[
     typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
 ]
 
-NEXT_STEPS = """Next:
-  make sql                                    interactive SQL over the lake (or: .venv/bin/flywheel sql)
+NEXT_STEPS = """Next (`flywheel` is in .venv/bin: activate the environment once per terminal):
+  source .venv/bin/activate
+  make sql                                    interactive SQL over the lake (or: flywheel sql)
   flywheel sql "SELECT source, count(*) FROM conversations GROUP BY 1"
   flywheel sql "SELECT reason, count(*) FROM quarantine GROUP BY 1"
   flywheel sql "SELECT * FROM run_stages ORDER BY started_at DESC LIMIT 10\""""
@@ -158,7 +159,7 @@ def keygen(
 
 
 releases_app = typer.Typer(
-    help="Versioned training releases: build, list, show, diff, verify, rebuild.", no_args_is_help=True
+    help="Versioned training releases: build, list, show, diff, verify, rebuild, push.", no_args_is_help=True
 )
 
 
@@ -219,23 +220,21 @@ def releases_build(
 
 
 @releases_app.command("list")
-def releases_list(lake: LakeOption = None) -> None:
+def releases_list(
+    lake: LakeOption = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
     """Every published release and version."""
-    from rich.table import Table
-
-    from curation.releases.inspect import list_rows
+    from curation.releases.inspect import list_rows, print_rows
     from lakehouse.releases import list_releases
 
+    if format not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"must be one of table, json, csv, not {format!r}", param_hint="--format")
     rows = list_rows(list_releases(_existing_lake(lake)))
-    if not rows:
+    if not rows and format == "table":
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
-    table = Table()
-    for column in rows[0]:
-        table.add_column(column, justify="right" if column in ("train", "validation", "test") else "left")
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()))
-    _console().print(table)
+    print_rows(rows, format, _console())
 
 
 @releases_app.command("show")
@@ -628,3 +627,6 @@ def register(app: typer.Typer) -> None:
 
     app.command()(erase)
     app.add_typer(releases_app, name="releases")
+    from curation.releases.push_command import push
+
+    releases_app.command("push")(push)

@@ -20,6 +20,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"flywheel {version('flywheel')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Turn production chat traffic into better training data, generation after generation."""
+
+
 catalog_app = typer.Typer(help="The DuckDB catalog of the lake.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 lake_app = typer.Typer(help="The lake's Delta tables: versions, history, vacuum, migration.", no_args_is_help=True)
@@ -166,9 +185,7 @@ def retention(
     keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
     lake: LakeOption = None,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
-    table: Annotated[
-        list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")
-    ] = None,
+    table: Annotated[list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""

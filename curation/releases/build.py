@@ -364,6 +364,7 @@ def _publish(
         leak_scan=entry.leak_scan,
         reason=entry.leak_scan_reason,
         scan_options=scan_options,
+        card=_card(entry),
     )
     try:
         with timed(job, "write"):
@@ -414,6 +415,14 @@ def _publish(
     except BaseException:
         writer.discard()
         raise
+
+
+def _card(entry: ReleaseEntry):
+    """The dataset card of this entry's release (curation/releases/card.py)."""
+    from curation.releases.card import build_card
+
+    description = entry.description or _describe(entry)
+    return lambda manifest, directory, version: build_card(manifest, directory, version, description, entry.license)
 
 
 def _describe(entry: ReleaseEntry) -> str:
