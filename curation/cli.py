@@ -399,8 +399,11 @@ def scan_leaks(
 
     wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
     config = _scrub_config(recipe, scan_entities=wanted)
+    from lakehouse.progress import spinner
+
     try:
-        report = scan_paths(paths, config)
+        with spinner(f"scan-leaks: {len(paths)} path(s)"):
+            report = scan_paths(paths, config)
     except (FileNotFoundError, ModelNotInstalled) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
@@ -468,16 +471,22 @@ def scrub_eval(
     negatives = (
         evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real) if real else []
     )
+    from lakehouse.progress import spinner
+
     try:
-        if labeled is not None:
-            report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
-        else:
-            conversations = evalset.generate(messages, seed)
-            if simulated is not None:
-                conversations += evalset.load_simulation(simulated)
-            elif simulate:
-                conversations += evalset.simulate(simulate, simulate_seed)
-            report = evaluate(conversations, config, negatives, keep_examples=examples)
+        with spinner("eval scrub") as phase:
+            if labeled is not None:
+                phase.note(f"scoring {labeled.name}")
+                report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
+            else:
+                phase.note("building the labeled set")
+                conversations = evalset.generate(messages, seed)
+                if simulated is not None:
+                    conversations += evalset.load_simulation(simulated)
+                elif simulate:
+                    conversations += evalset.simulate(simulate, simulate_seed)
+                phase.note(f"scrubbing {len(conversations):,} conversations")
+                report = evaluate(conversations, config, negatives, keep_examples=examples)
     except (FileNotFoundError, evalset.SimulationMismatch, LabeledSetError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -585,8 +594,11 @@ def similar(
 
     from curation.embed.similar import NoEmbeddings, similar_samples
 
+    from lakehouse.progress import spinner
+
     try:
-        hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
+        with spinner("similar: loading the embedding model and searching"):
+            hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
     except NoEmbeddings as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -142,3 +142,23 @@ def quiet_library_bars() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def spinner(description: str, console: Console | None = None, enabled: bool = True) -> Iterator[Bar]:
+    """A spinner with the description and "elapsed H:MM:SS", for work whose size is unknown up front (a
+    model loading, a search): feedback rather than silence. `note()` on the handle adds a phase."""
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn
+    from rich.text import Text
+
+    class Elapsed(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(elapsed_text(task.finished_time if task.finished else task.elapsed))
+
+    console = console or Console(stderr=True)
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[extra]}"), Elapsed()]
+    with Progress(*columns, console=console, transient=True, disable=not enabled) as progress:
+        task = progress.add_task(description, total=None, extra="")
+        with quiet_library_bars():
+            yield Bar(progress, task)

@@ -50,3 +50,15 @@ def test_library_bars_are_silenced_inside_ours_and_restored_after():
         assert os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1"
     assert ds_logging.is_progress_bar_enabled()
     assert os.environ.get("HF_DATASETS_DISABLE_PROGRESS_BARS") == before
+
+
+def test_a_spinner_names_its_phase_and_elapsed_time_and_is_gone_when_done():
+    from lakehouse.progress import spinner
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True, color_system=None)
+    with spinner("similar: searching", console=console) as phase:
+        phase.note("phase two")
+        console.file.flush()
+    text = out.getvalue()
+    assert "similar: searching" in text and "phase two" in text and "elapsed 0:00:0" in text
