@@ -35,7 +35,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHELL = {"bash", "sh", "shell"}
 BLOCK = re.compile(
-    r"(?:<!--\s*docs-test:(?P<note>[^>]*)-->\s*\n)?^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M
+    r"(?:<!--\s*docs-test:(?P<note>[^\n]*?)-->[ \t]*\n)?^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M
 )
 COMMAND_START = re.compile(r"^\s*(\$ )?(flywheel|make|\.venv/|scripts/|python)\b")
 SIM_CONVERSATIONS = "120"  # the setup's lake: big enough for every release of configs/curate.yaml
@@ -112,6 +112,15 @@ def test_every_block_of_commands_is_tagged_so_the_docs_test_sees_it():
     ]
     assert not untagged, f"tag these blocks ```bash (run by this test) or ```text (a synopsis): {untagged}"
     assert len(SHELL_BLOCKS) >= 15  # the pattern still finds the docs' blocks
+
+
+def test_docs_test_notes_are_read_and_name_text_their_block_still_has():
+    noted = [b for b in SHELL_BLOCKS if b.substitutions]
+    assert {b.path for b in noted} >= {"README.md", "docs/simulator.md"}
+    for block in noted:
+        block.script()  # asserts every OLD of the note is in the block
+    [training] = [b for b in noted if "train dpo" in b.body]
+    assert "--max-steps 2" in training.script() and "--max-steps 30" not in training.script()
 
 
 def _write_venv(sandbox: Path) -> None:
