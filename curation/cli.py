@@ -593,7 +593,6 @@ def similar(
     from rich.table import Table
 
     from curation.embed.similar import NoEmbeddings, similar_samples
-
     from lakehouse.progress import spinner
 
     try:
