@@ -29,6 +29,16 @@ def _shared(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def simulated_lake(tmp_path_factory):
+    """Simulated traffic run through ingest, scrub, dedup and release (tests/helpers/sim_lake.py), built
+    once per session (the scrub stage reads every message with spaCy); a test that writes to it works on a
+    copy (tests.helpers.release_lakes.copy_lake)."""
+    from tests.helpers import sim_lake
+
+    return sim_lake.build(tmp_path_factory.mktemp("sim-lake") / "lake")
+
+
+@pytest.fixture(scope="session")
 def hh_path() -> Path:
     """The 1,500 hh-rlhf harmless-base test pairs."""
     return _shared(HH_FILE)

@@ -45,3 +45,14 @@ def test_nothing_points_at_the_design_document_outside_the_repository():
     ]
     offenders += [str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md") if "DESIGN" in p.read_text()]
     assert offenders == []
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/architecture.md"])
+def test_every_module_path_the_docs_name_exists(doc):
+    """Renamed modules leave no stale path behind in the pages that say where things are."""
+    paths = re.findall(
+        r"`((?:lakehouse|curation|labeling_app|train|benchmarks|tests)/[\w/.-]*)`", (ROOT / doc).read_text()
+    )
+    assert len(paths) >= 5
+    missing = sorted({p for p in paths if "NAME" not in p and not (ROOT / p).exists()})
+    assert missing == []

@@ -21,6 +21,7 @@ from curation.pipeline.recipe import parse
 from lakehouse import catalog, tables
 from lakehouse.cli import _register_plugins, app
 from lakehouse.lake import Lake
+from tests.helpers.lakes import query
 from tests.helpers.release_lakes import copy_lake
 from tests.helpers.sim_lake import simulate
 
@@ -74,14 +75,6 @@ def built(sim, tmp_path_factory):
 def truth(sim: Path) -> list[dict]:
     with gzip.open(sim / "truth.jsonl.gz", "rt") as fh:
         return [json.loads(line) for line in fh]
-
-
-def query(lake: Lake, sql: str) -> list[tuple]:
-    con = catalog.connect(lake)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_planted_copies_share_a_cluster_whose_representative_is_the_earliest(sim, built):

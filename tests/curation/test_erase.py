@@ -26,6 +26,7 @@ from lakehouse import catalog, erasure, superseded, tables
 from lakehouse.cli import _register_plugins, app
 from lakehouse.lake import Lake
 from lakehouse.releases import list_releases, resolve, verify
+from tests.helpers.lakes import query
 from tests.helpers.records import line, write_lines
 from tests.helpers.sim_lake import RELEASES, simulate
 
@@ -170,14 +171,6 @@ def built(template, tmp_path, monkeypatch) -> Built:
 def cli(*args: str):
     _register_plugins()
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def query(root: Path, sql: str) -> list[tuple]:
-    con = catalog.connect(Lake(root))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def file_digests(root: Path) -> dict[str, str]:

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from curation.ingest.config import IngestConfig
-from curation.pipeline import runner
 from curation.pipeline.recipe import parse
-from lakehouse import catalog, tables
+from lakehouse import tables
 from lakehouse.lake import Lake
+from tests.helpers.lakes import query, run_ingest
 from tests.helpers.records import line, record, write_lines
 
 KEY = "k" * 40
@@ -20,22 +20,6 @@ KEY = "k" * 40
 @pytest.fixture(autouse=True)
 def hmac_key(monkeypatch):
     monkeypatch.setenv("FLYWHEEL_HMAC_KEY", KEY)
-
-
-def run_ingest(lake: Lake, *paths, **options):
-    from rich.console import Console
-
-    stage = {"stage": "ingest", "paths": [str(p) for p in paths], **options}
-    recipe = parse({"name": "test", "stages": [stage]})
-    return runner.run(recipe, lake, Console(quiet=True), command="ingest")
-
-
-def query(lake: Lake, sql: str):
-    con = catalog.connect(lake)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def quarantine(lake: Lake) -> dict[int, tuple[str, str, bytes]]:

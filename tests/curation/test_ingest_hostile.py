@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse import catalog
 from lakehouse.lake import Lake
+from tests.helpers.lakes import query, run_ingest
 from tests.helpers.records import line, record, write_lines
 
 KEY = "k" * 40
@@ -26,24 +26,6 @@ G1, G2 = line(record(1)), line(record(2))
 @pytest.fixture(autouse=True)
 def hmac_key(monkeypatch):
     monkeypatch.setenv("FLYWHEEL_HMAC_KEY", KEY)
-
-
-def run_ingest(lake: Lake, *paths, **options):
-    from rich.console import Console
-
-    from curation.pipeline import runner
-    from curation.pipeline.recipe import parse
-
-    stage = {"stage": "ingest", "paths": [str(p) for p in paths], **options}
-    return runner.run(parse({"name": "test", "stages": [stage]}), lake, Console(quiet=True), command="ingest")
-
-
-def query(lake: Lake, sql: str):
-    con = catalog.connect(lake)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def nested(depth: int) -> str:

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from curation.scrub import leak_gate
 from lakehouse.lake import Lake
 from lakehouse.releases import LeakScanRefused, ReleaseError, ReleaseWriter, versions
+from tests.conftest import _shared
 
-DATA = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "data"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 HH_ID = "hh-cb5545ca83f02695-chosen:1"  # an id ingest made: its hash reads as an IBAN when scanned as text
 
@@ -276,12 +276,12 @@ def test_every_character_that_normalizes_to_a_digit_or_an_at_sign_is_counted_by_
 
 def _real_texts(limit: int) -> list[str]:
     texts = []
-    with gzip.open(DATA / "pii-dev-contextual-anonymizer.jsonl.gz", "rt") as f:
+    with gzip.open(_shared("pii-dev-contextual-anonymizer.jsonl.gz"), "rt") as f:
         for line in f:
             texts.append(json.loads(line)["text"])
             if len(texts) >= limit:
                 break
-    with gzip.open(DATA / "hh-rlhf-harmless-base-test-1500.jsonl.gz", "rt") as f:
+    with gzip.open(_shared("hh-rlhf-harmless-base-test-1500.jsonl.gz"), "rt") as f:
         for line in list(f)[:60]:
             texts += [t for t in json.loads(line)["chosen"].split("\n\n") if t.strip()]
     return texts + list(HOSTILE.values())

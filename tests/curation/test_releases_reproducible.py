@@ -5,9 +5,6 @@ rebuild NAME@V` makes a release again from those versions (Delta time travel) an
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
@@ -18,6 +15,7 @@ from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.releases import list_releases
 from tests.helpers import sim_lake
+from tests.helpers.cli import flywheel
 from tests.helpers.records import line, record, write_lines
 
 RELEASES = [entry for entry in sim_lake.RELEASES if entry["name"] in ("eval-prompts", "sft", "rl-prompts")]
@@ -37,16 +35,6 @@ def curate(lake: Lake, paths: list[str]):
 
 def hashes(lake: Lake) -> dict[str, str]:
     return {r.ref: r.manifest["content_hash"] for r in list_releases(lake)}
-
-
-def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ},
-    )
 
 
 @pytest.mark.slow

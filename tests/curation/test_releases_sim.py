@@ -19,8 +19,8 @@ HIGH_RISK = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_COD
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    return sim_lake.session_lake(tmp_path_factory)
+def sim(simulated_lake):
+    return simulated_lake
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.lakes import query
 from tests.helpers.release_lakes import all_records, chat, ingest, reply, user
 
 os.environ.setdefault("FLYWHEEL_HMAC_KEY", "k" * 40)
@@ -48,17 +49,6 @@ def run_stages(lake_root: Path, stages: list[dict], command: str = "curate"):
     )
     assert record.status == "succeeded", record.error
     return record
-
-
-def query(lake_root: Path, sql: str) -> list[tuple]:
-    from lakehouse import catalog
-    from lakehouse.lake import Lake
-
-    con = catalog.connect(Lake(lake_root))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def build_release(lake_root: Path, entries: list[dict]):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from curation.cli import register
+from tests.helpers.cli import flywheel
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
@@ -253,24 +252,7 @@ def test_surrogate_runs_are_byte_identical_across_processes(app, tmp_path):
     assert _run(app, "scrub", "--in", source, "--out", here, "--mode", "surrogate").exit_code == 0
     # another process with another string-hash seed than this one
     env = {**os.environ, "PYTHONHASHSEED": str(hash("seed") % 1000 + 1), "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lakehouse.cli import main; main()",
-            "scrub",
-            "--in",
-            str(source),
-            "--out",
-            str(there),
-            "--mode",
-            "surrogate",
-        ],
-        check=True,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-    )
+    flywheel("scrub", "--in", source, "--out", there, "--mode", "surrogate", env=env, cwd=ROOT, check=True)
     assert here.read_bytes() == there.read_bytes()
     assert b"jake.p@gmail.com" not in here.read_bytes()
 

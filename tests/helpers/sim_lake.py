@@ -4,8 +4,8 @@
 of `stages()` through curation.pipeline.runner: ingest -> scrub -> dedup -> release (`RELEASES`), the
 stages of configs/curate.yaml but embed, cluster and sample (MiniLM over every message would cost the
 session a minute; tests/curation/test_dedup_stages.py runs them on a smaller lake). The scrub stage loads spaCy
-and reads every message, so the test session builds the lake once (`session_lake`, called by the modules'
-fixtures) and a module that writes to it works on a copy (tests.helpers.release_lakes.copy_lake).
+and reads every message, so the test session builds the lake once (the session fixture `simulated_lake` in
+tests/conftest.py) and a module that writes to it works on a copy (tests.helpers.release_lakes.copy_lake).
 
 The recipe lives here and only here. 1,500 conversations, because regenerations, the simulator's
 preference data, give about one pair per eight conversations and the chain's reward model needs about
@@ -113,13 +113,3 @@ def build(root: Path, conversations: int = CONVERSATIONS, seed: int = SEED) -> S
         raise RuntimeError(f"the simulated lake's recipe failed: {result.error}")
     return SimLake(lake, simulated)
 
-
-_SESSION: list[SimLake] = []
-
-
-def session_lake(tmp_path_factory) -> SimLake:
-    """The test session's simulated lake, built on first use and shared by every module; a module that
-    writes to a lake works on a copy (tests.helpers.release_lakes.copy_lake)."""
-    if not _SESSION:
-        _SESSION.append(build(tmp_path_factory.mktemp("sim-lake") / "lake"))
-    return _SESSION[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from labeling_app import annotators
 from labeling_app.queues import create_queue
 from labeling_app.store import Store
+from tests.helpers.cli import FLYWHEEL
 from tests.helpers.label_lake import conversation, make_lake
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,17 +60,7 @@ def served(tmp_path_factory):
     _, token = annotators.add(annotators.default_path(lake), "ana", "annotator")
     port = _free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from lakehouse.cli import main; main()",
-            "label",
-            "serve",
-            "--lake",
-            str(lake),
-            "--port",
-            str(port),
-        ],
+        [*FLYWHEEL, "label", "serve", "--lake", str(lake), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

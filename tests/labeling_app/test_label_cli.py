@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 
 from labeling_app import annotators
 from labeling_app.store import Store
+from tests.helpers.cli import flywheel
 from tests.helpers.label_lake import conversation, make_lake
-
-
-def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_add_annotator_prints_a_token_and_stores_only_its_hash(tmp_path):

@@ -16,14 +16,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lakehouse.lake import FAULT_ENV, TXLOG, Lake
 from tests.curation.test_releases_reproducible import RELEASES, hashes
-from tests.helpers import sim_lake
+from tests.helpers import cli, sim_lake
 
 CONVERSATIONS = 80
 FAST = {"scrub@commit", "release@publish"}
@@ -58,13 +57,8 @@ def recipe(simulated: Path) -> dict:
 
 
 def flywheel(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "FLYWHEEL_HMAC_KEY": "k" * 40, **(env or {})},
-    )
+    """`flywheel ARGS...` in a fresh process with the pseudonymization key set (ingest needs one)."""
+    return cli.flywheel(*args, env={**os.environ, "FLYWHEEL_HMAC_KEY": "k" * 40, **(env or {})})
 
 
 def curate(recipe_path: Path, lake: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import threading
 
 import pyarrow as pa
@@ -14,24 +12,10 @@ import pytest
 from lakehouse import catalog, schemas, tables
 from lakehouse import lake as lake_module
 from lakehouse.lake import Lake
+from tests.helpers.cli import flywheel
+from tests.helpers.lakes import exposures
 
 UTC = dt.UTC
-
-
-def exposures(n: int, day: int = 1) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "experiment_id": "e",
-                "arm": "test" if i % 2 else "control",
-                "user_id": f"u{i}",
-                "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC),
-                "origin": None,
-            }
-            for i in range(n)
-        ],
-        schema=schemas.EXPOSURES,
-    )
 
 
 def test_files_are_content_addressed_and_partitioned_by_day(tmp_path):
@@ -141,15 +125,6 @@ def test_readers_are_never_locked_out_by_a_refresh(tmp_path):
     assert fresh.execute("SELECT count(*) FROM exposures").fetchone() == (8,)
 
 
-def flywheel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_sql_command_formats(tmp_path):
     lake = Lake(tmp_path)
     with lake.transaction() as tx:
@@ -172,13 +147,7 @@ def test_interactive_prompt_reads_statements_from_stdin(tmp_path):
     with lake.transaction() as tx:
         tx.write(tables.BRONZE_EXPOSURES, exposures(3))
     script = ".format csv\nSELECT count(*) AS n\nFROM exposures;\n.tables\n.quit\n"
-    result = subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(tmp_path)],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = flywheel("sql", "--lake", tmp_path, input=script)
     assert result.returncode == 0, result.stderr
     assert "n\n3\n" in result.stdout and "samples" in result.stdout
 

@@ -15,55 +15,12 @@ import pytest
 
 from lakehouse import catalog, schemas, tables
 from lakehouse.lake import ConflictError, Lake, LakeError, SchemaMismatchError, vacuum
+from tests.helpers.cli import flywheel, start_flywheel
+from tests.helpers.lakes import exposures, query
 from tests.helpers.records import line, record, write_lines
 
 UTC = dt.UTC
 KEY = "k" * 40
-
-
-def exposures(n: int, day: int = 1, arm: str = "control") -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "experiment_id": "e",
-                "arm": arm,
-                "user_id": f"u{i}",
-                "exposed_at": dt.datetime(2026, 10, day, i % 24, tzinfo=UTC),
-                "origin": None,
-            }
-            for i in range(n)
-        ],
-        schema=schemas.EXPOSURES,
-    )
-
-
-def flywheel(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        **kwargs,
-    )
-
-
-def start_flywheel(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def query(root, sql: str):
-    con = catalog.connect(Lake(root))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_table_is_a_delta_table_with_versions_and_time_travel(tmp_path):
@@ -91,7 +48,9 @@ def test_other_engines_read_a_table_directly_as_docs_show(tmp_path):
 
     lake = Lake(tmp_path)
     with lake.transaction() as tx:
-        tx.write(tables.BRONZE_EXPOSURES, pa.concat_tables([exposures(3, 1), exposures(5, 2, arm="test")]))
+        tx.write(
+            tables.BRONZE_EXPOSURES, pa.concat_tables([exposures(3, 1, arm="control"), exposures(5, 2, arm="test")])
+        )
     lake_dir = str(tmp_path)
     # --- snippet: Polars ---
     frame = pl.read_delta(f"{lake_dir}/bronze/exposures")
@@ -369,7 +328,7 @@ REPLACER = """
 import sys, time
 from lakehouse import tables
 from lakehouse.lake import ConflictError, Lake
-from tests.lakehouse.test_lake_delta import exposures
+from tests.helpers.lakes import exposures
 root, rows, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 time.sleep(max(0.0, start - time.time()))
 tx = Lake(root).transaction()

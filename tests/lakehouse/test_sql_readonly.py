@@ -3,8 +3,6 @@ attach, install, change settings or read files outside the lake's tables (issue 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import pyarrow as pa
@@ -13,6 +11,7 @@ import pytest
 from labeling_app import annotators, sources
 from lakehouse import catalog, sql_guard, sql_shell, tables
 from lakehouse.lake import Lake
+from tests.helpers.cli import flywheel
 from tests.helpers.label_lake import conversation, make_lake
 
 KEY_TEXT = "0123456789abcdef0123456789abcdef-secret-key"
@@ -160,20 +159,7 @@ def test_files_outside_the_lake_tables_are_unreadable(world, capsys, name):
 
 def test_the_shell_command_refuses_with_a_clear_message_and_exit_1(world):
     copy = f"COPY (SELECT 1) TO '{world['lake'].root}/bronze/evil.csv'"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lakehouse.cli import main; main()",
-            "sql",
-            copy,
-            "--lake",
-            str(world["lake"].root),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = flywheel("sql", copy, "--lake", world["lake"].root)
     assert result.returncode == 1
     assert "read-only SQL runs SELECT queries only; COPY statements are refused" in result.stderr
     assert not (world["lake"].root / "bronze" / "evil.csv").exists()
@@ -184,13 +170,7 @@ def test_the_interactive_prompt_refuses_and_goes_on(world):
         f"SELECT content FROM read_text('{world['key']}');\nINSTALL httpfs;\n"
         "SET enable_external_access = true;\n.format csv\nSELECT count(*) AS n FROM conversations;\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", "from lakehouse.cli import main; main()", "sql", "--lake", str(world["lake"].root)],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = flywheel("sql", "--lake", world["lake"].root, input=script)
     assert result.returncode == 0
     assert "n\n4\n" in result.stdout and KEY_TEXT not in result.stdout
     assert result.stderr.count("error: ") == 3

@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
-from tests.helpers import sim_lake
 from tests.helpers.release_lakes import copy_lake
 from train import cli, models, score, trainers
 from train.models import read_lineage
@@ -36,10 +35,10 @@ STEPS = {"sft": 5, "reward": 30, "dpo": 5, "kto": 5}
 
 
 @pytest.fixture(scope="session")
-def chain_releases(tmp_path_factory) -> tuple[Lake, dict[str, str]]:
+def chain_releases(simulated_lake, tmp_path_factory) -> tuple[Lake, dict[str, str]]:
     """A copy of the simulated lake and the release per kind (sft, preference, unpaired, prompt) the chain
     trains on; the prompts are the frozen evaluation set."""
-    template = sim_lake.session_lake(tmp_path_factory).lake
+    template = simulated_lake.lake
     lake = Lake(copy_lake(template.root, tmp_path_factory.mktemp("chain-lake") / "lake"))
     return lake, {"sft": "sft@1", "preference": "preference@1", "unpaired": "kto@1", "prompt": "eval-prompts@1"}
 
