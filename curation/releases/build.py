@@ -419,10 +419,17 @@ def _publish(
 
 def _card(entry: ReleaseEntry):
     """The dataset card of this entry's release (curation/releases/card.py)."""
-    from curation.releases.card import build_card
+    from curation.releases.card import build_card, measure
 
     description = entry.description or _describe(entry)
-    return lambda manifest, directory, version: build_card(manifest, directory, version, description, entry.license)
+    measured: dict = {}  # the writer builds the card twice (staged, then with its version): measure once
+
+    def card(manifest: dict, directory, version: int) -> str:
+        if "facts" not in measured:
+            measured["facts"] = measure(directory, entry.type)
+        return build_card(manifest, directory, version, description, entry.license, measured["facts"])
+
+    return card
 
 
 def _describe(entry: ReleaseEntry) -> str:

@@ -142,14 +142,16 @@ def _flagged_artifacts(manifest: dict) -> list[str]:
     return lines
 
 
-def build_card(manifest: dict, directory: Path, version: int, description: str, license: str | None) -> str:
+def build_card(
+    manifest: dict, directory: Path, version: int, description: str, license: str | None, facts: dict | None = None
+) -> str:
     """The README.md of a release: Hub metadata (license, languages, tags, size, task, configs) and a body
     that states the release's composition, columns, artifacts, placeholders, eval disjointness and lineage."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     name, trl_type = manifest["name"], manifest["type"]
     splits = manifest.get("splits") or {}
-    facts = measure(directory, trl_type)
+    facts = facts if facts is not None else measure(directory, trl_type)
     languages = sorted(lang for lang in facts["languages"] if lang != "unknown") or None
     config_name = f"{name}-v{version or 0}-{manifest['content_hash'][:12]}"
     data = DatasetCardData(
