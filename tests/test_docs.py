@@ -11,7 +11,8 @@ docs/*.md by name, docs/erasure.md last since it deletes users). Marks in the in
 - `gpu`: needs a CUDA machine or the network (skipped, the one kind of block that is);
 - `serve`: a server; it is started on a free port, must answer its health check, and is stopped.
 An HTML comment right above a block, `<!-- docs-test: OLD => NEW; ... -->`, shrinks sizes for the test
-(`--max-steps 30 => --max-steps 2`): the command is the documented one, only smaller. A block of commands
+(`--max-steps 30 => --max-steps 2`): the command is the documented one, only smaller; `exit N` says
+the block's last command exits N as the doc says (a check that reports a failure). A block of commands
 that is not tagged as shell (or as `text`, a synopsis with placeholders) fails the suite, so no command
 escapes the test by losing its tag.
 """
@@ -52,6 +53,7 @@ class Block:
     marks: frozenset[str]
     body: str
     substitutions: tuple[tuple[str, str], ...] = field(default=())
+    exit_code: int = 0  # `<!-- docs-test: exit 1 -->`: the doc says its last command exits 1 (a check that fails)
 
     @property
     def id(self) -> str:
@@ -96,6 +98,7 @@ def all_blocks() -> list[Block]:
                     frozenset(marks),
                     match.group("body"),
                     _substitutions(note),
+                    int(re.search(r"\bexit (\d+)", note).group(1)) if note and re.search(r"\bexit (\d+)", note) else 0,
                 )
             )
     return found
@@ -229,7 +232,7 @@ def test_shell_block_runs_as_written(block: Block, sandbox):
         _serve(block, directory, env)
         return
     done = _run(block.script(), directory, env)
-    assert done.returncode == 0, (
+    assert done.returncode == block.exit_code, (
         f"{block.id} failed (rc {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     )
 
