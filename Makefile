@@ -6,6 +6,7 @@ INSTALLED := $(VENV)/.installed
 LAKE ?= lake
 SIM_CONVERSATIONS ?= 5000
 SIM_SEED ?= 7
+SIM_BAD_RECORDS ?= 12  # malformed records planted so the quarantine has something to show (README)
 
 .PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test bench clean-lake
 
@@ -21,7 +22,7 @@ $(INSTALLED): requirements.txt requirements-lock.txt requirements-nodeps.txt pyp
 setup: $(INSTALLED)
 
 simulate: $(INSTALLED)
-	$(BIN)/flywheel simulate --num-conversations $(SIM_CONVERSATIONS) --seed $(SIM_SEED) --out data/simulated
+	$(BIN)/flywheel simulate --num-conversations $(SIM_CONVERSATIONS) --seed $(SIM_SEED) --num-bad-records $(SIM_BAD_RECORDS) --out data/simulated
 
 # Consensus labels are snapshotted from the label store first so the release stage can use them; the
 # demo labeling queues are built from the fresh samples afterwards (tokens printed at the end).

@@ -23,8 +23,9 @@ LakeOption = Annotated[
     ),
 ]
 
-NEXT_STEPS = """Next:
-  make sql                                    interactive SQL over the lake (or: .venv/bin/flywheel sql)
+NEXT_STEPS = """Next (`flywheel` is in .venv/bin: activate the environment once per terminal):
+  source .venv/bin/activate
+  make sql                                    interactive SQL over the lake (or: flywheel sql)
   flywheel sql "SELECT source, count(*) FROM conversations GROUP BY 1"
   flywheel sql "SELECT reason, count(*) FROM quarantine GROUP BY 1"
   flywheel sql "SELECT * FROM run_stages ORDER BY started_at DESC LIMIT 10\""""
@@ -55,6 +56,10 @@ def simulate(
             help="Simulate N successive generations (exp-gen16.., one per --days window) under OUT/gen-NN.",
         ),
     ] = 0,
+    num_bad_records: Annotated[
+        int,
+        typer.Option(min=0, help="Malformed records to plant (ingest quarantines them; `make curate` plants 12)."),
+    ] = 0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
     from pydantic import ValidationError
@@ -69,6 +74,7 @@ def simulate(
             end_date=end_date,
             aa=aa,
             drop_test_exposures=drop_test_exposures,
+            bad_records=num_bad_records,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -182,7 +188,7 @@ def keygen(
 
 
 releases_app = typer.Typer(
-    help="Versioned training releases: build, list, show, diff, verify, rebuild.", no_args_is_help=True
+    help="Versioned training releases: build, list, show, diff, verify, rebuild, push.", no_args_is_help=True
 )
 
 
@@ -243,23 +249,21 @@ def releases_build(
 
 
 @releases_app.command("list")
-def releases_list(lake: LakeOption = None) -> None:
+def releases_list(
+    lake: LakeOption = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
     """Every published release and version."""
-    from rich.table import Table
-
-    from curation.releases.inspect import list_rows
+    from curation.releases.inspect import list_rows, print_rows
     from lakehouse.releases import list_releases
 
+    if format not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"must be one of table, json, csv, not {format!r}", param_hint="--format")
     rows = list_rows(list_releases(_existing_lake(lake)))
-    if not rows:
+    if not rows and format == "table":
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
-    table = Table()
-    for column in rows[0]:
-        table.add_column(column, justify="right" if column in ("train", "validation", "test") else "left")
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()))
-    _console().print(table)
+    print_rows(rows, format, _console())
 
 
 @releases_app.command("show")
@@ -424,8 +428,11 @@ def scan_leaks(
 
     wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
     config = _scrub_config(recipe, scan_entities=wanted)
+    from lakehouse.progress import spinner
+
     try:
-        report = scan_paths(paths, config)
+        with spinner(f"scan-leaks: {len(paths)} path(s)"):
+            report = scan_paths(paths, config)
     except (FileNotFoundError, ModelNotInstalled) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
@@ -493,16 +500,22 @@ def scrub_eval(
     negatives = (
         evalset.real_messages(shared / evalset.HH_FILE, shared / evalset.PERSONA_CHAT_FILE, limit=real) if real else []
     )
+    from lakehouse.progress import spinner
+
     try:
-        if labeled is not None:
-            report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
-        else:
-            conversations = evalset.generate(messages, seed)
-            if simulated is not None:
-                conversations += evalset.load_simulation(simulated)
-            elif simulate:
-                conversations += evalset.simulate(simulate, simulate_seed)
-            report = evaluate(conversations, config, negatives, keep_examples=examples)
+        with spinner("eval scrub") as phase:
+            if labeled is not None:
+                phase.note(f"scoring {labeled.name}")
+                report = evaluate_labeled(load_labeled(labeled, limit), config, negatives, keep_examples=examples)
+            else:
+                phase.note("building the labeled set")
+                conversations = evalset.generate(messages, seed)
+                if simulated is not None:
+                    conversations += evalset.load_simulation(simulated)
+                elif simulate:
+                    conversations += evalset.simulate(simulate, simulate_seed)
+                phase.note(f"scrubbing {len(conversations):,} conversations")
+                report = evaluate(conversations, config, negatives, keep_examples=examples)
     except (FileNotFoundError, evalset.SimulationMismatch, LabeledSetError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -609,9 +622,11 @@ def similar(
     from rich.table import Table
 
     from curation.embed.similar import NoEmbeddings, similar_samples
+    from lakehouse.progress import spinner
 
     try:
-        hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
+        with spinner("similar: loading the embedding model and searching"):
+            hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
     except NoEmbeddings as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -658,3 +673,6 @@ def register(app: typer.Typer) -> None:
     from curation.generations.cli import register as register_generations
 
     register_generations(app)
+    from curation.releases.push_command import push
+
+    releases_app.command("push")(push)

@@ -275,6 +275,7 @@ class CurationEraser(Eraser):
         return [
             _quarantine_rule(subject),
             TableRule(tables.EMBEDDINGS.name, _isin("text_hash", vectors), ("text_hash",)),
+            TableRule(tables.TOPIC_EXAMPLES.name, _isin("text", texts.users - shared), ("text",)),
             TableRule(tables.STYLE_FEATURES.name, _isin("text_key", features), ("text_key",)),
             TableRule(
                 tables.DEDUP_CONVERSATIONS.name,

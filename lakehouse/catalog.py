@@ -69,13 +69,22 @@ ALIASES = {
     "reward_scores": "attributes_reward_scores",
     "generation_runs": "meta_generations",
     "generations": "meta_model_generations",
-    "topic_labels": "attributes_topic_labels",
     "sample_report": "attributes_sample_report",
     "erasures": "meta_erasures",
     "erasure_requests": "meta_erasure_requests",
     "ab_experiments": "meta_ab_experiments",
     "ab_results": "meta_ab_results",
 }
+
+# One row per topic: its label and counts, with its representative messages as a list.
+TOPIC_LABELS_SQL = """
+CREATE VIEW topic_labels AS
+SELECT l.*, coalesce(e.examples, []::VARCHAR[]) AS examples
+FROM attributes_topic_labels l
+LEFT JOIN (SELECT topic_cluster, list(text ORDER BY rank) AS examples FROM attributes_topic_examples GROUP BY 1) e
+    USING (topic_cluster)
+ORDER BY topic_cluster
+"""
 
 CONVERSATIONS_SQL = """
 CREATE VIEW conversations AS
@@ -492,6 +501,7 @@ def build(con, lake: Lake, versions: dict[str, int] | None = None) -> dict[str, 
             con.execute(sql)
     for alias, view in ALIASES.items():
         con.execute(f"CREATE VIEW {alias} AS SELECT * FROM {view}")
+    con.execute(TOPIC_LABELS_SQL)
     con.execute(CHARACTER_SYSTEM_PROMPT_SQL)
     layer = text_layer(lake, versions)
     scrubbed = layer == table_registry.SILVER_CONVERSATIONS.view

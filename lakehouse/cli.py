@@ -19,6 +19,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"flywheel {version('flywheel')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Turn production chat traffic into better training data, generation after generation."""
+
+
 catalog_app = typer.Typer(help="The DuckDB catalog of the lake.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 lake_app = typer.Typer(help="The lake's Delta tables: versions, history, vacuum, migration.", no_args_is_help=True)

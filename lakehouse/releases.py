@@ -235,6 +235,7 @@ class ReleaseWriter:
         reason: str | None = None,
         requested_by: str | None = None,
         scan_options: dict | None = None,
+        card: Callable[[dict, Path, int], str] | None = None,
     ):
         if not NAME_PATTERN.match(name):
             raise ReleaseError(f"release name {name!r} must match {NAME_PATTERN.pattern}")
@@ -250,6 +251,7 @@ class ReleaseWriter:
         self.scanned = False  # whether the gate passed (or a recorded skip) over the files hashed in the manifest
         self.scan_report = None
         self.lake, self.name, self.trl_type = lake, name, trl_type
+        self.card = card  # (manifest, staged directory, version) -> README.md; default: dataset_card
         self.staging = lake.staging_root / f"release-{uuid.uuid4().hex}"
         (self.staging / "data").mkdir(parents=True)
         self.splits: dict[str, int] = {}
@@ -359,8 +361,11 @@ class ReleaseWriter:
     def _write_meta(self, version: int | None) -> None:
         self.manifest["version"] = version
         (self.staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
-        config_name = f"{self.name}-v{version or 0}-{self.manifest['content_hash'][:12]}"
-        card = dataset_card(self.name, version or 0, self.trl_type, self.splits, self.description, config_name)
+        if self.card is not None:
+            card = self.card(self.manifest, self.staging, version or 0)
+        else:
+            config_name = f"{self.name}-v{version or 0}-{self.manifest['content_hash'][:12]}"
+            card = dataset_card(self.name, version or 0, self.trl_type, self.splits, self.description, config_name)
         (self.staging / "README.md").write_text(card)
 
     def publish(self) -> Release:

@@ -497,6 +497,16 @@ TOPIC_LABELS = pa.schema(
     ]
 )
 
+# attributes/topic_examples: each topic's representative messages (nearest its centroid first, rank 1..3):
+# what a reader checks a topic's label against. The `topic_labels` view lists them as `examples`.
+TOPIC_EXAMPLES = pa.schema(
+    [
+        pa.field("topic_cluster", pa.int32(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+    ]
+)
+
 # attributes/sample: the diverse sample: every candidate turn sample with its raked weight, its place in
 # the seeded weighted draw (-1: never drawn) and whether it was selected; `strata` names its values.
 SAMPLE = pa.schema(

@@ -208,6 +208,13 @@ TOPIC_LABELS = register(
         description="One row per topic cluster: label, samples, distinct messages, semantic representatives.",
     )
 )
+TOPIC_EXAMPLES = register(
+    TableSpec(
+        "attributes/topic_examples",
+        schemas.TOPIC_EXAMPLES,
+        description="Up to three representative messages per topic cluster (the topic_labels view's `examples`).",
+    )
+)
 SAMPLE = register(
     TableSpec(
         "attributes/sample",

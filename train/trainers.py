@@ -24,6 +24,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +135,7 @@ def _common_args(settings: TrainSettings, output_dir: Path, on: models.Device) -
         "eval_strategy": "no",
         "report_to": [],
         "dataloader_num_workers": 0,
+        "disable_tqdm": True,  # our bar (lakehouse.progress) shows the steps instead: one bar, with words
     }
 
 
@@ -257,6 +259,50 @@ def _save(trainer, prepared: Prepared, staging: Path, lora: bool) -> None:
     prepared.tokenizer.save_pretrained(str(staging))
 
 
+def sweep_partials(out: Path) -> list[Path]:
+    """Delete the staging directories (`.<out>.partial-<pid>-<id>`) of runs into `out` whose process is
+    gone: a run killed beyond any cleanup (SIGKILL, power loss) leaves its half-written model until the
+    next run into the same place, never longer. A live run's directory is left alone."""
+    removed = []
+    for path in out.parent.glob(f".{out.name}.partial-*"):
+        pid = path.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a closed terminal, `kill`, a job scheduler) unwinds like Ctrl-C, so the `finally` that
+    removes the staging directory runs for it too."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _publish(staging: Path, out: Path) -> None:
     """Swap the finished run into place; an existing directory (with --overwrite) goes only once it is."""
     old = None
@@ -294,6 +340,36 @@ def held_out_pairs(release: Release) -> list[dict]:
     return []
 
 
+@contextmanager
+def _step_bar(kind: str, trainer):
+    """A lakehouse.progress bar over the optimizer steps, opened when training starts (the total is known
+    then) and fed by a TrainerCallback; transformers' and datasets' own bars stay off meanwhile. On
+    stderr, so stdout stays the command's result."""
+    from contextlib import ExitStack
+
+    from transformers import TrainerCallback
+
+    from lakehouse.progress import bar, quiet_library_bars
+
+    with ExitStack() as stack:
+        stack.enter_context(quiet_library_bars())
+        handles = []
+
+        class Steps(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                handles.append(stack.enter_context(bar(f"train {kind}", state.max_steps or None, unit="steps")))
+
+            def on_step_end(self, args, state, control, **kwargs):
+                if handles:
+                    handles[0].advance(1)
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if handles and logs and "loss" in logs:
+                    handles[0].note(f"loss {logs['loss']:.4g}")
+
+        yield Steps()
+
+
 def _fit(
     kind: str,
     prepared: Prepared,
@@ -310,7 +386,9 @@ def _fit(
     trainer = _trainer(
         kind, prepared, settings, _common_args(settings, staging, on), release_rows.to_dataset(train_rows.rows), eval_ds
     )
-    metrics = _numbers(trainer.train().metrics)
+    with _step_bar(kind, trainer) as callback:
+        trainer.add_callback(callback)
+        metrics = _numbers(trainer.train().metrics)
     tokens = _train_tokens(trainer)
     if tokens is not None and metrics.get("train_runtime"):
         metrics["train_tokens"] = tokens
@@ -335,7 +413,10 @@ def _fit(
                 staging,
             )
         )
-    _save(trainer, prepared, staging, settings.lora.enabled)
+    from lakehouse.progress import quiet_library_bars
+
+    with quiet_library_bars():
+        _save(trainer, prepared, staging, settings.lora.enabled)
     return metrics, trainer.state.global_step
 
 
@@ -373,10 +454,11 @@ def train(
     prepared = _prepare_models(kind, base_model, release, settings, on)
     prepared.rewards = list(rewards or []) if kind in release_rows.ONLINE else []
     prepared.notes.extend([split_note] if split_note else [])
-    staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+    sweep_partials(out)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     try:
-        with models.cpu_threads(prepared.model, on):
+        with models.cpu_threads(prepared.model, on), _terminate_as_interrupt():
             metrics, steps = _fit(kind, prepared, settings, release, train_rows, eval_rows, staging, on)
         dumped = settings.model_dump(mode="json")
         record = lineage.build(

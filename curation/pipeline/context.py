@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lakehouse.lake import Lake
+from lakehouse.progress import Bar
+from lakehouse.progress import bar as progress_bar
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,15 +24,15 @@ class StageFailed(Exception):
 class Progress:
     """Handle to one progress bar: `advance(units, rows=...)` moves it and counts rows."""
 
-    _bar: object
-    _task: int
+    _bar: Bar
     rows: int = 0
 
     def advance(self, units: float = 0, rows: int = 0) -> None:
         self.rows += rows
-        elapsed = self._bar.tasks[0].elapsed or 0
-        rate = f"{self.rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-        self._bar.update(self._task, advance=units, rows=self.rows, rate=rate)
+        elapsed = self._bar.elapsed
+        rate = f"  {self.rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        self._bar.note(f"{self.rows:,} rows{rate}")
+        self._bar.advance(units)
 
 
 @dataclass
@@ -54,29 +56,7 @@ class StageContext:
 
     @contextmanager
     def progress(self, description: str, total: float | None, unit: str = "rows"):
-        """A progress bar with rows, rate and time left; `total` is in `unit`s (rows or bytes)."""
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import (
-            Progress as RichProgress,
-        )
-
-        amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
-        columns = [
-            TextColumn("{task.description}"),
-            BarColumn(),
-            amount,
-            TextColumn("{task.fields[rows]:,} rows"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-        ]
-        with RichProgress(*columns, console=self.console, transient=False) as bar:
-            yield Progress(bar, bar.add_task(description, total=total, rows=0, rate=""))
+        """A progress bar with rows, rate, elapsed time and ETA (lakehouse.progress); `total` is in
+        `unit`s (rows or bytes); None shows a spinner and the count instead of a bar to nowhere."""
+        with progress_bar(description, total, console=self.console, unit=unit) as handle:
+            yield Progress(handle)

@@ -379,6 +379,7 @@ def _publish(
         leak_scan=entry.leak_scan,
         reason=entry.leak_scan_reason,
         scan_options=scan_options,
+        card=_card(entry),
     )
     try:
         with timed(job, "write"):
@@ -429,6 +430,21 @@ def _publish(
     except BaseException:
         writer.discard()
         raise
+
+
+def _card(entry: ReleaseEntry):
+    """The dataset card of this entry's release (curation/releases/card.py)."""
+    from curation.releases.card import build_card, measure
+
+    description = entry.description or _describe(entry)
+    measured: dict = {}  # the writer builds the card twice (staged, then with its version): measure once
+
+    def card(manifest: dict, directory, version: int) -> str:
+        if "facts" not in measured:
+            measured["facts"] = measure(directory, entry.type)
+        return build_card(manifest, directory, version, description, entry.license, measured["facts"])
+
+    return card
 
 
 def _describe(entry: ReleaseEntry) -> str:

@@ -212,6 +212,9 @@ class ReleaseEntry(Strict):
     name: str
     type: TrlType
     description: str = ""
+    license: str | None = Field(
+        None, description="the dataset card's license (an SPDX id such as cc-by-4.0; default: other)"
+    )
     filter: str | None = Field(None, description="SQL condition over the `samples` view applied to every source")
     sources: list[Source] | None = Field(None, description="default: every source kind of the type")
     total: int | None = Field(None, gt=0, description="mixture size for the sources with a ratio")
@@ -271,8 +274,9 @@ class ReleaseEntry(Strict):
         return self
 
     def recipe(self) -> dict:
-        """The entry as recorded in the manifest (every default spelled out, so the hash covers them)."""
-        return self.model_dump(mode="json")
+        """The entry as recorded in the manifest (every default spelled out, so the hash covers them). The
+        license is the card's, not the content's: changing it never makes a new version."""
+        return self.model_dump(mode="json", exclude={"license"})
 
 
 class ReleaseStageConfig(Strict):

@@ -39,6 +39,46 @@ def list_rows(releases: list[Release]) -> list[dict]:
     return rows
 
 
+def print_rows(rows: list[dict], format: str, console) -> None:
+    """`releases list` output: json (a list of objects), csv (a header line), or a table narrow enough for
+    an 80-column terminal that never cuts a value (hash shortened to 8 characters, the date without time;
+    json and csv carry them whole)."""
+    import csv
+    import json
+    import sys
+
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["release"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    widest = {c: max(len(str(r[c])) for r in rows) for c in ("release", "type")}
+    for column in ("release", "type", *SPLITS, "eval", "hash", "created"):
+        table.add_column(
+            column,
+            justify="right" if column in SPLITS else "left",
+            min_width=widest.get(column),
+            no_wrap=column in widest,
+            overflow="fold",  # the others wrap onto a second line rather than lose characters
+        )
+    for row in rows:
+        table.add_row(
+            row["release"],
+            row["type"],
+            *(f"{row[s]:,}" for s in SPLITS),
+            "yes" if row["frozen_eval"] else "",
+            row["content_hash"][:8],
+            row["created_at"][:10],
+        )
+    console.print(table)
+
+
 def show_lines(release: Release, strata_top: int = 5) -> list[str]:
     m = release.manifest
     lines = [

@@ -74,6 +74,14 @@ class SimulationConfig(BaseModel):
         """The model each arm is served: gen-(N-1) / gen-N, or gen-N for both in an A/A."""
         test = f"gen-{self.generation}"
         return {"control": test if self.aa else f"gen-{self.generation - 1}", "test": test}
+    bad_records: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Malformed records planted in traffic/malformed.jsonl.gz (a cut-off JSON line, an empty "
+        "conversation, an unknown role, a bad timestamp, an invalid thumb), so ingest's quarantine has "
+        "something to show; 0 plants none.",
+    )
 
     @property
     def shards(self) -> int:

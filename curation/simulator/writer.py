@@ -44,6 +44,7 @@ GZIP_LEVEL = 3
 BATCH = 500
 TRAFFIC_DIR = "traffic"
 PARTS_DIR = ".truth-parts"
+MALFORMED = "malformed.jsonl.gz"
 MARKER = "simulation.json"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -137,8 +138,8 @@ def _clean(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
     traffic = out / TRAFFIC_DIR
     if traffic.exists():
-        for path in list(traffic.glob("part-*.jsonl.gz")) + list(traffic.glob(".part-*.tmp")):
-            path.unlink()
+        for path in list(traffic.glob("part-*.jsonl.gz")) + list(traffic.glob(".part-*.tmp")) + [traffic / MALFORMED]:
+            path.unlink(missing_ok=True)
     shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
 
 
@@ -204,6 +205,53 @@ def _write_exposures(out: Path, exposures: dict[str, tuple[str, str]], config: S
     return {"path": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path), "rows": len(ordered)}
 
 
+def malformed_lines(count: int, end_date: str) -> list[bytes]:
+    """`count` lines that ingest must quarantine, cycling through the kinds of damage real logs show;
+    each names its planted reason in its conversation id (`sim-bad-0003-unknown_role`)."""
+    at = f"{end_date}T12:00:00Z"
+
+    def record(number: int, reason: str, messages) -> dict:
+        return {
+            "conversation_id": f"sim-bad-{number:04d}-{reason}",
+            "source": "user",
+            "started_at": at,
+            "user_id": f"u-bad-{number:04d}",
+            "messages": messages,
+        }
+
+    kinds = [
+        ("invalid_json", None),
+        ("empty_messages", []),
+        ("unknown_role", [{"role": "narrator", "content": "The scene fades.", "ts": at}]),
+        ("bad_timestamp", [{"role": "user", "content": "hi there", "ts": "yesterday at noon"}]),
+        ("invalid_value", [{"role": "user", "content": "hi", "ts": at, "signals": {"thumb": 5}}]),
+    ]
+    lines = []
+    for number in range(count):
+        reason, messages = kinds[number % len(kinds)]
+        if messages is None:  # a line cut off mid-write
+            lines.append(_encode(record(number, reason, []))[:60].encode())
+        else:
+            lines.append(_encode(record(number, reason, messages)).encode())
+    return lines
+
+
+def _write_malformed(out: Path, config: SimulationConfig) -> list[dict]:
+    if not config.bad_records:
+        return []
+    path = out / TRAFFIC_DIR / MALFORMED
+    payload = b"".join(line + b"\n" for line in malformed_lines(config.bad_records, config.end_date.isoformat()))
+    atomic_write_bytes(path, gzip.compress(payload, GZIP_LEVEL, mtime=0))
+    return [
+        {
+            "path": f"{TRAFFIC_DIR}/{MALFORMED}",
+            "conversations": 0,
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
+        }
+    ]
+
+
 def _summary(report: dict, out: Path) -> str:
     counts, lift = report["counts"], report["experiment"]["achieved_lift"]
     internal = counts["by_source"].get("internal", 0) / max(counts["conversations"], 1)
@@ -248,7 +296,8 @@ def run_simulation(
                 exposures[user_id] = (at, arm)
     exposed = Counter(arm for _, arm in exposures.values())
     files = {
-        "traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")} for result in results],
+        "traffic": [{key: result[key] for key in ("path", "conversations", "bytes", "sha256")} for result in results]
+        + _write_malformed(out, config),
         "truth": _write_truth(out, config.shards),
         "exposures": _write_exposures(out, exposures, config),
     }

@@ -37,7 +37,16 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     embed_config = _embed_config(ctx)
     source = catalog.text_layer_table(lake)
     inputs = lake.files(source)
-    config_hash = stable_hash({"config": config.model_dump(), "model": embed_config.model, "text_layer": source.name})
+    from curation.cluster.labels import LABELER_VERSION
+
+    config_hash = stable_hash(
+        {
+            "config": config.model_dump(),
+            "model": embed_config.model,
+            "text_layer": source.name,
+            "labeler": LABELER_VERSION,
+        }
+    )
     if ledger.current(lake, "cluster", config_hash, inputs):
         stats.details = {"up_to_date": True, "config_hash": config_hash}
         ctx.console.print(f"cluster: up to date ({len(inputs)} {source.name} files unchanged)")
@@ -57,6 +66,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     labels = _label_rows(rows)
     with lake.transaction() as tx:
         files = tx.replace(tables.TOPICS, rows) + tx.replace(tables.TOPIC_LABELS, labels)
+        files += tx.replace(tables.TOPIC_EXAMPLES, _examples(rows, messages))
         ledger.record_table(lake, tx, "cluster", config_hash, inputs, files, samples.num_rows, ctx.run_id)
     kept = int(pc.sum(rows["is_semantic_representative"]).as_py() or 0)
     stats.rows_in, stats.rows_out = rows.num_rows, kept
@@ -143,3 +153,29 @@ def _label_rows(rows: pa.Table) -> pa.Table:
         )
     )
     return frame.sort("topic_cluster").to_arrow().cast(tables.TOPIC_LABELS.schema)
+
+
+def _examples(rows: pa.Table, messages: pa.Table) -> pa.Table:
+    """Each topic's representative messages (curation.cluster.labels.representative_messages)."""
+    import polars as pl
+
+    from curation.cluster.labels import representative_messages
+
+    texts = pl.from_arrow(messages.select(["text", "text_hash"]))
+    frame = (
+        pl.from_arrow(rows.select(["topic_cluster", "text_hash", "centroid_similarity"]))
+        .unique("text_hash", keep="first", maintain_order=True)
+        .join(texts, on="text_hash")
+    )
+    examples = representative_messages(
+        frame["text"].to_list(), frame["topic_cluster"].to_numpy(), frame["centroid_similarity"].to_numpy()
+    )
+    listed = [(topic, rank, text) for topic, texts in examples.items() for rank, text in enumerate(texts, 1)]
+    return pa.table(
+        {
+            "topic_cluster": pa.array([t for t, _, _ in listed], pa.int32()),
+            "rank": pa.array([r for _, r, _ in listed], pa.int32()),
+            "text": pa.array([x for _, _, x in listed], pa.string()),
+        },
+        schema=tables.TOPIC_EXAMPLES.schema,
+    )
