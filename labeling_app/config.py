@@ -11,14 +11,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lakehouse.errors import ConfigError
+
 KINDS = ("pairwise", "questionnaire", "rewrite", "rating")
 Kind = Literal["pairwise", "questionnaire", "rewrite", "rating"]
 ANSWERS = ("yes", "no", "unsure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "labeling.yaml"
-
-
-class ConfigError(ValueError):
-    """A config file that is missing, not YAML, or fails validation (the message names the bad key)."""
 
 
 class _Strict(BaseModel):

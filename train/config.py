@@ -14,11 +14,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lakehouse.errors import ConfigError
+
 TRAINERS = ("sft", "reward", "dpo", "kto")
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and the key."""
 
 
 class Strict(BaseModel):

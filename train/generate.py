@@ -16,12 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse import tables
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
 from train import data, models
 
 
-class GenerationError(ValueError):
+class GenerationError(UserError, ValueError):
     """A generation run cannot start; the message says why."""
 
 

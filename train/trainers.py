@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
@@ -34,7 +35,7 @@ from train import data, lineage, models, score, tiny
 from train.config import TrainSettings
 
 
-class TrainError(RuntimeError):
+class TrainError(UserError, RuntimeError):
     """Training cannot start or finish; the message says why."""
 
 

@@ -19,14 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from curation.dedup.config import DedupConfig
+from lakehouse.errors import InputError
 from lakehouse.runs import StageStats
 
 _READ_BATCH = 10_000
 _INPUT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC"))])
-
-
-class InputError(ValueError):
-    """A line of the input that is not a {"id", "text"} object; the message names file and line."""
 
 
 def _open_text(path: Path) -> io.TextIOBase:

@@ -12,10 +12,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.pipeline import stages as stage_registry
+from lakehouse.errors import ConfigError
 from lakehouse.runs import stable_hash
 
 
-class RecipeError(Exception):
+class RecipeError(ConfigError):
     """A recipe that cannot be loaded; the message names the file, the entry and the key."""
 
 

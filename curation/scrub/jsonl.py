@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.scrub.config import ScrubConfig
+from lakehouse.errors import InputError
 
 BATCH_LINES = 5_000
 
 
-class ScrubInputError(ValueError):
+class ScrubInputError(InputError):
     """A line of the input is not a JSON object with an `id` and a string `text`."""
 
 
