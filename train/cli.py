@@ -217,7 +217,7 @@ def evaluate(
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen evaluation prompts.")],
     config: Annotated[Path | None, typer.Option("--config", help="configs/train/eval.yaml or another.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: <new>/evals/<id>).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: NEW/evals/EVAL_ID).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when a guardrail is flagged.")] = False,
     lake: LakeOption = None,
 ) -> None:
