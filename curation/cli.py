@@ -7,21 +7,14 @@ only when that stage runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Literal
 
 import typer
 
-if TYPE_CHECKING:
-    from curation.pipeline.recipe import Recipe
-
-LakeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
-    ),
-]
+from lakehouse import cli_options
+from lakehouse.cli_options import LakeOption, open_existing_lake
+from lakehouse.errors import CheckFailed, ConfigError, FlywheelError, InputError
 
 NEXT_STEPS = """Next (`flywheel` is in .venv/bin: activate the environment once per terminal):
   source .venv/bin/activate
@@ -62,30 +55,26 @@ def simulate(
     ] = 0,
 ) -> None:
     """Generate synthetic chat traffic in the native format, with exposures and a ground-truth sidecar."""
-    from pydantic import ValidationError
-
     from curation.simulator import SimulationConfig, run_simulation
+    from lakehouse.config import validate_model
 
-    try:
-        config = SimulationConfig(
-            conversations=conversations,
-            seed=seed,
-            days=days,
-            end_date=end_date,
-            aa=aa,
-            drop_test_exposures=drop_test_exposures,
-            bad_records=num_bad_records,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise typer.BadParameter(problems) from None
+    options = {
+        "conversations": conversations,
+        "seed": seed,
+        "days": days,
+        "end_date": end_date,
+        "aa": aa,
+        "drop_test_exposures": drop_test_exposures,
+        "bad_records": num_bad_records,
+    }
+    config = validate_model(SimulationConfig, options, "flywheel simulate")
     if generations:
         from curation.simulator.writer import run_generations
 
         try:
             summaries = run_generations(config, out, generations, workers=workers)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
+            raise InputError(str(exc)) from None
         typer.echo("\n".join(summaries))
         return
     summary = run_simulation(config, out, workers=workers)
@@ -94,6 +83,7 @@ def simulate(
 
 def _run_and_report(recipe, lake_path: Path | None, command: str, next_steps: str | None) -> None:
     from curation.pipeline import runner
+    from curation.pipeline.context import StageFailed
     from lakehouse.lake import Lake
 
     console = _console()
@@ -101,8 +91,7 @@ def _run_and_report(recipe, lake_path: Path | None, command: str, next_steps: st
     record = runner.run(recipe, lake, console, command=command)
     console.print(runner.summary_table(record))
     if record.status != "succeeded":
-        console.print(f"[red]error:[/red] {record.error}")
-        raise typer.Exit(1)
+        raise StageFailed(record.error)
     console.print(f"lake: {lake.root}   catalog: {lake.catalog_path}")
     if next_steps:
         console.print(next_steps, markup=False, highlight=False)
@@ -111,9 +100,12 @@ def _run_and_report(recipe, lake_path: Path | None, command: str, next_steps: st
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (read recursively).")],
     format: Annotated[
-        str, typer.Option("--format", help="auto, native, openai, sharegpt, hh, persona-chat or exposures.")
+        Literal["auto", "native", "openai", "sharegpt", "hh", "persona-chat", "exposures"],
+        typer.Option("--format", help="Input format (auto: detected per file)."),
     ] = "auto",
-    source: Annotated[str, typer.Option(help="source (user|internal) for formats that do not carry one.")] = "internal",
+    source: Annotated[
+        Literal["user", "internal"], typer.Option(help="Traffic source for formats that do not carry one.")
+    ] = "internal",
     started_at: Annotated[
         str | None, typer.Option(help="started_at for formats without timestamps (default: the ingest time).")
     ] = None,
@@ -132,6 +124,9 @@ def ingest(
     """Ingest traffic logs into the lake; rejected records go to quarantine with a reason."""
     from curation.pipeline.recipe import parse
 
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:  # before any run is recorded: a typo is not a failed ingest
+        raise InputError(f"no such file or directory: {', '.join(missing)}")
     stage = {
         "stage": "ingest",
         "paths": [str(p) for p in paths],
@@ -141,19 +136,8 @@ def ingest(
         "drop_user_ids": drop_user_ids,
         "strict": strict,
     }
-    recipe = _recipe_or_exit(lambda: parse({"name": "ingest", "stages": [stage]}, "flywheel ingest"))
+    recipe = parse({"name": "ingest", "stages": [stage]}, "flywheel ingest")
     _run_and_report(recipe, lake, "ingest", None)
-
-
-def _recipe_or_exit(make: Callable[[], Recipe]) -> Recipe:
-    """The recipe `make()` returns; an invalid one is printed (naming the bad key) and exits with code 2."""
-    from curation.pipeline.recipe import RecipeError
-
-    try:
-        return make()
-    except RecipeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def curate(
@@ -163,8 +147,7 @@ def curate(
     """Run a curation recipe end to end and print a summary per stage."""
     from curation.pipeline.recipe import load
 
-    recipe = _recipe_or_exit(lambda: load(recipe_path))
-    _run_and_report(recipe, lake, "curate", NEXT_STEPS)
+    _run_and_report(load(recipe_path), lake, "curate", NEXT_STEPS)
 
 
 def keygen(
@@ -187,31 +170,13 @@ def keygen(
         )
 
 
-releases_app = typer.Typer(
-    help="Versioned training releases: build, list, show, diff, verify, rebuild, push.", no_args_is_help=True
-)
-
-
-def _existing_lake(lake: Path | None):
-    """The lake at `--lake` for a command that only reads it; a missing one is an error (exit 2), never
-    a new empty lake."""
-    from lakehouse.lake import Lake, LakeNotFoundError
-
-    try:
-        return Lake(lake).require()
-    except LakeNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+releases_app = cli_options.app(help="Versioned training releases: build, list, show, diff, verify, rebuild, push.")
 
 
 def _open_release(lake: Path | None, ref: str):
-    from lakehouse.releases import ReleaseError, resolve
+    from lakehouse.releases import resolve
 
-    try:
-        return resolve(_existing_lake(lake), ref)
-    except ReleaseError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return resolve(open_existing_lake(lake), ref)
 
 
 @releases_app.command("build")
@@ -225,13 +190,13 @@ def releases_build(
 ) -> None:
     """Run only the recipe's `release` stage (the other stages' tables must already be in the lake)."""
     from curation.pipeline import runner
+    from curation.pipeline.context import StageFailed
     from curation.pipeline.recipe import load
     from lakehouse.lake import Lake
 
-    recipe = _recipe_or_exit(lambda: load(recipe_path))
+    recipe = load(recipe_path)
     if recipe.config("release") is None:
-        typer.echo(f"error: {recipe_path} has no `release` stage", err=True)
-        raise typer.Exit(2)
+        raise ConfigError(f"{recipe_path} has no `release` stage")
     console = _console()
     the_lake = Lake(lake)
     record = runner.run(
@@ -244,8 +209,7 @@ def releases_build(
     )
     console.print(runner.summary_table(record))
     if record.status != "succeeded":
-        console.print(f"[red]error:[/red] {record.error}", highlight=False)
-        raise typer.Exit(1)
+        raise StageFailed(record.error)
 
 
 @releases_app.command("list")
@@ -257,9 +221,7 @@ def releases_list(
     from curation.releases.inspect import list_rows, print_rows
     from lakehouse.releases import list_releases
 
-    if format not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"must be one of table, json, csv, not {format!r}", param_hint="--format")
-    rows = list_rows(list_releases(_existing_lake(lake)))
+    rows = list_rows(list_releases(open_existing_lake(lake)))
     if not rows and format == "table":
         typer.echo("no releases yet (flywheel releases build configs/curate.yaml)")
         return
@@ -310,14 +272,14 @@ def releases_verify(
     """Recompute every file hash, row count and content hash; exit 1 if any release does not match."""
     from lakehouse.releases import list_releases, verify
 
-    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(_existing_lake(lake))
+    releases = [_open_release(lake, r) for r in refs] if refs else list_releases(open_existing_lake(lake))
     failed = 0
     for release in releases:
         problems = verify(release)
         failed += bool(problems)
         typer.echo(f"{release.ref}: " + ("ok" if not problems else "FAILED: " + "; ".join(problems)))
     if failed:
-        raise typer.Exit(1)
+        raise CheckFailed(f"{failed} of {len(releases)} releases do not match their manifests")
 
 
 @releases_app.command("rebuild")
@@ -337,28 +299,22 @@ def releases_rebuild(
     recorded = parents.get("tables") or {}
     pinned = parents.get("catalog_versions") or recorded
     if "catalog_versions" not in parents or not all(isinstance(v, int) or v is None for v in recorded.values()):
-        typer.echo(
-            f"error: {release.ref} was made before releases recorded table versions; it cannot be rebuilt", err=True
-        )
-        raise typer.Exit(2)
-    the_lake = _existing_lake(lake)
+        raise InputError(f"{release.ref} was made before releases recorded table versions; it cannot be rebuilt")
+    the_lake = open_existing_lake(lake)
     inputs = open_inputs(the_lake, versions=pinned)
     try:
         built = build(the_lake, ReleaseEntry.model_validate(manifest["recipe"]), inputs=inputs, publish=False)
     except BuildError as exc:
-        typer.echo(f"error: {release.ref} could not be rebuilt: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise CheckFailed(f"error: {release.ref} could not be rebuilt: {exc}") from None
     finally:
         inputs.close()
     again = built.details["manifest"]["content_hash"]
     tables_at = ", ".join(f"{t}@v{v}" for t, v in sorted(recorded.items()) if v is not None)
     if again != manifest["content_hash"]:
-        typer.echo(
+        raise CheckFailed(
             f"{release.ref}: MISMATCH: rebuilt from {tables_at} gives content hash {again}, "
-            f"the manifest says {manifest['content_hash']}",
-            err=True,
+            f"the manifest says {manifest['content_hash']}"
         )
-        raise typer.Exit(1)
     typer.echo(f"{release.ref}: ok, rebuilt from {tables_at}: content hash {again} matches")
 
 
@@ -373,15 +329,13 @@ RecipeOption = Annotated[
 
 
 def _scrub_config(recipe: Path | None, **overrides):
+    """The recipe's scrub config (or the defaults) with the command's options over it; errors name the key."""
     from curation.scrub.config import ScrubConfig, load_recipe_scrub
+    from lakehouse.config import validate_model
 
-    try:
-        config = load_recipe_scrub(recipe) if recipe else ScrubConfig()
-        updates = {k: v for k, v in overrides.items() if v is not None}
-        return ScrubConfig.model_validate({**config.model_dump(), **updates}) if updates else config
-    except (OSError, ValueError) as err:
-        typer.echo(f"error: scrub config{f' in {recipe}' if recipe else ''}: {err}", err=True)
-        raise typer.Exit(2)
+    config = load_recipe_scrub(recipe) if recipe else ScrubConfig()
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    return validate_model(ScrubConfig, {**config.model_dump(), **updates}, "scrub options") if updates else config
 
 
 def scrub(
@@ -391,22 +345,14 @@ def scrub(
     out_path: Annotated[Path, typer.Option("--out", help="Output JSONL: id, scrubbed text, entities.")],
     recipe: RecipeOption = None,
     mode: Annotated[
-        str | None, typer.Option(help="placeholder or surrogate (overrides the recipe).", show_default=False)
+        Literal["placeholder", "surrogate"] | None,
+        typer.Option(help="Typed placeholders or surrogates (overrides the recipe).", show_default=False),
     ] = None,
 ) -> None:
     """Remove personal data from texts; entities are reported with offsets into the input text."""
-    from curation.scrub.detect import ModelNotInstalled
-    from curation.scrub.jsonl import ScrubInputError, scrub_jsonl
+    from curation.scrub.jsonl import scrub_jsonl
 
-    if mode is not None and mode not in ("placeholder", "surrogate"):
-        raise typer.BadParameter("must be placeholder or surrogate", param_hint="--mode")
-    config = _scrub_config(recipe, mode=mode)
-    try:
-        summary = scrub_jsonl(in_path, out_path, config)
-    except (ScrubInputError, ModelNotInstalled) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
-    typer.echo(summary)
+    typer.echo(scrub_jsonl(in_path, out_path, _scrub_config(recipe, mode=mode)))
 
 
 def scan_leaks(
@@ -423,7 +369,6 @@ def scan_leaks(
 ) -> None:
     """Scan every string column for high-risk identifiers (the scan that gates every release publish);
     exit 1 and list the rows if any is found: types and rows only, never a value."""
-    from curation.scrub.detect import ModelNotInstalled
     from curation.scrub.leak_gate import scan_paths
 
     wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
@@ -433,16 +378,17 @@ def scan_leaks(
     try:
         with spinner(f"scan-leaks: {len(paths)} path(s)"):
             report = scan_paths(paths, config)
-    except (FileNotFoundError, ModelNotInstalled) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    except FlywheelError:
+        raise
+    except FileNotFoundError as err:
+        raise InputError(str(err)) from None
     except Exception as err:  # a file that is not Parquet, a corrupt footer: name it, exit 2
-        typer.echo(f"error: cannot scan: {type(err).__name__}: {err}", err=True)
-        raise typer.Exit(2)
+        raise InputError(f"cannot scan: {type(err).__name__}: {err}") from None
     for row_id, types in report.by_row().items():
         typer.echo(f"LEAK {row_id}: {', '.join(types)}")
-    typer.echo(report.summary(), err=not report.clean)
-    raise typer.Exit(0 if report.clean else 1)
+    if not report.clean:
+        raise CheckFailed(report.summary())
+    typer.echo(report.summary())
 
 
 def scrub_eval(
@@ -493,7 +439,7 @@ def scrub_eval(
     conversations, or --labeled FILE from outside the project); exit 1 if a target is missed."""
     from curation.scrub import evalset
     from curation.scrub.evaluation import evaluate, evaluate_labeled
-    from curation.scrub.labeled import LabeledSetError, load_labeled
+    from curation.scrub.labeled import load_labeled
 
     config = _scrub_config(recipe)
     shared = evalset.shared_data_dir()
@@ -516,9 +462,8 @@ def scrub_eval(
                     conversations += evalset.simulate(simulate, simulate_seed)
                 phase.note(f"scrubbing {len(conversations):,} conversations")
                 report = evaluate(conversations, config, negatives, keep_examples=examples)
-    except (FileNotFoundError, evalset.SimulationMismatch, LabeledSetError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+    except FileNotFoundError as err:
+        raise InputError(str(err)) from None
     typer.echo(report.table())
     rows_by_kind = (
         ("MISSED", report.misses),
@@ -530,9 +475,8 @@ def scrub_eval(
             typer.echo(f"{kind} {entity_type}: {value!r} in {text[:160]!r}")
     removed = [e for policy in config.tiers.values() if policy.action != "keep" for e in policy.entities]
     failures = report.failures(removed)
-    for failure in failures:
-        typer.echo(f"TARGET MISSED: {failure}", err=True)
-    raise typer.Exit(1 if failures else 0)
+    if failures:
+        raise CheckFailed("\n".join(f"TARGET MISSED: {failure}" for failure in failures))
 
 
 def dedup(
@@ -561,16 +505,13 @@ def dedup(
 ) -> None:
     """Cluster exact and near-duplicate texts; every line gets its cluster (the representative's id)."""
     from curation.dedup.config import DedupConfig, load_config
-    from curation.dedup.jsonl import InputError, dedup_jsonl
+    from curation.dedup.jsonl import dedup_jsonl
+    from lakehouse.config import validate_model
 
-    try:
-        settings = load_config(config) if config else DedupConfig()
-        overrides = {k: v for k, v in {"threshold": threshold, "workers": workers}.items() if v is not None}
-        settings = DedupConfig.model_validate({**settings.model_dump(), **overrides})
-        stats = dedup_jsonl(in_path, out, settings)
-    except (InputError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+    settings = load_config(config) if config else DedupConfig()
+    overrides = {k: v for k, v in {"threshold": threshold, "workers": workers}.items() if v is not None}
+    settings = validate_model(DedupConfig, {**settings.model_dump(), **overrides}, "dedup options")
+    stats = dedup_jsonl(in_path, out, settings)
     details = stats.details
     lsh = f"bands={details['bands']} rows={details['rows']} " if "bands" in details else ""
     typer.echo(
@@ -621,15 +562,11 @@ def similar(
     """The turn samples whose last user message is nearest to TEXT (cosine similarity of embeddings)."""
     from rich.table import Table
 
-    from curation.embed.similar import NoEmbeddings, similar_samples
+    from curation.embed.similar import similar_samples
     from lakehouse.progress import spinner
 
-    try:
-        with spinner("similar: loading the embedding model and searching"):
-            hits = similar_samples(_existing_lake(lake), text, k=k, model=model)
-    except NoEmbeddings as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+    with spinner("similar: loading the embedding model and searching"):
+        hits = similar_samples(open_existing_lake(lake), text, k=k, model=model)
     table = Table(title=f"nearest to {text!r}", title_justify="left")
     for column, justify in (
         ("sample_id", "left"),

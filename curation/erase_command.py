@@ -8,17 +8,8 @@ from typing import Annotated
 
 import typer
 
-LakeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
-    ),
-]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+from lakehouse.cli_options import LakeOption, open_existing_lake
+from lakehouse.errors import UserError
 
 
 def erase(
@@ -26,6 +17,7 @@ def erase(
         str | None,
         typer.Option(
             "--user",
+            metavar="USER_ID",
             help="The user's id in clear (pseudonymized with the lake's key) or their pseudonym.",
             show_default=False,
         ),
@@ -52,25 +44,19 @@ def erase(
     """Erase a user: conversations, exposures, samples, attributes, embeddings and labels, from every
     table; mark the releases that held them superseded; record the erasure without the id."""
     from lakehouse import erasure
-    from lakehouse.lake import Lake
 
     if pending == (user is not None):
-        _fail("give --user USER_ID, or --pending to apply the queued requests")
+        raise UserError("give --user USER_ID, or --pending to apply the queued requests")
     if queue and (dry_run or pending):
-        _fail("--queue records a request; it does not go with --dry-run or --pending")
-    the_lake = Lake(lake)
-    if not the_lake.root.exists():
-        _fail(f"no lake at {the_lake.root}")
+        raise UserError("--queue records a request; it does not go with --dry-run or --pending")
+    the_lake = open_existing_lake(lake)
     requested_by = by or erasure.requested_by_default()
-    try:
-        if pending:
-            _apply_pending(the_lake, dry_run)
-        elif queue:
-            _queue(the_lake, user, requested_by, reason)
-        else:
-            _erase_now(the_lake, user, dry_run, requested_by, reason)
-    except erasure.ErasureError as exc:
-        _fail(str(exc))
+    if pending:
+        _apply_pending(the_lake, dry_run)
+    elif queue:
+        _queue(the_lake, user, requested_by, reason)
+    else:
+        _erase_now(the_lake, user, dry_run, requested_by, reason)
 
 
 def _erase_now(lake, user: str, dry_run: bool, requested_by: str, reason: str | None) -> None:
@@ -124,15 +110,10 @@ def _apply_pending(lake, dry_run: bool) -> None:
 
 def _finish(lake, results: list) -> None:
     """The run record (rows deleted per table, no ids), the catalog, and what was done."""
-    from lakehouse import catalog
-    from lakehouse.runs import RunRecord, new_run_id, utc_now, write_run
+    from lakehouse.runs import recorded_run
 
-    stats = erasure_stats(results)
-    record = RunRecord(
-        new_run_id("erase"), "erase", str(lake.root), status="succeeded", stages=[stats], finished_at=utc_now()
-    )
-    write_run(lake, record)
-    catalog.refresh(lake)
+    with recorded_run(lake, "erase") as record:
+        record.stages.append(erasure_stats(results))
     for result in results:
         typer.echo("\n".join(result.plan.lines("deleted")))
         typer.echo(

@@ -5,28 +5,33 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from lakehouse import cli_options
+from lakehouse.cli_options import LakeOption
+from lakehouse.errors import UserError
+
 PRIMARY_COLOR = "#1d4ed8"  # blue: Streamlit's default red reads as "danger" on the choice buttons
-label_app = typer.Typer(help="The labeling app: queues, annotators, the Streamlit server.", no_args_is_help=True)
-queue_app = typer.Typer(help="Task queues.", no_args_is_help=True)
+label_app = cli_options.app(help="The labeling app: queues, annotators, the Streamlit server.")
+queue_app = cli_options.app(help="Task queues.")
 label_app.add_typer(queue_app, name="queue")
 
-LakeOption = Annotated[
-    str | None,
-    typer.Option("--lake", help="Lake directory (default: $FLYWHEEL_LAKE or ./lake).", show_default=False),
-]
 AnnotatorsOption = Annotated[
     Path | None,
     typer.Option(
-        "--annotators", help="Annotator tokens file (default: <lake>/labels/annotators.yaml).", show_default=False
+        "--annotators",
+        metavar="FILE",
+        help="Annotator tokens file (default: LAKE/labels/annotators.yaml).",
+        show_default=False,
     ),
 ]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Labeling config (default: configs/labeling.yaml).", show_default=False),
+    typer.Option(
+        "--config", metavar="FILE", help="Labeling config (default: configs/labeling.yaml).", show_default=False
+    ),
 ]
 
 
@@ -36,22 +41,20 @@ def _lake(lake: str | None) -> Path:
 
     root = resolve_lake_path(lake)
     if not isinstance(root, Path):
-        _fail(f"the label store needs a local lake directory, not {root} (docs/scale.md)")
+        raise UserError(f"the label store needs a local lake directory, not {root} (docs/scale.md)")
     return root
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @queue_app.command("create")
 def queue_create(
-    kind: Annotated[str, typer.Option("--kind", help="pairwise, questionnaire, rewrite or rating.")],
+    kind: Annotated[
+        Literal["pairwise", "questionnaire", "rewrite", "rating"], typer.Option("--kind", help="The task kind.")
+    ],
     source: Annotated[
         str,
         typer.Option(
             "--from",
+            metavar="SOURCE",
             help="SQL over the catalog, a preset (regenerations, "
             "preference-pairs, model-versions:V1,V2) or a release directory.",
         ),
@@ -64,24 +67,19 @@ def queue_create(
     config: ConfigOption = None,
 ) -> None:
     """Create a queue of tasks from SQL, a preset or a release."""
-    from labeling_app.config import ConfigError, load_config
+    from labeling_app.config import load_config
     from labeling_app.queues import create_queue
-    from labeling_app.sources import SourceError
-    from labeling_app.store import StoreError
 
-    try:
-        created = create_queue(
-            _lake(lake),
-            kind=kind,
-            source=source,
-            per_item=per_item,
-            name=name,
-            config=load_config(config),
-            append=append,
-            limit=limit,
-        )
-    except (ConfigError, SourceError, StoreError) as exc:
-        _fail(str(exc))
+    created = create_queue(
+        _lake(lake),
+        kind=kind,
+        source=source,
+        per_item=per_item,
+        name=name,
+        config=load_config(config),
+        append=append,
+        limit=limit,
+    )
     typer.echo(created.summary())
 
 
@@ -101,13 +99,8 @@ def queue_gold(
 ) -> None:
     """Add gold items (known answers) that annotators meet at the queue's gold rate."""
     from labeling_app.queues import add_gold
-    from labeling_app.sources import SourceError
-    from labeling_app.store import StoreError
 
-    try:
-        added, present = add_gold(_lake(lake), name, source, limit=limit)
-    except (SourceError, StoreError) as exc:
-        _fail(str(exc))
+    added, present = add_gold(_lake(lake), name, source, limit=limit)
     typer.echo(f"queue {name!r}: {added:,} gold items added" + (f", {present:,} already there" if present else ""))
 
 
@@ -118,7 +111,7 @@ def queue_list(lake: LakeOption = None) -> None:
 
     root = _lake(lake)
     if not store_path(root).exists():
-        _fail(f"no label store at {store_path(root)} (create a queue first)")
+        raise UserError(f"no label store at {store_path(root)} (create a queue first)")
     with Store.for_lake(root, read_only=True) as store:
         for q in store.queues():
             typer.echo(
@@ -130,20 +123,16 @@ def queue_list(lake: LakeOption = None) -> None:
 @label_app.command("add-annotator")
 def add_annotator(
     name: Annotated[str, typer.Argument(help="Annotator name (letters, digits, _ . -).")],
-    role: Annotated[str, typer.Option(help="annotator or reviewer.")] = "annotator",
+    role: Annotated[Literal["annotator", "reviewer"], typer.Option(help="What they may do.")] = "annotator",
     replace: Annotated[bool, typer.Option("--replace", help="Issue a new token to an existing name.")] = False,
     lake: LakeOption = None,
     annotators_file: AnnotatorsOption = None,
 ) -> None:
     """Add an annotator and print their token (only its hash is stored: keep the token safe)."""
     from labeling_app import annotators
-    from labeling_app.config import ConfigError
 
     path = annotators_file or annotators.default_path(_lake(lake))
-    try:
-        annotator, token = annotators.add(path, name, role, replace=replace)
-    except ConfigError as exc:
-        _fail(str(exc))
+    annotator, token = annotators.add(path, name, role, replace=replace)
     typer.echo(f"{annotator.role} {annotator.name} added to {path}; token (shown once):")
     typer.echo(token)
 
@@ -155,12 +144,8 @@ def snapshot(
 ) -> None:
     """Snapshot the label store to Parquet tables of the lake (labels, tasks, consensus)."""
     from labeling_app.snapshot import snapshot as take
-    from labeling_app.store import StoreError
 
-    try:
-        result = take(_lake(lake), refresh_catalog=refresh)
-    except StoreError as exc:
-        _fail(str(exc))
+    result = take(_lake(lake), refresh_catalog=refresh)
     typer.echo(result.summary())
 
 
@@ -171,23 +156,20 @@ def agreement(
 ) -> None:
     """Krippendorff's alpha and consensus counts per queue and question."""
     from labeling_app.consensus import analyze
-    from labeling_app.store import Store, StoreError
+    from labeling_app.store import Store
 
-    try:
-        with Store.for_lake(_lake(lake), read_only=True) as store:
-            queues = [store.queue(queue)] if queue else store.queues()
-            for q in queues:
-                result = analyze(q, store.labels(q.queue_id))
-                for question in result.questions:
-                    items = [i for i in result.items if i.question == question.id]
-                    alpha = result.alpha[question.id]
-                    typer.echo(
-                        f"{q.name}\t{question.id}\talpha={'n/a' if alpha is None else f'{alpha:.3f}'}\t"
-                        f"{len(items):,} items\t{sum(i.kept for i in items):,} kept\t"
-                        f"{len(result.disagreements()):,} to adjudicate"
-                    )
-    except StoreError as exc:
-        _fail(str(exc))
+    with Store.for_lake(_lake(lake), read_only=True) as store:
+        queues = [store.queue(queue)] if queue else store.queues()
+        for q in queues:
+            result = analyze(q, store.labels(q.queue_id))
+            for question in result.questions:
+                items = [i for i in result.items if i.question == question.id]
+                alpha = result.alpha[question.id]
+                typer.echo(
+                    f"{q.name}\t{question.id}\talpha={'n/a' if alpha is None else f'{alpha:.3f}'}\t"
+                    f"{len(items):,} items\t{sum(i.kept for i in items):,} kept\t"
+                    f"{len(result.disagreements()):,} to adjudicate"
+                )
 
 
 @label_app.command()

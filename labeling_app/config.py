@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lakehouse import config
+from lakehouse.errors import ConfigError
 
 KINDS = ("pairwise", "questionnaire", "rewrite", "rating")
 Kind = Literal["pairwise", "questionnaire", "rewrite", "rating"]
@@ -17,12 +20,8 @@ ANSWERS = ("yes", "no", "unsure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "labeling.yaml"
 
 
-class ConfigError(ValueError):
-    """A config file that is missing, not YAML, or fails validation (the message names the bad key)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(config.StrictModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class Question(_Strict):
@@ -79,30 +78,9 @@ class LabelingConfig(_Strict):
         return guidelines
 
 
-def format_validation_error(path: Path, error: ValidationError) -> str:
-    """One line per problem, each naming the offending key path."""
-    problems = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        problems.append(f"{path}: {key}: {item['msg']}")
-    return "\n".join(problems)
-
-
 def load_yaml_model(path: Path, model: type[BaseModel]):
-    """Read a YAML file into `model`, turning every failure into a ConfigError that names the key."""
-    import yaml
-
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return model.model_validate(raw if raw is not None else {})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    """Read a YAML file into `model`; every failure is a ConfigError that names the file and the key."""
+    return config.load_yaml_model(path, model)
 
 
 def load_config(path: Path | None = None) -> LabelingConfig:

@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.errors import UserError
+
 SINGLE_COLUMNS = ("sample_id", "prompt", "response")
 PAIR_COLUMNS = ("sample_id_a", "sample_id_b", "prompt", "response_a", "response_b")
 CHARACTER_COLUMNS = ("character_id", "character_name", "character_description", "character_instructions")
@@ -81,7 +83,7 @@ PRESETS = {
 }
 
 
-class SourceError(ValueError):
+class SourceError(UserError, ValueError):
     """A source that cannot give tasks of the requested kind (the message says why)."""
 
 

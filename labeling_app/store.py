@@ -29,6 +29,7 @@ from pathlib import Path
 
 from labeling_app import values
 from labeling_app.config import KINDS
+from lakehouse.errors import UserError
 
 SCHEMA_VERSION = 2
 UNDO_SECONDS = 120
@@ -109,7 +110,7 @@ CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
 """
 
 
-class StoreError(ValueError):
+class StoreError(UserError, ValueError):
     """A request the store refuses (unknown queue, item not assigned to you, ...)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 
 from labeling_app.config import ANSWERS
+from lakehouse.errors import UserError
 
 MAX_NOTE_CHARS = 5_000
 MAX_REWRITE_CHARS = 400_000
@@ -17,7 +18,7 @@ STRENGTHS = (None, "strong")
 CHOICES = ("A", "B", "tie")
 
 
-class LabelError(ValueError):
+class LabelError(UserError, ValueError):
     """A submitted value that does not fit the task (the message says what is wrong)."""
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-app = typer.Typer(
-    name="flywheel",
-    help="Turn production chat traffic into better training data, generation after generation.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+from lakehouse import cli_options
+from lakehouse.cli_options import LakeOption, open_existing_lake
+from lakehouse.errors import FlywheelError, UserError
+
+app = cli_options.app(
+    name="flywheel", help="Turn production chat traffic into better training data, generation after generation."
 )
 
 
@@ -38,17 +38,18 @@ def _root(
     """Turn production chat traffic into better training data, generation after generation."""
 
 
-catalog_app = typer.Typer(help="The DuckDB catalog of the lake.", no_args_is_help=True)
+catalog_app = cli_options.app(help="The DuckDB catalog of the lake.")
 app.add_typer(catalog_app, name="catalog")
-lake_app = typer.Typer(help="The lake's Delta tables: versions, history, vacuum, migration.", no_args_is_help=True)
+lake_app = cli_options.app(help="The lake's Delta tables: versions, history, vacuum, migration.")
 app.add_typer(lake_app, name="lake")
 
 # Command groups that more than one package adds to (`eval scrub` is curation's, `eval model` train's): the
 # group is made here, once per root app, and each package's register() adds its commands to `group(app, NAME)`.
 GROUPS = {
-    "eval": "Measure quality: the scrubber (scrub), dedup (dedup), a trained model against another (model).",
-    "train": "Train on releases with TRL and work with the models: sft, reward, dpo, kto, generate, score, "
-    "rejection-sample, gpu-check.",
+    "eval": "Measure quality: the scrubber (scrub), dedup (dedup), a trained model against another (model), "
+    "style artifacts across checkpoints (artifacts).",
+    "train": "Train on releases with TRL and work with the models: sft, reward, dpo, kto, grpo, online-dpo, "
+    "signals, generate, score, rejection-sample, gpu-check.",
 }
 
 
@@ -58,20 +59,12 @@ def group(app: typer.Typer, name: str) -> typer.Typer:
     for info in app.registered_groups:
         if info.name == name and info.typer_instance is not None:
             return info.typer_instance
-    sub = typer.Typer(help=GROUPS[name], no_args_is_help=True)
+    sub = cli_options.app(help=GROUPS[name])
     app.add_typer(sub, name=name)
     return sub
 
 
-LakeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
-    ),
-]
-
-
-FORMATS = ("table", "csv", "json")
+Format = Literal["table", "csv", "json"]
 
 
 @app.command()
@@ -83,19 +76,13 @@ def sql(
         ),
     ] = None,
     lake: LakeOption = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    format: Annotated[Format, typer.Option("--format", "-f", help="How rows are printed.")] = "table",
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format (csv and json print all).")] = 50,
 ) -> None:
     """Query the lake with DuckDB SQL over a read-only catalog (never blocks a running pipeline)."""
     from lakehouse import sql_shell
-    from lakehouse.lake import Lake
 
-    if format not in FORMATS:
-        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}, not {format!r}", param_hint="--format")
-    the_lake = Lake(lake)
-    if not the_lake.root.exists():
-        typer.echo(f"error: no lake at {the_lake.root} (run `make curate` or `flywheel ingest` first)", err=True)
-        raise typer.Exit(2)
+    the_lake = open_existing_lake(lake)
     if query is None:
         sql_shell.repl(the_lake, format=format, max_rows=max_rows)
         return
@@ -107,9 +94,8 @@ def sql(
 def catalog_refresh(lake: LakeOption = None) -> None:
     """Rebuild catalog.duckdb (every writing command already does this before it exits)."""
     from lakehouse import catalog
-    from lakehouse.lake import Lake
 
-    path = catalog.refresh(Lake(lake))
+    path = catalog.refresh(open_existing_lake(lake))
     typer.echo(f"catalog rebuilt: {path}")
 
 
@@ -117,9 +103,8 @@ def catalog_refresh(lake: LakeOption = None) -> None:
 def lake_versions(lake: LakeOption = None) -> None:
     """The latest and the catalog-visible (complete) version of every table."""
     from lakehouse import catalog  # noqa: F401 - registers every table
-    from lakehouse.lake import Lake
 
-    the_lake = Lake(lake).require()
+    the_lake = open_existing_lake(lake)
     for name, version in the_lake.versions().items():
         complete = the_lake.complete_version(name)
         note = "" if complete == version else f"  (catalog shows {complete}: a stage has not finished)"
@@ -128,7 +113,7 @@ def lake_versions(lake: LakeOption = None) -> None:
 
 @lake_app.command("history")
 def lake_history(
-    table: Annotated[str, typer.Argument(help="Table name, e.g. bronze/conversations.")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="Table name, e.g. bronze/conversations.")],
     lake: LakeOption = None,
     limit: int = 20,
 ) -> None:
@@ -137,9 +122,9 @@ def lake_history(
 
     from deltalake import DeltaTable
 
-    from lakehouse.lake import PARTIAL_KEY, Lake, LakeError
+    from lakehouse.lake import PARTIAL_KEY, LakeError
 
-    the_lake = Lake(lake).require()
+    the_lake = open_existing_lake(lake)
     if not the_lake.is_table(table):
         raise LakeError(f"table {table} does not exist in {the_lake.root}")
     for entry in DeltaTable(str(the_lake.table_dir(table))).history(limit):
@@ -158,9 +143,9 @@ def lake_vacuum(
 ) -> None:
     """Delete data files no version of the last --retention-hours uses and staging of dead writers;
     refuses while another command writes the lake."""
-    from lakehouse.lake import Lake, vacuum
+    from lakehouse.lake import vacuum
 
-    removed = vacuum(Lake(lake).require(), retention_hours=retention_hours, dry_run=dry_run)
+    removed = vacuum(open_existing_lake(lake), retention_hours=retention_hours, dry_run=dry_run)
     for name, files in removed.items():
         typer.echo(f"{'would delete' if dry_run else 'deleted'} {len(files)} files of {name}")
     if not removed:
@@ -171,9 +156,9 @@ def lake_vacuum(
 def lake_migrate(lake: LakeOption = None) -> None:
     """Adopt the tables of a lake written by the earlier format as Delta tables (files stay in place)."""
     from lakehouse import catalog
-    from lakehouse.lake import Lake, migrate
+    from lakehouse.lake import migrate
 
-    the_lake = Lake(lake).require()
+    the_lake = open_existing_lake(lake)
     adopted = migrate(the_lake)
     for name, count in adopted.items():
         typer.echo(f"{name}: {count} files adopted")
@@ -183,42 +168,46 @@ def lake_migrate(lake: LakeOption = None) -> None:
 
 @app.command()
 def retention(
-    keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
+    keep_days: Annotated[int, typer.Option(min=0, metavar="DAYS", help="Keep partitions of the last DAYS days.")],
     lake: LakeOption = None,
-    as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
-    table: Annotated[list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Reference date YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TABLE", help="Table(s) to purge (default: the raw-text tables)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""
-    import datetime as dt
-
-    from lakehouse import catalog
     from lakehouse import retention as policy
-    from lakehouse.lake import Lake
-    from lakehouse.runs import RunRecord, StageStats, new_run_id, utc_now, write_run
+    from lakehouse.runs import StageStats, recorded_run
 
-    the_lake = Lake(lake).require()
-    reference = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+    the_lake = open_existing_lake(lake)
+    reference = _reference_day(as_of)
     purges = policy.plan(the_lake, keep_days, reference, tuple(table) if table else policy.RAW_TABLES)
     for item in purges:
         typer.echo(f"{'would delete' if dry_run else 'deleting'} {item.table} day={item.day} ({len(item.files)} files)")
     if dry_run or not purges:
         typer.echo("nothing to delete" if not purges else f"{len(purges)} partitions would be deleted")
         return
-    removed = policy.purge(the_lake, purges)
-    stats = StageStats("retention", rows_in=len(purges), rows_out=0)
-    stats.drop("expired_partition", len(purges))
-    record = RunRecord(
-        new_run_id("retention"),
-        "retention",
-        str(the_lake.root),
-        status="succeeded",
-        stages=[stats],
-        finished_at=utc_now(),
-    )
-    write_run(the_lake, record)
-    catalog.refresh(the_lake)
+    with recorded_run(the_lake, "retention") as record:
+        removed = policy.purge(the_lake, purges)
+        stats = StageStats("retention", rows_in=len(purges), rows_out=0)
+        stats.drop("expired_partition", len(purges))
+        record.stages.append(stats)
     typer.echo(f"deleted {len(purges)} partitions ({removed} files)")
+
+
+def _reference_day(as_of: str | None):
+    import datetime as dt
+
+    if as_of is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise UserError(f"--as-of {as_of}: not a date YYYY-MM-DD") from None
 
 
 def _register_plugins() -> None:
@@ -227,16 +216,12 @@ def _register_plugins() -> None:
 
 
 def main() -> None:
-    from lakehouse.lake import ConflictError, LakeError, LakeNotFoundError
-
-    _register_plugins()
+    """The `flywheel` entry point. Errors raised inside a command are reported by the root group
+    (`cli_options.ErrorBoundary`); this catches the same for what runs outside one (plugin loading)."""
     try:
+        _register_plugins()
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-    except LakeNotFoundError as exc:  # a mistyped --lake: an error, never a new empty lake
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except (ConflictError, LakeError) as exc:  # e.g. another writer won the race: nothing was committed
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    except FlywheelError as exc:
+        sys.exit(cli_options.report(exc))

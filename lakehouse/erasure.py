@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse import tables
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake, atomic_write_bytes
 from lakehouse.schemas import UTC_TS
 from lakehouse.tables import TableSpec
@@ -96,7 +97,7 @@ ERASURE_REQUESTS = tables.register(
 )
 
 
-class ErasureError(Exception):
+class ErasureError(UserError):
     """An erasure cannot be planned or applied; the message says why."""
 
 

@@ -32,3 +32,13 @@ class CheckFailed(FlywheelError):
 
 class MissingDependency(UserError):
     """An optional heavy library or model a stage needs is not installed; the message names the package."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config file, recipe or override is missing, not YAML, or fails validation; the message names the
+    file and the bad key. (A ValueError too, so callers that caught the packages' old ConfigErrors still do.)"""
+
+
+class InputError(UserError, ValueError):
+    """An input file or path that cannot be read as promised (missing, wrong format, a bad line); the message
+    names the file and, where there is one, the line."""

@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from lakehouse import location
 from lakehouse.location import ObjectPath
+from lakehouse.errors import UserError
 from lakehouse.tables import TABLES, TableSpec, get
 
 DEFAULT_LAKE = "lake"
@@ -57,7 +58,7 @@ TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 VACUUM_RETENTION_HOURS = 168  # a week, Delta's default: time travel reaches at least this far back
 
 
-class LakeError(Exception):
+class LakeError(UserError):
     """A lake operation that cannot proceed; the message says why and what to do."""
 
 
@@ -67,6 +68,8 @@ class LakeNotFoundError(LakeError, FileNotFoundError):
 
 class ConflictError(LakeError):
     """Another writer changed a table this transaction depends on; nothing of it was committed."""
+
+    exit_code = 1  # not the user's mistake: rerun the command
 
 
 class SchemaMismatchError(LakeError):

@@ -113,6 +113,17 @@ def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> boo
     return all(f in live for r in rows for f in r["output_files"])
 
 
+def skip_if_current(ctx, stage: str, config_hash: str, inputs: list[Path], stats, note: str) -> bool:
+    """The "input unchanged, skip" check of a whole-table stage: when its outputs are `current`, mark the
+    stage's stats up to date, say so on the console (`STAGE: up to date (NOTE)`) and return True, so the
+    stage returns without reading anything else. `ctx` is the stage's context (its lake and console)."""
+    if not current(ctx.lake, stage, config_hash, inputs):
+        return False
+    stats.details = {"up_to_date": True, "config_hash": config_hash}
+    ctx.console.print(f"{stage}: up to date ({note})", highlight=False, markup=False)
+    return True
+
+
 def record_table(
     lake: Lake,
     tx: Transaction,

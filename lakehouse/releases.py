@@ -33,6 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakehouse import location
+from lakehouse.errors import CheckFailed, UserError
 from lakehouse.lake import Lake, fault_point, file_sha256
 from lakehouse.runs import package_versions, stable_hash
 
@@ -81,12 +82,14 @@ OPAQUE_ID = (
 )
 
 
-class ReleaseError(Exception):
+class ReleaseError(UserError):
     """A release cannot be written, found or verified; the message says why."""
 
 
-class LeakScanRefused(ReleaseError):
+class LeakScanRefused(ReleaseError, CheckFailed):
     """The leak gate refused the release: the message names the types and rows (never a value)."""
+
+    exit_code = 1  # a check that ran and failed (the release stays unpublished)
 
     def __init__(self, message: str, report=None):
         super().__init__(message)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse import tables
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 
 RAW_TABLES = (tables.BRONZE_CONVERSATIONS.name, tables.QUARANTINE.name)
@@ -26,9 +27,10 @@ class Purge:
 
 def partitions(lake: Lake, table: str) -> dict[dt.date, list[Path]]:
     """Day -> files of a day-partitioned table."""
-    spec = tables.get(table)
-    if not spec.partitioned:
-        raise ValueError(f"table {table} is not partitioned by day")
+    spec = tables.TABLES.get(table)
+    if spec is None or not spec.partitioned:
+        day_tables = sorted(name for name, t in tables.TABLES.items() if t.partitioned)
+        raise UserError(f"--table {table}: not a day-partitioned table of the lake; one of: {', '.join(day_tables)}")
     days: dict[dt.date, list[Path]] = {}
     for path in lake.files(spec):
         day = dt.date.fromisoformat(path.parent.name.removeprefix("day="))

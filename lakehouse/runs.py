@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -209,3 +210,44 @@ class timed_stage:
         self._memory.__exit__(*exc)
         self.stats.seconds = time.perf_counter() - self._start
         self.stats.peak_rss_mb = self._memory.peak_mb
+
+
+@contextmanager
+def recorded_run(lake: Lake, command: str, recipe: dict | None = None, recipe_hash: str | None = None):
+    """Record a command in the runs ledger whatever happens, then refresh the catalog.
+
+    Yields the RunRecord: the block appends its StageStats and may mark the run failed itself (a stage
+    that failed without raising). On a normal exit the run succeeded; an exception marks it failed with
+    the reason (a FlywheelError's message as is, anything else with its type) and goes on to the caller.
+    A catalog that cannot be refreshed fails a successful command; after a failure it is only a warning,
+    so the command's own error is the one reported.
+    """
+    import sys
+    import traceback
+
+    from lakehouse import catalog
+    from lakehouse.errors import FlywheelError
+
+    if recipe is not None and recipe_hash is None:
+        recipe_hash = stable_hash(recipe)
+    record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe, recipe_hash=recipe_hash)
+    lake.root.mkdir(parents=True, exist_ok=True)
+    try:
+        yield record
+        if record.status == "running":
+            record.status = "succeeded"
+    except FlywheelError as exc:
+        record.status, record.error = "failed", str(exc)
+        raise
+    except BaseException as exc:
+        record.status, record.error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+        raise
+    finally:
+        record.finished_at = utc_now()
+        write_run(lake, record)
+        try:
+            catalog.refresh(lake)
+        except Exception as exc:
+            if record.status == "succeeded":
+                raise
+            print(f"warning: catalog not refreshed: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 
 # Top-level lake directories that hold secrets or private state next to data: only their subdirectories
@@ -31,7 +32,7 @@ PRIVATE_PARENTS = ("labels",)
 CATALOG_ALIAS = "lake"
 
 
-class RefusedSQL(ValueError):
+class RefusedSQL(UserError, ValueError):
     """A statement or condition that read-only SQL does not run; the message says what and why."""
 
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from lakehouse.lake import Lake
+from lakehouse.cli_options import LakeOption, open_existing_lake
+from lakehouse.errors import CheckFailed
 
-LakeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lake", help="Lake directory or s3://BUCKET/PREFIX (default: $FLYWHEEL_LAKE or ./lake).", show_default=False
-    ),
-]
 TRAINER_HELP = {
     "sft": "Supervised fine-tuning on an `sft` release (assistant-only loss where the chat template allows).",
     "reward": "A reward model (sequence classifier, one output) on a `preference` release.",
@@ -33,59 +28,21 @@ TRAINER_HELP = {
 ONLINE_KINDS = ("grpo", "online-dpo")
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    from lakehouse.errors import UserError
-    from lakehouse.releases import ReleaseError
-    from train.config import ConfigError
-    from train.generate import GenerationError
-    from train.models import ModelError
-    from train.release_rows import DataError
-    from train.signals import SignalError
-    from train.trainers import TrainError
-
-    return (ConfigError, DataError, GenerationError, ModelError, ReleaseError, SignalError, TrainError, UserError)
-
-
 @contextmanager
 def command_run(name: str, lake_path: Path | None, recipe: dict | None = None) -> Iterator[tuple]:
-    """Open the lake, time the command, record it in `runs/` and refresh the catalog, whatever happens.
+    """Open the existing lake and record the command as a run with one timed stage (`recorded_run`).
 
-    A bad input (unknown release, tampered release, invalid config, missing model) ends the command with
-    exit code 2 and a one-line reason; the run is still recorded, as failed, with that reason.
+    A bad input (unknown release, tampered release, invalid config, missing model) raises a UserError: the
+    run is recorded as failed with that reason, and the CLI prints it and exits 2.
     """
-    from lakehouse import catalog
-    from lakehouse.runs import RunRecord, StageStats, new_run_id, stable_hash, timed_stage, utc_now, write_run
+    from lakehouse.runs import StageStats, recorded_run, timed_stage
 
-    lake = Lake(lake_path)
-    if not lake.root.exists():
-        typer.echo(f"error: no lake at {lake.root} (pass --lake or set $FLYWHEEL_LAKE)", err=True)
-        raise typer.Exit(2)
-    record = RunRecord(
-        new_run_id(name), name, str(lake.root), recipe=recipe, recipe_hash=stable_hash(recipe) if recipe else None
-    )
-    stats = StageStats(name.split(" ")[-1])
-    try:
+    lake = open_existing_lake(lake_path)
+    with recorded_run(lake, name, recipe=recipe) as record:
+        stats = StageStats(name.split(" ")[-1])
+        record.stages.append(stats)
         with timed_stage(stats):
             yield lake, record, stats
-        record.status = "succeeded"
-    except _user_errors() as exc:
-        record.status, record.error = "failed", str(exc)
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except BaseException as exc:
-        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        record.stages, record.finished_at = [stats], utc_now()
-        write_run(lake, record)
-        try:
-            catalog.refresh(lake)
-        except Exception as exc:  # the command's own outcome (and its error, if any) is what to report
-            typer.echo(
-                f"{'error' if record.status == 'succeeded' else 'warning'}: catalog not refreshed: {exc}", err=True
-            )
-            if record.status == "succeeded":
-                raise
 
 
 def _quiet_datasets() -> None:
@@ -125,11 +82,7 @@ def _run_training(
     """Load the settings, train in a recorded run and print the outcome (every trainer command)."""
     from train import config as config_module
 
-    try:
-        settings = config_module.load(kind, config, overrides)
-    except config_module.ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = config_module.load(kind, config, overrides)
     with command_run(f"train {kind}", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
         from train import trainers
 
@@ -289,11 +242,7 @@ CompositeConfigOption = Annotated[
 def _composite(config: Path | None, signal_models: str | None):
     from train import config as config_module
 
-    try:
-        return config_module.load("composite", config, {"signal_models": signal_models})
-    except config_module.ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return config_module.load("composite", config, {"signal_models": signal_models})
 
 
 def rejection_sample(
@@ -301,7 +250,9 @@ def rejection_sample(
     name: Annotated[str, typer.Option("--name", help="Name of the best-of-K `sft` release.")],
     rl_name: Annotated[str, typer.Option("--rl-name", help="Name of the `prompt` release for RL.")],
     candidates: Annotated[str, typer.Option("--candidates", help="Generation id (or `latest`).")] = "latest",
-    criterion: Annotated[str, typer.Option(help="RL prompts: high-variance or low-mean reward.")] = "high-variance",
+    criterion: Annotated[
+        Literal["high-variance", "low-mean"], typer.Option(help="RL prompts: high reward variance or low mean.")
+    ] = "high-variance",
     fraction: Annotated[float, typer.Option(help="Share of prompts kept for RL.")] = 0.25,
     signal_models: SignalModelsOption = None,
     config: CompositeConfigOption = None,
@@ -343,18 +294,14 @@ def evaluate(
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen evaluation prompts.")],
     config: Annotated[Path | None, typer.Option("--config", help="configs/train/eval.yaml or another.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: <new>/evals/<id>).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: NEW/evals/EVAL_ID).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when a guardrail is flagged.")] = False,
     lake: LakeOption = None,
 ) -> None:
     """Reward win rate of --new over --old by traffic source, guardrail flags and style artifacts."""
     from train import config as config_module
 
-    try:
-        settings = config_module.load("eval", config, {"max_new_tokens": max_new_tokens})
-    except config_module.ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = config_module.load("eval", config, {"max_new_tokens": max_new_tokens})
     flagged = False
     with command_run("eval model", lake, settings.model_dump(mode="json")) as (the_lake, _, stats):
         from train import evaluate as evaluation
@@ -372,7 +319,7 @@ def evaluate(
         typer.echo(f"report: {result.report}")
         flagged = bool(result.flags)
     if strict and flagged:
-        raise typer.Exit(1)
+        raise CheckFailed("eval --strict: guardrail flags raised (see FLAG lines above)")
 
 
 def _online_command(kind: str):
@@ -399,13 +346,9 @@ def _online_command(kind: str):
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
     ) -> None:
-        from train.online import RewardSpec, RewardSpecError
+        from train.online import RewardSpec
 
-        try:
-            rewards = [RewardSpec.parse(text) for text in reward]
-        except RewardSpecError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        rewards = [RewardSpec.parse(text) for text in reward]
         _run_training(
             kind,
             release,
@@ -460,14 +403,9 @@ def serve(
     generation. Runs until interrupted; on a GPU machine use vLLM instead (docs/gpu.md)."""
     import os
 
-    from lakehouse.errors import UserError
     from train import serve as serving
 
-    try:
-        directory = serving.check_model(model)
-    except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    directory = serving.check_model(model)
     typer.echo(f"serving {directory} at http://{host}:{port}/v1 (ready when /health answers); pool entry:")
     typer.echo(serving.pool_entry(name or directory.name, directory, host, port))
     command = serving.command_line(directory, host, port)

@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from lakehouse.config import StrictModel, read_yaml_mapping, validate_model
+from lakehouse.errors import ConfigError
 
 TRAINERS = ("sft", "reward", "dpo", "kto", "grpo", "online-dpo", "signals")
 
 
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and the key."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class Strict(StrictModel):
+    model_config = ConfigDict(validate_assignment=True)
 
 
 class LoraSettings(Strict):
@@ -234,14 +233,6 @@ SETTINGS: dict[str, type[Strict]] = {
 }
 
 
-def _describe(error: ValidationError, origin: str) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"{origin}: {key}: {item['msg']}")
-    return "\n".join(lines)
-
-
 def _set_dotted(mapping: dict, dotted: str, value) -> None:
     *parents, leaf = dotted.split(".")
     node = mapping
@@ -266,23 +257,11 @@ def load(kind: str, path: str | Path | None = None, overrides: dict | None = Non
     if kind not in SETTINGS:
         raise ConfigError(f"unknown settings kind {kind!r}; known: {', '.join(SETTINGS)}")
     origin = str(path) if path else f"<defaults for {kind}>"
-    raw: dict = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of settings")
+    raw: dict = read_yaml_mapping(path) if path is not None else {}
     declared = raw.get("trainer")
     if kind in TRAINERS and declared is not None and declared != kind:
         raise ConfigError(f"{origin}: trainer: this file configures {declared!r}, not {kind!r}")
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, key, value)
-    try:
-        return SETTINGS[kind].model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin)) from None
+    return validate_model(SETTINGS[kind], raw, origin)

@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse import tables
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
 from lakehouse.serving import PoolModel
 from train import models, release_rows
 
 
-class GenerationError(ValueError):
+class GenerationError(UserError, ValueError):
     """A generation run cannot start; the message says why."""
 
 

@@ -321,4 +321,7 @@ def gpu_check(
     typer.echo(json.dumps(result.details, indent=2, default=str))
     typer.echo(f"outputs: {result.workdir}")
     if not result.ok:
-        raise typer.Exit(1)
+        from lakehouse.errors import CheckFailed
+
+        failed = ", ".join(name for name, passed in result.checks.items() if not passed)
+        raise CheckFailed(f"gpu-check failed: {failed}")

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.errors import UserError
 from lakehouse.lake import file_sha256
 
 TINY = "tiny"
@@ -26,7 +27,7 @@ LINEAGE_FILE = "lineage.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
-class ModelError(ValueError):
+class ModelError(UserError, ValueError):
     """A model path cannot be used; the message says why."""
 
 

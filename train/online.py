@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.errors import UserError
 from train import models, score
 
 REWARD_SCHEMES = ("rm",)
 
 
-class RewardSpecError(ValueError):
+class RewardSpecError(UserError):
     """A `--reward` value is not `rm:PATH[*WEIGHT]`; the message shows the accepted form."""
 
 

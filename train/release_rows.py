@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, Release, ReleaseError, resolve, verify
 
@@ -31,7 +32,7 @@ ONLINE = ("grpo", "online-dpo")  # trainers that sample replies during training:
 PROVENANCE = ("source", "conversation_id", "turn", "topic_cluster", "dedup_cluster", "model_version")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A release cannot be used for this step; the message says why."""
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from train.cli import LakeOption, command_run
+from lakehouse.cli_options import LakeOption
+from train.cli import command_run
 
 
 def train_signals(
@@ -42,14 +43,8 @@ def train_signals(
     from train import config as config_module
     from train import signals
 
-    try:
-        wanted = signals.parse_signals(signal_names)
-        settings = config_module.load(
-            "signals", config, dict(config_module.parse_assignment(a) for a in assignments or [])
-        )
-    except (signals.SignalError, config_module.ConfigError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    wanted = signals.parse_signals(signal_names)
+    settings = config_module.load("signals", config, dict(config_module.parse_assignment(a) for a in assignments or []))
     with command_run("train signals", lake, settings.model_dump(mode="json")) as (the_lake, record, stats):
         from train import signal_training
 

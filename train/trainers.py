@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
@@ -37,7 +38,7 @@ from train.config import TrainSettings
 WITH_REFERENCE = ("dpo", "kto", "online-dpo")  # trainers given an explicit frozen copy of the start model
 
 
-class TrainError(RuntimeError):
+class TrainError(UserError, RuntimeError):
     """Training cannot start or finish; the message says why."""
 
 

@@ -19,3 +19,8 @@ class TopicsConfig(BaseModel):
         description="Cosine similarity above which a text is a semantic "
         "duplicate of an earlier one in its topic; None: no pruning.",
     )
+    embed_model: str | None = Field(
+        None,
+        description="Embedding model of the messages (default: the one the lake's embeddings were made "
+        "with, i.e. the embed stage's; the packaged MiniLM when there are none).",
+    )

@@ -31,6 +31,7 @@ from curation.dedup.edits import WordSequences
 from curation.dedup.exact import ExactIndex, local_groups
 from curation.dedup.minhash import estimated_jaccard
 from curation.dedup.sketch import BatchSketch, sketch_batch
+from lakehouse.errors import InputError
 from lakehouse.runs import StageStats
 
 OUTPUT_SCHEMA = pa.schema(
@@ -174,7 +175,7 @@ def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None, 
         names = batch.schema.names
         for column in (key, text) if scope is None else (key, text, scope):
             if column not in names:
-                raise ValueError(f"dedup input has no column {column!r} (columns: {', '.join(names)})")
+                raise InputError(f"dedup input has no column {column!r} (columns: {', '.join(names)})")
         has_time = started_at is not None and started_at in names
         for offset in range(0, batch.num_rows, batch_size):
             part = batch.slice(offset, batch_size)
@@ -212,11 +213,11 @@ def _check_keys(keys: pa.Array, column: str) -> None:
     import pyarrow.compute as pc
 
     if keys.null_count:
-        raise ValueError(f"dedup input has {keys.null_count} row(s) with a null {column!r}")
+        raise InputError(f"dedup input has {keys.null_count} row(s) with a null {column!r}")
     if len(pc.unique(keys)) != len(keys):
         counts = pc.value_counts(keys)
         repeated = [v["values"] for v in counts.to_pylist() if v["counts"] > 1][:5]
-        raise ValueError(f"dedup input repeats {column!r} values, e.g. {repeated}")
+        raise InputError(f"dedup input repeats {column!r} values, e.g. {repeated}")
 
 
 def _near_clusters(

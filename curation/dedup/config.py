@@ -75,15 +75,6 @@ class DedupConfig(BaseModel):
 
 def load_config(path) -> DedupConfig:
     """A DedupConfig from a YAML file of its fields; errors name the file and the bad key."""
-    import yaml
-    from pydantic import ValidationError
+    from lakehouse.config import load_yaml_model
 
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of dedup settings")
-    try:
-        return DedupConfig.model_validate(raw)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors())
-        raise ValueError(f"{path}: {problems}") from None
+    return load_yaml_model(path, DedupConfig)

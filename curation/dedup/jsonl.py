@@ -9,8 +9,6 @@ Input is read in batches, so memory grows with the number of documents, not with
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -19,20 +17,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from curation.dedup.config import DedupConfig
+from lakehouse.errors import InputError
+from lakehouse.jsonl import text_records
 from lakehouse.runs import StageStats
 
 _READ_BATCH = 10_000
 _INPUT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC"))])
-
-
-class InputError(ValueError):
-    """A line of the input that is not a {"id", "text"} object; the message names file and line."""
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def _parse_time(value, where: str) -> dt.datetime | None:
@@ -45,37 +35,18 @@ def _parse_time(value, where: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _parse_line(line: str, where: str) -> tuple[str | int, str, dt.datetime | None]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{where}: not valid JSON ({err.msg})") from None
-    if not isinstance(record, dict):
-        raise InputError(f"{where}: expected a JSON object with 'id' and 'text'")
-    doc_id, text = record.get("id"), record.get("text")
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"{where}: 'id' must be a string or an integer, got {doc_id!r}")
-    if not isinstance(text, str):
-        raise InputError(f"{where}: 'text' must be a string, got {type(text).__name__}")
-    return doc_id, text, _parse_time(record.get("started_at"), where)
-
-
 def read_batches(path: Path, raw_ids: list) -> Iterator[pa.RecordBatch]:
     """Record batches (key, text, started_at) of the input; each line's original id value is appended to
     `raw_ids` so the output can repeat ids with their JSON type. Blank lines are skipped."""
     keys, texts, times = [], [], []
-    with _open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            doc_id, text, started = _parse_line(line, f"{path}:{number}")
-            raw_ids.append(doc_id)
-            keys.append(str(doc_id))
-            texts.append(text)
-            times.append(started)
-            if len(keys) >= _READ_BATCH:
-                yield pa.record_batch([keys, texts, times], schema=_INPUT_SCHEMA)
-                keys, texts, times = [], [], []
+    for number, record in text_records(path):
+        raw_ids.append(record["id"])
+        keys.append(str(record["id"]))
+        texts.append(record["text"])
+        times.append(_parse_time(record.get("started_at"), f"{path}:{number}"))
+        if len(keys) >= _READ_BATCH:
+            yield pa.record_batch([keys, texts, times], schema=_INPUT_SCHEMA)
+            keys, texts, times = [], [], []
     if keys:
         yield pa.record_batch([keys, texts, times], schema=_INPUT_SCHEMA)
 

@@ -31,3 +31,5 @@ class EmbedConfig(BaseModel):
         "faster where the CPU multiplies bfloat16 natively) or float32; auto picks bfloat16 "
         "on such CPUs (AVX512-BF16 or AMX) and float32 elsewhere (docs/dedup.md).",
     )
+    chunk_texts: int = Field(20_000, ge=1, description="New texts encoded and committed together.")
+    compact_files: int = Field(16, ge=2, description="Merge the cache's files when it has more than this many.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 
 NEAREST_SQL = """
@@ -36,7 +37,7 @@ WHERE position = 1
 """
 
 
-class NoEmbeddings(Exception):
+class NoEmbeddings(UserError):
     """The lake has no embeddings to search (or none of the requested model)."""
 
 

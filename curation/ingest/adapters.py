@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import xxhash
 
+from lakehouse.errors import UserError
+
 SHAREGPT_ROLES = {
     "human": "user",
     "user": "user",
@@ -31,7 +33,9 @@ PERSONA_LINE = re.compile(r"^[\s*_]*User ([12])[\s*_]*:[\s*_]*(.*?)[\s*_]*$")
 DECORATION = re.compile(r"^[\s*_\-=#]*$")
 
 
-class RecordRejected(Exception):
+class RecordRejected(UserError):
+    """A record that cannot be converted; `reason` is its quarantine reason (ingest goes on without it)."""
+
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason, self.detail = reason, detail

@@ -34,6 +34,7 @@ from curation.ingest.known import KnownIds, id_hashes
 from curation.ingest.timestamps import parse_utc
 from curation.ingest.validate import Verdict, validate_conversations
 from lakehouse import schemas, tables
+from lakehouse.errors import UserError
 from lakehouse.lake import Lake, Transaction, file_sha256
 from lakehouse.runs import release_free_memory, utc_now
 
@@ -42,7 +43,7 @@ RAW_KEEP_BYTES = 1 << 20  # quarantine keeps this much of a record's bytes, and 
 DAMAGE_REASONS = frozenset({"truncated_file", "corrupt_file", "file_error"})
 
 
-class IngestRefused(Exception):
+class IngestRefused(UserError):
     """The run cannot go on (e.g. user ids without a pseudonymization key); nothing is written."""
 
 

@@ -16,13 +16,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse.errors import UserError
+
 KEY_ENV = "FLYWHEEL_HMAC_KEY"
 KEY_FILE_ENV = "FLYWHEEL_HMAC_KEY_FILE"
 DEFAULT_KEY_FILE = Path(".flywheel/hmac.key")
 
 
-class MissingKey(Exception):
-    pass
+class MissingKey(UserError):
+    """The pseudonymization key is missing, too short or inside the lake (run `flywheel keygen`)."""
 
 
 def key_file_path() -> Path:

@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.errors import InputError, UserError
+
 FORMATS = ("native", "openai", "sharegpt", "hh", "persona-chat", "exposures")
 INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".gz", ".csv", ".parquet")
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 8 << 20
-
-
-class InputError(Exception):
-    """An input path or format that cannot be used at all (as opposed to a bad record)."""
 
 
 @dataclass
@@ -199,7 +197,7 @@ def detect_format(path: Path) -> str:
     raise InputError(f"cannot detect the format of {path} from keys {sorted(keys)[:8]}; pass --format")
 
 
-class Damaged(Exception):
+class Damaged(UserError):
     """The compressed stream ends early or is corrupt; `reason` is truncated_file or corrupt_file."""
 
     def __init__(self, reason: str, detail: str):

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lakehouse.errors import FlywheelError
 from lakehouse.lake import Lake
 from lakehouse.progress import Bar
 from lakehouse.progress import bar as progress_bar
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from curation.pipeline.recipe import Recipe
 
 
-class StageFailed(Exception):
+class StageFailed(FlywheelError):
     """A stage cannot complete; the message is shown to the user as is."""
 
 

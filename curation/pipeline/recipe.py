@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.executor import ExecutorConfig
+from lakehouse.config import format_validation_error, read_yaml_mapping
+from lakehouse.errors import ConfigError
 from lakehouse.runs import stable_hash
 
 
-class RecipeError(Exception):
+class RecipeError(ConfigError):
     """A recipe that cannot be loaded; the message names the file, the entry and the key."""
 
 
@@ -54,22 +56,13 @@ class Recipe:
         return next((s.config for s in self.steps if s.name == stage), None)
 
 
-def _format(error: ValidationError, where: str) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"{where}: {key}: {message}")
-    return "\n".join(lines)
-
-
 def parse(raw: dict, where: str = "recipe", path: Path | None = None) -> Recipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{where}: a recipe must be a mapping with `name` and `stages`")
     try:
         top = RecipeFile.model_validate(raw)
     except ValidationError as exc:
-        raise RecipeError(_format(exc, where)) from None
+        raise RecipeError(format_validation_error(exc, where)) from None
     steps = []
     for index, entry in enumerate(top.stages):
         entry = dict(entry)
@@ -84,18 +77,16 @@ def parse(raw: dict, where: str = "recipe", path: Path | None = None) -> Recipe:
         try:
             config = module.Config.model_validate(entry)
         except ValidationError as exc:
-            raise RecipeError(_format(exc, f"{label} ({name})")) from None
+            raise RecipeError(format_validation_error(exc, f"{label} ({name})")) from None
         steps.append(Step(name, config))
     return Recipe(path, top.name, steps, raw, top.executor)
 
 
 def load(path: Path) -> Recipe:
-    import yaml
-
     if not path.exists():
         raise RecipeError(f"recipe {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_yaml_mapping(path)
+    except ConfigError as exc:
+        raise RecipeError(str(exc)) from None
     return parse(raw, str(path), path)

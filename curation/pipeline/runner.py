@@ -4,14 +4,12 @@ command exits (also when a stage fails)."""
 
 from __future__ import annotations
 
-import traceback
-
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
 from curation.pipeline.recipe import Recipe
 from lakehouse import catalog
 from lakehouse.lake import Lake, fault_point
-from lakehouse.runs import RunRecord, StageStats, new_run_id, timed_stage, utc_now, write_run
+from lakehouse.runs import RunRecord, StageStats, recorded_run, timed_stage
 
 
 def run(
@@ -24,30 +22,21 @@ def run(
 ) -> RunRecord:
     """Run the recipe's stages (or only the named ones) and return the run record; `options` reach every
     stage as `ctx.options`."""
-    record = RunRecord(new_run_id(command), command, str(lake.root), recipe=recipe.raw, recipe_hash=recipe.hash)
-    ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
-    lake.root.mkdir(parents=True, exist_ok=True)
-    try:
-        for step in recipe.steps:
-            if only and step.name not in only:
-                continue
-            stats = StageStats(step.name)
-            record.stages.append(stats)
-            fault_point(step.name)
-            with timed_stage(stats):
-                stage_registry.load(step.name).run(ctx, step.config, stats)
-            catalog.refresh(lake)  # the next stage reads what this one wrote
-            console.print(f"[green]done[/green] {stats.summary()}")
-        record.status = "succeeded"
-    except StageFailed as exc:
-        record.status, record.error = "failed", str(exc)
-    except BaseException as exc:
-        record.status, record.error = "failed", "".join(traceback.format_exception_only(exc)).strip()
-        raise
-    finally:
-        record.finished_at = utc_now()
-        write_run(lake, record)
-        catalog.refresh(lake)
+    with recorded_run(lake, command, recipe=recipe.raw, recipe_hash=recipe.hash) as record:
+        ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
+        try:
+            for step in recipe.steps:
+                if only and step.name not in only:
+                    continue
+                stats = StageStats(step.name)
+                record.stages.append(stats)
+                fault_point(step.name)
+                with timed_stage(stats):
+                    stage_registry.load(step.name).run(ctx, step.config, stats)
+                catalog.refresh(lake)  # the next stage reads what this one wrote
+                console.print(f"[green]done[/green] {stats.summary()}")
+        except StageFailed as exc:
+            record.status, record.error = "failed", str(exc)
     return record
 
 

@@ -12,9 +12,11 @@ import importlib
 import pkgutil
 from types import ModuleType
 
+from lakehouse.errors import UserError
 
-class UnknownStage(Exception):
-    pass
+
+class UnknownStage(UserError):
+    """A recipe names a stage that is not registered; the message lists the known ones."""
 
 
 def available() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from curation.releases.artifacts_report import describe as describe_artifacts
 from curation.releases.rows import quote
+from lakehouse.errors import UserError
 from lakehouse.releases import SPLITS, Release
 
 PAYLOAD = {
@@ -156,8 +157,15 @@ def _register(con, alias: str, release: Release) -> list[str]:
 
 
 def diff(a: Release, b: Release) -> dict:
-    """Rows added, removed, changed and moved between splits; the shift of every stratum's share."""
+    """Rows added, removed, changed and moved between splits; the shift of every stratum's share. Only
+    releases of one type have the same rows to compare (an sft row is not a preference pair)."""
     import duckdb
+
+    if a.manifest["type"] != b.manifest["type"]:
+        raise UserError(
+            f"cannot diff {a.ref} ({a.manifest['type']}) with {b.ref} ({b.manifest['type']}): "
+            "a diff compares two releases of the same type"
+        )
 
     con = duckdb.connect()
     try:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from curation.releases.config import ReleaseEntry, SourceBase
 from curation.releases.inputs import Inputs
 from curation.releases.rows import last_user_sql, quote, where
+from lakehouse.errors import UserError
 
 
-class BuildError(Exception):
+class BuildError(UserError):
     """A release cannot be built or is refused; the message names the release and says why."""
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from curation.safety.config import HfClassifier, ProfanityClassifier
+from lakehouse.errors import UserError
 
 
-class ClassifierError(Exception):
+class ClassifierError(UserError):
     """A classifier that cannot be loaded or run; the message names the recipe key."""
 
 

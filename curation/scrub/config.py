@@ -161,13 +161,9 @@ def load_recipe_scrub(path) -> ScrubConfig:
 
     A recipe may hold the whole curation recipe (other stages are ignored here) or only a scrub section.
     """
-    from pathlib import Path
+    from lakehouse.config import read_yaml_mapping, validate_model
 
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a recipe must be a YAML mapping")
+    data = read_yaml_mapping(path)
     stages = data.get("stages")
     entries = (
         [dict(e) for e in stages if isinstance(e, dict) and e.get("stage") == "scrub"]
@@ -175,4 +171,4 @@ def load_recipe_scrub(path) -> ScrubConfig:
         else []
     )
     section = {k: v for k, v in entries[0].items() if k != "stage"} if entries else data.get("scrub", {})
-    return ScrubConfig.model_validate(section or {})
+    return validate_model(ScrubConfig, section or {}, f"{path}: scrub")

@@ -28,6 +28,7 @@ from pathlib import Path
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
 from curation.scrub.names import at_sentence_start, contraction_base, dictionary_words, in_dictionary, known_first_name
+from lakehouse.errors import MissingDependency
 
 # The NER model's labels that presidio maps to its entity types; everything else is ignored.
 NER_MAPPING = {
@@ -47,7 +48,7 @@ _WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 _ANALYZER_CACHE: dict[str, Detector] = {}
 
 
-class ModelNotInstalled(RuntimeError):
+class ModelNotInstalled(MissingDependency, RuntimeError):
     """The configured spaCy model is not installed; we never download one."""
 
 

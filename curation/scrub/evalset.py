@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.errors import InputError
+
 PII_SLOTS = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -689,7 +691,7 @@ def generate(n_messages: int = 1200, seed: int = 13) -> list[EvalConversation]:
     return conversations
 
 
-class SimulationMismatch(ValueError):
+class SimulationMismatch(InputError):
     """The simulator's traffic and truth sidecar do not describe the same conversations."""
 
 

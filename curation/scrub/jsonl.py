@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.scrub.config import ScrubConfig
+from lakehouse.errors import InputError
+from lakehouse.jsonl import text_records
 
 BATCH_LINES = 5_000
 
 
-class ScrubInputError(ValueError):
+class ScrubInputError(InputError):
     """A line of the input is not a JSON object with an `id` and a string `text`."""
 
 
@@ -52,23 +54,10 @@ class JsonlSummary:
 
 
 def _parse(path: Path) -> Iterator[Line]:
-    with open(path, encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ScrubInputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise ScrubInputError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            if "id" not in record:
-                raise ScrubInputError(f"{path}:{number}: missing field `id`")
-            if not isinstance(record.get("text"), str):
-                raise ScrubInputError(f"{path}:{number}: field `text` must be a string")
-            conversation = record.get("conversation_id")
-            key = f"conversation:{conversation}" if conversation is not None else f"line:{number}"
-            yield Line(number, record, key)
+    for number, record in text_records(path, ScrubInputError):
+        conversation = record.get("conversation_id")
+        key = f"conversation:{conversation}" if conversation is not None else f"line:{number}"
+        yield Line(number, record, key)
 
 
 def _character(members: list[Line]) -> tuple[str | None, str | None]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.scrub.evalset import EvalConversation, EvalMessage, LabeledSpan
+from lakehouse.errors import InputError
 
 UNSCORED = "OTHER"
 NUMERIC_TYPES = frozenset({"ID_NUMBER", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"})
@@ -52,7 +53,7 @@ TYPE_ALIASES = {
 }
 
 
-class LabeledSetError(ValueError):
+class LabeledSetError(InputError):
     """A labeled file that cannot be read as `{id, text, spans}` lines; the message names file and line."""
 
 

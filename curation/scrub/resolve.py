@@ -41,14 +41,86 @@ _NAMED_BY_CUE = frozenset({"SsnCueRecognizer"})
 
 # Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
 _NAME_EDGE_WORDS = frozenset(
-    ["hi", "hey", "hello", "heya", "hiya", "yo", "dear", "thanks", "thank", "you", "thx", "ty", "bye", "lol", "haha", "omg", "ok", "okay", "yes", "no", "yeah", "so", "and", "or", "but", "the", "a", "an", "my", "your", "our", "his", "her", "their", "mr.", "mrs.", "ms.", "miss", "dr.", "mr", "mrs", "ms", "dr", "sir"]
+    [
+        "hi",
+        "hey",
+        "hello",
+        "heya",
+        "hiya",
+        "yo",
+        "dear",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "bye",
+        "lol",
+        "haha",
+        "omg",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "yeah",
+        "so",
+        "and",
+        "or",
+        "but",
+        "the",
+        "a",
+        "an",
+        "my",
+        "your",
+        "our",
+        "his",
+        "her",
+        "their",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "miss",
+        "dr.",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sir",
+    ]
 )
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
 # Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
 # verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
 _NOT_AFTER_A_SUBJECT = frozenset(
-    ["me", "my", "you", "your", "him", "her", "us", "our", "them", "their", "it", "this", "that", "these", "those", "the", "a", "an", "of", "under", "over", "in", "on", "into", "upon", "for"]
+    [
+        "me",
+        "my",
+        "you",
+        "your",
+        "him",
+        "her",
+        "us",
+        "our",
+        "them",
+        "their",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "the",
+        "a",
+        "an",
+        "of",
+        "under",
+        "over",
+        "in",
+        "on",
+        "into",
+        "upon",
+        "for",
+    ]
 )
 _IDIOMS = re.compile(
     r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE

@@ -74,6 +74,7 @@ class SimulationConfig(BaseModel):
         """The model each arm is served: gen-(N-1) / gen-N, or gen-N for both in an A/A."""
         test = f"gen-{self.generation}"
         return {"control": test if self.aa else f"gen-{self.generation - 1}", "test": test}
+
     bad_records: int = Field(
         0,
         ge=0,

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.cluster.config import TopicsConfig as Config
-from curation.embed.config import EmbedConfig
-from curation.pipeline.context import StageContext
+from curation.embed.config import DEFAULT_MODEL, EmbedConfig
+from curation.pipeline.context import StageContext, StageFailed
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
@@ -34,22 +34,18 @@ WHERE last_user_message(prompt) IS NOT NULL
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     lake = ctx.lake
-    embed_config = _embed_config(ctx)
+    embed_config = EmbedConfig(model=_embed_model(ctx, config))
     source = catalog.text_layer_table(lake)
     inputs = lake.files(source)
     from curation.cluster.labels import LABELER_VERSION
 
+    settings = config.model_dump(exclude={"embed_model"})  # the model is hashed as resolved
     config_hash = stable_hash(
-        {
-            "config": config.model_dump(),
-            "model": embed_config.model,
-            "text_layer": source.name,
-            "labeler": LABELER_VERSION,
-        }
+        {"config": settings, "model": embed_config.model, "text_layer": source.name, "labeler": LABELER_VERSION}
     )
-    if ledger.current(lake, "cluster", config_hash, inputs):
-        stats.details = {"up_to_date": True, "config_hash": config_hash}
-        ctx.console.print(f"cluster: up to date ({len(inputs)} {source.name} files unchanged)")
+    if ledger.skip_if_current(
+        ctx, "cluster", config_hash, inputs, stats, f"{len(inputs)} {source.name} files unchanged"
+    ):
         return
     samples = _samples(ctx)
     messages = _messages(samples)
@@ -85,12 +81,20 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     )
 
 
-def _embed_config(ctx: StageContext) -> EmbedConfig:
-    """The embed stage's settings in this recipe (its model), else the defaults."""
-    configured = ctx.recipe.config("embed") if ctx.recipe else None
-    if configured is None:
-        return EmbedConfig()
-    return EmbedConfig(**{k: getattr(configured, k) for k in EmbedConfig.model_fields})
+def _embed_model(ctx: StageContext, config: Config) -> str:
+    """The configured model, else the one the lake's embeddings were made with (the embed stage's, whose
+    vectors the cache then supplies), else the default. Read from the lake, not from another stage's
+    recipe entry, so the stage works the same alone and in any recipe."""
+    if config.embed_model is not None:
+        return config.embed_model
+    con = catalog.connect(ctx.lake)
+    try:
+        models = [row[0] for row in con.execute("SELECT DISTINCT model FROM embeddings ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    if len(models) > 1 and DEFAULT_MODEL not in models:
+        raise StageFailed(f"cluster: the lake has embeddings of several models ({', '.join(models)}): set embed_model")
+    return models[0] if len(models) == 1 else DEFAULT_MODEL
 
 
 def _samples(ctx: StageContext) -> pa.Table:

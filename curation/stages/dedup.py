@@ -48,9 +48,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     source = catalog.text_layer_table(lake)
     inputs = lake.files(source)
     config_hash = stable_hash({"config": config.model_dump(), "text_layer": source.name})
-    if ledger.current(lake, "dedup", config_hash, inputs):
-        stats.details = {"up_to_date": True, "config_hash": config_hash}
-        ctx.console.print(f"dedup: up to date ({len(inputs)} {source.name} files unchanged)")
+    if ledger.skip_if_current(ctx, "dedup", config_hash, inputs, stats, f"{len(inputs)} {source.name} files unchanged"):
         return
     conversations, prompts, samples = _read_units(ctx)
     from curation.dedup.clusters import dedup

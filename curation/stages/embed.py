@@ -10,9 +10,7 @@ interrupted run keeps what it encoded.
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from curation.embed.config import EmbedConfig
+from curation.embed.config import EmbedConfig as Config
 from curation.pipeline.context import StageContext
 from lakehouse.runs import StageStats
 
@@ -23,11 +21,6 @@ TEXTS_SQL = """
 SELECT DISTINCT last_user_message(prompt) AS text FROM samples WHERE last_user_message(prompt) IS NOT NULL
 ORDER BY md5(text)
 """
-
-
-class Config(EmbedConfig):
-    chunk_texts: int = Field(20_000, ge=1, description="New texts encoded and committed together.")
-    compact_files: int = Field(16, ge=2, description="Merge the cache's files when it has more than this many.")
 
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
@@ -41,13 +34,12 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     finally:
         con.close()
     cache = EmbeddingCache(ctx.lake)
-    engine_config = EmbedConfig(**{k: getattr(config, k) for k in EmbedConfig.model_fields})
     totals = {"cache_hits": 0, "encoded": 0, "batches": 0}
     with ctx.progress("embed", len(texts)) as bar:
         for start in range(0, len(texts), config.chunk_texts):
             chunk = texts[start : start + config.chunk_texts]
             _, part = embed_texts(
-                chunk, cache, engine_config, on_batch=lambda n: bar.advance(n, rows=n), executor=ctx.executor
+                chunk, cache, config, on_batch=lambda n: bar.advance(n, rows=n), executor=ctx.executor
             )
             bar.advance(part.details["cache_hits"], rows=part.details["cache_hits"])
             for key in totals:

@@ -46,13 +46,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         *lake.files(tables.TOPICS),
     ]
     config_hash = stable_hash(config.model_dump())
-    if ledger.current(lake, "sample", config_hash, inputs):
-        stats.details = {"up_to_date": True, "config_hash": config_hash}
-        ctx.console.print(
-            "sample: up to date (inputs and config unchanged)\n" + format_report(lake.read(tables.SAMPLE_REPORT)),
-            highlight=False,
-            markup=False,
-        )
+    if ledger.skip_if_current(ctx, "sample", config_hash, inputs, stats, "inputs and config unchanged"):
+        ctx.console.print(format_report(lake.read(tables.SAMPLE_REPORT)), highlight=False, markup=False)
         return
     candidates = _candidates(ctx, config)
     with ctx.progress("sample", None) as bar:

@@ -14,10 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from curation.scrub import leak_gate
+
+from lakehouse import cli_options
 from lakehouse.lake import Lake
 from lakehouse.releases import LeakScanRefused, ReleaseError, ReleaseWriter, versions
 from tests.conftest import _shared
@@ -317,7 +318,7 @@ def test_the_scanned_types_are_the_structured_identifiers_unless_the_recipe_name
 def cli():
     from curation.cli import register
 
-    app = typer.Typer()
+    app = cli_options.app()  # the CLI's error boundary: UserError -> exit 2
     register(app)
     return lambda *args: CliRunner().invoke(app, [str(a) for a in args])
 

@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from curation.cli import register
+from lakehouse import cli_options
 from tests.helpers.cli import flywheel
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -21,7 +22,7 @@ MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
+    app = cli_options.app()  # the CLI's error boundary: UserError -> exit 2
     register(app)
     return app
 

@@ -13,6 +13,7 @@ from curation.scrub.names import dictionary_words, in_dictionary, is_surname, la
 from curation.scrub.recognizers import surname_follows
 from curation.scrub.replace import ConversationReplacer, apply
 from curation.scrub.resolve import AllowList, Finding, resolve
+from lakehouse.errors import ConfigError
 
 
 def test_config_rejects_unknown_keys_and_entities():
@@ -35,7 +36,7 @@ def test_recipe_section_is_read_from_stages_or_top_level(tmp_path):
     recipe.write_text("scrub:\n  mode: surrogate\n")
     assert load_recipe_scrub(recipe).mode == "surrogate"
     recipe.write_text("scrub:\n  mode: masked\n")
-    with pytest.raises(ValidationError, match="mode"):
+    with pytest.raises(ConfigError, match=r"curate.yaml: scrub: mode: Input should be 'placeholder' or 'surrogate'"):
         load_recipe_scrub(recipe)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -25,6 +24,7 @@ from curation.simulator.generator import CHARACTER_BY_ID
 from curation.simulator.pii import ENTITY_TYPES, iban_check_digits, luhn_check_digit
 from curation.simulator.signals import MAX_USER_TURNS
 from curation.simulator.users import arm_for
+from lakehouse import cli_options
 
 CONFIG = SimulationConfig(conversations=1500, seed=7, shard_size=500)
 SIGNAL_KEYS = {"continued", "thumb", "love", "regenerated", "reported", "feedback"}
@@ -517,7 +517,7 @@ def test_simulation_json_documents_counts_and_the_signal_model(sim):
 def test_cli_simulate(tmp_path):
     from curation.cli import register
 
-    app = typer.Typer()
+    app = cli_options.app()  # the CLI's error boundary: UserError -> exit 2
     app.callback()(lambda: None)
     register(app)
     result = CliRunner().invoke(

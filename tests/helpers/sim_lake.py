@@ -120,4 +120,3 @@ def build(root: Path, conversations: int = CONVERSATIONS, seed: int = SEED) -> S
     if result.status != "succeeded":
         raise RuntimeError(f"the simulated lake's recipe failed: {result.error}")
     return SimLake(lake, simulated)
-

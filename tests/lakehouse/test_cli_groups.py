@@ -33,7 +33,18 @@ def test_eval_holds_every_evaluation_from_curation_and_train(flywheel):
 
 
 def test_train_holds_training_generation_and_the_gpu_check(flywheel):
-    expected = {"sft", "reward", "dpo", "kto", "grpo", "online-dpo", "generate", "score", "rejection-sample", "gpu-check"}
+    expected = {
+        "sft",
+        "reward",
+        "dpo",
+        "kto",
+        "grpo",
+        "online-dpo",
+        "generate",
+        "score",
+        "rejection-sample",
+        "gpu-check",
+    }
     assert _commands(flywheel, "train") >= expected
 
 

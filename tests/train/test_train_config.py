@@ -20,7 +20,7 @@ def test_shipped_configs_validate_and_document_the_defaults(kind):
 def test_unknown_key_is_named_with_its_file(tmp_path):
     path = tmp_path / "sft.yaml"
     path.write_text("trainer: sft\nlerning_rate: 0.1\n")
-    with pytest.raises(config.ConfigError, match=r"sft\.yaml: lerning_rate: Extra inputs are not permitted"):
+    with pytest.raises(config.ConfigError, match=r"sft\.yaml: lerning_rate: unknown key"):
         config.load("sft", path)
 
 
@@ -29,7 +29,7 @@ def test_nested_unknown_key_and_bad_value_are_named(tmp_path):
     path.write_text("lora:\n  rank: 8\nbeta: -1\n")
     with pytest.raises(config.ConfigError) as error:
         config.load("dpo", path)
-    assert "lora.rank: Extra inputs are not permitted" in str(error.value)
+    assert "lora.rank: unknown key" in str(error.value)
     assert "beta: Input should be greater than 0" in str(error.value)
 
 
@@ -42,7 +42,7 @@ def test_trainer_specific_keys_do_not_leak_between_trainers(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text("beta: 0.2\n")
     assert config.load("dpo", path).beta == 0.2
-    with pytest.raises(config.ConfigError, match="beta: Extra inputs"):
+    with pytest.raises(config.ConfigError, match="beta: unknown key"):
         config.load("sft", path)
 
 
@@ -82,7 +82,7 @@ def test_bad_yaml_and_missing_file_are_clear(tmp_path):
     broken.write_text("seed: [1,\n")
     with pytest.raises(config.ConfigError, match="not valid YAML"):
         config.load("sft", broken)
-    with pytest.raises(config.ConfigError, match="does not exist"):
+    with pytest.raises(config.ConfigError, match="no such file"):
         config.load("sft", tmp_path / "missing.yaml")
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n")
