@@ -241,7 +241,8 @@ def _quarantine_rule(subject: Subject) -> TableRule:
 
     def delete(table: pa.Table) -> pa.Array:
         return pa.array(
-            [named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist())], pa.bool_()
+            [named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist(), strict=True)],
+            pa.bool_(),
         )
 
     return TableRule(tables.QUARANTINE.name, delete, ("raw", "detail"))

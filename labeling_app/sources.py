@@ -302,7 +302,7 @@ def rows_to_items(kind: str, rows: list[dict]) -> SourceItems:
             result.skipped["identical_candidates"] += 1
             continue
         candidates = []
-        for side, text in zip(sides, texts):
+        for side, text in zip(sides, texts, strict=True):
             suffix = f"_{side}" if side else ""
             candidates.append(
                 {

@@ -145,9 +145,7 @@ def retention(
     keep_days: Annotated[int, typer.Option(min=0, help="Keep partitions of the last N days.")],
     lake: LakeOption = None,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default: today, UTC).")] = None,
-    table: Annotated[
-        list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")
-    ] = None,
+    table: Annotated[list[str] | None, typer.Option(help="Table(s) to purge (default: the raw-text tables).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
 ) -> None:
     """Purge day partitions of raw-text tables (bronze conversations, quarantine) older than --keep-days."""

@@ -256,7 +256,7 @@ def redact_references(subject: Subject, columns: Iterable[str]) -> Callable[[pa.
             )
             if not pc.any(hit).as_py():
                 continue
-            tokens = [subject.token(v) if h else v for v, h in zip(values.to_pylist(), hit.to_pylist())]
+            tokens = [subject.token(v) if h else v for v, h in zip(values.to_pylist(), hit.to_pylist(), strict=True)]
             index = table.schema.get_field_index(name)
             table = table.set_column(index, table.schema.field(name), pa.array(tokens, values.type))
             changed = pc.or_(changed, hit)

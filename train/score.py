@@ -61,7 +61,7 @@ def pairwise_accuracy(model, tokenizer, pairs: list[dict], *, batch_size: int = 
     rejected = rewards(
         model, tokenizer, [p["prompt"] + p["rejected"] for p in pairs], batch_size=batch_size, max_length=max_length
     )
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(pairs)
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
 
 
 def load_reward_model(path: str):
@@ -133,7 +133,7 @@ def score_generation(
                 "reward": s,
                 "scored_at": now,
             }
-            for r, s in zip(rows, scores)
+            for r, s in zip(rows, scores, strict=True)
         ],
         schema=tables.REWARD_SCORES.schema,
     )

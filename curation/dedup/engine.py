@@ -91,7 +91,7 @@ class _Collected:
             index_keys, row_group, text_of = sketch.digests, sketch.row_group, np.arange(len(sketch.digests))
         else:  # a distinct text is a (text, scope) pair: the digest and the scope make its index key
             tags = [b"\x00" if s is None else b"\x01" + s.encode("utf-8") for s in scopes]
-            pairs = [sketch.digests[g] + tag for g, tag in zip(sketch.row_group.tolist(), tags)]
+            pairs = [sketch.digests[g] + tag for g, tag in zip(sketch.row_group.tolist(), tags, strict=True)]
             firsts, row_group = local_groups(pairs)
             index_keys, text_of = [pairs[i] for i in firsts], sketch.row_group[firsts]
         ids, new = self.index.assign(index_keys)

@@ -85,7 +85,7 @@ def _within_edit_limit(sequences: list[list[str]], block_jaccard: float, chunk: 
         i, j = inter.row + start, inter.col
         union = sizes[i] + sizes[j] - inter.data
         keep = (i < j) & (inter.data >= block_jaccard * np.maximum(union, 1))
-        for a, b in zip(i[keep].tolist(), j[keep].tolist()):
+        for a, b in zip(i[keep].tolist(), j[keep].tolist(), strict=True):
             if within_edit_limit(sequences[a], sequences[b]):
                 links.add((a, b))
     return links
@@ -207,7 +207,7 @@ def build_corpus(
     vocabulary = [w for _, _, messages in originals for _, content in messages for w in content.split()]
     texts = [render(messages) for _, _, messages in originals]
     corpus = Corpus(original_truth(texts))
-    for origin, ((doc_id, _, messages), text) in enumerate(zip(originals, texts)):
+    for origin, ((doc_id, _, messages), text) in enumerate(zip(originals, texts, strict=True)):
         corpus.add(doc_id, text, origin, None, _opener(messages))
     for origin, (doc_id, _, messages) in enumerate(originals):
         if rng.random() >= copy_rate:
@@ -316,7 +316,7 @@ def simulated_corpus(
     texts = [render(pairs[cid]) for cid in original_ids]
     corpus = Corpus(original_truth(texts))
     index = {cid: i for i, cid in enumerate(original_ids)}
-    for cid, text in zip(original_ids, texts):
+    for cid, text in zip(original_ids, texts, strict=True):
         corpus.add(cid, text, index[cid], None, _opener(pairs[cid]))
     for cid in sorted(copies & pairs.keys()):
         origin = index.get(planted_root(cid, planted))

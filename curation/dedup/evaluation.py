@@ -114,7 +114,7 @@ def run_dedup(corpus: Corpus, config: DedupConfig, workdir: Path) -> list[str]:
 
     source, target = workdir / "in.jsonl", workdir / "out.jsonl"
     with open(source, "w", encoding="utf-8") as fh:
-        for doc_id, text in zip(corpus.ids, corpus.texts):
+        for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
             fh.write(json.dumps({"id": doc_id, "text": text}) + "\n")
     dedup_jsonl(source, target, config)
     with open(target, encoding="utf-8") as fh:
@@ -203,7 +203,7 @@ def sweep_configs(grid: dict[str, list], base: DedupConfig | None = None) -> lis
 
     fields = (base or DedupConfig()).model_dump()
     return [
-        DedupConfig.model_validate({**fields, **dict(zip(grid, values))})
+        DedupConfig.model_validate({**fields, **dict(zip(grid, values, strict=True))})
         for values in itertools.product(*grid.values())
     ]
 

@@ -136,7 +136,7 @@ def embed_texts(
                 on_batch(len(batch))
         if cache is not None:
             cache.append(embedding_table(missing, encoder.name, new_vectors))
-        found.update(zip(missing, new_vectors))
+        found.update(zip(missing, new_vectors, strict=True))
     dim = encoder.dimension if encoder is not None else EMBEDDING_DIM
     out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))

@@ -142,7 +142,7 @@ def _near_duplicates(job: Job) -> pa.Table:
         f"SELECT DISTINCT coalesce(character_id, '') AS character, last_user FROM cand "
         f"WHERE drop_reason IS NULL AND last_user IS NOT NULL AND {long_enough}"
     ).to_arrow_table()
-    for character, text in zip(rows["character"].to_pylist(), rows["last_user"].to_pylist()):
+    for character, text in zip(rows["character"].to_pylist(), rows["last_user"].to_pylist(), strict=True):
         known = universe.get(character)
         if not known:
             continue

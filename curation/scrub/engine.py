@@ -375,7 +375,7 @@ class Detector:
             part = pieces[first : first + window]
             exempt = [own_names[p[0]] if own_names else frozenset() for p in part]
             for (index, offset, own_from, own_to, chunk), artifacts in zip(
-                part, self._artifacts([p[4] for p in part], exempt)
+                part, self._artifacts([p[4] for p in part], exempt), strict=True
             ):
                 if chunk.strip():
                     results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
@@ -413,9 +413,11 @@ class Detector:
 
     def _artifacts(self, chunks: list[str], exempt: list[frozenset[str]]):
         """presidio NlpArtifacts for each chunk from nlp.pipe batches where NER is needed, else None."""
-        needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt)]
+        needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt, strict=True)]
         piped = self.analyzer.nlp_engine.process_batch(
-            [c for c, n in zip(chunks, needs) if n], self.config.language, batch_size=self.config.batch_size
+            [c for c, n in zip(chunks, needs, strict=True) if n],
+            self.config.language,
+            batch_size=self.config.batch_size,
         )
         for need in needs:
             yield next(piped)[1] if need else None

@@ -140,7 +140,7 @@ def scrub_jsonl(in_path: Path, out_path: Path, config: ScrubConfig | None = None
                 results: dict[int, tuple[str, list]] = {}
                 for key, members in grouped.items():
                     result = scrubbed[keyed[key]]
-                    for member, text, found in zip(members, result.texts, result.entities):
+                    for member, text, found in zip(members, result.texts, result.entities, strict=True):
                         results[member.number] = (text, found)
                     seen_conversations.add(key)
                 for line in batch:

@@ -310,7 +310,7 @@ class _Pending:
         value_set = pa.array(list(flagged), pa.string())
         for source, column, rows, texts in self.chunks:
             hit = pc.is_in(texts, value_set=value_set)
-            for row, text in zip(pc.filter(rows, hit).to_pylist(), pc.filter(texts, hit).to_pylist()):
+            for row, text in zip(pc.filter(rows, hit).to_pylist(), pc.filter(texts, hit).to_pylist(), strict=True):
                 for entity, score in flagged[text]:
                     yield source, column, row, entity, score
 
@@ -402,7 +402,7 @@ def _resolve(pending: _Pending, detect: _Detect, sources: list[_Source], report:
     """Detect each distinct suspect text once and turn the findings into leaks with safe row names."""
     texts = list(pending.texts)
     report.suspects += len(texts)
-    flagged = {text: hits for text, hits in zip(texts, detect(texts)) if hits}
+    flagged = {text: hits for text, hits in zip(texts, detect(texts), strict=True) if hits}
     found = list(pending.places(flagged)) if flagged else []  # (source, column, row, type, score)
     if not found:
         return

@@ -264,7 +264,7 @@ def _fr_rib_key(bank: str, branch: str, account: str) -> str:
 
 def _es_control(digits: str) -> str:
     weights = (1, 2, 4, 8, 5, 10, 9, 7, 3, 6)
-    value = 11 - sum(int(d) * w for d, w in zip(digits.zfill(10), weights)) % 11
+    value = 11 - sum(int(d) * w for d, w in zip(digits.zfill(10), weights, strict=True)) % 11
     return str({11: 0, 10: 1}.get(value, value))
 
 
@@ -390,7 +390,7 @@ def _framed(frames: tuple[tuple[str, str], ...], entity: Pii, rnd: Rnd) -> Segme
 def plant_one(rnd: Rnd, locale: str) -> Segments:
     """One sentence carrying one planted entity, its type drawn by TYPE_WEIGHTS."""
     u, cumulative, kind = rnd(), 0.0, ENTITY_TYPES[-1]
-    for entity_type, weight in zip(ENTITY_TYPES, TYPE_WEIGHTS):
+    for entity_type, weight in zip(ENTITY_TYPES, TYPE_WEIGHTS, strict=True):
         cumulative += weight
         if u < cumulative:
             kind = entity_type

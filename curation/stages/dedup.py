@@ -80,13 +80,15 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
         ).to_arrow_reader(READ_BATCH)
         with ctx.progress("dedup: read", total) as bar:
             for batch in reader:
-                for part, table in zip(parts, lake_units(batch)):
+                for part, table in zip(parts, lake_units(batch), strict=True):
                     part.append(table)
                 bar.advance(batch.num_rows, rows=batch.num_rows)
     finally:
         con.close()
     schemas = (UNIT_SCHEMA, UNIT_SCHEMA, SAMPLE_PROMPT_SCHEMA)
-    return tuple(pa.concat_tables(part) if part else schema.empty_table() for part, schema in zip(parts, schemas))
+    return tuple(
+        pa.concat_tables(part) if part else schema.empty_table() for part, schema in zip(parts, schemas, strict=True)
+    )
 
 
 def _dedup_prompts(prompts: pa.Table, config: Config) -> tuple[pa.Table, StageStats]:

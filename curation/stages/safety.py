@@ -137,7 +137,7 @@ def _score_small(ctx: StageContext, scorer, config_hash: str, group: list[str], 
 
     tables = [pq.ParquetFile(ctx.lake.root / name).read(columns=READ_COLUMNS) for name in group]
     scored = scorer.score_tables(tables)
-    for name, table, (rows, counts) in zip(group, tables, scored):
+    for name, table, (rows, counts) in zip(group, tables, scored, strict=True):
         _commit(ctx, config_hash, name, [rows])
         bar.advance(table.num_rows, rows=counts.messages)
     return [counts for _, counts in scored]

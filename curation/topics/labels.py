@@ -36,7 +36,7 @@ def topic_labels(texts: list[str], labels: np.ndarray, terms: int = 4) -> dict[i
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     topics = sorted(set(labels.tolist()))
-    documents = [" ".join(t for t, label in zip(texts, labels) if label == topic) for topic in topics]
+    documents = [" ".join(t for t, label in zip(texts, labels, strict=True) if label == topic) for topic in topics]
     vectorizer = CountVectorizer(
         stop_words=sorted(ENGLISH_STOP_WORDS | _CONTRACTION_PARTS),
         ngram_range=(1, 2),

@@ -28,7 +28,7 @@ PAIRWISE_BUTTONS = (
     ("B > A", "B", None, "Alt+2", "B is better"),
     ("B ≫ A", "B", "strong", "Alt+Shift+2", "B is much better"),
 )
-ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U")))
+ANSWER_KEYS = dict(zip(ANSWERS, ("Y", "N", "U"), strict=True))
 
 
 def page(store: Store, user: User) -> None:
@@ -146,7 +146,7 @@ def pairwise_form(store: Store, queue: Queue, assignment: Assignment, user: User
     with st.form(f"pairwise-{task.task_id}", border=False):
         reason = st.text_input("Reason (optional)", key=f"reason-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
         for column, (label, choice, strength, shortcut, tip) in zip(
-            st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS
+            st.columns(len(PAIRWISE_BUTTONS)), PAIRWISE_BUTTONS, strict=True
         ):
             kind = "primary" if choice != "tie" and strength is None else "secondary"
             if column.form_submit_button(
@@ -178,7 +178,7 @@ def questionnaire_form(store: Store, queue: Queue, assignment: Assignment, user:
         row = st.columns([5, 1, 1, 1.3], vertical_alignment="center")
         marker = "▶ " if question["id"] == current else ""
         row[0].markdown(f"{marker}**{number}.** {render.md_escape(question['text'])}")
-        for column, answer in zip(row[1:], ANSWERS):
+        for column, answer in zip(row[1:], ANSWERS, strict=True):
             column.button(
                 answer.capitalize(),
                 key=f"q-{task.task_id}-{question['id']}-{answer}",
@@ -203,7 +203,7 @@ def rating_form(store: Store, queue: Queue, assignment: Assignment, user: User) 
     chosen = None
     with st.form(f"rating-{task.task_id}", border=False):
         note = st.text_input("Note (optional)", key=f"note-{task.task_id}", max_chars=values.MAX_NOTE_CHARS)
-        for column, score in zip(st.columns(len(scores)), scores):
+        for column, score in zip(st.columns(len(scores)), scores, strict=True):
             label = f"{score}: {scale['labels'].get(str(score), '')}".rstrip(": ")
             if column.form_submit_button(
                 label, key=f"rating-{score}-{task.task_id}", shortcut=f"Alt+{score % 10}", width="stretch"

@@ -53,7 +53,7 @@ def text_box(text: str) -> None:
 
 def candidates(shown: list[tuple[str, str]]) -> None:
     """Candidates side by side: (label, text) pairs in display order."""
-    for column, (label, text) in zip(st.columns(len(shown)), shown):
+    for column, (label, text) in zip(st.columns(len(shown)), shown, strict=True):
         with column:
             st.markdown(f"**{md_escape(label)}**")
             text_box(text)
