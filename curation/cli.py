@@ -344,7 +344,7 @@ def _scrub_config(recipe: Path | None, **overrides):
         return ScrubConfig.model_validate({**config.model_dump(), **updates}) if updates else config
     except (OSError, ValueError) as err:
         typer.echo(f"error: scrub config{f' in {recipe}' if recipe else ''}: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def scrub(
@@ -368,7 +368,7 @@ def scrub(
         summary = scrub_jsonl(in_path, out_path, config)
     except (ScrubInputError, ModelNotInstalled) as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(summary)
 
 
@@ -395,10 +395,10 @@ def scan_leaks(
         report = scan_paths(paths, config)
     except (FileNotFoundError, ModelNotInstalled) as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except Exception as err:  # a file that is not Parquet, a corrupt footer: name it, exit 2
         typer.echo(f"error: cannot scan: {type(err).__name__}: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for row_id, types in report.by_row().items():
         typer.echo(f"LEAK {row_id}: {', '.join(types)}")
     typer.echo(report.summary(), err=not report.clean)

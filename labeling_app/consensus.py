@@ -112,8 +112,8 @@ def _item(
     kept = answer is not None and (adjudicated or (n >= queue.per_item and share >= bar))
     strength = None
     if queue.kind == "pairwise" and answer not in (None, "tie"):
-        agreeing_labels = [l for l in labels if vote(queue.kind, question.id, l["value"]) == answer]
-        strong = sum(1 for l in agreeing_labels if l["value"].get("strength") == "strong")
+        agreeing_labels = [lab for lab in labels if vote(queue.kind, question.id, lab["value"]) == answer]
+        strong = sum(1 for lab in agreeing_labels if lab["value"].get("strength") == "strong")
         strength = "strong" if agreeing_labels and strong * 2 > len(agreeing_labels) else None
         if adjudicated:
             strength = adjudication.get("strength")
@@ -131,10 +131,7 @@ def _annotator_rows(
         if item.answer is None:
             continue
         for annotator, value in item.votes.items():
-            if tolerance is not None:
-                agrees = abs(value - item.score) <= tolerance
-            else:
-                agrees = value == item.answer
+            agrees = abs(value - item.score) <= tolerance if tolerance is not None else value == item.answer
             with_consensus[annotator][0] += 1
             with_consensus[annotator][1] += int(agrees)
     leave_one_out = agreement.annotator_agreement(per_item, tolerance)
@@ -174,7 +171,7 @@ def analyze(queue: Queue, labels: list[dict]) -> QueueAnalysis:
         question_items = []
         for task_id in sorted(set(by_task) | set(adjudications)):
             task_labels = by_task.get(task_id, [])
-            votes = {l["annotator"]: vote(queue.kind, question.id, l["value"]) for l in task_labels}
+            votes = {lab["annotator"]: vote(queue.kind, question.id, lab["value"]) for lab in task_labels}
             votes = {a: v for a, v in votes.items() if v is not None}
             per_item[task_id] = votes
             question_items.append(_item(queue, question, task_id, votes, task_labels, adjudications.get(task_id)))

@@ -187,7 +187,7 @@ def build_tables(store: Store) -> dict[str, list[dict]]:
         tasks = {t.task_id: t for t in store.tasks(queue.queue_id)}
         labels = store.labels(queue.queue_id)
         out["labels/tasks"].extend(task_row(queue, t, created[t.task_id]) for t in tasks.values())
-        out["labels/labels"].extend(label_row(queue, tasks[l["task_id"]].item_key, l) for l in labels)
+        out["labels/labels"].extend(label_row(queue, tasks[lab["task_id"]].item_key, lab) for lab in labels)
         out["labels/consensus"].extend(consensus_rows(analyze(queue, labels), tasks, labels))
     return out
 

@@ -193,7 +193,9 @@ class Lake:
         actions = pa.table(delta.get_add_actions(flatten=True)).select(["path", "size_bytes"])
         paths = actions.column("path").to_pylist()
         snap = Snapshot(
-            delta.version(), tuple(sorted(paths)), dict(zip(paths, actions.column("size_bytes").to_pylist()))
+            delta.version(),
+            tuple(sorted(paths)),
+            dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True)),
         )
         self._versions[(spec.name, snap.version)] = snap
         return snap
@@ -317,9 +319,7 @@ class PartitionedWriter:
     over every `max_rows_per_file` rows.
     """
 
-    def __init__(
-        self, tx: Transaction, spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000
-    ):
+    def __init__(self, tx: Transaction, spec: TableSpec, buffer_rows: int = 25_000, max_rows_per_file: int = 2_000_000):
         self.tx = tx
         self.spec = spec
         self.buffer_rows = buffer_rows
@@ -358,7 +358,7 @@ class PartitionedWriter:
             order = np.argsort(day_numbers, kind="stable")
             table, day_numbers = table.take(pa.array(order)), day_numbers[order]
         values, starts, counts = np.unique(day_numbers, return_index=True, return_counts=True)
-        for value, start, count in zip(values, starts, counts):
+        for value, start, count in zip(values, starts, counts, strict=True):
             day = (np.datetime64(0, "D") + int(value)).astype(object)
             yield f"day={day.isoformat()}", table.slice(int(start), int(count))
 
@@ -459,7 +459,7 @@ class Transaction:
         # A shared lock on the writers lock for the transaction's lifetime: `vacuum` takes it exclusively,
         # so it never runs while a writer is alive (the liveness check), and a dead writer holds nothing.
         (lake.root / TXLOG).mkdir(parents=True, exist_ok=True)
-        self._alive = open(lake.root / TXLOG / "writers.lock", "a+")
+        self._alive = open(lake.root / TXLOG / "writers.lock", "a+")  # noqa: SIM115 - held for the transaction, closed at its end
         fcntl.flock(self._alive.fileno(), fcntl.LOCK_SH)
         self.adds: dict[str, dict[str, int]] = {}  # table -> {table-relative path: rows}
         self.removals: dict[str, set[str]] = {}  # table -> table-relative paths

@@ -6,6 +6,7 @@ peak memory. The catalog's `runs` and `run_stages` views read these files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -82,10 +83,8 @@ def release_free_memory() -> None:
     import ctypes.util
 
     name = ctypes.util.find_library("c")
-    try:
+    with contextlib.suppress(OSError, AttributeError, TypeError):
         ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
 
 
 class PeakMemory:
@@ -105,10 +104,8 @@ class PeakMemory:
 
         total = self._process.memory_info().rss
         for child in self._process.children(recursive=True):
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += child.memory_info().rss
-            except psutil.Error:
-                pass
         return total / 2**20
 
     def _run(self) -> None:

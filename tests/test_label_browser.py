@@ -164,12 +164,12 @@ def test_sign_in_label_with_clicks_and_shortcuts(served):
         labels = _wait_for_labels(lake, 4)
         browser.close()
 
-    by_task = {l["task_id"]: l for l in labels}
+    by_task = {lab["task_id"]: lab for lab in labels}
     assert [by_task[t]["value"]["choice"] for t in (first, second, third, fourth)] == ["A", "B", "A", "tie"]
     assert by_task[fourth]["value"]["reason"] == "both fine 1 2 0"
     for task in (first, second, third):
         label = by_task[task]
         shown_as = "A" if label["value"]["choice"] == "A" else "B"
         assert label["value"]["preferred"] == label["side_mapping"][shown_as]
-    assert {l["annotator"] for l in labels} == {"ana"}
-    assert all(l["seconds"] is not None and l["seconds"] >= 0 for l in labels)
+    assert {lab["annotator"] for lab in labels} == {"ana"}
+    assert all(lab["seconds"] is not None and lab["seconds"] >= 0 for lab in labels)

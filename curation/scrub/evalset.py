@@ -812,6 +812,6 @@ def real_messages(hh_path: Path | None, persona_chat_path: Path | None, limit: i
                 for line in row["Best Generated Conversation"].splitlines():
                     if ":" in line:
                         texts.append(line.split(":", 1)[1].strip())
-    texts = sorted(set(t for t in texts if t))
+    texts = sorted({t for t in texts if t})
     rng.shuffle(texts)
     return texts[:limit]

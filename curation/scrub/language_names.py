@@ -109,11 +109,13 @@ class CueNameRecognizer(_PersonRecognizer):
         return end
 
 
+# fmt: off
 _ARTICLES = {
     "de": frozenset(
         ["der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines", "kein", "keine", "keinen", "keinem", "keiner", "mein", "meine", "meinen", "meinem", "meiner", "dein", "deine", "sein", "seine", "ihr", "ihre", "unser", "unsere", "euer", "eure", "dieser", "diese", "dieses", "diesen", "diesem", "jeder", "jede", "jedes", "jeden", "jedem", "beim", "vom", "zum", "zur", "im", "am", "ins", "ans", "welche", "welcher", "welches", "viele", "alle", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn", "elf", "zwölf", "einige", "mehrere", "wenige", "beide", "beiden", "andere", "anderen", "weitere", "weiteren", "manche", "solche"]
     ),
 }
+# fmt: on
 _NAME_TOKEN_RE = re.compile(r"(?<![\w-])" + NAME_TOKEN)  # a whole word ("sten" in "38sten" is none; "d'Anne" has one)
 
 

@@ -71,6 +71,7 @@ def profile(language: str) -> LanguageProfile:
 # Language check
 
 # Function words frequent in one language and rare in the other two (no "a", "en", "die", "so", "also").
+# fmt: off
 _MARKERS = {
     "en": frozenset(
         ["the", "and", "is", "are", "you", "your", "i", "my", "me", "it", "that", "this", "what", "was", "have", "has", "with", "for", "can", "do", "don", "not", "be", "how", "please", "thanks", "thank", "hi", "hello", "would", "could", "about", "just", "like", "know", "want", "need", "help", "of", "to", "they", "there", "we", "will", "am", "if", "from", "or", "but", "an", "he", "she", "his", "her", "our", "been", "were", "which", "when", "where", "who", "why"]
@@ -82,6 +83,7 @@ _MARKERS = {
         ["der", "das", "und", "ist", "ich", "du", "sie", "wir", "nicht", "ein", "eine", "einen", "einem", "einer", "mit", "für", "auf", "den", "dem", "des", "zu", "mein", "meine", "meinen", "bin", "hallo", "danke", "ja", "nein", "auch", "es", "was", "wie", "kann", "habe", "hast", "bitte", "aber", "oder", "noch", "schon", "mir", "mich", "dich", "dir", "im", "sind", "war", "wird", "werden", "kannst", "heiße", "heisse", "guten", "tag", "wo", "wer", "warum", "sehr", "gut", "vielen", "dank", "jetzt", "hier", "nur", "über", "können", "möchte", "würde", "ihr", "ihre", "sein", "seine", "dass", "nummer", "adresse", "wurde", "wurden", "sich", "bei", "nach", "von", "vom", "zum", "zur", "beim", "ins", "aus", "um", "sei", "seit", "wenn", "dann", "doch", "gegen", "ohne", "unter", "zwischen", "während", "jedoch", "sowie", "bis"]
     ),
 }
+# fmt: on
 _WORDS = re.compile(r"[^\W\d_]+")
 MIN_MARKERS = 2
 LEAD = 2.0  # the best language needs twice the marker words of the next one
@@ -146,6 +148,7 @@ def stop_words(language: str) -> frozenset[str]:
 
 
 # Everyday words that are also first names or surnames, and chat words that follow a greeting.
+# fmt: off
 _AMBIGUOUS = {
     "fr": frozenset(
         ["pierre", "rose", "claire", "blanche", "olive", "marin", "prosper", "désiré", "victoire", "modeste", "clément", "léger", "juste", "constant", "aimé", "félicité", "ange", "colombe", "reine", "roi", "marguerite", "violette", "capucine", "jade", "perle", "océane", "prudence", "espérance", "patience", "grâce", "fleur", "aurore", "charité", "noël", "pascal", "martin", "dimanche", "mardi", "françois", "france", "léon", "lion", "loup", "mercier", "boucher", "berger", "meunier", "lefèvre"]
@@ -154,6 +157,8 @@ _AMBIGUOUS = {
         ["mark", "rose", "heide", "linde", "iris", "kai", "wolf", "ernst", "frank", "erika", "gans", "fee", "sonne", "stern", "glück", "engel", "hahn", "fuchs", "vogel", "adler", "berg", "busch", "hase", "grün", "roth", "weiß", "weiss", "schwarz", "braun", "lange", "klein", "koch", "bauer", "richter", "kaiser", "könig", "jäger", "schäfer", "fischer", "weber", "schneider", "becker", "müller", "meier", "meyer", "zimmermann", "wagner", "schmidt", "lehmann", "krause", "hoffmann", "hofmann", "neumann", "schulze", "winter", "sommer", "frühling", "herbst", "mai", "april", "august", "juni", "juli", "engel", "perle", "bär", "baer", "löwe", "lamm"]
     ),
 }
+# fmt: on
+# fmt: off
 CHAT_WORDS = {
     "fr": frozenset(
         ["bonjour", "salut", "coucou", "merci", "oui", "non", "ok", "mdr", "lol", "ptdr", "stp", "svp", "bisous", "bises", "cordialement", "amitiés", "monsieur", "madame", "mademoiselle", "docteur", "maître", "tous", "toutes", "tout", "le", "monde", "les", "gars", "chéri", "chérie", "ami", "amie", "amis", "copain", "copine", "frère", "soeur", "sœur", "maman", "papa", "mamie", "papi", "madame"]
@@ -162,6 +167,7 @@ CHAT_WORDS = {
         ["hallo", "hi", "hey", "moin", "servus", "tschüss", "tschüs", "danke", "bitte", "ja", "nein", "ok", "lol", "grüße", "gruß", "grüsse", "gruss", "welt", "leute", "freunde", "kollegen", "team", "dank", "zeit", "frau", "herr", "herren", "damen", "mama", "papa", "oma", "opa", "schatz", "liebling", "alle", "zusammen"]
     ),
 }
+# fmt: on
 
 
 @cache

@@ -77,14 +77,18 @@ WORLD_LOCALES = (
 )
 
 # Words that follow "i'm", "call me", "hey" in chat and are not names.
+# fmt: off
 CHAT_WORDS = frozenset(
     ["lol", "lmao", "lmfao", "rofl", "haha", "hahaha", "hehe", "heh", "omg", "omfg", "wtf", "btw", "tbh", "idk", "imo", "imho", "ikr", "smh", "pls", "plz", "thx", "ty", "np", "ok", "okay", "okey", "yeah", "yea", "yep", "yup", "nope", "nah", "yes", "no", "hi", "hey", "hello", "heya", "hiya", "yo", "sup", "bro", "bruh", "dude", "man", "girl", "guys", "gal", "sir", "maam", "ma'am", "mate", "buddy", "babe", "baby", "honey", "sweetie", "darling", "dear", "love", "hun", "bestie", "fam", "folks", "everyone", "everybody", "somebody", "anybody", "nobody", "friend", "friends", "sis", "bro", "boss", "chief", "king", "queen", "tired", "bored", "sorry", "fine", "good", "great", "ok", "sure", "ready", "hungry", "happy", "sad", "excited", "crazy", "later", "back", "anytime", "whenever", "tomorrow", "tonight", "today", "yesterday", "soon", "now", "asap", "maybe", "probably", "definitely", "totally", "literally", "actually", "really", "honestly", "basically", "seriously", "kinda", "sorta", "gonna", "wanna", "gotta", "lemme", "dunno", "ain't", "isn't", "aren't", "wasn't", "don't", "doesn't", "didn't", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "i'd", "i'll", "i've", "you're", "we're", "they're", "it's", "that's", "here", "there", "home", "done", "going", "trying", "looking", "feeling", "thinking", "wondering", "asking", "curious", "new", "old", "glad", "lucky", "busy", "free", "single", "married", "alone", "lonely", "stressed", "worried", "scared", "afraid", "angry", "mad", "upset", "confused", "lost", "stuck", "sick", "ill", "hurt", "broke", "late", "early", "sleepy", "awake", "alive", "fine", "cool", "nice", "sweet", "funny", "weird", "stupid", "dumb", "smart", "interested", "sure", "certain", "right", "wrong", "serious", "joking", "kidding", "just", "also", "still", "even", "always", "never", "ever", "almost", "pretty", "quite", "rather", "too", "very", "so", "such", "what", "who", "whom", "whose", "which", "where", "when", "why", "how", "whatever", "whoever", "mom", "dad", "mum", "mother", "father", "sister", "brother", "son", "daughter", "wife", "husband", "grandma", "grandpa", "aunt", "uncle", "cousin", "assistant", "bot", "ai", "chatbot", "robot", "human", "person", "user", "someone", "something", "anything", "nothing", "everything", "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "madam", "lady", "gentleman", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "english", "spanish", "french", "german", "italian", "american", "british", "canadian"]
 )
+# fmt: on
 
 # First names that are also common words: only a strong cue makes them names.
+# fmt: off
 AMBIGUOUS_FIRST_NAMES = frozenset(
     ["will", "may", "june", "april", "august", "hope", "grace", "joy", "faith", "rose", "lily", "violet", "daisy", "summer", "autumn", "dawn", "sky", "bill", "mark", "pat", "sue", "art", "jack", "max", "guy", "rich", "frank", "earnest", "chase", "hunter", "page", "lane", "reed", "rob", "ray", "carol", "don", "dean", "drew", "gene", "glen", "hazel", "holly", "ivy", "jade", "ruby", "amber", "crystal", "penny", "sandy", "misty", "stormy", "river", "rocky", "buddy", "king", "prince", "duke", "major", "miles", "norm", "sterling", "wade", "cliff", "dale", "heather", "iris", "jasmine", "olive", "pearl", "ginger", "honey", "candy", "cherry", "brandy", "destiny", "harmony", "melody", "serenity", "trinity", "unique", "precious", "charity", "patience", "mercy", "constance", "virginia", "georgia", "carolina", "dakota", "paris", "london", "jordan", "austin", "dallas", "houston", "phoenix", "sydney", "chelsea", "victoria", "florence", "madison", "brooklyn", "india", "china", "asia", "africa", "eve", "adam", "abel", "job", "noel", "christian", "bishop", "baker", "cook", "hunter", "fisher", "mason", "carter", "porter", "taylor", "tanner", "archer", "angel", "star", "storm", "rain", "snow", "sunny", "sage", "fern", "willow", "forest", "ash", "autumn", "winter", "spring", "mae", "ken", "ben", "jan", "jean", "gay", "dick", "peter", "willy", "wiley", "hank", "harry", "bud", "sonny", "junior", "young", "harm", "till", "harsh", "forum", "pace", "chance", "case", "gray", "grey", "lee", "long", "rich", "rusty", "dusty", "tip", "ante", "cord", "coral", "curt", "ebony", "edit", "feline", "grant", "grit", "hardy", "jet", "kick", "lance", "mar", "marine", "maxi", "peer", "pierce", "raven", "roan", "sole", "urban", "veer", "wolf"]
 )
+# fmt: on
 # Set phrases whose words look like names ("Mamma mia!"): a PERSON inside one is not a person.
 NAME_IDIOMS = (
     "mamma mia",
@@ -250,9 +254,11 @@ def dictionary_words(model: str) -> frozenset[str]:
 
 SENTENCE_END = ".!?…\n"
 # Abbreviations whose full stop ends no sentence ("Dear Mr. Smith"): the next word is no sentence start.
+# fmt: off
 _ABBREVIATIONS = frozenset(
     ["mr", "mrs", "ms", "mx", "dr", "prof", "st", "jr", "sr", "sra", "srta", "messrs", "mme", "mlle", "sig", "dott", "sen", "rep", "gen", "capt", "col", "lt", "sgt", "rev", "fr", "hr", "herr"]
 )
+# fmt: on
 _CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
 
 

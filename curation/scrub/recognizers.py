@@ -156,9 +156,11 @@ _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|bui
 _ZIP_TAIL = r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
 _WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
+# fmt: off
 _NOT_STREET_WORDS = frozenset(
     ["the", "a", "an", "my", "your", "our", "his", "her", "their", "its", "this", "that", "these", "those", "to", "of", "in", "on", "at", "for", "from", "with", "by", "down", "up", "and", "or", "but", "is", "was", "are", "were", "be", "been", "am", "i", "you", "he", "she", "we", "they", "it", "me", "him", "us", "them", "miles", "mile", "km", "blocks", "block", "minutes", "minute", "hours", "hour", "times", "years", "year", "days", "day", "weeks", "months", "people", "kids", "dogs", "cats", "more", "less", "than", "about", "around", "over", "under", "into", "onto", "off", "out", "per", "each", "every", "some", "many", "few", "all", "any", "no", "not", "only", "just", "very", "steps", "feet", "ft", "meters", "m", "yards", "lanes", "cars", "houses", "points", "am", "pm"]
 )
+# fmt: on
 
 _US_ADDRESS = re.compile(
     rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?,?\s+(?:{_DIRECTION}\s+)?"
@@ -301,7 +303,9 @@ _PLOT_SECTOR = re.compile(
 _UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
 _AMBIGUOUS = frozenset(_AMBIGUOUS_SUFFIXES.split("|"))
+# fmt: off
 _ROMANCE_TRAILING_STOP = frozenset(["in", "at", "near", "and", "or", "but", "is", "was", "with", "for", "to", "from", "on", "by", "en", "et", "y", "e", "an"])
+# fmt: on
 
 
 def _validate_us_address(match: re.Match) -> float | None:
@@ -459,9 +463,11 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 # "number" after these words is not a phone's ("account number", "order number").
+# fmt: off
 _NOT_PHONE_NUMBER = frozenset(
     ["account", "order", "policy", "case", "ticket", "reference", "ref", "tracking", "invoice", "claim", "card", "routing", "serial", "confirmation", "transaction", "id", "member", "student", "patient", "passport", "license", "licence", "security", "ssn", "pesel", "nip", "tax", "model", "part", "item", "booking", "reservation", "flight", "registration", "vat", "iban"]
 )
+# fmt: on
 CUE_WINDOW = 120  # characters before a number searched for a phone cue
 CUED_PHONE_SCORE = 0.55
 
@@ -955,9 +961,11 @@ _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
 
 # Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
 # called me", "Summer says hi"; not "summer is here").
+# fmt: off
 _SPEAKER_VERBS = frozenset(
     ["said", "says", "told", "tells", "texted", "texts", "called", "asked", "asks", "replied", "replies", "messaged", "emailed", "dmed", "promised", "invited", "thinks", "thought", "wants", "wanted", "knows", "knew", "loves", "hates", "laughed", "cried", "smiled", "admitted", "apologized", "apologised", "insisted", "mentioned", "explained", "yelled", "shouted", "whispered"]
 )
+# fmt: on
 
 
 # A list of capitalized words joined by commas and "and" (in several languages): "Nowak, Kowalczyk and

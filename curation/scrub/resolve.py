@@ -40,16 +40,20 @@ _CERTAIN = 0.95
 _NAMED_BY_CUE = frozenset({"SsnCueRecognizer"})
 
 # Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
+# fmt: off
 _NAME_EDGE_WORDS = frozenset(
     ["hi", "hey", "hello", "heya", "hiya", "yo", "dear", "thanks", "thank", "you", "thx", "ty", "bye", "lol", "haha", "omg", "ok", "okay", "yes", "no", "yeah", "so", "and", "or", "but", "the", "a", "an", "my", "your", "our", "his", "her", "their", "mr.", "mrs.", "ms.", "miss", "dr.", "mr", "mrs", "ms", "dr", "sir"]
 )
+# fmt: on
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
 # Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
 # verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
+# fmt: off
 _NOT_AFTER_A_SUBJECT = frozenset(
     ["me", "my", "you", "your", "him", "her", "us", "our", "them", "their", "it", "this", "that", "these", "those", "the", "a", "an", "of", "under", "over", "in", "on", "into", "upon", "for"]
 )
+# fmt: on
 _IDIOMS = re.compile(
     r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE
 )
@@ -304,7 +308,7 @@ def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) ->
     """Values of the propagated types acted on in a conversation (at least 6 characters, 5 of them
     digits, or an e-mail address), each with the finding it came from."""
     values: dict[str, Finding] = {}
-    for text, found in zip(texts, findings):
+    for text, found in zip(texts, findings, strict=True):
         for f in found:
             value = text[f.start : f.end]
             if (

@@ -55,7 +55,7 @@ class _GzipLines:
     """Batched line writer to a gzip file whose bytes depend only on the lines written."""
 
     def __init__(self, path: Path):
-        self._raw = open(path, "wb")
+        self._raw = open(path, "wb")  # noqa: SIM115 - owned by this writer, closed in close()
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=GZIP_LEVEL)
         self._lines: list[str] = []
 
