@@ -140,7 +140,7 @@ class Scrubber:
                 replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [], language=language)
-            previous = [""] + conversation.texts[:-1]
+            previous = ["", *conversation.texts][: len(conversation.texts)]  # the turn before each; none for []
             found = [
                 resolve(text, lift_after_cue_turn(before, detections[language][text]), config, allow)
                 for before, text in zip(previous, conversation.texts, strict=True)
