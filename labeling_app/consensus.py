@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Literal
 
 from labeling_app import agreement
 from labeling_app.config import ANSWERS
@@ -27,7 +28,7 @@ REWRITE_DOMAIN = ("edited", "unchanged")
 class Question:
     id: str
     domain: tuple
-    level: str  # "nominal" or "ordinal"
+    level: Literal["nominal", "ordinal"]
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _item(
         score = None
         answer, agreeing = agreement.majority(values)
     adjudicated = adjudication is not None
-    if adjudicated:
+    if adjudication is not None:
         decided = vote(queue.kind, question.id, adjudication)
         if question.level == "ordinal":
             score, answer = float(decided), f"{decided:g}"
@@ -115,7 +116,7 @@ def _item(
         agreeing_labels = [lab for lab in labels if vote(queue.kind, question.id, lab["value"]) == answer]
         strong = sum(1 for lab in agreeing_labels if lab["value"].get("strength") == "strong")
         strength = "strong" if agreeing_labels and strong * 2 > len(agreeing_labels) else None
-        if adjudicated:
+        if adjudication is not None:
             strength = adjudication.get("strength")
     return ItemConsensus(
         task_id, question.id, answer, score, n, agreeing, share, adjudicated, kept, strength, dict(votes)

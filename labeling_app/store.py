@@ -141,6 +141,13 @@ class Assignment:
     state: str
 
 
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT on `cur` just added (sqlite sets it on every successful INSERT)."""
+    if cur.lastrowid is None:
+        raise StoreError("an INSERT returned no row id")
+    return cur.lastrowid
+
+
 @dataclass(frozen=True)
 class Submission:
     label_id: int
@@ -235,7 +242,7 @@ class Store:
                 "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, kind, per_item, source, json.dumps(spec, sort_keys=True), time.time(), created_by),
             )
-            queue_id = cur.lastrowid
+            queue_id = _inserted_id(cur)
         return self.queue(queue_id)
 
     def add_tasks(self, queue_id: int, items: Iterable[tuple[str, dict]]) -> tuple[int, int]:
@@ -409,7 +416,7 @@ class Store:
                 "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
                 (completes, task.queue_id),
             )
-        return Submission(cur.lastrowid, created=True)
+        return Submission(_inserted_id(cur), created=True)
 
     def skip(self, task_id: int, annotator: str, reason: str, *, now: float | None = None) -> None:
         """Give an item back with a reason; it goes to someone else and never back to this annotator."""
@@ -468,7 +475,7 @@ class Store:
                     submission_id,
                 ),
             )
-        return Submission(cur.lastrowid, created=True)
+        return Submission(_inserted_id(cur), created=True)
 
     # -- reads for progress, review and snapshots -------------------------------------------------------
 
@@ -480,6 +487,7 @@ class Store:
 
     def labels(self, queue_id: int | None = None, task_id: int | None = None) -> list[dict]:
         """Labels (annotations and adjudications) of a queue, of one of its items, or all; oldest first."""
+        args: tuple[int, ...]
         if task_id is not None:
             task = self.task(task_id)
             where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)

@@ -32,6 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakehouse.lake import Lake, fault_point, file_sha256
+from lakehouse.manifest import ReleaseManifest
 from lakehouse.runs import package_versions, stable_hash
 
 TRL_TYPES = ("sft", "preference", "unpaired", "prompt")
@@ -132,6 +133,11 @@ class Release:
     @property
     def manifest(self) -> dict:
         return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def manifest_model(self) -> ReleaseManifest:
+        """The manifest, typed (lakehouse/manifest.py)."""
+        return ReleaseManifest.model_validate(self.manifest)
 
     def data_files(self, split: str | None = None) -> list[Path]:
         pattern = f"{split}-*.parquet" if split else "*.parquet"
@@ -350,6 +356,7 @@ class ReleaseWriter:
             "leak_scan": gate,
         }
         manifest["content_hash"] = content_hash(manifest)
+        ReleaseManifest.model_validate(manifest)  # the writer and the typed model never drift apart
         self.manifest, self.description = manifest, description
         self._write_meta(version=None)
         return manifest

@@ -265,7 +265,7 @@ def train(
     run_id: str,
     overwrite: bool = False,
     log=print,
-) -> dict:
+) -> lineage.Lineage:
     """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`)."""
     models.offline()
     started_at, start = utc_now(), time.perf_counter()

@@ -167,7 +167,7 @@ def edit_words(
             del tokens[position]
         else:
             tokens[position] = (owner, rng.choice(vocabulary))
-    contents = [[] for _ in messages]
+    contents: list[list[str]] = [[] for _ in messages]
     for owner, word in tokens:
         contents[owner].append(word)
     return [(role, " ".join(contents[m])) for m, (role, _) in enumerate(messages)], edits
@@ -300,7 +300,7 @@ def planted_root(conversation_id: str, planted: dict[str, Planted]) -> str:
         conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS and conversation_id not in seen
     ):
         seen.add(conversation_id)
-        conversation_id = planted[conversation_id].duplicate_of
+        conversation_id = planted[conversation_id].duplicate_of or conversation_id
     return conversation_id
 
 

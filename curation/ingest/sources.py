@@ -232,7 +232,7 @@ def _chunks(raw, chunk_bytes: int) -> Iterator[bytes]:
             decoder = isal_zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             data = decoder.decompress(pending, chunk_bytes)
-        except isal_zlib.error as exc:
+        except isal_zlib.error as exc:  # type: ignore[misc]  # isal's stub declares `error: Exception`, an instance
             yield from _salvage(raw, emitted)
             raise Damaged("corrupt_file", f"gzip data is corrupt: {exc}") from None
         pending = decoder.unused_data if decoder.eof else decoder.unconsumed_tail

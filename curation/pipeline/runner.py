@@ -28,14 +28,14 @@ def run(
     ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
     lake.root.mkdir(parents=True, exist_ok=True)
     try:
-        for step in recipe.steps:
-            if only and step.name not in only:
-                continue
+        steps = [step for step in recipe.steps if not only or step.name in only]
+        loaded = [stage_registry.load(step.name) for step in steps]  # a missing library fails before any work
+        for step, stage in zip(steps, loaded, strict=True):
             stats = StageStats(step.name)
             record.stages.append(stats)
             fault_point(step.name)
             with timed_stage(stats):
-                stage_registry.load(step.name).run(ctx, step.config, stats)
+                stage_registry.run_stage(step.name, stage, ctx, step.config, stats)
             catalog.refresh(lake)  # the next stage reads what this one wrote
             console.print(f"[green]done[/green] {stats.summary()}")
         record.status = "succeeded"

@@ -59,7 +59,10 @@ def pools() -> Pools:
     from faker import Faker
 
     excluded = {token.lower() for name in CHARACTER_NAMES for token in name.replace(".", "").split()}
-    first, last, streets, cities = set(), set(), {}, {}
+    first: set[str] = set()
+    last: set[str] = set()
+    streets: dict = {}
+    cities: dict = {}
     for i, locale in enumerate(FAKER_LOCALES):
         faker = Faker(locale)
         faker.seed_instance(POOL_SEED + i)
@@ -243,7 +246,7 @@ def credit_card(rnd: Rnd) -> str:
     if brand == 3:
         body = pick(("34", "37"), rnd) + _digits(rnd, 12)
         number = body + luhn_check_digit(body)
-        groups = (number[:4], number[4:10], number[10:])
+        groups: tuple[str, ...] = (number[:4], number[4:10], number[10:])
     else:
         prefix = ("4", "5" + str(1 + int(rnd() * 5)), "6011")[brand]
         body = prefix + _digits(rnd, 15 - len(prefix))

@@ -27,7 +27,9 @@ from curation.pipeline.context import StageContext
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("datasketch", "datasketch"), ("rapidfuzz", "rapidfuzz"))
 READ_BATCH = 2000
 
 

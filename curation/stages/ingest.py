@@ -12,7 +12,9 @@ from curation.pipeline.context import StageContext, StageFailed
 from lakehouse.lake import ConflictError
 from lakehouse.runs import StageStats
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("isal", "isal"),)
 # Attempts when another writer commits to bronze while this ingest runs: each retry checks ids against
 # the version that writer committed, so its conversations become duplicates here, never a second copy.
 CONFLICT_ATTEMPTS = 3

@@ -13,7 +13,9 @@ from curation.releases.config import ReleaseStageConfig as Config
 from curation.releases.job import BuildError
 from lakehouse.runs import StageStats, code_version
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("datasketch", "datasketch"),)
 
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:

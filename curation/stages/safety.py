@@ -21,7 +21,9 @@ from curation.safety.config import SafetyConfig as Config
 from lakehouse import catalog, ledger
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("profanity_check", "alt-profanity-check"),)
 # Conversations per scoring call (some tens of thousands of messages): files are read in batches of this
 # many, and smaller files are scored together up to it.
 GROUP_CONVERSATIONS = 5000

@@ -20,7 +20,9 @@ from curation.scrub.config import ScrubConfig as Config
 from lakehouse import ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("presidio_analyzer", "presidio-analyzer"), ("spacy", "spacy"))
 BATCH_ROWS = 2000
 
 
