@@ -9,6 +9,7 @@ from curation.ingest import pseudonymize, sources
 from curation.ingest.config import IngestConfig as Config
 from curation.ingest.ingest import Ingestor, IngestRefused
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import IngestDetails
 from lakehouse.lake import ConflictError
 from lakehouse.runs import StageStats
 
@@ -79,7 +80,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     stats.rows_in = sum(r.records for r in reports)
     stats.rows_out = sum(r.accepted for r in reports)
     stats.dropped.update(quarantined)
-    stats.details = {
+    details: IngestDetails = {
         "files_ingested": sum(r.status == "ingested" for r in reports),
         "files_skipped": [r.path for r in reports if r.status == "skipped"],
         "conversations": sum(r.conversations for r in reports),
@@ -96,6 +97,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             for r in reports
         ],
     }
+    stats.details = dict(details)
     for report in reports:
         if report.status == "skipped":
             ctx.console.print(f"[dim]skipped {report.path}: {report.note}[/dim]")

@@ -17,6 +17,7 @@ over unchanged files loads no model.
 from __future__ import annotations
 
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import SafetyDetails
 from curation.safety.config import SafetyConfig as Config
 from lakehouse import catalog, ledger
 from lakehouse.runs import StageStats, stable_hash
@@ -39,7 +40,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if work.stale_outputs:
         with lake.transaction() as tx:
             ledger.forget_stale(lake, "safety", config_hash, inputs, tx)
-    details = {
+    details: SafetyDetails = {
         "files_scored": len(work.pending),
         "files_reused": len(work.reused),
         "stale_outputs_removed": len(work.stale_outputs),
@@ -47,7 +48,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "config_hash": config_hash,
     }
     if not work.pending:
-        stats.details = {**details, "up_to_date": True}
+        up_to_date: SafetyDetails = {**details, "up_to_date": True}
+        stats.details = dict(up_to_date)
         ctx.console.print(f"safety: up to date ({len(inputs)} {source.name} files unchanged)")
         lake.complete(catalog.SAFETY, ledger.TABLE)
         return
@@ -55,13 +57,14 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     lake.complete(catalog.SAFETY, ledger.TABLE)
     stats.rows_in, stats.rows_out = counts.messages, counts.messages - counts.flagged
     stats.drop("flagged", counts.flagged)
-    stats.details = {
+    scored: SafetyDetails = {
         **details,
         "messages": counts.messages,
         "distinct_texts": counts.distinct,
         "flagged": counts.flagged,
         "flagged_by": counts.by_classifier,
     }
+    stats.details = dict(scored)
     ctx.console.print(_summary(config, counts, source.name, len(work.pending)), highlight=False)
 
 

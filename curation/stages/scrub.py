@@ -16,6 +16,7 @@ from collections import Counter
 import pyarrow as pa
 
 from curation.pipeline.context import StageContext
+from curation.pipeline.details import ScrubDetails
 from curation.scrub.config import ScrubConfig as Config
 from lakehouse import ledger, tables
 from lakehouse.runs import StageStats, stable_hash
@@ -58,7 +59,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             stats.rows_in += rows
             stats.rows_out += rows
     lake.complete(tables.SILVER_CONVERSATIONS, tables.PROCESSED_FILES)
-    stats.details = {
+    details: ScrubDetails = {
         "files_scrubbed": len(work.pending),
         "files_reused": len(work.reused),
         "stale_outputs_removed": len(work.stale_outputs),
@@ -66,6 +67,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "config_hash": config_hash,
         "conversations_by_language": dict(sorted(scrubber.languages_seen.items())) if scrubber else {},
     }
+    stats.details = dict(details)
     if entities:
         ctx.console.print("scrub: replaced " + ", ".join(f"{t} {n:,}" for t, n in sorted(entities.items())))
 
