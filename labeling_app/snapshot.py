@@ -15,6 +15,8 @@ from pathlib import Path
 
 from labeling_app.consensus import ItemConsensus, QueueAnalysis, analyze
 from labeling_app.store import Queue, Store, Task, store_path
+from lakehouse import catalog, tables
+from lakehouse.lake import Lake
 
 
 @dataclass
@@ -195,9 +197,6 @@ def build_tables(store: Store) -> dict[str, list[dict]]:
 def snapshot(lake_root: Path, *, refresh_catalog: bool = True) -> SnapshotResult:
     """Write the snapshot tables into the lake in one transaction (and rebuild the catalog)."""
     import pyarrow as pa
-
-    from lakehouse import catalog, tables
-    from lakehouse.lake import Lake
 
     lake = Lake(lake_root)
     if store_path(lake.root).exists():

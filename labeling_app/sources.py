@@ -17,6 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse import sql_guard
+from lakehouse.lake import Lake
+
 SINGLE_COLUMNS = ("sample_id", "prompt", "response")
 PAIR_COLUMNS = ("sample_id_a", "sample_id_b", "prompt", "response_a", "response_b")
 CHARACTER_COLUMNS = ("character_id", "character_name", "character_description", "character_instructions")
@@ -157,9 +160,6 @@ def sql_rows(lake_root: Path, sql: str, params: dict | None = None) -> list[dict
     """Rows of one SELECT over the lake's catalog, on a locked read-only connection (lakehouse/sql_guard.py):
     a reviewer's SQL cannot write, attach, install or read files outside the lake's tables."""
     import duckdb
-
-    from lakehouse import sql_guard
-    from lakehouse.lake import Lake
 
     try:
         sql_guard.check_query(sql)

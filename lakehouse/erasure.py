@@ -33,13 +33,15 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse import tables
+from lakehouse import superseded, tables
 from lakehouse.lake import Lake, atomic_write_bytes
+from lakehouse.releases import list_releases
 from lakehouse.schemas import UTC_TS
 from lakehouse.tables import TableSpec
 
@@ -325,8 +327,6 @@ def _redact_json(value, pattern: re.Pattern[str]):
 def erasers() -> list[Eraser]:
     """The lake's own eraser and every package's (entry-point group `flywheel.erasers`, each naming a
     zero-argument factory), sorted by name so every run applies them in the same order."""
-    from importlib.metadata import entry_points
-
     found: list[Eraser] = [LakehouseEraser()]
     for entry in sorted(entry_points(group=ERASER_GROUP), key=lambda e: e.name):
         found.append(entry.load()())
@@ -457,9 +457,6 @@ def releases_with(lake: Lake, subject: Subject, skip: set[str] = frozenset()) ->
     columns every release row carries), leaving out versions a previous erasure of them already marked."""
     import pyarrow.parquet as pq
 
-    from lakehouse import superseded
-    from lakehouse.releases import list_releases
-
     found = {}
     for release in list_releases(lake):
         if superseded.erasure_ids(release.path) & skip:
@@ -516,8 +513,6 @@ def apply(
     """Carry out a plan: stores outside the lake first (idempotent), releases marked superseded, then every
     table rewrite, the bookkeeping, the log row and the requests' status in one lake commit. An
     interruption before the commit leaves the user in the lake, so running the erasure again finishes it."""
-    from lakehouse import superseded
-
     start, now = time.perf_counter(), dt.datetime.now(dt.UTC)
     subject, erasure_id = the_plan.subject, the_plan.erasure_id
     outside: dict[str, int] = {}

@@ -27,10 +27,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pyarrow as pa
 
+from lakehouse import superseded
 from lakehouse.lake import Lake, fault_point, file_sha256
 from lakehouse.manifest import ReleaseManifest
 from lakehouse.runs import package_versions, stable_hash
@@ -96,8 +98,6 @@ def leak_scanners() -> list[tuple[str, Callable]]:
     """Every registered leak scanner (entry-point group `flywheel.leak_scanners`, each a zero-argument
     factory returning `scan(files, options) -> report`), by name. A report has `clean`, `texts`, `rows`,
     `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
-    from importlib.metadata import entry_points
-
     found = sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
     return [(entry.name, entry.load()()) for entry in found]
 
@@ -175,8 +175,6 @@ def list_releases(lake: Lake) -> list[Release]:
 def resolve(lake: Lake, ref: str) -> Release:
     """`NAME`, `NAME@latest` or `NAME@VERSION` -> the published release (a clear error otherwise).
     `latest` skips versions an erasure superseded (lakehouse/superseded.py)."""
-    from lakehouse import superseded
-
     name, _, version = ref.partition("@")
     available = versions(lake, name)
     if not available:

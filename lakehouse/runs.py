@@ -16,8 +16,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from lakehouse import __version__
 from lakehouse.lake import Lake, atomic_write_bytes
 
 
@@ -37,8 +39,6 @@ def stable_hash(obj) -> str:
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
     """Installed versions of `packages` (those not installed are left out), for lineage records."""
-    from importlib.metadata import PackageNotFoundError, version
-
     found = {}
     for package in packages:
         try:
@@ -50,8 +50,6 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 def code_version() -> str:
     """The git commit of the code (with `+dirty` when the tree has changes), else the package version."""
-    from lakehouse import __version__
-
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
@@ -79,7 +77,6 @@ def release_free_memory() -> None:
     freed heap pages mapped, so without this the resident size creeps up with input size even though the
     live data does not.
     """
-    import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")

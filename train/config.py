@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lakehouse.artifacts import check_feature_names
+
 TRAINERS = ("sft", "reward", "dpo", "kto")
 
 
@@ -134,8 +136,6 @@ class EvalSettings(Strict):
     @field_validator("artifact_thresholds")
     @classmethod
     def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
-        from lakehouse.artifacts import check_feature_names
-
         return check_feature_names(value)
 
 

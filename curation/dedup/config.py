@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.dedup.edits import MAX_EDIT_RATE
+from curation.dedup.lsh import optimal_bands_rows
 
 # Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel dedup-eval --sweep`).
 DEFAULT_THRESHOLD = 0.6
@@ -68,7 +69,6 @@ class DedupConfig(BaseModel):
         """(bands, rows): as configured, else the optimum for the threshold (see lsh.optimal_bands_rows)."""
         if self.bands is not None:
             return self.bands, self.rows
-        from curation.dedup.lsh import optimal_bands_rows
 
         return optimal_bands_rows(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
 

@@ -27,6 +27,7 @@ import numpy as np
 from curation.dedup.edits import MAX_EDIT_RATE, words
 from curation.dedup.normalize import normalize
 from curation.dedup.units import Message, prompts_of, sample_prompts
+from curation.ingest.adapters import Defaults, parse_hh_transcript, persona_chat
 
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
@@ -124,16 +125,12 @@ class Corpus:
 
 def load_hh(path: Path) -> list[list[Message]]:
     """The `chosen` transcript of each hh-rlhf line as (role, content) messages (the ingest adapter's parser)."""
-    from curation.ingest.adapters import parse_hh_transcript
-
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [[(m["role"], m["content"]) for m in parse_hh_transcript(json.loads(line)["chosen"])] for line in fh]
 
 
 def load_persona_chat(path: Path) -> list[list[Message]]:
     """Each conversation as the ingest adapter reads it: User 1 is the user, User 2 the character."""
-    from curation.ingest.adapters import Defaults, persona_chat
-
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [

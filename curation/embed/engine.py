@@ -15,6 +15,7 @@ import numpy as np
 
 from curation.embed.cache import EmbeddingCache, embedding_table
 from curation.embed.config import EmbedConfig
+from curation.embed.model import load_model
 from curation.texthash import text_hash
 from lakehouse.runs import StageStats
 from lakehouse.schemas import EMBEDDING_DIM
@@ -51,8 +52,6 @@ class SentenceEncoder:
     products (torch autocast: linear layers and attention in bfloat16, layer norms and pooling in float32)."""
 
     def __init__(self, config: EmbedConfig):
-        from curation.embed.model import load_model
-
         self.name = config.model
         self.model = load_model(config.model)
         self.dimension = self.model.get_embedding_dimension()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,8 +80,6 @@ def _absolute(path: Path) -> Path:
 def not_readable(path: Path) -> tuple[str, str] | None:
     """Why `path` cannot be read as an input file, as (reason, detail); None when it can. Only regular
     files are read, so a FIFO or a device can never block the run."""
-    import stat
-
     try:
         mode = path.stat().st_mode
     except OSError as exc:

@@ -8,6 +8,7 @@ happens to its entities: `replace` (typed placeholder or surrogate, per `mode`),
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -160,8 +161,6 @@ def load_recipe_scrub(path) -> ScrubConfig:
 
     A recipe may hold the whole curation recipe (other stages are ignored here) or only a scrub section.
     """
-    from pathlib import Path
-
     import yaml
 
     data = yaml.safe_load(Path(path).read_text()) or {}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from curation.scrub import languages
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
 from curation.scrub.names import at_sentence_start, contraction_base, dictionary_words, in_dictionary, known_first_name
@@ -328,8 +329,6 @@ class Detector:
         os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # presidio's email check: no download
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-
-        from curation.scrub import languages
 
         self.config = config
         self.entities = list(entities if entities is not None else config.detected_entities)

@@ -13,13 +13,20 @@ form: the evaluation set is the template set plus simulated conversations.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import itertools
 import json
+import os
 import random
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from curation.scrub.arrow import character_and_persona
+from curation.simulator import SimulationConfig, run_simulation
 
 PII_SLOTS = (
     "PERSON",
@@ -723,9 +730,6 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
 
 def simulate(conversations: int, seed: int = 7) -> list[EvalConversation]:
     """A fresh simulation of `conversations` conversations (written to a temporary folder), labeled."""
-    import tempfile
-
-    from curation.simulator import SimulationConfig, run_simulation
 
     with tempfile.TemporaryDirectory(prefix="flywheel-scrub-eval-") as folder:
         run_simulation(SimulationConfig(conversations=conversations, seed=seed), folder, workers=1, progress=False)
@@ -733,8 +737,6 @@ def simulate(conversations: int, seed: int = 7) -> list[EvalConversation]:
 
 
 def _simulated_conversation(record: dict, truth: dict) -> EvalConversation:
-    from curation.scrub.arrow import character_and_persona
-
     conversation_id = record["conversation_id"]
     if truth.get("conversation_id") != conversation_id:
         raise SimulationMismatch(
@@ -773,8 +775,6 @@ def _turn(messages: list[EvalMessage], span: dict, conversation_id: str) -> Eval
 
 def read_jsonl(path: Path) -> Iterator[dict]:
     """The objects of a JSONL file (gzipped when its name ends in .gz), blank lines skipped."""
-    import gzip
-
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
@@ -784,8 +784,6 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 def shared_data_dir() -> Path:
     """../shared/data beside the project (the real public data of tests and demos), or $FLYWHEEL_SHARED_DATA."""
-    import os
-
     default = Path(__file__).resolve().parents[3] / "shared" / "data"
     return Path(os.environ.get("FLYWHEEL_SHARED_DATA") or default)
 
@@ -796,9 +794,6 @@ PERSONA_CHAT_FILE = "synthetic-persona-chat-valid.csv"
 
 def real_messages(hh_path: Path | None, persona_chat_path: Path | None, limit: int = 500, seed: int = 5) -> list[str]:
     """Real user-side messages (hh-rlhf human turns, persona-chat lines): hard negatives for precision."""
-    import csv
-    import gzip
-
     rng = random.Random(seed)
     texts: list[str] = []
     if hh_path and Path(hh_path).exists():

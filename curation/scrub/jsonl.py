@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.scrub.config import ScrubConfig
+from curation.scrub.scrubber import Conversation, Scrubber
 
 BATCH_LINES = 5_000
 
@@ -114,8 +115,6 @@ def _batches(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
 
 
 def scrub_jsonl(in_path: Path, out_path: Path, config: ScrubConfig | None = None) -> JsonlSummary:
-    from curation.scrub.scrubber import Conversation, Scrubber
-
     scrubber = Scrubber(config)
     replacers: dict = {}
     summary = JsonlSummary()

@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.scrub.config import ScrubConfig
+from curation.scrub.config import ScrubConfig, TierPolicy
+from curation.scrub.resolve import resolve
+from curation.scrub.scrubber import Scrubber
 from lakehouse.releases import ID_COLUMNS, OPAQUE_ID
 
 SCANNER = "curation.scrub.leaks"
@@ -250,8 +252,6 @@ def scan_config(config: ScrubConfig, entities: Sequence[str]) -> ScrubConfig:
     scanned type in no tier gets a tier of its own at the default threshold), detection runs on every
     core (a publish waits for it), and no other type is detected (no NER model unless a NER type is
     scanned)."""
-    from curation.scrub.config import TierPolicy
-
     wanted = set(entities)
     tiers = {
         name: policy.model_copy(update={"entities": [e for e in policy.entities if e in wanted], "action": "replace"})
@@ -269,14 +269,10 @@ class _Detect:
     and resolution, for the scanned types."""
 
     def __init__(self, config: ScrubConfig, entities: Sequence[str]):
-        from curation.scrub.scrubber import Scrubber
-
         self.config, self.entities = scan_config(config, entities), set(entities)
         self.scrubber = Scrubber(self.config)
 
     def __call__(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
-        from curation.scrub.resolve import resolve
-
         found = self.scrubber.detect(texts)
         return [
             [

@@ -14,9 +14,12 @@ tags "Hush", "Small" or "Cook" as people.
 
 from __future__ import annotations
 
+import importlib
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from curation.scrub.config import DEFAULT_MODEL
 
 GAZETTEER_LOCALES = (
     "en_US",
@@ -122,8 +125,6 @@ def trivial_words() -> frozenset[str]:
 
 
 def _provider(locale: str):
-    import importlib
-
     return importlib.import_module(f"faker.providers.person.{locale}").Provider
 
 
@@ -179,8 +180,6 @@ def _locale_names(locales, attributes) -> set[str]:
 def world_names() -> frozenset[str]:
     """First and last names of WORLD_LOCALES and the romanized names of ROMANIZED_LOCALES (lower case)
     that are no English word: capitalized, a name ("Łukasz", "Zoltán", "Nguyễn", "Björk", "Haruto")."""
-    from curation.scrub.config import DEFAULT_MODEL
-
     names = _locale_names(
         WORLD_LOCALES, ("first_names", "first_names_male", "first_names_female", *_LAST_NAME_ATTRIBUTES)
     )

@@ -4,9 +4,10 @@ allow-list (the character's names), and overlaps resolved by risk tier, then sco
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.engine import Detection
@@ -213,8 +214,6 @@ def _in_idiom(text: str, d: Detection) -> bool:
 
 
 def _dotted_quad(surface: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.IPv4Address(surface)
     except ValueError:
@@ -336,8 +335,6 @@ def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[
     nationally grouped number is a phone ("555 0123"), after "and your passport number?" a number-like
     answer is an ID. The recognizers see one message; this gives their below-threshold candidates the
     score a cue in the same message would."""
-    from dataclasses import replace
-
     from curation.scrub.identifiers import REPLY_SCORE, id_cue_before
     from curation.scrub.recognizers import CUED_PHONE_SCORE, phone_cue_before
 
