@@ -396,7 +396,8 @@ def _collect_rules(
     lake: Lake, subject: Subject, found: list[Eraser]
 ) -> tuple[list[TableRule], set[str], dict[str, str]]:
     rules: dict[str, TableRule] = {}
-    handled, exempt = set(), {}
+    handled: set[str] = set()
+    exempt: dict = {}
     for eraser in found:
         handled.update(eraser.handles)
         exempt.update(eraser.exempt)
@@ -452,7 +453,7 @@ def plan(lake: Lake, subject: Subject, found: list[Eraser] | None = None) -> Pla
     return Plan(subject, found, files, outside, releases, unchecked, exempt)
 
 
-def releases_with(lake: Lake, subject: Subject, skip: set[str] = frozenset()) -> dict[str, int]:
+def releases_with(lake: Lake, subject: Subject, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
     """Release ref -> how many of its rows come from the subject's conversations (by the provenance
     columns every release row carries), leaving out versions a previous erasure of them already marked."""
     import pyarrow.parquet as pq

@@ -360,6 +360,8 @@ class ReleaseWriter:
         return manifest
 
     def _write_meta(self, version: int | None) -> None:
+        if self.manifest is None:
+            raise ReleaseError("finalize() must run before the manifest is written")
         self.manifest["version"] = version
         (self.staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         config_name = f"{self.name}-v{version or 0}-{self.manifest['content_hash'][:12]}"

@@ -87,7 +87,7 @@ def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) ->
         "depth": 0,
     }
     parent = read_lineage(base_path) if base_path else None
-    inherited = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
+    inherited: list[AncestryEntry] = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
     return [own, *inherited]
 
 
@@ -172,7 +172,7 @@ def to_row(lineage: Lineage) -> dict[str, Any]:
         "release_content_hash": release["content_hash"],
         "base_model": lineage["base_model"]["path"],
         "base_model_run_id": lineage["base_model"]["run_id"],
-        "ref_model": (lineage["ref_model"] or {}).get("path"),
+        "ref_model": lineage["ref_model"]["path"] if lineage["ref_model"] else None,
         "config": json.dumps(lineage["config"], sort_keys=True),
         "config_hash": lineage["config_hash"],
         "code_version": lineage["code_version"],

@@ -118,7 +118,7 @@ def _near_duplicates(job: Job) -> pa.Table:
         f"SELECT DISTINCT character, last_user FROM eval_prompts WHERE last_user IS NOT NULL "
         f"AND {long_enough} ORDER BY 1, 2"
     ).fetchall()
-    leaked = {"character": [], "last_user": []}
+    leaked: dict[str, list] = {"character": [], "last_user": []}
     if not eval_rows:
         return pa.table(leaked, schema=pa.schema([("character", pa.string()), ("last_user", pa.string())]))
 

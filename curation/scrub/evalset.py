@@ -718,7 +718,7 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
             "truth.jsonl.gz expected; make one with `flywheel simulate`)"
         )
     records = (record for path in traffic for record in read_jsonl(path))
-    out = []
+    out: list = []
     for record, truth in itertools.zip_longest(records, read_jsonl(folder / "truth.jsonl.gz")):
         if limit is not None and len(out) >= limit:
             break

@@ -322,7 +322,7 @@ def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) ->
 
 def propagate(text: str, findings: list[Finding], values: dict[str, Finding]) -> list[Finding]:
     """`findings` plus every other whole-token occurrence in `text` of a value in `values`."""
-    added = []
+    added: list[Finding] = []
     for value, origin in values.items():
         for match in re.finditer(r"(?<![\w@.+-])" + re.escape(value) + r"(?![\w@]|[.-]\w)", text):
             if not any(match.start() < f.end and f.start < match.end() for f in findings + added):

@@ -229,7 +229,8 @@ def run_simulation(
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = _run_shards(config, out, workers, progress)
-    tally, exposures = Tally(), {}
+    tally = Tally()
+    exposures: dict = {}
     for result in results:
         tally.merge(result["tally"])
         for user_id, (at, arm) in result["exposures"].items():

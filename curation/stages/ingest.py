@@ -74,7 +74,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             if attempt == CONFLICT_ATTEMPTS:
                 raise StageFailed(str(exc)) from None
             ctx.console.print(f"[yellow]note[/yellow] {exc}; ingesting again (attempt {attempt + 1})")
-    quarantined = Counter()
+    quarantined: Counter[str] = Counter()
     for report in reports:
         quarantined.update(report.quarantined)
     stats.rows_in = sum(r.records for r in reports)
@@ -108,7 +108,7 @@ def _strict_check(config: Config, reports: list) -> None:
     (the transaction is aborted: no bronze rows, no quarantine rows, no ledger entries)."""
     if not config.strict:
         return
-    dropped = Counter()
+    dropped: Counter[str] = Counter()
     for report in reports:
         dropped.update(report.quarantined)
     if dropped:

@@ -114,7 +114,9 @@ def _score_files(ctx: StageContext, config: Config, config_hash: str, pending: l
 
 def _groups(pending: list[str], sizes: dict[str, int]) -> list[list[str]]:
     """Consecutive files of together at most GROUP_CONVERSATIONS conversations (a larger file alone)."""
-    groups, current, rows = [], [], 0
+    groups: list[list[str]] = []
+    current: list[str] = []
+    rows = 0
     for name in pending:
         if current and rows + sizes[name] > GROUP_CONVERSATIONS:
             groups.append(current)
