@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pyarrow as pa
 
@@ -459,7 +460,7 @@ class Transaction:
         # A shared lock on the writers lock for the transaction's lifetime: `vacuum` takes it exclusively,
         # so it never runs while a writer is alive (the liveness check), and a dead writer holds nothing.
         (lake.root / TXLOG).mkdir(parents=True, exist_ok=True)
-        self._alive = open(lake.root / TXLOG / "writers.lock", "a+")  # noqa: SIM115 - held for the transaction, closed at its end
+        self._alive: IO[str] | None = open(lake.root / TXLOG / "writers.lock", "a+")  # noqa: SIM115 - held for the transaction, closed at its end
         fcntl.flock(self._alive.fileno(), fcntl.LOCK_SH)
         self.adds: dict[str, dict[str, int]] = {}  # table -> {table-relative path: rows}
         self.removals: dict[str, set[str]] = {}  # table -> table-relative paths

@@ -415,7 +415,7 @@ class ReleaseWriter:
     def _check_scanned(self) -> None:
         """The gate: refuse unless the leak scan (or a recorded skip) passed, and the data files are still
         exactly those it read (finalize hashed them into the manifest right after the scan)."""
-        if not self.scanned:
+        if not self.scanned or self.manifest is None:
             raise LeakScanRefused(f"release {self.name} refused: no leak scan ran over it (finalize() runs the gate)")
         listed = {f["path"]: f["sha256"] for f in self.manifest["files"]}
         staged = {f"data/{p.name}": p for p in (self.staging / "data").iterdir()}

@@ -180,7 +180,7 @@ def prompts(release: Release, split: str | None = None, limit: int | None = None
     chosen = [split] if split else splits(release)
     if split and not release.data_files(split):
         raise DataError(f"release {release.ref} has no {split!r} split (it has {', '.join(splits(release))})")
-    out: list[dict] = []
+    out: list[Prompt] = []
     dropped: Counter[str] = Counter()
     for name in chosen:
         table: pa.Table = release.read(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pyarrow as pa
 
@@ -87,7 +87,8 @@ def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) ->
         "depth": 0,
     }
     parent = read_lineage(base_path) if base_path else None
-    inherited: list[AncestryEntry] = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
+    # read from the base model's lineage.json, which `build` wrote with these keys
+    inherited = [cast(AncestryEntry, {**a, "depth": a["depth"] + 1}) for a in (parent or {}).get("ancestry", [])]
     return [own, *inherited]
 
 

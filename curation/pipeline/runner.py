@@ -5,6 +5,7 @@ command exits (also when a stage fails)."""
 from __future__ import annotations
 
 import traceback
+from typing import Literal
 
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
@@ -59,14 +60,15 @@ def summary_table(record: RunRecord):
     from rich.table import Table
 
     table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
-    for column, justify in (
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("stage", "left"),
         ("rows in", "right"),
         ("rows out", "right"),
         ("quarantined / dropped", "left"),
         ("seconds", "right"),
         ("peak MB", "right"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for stats in record.stages:
         ranked = sorted(stats.dropped.items(), key=lambda item: (-item[1], item[0]))

@@ -226,7 +226,7 @@ def in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
     """`word` (lower case) or its singular ("cramps", "bookmarks") is an English word."""
     if word in dictionary:
         return True
-    singulars = (word[:-3] + "y",) if word.endswith("ies") else ()
+    singulars: tuple[str, ...] = (word[:-3] + "y",) if word.endswith("ies") else ()
     singulars += (word[:-2],) if word.endswith("es") else ()
     singulars += (word[:-1],) if word.endswith("s") and not word.endswith("ss") else ()
     return any(s in dictionary for s in singulars)
