@@ -9,10 +9,13 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from curation.releases.build import build
+from curation.releases.config import ReleaseEntry
 from curation.releases.manifest import CuratedManifest
 from lakehouse.lake import Lake
 from lakehouse.manifest import ReleaseManifest
 from lakehouse.releases import ReleaseWriter, content_hash
+from tests.release_lakes import all_records, ingest
 
 
 def _publish(lake: Lake, **finalize):
@@ -53,3 +56,15 @@ def test_a_manifest_missing_a_field_or_with_a_bad_file_entry_is_refused(tmp_path
     manifest["files"][0]["checksum"] = "x"
     with pytest.raises(ValidationError, match="checksum"):
         ReleaseManifest.model_validate(manifest)
+
+
+@pytest.mark.parametrize("kind", ["sft", "preference", "unpaired"])
+def test_a_release_curation_built_reads_as_the_curated_manifest_and_round_trips(tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("FLYWHEEL_HMAC_KEY", "k" * 40)
+    ingest(tmp_path / "lake", all_records())
+    entry = ReleaseEntry.model_validate({"name": kind, "type": kind, "allow_unscrubbed": True})
+    release = build(Lake(tmp_path / "lake"), entry, code_version="test").release
+    curated = CuratedManifest.model_validate(release.manifest)
+    assert curated.to_json_dict() == release.manifest
+    assert curated.rows_in == sum(curated.splits.values()) + sum(curated.dropped.values())
+    assert curated.split["method"] == curated.split_method and curated.text_layer is not None

@@ -91,7 +91,7 @@ def show_lines(release: Release, strata_top: int = 5) -> list[str]:
     elif scan is not None:
         scanners = ", ".join(s.name for s in scan.scanners) or scan.scanner or "?"
         lines.append(f"  leak scan     {scan.texts:,} texts, {scan.hits} hits ({scanners})")
-    for origin, agreement in m.label_agreement.items():
+    for origin, agreement in (m.label_agreement or {}).items():
         lines.append(
             f"  labels        {origin}: {agreement['items']:,} items, mean agreement "
             f"{agreement['mean_agreement']:.2f}, min {agreement['min_agreement']:.2f}"

@@ -22,7 +22,7 @@ class CuratedManifest(ReleaseManifest):
     leakage: dict[str, Any] = {}
     pair_filters: dict[str, Any] | None = None
     safety: dict[str, Any] | None = None
-    label_agreement: dict[str, dict[str, Any]] = {}
+    label_agreement: dict[str, dict[str, Any]] | None = None  # None: no labeled rows in the release
     strata: dict[str, dict[str, int]] = {}
     artifacts: dict[str, Any] | None = None
     notes: list[str] = []
