@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import importlib.metadata
 import json
 import os
 import re
@@ -33,7 +34,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pyarrow as pa
@@ -328,7 +328,7 @@ def erasers() -> list[Eraser]:
     """The lake's own eraser and every package's (entry-point group `flywheel.erasers`, each naming a
     zero-argument factory), sorted by name so every run applies them in the same order."""
     found: list[Eraser] = [LakehouseEraser()]
-    for entry in sorted(entry_points(group=ERASER_GROUP), key=lambda e: e.name):
+    for entry in sorted(importlib.metadata.entry_points(group=ERASER_GROUP), key=lambda e: e.name):
         found.append(entry.load()())
     return found
 

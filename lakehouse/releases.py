@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -27,7 +28,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pyarrow as pa
@@ -98,7 +98,7 @@ def leak_scanners() -> list[tuple[str, Callable]]:
     """Every registered leak scanner (entry-point group `flywheel.leak_scanners`, each a zero-argument
     factory returning `scan(files, options) -> report`), by name. A report has `clean`, `texts`, `rows`,
     `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
-    found = sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
+    found = sorted(importlib.metadata.entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
     return [(entry.name, entry.load()()) for entry in found]
 
 
