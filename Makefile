@@ -8,7 +8,7 @@ SIM_CONVERSATIONS ?= 5000
 SIM_SEED ?= 7
 SIM_BAD_RECORDS ?= 12  # malformed records planted so the quarantine has something to show (README)
 
-.PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test bench clean-lake
+.PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test test-fast lint bench clean-lake
 
 # The virtual environment, created from the pinned requirements on first use and reused afterwards.
 $(INSTALLED): requirements.txt requirements-lock.txt requirements-nodeps.txt pyproject.toml
@@ -55,6 +55,16 @@ gpu-check: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q -n 2  # two workers (pytest-xdist): the suite is independent per test
+
+# The quick loop while editing: everything not marked slow (the full `make test` still runs those in CI).
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+# The house style as checks (pyproject.toml: [tool.ruff], [tool.mypy]); CI runs this before the tests.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

@@ -18,6 +18,7 @@ Run: python -m benchmarks.bench_dedup   (BENCH_SCALE=0.1 for a quick run)
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 from pathlib import Path
@@ -80,7 +81,7 @@ def python_shingles(text: str) -> list[str]:
 
     words = _WORD.findall(normalize(text))
     if len(words) >= 4:
-        return [f"{a} {b}" for a, b in zip(words, words[1:])]
+        return [f"{a} {b}" for a, b in itertools.pairwise(words)]
     canonical = " ".join(words)
     return [canonical[i : i + 5] for i in range(max(1, len(canonical) - 4))] if canonical else []
 
@@ -113,7 +114,7 @@ def run_naive(path: str, n: int) -> dict:
     keys, texts = _texts(path, n)
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     minhashes = []
-    for key, text in zip(keys, texts):
+    for key, text in zip(keys, texts, strict=True):
         m = MinHash(num_perm=NUM_PERM)
         for s in python_shingles(text):
             m.update(s.encode("utf-8"))
@@ -131,7 +132,7 @@ def run_bulk(path: str, n: int) -> dict:
     minhashes = MinHash.bulk(([s.encode("utf-8") for s in python_shingles(t)] for t in texts), num_perm=NUM_PERM)
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     with lsh.insertion_session() as session:
-        for key, m in zip(keys, minhashes):
+        for key, m in zip(keys, minhashes, strict=True):
             session.insert(key, m)
     index = {key: i for i, key in enumerate(keys)}
     return _union_find_clusters(n, ([index[k] for k in lsh.query(m)] for m in minhashes))

@@ -36,10 +36,23 @@ ORDER BY coalesce(l.n, 0) + coalesce(o.n, 0), t.task_id LIMIT 1
 
 
 def _payload(rng: random.Random, i: int) -> dict:
-    words = ["captain", "star", "ship", "course", "nebula", "galaxy", "crew", "engine", "warp", "signal", "planet", "orbit"]
+    words = [
+        "captain",
+        "star",
+        "ship",
+        "course",
+        "nebula",
+        "galaxy",
+        "crew",
+        "engine",
+        "warp",
+        "signal",
+        "planet",
+        "orbit",
+    ]
     say = lambda n: " ".join(rng.choice(words) for _ in range(n)).capitalize() + "."  # noqa: E731
     prompt = [{"role": "system", "content": "You are Captain Mira. A cheerful starship captain."}]
-    for turn in range(2):
+    for _ in range(2):
         prompt += [{"role": "user", "content": say(20)}, {"role": "assistant", "content": say(30)}]
     prompt.append({"role": "user", "content": say(20)})
     return {

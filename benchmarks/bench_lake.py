@@ -67,20 +67,19 @@ def run(conversations: int, work: Path) -> list[tuple]:
         }
     )
     spent, counts, current = defaultdict(float), defaultdict(int), ["-"]
-    real_load = stage_registry.load
+    real_run_stage = stage_registry.run_stage
 
-    def load(name):
-        module = real_load(name)
-        current[0] = name
-        return module
+    def run_stage(name, stage, ctx, config, stats):
+        current[0] = name  # the runner loads every stage first, so the stage running is known only here
+        return real_run_stage(name, stage, ctx, config, stats)
 
-    stage_registry.load = load
+    stage_registry.run_stage = run_stage
     restore = _instrument(spent, counts, current)
     try:
         record = runner.run(recipe, Lake(work / "lake"), Console(quiet=True))
     finally:
         restore()
-        stage_registry.load = real_load
+        stage_registry.run_stage = real_run_stage
     assert record.status == "succeeded", record.error
     return [
         (s.name, s.seconds, counts[s.name], spent[(s.name, "commit")], spent[(s.name, "refresh")])

@@ -122,7 +122,7 @@ def naive(lake_dir: str) -> dict:
     con = catalog.connect(lake)
     cursor = con.execute("SELECT * FROM samples")
     names = [d[0] for d in cursor.description]
-    samples = [dict(zip(names, row)) for row in cursor.fetchall()]
+    samples = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     con.close()
 
     def scan(texts) -> int:

@@ -126,7 +126,7 @@ def presidio_batch(path: str) -> dict:
     load = time.perf_counter() - start
     batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
     cpu = _cpu_seconds()
-    for text, results in zip(texts, batch.analyze_iterator(texts, language="en", batch_size=256)):
+    for text, results in zip(texts, batch.analyze_iterator(texts, language="en", batch_size=256), strict=True):
         anonymizer.anonymize(text, results)
     return _per_message(load, cpu, texts)
 
@@ -149,7 +149,7 @@ def flywheel(path: str, workers: int, conversations: bool) -> dict:
         from curation.scrub.replace import ConversationReplacer, apply
         from curation.scrub.resolve import resolve
 
-        for text, detections in zip(texts, scrubber.detector.detect(texts)):
+        for text, detections in zip(texts, scrubber.detector.detect(texts), strict=True):
             apply(text, resolve(text, detections, scrubber.config), ConversationReplacer("c", "placeholder", "s"))
     return {**_per_message(load, cpu, texts), "distinct": f"{len(set(texts)) / len(texts):.0%}"}
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.ingest import pseudonymize
 from lakehouse import erasure, tables
 from lakehouse.erasure import Eraser, Subject, TableRule, generic_delete, redact_references
 from lakehouse.lake import Lake
@@ -43,8 +44,6 @@ USER_ID_FIELD = re.compile(r'"user_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def _pseudonymizer():
-    from curation.ingest import pseudonymize
-
     try:
         key = pseudonymize.load_key()
     except pseudonymize.MissingKey as exc:
@@ -241,7 +240,8 @@ def _quarantine_rule(subject: Subject) -> TableRule:
 
     def delete(table: pa.Table) -> pa.Array:
         return pa.array(
-            [named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist())], pa.bool_()
+            [named(r, d) for r, d in zip(table["raw"].to_pylist(), table["detail"].to_pylist(), strict=True)],
+            pa.bool_(),
         )
 
     return TableRule(tables.QUARANTINE.name, delete, ("raw", "detail"))

@@ -17,9 +17,14 @@ import statistics
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 
-def krippendorff_alpha(votes: Sequence[Sequence], domain: Sequence, level: str) -> float | None:
+def krippendorff_alpha(
+    votes: Sequence[Sequence], domain: Sequence, level: Literal["nominal", "ordinal", "interval", "ratio"]
+) -> float | None:
     """Alpha over items' votes, or None when undefined (no item with two labels, or no variation)."""
     import krippendorff
     import numpy as np
@@ -42,7 +47,7 @@ def krippendorff_alpha(votes: Sequence[Sequence], domain: Sequence, level: str) 
     return None if math.isnan(alpha) else alpha
 
 
-def majority(values: Sequence) -> tuple[object | None, int]:
+def majority(values: Sequence[T]) -> tuple[T | None, int]:
     """The value most annotators gave and how many gave it; None when the top is shared."""
     if not values:
         return None, 0

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from labeling_app.config import ConfigError, load_yaml_model
+from lakehouse.lake import atomic_write_bytes
 
 Role = Literal["annotator", "reviewer"]
 TOKEN_PREFIX = "fwl_"
@@ -87,8 +88,6 @@ def add(path: Path, name: str, role: str, *, replace: bool = False) -> tuple[Ann
     The file is rewritten atomically and readable by its owner only.
     """
     import yaml
-
-    from lakehouse.lake import atomic_write_bytes
 
     current = load(path)
     exists = any(a.name == name for a in current.annotators)

@@ -7,7 +7,7 @@ always point at the guideline and question-set versions that were shown to the a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -94,7 +94,7 @@ def queue_spec(config: LabelingConfig, kind: str) -> dict:
     spec = {
         "kind": kind,
         "guideline_version": config.guideline_version,
-        "guideline": config.guidelines[kind],
+        "guideline": config.guidelines[cast(Kind, kind)],  # checked against KINDS above
         "min_agreement": config.min_agreement,
         "lease_minutes": config.lease_minutes,
         "undo_seconds": config.undo_seconds,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Literal
 
 from labeling_app import agreement
 from labeling_app.config import ANSWERS
@@ -27,7 +28,7 @@ REWRITE_DOMAIN = ("edited", "unchanged")
 class Question:
     id: str
     domain: tuple
-    level: str  # "nominal" or "ordinal"
+    level: Literal["nominal", "ordinal"]
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _item(
         score = None
         answer, agreeing = agreement.majority(values)
     adjudicated = adjudication is not None
-    if adjudicated:
+    if adjudication is not None:
         decided = vote(queue.kind, question.id, adjudication)
         if question.level == "ordinal":
             score, answer = float(decided), f"{decided:g}"
@@ -112,10 +113,10 @@ def _item(
     kept = answer is not None and (adjudicated or (n >= queue.per_item and share >= bar))
     strength = None
     if queue.kind == "pairwise" and answer not in (None, "tie"):
-        agreeing_labels = [l for l in labels if vote(queue.kind, question.id, l["value"]) == answer]
-        strong = sum(1 for l in agreeing_labels if l["value"].get("strength") == "strong")
+        agreeing_labels = [lab for lab in labels if vote(queue.kind, question.id, lab["value"]) == answer]
+        strong = sum(1 for lab in agreeing_labels if lab["value"].get("strength") == "strong")
         strength = "strong" if agreeing_labels and strong * 2 > len(agreeing_labels) else None
-        if adjudicated:
+        if adjudication is not None:
             strength = adjudication.get("strength")
     return ItemConsensus(
         task_id, question.id, answer, score, n, agreeing, share, adjudicated, kept, strength, dict(votes)
@@ -131,10 +132,7 @@ def _annotator_rows(
         if item.answer is None:
             continue
         for annotator, value in item.votes.items():
-            if tolerance is not None:
-                agrees = abs(value - item.score) <= tolerance
-            else:
-                agrees = value == item.answer
+            agrees = abs(value - item.score) <= tolerance if tolerance is not None else value == item.answer
             with_consensus[annotator][0] += 1
             with_consensus[annotator][1] += int(agrees)
     leave_one_out = agreement.annotator_agreement(per_item, tolerance)
@@ -174,7 +172,7 @@ def analyze(queue: Queue, labels: list[dict]) -> QueueAnalysis:
         question_items = []
         for task_id in sorted(set(by_task) | set(adjudications)):
             task_labels = by_task.get(task_id, [])
-            votes = {l["annotator"]: vote(queue.kind, question.id, l["value"]) for l in task_labels}
+            votes = {lab["annotator"]: vote(queue.kind, question.id, lab["value"]) for lab in task_labels}
             votes = {a: v for a, v in votes.items() if v is not None}
             per_item[task_id] = votes
             question_items.append(_item(queue, question, task_id, votes, task_labels, adjudications.get(task_id)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labeling_app import annotators
+from lakehouse.lake import resolve_lake_path
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 ENV_LAKE = "FLYWHEEL_LAKE"
@@ -28,8 +29,6 @@ class Settings:
 
 
 def from_env() -> Settings:
-    from lakehouse.lake import resolve_lake_path
-
     lake = resolve_lake_path(None)
     annotators_file = os.environ.get(ENV_ANNOTATORS)
     config = os.environ.get(ENV_CONFIG)

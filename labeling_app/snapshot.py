@@ -15,6 +15,8 @@ from pathlib import Path
 
 from labeling_app.consensus import ItemConsensus, QueueAnalysis, analyze
 from labeling_app.store import Queue, Store, Task, store_path
+from lakehouse import catalog, tables
+from lakehouse.lake import Lake
 
 
 @dataclass
@@ -187,7 +189,7 @@ def build_tables(store: Store) -> dict[str, list[dict]]:
         tasks = {t.task_id: t for t in store.tasks(queue.queue_id)}
         labels = store.labels(queue.queue_id)
         out["labels/tasks"].extend(task_row(queue, t, created[t.task_id]) for t in tasks.values())
-        out["labels/labels"].extend(label_row(queue, tasks[l["task_id"]].item_key, l) for l in labels)
+        out["labels/labels"].extend(label_row(queue, tasks[lab["task_id"]].item_key, lab) for lab in labels)
         out["labels/consensus"].extend(consensus_rows(analyze(queue, labels), tasks, labels))
     return out
 
@@ -195,9 +197,6 @@ def build_tables(store: Store) -> dict[str, list[dict]]:
 def snapshot(lake_root: Path, *, refresh_catalog: bool = True) -> SnapshotResult:
     """Write the snapshot tables into the lake in one transaction (and rebuild the catalog)."""
     import pyarrow as pa
-
-    from lakehouse import catalog, tables
-    from lakehouse.lake import Lake
 
     lake = Lake(lake_root)
     if store_path(lake.root).exists():

@@ -17,7 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse import sql_guard
 from lakehouse.errors import UserError
+from lakehouse.lake import Lake
 
 SINGLE_COLUMNS = ("sample_id", "prompt", "response")
 PAIR_COLUMNS = ("sample_id_a", "sample_id_b", "prompt", "response_a", "response_b")
@@ -160,9 +162,6 @@ def sql_rows(lake_root: Path, sql: str, params: dict | None = None) -> list[dict
     a reviewer's SQL cannot write, attach, install or read files outside the lake's tables."""
     import duckdb
 
-    from lakehouse import sql_guard
-    from lakehouse.lake import Lake
-
     try:
         sql_guard.check_query(sql)
     except sql_guard.RefusedSQL as exc:
@@ -304,7 +303,7 @@ def rows_to_items(kind: str, rows: list[dict]) -> SourceItems:
             result.skipped["identical_candidates"] += 1
             continue
         candidates = []
-        for side, text in zip(sides, texts):
+        for side, text in zip(sides, texts, strict=True):
             suffix = f"_{side}" if side else ""
             candidates.append(
                 {

@@ -157,6 +157,13 @@ class Assignment:
     state: str
 
 
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT on `cur` just added (sqlite sets it on every successful INSERT)."""
+    if cur.lastrowid is None:
+        raise StoreError("an INSERT returned no row id")
+    return cur.lastrowid
+
+
 @dataclass(frozen=True)
 class Submission:
     label_id: int
@@ -256,7 +263,7 @@ class Store:
                 "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, kind, per_item, source, json.dumps(spec, sort_keys=True), time.time(), created_by),
             )
-            queue_id = cur.lastrowid
+            queue_id = _inserted_id(cur)
         return self.queue(queue_id)
 
     def add_tasks(self, queue_id: int, items: Iterable[tuple[str, dict]]) -> tuple[int, int]:
@@ -490,7 +497,7 @@ class Store:
                     "UPDATE queues SET n_labels = n_labels + 1, n_complete = n_complete + ? WHERE queue_id = ?",
                     (completes, task.queue_id),
                 )
-        return Submission(cur.lastrowid, created=True)
+        return Submission(_inserted_id(cur), created=True)
 
     def retract(self, label_id: int, annotator: str, *, now: float | None = None) -> int:
         """Undo an annotator's own label within the queue's `undo_seconds`; returns the item's id.
@@ -593,7 +600,7 @@ class Store:
                     submission_id,
                 ),
             )
-        return Submission(cur.lastrowid, created=True)
+        return Submission(_inserted_id(cur), created=True)
 
     # -- reads for progress, review and snapshots -------------------------------------------------------
 

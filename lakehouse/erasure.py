@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import importlib.metadata
 import json
 import os
 import re
@@ -38,9 +39,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse import tables
+from lakehouse import superseded, tables
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake, atomic_write_bytes
+from lakehouse.releases import list_releases
 from lakehouse.schemas import UTC_TS
 from lakehouse.tables import TableSpec
 
@@ -257,7 +259,7 @@ def redact_references(subject: Subject, columns: Iterable[str]) -> Callable[[pa.
             )
             if not pc.any(hit).as_py():
                 continue
-            tokens = [subject.token(v) if h else v for v, h in zip(values.to_pylist(), hit.to_pylist())]
+            tokens = [subject.token(v) if h else v for v, h in zip(values.to_pylist(), hit.to_pylist(), strict=True)]
             index = table.schema.get_field_index(name)
             table = table.set_column(index, table.schema.field(name), pa.array(tokens, values.type))
             changed = pc.or_(changed, hit)
@@ -326,10 +328,8 @@ def _redact_json(value, pattern: re.Pattern[str]):
 def erasers() -> list[Eraser]:
     """The lake's own eraser and every package's (entry-point group `flywheel.erasers`, each naming a
     zero-argument factory), sorted by name so every run applies them in the same order."""
-    from importlib.metadata import entry_points
-
     found: list[Eraser] = [LakehouseEraser()]
-    for entry in sorted(entry_points(group=ERASER_GROUP), key=lambda e: e.name):
+    for entry in sorted(importlib.metadata.entry_points(group=ERASER_GROUP), key=lambda e: e.name):
         found.append(entry.load()())
     return found
 
@@ -397,7 +397,8 @@ def _collect_rules(
     lake: Lake, subject: Subject, found: list[Eraser]
 ) -> tuple[list[TableRule], set[str], dict[str, str]]:
     rules: dict[str, TableRule] = {}
-    handled, exempt = set(), {}
+    handled: set[str] = set()
+    exempt: dict = {}
     for eraser in found:
         handled.update(eraser.handles)
         exempt.update(eraser.exempt)
@@ -453,13 +454,10 @@ def plan(lake: Lake, subject: Subject, found: list[Eraser] | None = None) -> Pla
     return Plan(subject, found, files, outside, releases, unchecked, exempt)
 
 
-def releases_with(lake: Lake, subject: Subject, skip: set[str] = frozenset()) -> dict[str, int]:
+def releases_with(lake: Lake, subject: Subject, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
     """Release ref -> how many of its rows come from the subject's conversations (by the provenance
     columns every release row carries), leaving out versions a previous erasure of them already marked."""
     import pyarrow.parquet as pq
-
-    from lakehouse import superseded
-    from lakehouse.releases import list_releases
 
     found = {}
     for release in list_releases(lake):
@@ -517,8 +515,6 @@ def apply(
     """Carry out a plan: stores outside the lake first (idempotent), releases marked superseded, then every
     table rewrite, the bookkeeping, the log row and the requests' status in one lake commit. An
     interruption before the commit leaves the user in the lake, so running the erasure again finishes it."""
-    from lakehouse import superseded
-
     start, now = time.perf_counter(), dt.datetime.now(dt.UTC)
     subject, erasure_id = the_plan.subject, the_plan.erasure_id
     outside: dict[str, int] = {}

@@ -37,12 +37,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pyarrow as pa
 
 from lakehouse import location
-from lakehouse.location import ObjectPath
 from lakehouse.errors import UserError
+from lakehouse.location import ObjectPath
 from lakehouse.tables import TABLES, TableSpec, get
 
 DEFAULT_LAKE = "lake"
@@ -215,7 +216,9 @@ class Lake:
         actions = pa.table(delta.get_add_actions(flatten=True)).select(["path", "size_bytes"])
         paths = actions.column("path").to_pylist()
         snap = Snapshot(
-            delta.version(), tuple(sorted(paths)), dict(zip(paths, actions.column("size_bytes").to_pylist()))
+            delta.version(),
+            tuple(sorted(paths)),
+            dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True)),
         )
         self._versions[(spec.name, snap.version)] = snap
         return snap
@@ -403,7 +406,7 @@ class PartitionedWriter:
             order = np.argsort(day_numbers, kind="stable")
             table, day_numbers = table.take(pa.array(order)), day_numbers[order]
         values, starts, counts = np.unique(day_numbers, return_index=True, return_counts=True)
-        for value, start, count in zip(values, starts, counts):
+        for value, start, count in zip(values, starts, counts, strict=True):
             day = (np.datetime64(0, "D") + int(value)).astype(object)
             yield f"day={day.isoformat()}", table.slice(int(start), int(count))
 
@@ -493,10 +496,10 @@ class Transaction:
         # A shared lock on the writers lock for the transaction's lifetime: `vacuum` takes it exclusively,
         # so it never runs while a writer is alive (the liveness check), and a dead writer holds nothing.
         # (A lake on object storage has no such lock, and vacuum refuses to run there: docs/scale.md.)
-        self._alive = None
+        self._alive: IO[str] | None = None
         if not lake.remote:
             (lake.root / TXLOG).mkdir(parents=True, exist_ok=True)
-            self._alive = open(lake.root / TXLOG / "writers.lock", "a+")
+            self._alive = open(lake.root / TXLOG / "writers.lock", "a+")  # noqa: SIM115 - held for the transaction, closed at its end
             fcntl.flock(self._alive.fileno(), fcntl.LOCK_SH)
         self.adds: dict[str, dict[str, int]] = {}  # table -> {table-relative path: rows}
         self.removals: dict[str, set[str]] = {}  # table -> table-relative paths

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -32,9 +33,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse import location
+from lakehouse import location, superseded
 from lakehouse.errors import CheckFailed, UserError
 from lakehouse.lake import Lake, fault_point, file_sha256
+from lakehouse.manifest import ReleaseManifest
 from lakehouse.runs import package_versions, stable_hash
 
 TRL_TYPES = ("sft", "preference", "unpaired", "prompt", "signals")
@@ -100,9 +102,7 @@ def leak_scanners() -> list[tuple[str, Callable]]:
     """Every registered leak scanner (entry-point group `flywheel.leak_scanners`, each a zero-argument
     factory returning `scan(files, options) -> report`), by name. A report has `clean`, `texts`, `rows`,
     `entities`, `scanner` and `leaks` (each with `row_ref`, `column`, `entity_type`)."""
-    from importlib.metadata import entry_points
-
-    found = sorted(entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
+    found = sorted(importlib.metadata.entry_points(group=LEAK_SCANNER_GROUP), key=lambda e: e.name)
     return [(entry.name, entry.load()()) for entry in found]
 
 
@@ -137,6 +137,11 @@ class Release:
     @property
     def manifest(self) -> dict:
         return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def manifest_model(self) -> ReleaseManifest:
+        """The manifest, typed (lakehouse/manifest.py)."""
+        return ReleaseManifest.model_validate(self.manifest)
 
     def data_files(self, split: str | None = None) -> list[Path]:
         pattern = f"{split}-*.parquet" if split else "*.parquet"
@@ -174,8 +179,6 @@ def list_releases(lake: Lake) -> list[Release]:
 def resolve(lake: Lake, ref: str) -> Release:
     """`NAME`, `NAME@latest` or `NAME@VERSION` -> the published release (a clear error otherwise).
     `latest` skips versions an erasure superseded (lakehouse/superseded.py)."""
-    from lakehouse import superseded
-
     name, _, version = ref.partition("@")
     available = versions(lake, name)
     if not available:
@@ -357,11 +360,14 @@ class ReleaseWriter:
             "leak_scan": gate,
         }
         manifest["content_hash"] = content_hash(manifest)
+        ReleaseManifest.model_validate(manifest)  # the writer and the typed model never drift apart
         self.manifest, self.description = manifest, description
         self._write_meta(version=None)
         return manifest
 
     def _write_meta(self, version: int | None) -> None:
+        if self.manifest is None:
+            raise ReleaseError("finalize() must run before the manifest is written")
         self.manifest["version"] = version
         (self.staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         if self.card is not None:
@@ -415,7 +421,7 @@ class ReleaseWriter:
     def _check_scanned(self) -> None:
         """The gate: refuse unless the leak scan (or a recorded skip) passed, and the data files are still
         exactly those it read (finalize hashed them into the manifest right after the scan)."""
-        if not self.scanned:
+        if not self.scanned or self.manifest is None:
             raise LeakScanRefused(f"release {self.name} refused: no leak scan ran over it (finalize() runs the gate)")
         listed = {f["path"]: f["sha256"] for f in self.manifest["files"]}
         staged = {f"data/{p.name}": p for p in (self.staging / "data").iterdir()}

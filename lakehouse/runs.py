@@ -6,6 +6,7 @@ peak memory. The catalog's `runs` and `run_stages` views read these files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,8 +17,10 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from lakehouse import __version__
 from lakehouse.lake import Lake, atomic_write_bytes
 
 
@@ -37,8 +40,6 @@ def stable_hash(obj) -> str:
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
     """Installed versions of `packages` (those not installed are left out), for lineage records."""
-    from importlib.metadata import PackageNotFoundError, version
-
     found = {}
     for package in packages:
         try:
@@ -50,8 +51,6 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 def code_version() -> str:
     """The git commit of the code (with `+dirty` when the tree has changes), else the package version."""
-    from lakehouse import __version__
-
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
@@ -79,14 +78,11 @@ def release_free_memory() -> None:
     freed heap pages mapped, so without this the resident size creeps up with input size even though the
     live data does not.
     """
-    import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
-    try:
+    with contextlib.suppress(OSError, AttributeError, TypeError):
         ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
 
 
 class PeakMemory:
@@ -106,10 +102,8 @@ class PeakMemory:
 
         total = self._process.memory_info().rss
         for child in self._process.children(recursive=True):
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += child.memory_info().rss
-            except psutil.Error:
-                pass
         return total / 2**20
 
     def _run(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
@@ -49,7 +50,7 @@ def print_result(columns: list[str], rows: list[tuple], format: str, max_rows: i
         writer.writerow(columns)
         writer.writerows([_cell(v) for v in row] for row in rows)
     elif format == "json":
-        records = [dict(zip(columns, row)) for row in rows]
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
         out.write(json.dumps(records, default=_json_default, ensure_ascii=False, indent=1) + "\n")
     else:
         _print_table(columns, rows, max_rows, out)
@@ -143,10 +144,8 @@ def repl(lake: Lake, format: str = "table", max_rows: int = 50) -> None:
 
     interactive = sys.stdin.isatty()
     if interactive:
-        try:
+        with contextlib.suppress(ImportError):
             import readline  # noqa: F401 - line editing and history for input()
-        except ImportError:
-            pass
         print(f"flywheel sql over {lake.root} (read-only). .help for commands, Ctrl-D to leave.")
     state = {"format": format}
     con = sql_guard.connect(lake)

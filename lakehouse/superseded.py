@@ -20,6 +20,8 @@ import json
 import warnings
 from pathlib import Path
 
+from lakehouse.lake import atomic_write_bytes
+
 SIDECAR = "superseded.json"
 
 
@@ -43,8 +45,6 @@ def erasure_ids(release_dir: Path) -> set[str]:
 
 def mark(lake, ref: str, *, erasure_id: str, reason: str, rows: int, at: dt.datetime) -> Path:
     """Add an erasure to the version's sidecar (written atomically; marking twice with one id is a no-op)."""
-    from lakehouse.lake import atomic_write_bytes
-
     name, _, version = ref.partition("@")
     directory = lake.root / "releases" / name / version
     if not (directory / "manifest.json").exists():

@@ -29,7 +29,7 @@ ONLINE_KINDS = ("grpo", "online-dpo")
 
 
 @contextmanager
-def command_run(name: str, lake_path: Path | None, recipe: dict | None = None) -> Iterator[tuple]:
+def command_run(name: str, lake_path: str | Path | None, recipe: dict | None = None) -> Iterator[tuple]:
     """Open the existing lake and record the command as a run with one timed stage (`recorded_run`).
 
     A bad input (unknown release, tampered release, invalid config, missing model) raises a UserError: the
@@ -51,10 +51,10 @@ def _quiet_datasets() -> None:
     datasets.disable_progress_bars()
 
 
-def _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments: list[str]) -> dict:
+def _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments: list[str] | None) -> dict:
     from train.config import parse_assignment
 
-    overrides = dict(parse_assignment(a) for a in assignments)
+    overrides = dict(parse_assignment(a) for a in assignments or ())
     overrides.update(
         {
             "max_steps": max_steps,
@@ -74,7 +74,7 @@ def _run_training(
     model: str,
     out: Path,
     config: Path | None,
-    lake: Path | None,
+    lake: str | Path | None,
     overwrite: bool,
     overrides: dict,
     rewards: list | None = None,
@@ -124,7 +124,9 @@ def _train_command(kind: str):
         batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
         epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-        assignments: Annotated[list[str], typer.Option("--set", help="Any setting, e.g. --set lora.r=8.")] = [],
+        assignments: Annotated[
+            list[str] | None, typer.Option("--set", help="Any setting, e.g. --set lora.r=8.")
+        ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
         lake: LakeOption = None,
     ) -> None:

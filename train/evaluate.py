@@ -31,7 +31,7 @@ from lakehouse import style_artifacts, tables
 from lakehouse.lake import Lake
 from lakehouse.releases import ReleaseError, resolve
 from lakehouse.runs import code_version, utc_now
-from train import generate, models, release_rows, score
+from train import generate, models, release_rows, report, score
 from train.config import EvalSettings
 
 Z_95 = 1.959963984540054
@@ -229,8 +229,6 @@ def run(
     progress: bool = False,
 ) -> EvalResult:
     """Generate with both models, score, compare, write the report and the `meta/evals` row."""
-    from train import report
-
     release = release_rows.open_release(lake, prompts_ref, "prompts")
     refs = {
         "new": models.model_ref(new_model),

@@ -229,7 +229,7 @@ def run(
             "seconds": r.seconds,
             "created_at": now,
         }
-        for p, group in zip(prompt_rows, replies)
+        for p, group in zip(prompt_rows, replies, strict=True)
         for k, r in enumerate(group)
     ]
     new_tokens = sum(r["new_tokens"] for r in rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any, TypedDict, cast
 
 import pyarrow as pa
 
@@ -23,9 +24,62 @@ from train.models import LINEAGE_FILE, ModelRef, read_lineage
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "pyarrow")
 
 
-def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[dict]:
+class ReleaseRecord(TypedDict):
+    """The release a run trained on, pinned by its content hash."""
+
+    name: str
+    version: int
+    ref: str
+    type: str
+    content_hash: str
+    path: str
+
+
+class ModelRecord(TypedDict):
+    """A model a run started from (or compared against): a checkpoint of ours (run_id set) or a hub/local name."""
+
+    path: str
+    run_id: str | None
+    kind: str | None
+
+
+class AncestryEntry(TypedDict):
+    run_id: str
+    kind: str
+    release: str
+    release_content_hash: str
+    depth: int  # 0: this run's release; 1: the release of the model it started from; ...
+
+
+class Lineage(TypedDict):
+    """`lineage.json` of a checkpoint and the result of `trainers.train` (the keys `to_row` reads)."""
+
+    run_id: str
+    kind: str
+    output_dir: str
+    release: ReleaseRecord
+    base_model: ModelRecord
+    ref_model: ModelRecord | None
+    config: dict[str, Any]
+    config_hash: str
+    code_version: str
+    packages: dict[str, str]
+    device: str
+    metrics: dict[str, float]
+    notes: list[str]
+    train_rows: int
+    dropped: dict[str, int]
+    steps: int
+    seconds: float
+    weights_sha256: str
+    ancestry: list[AncestryEntry]
+    started_at: str
+    finished_at: str
+
+
+def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[AncestryEntry]:
     """This run's release, then the ancestry recorded in the base model's lineage, one level deeper."""
-    own = {
+    own: AncestryEntry = {
         "run_id": run_id,
         "kind": kind,
         "release": release.ref,
@@ -33,7 +87,8 @@ def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) ->
         "depth": 0,
     }
     parent = read_lineage(base_path) if base_path else None
-    inherited = [{**a, "depth": a["depth"] + 1} for a in (parent or {}).get("ancestry", [])]
+    # read from the base model's lineage.json, which `build` wrote with these keys
+    inherited = [cast(AncestryEntry, {**a, "depth": a["depth"] + 1}) for a in (parent or {}).get("ancestry", [])]
     return [own, *inherited]
 
 
@@ -45,20 +100,20 @@ def build(
     release: Release,
     base: ModelRef | str,
     ref_model: ModelRef | None,
-    settings: dict,
+    settings: dict[str, Any],
     settings_hash: str,
     code_version: str,
-    metrics: dict,
+    metrics: dict[str, float],
     notes: list[str],
     device: str,
     train_rows: int,
-    dropped: dict,
+    dropped: dict[str, int],
     steps: int,
     seconds: float,
     weights_sha256: str,
     started_at: dt.datetime,
     finished_at: dt.datetime,
-) -> dict:
+) -> Lineage:
     manifest = release.manifest
     base_path = base.path if isinstance(base, ModelRef) else None
     return {
@@ -99,13 +154,13 @@ def build(
     }
 
 
-def write(directory: Path, lineage: dict) -> Path:
+def write(directory: Path, lineage: Lineage) -> Path:
     path = directory / LINEAGE_FILE
     atomic_write_bytes(path, (json.dumps(lineage, indent=2, sort_keys=True, default=str) + "\n").encode())
     return path
 
 
-def to_row(lineage: dict) -> dict:
+def to_row(lineage: Lineage) -> dict[str, Any]:
     release = lineage["release"]
     return {
         "run_id": lineage["run_id"],
@@ -118,7 +173,7 @@ def to_row(lineage: dict) -> dict:
         "release_content_hash": release["content_hash"],
         "base_model": lineage["base_model"]["path"],
         "base_model_run_id": lineage["base_model"]["run_id"],
-        "ref_model": (lineage["ref_model"] or {}).get("path"),
+        "ref_model": lineage["ref_model"]["path"] if lineage["ref_model"] else None,
         "config": json.dumps(lineage["config"], sort_keys=True),
         "config_hash": lineage["config_hash"],
         "code_version": lineage["code_version"],
@@ -136,7 +191,7 @@ def to_row(lineage: dict) -> dict:
     }
 
 
-def record(lake: Lake, lineage: dict) -> None:
+def record(lake: Lake, lineage: Lineage) -> None:
     """Append the run to `meta/models` (one transaction)."""
     table = pa.Table.from_pylist([to_row(lineage)], schema=tables.MODELS.schema)
     with lake.transaction() as tx:

@@ -37,7 +37,9 @@ class PromptStats:
     k: int
 
 
-def prompt_stats(rows: list[dict], empty: set[tuple[str, int]] = frozenset()) -> list[PromptStats]:
+def prompt_stats(
+    rows: list[dict], empty: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset()
+) -> list[PromptStats]:
     """Per prompt: the best non-empty candidate (ties go to the lowest index) and the mean and spread of
     the rewards of all candidates (an empty reply is a legitimately bad one for RL statistics)."""
     by_prompt: dict[str, list[tuple[int, float]]] = {}

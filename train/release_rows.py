@@ -193,7 +193,8 @@ def prompts(release: Release, split: str | None = None, limit: int | None = None
     chosen = [split] if split else splits(release)
     if split and not release.data_files(split):
         raise DataError(f"release {release.ref} has no {split!r} split (it has {', '.join(splits(release))})")
-    out, dropped = [], Counter()
+    out: list[Prompt] = []
+    dropped: Counter[str] = Counter()
     for name in chosen:
         table: pa.Table = release.read(name)
         for row in table.to_pylist():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lakehouse.style_artifacts import FEATURES, Shift
@@ -58,8 +59,6 @@ def _fmt(value) -> str:
 
 def write(out: Path, row: dict, overall, by_source, shifts: list[Shift], flags: list[tuple[str, str]]) -> Path:
     """Write `report.md`, `win_rate_by_source.png` and `artifact_shifts.png` into `out`; returns the report."""
-    import json
-
     out.mkdir(parents=True, exist_ok=True)
     settings = json.loads(row["settings"])
     _plot_win_rates(out / "win_rate_by_source.png", overall, by_source, settings["max_win_rate"])

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
-from train import models
+from train import generate, models
 
 
 def rewards(
@@ -111,8 +111,6 @@ def score_generation(
     """Score every candidate of a generation run with the reward model and store the scores."""
     from tqdm import tqdm
 
-    from train import generate
-
     ref = models.model_ref(reward_model_path)
     existing = existing_scores(lake, generation_id, ref.path)
     if existing.num_rows:
@@ -141,7 +139,7 @@ def score_generation(
                 "reward": s,
                 "scored_at": now,
             }
-            for r, s in zip(rows, scores)
+            for r, s in zip(rows, scores, strict=True)
         ],
         schema=tables.REWARD_SCORES.schema,
     )

@@ -433,7 +433,7 @@ def train(
     overwrite: bool = False,
     rewards: list[online.RewardSpec] | None = None,
     log=print,
-) -> dict:
+) -> lineage.Lineage:
     """Train one model; returns its lineage (also written to `<out>/lineage.json` and `meta/models`).
     The online trainers (GRPO, online DPO) take their `rewards`; the others ignore them."""
     models.offline()

@@ -10,6 +10,9 @@ import numpy as np
 import pyarrow as pa
 
 from curation.cluster.config import TopicsConfig
+from curation.cluster.kmeans import choose_k, kmeans
+from curation.cluster.labels import topic_labels
+from curation.cluster.prune import prune_topic
 from lakehouse.runs import StageStats
 
 OUTPUT_SCHEMA = pa.schema(
@@ -48,10 +51,6 @@ def cluster_topics(
     name: str = "cluster",
 ) -> tuple[pa.Table, StageStats]:
     """One output row per input row (in representative order) with its topic, label and pruning."""
-    from curation.cluster.kmeans import choose_k, kmeans
-    from curation.cluster.labels import topic_labels
-    from curation.cluster.prune import prune_topic
-
     config = config or TopicsConfig()
     rows = _ordered(table, key, started_at)
     column = rows[embedding].combine_chunks()

@@ -18,6 +18,7 @@ The output has one row per input row, in input order: nothing is dropped here; a
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,12 +26,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from curation.dedup.components import representatives, row_ranks, text_ranks
+from curation.dedup.components import (
+    connected_components,
+    representatives,
+    row_ranks,
+    split_by_representative,
+    text_ranks,
+)
 from curation.dedup.config import DedupConfig
 from curation.dedup.edits import WordSequences
 from curation.dedup.exact import ExactIndex, local_groups
+from curation.dedup.lsh import candidate_pairs
 from curation.dedup.minhash import estimated_jaccard
 from curation.dedup.sketch import BatchSketch, sketch_batch
+from curation.texthash import text_digest
 from lakehouse.errors import InputError
 from lakehouse.runs import StageStats
 
@@ -92,7 +101,7 @@ class _Collected:
             index_keys, row_group, text_of = sketch.digests, sketch.row_group, np.arange(len(sketch.digests))
         else:  # a distinct text is a (text, scope) pair: the digest and the scope make its index key
             tags = [b"\x00" if s is None else b"\x01" + s.encode("utf-8") for s in scopes]
-            pairs = [sketch.digests[g] + tag for g, tag in zip(sketch.row_group.tolist(), tags)]
+            pairs = [sketch.digests[g] + tag for g, tag in zip(sketch.row_group.tolist(), tags, strict=True)]
             firsts, row_group = local_groups(pairs)
             index_keys, text_of = [pairs[i] for i in firsts], sketch.row_group[firsts]
         ids, new = self.index.assign(index_keys)
@@ -111,8 +120,6 @@ class _Collected:
 
 def scope_salts(scopes: list[str | None]) -> np.ndarray:
     """uint64 salt of each scope (0 for none), mixed into the band hashes so buckets never span scopes."""
-    from curation.texthash import text_digest
-
     return np.array(
         [0 if s is None else int.from_bytes(text_digest(s)[:8], "little") | 1 for s in scopes], dtype=np.uint64
     )
@@ -195,7 +202,6 @@ def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> It
         for chunk in chunks:
             yield chunk, sketch_batch(chunk[2], config)
         return
-    import multiprocessing as mp
 
     with mp.get_context("spawn").Pool(config.workers) as pool:
         pending: deque = deque()
@@ -249,8 +255,6 @@ def _near_labels(
 ) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
     `split`) split so every member is similar to its representative."""
-    from curation.dedup.components import connected_components, split_by_representative
-    from curation.dedup.lsh import candidate_pairs
 
     def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         by_edits = sequences.known(a) & sequences.known(b)

@@ -70,7 +70,7 @@ def split_by_representative(labels: np.ndarray, pairs: np.ndarray, ranks: np.nda
     while len(nodes):
         order = np.lexsort((ranks[nodes], current))
         first = np.concatenate(([True], current[order][1:] != current[order][:-1]))
-        component_rep = dict(zip(current[order][first].tolist(), nodes[order][first].tolist()))
+        component_rep = dict(zip(current[order][first].tolist(), nodes[order][first].tolist(), strict=True))
         reps = np.array([component_rep[c] for c in current.tolist()], dtype=np.int64)
         joins = (reps == nodes) | similar(nodes, reps)
         rep_of[nodes[joins]] = reps[joins]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.dedup.edits import MAX_EDIT_RATE
+from curation.dedup.lsh import optimal_bands_rows
 
 # Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel eval dedup --sweep`).
 DEFAULT_THRESHOLD = 0.6
@@ -60,15 +61,14 @@ class DedupConfig(BaseModel):
     def _bands_and_rows(self) -> DedupConfig:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("bands and rows must be set together (or neither, to derive them from threshold)")
-        if self.bands is not None and self.bands * self.rows > self.num_perm:
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
         return self
 
     def lsh_params(self) -> tuple[int, int]:
         """(bands, rows): as configured, else the optimum for the threshold (see lsh.optimal_bands_rows)."""
-        if self.bands is not None:
+        if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
-        from curation.dedup.lsh import optimal_bands_rows
 
         return optimal_bands_rows(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
 

@@ -33,7 +33,7 @@ def words(text: str) -> list[str]:
     normalized = normalize(text)
     cps = np.frombuffer(normalized.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
     keep = is_word_char(cps) | (cps == _SPACE)
-    return "".join(c for c, k in zip(normalized, keep.tolist()) if k).split()
+    return "".join(c for c, k in zip(normalized, keep.tolist(), strict=True) if k).split()
 
 
 def edit_limit(words_a: np.ndarray, words_b: np.ndarray, rate: float) -> np.ndarray:

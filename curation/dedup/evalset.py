@@ -27,6 +27,7 @@ import numpy as np
 from curation.dedup.edits import MAX_EDIT_RATE, words
 from curation.dedup.normalize import normalize
 from curation.dedup.units import Message, prompts_of, sample_prompts
+from curation.ingest.adapters import Defaults, parse_hh_transcript, persona_chat
 
 HH_FILE = "hh-rlhf-harmless-base-test-1500.jsonl.gz"
 PERSONA_FILE = "synthetic-persona-chat-valid.csv"
@@ -85,7 +86,7 @@ def _within_edit_limit(sequences: list[list[str]], block_jaccard: float, chunk: 
         i, j = inter.row + start, inter.col
         union = sizes[i] + sizes[j] - inter.data
         keep = (i < j) & (inter.data >= block_jaccard * np.maximum(union, 1))
-        for a, b in zip(i[keep].tolist(), j[keep].tolist()):
+        for a, b in zip(i[keep].tolist(), j[keep].tolist(), strict=True):
             if within_edit_limit(sequences[a], sequences[b]):
                 links.add((a, b))
     return links
@@ -124,16 +125,12 @@ class Corpus:
 
 def load_hh(path: Path) -> list[list[Message]]:
     """The `chosen` transcript of each hh-rlhf line as (role, content) messages (the ingest adapter's parser)."""
-    from curation.ingest.adapters import parse_hh_transcript
-
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [[(m["role"], m["content"]) for m in parse_hh_transcript(json.loads(line)["chosen"])] for line in fh]
 
 
 def load_persona_chat(path: Path) -> list[list[Message]]:
     """Each conversation as the ingest adapter reads it: User 1 is the user, User 2 the character."""
-    from curation.ingest.adapters import Defaults, persona_chat
-
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [
@@ -167,7 +164,7 @@ def edit_words(
             del tokens[position]
         else:
             tokens[position] = (owner, rng.choice(vocabulary))
-    contents = [[] for _ in messages]
+    contents: list[list[str]] = [[] for _ in messages]
     for owner, word in tokens:
         contents[owner].append(word)
     return [(role, " ".join(contents[m])) for m, (role, _) in enumerate(messages)], edits
@@ -207,7 +204,7 @@ def build_corpus(
     vocabulary = [w for _, _, messages in originals for _, content in messages for w in content.split()]
     texts = [render(messages) for _, _, messages in originals]
     corpus = Corpus(original_truth(texts))
-    for origin, ((doc_id, _, messages), text) in enumerate(zip(originals, texts)):
+    for origin, ((doc_id, _, messages), text) in enumerate(zip(originals, texts, strict=True)):
         corpus.add(doc_id, text, origin, None, _opener(messages))
     for origin, (doc_id, _, messages) in enumerate(originals):
         if rng.random() >= copy_rate:
@@ -300,7 +297,7 @@ def planted_root(conversation_id: str, planted: dict[str, Planted]) -> str:
         conversation_id in planted and planted[conversation_id].kind in POSITIVE_KINDS and conversation_id not in seen
     ):
         seen.add(conversation_id)
-        conversation_id = planted[conversation_id].duplicate_of
+        conversation_id = planted[conversation_id].duplicate_of or conversation_id
     return conversation_id
 
 
@@ -316,7 +313,7 @@ def simulated_corpus(
     texts = [render(pairs[cid]) for cid in original_ids]
     corpus = Corpus(original_truth(texts))
     index = {cid: i for i, cid in enumerate(original_ids)}
-    for cid, text in zip(original_ids, texts):
+    for cid, text in zip(original_ids, texts, strict=True):
         corpus.add(cid, text, index[cid], None, _opener(pairs[cid]))
     for cid in sorted(copies & pairs.keys()):
         origin = index.get(planted_root(cid, planted))

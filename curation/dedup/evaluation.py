@@ -9,6 +9,7 @@ stock opener) but are not duplicates end up merged.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from collections.abc import Iterable
@@ -18,7 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from curation.dedup.config import DedupConfig
-from curation.dedup.evalset import Corpus
+from curation.dedup.edits import MAX_EDIT_RATE
+from curation.dedup.evalset import Corpus, load_simulated, simulated_corpus, simulated_prompt_corpus
+from curation.dedup.jsonl import dedup_jsonl
+from curation.dedup.units import conversation_text
 
 TARGET = 0.95
 
@@ -110,11 +114,9 @@ def _opener_negatives(corpus: Corpus, predicted: np.ndarray) -> tuple[int, int]:
 
 def run_dedup(corpus: Corpus, config: DedupConfig, workdir: Path) -> list[str]:
     """Cluster ids from `flywheel dedup`'s own code path: JSONL in, `dedup_jsonl`, JSONL out."""
-    from curation.dedup.jsonl import dedup_jsonl
-
     source, target = workdir / "in.jsonl", workdir / "out.jsonl"
     with open(source, "w", encoding="utf-8") as fh:
-        for doc_id, text in zip(corpus.ids, corpus.texts):
+        for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
             fh.write(json.dumps({"id": doc_id, "text": text}) + "\n")
     dedup_jsonl(source, target, config)
     with open(target, encoding="utf-8") as fh:
@@ -132,7 +134,6 @@ def evaluate(corpora: dict[str, Corpus], configs: Iterable[DedupConfig]) -> list
 
 def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) -> dict[str, Corpus]:
     """The evaluation sets built from ../shared/data (see evalset); `names` picks some of them."""
-    from curation.dedup.edits import MAX_EDIT_RATE
     from curation.dedup.evalset import (
         build_corpus,
         conversation_originals,
@@ -141,7 +142,6 @@ def real_corpora(data_dir: Path, seed: int, names: Iterable[str] | None = None) 
         single_text,
         transcript,
     )
-    from curation.dedup.units import conversation_text
 
     real = load_real(data_dir)
     conversations = conversation_originals(real)
@@ -199,11 +199,9 @@ SWEEPS: list[tuple[str, dict[str, list]]] = [
 
 
 def sweep_configs(grid: dict[str, list], base: DedupConfig | None = None) -> list[DedupConfig]:
-    import itertools
-
     fields = (base or DedupConfig()).model_dump()
     return [
-        DedupConfig.model_validate({**fields, **dict(zip(grid, values))})
+        DedupConfig.model_validate({**fields, **dict(zip(grid, values, strict=True))})
         for values in itertools.product(*grid.values())
     ]
 
@@ -212,9 +210,6 @@ def simulated_corpora(folder: Path) -> dict[str, Corpus]:
     """`flywheel simulate` output at both units: conversations with the planted copies (stock-opener
     conversations as hard negatives), and every prompt (a copy's prompts copy its original's; spam prompts
     and openers are exact copies)."""
-    from curation.dedup.evalset import load_simulated, simulated_corpus, simulated_prompt_corpus
-    from curation.dedup.units import conversation_text
-
     conversations, planted = load_simulated(folder)
     return {
         "simulator: conversations, planted copies": simulated_corpus(conversations, planted, conversation_text),

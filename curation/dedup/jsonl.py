@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from curation.dedup.clusters import dedup
 from curation.dedup.config import DedupConfig
 from lakehouse.errors import InputError
 from lakehouse.jsonl import text_records
-from lakehouse.runs import StageStats
+from lakehouse.lake import atomic_write_bytes
+from lakehouse.runs import PeakMemory, StageStats
 
 _READ_BATCH = 10_000
 _INPUT_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("started_at", pa.timestamp("us", tz="UTC"))])
@@ -53,8 +55,6 @@ def read_batches(path: Path, raw_ids: list) -> Iterator[pa.RecordBatch]:
 
 def write_clusters(path: Path, result: pa.Table, raw_ids: list) -> None:
     """One line per input document, in input order, written atomically."""
-    from lakehouse.lake import atomic_write_bytes
-
     position = {key: i for i, key in enumerate(result.column("key").to_pylist())}
     clusters = result.column("cluster").to_pylist()
     representative = result.column("is_representative").to_pylist()
@@ -70,9 +70,6 @@ def write_clusters(path: Path, result: pa.Table, raw_ids: list) -> None:
 
 def dedup_jsonl(in_path: Path, out_path: Path, config: DedupConfig) -> StageStats:
     """Read, cluster and write; the code path of `flywheel dedup` and of the quality evaluation."""
-    from curation.dedup.clusters import dedup
-    from lakehouse.runs import PeakMemory
-
     raw_ids: list = []
     start = time.perf_counter()
     with PeakMemory() as memory:

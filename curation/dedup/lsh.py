@@ -36,7 +36,7 @@ def optimal_bands_rows(
             false_negative = np.trapezoid(1.0 - probability[above], _GRID[above])
             error = false_positive * false_positive_weight + false_negative * false_negative_weight
             if error < best_error:
-                best, best_error = (bands, rows), error
+                best, best_error = (bands, rows), float(error)
     return best
 
 

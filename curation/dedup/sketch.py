@@ -9,6 +9,8 @@ import numpy as np
 from curation.dedup.config import DedupConfig
 from curation.dedup.edits import WordSequences, word_hashes
 from curation.dedup.exact import local_groups, normalize_texts
+from curation.dedup.minhash import signatures
+from curation.dedup.shingles import shingle
 from curation.texthash import text_digest
 
 
@@ -28,9 +30,6 @@ class BatchSketch:
 
 
 def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
-    from curation.dedup.minhash import signatures
-    from curation.dedup.shingles import shingle
-
     normalized = normalize_texts(texts)
     all_digests = [text_digest(t) for t in normalized]
     firsts, row_group = local_groups(all_digests)

@@ -88,7 +88,7 @@ def lake_units(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table, pa
     characters = batch.column("character_id").to_pylist()
     texts, prompt_rows, sample_rows = [], [], []
     position = 0
-    for row, (cid, length) in enumerate(zip(ids, lengths)):
+    for row, (cid, length) in enumerate(zip(ids, lengths, strict=True)):
         window = range(position, position + length)
         position += length
         texts.append("\n".join(contents[i] for i in window if roles[i] != "system" and contents[i]))
@@ -107,7 +107,7 @@ def lake_units(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table, pa
         },
         schema=UNIT_SCHEMA,
     )
-    keys, prompt_texts, rows, scopes = zip(*prompt_rows) if prompt_rows else ((), (), (), ())
+    keys, prompt_texts, rows, scopes = zip(*prompt_rows, strict=True) if prompt_rows else ((), (), (), ())
     prompts = pa.table(
         {
             "key": pa.array(keys, pa.string()),
@@ -118,7 +118,9 @@ def lake_units(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table, pa
         schema=UNIT_SCHEMA,
     )
     samples = pa.Table.from_arrays(
-        [pa.array(list(c), pa.string()) for c in zip(*sample_rows)] if sample_rows else [pa.array([], pa.string())] * 3,
+        [pa.array(list(c), pa.string()) for c in zip(*sample_rows, strict=True)]
+        if sample_rows
+        else [pa.array([], pa.string())] * 3,
         schema=SAMPLE_PROMPT_SCHEMA,
     )
     return conversations, prompts, samples

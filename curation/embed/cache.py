@@ -53,7 +53,7 @@ class EmbeddingCache:
         found = self.lake.read(tables.EMBEDDINGS, columns=["text_hash", "embedding"], filter=wanted)
         if found.num_rows == 0:
             return {}
-        return dict(zip(found["text_hash"].to_pylist(), _matrix(found["embedding"])))
+        return dict(zip(found["text_hash"].to_pylist(), _matrix(found["embedding"]), strict=True))
 
     def append(self, table: pa.Table) -> list[str]:
         """Commit rows as one new file; returns its lake-relative path (none when there is nothing to add)."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from curation.embed.cache import EmbeddingCache, embedding_table
 from curation.embed.config import EmbedConfig
+from curation.embed.model import load_model
 from curation.texthash import text_hash
 from lakehouse.runs import StageStats
 from lakehouse.schemas import EMBEDDING_DIM
@@ -52,8 +53,6 @@ class SentenceEncoder:
     products (torch autocast: linear layers and attention in bfloat16, layer norms and pooling in float32)."""
 
     def __init__(self, config: EmbedConfig):
-        from curation.embed.model import load_model
-
         self.name = config.model
         self.model = load_model(config.model)
         self.dimension = self.model.get_embedding_dimension()
@@ -139,7 +138,7 @@ def embed_texts(
                 on_batch(len(batch))
         if cache is not None:
             cache.append(embedding_table(missing, encoder.name, new_vectors))
-        found.update(zip(missing, new_vectors))
+        found.update(zip(missing, new_vectors, strict=True))
     dim = encoder.dimension if encoder is not None else EMBEDDING_DIM
     out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))

@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from curation.embed.config import DEFAULT_MODEL, EmbedConfig
+from curation.embed.encode import SentenceEncoder
+from lakehouse import catalog
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
 
@@ -59,8 +62,6 @@ def nearest(
 
 def choose_model(con, model: str | None) -> str:
     """The model to search with: `model` if the lake has its embeddings, else the only one it has."""
-    from curation.embed.config import DEFAULT_MODEL
-
     models = [row[0] for row in con.execute("SELECT DISTINCT model FROM embeddings ORDER BY 1").fetchall()]
     if not models:
         raise NoEmbeddings("the lake has no embeddings yet: run the embed stage (flywheel curate configs/curate.yaml)")
@@ -78,10 +79,6 @@ def choose_model(con, model: str | None) -> str:
 def similar_samples(lake: Lake, text: str, k: int = 10, model: str | None = None) -> pa.Table:
     """The k turn samples whose last user message is nearest to `text` (sample_id, last_user, response,
     samples, score), embedding `text` with the model the lake's embeddings were made with."""
-    from curation.embed.config import EmbedConfig
-    from curation.embed.encode import SentenceEncoder
-    from lakehouse import catalog
-
     con = catalog.connect(lake)
     try:
         name = choose_model(con, model)

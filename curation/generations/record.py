@@ -16,9 +16,9 @@ import re
 
 from curation.generations.decision import decide
 from lakehouse import catalog, tables
-from lakehouse.style_artifacts import summarize
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
+from lakehouse.style_artifacts import summarize
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ARTIFACT_SAMPLE = 4000  # replies per model version summarised for the artifact rates (deterministic sample)

@@ -164,7 +164,7 @@ def hh(record: dict, raw: bytes, defaults: Defaults) -> Converted:
 
 def _divergence(chosen: list[dict], rejected: list[dict]) -> int:
     """Index of the assistant message where the two transcripts part; they must agree before it."""
-    for i, (a, b) in enumerate(zip(chosen, rejected)):
+    for i, (a, b) in enumerate(zip(chosen, rejected, strict=True)):
         if a != b:
             if a["role"] != "assistant" or b["role"] != "assistant":
                 raise RecordRejected("invalid_pair", f"transcripts differ first at message {i}, which is not a reply")

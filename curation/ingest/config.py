@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from curation.ingest.sources import FORMATS
 
 Format = Literal["auto", "native", "openai", "sharegpt", "hh", "persona-chat", "exposures"]
-assert set(Format.__args__) == {"auto", *FORMATS}
+assert set(get_args(Format)) == {"auto", *FORMATS}
 
 
 class IngestConfig(BaseModel):

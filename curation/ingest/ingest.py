@@ -18,6 +18,7 @@ import io
 import json
 import os
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -612,8 +613,6 @@ def _json_type(value) -> str:
 
 
 def zlib_errors() -> type[Exception]:
-    import zlib
-
     return zlib.error
 
 

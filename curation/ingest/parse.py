@@ -8,6 +8,7 @@ costs almost nothing and never takes its neighbours down with it.
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -69,8 +70,6 @@ def classify(exc: Exception) -> tuple[str, str]:
 def _non_objects(lines: list[bytes], positions: list[int]) -> tuple[list[int], list[LineError]]:
     """Lines that are not JSON objects, found before pyarrow sees them: its reader turns a `null` line
     into an all-null row and crashes the process when it re-reads such a line beside a broken one."""
-    import json
-
     kept, errors = [], []
     for i in positions:
         line = lines[i]

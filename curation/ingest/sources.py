@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,8 +78,6 @@ def _absolute(path: Path) -> Path:
 def not_readable(path: Path) -> tuple[str, str] | None:
     """Why `path` cannot be read as an input file, as (reason, detail); None when it can. Only regular
     files are read, so a FIFO or a device can never block the run."""
-    import stat
-
     try:
         mode = path.stat().st_mode
     except OSError as exc:
@@ -230,7 +229,7 @@ def _chunks(raw, chunk_bytes: int) -> Iterator[bytes]:
             decoder = isal_zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             data = decoder.decompress(pending, chunk_bytes)
-        except isal_zlib.error as exc:
+        except isal_zlib.error as exc:  # type: ignore[misc]  # isal's stub declares `error: Exception`, an instance
             yield from _salvage(raw, emitted)
             raise Damaged("corrupt_file", f"gzip data is corrupt: {exc}") from None
         pending = decoder.unused_data if decoder.eof else decoder.unconsumed_tail

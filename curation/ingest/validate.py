@@ -75,7 +75,7 @@ def _per_row(
     if idx.size:
         first_rows, first_at = np.unique(parents[idx], return_index=True)
         rows[first_rows] = True
-        for row, flat in zip(first_rows, idx[first_at]):
+        for row, flat in zip(first_rows, idx[first_at], strict=True):
             details[row] = describe(int(flat), int(positions[flat]))
     return rows, details
 

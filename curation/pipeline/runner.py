@@ -4,6 +4,8 @@ command exits (also when a stage fails)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.context import StageContext, StageFailed
 from curation.pipeline.recipe import Recipe
@@ -25,14 +27,14 @@ def run(
     with recorded_run(lake, command, recipe=recipe.raw, recipe_hash=recipe.hash) as record:
         ctx = StageContext(lake, record.run_id, console, recipe, options=dict(options or {}))
         try:
-            for step in recipe.steps:
-                if only and step.name not in only:
-                    continue
+            steps = [step for step in recipe.steps if not only or step.name in only]
+            loaded = [stage_registry.load(step.name) for step in steps]  # a missing library fails before any work
+            for step, stage in zip(steps, loaded, strict=True):
                 stats = StageStats(step.name)
                 record.stages.append(stats)
                 fault_point(step.name)
                 with timed_stage(stats):
-                    stage_registry.load(step.name).run(ctx, step.config, stats)
+                    stage_registry.run_stage(step.name, stage, ctx, step.config, stats)
                 catalog.refresh(lake)  # the next stage reads what this one wrote
                 console.print(f"[green]done[/green] {stats.summary()}")
         except StageFailed as exc:
@@ -48,14 +50,15 @@ def summary_table(record: RunRecord):
     from rich.table import Table
 
     table = Table(title=f"run {record.run_id}: {record.status}", title_justify="left")
-    for column, justify in (
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("stage", "left"),
         ("rows in", "right"),
         ("rows out", "right"),
         ("quarantined / dropped", "left"),
         ("seconds", "right"),
         ("peak MB", "right"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for stats in record.stages:
         ranked = sorted(stats.dropped.items(), key=lambda item: (-item[1], item[0]))

@@ -47,7 +47,10 @@ def _summaries(con, side_sql: str) -> tuple[int, dict[str, float], dict[str, dic
         if feature.kind == "number":
             quantiles, maximum = next(values), next(values)
             distributions[name] = {
-                **{f"p{int(q * 100)}": round(float(v), 4) for q, v in zip(QUANTILES, quantiles or [])},
+                **{
+                    f"p{int(q * 100)}": round(float(v), 4)
+                    for q, v in (zip(QUANTILES, quantiles, strict=True) if quantiles else ())
+                },
                 "mean": round(summary[name], 4),
                 "max": float(maximum or 0.0),
             }

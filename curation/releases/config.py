@@ -33,6 +33,8 @@ STRATA_COLUMNS = (
     "day",
 )
 
+Split = Literal["train", "validation", "test"]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -130,7 +132,7 @@ class ReleaseSource(SourceBase):
 
     kind: Literal["release"] = "release"
     ref: str = Field(description="NAME or NAME@VERSION")
-    splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: ["train"])
+    splits: list[Split] = Field(default_factory=lambda: list[Split](["train"]))
 
 
 Source = Annotated[

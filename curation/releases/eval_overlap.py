@@ -119,7 +119,7 @@ def _near_duplicates(job: Job) -> pa.Table:
         f"SELECT DISTINCT character, last_user FROM eval_prompts WHERE last_user IS NOT NULL "
         f"AND {long_enough} ORDER BY 1, 2"
     ).fetchall()
-    leaked = {"character": [], "last_user": []}
+    leaked: dict[str, list] = {"character": [], "last_user": []}
     if not eval_rows:
         return pa.table(leaked, schema=pa.schema([("character", pa.string()), ("last_user", pa.string())]))
 
@@ -143,7 +143,7 @@ def _near_duplicates(job: Job) -> pa.Table:
         f"SELECT DISTINCT coalesce(character_id, '') AS character, last_user FROM cand "
         f"WHERE drop_reason IS NULL AND last_user IS NOT NULL AND {long_enough}"
     ).to_arrow_table()
-    for character, text in zip(rows["character"].to_pylist(), rows["last_user"].to_pylist()):
+    for character, text in zip(rows["character"].to_pylist(), rows["last_user"].to_pylist(), strict=True):
         known = universe.get(character)
         if not known:
             continue

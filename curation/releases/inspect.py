@@ -9,6 +9,7 @@ release and the change in percentage points.
 from __future__ import annotations
 
 from curation.releases.artifacts_report import describe as describe_artifacts
+from curation.releases.manifest import CuratedManifest
 from curation.releases.rows import quote
 from lakehouse.errors import UserError
 from lakehouse.releases import SPLITS, Release
@@ -26,15 +27,15 @@ STRATA = ("origin", "source", "model_version", "character_id", "topic_cluster", 
 def list_rows(releases: list[Release]) -> list[dict]:
     rows = []
     for release in releases:
-        m = release.manifest
+        m = CuratedManifest.model_validate(release.manifest)
         rows.append(
             {
                 "release": release.ref,
-                "type": m["type"],
-                **{s: m["splits"].get(s, 0) for s in SPLITS},
-                "frozen_eval": bool(m.get("frozen_eval")),
-                "content_hash": m["content_hash"][:12],
-                "created_at": m["created_at"][:19],
+                "type": m.type,
+                **{s: m.splits.get(s, 0) for s in SPLITS},
+                "frozen_eval": m.frozen_eval,
+                "content_hash": m.content_hash[:12],
+                "created_at": m.created_at[:19],
             }
         )
     return rows
@@ -81,30 +82,28 @@ def print_rows(rows: list[dict], format: str, console) -> None:
 
 
 def show_lines(release: Release, strata_top: int = 5) -> list[str]:
-    m = release.manifest
+    m = CuratedManifest.model_validate(release.manifest)
     lines = [
-        f"{release.ref}  ({m['type']}{', frozen evaluation set' if m.get('frozen_eval') else ''})",
+        f"{release.ref}  ({m.type}{', frozen evaluation set' if m.frozen_eval else ''})",
         f"  path          {release.path}",
-        f"  created_at    {m['created_at']}   code {m.get('code_version') or '-'}",
-        f"  content hash  {m['content_hash']}",
-        f"  recipe hash   {m['recipe_hash']}",
-        f"  text layer    {m.get('text_layer', '-')}",
-        "  parents       " + ", ".join(f"{t}={sid}" for t, sid in m["parents"].get("tables", {}).items()),
+        f"  created_at    {m.created_at}   code {m.code_version or '-'}",
+        f"  content hash  {m.content_hash}",
+        f"  recipe hash   {m.recipe_hash}",
+        f"  text layer    {m.text_layer or '-'}",
+        "  parents       " + ", ".join(f"{t}={sid}" for t, sid in m.parents.get("tables", {}).items()),
     ]
-    for ref, info in (m["parents"].get("releases") or {}).items():
+    for ref, info in (m.parents.get("releases") or {}).items():
         lines.append(f"                {ref} ({info.get('role', 'source')}, {info['content_hash'][:12]})")
-    total = sum(m["splits"].values())
-    lines.append(f"  rows          {total:,}  (" + ", ".join(f"{s} {m['splits'].get(s, 0):,}" for s in SPLITS) + ")")
-    split = m.get("split") or {}
+    total = sum(m.splits.values())
+    lines.append(f"  rows          {total:,}  (" + ", ".join(f"{s} {m.splits.get(s, 0):,}" for s in SPLITS) + ")")
+    split = m.split
     lines.append(
-        f"  split         {m['split_method']}"
+        f"  split         {m.split_method}"
         + (f"; {split.get('groups', 0):,} groups, largest {split.get('largest_group', 0):,} rows" if split else "")
     )
-    rows_in = m.get("rows_in")
-    dropped = m.get("dropped") or {}
-    lines.append(f"  candidates    {rows_in:,}" if rows_in is not None else "  candidates    -")
-    lines.append("  dropped       " + (", ".join(f"{r}: {n:,}" for r, n in sorted(dropped.items())) or "none"))
-    for entry in m.get("mixture") or []:
+    lines.append(f"  candidates    {m.rows_in:,}" if m.rows_in is not None else "  candidates    -")
+    lines.append("  dropped       " + (", ".join(f"{r}: {n:,}" for r, n in sorted(m.dropped.items())) or "none"))
+    for entry in m.mixture:
         lines.append(
             f"  source {entry['source']:<18} {entry['kind']:<16} candidates {entry['candidates']:>9,}  "
             f"available {entry['available']:>9,}  taken {entry['taken']:>9,}"
@@ -112,7 +111,7 @@ def show_lines(release: Release, strata_top: int = 5) -> list[str]:
             + (f"  ratio {entry['ratio']:g}" if entry.get("ratio") else "")
             + (f"  per stratum {entry['per_stratum']:,}" if entry.get("per_stratum") else "")
         )
-    leakage = m.get("leakage") or {}
+    leakage = m.leakage
     if leakage.get("eval_sets"):
         sets = ", ".join(s["ref"] for s in leakage["eval_sets"])
         lines.append(
@@ -122,29 +121,29 @@ def show_lines(release: Release, strata_top: int = 5) -> list[str]:
         )
     elif leakage.get("eval_sets") == []:
         lines.append("  eval leakage  no frozen evaluation set to check against")
-    pairs = m.get("pair_filters")
+    pairs = m.pair_filters
     if pairs:
         lines.append(
             f"  pair filters  max length ratio {pairs['max_length_ratio']}, max emoji difference "
             f"{pairs['max_emoji_diff']}: dropped {pairs['length_ratio']:,} + {pairs['emoji_diff']:,}"
         )
-    scan = m.get("leak_scan") or {}
-    if scan.get("mode") == "skip":
-        lines.append(f"  leak scan     SKIPPED by {scan.get('requested_by')}: {scan.get('reason')}")
-    elif scan:
-        scanners = ", ".join(s.get("name", "?") for s in scan.get("scanners", [])) or scan.get("scanner", "?")
-        lines.append(f"  leak scan     {scan['texts']:,} texts, {scan['hits']} hits ({scanners})")
-    for origin, agreement in (m.get("label_agreement") or {}).items():
+    scan = m.leak_scan
+    if scan is not None and scan.mode == "skip":
+        lines.append(f"  leak scan     SKIPPED by {scan.requested_by}: {scan.reason}")
+    elif scan is not None:
+        scanners = ", ".join(s.name for s in scan.scanners) or scan.scanner or "?"
+        lines.append(f"  leak scan     {scan.texts:,} texts, {scan.hits} hits ({scanners})")
+    for origin, agreement in (m.label_agreement or {}).items():
         lines.append(
             f"  labels        {origin}: {agreement['items']:,} items, mean agreement "
             f"{agreement['mean_agreement']:.2f}, min {agreement['min_agreement']:.2f}"
         )
-    for column, counts in (m.get("strata") or {}).items():
+    for column, counts in m.strata.items():
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:strata_top]
         lines.append(f"  by {column:<12} " + ", ".join(f"{v} {n / max(total, 1):.1%}" for v, n in top))
-    if m.get("artifacts"):
-        lines.extend("  " + line for line in describe_artifacts(m["artifacts"]))
-    lines.extend(f"  note          {note}" for note in m.get("notes") or [])
+    if m.artifacts:
+        lines.extend("  " + line for line in describe_artifacts(m.artifacts))
+    lines.extend(f"  note          {note}" for note in m.notes)
     return lines
 
 

@@ -104,4 +104,6 @@ def assign(con, entry: ReleaseEntry, inputs: Inputs, notes: list[str]) -> SplitR
     con.unregister("assignment")
     _, sizes = np.unique(label, return_counts=True)
     names, counts = np.unique(split, return_counts=True)
-    return SplitResult(method, len(sizes), {str(n): int(c) for n, c in zip(names, counts)}, int(sizes.max()))
+    return SplitResult(
+        method, len(sizes), {str(n): int(c) for n, c in zip(names, counts, strict=True)}, int(sizes.max())
+    )

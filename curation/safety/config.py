@@ -102,17 +102,21 @@ def _default_classifiers() -> list:
     return [ProfanityClassifier(type="profanity")]
 
 
+Role = Literal["user", "assistant", "system"]
+_DEFAULT_ROLES: tuple[Role, ...] = ("user", "assistant")
+
+
 class SafetyConfig(Strict):
     """The `safety` stage: every listed classifier scores every message of the listed roles."""
 
     classifiers: list[Classifier] = Field(default_factory=_default_classifiers, min_length=1)
-    roles: list[Literal["user", "assistant", "system"]] = Field(
-        default_factory=lambda: ["user", "assistant"], min_length=1, description="whose messages are scored"
+    roles: list[Role] = Field(
+        default_factory=lambda: list(_DEFAULT_ROLES), min_length=1, description="whose messages are scored"
     )
 
     @model_validator(mode="after")
     def _unique_names(self) -> SafetyConfig:
-        names = [c.name for c in self.classifiers]
+        names = [c.name for c in self.classifiers if c.name is not None]  # each is set by its own validator
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"classifiers: names must be unique ({', '.join(duplicates)}); set `name`")

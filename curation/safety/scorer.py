@@ -7,6 +7,7 @@ stock replies), and every classifier is far faster on one long list than on a ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,7 @@ class SafetyScorer:
         return out
 
 
-def _flatten(batch: pa.RecordBatch | pa.Table, roles: list[str]) -> pa.Table:
+def _flatten(batch: pa.RecordBatch | pa.Table, roles: Sequence[str]) -> pa.Table:
     """conversation_id, turn, role, content of every message whose role is in `roles` and has text."""
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     lists = table.column("messages").combine_chunks()

@@ -22,9 +22,10 @@ class Stratum(BaseModel):
     @field_validator("shares")
     @classmethod
     def _positive(cls, shares):
-        if isinstance(shares, dict):
-            if not shares or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
-                raise ValueError("preset shares must be non-negative with a positive sum")
+        if isinstance(shares, dict) and (
+            not shares or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0
+        ):
+            raise ValueError("preset shares must be non-negative with a positive sum")
         return shares
 
 

@@ -13,6 +13,7 @@ The report compares the achieved share of every stratum value with its target.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -39,7 +40,7 @@ def depth_bucket(depth: int | None, bounds: list[int]) -> str:
     if depth is None:
         return _MISSING
     edges = [0, *sorted(bounds)]
-    for low, high in zip(edges, edges[1:]):
+    for low, high in itertools.pairwise(edges):
         if depth < high:
             return str(low) if high - low == 1 else f"{low}-{high - 1}"
     return f"{edges[-1]}+"
@@ -55,7 +56,7 @@ def _values(table: pa.Table, config: SampleConfig, column: str) -> np.ndarray:
 def target_shares(values: np.ndarray, stratum: Stratum) -> dict[str, float]:
     """Target share of every value present (and of preset values absent from the data)."""
     present, counts = np.unique(values, return_counts=True)
-    traffic = dict(zip(present.tolist(), (counts / counts.sum()).tolist()))
+    traffic = dict(zip(present.tolist(), (counts / counts.sum()).tolist(), strict=True))
     if stratum.shares == "traffic":
         return traffic
     preset = {k: v for k, v in stratum.shares.items() if k != OTHERS}
@@ -73,7 +74,7 @@ def rake(columns: list[np.ndarray], targets: list[dict[str, float]], iterations:
     """Row weights whose weighted shares match every column's targets (as far as they are compatible)."""
     weights = np.ones(len(columns[0]) if columns else 0)
     indexed = []
-    for values, target in zip(columns, targets):
+    for values, target in zip(columns, targets, strict=True):
         names, inverse = np.unique(values, return_inverse=True)
         indexed.append((inverse, np.array([target.get(n, 0.0) for n in names.tolist()])))
     for _ in range(iterations):
@@ -105,7 +106,7 @@ def stratified_sample(
     """(the sample attribute table, the achieved-vs-target report, stats)."""
     keys = table[key].to_pylist()
     columns = [_values(table, config, s.column) for s in config.strata]
-    targets = [target_shares(values, s) for values, s in zip(columns, config.strata)]
+    targets = [target_shares(values, s) for values, s in zip(columns, config.strata, strict=True)]
     weights = rake(columns, targets)
     clock = clocks(keys, weights, config.seed)
     order = np.array(
@@ -117,7 +118,10 @@ def stratified_sample(
     drawn = np.zeros(len(keys), dtype=bool)
     drawn[order] = True
     rank[~drawn] = -1
-    strata = ["|".join(f"{s.column}={v}" for s, v in zip(config.strata, values)) for values in zip(*columns)]
+    strata = [
+        "|".join(f"{s.column}={v}" for s, v in zip(config.strata, values, strict=True))
+        for values in zip(*columns, strict=True)
+    ]
     result = pa.table(
         {
             "key": pa.array(keys, pa.string()),
@@ -143,26 +147,28 @@ def _draw(
     if config.max_per_character is not None:
         caps.append((_values(table, config, config.character_column), config.max_per_character))
     quotas = [{v: math.ceil(share * config.target) for v, share in target.items()} for target in targets]
-    taken_caps = [dict() for _ in caps]
-    taken_quota = [dict() for _ in quotas]
+    taken_caps: list[dict] = [{} for _ in caps]
+    taken_quota: list[dict] = [{} for _ in quotas]
     selected = np.zeros(len(table), dtype=bool)
     count = 0
     for respect_quotas in (True, False):
         for row in order.tolist():
             if count >= config.target:
                 return selected
-            if selected[row] or any(taken.get(values[row], 0) >= cap for (values, cap), taken in zip(caps, taken_caps)):
+            if selected[row] or any(
+                taken.get(values[row], 0) >= cap for (values, cap), taken in zip(caps, taken_caps, strict=True)
+            ):
                 continue
             if respect_quotas and any(
                 taken.get(values[row], 0) >= quota.get(values[row], 0)
-                for values, quota, taken in zip(columns, quotas, taken_quota)
+                for values, quota, taken in zip(columns, quotas, taken_quota, strict=True)
             ):
                 continue
             selected[row] = True
             count += 1
-            for (values, _), taken in zip(caps, taken_caps):
+            for (values, _), taken in zip(caps, taken_caps, strict=True):
                 taken[values[row]] = taken.get(values[row], 0) + 1
-            for values, taken in zip(columns, taken_quota):
+            for values, taken in zip(columns, taken_quota, strict=True):
                 taken[values[row]] = taken.get(values[row], 0) + 1
     return selected
 
@@ -173,10 +179,10 @@ def share_report(
     """One row per stratum value: rows available, target share, achieved rows and share."""
     records = []
     total = max(int(selected.sum()), 1)
-    for stratum, values, target in zip(config.strata, columns, targets):
+    for stratum, values, target in zip(config.strata, columns, targets, strict=True):
         present, available = np.unique(values, return_counts=True)
-        counts = dict(zip(present.tolist(), available.tolist()))
-        chosen = dict(zip(*np.unique(values[selected], return_counts=True))) if selected.any() else {}
+        counts = dict(zip(present.tolist(), available.tolist(), strict=True))
+        chosen = dict(zip(*np.unique(values[selected], return_counts=True), strict=True)) if selected.any() else {}
         for value in sorted(set(counts) | set(target)):
             records.append(
                 {

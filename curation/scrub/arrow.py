@@ -45,7 +45,7 @@ def scrub_record_batch(
     scrubbed: list[str | None] = []
     for row, result in enumerate(results):
         originals = contents[offsets[row] : offsets[row + 1]] if messages[row].is_valid else []
-        scrubbed += [None if original is None else text for original, text in zip(originals, result.texts)]
+        scrubbed += [None if original is None else text for original, text in zip(originals, result.texts, strict=True)]
     counts = [[{"entity_type": t, "count": n} for t, n in sorted(r.counts.items())] for r in results]
     new_messages = _replace_content(messages, pa.array(scrubbed, pa.string()))
     columns = [new_messages if name == "messages" else batch.column(name) for name in batch.schema.names]

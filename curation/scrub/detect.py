@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from curation.scrub import languages
 from curation.scrub.chunking import chunk_spans, owned
 from curation.scrub.config import ScrubConfig
 from curation.scrub.names import at_sentence_start, contraction_base, dictionary_words, in_dictionary, known_first_name
@@ -330,8 +331,6 @@ class Detector:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-        from curation.scrub import languages
-
         self.config = config
         self.entities = list(entities if entities is not None else config.detected_entities)
         # A language without an NER model (languages.py) runs on rules and name lists alone.
@@ -376,7 +375,7 @@ class Detector:
             part = pieces[first : first + window]
             exempt = [own_names[p[0]] if own_names else frozenset() for p in part]
             for (index, offset, own_from, own_to, chunk), artifacts in zip(
-                part, self._artifacts([p[4] for p in part], exempt)
+                part, self._artifacts([p[4] for p in part], exempt), strict=True
             ):
                 if chunk.strip():
                     results[index] += self._analyze(chunk, artifacts, offset, own_from, own_to, maps[index])
@@ -414,9 +413,11 @@ class Detector:
 
     def _artifacts(self, chunks: list[str], exempt: list[frozenset[str]]):
         """presidio NlpArtifacts for each chunk from nlp.pipe batches where NER is needed, else None."""
-        needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt)]
+        needs = [self._needs_ner(c, e) for c, e in zip(chunks, exempt, strict=True)]
         piped = self.analyzer.nlp_engine.process_batch(
-            [c for c, n in zip(chunks, needs) if n], self.config.language, batch_size=self.config.batch_size
+            [c for c, n in zip(chunks, needs, strict=True) if n],
+            self.config.language,
+            batch_size=self.config.batch_size,
         )
         for need in needs:
             yield next(piped)[1] if need else None

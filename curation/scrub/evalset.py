@@ -13,14 +13,20 @@ form: the evaluation set is the template set plus simulated conversations.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import itertools
 import json
+import os
 import random
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from curation.scrub.arrow import character_and_persona
+from curation.simulator import SimulationConfig, run_simulation
 from lakehouse.errors import InputError
 
 PII_SLOTS = (
@@ -713,7 +719,7 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
             "truth.jsonl.gz expected; make one with `flywheel simulate`)"
         )
     records = (record for path in traffic for record in read_jsonl(path))
-    out = []
+    out: list = []
     for record, truth in itertools.zip_longest(records, read_jsonl(folder / "truth.jsonl.gz")):
         if limit is not None and len(out) >= limit:
             break
@@ -725,9 +731,6 @@ def load_simulation(folder: Path, limit: int | None = None) -> list[EvalConversa
 
 def simulate(conversations: int, seed: int = 7) -> list[EvalConversation]:
     """A fresh simulation of `conversations` conversations (written to a temporary folder), labeled."""
-    import tempfile
-
-    from curation.simulator import SimulationConfig, run_simulation
 
     with tempfile.TemporaryDirectory(prefix="flywheel-scrub-eval-") as folder:
         run_simulation(SimulationConfig(conversations=conversations, seed=seed), folder, workers=1, progress=False)
@@ -735,8 +738,6 @@ def simulate(conversations: int, seed: int = 7) -> list[EvalConversation]:
 
 
 def _simulated_conversation(record: dict, truth: dict) -> EvalConversation:
-    from curation.scrub.arrow import character_and_persona
-
     conversation_id = record["conversation_id"]
     if truth.get("conversation_id") != conversation_id:
         raise SimulationMismatch(
@@ -775,8 +776,6 @@ def _turn(messages: list[EvalMessage], span: dict, conversation_id: str) -> Eval
 
 def read_jsonl(path: Path) -> Iterator[dict]:
     """The objects of a JSONL file (gzipped when its name ends in .gz), blank lines skipped."""
-    import gzip
-
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
@@ -786,8 +785,6 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 def shared_data_dir() -> Path:
     """../shared/data beside the project (the real public data of tests and demos), or $FLYWHEEL_SHARED_DATA."""
-    import os
-
     default = Path(__file__).resolve().parents[3] / "shared" / "data"
     return Path(os.environ.get("FLYWHEEL_SHARED_DATA") or default)
 
@@ -798,9 +795,6 @@ PERSONA_CHAT_FILE = "synthetic-persona-chat-valid.csv"
 
 def real_messages(hh_path: Path | None, persona_chat_path: Path | None, limit: int = 500, seed: int = 5) -> list[str]:
     """Real user-side messages (hh-rlhf human turns, persona-chat lines): hard negatives for precision."""
-    import csv
-    import gzip
-
     rng = random.Random(seed)
     texts: list[str] = []
     if hh_path and Path(hh_path).exists():
@@ -814,6 +808,6 @@ def real_messages(hh_path: Path | None, persona_chat_path: Path | None, limit: i
                 for line in row["Best Generated Conversation"].splitlines():
                     if ":" in line:
                         texts.append(line.split(":", 1)[1].strip())
-    texts = sorted(set(t for t in texts if t))
+    texts = sorted({t for t in texts if t})
     rng.shuffle(texts)
     return texts[:limit]

@@ -227,8 +227,8 @@ def evaluate(
     high_risk = frozenset(next(iter(config.tiers.values())).entities) & VERBATIM_TYPES if config.tiers else frozenset()
     tally = _Tally(high_risk=high_risk, compatible=compatible or {})
     mentions = survived = messages = 0
-    for conversation, result in zip(conversations, results):
-        for message, found, scrubbed in zip(conversation.messages, result.entities, result.texts):
+    for conversation, result in zip(conversations, results, strict=True):
+        for message, found, scrubbed in zip(conversation.messages, result.entities, result.texts, strict=True):
             messages += 1
             tally.score(message, found, scrubbed)
             for start, end in message.character_mentions:
@@ -245,7 +245,7 @@ def _score_real(report: EvalReport, scrubber: Scrubber, real: Sequence[str], kee
     real names (hh-rlhf asks about celebrities), so they are counted and shown, not called wrong."""
     report.real_messages = len(real)
     results = scrubber.scrub([Conversation(f"real-{i}", [t]) for i, t in enumerate(real)])
-    for text, found in zip(real, [r.entities[0] for r in results]):
+    for text, found in zip(real, [r.entities[0] for r in results], strict=True):
         for f in found:
             report.real_replaced[f.entity_type] += 1
             if f.entity_type in STRUCTURED_TYPES:

@@ -64,7 +64,7 @@ def pesel_ok(digits: str) -> bool:
     if len(digits) != 11:
         return False
     weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
-    if (10 - sum(int(d) * w for d, w in zip(digits, weights)) % 10) % 10 != int(digits[10]):
+    if (10 - sum(int(d) * w for d, w in zip(digits[:10], weights, strict=True)) % 10) % 10 != int(digits[10]):
         return False
     year, month, day = int(digits[:2]), int(digits[2:4]), int(digits[4:6])
     century = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}.get(month - month % 20 if month > 12 else 0, 1900)
@@ -78,7 +78,7 @@ def pesel_ok(digits: str) -> bool:
 def nip_ok(digits: str) -> bool:
     if len(digits) != 10:
         return False
-    total = sum(int(d) * w for d, w in zip(digits, (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11
+    total = sum(int(d) * w for d, w in zip(digits[:9], (6, 5, 7, 2, 3, 4, 5, 6, 7), strict=True)) % 11
     return total != 10 and total == int(digits[9])
 
 
@@ -107,9 +107,8 @@ def dni_ok(value: str) -> bool:
     return value[:-1].isdigit() and _DNI_LETTERS[int(value[:-1]) % 23] == value[-1]
 
 
-_CF_ODD = {
-    c: v
-    for c, v in zip(
+_CF_ODD = dict(
+    zip(
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         (
             1,
@@ -149,8 +148,9 @@ _CF_ODD = {
             24,
             23,
         ),
+        strict=True,
     )
-}
+)
 
 
 def codice_fiscale_ok(value: str) -> bool:

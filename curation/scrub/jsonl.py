@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.scrub.config import ScrubConfig
+from curation.scrub.scrubber import Conversation, Scrubber
 from lakehouse.errors import InputError
 from lakehouse.jsonl import text_records
 
@@ -103,8 +104,6 @@ def _batches(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
 
 
 def scrub_jsonl(in_path: Path, out_path: Path, config: ScrubConfig | None = None) -> JsonlSummary:
-    from curation.scrub.scrubber import Conversation, Scrubber
-
     scrubber = Scrubber(config)
     replacers: dict = {}
     summary = JsonlSummary()
@@ -129,7 +128,7 @@ def scrub_jsonl(in_path: Path, out_path: Path, config: ScrubConfig | None = None
                 results: dict[int, tuple[str, list]] = {}
                 for key, members in grouped.items():
                     result = scrubbed[keyed[key]]
-                    for member, text, found in zip(members, result.texts, result.entities):
+                    for member, text, found in zip(members, result.texts, result.entities, strict=True):
                         results[member.number] = (text, found)
                     seen_conversations.add(key)
                 for line in batch:

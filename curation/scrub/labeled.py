@@ -16,6 +16,7 @@ fewer than 7 digits (one-time codes, "the last four digits"), an e-mail address 
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +90,6 @@ def _parse(line: str, where: str) -> LabeledText:
 
 def load_labeled(path: str | Path, limit: int | None = None) -> list[LabeledText]:
     """Every labeled text of a JSONL file (gzipped when its name ends in .gz); a bad line is an error."""
-    import gzip
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such labeled file: {path}")

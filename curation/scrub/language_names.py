@@ -109,6 +109,7 @@ class CueNameRecognizer(_PersonRecognizer):
         return end
 
 
+# fmt: off
 _ARTICLES = {
     "de": frozenset(
         [
@@ -192,6 +193,7 @@ _ARTICLES = {
         ]
     ),
 }
+# fmt: on
 _NAME_TOKEN_RE = re.compile(r"(?<![\w-])" + NAME_TOKEN)  # a whole word ("sten" in "38sten" is none; "d'Anne" has one)
 
 

@@ -24,6 +24,7 @@ every language, with each language's context words added ("téléphone", "Handyn
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -71,6 +72,7 @@ def profile(language: str) -> LanguageProfile:
 # Language check
 
 # Function words frequent in one language and rare in the other two (no "a", "en", "die", "so", "also").
+# fmt: off
 _MARKERS = {
     "en": frozenset(
         [
@@ -346,6 +348,7 @@ _MARKERS = {
         ]
     ),
 }
+# fmt: on
 _WORDS = re.compile(r"[^\W\d_]+")
 MIN_MARKERS = 2
 LEAD = 2.0  # the best language needs twice the marker words of the next one
@@ -404,12 +407,11 @@ def route(texts: Iterable[str], locale: str | None, languages: Sequence[str], de
 
 @cache
 def stop_words(language: str) -> frozenset[str]:
-    import importlib
-
     return frozenset(importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
 
 
 # Everyday words that are also first names or surnames, and chat words that follow a greeting.
+# fmt: off
 _AMBIGUOUS = {
     "fr": frozenset(
         [
@@ -537,6 +539,8 @@ _AMBIGUOUS = {
         ]
     ),
 }
+# fmt: on
+# fmt: off
 CHAT_WORDS = {
     "fr": frozenset(
         [
@@ -626,14 +630,13 @@ CHAT_WORDS = {
         ]
     ),
 }
+# fmt: on
 
 
 @cache
 def common_words(language: str) -> frozenset[str]:
     """Lower-case words of `language` that are never a name on their own: stop words, Faker's lorem list,
     chat words, the everyday-word names above, and for French the lemma index of the French model."""
-    import importlib
-
     words = set(stop_words(language)) | CHAT_WORDS.get(language, frozenset()) | _AMBIGUOUS.get(language, frozenset())
     lorem = importlib.import_module(f"faker.providers.lorem.{ {'fr': 'fr_FR', 'de': 'de_DE'}[language] }").Provider
     words.update(w.lower() for w in lorem.word_list)
@@ -677,8 +680,6 @@ def trivial_words(language: str) -> frozenset[str]:
 
 
 def _faker_names(locales: Sequence[str], attributes: Sequence[str]) -> set[str]:
-    import importlib
-
     found: set[str] = set()
     for locale in locales:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
@@ -723,8 +724,6 @@ _NOT_PLACES = frozenset(["essen", "halle", "hof", "weil", "brand", "marke", "ger
 def place_names(language: str) -> tuple[frozenset[str], frozenset[str]]:
     """(towns, countries and regions) of the language's Faker address providers, lower-case: the
     LOCATION list of a language without NER."""
-    import importlib
-
     towns: set[str] = set()
     regions: set[str] = set()
     for locale in profile(language).faker_locales:

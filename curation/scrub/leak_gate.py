@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.scrub.config import ScrubConfig
+from curation.scrub.config import ScrubConfig, TierPolicy
+from curation.scrub.resolve import resolve
+from curation.scrub.scrubber import Scrubber
 from lakehouse.releases import ID_COLUMNS, OPAQUE_ID
 
 SCANNER = "curation.scrub.leak_gate"
@@ -250,8 +252,6 @@ def scan_config(config: ScrubConfig, entities: Sequence[str]) -> ScrubConfig:
     scanned type in no tier gets a tier of its own at the default threshold), detection runs on every
     core (a publish waits for it), and no other type is detected (no NER model unless a NER type is
     scanned)."""
-    from curation.scrub.config import TierPolicy
-
     wanted = set(entities)
     tiers = {
         name: policy.model_copy(update={"entities": [e for e in policy.entities if e in wanted], "action": "replace"})
@@ -269,14 +269,10 @@ class _Detect:
     and resolution, for the scanned types."""
 
     def __init__(self, config: ScrubConfig, entities: Sequence[str]):
-        from curation.scrub.scrubber import Scrubber
-
         self.config, self.entities = scan_config(config, entities), set(entities)
         self.scrubber = Scrubber(self.config)
 
     def __call__(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
-        from curation.scrub.resolve import resolve
-
         found = self.scrubber.detect(texts)
         return [
             [
@@ -310,7 +306,7 @@ class _Pending:
         value_set = pa.array(list(flagged), pa.string())
         for source, column, rows, texts in self.chunks:
             hit = pc.is_in(texts, value_set=value_set)
-            for row, text in zip(pc.filter(rows, hit).to_pylist(), pc.filter(texts, hit).to_pylist()):
+            for row, text in zip(pc.filter(rows, hit).to_pylist(), pc.filter(texts, hit).to_pylist(), strict=True):
                 for entity, score in flagged[text]:
                     yield source, column, row, entity, score
 
@@ -402,7 +398,7 @@ def _resolve(pending: _Pending, detect: _Detect, sources: list[_Source], report:
     """Detect each distinct suspect text once and turn the findings into leaks with safe row names."""
     texts = list(pending.texts)
     report.suspects += len(texts)
-    flagged = {text: hits for text, hits in zip(texts, detect(texts)) if hits}
+    flagged = {text: hits for text, hits in zip(texts, detect(texts), strict=True) if hits}
     found = list(pending.places(flagged)) if flagged else []  # (source, column, row, type, score)
     if not found:
         return

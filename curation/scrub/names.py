@@ -14,9 +14,12 @@ tags "Hush", "Small" or "Cook" as people.
 
 from __future__ import annotations
 
+import importlib
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from curation.scrub.config import DEFAULT_MODEL
 
 GAZETTEER_LOCALES = (
     "en_US",
@@ -77,6 +80,7 @@ WORLD_LOCALES = (
 )
 
 # Words that follow "i'm", "call me", "hey" in chat and are not names.
+# fmt: off
 CHAT_WORDS = frozenset(
     [
         "lol",
@@ -370,8 +374,10 @@ CHAT_WORDS = frozenset(
         "canadian",
     ]
 )
+# fmt: on
 
 # First names that are also common words: only a strong cue makes them names.
+# fmt: off
 AMBIGUOUS_FIRST_NAMES = frozenset(
     [
         "will",
@@ -569,6 +575,7 @@ AMBIGUOUS_FIRST_NAMES = frozenset(
         "wolf",
     ]
 )
+# fmt: on
 # Set phrases whose words look like names ("Mamma mia!"): a PERSON inside one is not a person.
 NAME_IDIOMS = (
     "mamma mia",
@@ -602,8 +609,6 @@ def trivial_words() -> frozenset[str]:
 
 
 def _provider(locale: str):
-    import importlib
-
     return importlib.import_module(f"faker.providers.person.{locale}").Provider
 
 
@@ -659,8 +664,6 @@ def _locale_names(locales, attributes) -> set[str]:
 def world_names() -> frozenset[str]:
     """First and last names of WORLD_LOCALES and the romanized names of ROMANIZED_LOCALES (lower case)
     that are no English word: capitalized, a name ("Łukasz", "Zoltán", "Nguyễn", "Björk", "Haruto")."""
-    from curation.scrub.config import DEFAULT_MODEL
-
     names = _locale_names(
         WORLD_LOCALES, ("first_names", "first_names_male", "first_names_female", *_LAST_NAME_ATTRIBUTES)
     )
@@ -707,7 +710,7 @@ def in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
     """`word` (lower case) or its singular ("cramps", "bookmarks") is an English word."""
     if word in dictionary:
         return True
-    singulars = (word[:-3] + "y",) if word.endswith("ies") else ()
+    singulars: tuple[str, ...] = (word[:-3] + "y",) if word.endswith("ies") else ()
     singulars += (word[:-2],) if word.endswith("es") else ()
     singulars += (word[:-1],) if word.endswith("s") and not word.endswith("ss") else ()
     return any(s in dictionary for s in singulars)
@@ -734,6 +737,7 @@ def dictionary_words(model: str) -> frozenset[str]:
 
 SENTENCE_END = ".!?…\n"
 # Abbreviations whose full stop ends no sentence ("Dear Mr. Smith"): the next word is no sentence start.
+# fmt: off
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -765,6 +769,7 @@ _ABBREVIATIONS = frozenset(
         "herr",
     ]
 )
+# fmt: on
 _CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|m|ll|re|ve|d))$")
 
 

@@ -156,6 +156,7 @@ _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|bui
 _ZIP_TAIL = r"(?:,?\s+[a-z][a-z .'-]{1,30}?(?:,\s*[a-z]{2,20})?,?\s+(?:\d{5}(?:-\d{4})?|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2})(?![\w-]))"
 _WORD = r"[^\W_][\w'’.-]*"
 # Words that never belong to a street name: they mean the number is a count ("5 miles down the road").
+# fmt: off
 _NOT_STREET_WORDS = frozenset(
     [
         "the",
@@ -262,6 +263,7 @@ _NOT_STREET_WORDS = frozenset(
         "pm",
     ]
 )
+# fmt: on
 
 _US_ADDRESS = re.compile(
     rf"(?<![\w.,/-])(?P<value>\d{{1,6}}[a-z]?(?:[-/]\d{{1,5}}[a-z]?)?,?\s+(?:{_DIRECTION}\s+)?"
@@ -404,29 +406,9 @@ _PLOT_SECTOR = re.compile(
 _UNIT_LINE = re.compile(r"(?<![\w-])(?P<value>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[a-z]?)\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"(?<!\w)(?P<value>p\.?\s?o\.?\s*box\s+\d{1,8})\b", re.IGNORECASE)
 _AMBIGUOUS = frozenset(_AMBIGUOUS_SUFFIXES.split("|"))
-_ROMANCE_TRAILING_STOP = frozenset(
-    [
-        "in",
-        "at",
-        "near",
-        "and",
-        "or",
-        "but",
-        "is",
-        "was",
-        "with",
-        "for",
-        "to",
-        "from",
-        "on",
-        "by",
-        "en",
-        "et",
-        "y",
-        "e",
-        "an",
-    ]
-)
+# fmt: off
+_ROMANCE_TRAILING_STOP = frozenset(["in", "at", "near", "and", "or", "but", "is", "was", "with", "for", "to", "from", "on", "by", "en", "et", "y", "e", "an"])
+# fmt: on
 
 
 def _validate_us_address(match: re.Match) -> float | None:
@@ -584,6 +566,7 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 # "number" after these words is not a phone's ("account number", "order number").
+# fmt: off
 _NOT_PHONE_NUMBER = frozenset(
     [
         "account",
@@ -624,6 +607,7 @@ _NOT_PHONE_NUMBER = frozenset(
         "iban",
     ]
 )
+# fmt: on
 CUE_WINDOW = 120  # characters before a number searched for a phone cue
 CUED_PHONE_SCORE = 0.55
 
@@ -1117,6 +1101,7 @@ _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
 
 # Verbs whose subject is a person: a capitalized everyday-word first name before one is a name ("Grace
 # called me", "Summer says hi"; not "summer is here").
+# fmt: off
 _SPEAKER_VERBS = frozenset(
     [
         "said",
@@ -1157,6 +1142,7 @@ _SPEAKER_VERBS = frozenset(
         "whispered",
     ]
 )
+# fmt: on
 
 
 # A list of capitalized words joined by commas and "and" (in several languages): "Nowak, Kowalczyk and

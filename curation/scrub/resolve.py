@@ -4,9 +4,10 @@ allow-list (the character's names), and overlaps resolved by risk tier, then sco
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from curation.scrub.config import ScrubConfig
 from curation.scrub.detect import Detection
@@ -40,6 +41,7 @@ _CERTAIN = 0.95
 _NAMED_BY_CUE = frozenset({"SsnCueRecognizer"})
 
 # Greetings, titles' punctuation and chat words that NER glues to a name ("Hey Jake", "Jake lol").
+# fmt: off
 _NAME_EDGE_WORDS = frozenset(
     [
         "hi",
@@ -88,10 +90,12 @@ _NAME_EDGE_WORDS = frozenset(
         "sir",
     ]
 )
+# fmt: on
 _NAME_LIKE_TYPES = {"PERSON", "LOCATION"}
 _WORD = re.compile(r"[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
 # Object pronouns, determiners and prepositions: after a capitalized sentence-initial word they make it a
 # verb, a modal or a noun ("Bill me", "Mark my words", "Will you", "Grace under pressure"), not a subject.
+# fmt: off
 _NOT_AFTER_A_SUBJECT = frozenset(
     [
         "me",
@@ -122,6 +126,7 @@ _NOT_AFTER_A_SUBJECT = frozenset(
         "for",
     ]
 )
+# fmt: on
 _IDIOMS = re.compile(
     r"\b(?:" + "|".join(re.escape(i).replace("'", "['’]") for i in NAME_IDIOMS) + r")\b", re.IGNORECASE
 )
@@ -281,8 +286,6 @@ def _in_idiom(text: str, d: Detection) -> bool:
 
 
 def _dotted_quad(surface: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.IPv4Address(surface)
     except ValueError:
@@ -376,7 +379,7 @@ def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) ->
     """Values of the propagated types acted on in a conversation (at least 6 characters, 5 of them
     digits, or an e-mail address), each with the finding it came from."""
     values: dict[str, Finding] = {}
-    for text, found in zip(texts, findings):
+    for text, found in zip(texts, findings, strict=True):
         for f in found:
             value = text[f.start : f.end]
             if (
@@ -391,7 +394,7 @@ def found_values(texts: Sequence[str], findings: Sequence[Sequence[Finding]]) ->
 
 def propagate(text: str, findings: list[Finding], values: dict[str, Finding]) -> list[Finding]:
     """`findings` plus every other whole-token occurrence in `text` of a value in `values`."""
-    added = []
+    added: list[Finding] = []
     for value, origin in values.items():
         for match in re.finditer(r"(?<![\w@.+-])" + re.escape(value) + r"(?![\w@]|[.-]\w)", text):
             if not any(match.start() < f.end and f.start < match.end() for f in findings + added):
@@ -404,8 +407,6 @@ def lift_after_cue_turn(previous: str, detections: Sequence[Detection]) -> list[
     nationally grouped number is a phone ("555 0123"), after "and your passport number?" a number-like
     answer is an ID. The recognizers see one message; this gives their below-threshold candidates the
     score a cue in the same message would."""
-    from dataclasses import replace
-
     from curation.scrub.identifiers import REPLY_SCORE, id_cue_before
     from curation.scrub.recognizers import CUED_PHONE_SCORE, phone_cue_before
 

@@ -78,7 +78,7 @@ class Scrubber:
         names = [(own_names or {}).get(t, frozenset()) for t in distinct]
         workers = min(self.config.workers, max(1, len(distinct) // MIN_TEXTS_PER_WORKER))
         if workers <= 1:
-            return dict(zip(distinct, detector.detect(distinct, names)))
+            return dict(zip(distinct, detector.detect(distinct, names), strict=True))
         size = -(-len(distinct) // (workers * 4))
         parts = [distinct[i : i + size] for i in range(0, len(distinct), size)]
         name_parts = [names[i : i + size] for i in range(0, len(distinct), size)]
@@ -89,7 +89,7 @@ class Scrubber:
             found = [
                 d for part in pool.map(_detect_worker, [config_json] * len(parts), parts, name_parts) for d in part
             ]
-        return dict(zip(distinct, found))
+        return dict(zip(distinct, found, strict=True))
 
     def _own_names(self, conversations: list[Conversation]) -> dict[str, frozenset[str]]:
         """For each text, the name words allowed in every conversation it occurs in: the character's name
@@ -128,11 +128,11 @@ class Scrubber:
         self.languages_seen.update(routed)
         detections: dict[str, dict[str, list[Detection]]] = {}
         for language in dict.fromkeys(routed):
-            group = [c for c, lang in zip(conversations, routed) if lang == language]
+            group = [c for c, lang in zip(conversations, routed, strict=True) if lang == language]
             texts = [t for c in group for t in c.texts] + [c.persona for c in group if c.persona]
             detections[language] = self.detect(texts, self._own_names(group), language)
         out = []
-        for conversation, language in zip(conversations, routed):
+        for conversation, language in zip(conversations, routed, strict=True):
             config = self.language_config(language)
             allow = self.allow_list(conversation, detections[language], config)
             key = conversation.key or conversation.id
@@ -140,13 +140,13 @@ class Scrubber:
                 replacers[key] = ConversationReplacer(conversation.id, self.config.mode, self.config.seed)
             replacer = replacers[key]
             scrubbed = ScrubbedConversation(conversation.id, [], [], language=language)
-            previous = [""] + conversation.texts[:-1]
+            previous = ["", *conversation.texts][: len(conversation.texts)]  # the turn before each; none for []
             found = [
                 resolve(text, lift_after_cue_turn(before, detections[language][text]), config, allow)
-                for before, text in zip(previous, conversation.texts)
+                for before, text in zip(previous, conversation.texts, strict=True)
             ]
             values = found_values(conversation.texts, found)
-            for text, findings in zip(conversation.texts, found):
+            for text, findings in zip(conversation.texts, found, strict=True):
                 new_text, acted = apply(text, propagate(text, findings, values), replacer)
                 scrubbed.texts.append(new_text)
                 scrubbed.entities.append(acted)

@@ -81,7 +81,9 @@ def edit_words(texts: list[list[str]], rng: random.Random) -> tuple[list[list[st
     fraction = MIN_EDIT + rng.random() * (MAX_EDIT - MIN_EDIT)
     n_edits = min(int(MAX_EDIT * editable), max(1, round(fraction * editable)))
     chosen = sorted(rng.sample(range(editable), n_edits))
-    tokens = {(m, s): segment.split(" ") for m, segments in enumerate(texts) for s, segment in enumerate(segments)}
+    tokens: dict[tuple[int, int], list[str | None]] = {
+        (m, s): list(segment.split(" ")) for m, segments in enumerate(texts) for s, segment in enumerate(segments)
+    }
     for index in chosen:
         m, s, t = positions[index]
         op = rng.random()

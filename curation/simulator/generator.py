@@ -236,7 +236,7 @@ class ShardGenerator:
         )
         locale = user.locale if user is not None else "en-US"
         dialogue = self._dialogue(character, topic, model, engagement, locale, first_text, refusal_bias, streams)
-        for message, second in zip(dialogue.messages, self.clock.fit(dialogue.seconds)):
+        for message, second in zip(dialogue.messages, self.clock.fit(dialogue.seconds), strict=True):
             message["ts"] = self.clock.format(second)
         record = self._envelope(
             conversation_id, source, user, model, app, experiment, character.character_id, dialogue.messages
@@ -332,7 +332,10 @@ class ShardGenerator:
         delay = 60 + int(self.rnd() * 3 * 86400)
         shifted = self.clock.fit([s + delay for s in seconds])
         dialogue = Dialogue(
-            [{**message, "ts": self.clock.format(s)} for message, s in zip(source_record["messages"], shifted)],
+            [
+                {**message, "ts": self.clock.format(s)}
+                for message, s in zip(source_record["messages"], shifted, strict=True)
+            ],
             shifted,
             source_truth["pii"],
             source_truth["character_mentions"],
@@ -381,9 +384,9 @@ class ShardGenerator:
             return None
         pii = [dict(entry) for entry in d.pii]
         mentions = [dict(entry) for entry in d.mentions]
-        for turn, ((_, protected), segments) in enumerate(zip(split, edited)):
+        for turn, ((_, protected), segments) in enumerate(zip(split, edited, strict=True)):
             content, new_spans = rejoin(segments, protected)
-            for (start, end), (_, _, kind, i) in zip(new_spans, sorted(spans_by_turn.get(turn, []))):
+            for (start, end), (_, _, kind, i) in zip(new_spans, sorted(spans_by_turn.get(turn, [])), strict=True):
                 target = pii[i] if kind == "pii" else mentions[i]
                 target["start"], target["end"] = start, end
             d.messages[turn] = {**d.messages[turn], "content": content}

@@ -59,7 +59,10 @@ def pools() -> Pools:
     from faker import Faker
 
     excluded = {token.lower() for name in CHARACTER_NAMES for token in name.replace(".", "").split()}
-    first, last, streets, cities = set(), set(), {}, {}
+    first: set[str] = set()
+    last: set[str] = set()
+    streets: dict = {}
+    cities: dict = {}
     for i, locale in enumerate(FAKER_LOCALES):
         faker = Faker(locale)
         faker.seed_instance(POOL_SEED + i)
@@ -243,7 +246,7 @@ def credit_card(rnd: Rnd) -> str:
     if brand == 3:
         body = pick(("34", "37"), rnd) + _digits(rnd, 12)
         number = body + luhn_check_digit(body)
-        groups = (number[:4], number[4:10], number[10:])
+        groups: tuple[str, ...] = (number[:4], number[4:10], number[10:])
     else:
         prefix = ("4", "5" + str(1 + int(rnd() * 5)), "6011")[brand]
         body = prefix + _digits(rnd, 15 - len(prefix))
@@ -264,7 +267,7 @@ def _fr_rib_key(bank: str, branch: str, account: str) -> str:
 
 def _es_control(digits: str) -> str:
     weights = (1, 2, 4, 8, 5, 10, 9, 7, 3, 6)
-    value = 11 - sum(int(d) * w for d, w in zip(digits.zfill(10), weights)) % 11
+    value = 11 - sum(int(d) * w for d, w in zip(digits.zfill(10), weights, strict=True)) % 11
     return str({11: 0, 10: 1}.get(value, value))
 
 
@@ -390,7 +393,7 @@ def _framed(frames: tuple[tuple[str, str], ...], entity: Pii, rnd: Rnd) -> Segme
 def plant_one(rnd: Rnd, locale: str) -> Segments:
     """One sentence carrying one planted entity, its type drawn by TYPE_WEIGHTS."""
     u, cumulative, kind = rnd(), 0.0, ENTITY_TYPES[-1]
-    for entity_type, weight in zip(ENTITY_TYPES, TYPE_WEIGHTS):
+    for entity_type, weight in zip(ENTITY_TYPES, TYPE_WEIGHTS, strict=True):
         cumulative += weight
         if u < cumulative:
             kind = entity_type

@@ -185,9 +185,9 @@ def probabilities(features: dict, turn: int, engagement: float) -> dict[str, flo
     """p(signal) of one reply: the logistic model of COEFFICIENTS over its features and context."""
     values = (features["words"] / 100, features["exclamation_density"], turn, engagement)
     z = list(_base(binary_mask(features)))
-    for value, column in zip(values, _CONTINUOUS):
+    for value, column in zip(values, _CONTINUOUS, strict=True):
         if value:
-            z = [a + value * b for a, b in zip(z, column)]
+            z = [a + value * b for a, b in zip(z, column, strict=True)]
     continued, up, down, love, regenerated, reported = z
     up, down = math.exp(up), math.exp(down)
     return {

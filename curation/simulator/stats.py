@@ -82,7 +82,8 @@ class Tally:
 
     def _reply_counts(self) -> tuple[Counter, Counter]:
         """(signal totals, per "feature=value:outcome" counts) from the compact (features, outcomes) masks."""
-        totals, by_feature = Counter(), Counter()
+        totals: Counter[str] = Counter()
+        by_feature: Counter[str] = Counter()
         for (feature_mask, outcome_mask), n in self.sections["replies"].items():
             outcomes = [name for bit, name in enumerate(OUTCOMES) if outcome_mask >> bit & 1]
             totals["replies"] += n

@@ -57,7 +57,7 @@ class _GzipLines:
     """Batched line writer to a gzip file whose bytes depend only on the lines written."""
 
     def __init__(self, path: Path):
-        self._raw = open(path, "wb")
+        self._raw = open(path, "wb")  # noqa: SIM115 - owned by this writer, closed in close()
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=GZIP_LEVEL)
         self._lines: list[str] = []
 
@@ -288,7 +288,8 @@ def run_simulation(
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = _run_shards(config, out, workers, progress)
-    tally, exposures = Tally(), {}
+    tally = Tally()
+    exposures: dict = {}
     for result in results:
         tally.merge(result["tally"])
         for user_id, (at, arm) in result["exposures"].items():

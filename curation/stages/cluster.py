@@ -24,7 +24,13 @@ from curation.pipeline.context import StageContext, StageFailed
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (
+    ("sklearn", "scikit-learn"),
+    ("sentence_transformers", "sentence-transformers"),
+    ("torch", "torch"),
+)
 
 SAMPLES_SQL = """
 SELECT sample_id, started_at, last_user_message(prompt) AS text FROM samples

@@ -27,7 +27,9 @@ from curation.pipeline.context import StageContext
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("datasketch", "datasketch"), ("rapidfuzz", "rapidfuzz"))
 READ_BATCH = 2000
 
 
@@ -80,13 +82,15 @@ def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
         ).to_arrow_reader(READ_BATCH)
         with ctx.progress("dedup: read", total) as bar:
             for batch in reader:
-                for part, table in zip(parts, lake_units(batch)):
+                for part, table in zip(parts, lake_units(batch), strict=True):
                     part.append(table)
                 bar.advance(batch.num_rows, rows=batch.num_rows)
     finally:
         con.close()
     schemas = (UNIT_SCHEMA, UNIT_SCHEMA, SAMPLE_PROMPT_SCHEMA)
-    return tuple(pa.concat_tables(part) if part else schema.empty_table() for part, schema in zip(parts, schemas))
+    return tuple(
+        pa.concat_tables(part) if part else schema.empty_table() for part, schema in zip(parts, schemas, strict=True)
+    )
 
 
 def _dedup_prompts(prompts: pa.Table, config: Config, executor=None) -> tuple[pa.Table, StageStats]:

@@ -14,7 +14,9 @@ from curation.embed.config import EmbedConfig as Config
 from curation.pipeline.context import StageContext
 from lakehouse.runs import StageStats
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("sentence_transformers", "sentence-transformers"), ("torch", "torch"))
 
 # Every distinct last user message of the turn samples (the catalog's `last_user_message` macro).
 TEXTS_SQL = """

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.pipeline.context import StageContext
 from lakehouse.runs import StageStats
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = ()
 
 
 class Config(BaseModel):

@@ -9,10 +9,13 @@ from curation.ingest import pseudonymize, sources
 from curation.ingest.config import IngestConfig as Config
 from curation.ingest.ingest import Ingestor, IngestRefused
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import IngestDetails
 from lakehouse.lake import ConflictError
 from lakehouse.runs import StageStats
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("isal", "isal"),)
 # Attempts when another writer commits to bronze while this ingest runs: each retry checks ids against
 # the version that writer committed, so its conversations become duplicates here, never a second copy.
 CONFLICT_ATTEMPTS = 3
@@ -71,13 +74,13 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             if attempt == CONFLICT_ATTEMPTS:
                 raise StageFailed(str(exc)) from None
             ctx.console.print(f"[yellow]note[/yellow] {exc}; ingesting again (attempt {attempt + 1})")
-    quarantined = Counter()
+    quarantined: Counter[str] = Counter()
     for report in reports:
         quarantined.update(report.quarantined)
     stats.rows_in = sum(r.records for r in reports)
     stats.rows_out = sum(r.accepted for r in reports)
     stats.dropped.update(quarantined)
-    stats.details = {
+    details: IngestDetails = {
         "files_ingested": sum(r.status == "ingested" for r in reports),
         "files_skipped": [r.path for r in reports if r.status == "skipped"],
         "conversations": sum(r.conversations for r in reports),
@@ -94,6 +97,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             for r in reports
         ],
     }
+    stats.details = dict(details)
     for report in reports:
         if report.status == "skipped":
             ctx.console.print(f"[dim]skipped {report.path}: {report.note}[/dim]")
@@ -104,7 +108,7 @@ def _strict_check(config: Config, reports: list) -> None:
     (the transaction is aborted: no bronze rows, no quarantine rows, no ledger entries)."""
     if not config.strict:
         return
-    dropped = Counter()
+    dropped: Counter[str] = Counter()
     for report in reports:
         dropped.update(report.quarantined)
     if dropped:

@@ -9,11 +9,14 @@ evaluation set that cannot be built stops the stage at once, since nothing could
 from __future__ import annotations
 
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import ReleaseDetails
 from curation.releases.config import ReleaseStageConfig as Config
 from curation.releases.job import BuildError
 from lakehouse.runs import StageStats, code_version
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("datasketch", "datasketch"),)
 
 
 def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
@@ -33,7 +36,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     version = code_version()
     scrub = ctx.recipe.config("scrub") if ctx.recipe is not None else None  # the gate scans as the scrub found
     scan_options = {"scrub": scrub.model_dump(mode="json", exclude_unset=True)} if scrub is not None else None
-    refused, built = [], {}
+    refused: list[str] = []
+    built: dict[str, dict] = {}
     inputs = open_inputs(ctx.lake)
     try:
         for entry in entries:
@@ -65,6 +69,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 ctx.console.print(f"[green]{result.status}[/green] {result.release.ref} ({result.rows_out:,} rows)")
     finally:
         inputs.close()
-    stats.details = {"releases": built, "refused": refused}
+    details: ReleaseDetails = {"releases": built, "refused": refused}
+    stats.details = dict(details)
     if refused:
         raise StageFailed(f"{len(refused)} release(s) refused:\n" + "\n".join(refused))

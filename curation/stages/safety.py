@@ -17,11 +17,14 @@ over unchanged files loads no model.
 from __future__ import annotations
 
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import SafetyDetails
 from curation.safety.config import SafetyConfig as Config
 from lakehouse import catalog, ledger
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("profanity_check", "alt-profanity-check"),)
 # Conversations per scoring call (some tens of thousands of messages): files are read in batches of this
 # many, and smaller files are scored together up to it.
 GROUP_CONVERSATIONS = 5000
@@ -37,7 +40,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     if work.stale_outputs:
         with lake.transaction() as tx:
             ledger.forget_stale(lake, "safety", config_hash, inputs, tx)
-    details = {
+    details: SafetyDetails = {
         "files_scored": len(work.pending),
         "files_reused": len(work.reused),
         "stale_outputs_removed": len(work.stale_outputs),
@@ -45,7 +48,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "config_hash": config_hash,
     }
     if not work.pending:
-        stats.details = {**details, "up_to_date": True}
+        up_to_date: SafetyDetails = {**details, "up_to_date": True}
+        stats.details = dict(up_to_date)
         ctx.console.print(f"safety: up to date ({len(inputs)} {source.name} files unchanged)")
         lake.complete(catalog.SAFETY, ledger.TABLE)
         return
@@ -53,13 +57,14 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     lake.complete(catalog.SAFETY, ledger.TABLE)
     stats.rows_in, stats.rows_out = counts.messages, counts.messages - counts.flagged
     stats.drop("flagged", counts.flagged)
-    stats.details = {
+    scored: SafetyDetails = {
         **details,
         "messages": counts.messages,
         "distinct_texts": counts.distinct,
         "flagged": counts.flagged,
         "flagged_by": counts.by_classifier,
     }
+    stats.details = dict(scored)
     ctx.console.print(_summary(config, counts, source.name, len(work.pending)), highlight=False)
 
 
@@ -109,7 +114,9 @@ def _score_files(ctx: StageContext, config: Config, config_hash: str, pending: l
 
 def _groups(pending: list[str], sizes: dict[str, int]) -> list[list[str]]:
     """Consecutive files of together at most GROUP_CONVERSATIONS conversations (a larger file alone)."""
-    groups, current, rows = [], [], 0
+    groups: list[list[str]] = []
+    current: list[str] = []
+    rows = 0
     for name in pending:
         if current and rows + sizes[name] > GROUP_CONVERSATIONS:
             groups.append(current)
@@ -137,7 +144,7 @@ def _score_small(ctx: StageContext, scorer, config_hash: str, group: list[str], 
 
     tables = [pq.ParquetFile(ctx.lake.root / name).read(columns=READ_COLUMNS) for name in group]
     scored = scorer.score_tables(tables)
-    for name, table, (rows, counts) in zip(group, tables, scored):
+    for name, table, (rows, counts) in zip(group, tables, scored, strict=True):
         _commit(ctx, config_hash, name, [rows])
         bar.advance(table.num_rows, rows=counts.messages)
     return [counts for _, counts in scored]

@@ -21,7 +21,9 @@ from curation.sample.config import SampleConfig, Stratum
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = ()
 DEPTH_BUCKET = "depth_bucket"
 
 

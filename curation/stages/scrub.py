@@ -16,11 +16,14 @@ from collections import Counter
 import pyarrow as pa
 
 from curation.pipeline.context import StageContext
+from curation.pipeline.details import ScrubDetails
 from curation.scrub.config import ScrubConfig as Config
 from lakehouse import ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "REQUIRES", "run"]
+# The libraries `run` imports that a minimal install may lack: (import name, pip package).
+REQUIRES: tuple[tuple[str, str], ...] = (("presidio_analyzer", "presidio-analyzer"), ("spacy", "spacy"))
 BATCH_ROWS = 2000
 
 
@@ -54,7 +57,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
             stats.rows_in += rows
             stats.rows_out += rows
     lake.complete(tables.SILVER_CONVERSATIONS, tables.PROCESSED_FILES)
-    stats.details = {
+    details: ScrubDetails = {
         "files_scrubbed": len(work.pending),
         "files_reused": len(work.reused),
         "stale_outputs_removed": len(work.stale_outputs),
@@ -62,6 +65,7 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         "config_hash": config_hash,
         "executor": ctx.executor.kind,
     }
+    stats.details = dict(details)
     if factory.scrubber is not None:  # local executor: the scrubber ran here and counted languages
         stats.details["conversations_by_language"] = dict(sorted(factory.scrubber.languages_seen.items()))
     if entities:

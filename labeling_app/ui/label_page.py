@@ -280,7 +280,7 @@ def questionnaire_form(store: Store, queue: Queue, assignment: Assignment, user:
         row = st.columns([5, 1, 1, 1.3], vertical_alignment="center")
         marker = "▶ " if question["id"] == current else ""
         row[0].markdown(f"{marker}**{number}.** {render.md_escape(question['text'])}")
-        for column, answer in zip(row[1:], ANSWERS):
+        for column, answer in zip(row[1:], ANSWERS, strict=True):
             column.button(
                 answer.capitalize(),
                 key=f"q-{task.task_id}-{question['id']}-{answer}",

@@ -77,7 +77,7 @@ def text_box(text: str, *, key: str | None = None) -> None:
 
 def candidates(shown: list[tuple[str, str]]) -> None:
     """Candidates side by side: (label, text) pairs in display order."""
-    for column, (label, text) in zip(st.container(key="candidates").columns(len(shown)), shown):
+    for column, (label, text) in zip(st.container(key="candidates").columns(len(shown)), shown, strict=True):
         with column:
             st.markdown(f"**{md_escape(label)}**")
             text_box(text, key=f"candidate-{label.lower().replace(' ', '-')}")

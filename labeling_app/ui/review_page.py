@@ -145,16 +145,16 @@ def _disagreements(store: Store, queue: Queue, analysis: QueueAnalysis, user: Us
     )
     task_id = st.selectbox("Item", flagged, key=f"adjudicate-{queue.queue_id}", format_func=lambda t: f"item {t}")
     task = store.task(task_id)
-    labels = [l for l in store.labels(task_id=task_id) if not l["is_adjudication"]]
+    labels = [lab for lab in store.labels(task_id=task_id) if not lab["is_adjudication"]]
     st.dataframe(
         [
             {
-                "annotator": l["annotator"],
-                "label": _vote_text(queue.kind, l["value"]),
-                "note": l["value"].get("reason") or l["value"].get("note"),
-                "seconds": l["seconds"],
+                "annotator": lab["annotator"],
+                "label": _vote_text(queue.kind, lab["value"]),
+                "note": lab["value"].get("reason") or lab["value"].get("note"),
+                "seconds": lab["seconds"],
             }
-            for l in labels
+            for lab in labels
         ],
         hide_index=True,
     )
@@ -213,7 +213,7 @@ def _decision_form(queue: Queue, task_id: int, candidates: list[dict], labels: l
                 "score": st.radio("Score", list(range(scale["min"], scale["max"] + 1)), horizontal=True, index=None)
             }
         else:
-            rewrites = [l["value"]["text"] for l in labels if l["value"]["changed"]]
+            rewrites = [lab["value"]["text"] for lab in labels if lab["value"]["changed"]]
             value = {
                 "text": st.text_area(
                     "Final reply (keep it unchanged to decide that no rewrite was needed)",

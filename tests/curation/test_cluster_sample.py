@@ -61,21 +61,21 @@ def topic_table():
 def test_topics_group_texts_by_subject_and_label_them(topic_table):
     result, stats = cluster_topics(topic_table, TopicsConfig(k=3))
     assert result.schema == OUTPUT_SCHEMA and stats.details["k"] == 3
-    topic_of = dict(zip(result["key"].to_pylist(), result["topic"].to_pylist()))
+    topic_of = dict(zip(result["key"].to_pylist(), result["topic"].to_pylist(), strict=True))
     groups = [{topic_of[f"k{i:02d}"] for i in range(start, start + 5)} for start in (0, 5, 10)]
     assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
-    labels = dict(zip(result["topic"].to_pylist(), result["topic_label"].to_pylist()))
+    labels = dict(zip(result["topic"].to_pylist(), result["topic_label"].to_pylist(), strict=True))
     assert "dog" in labels[topic_of["k00"]]
 
 
 def test_semantic_pruning_keeps_the_first_of_each_paraphrase_group(topic_table):
     result, stats = cluster_topics(topic_table, TopicsConfig(k=3, prune_threshold=0.95))
-    duplicate_of = dict(zip(result["key"].to_pylist(), result["semantic_duplicate_of"].to_pylist()))
+    duplicate_of = dict(zip(result["key"].to_pylist(), result["semantic_duplicate_of"].to_pylist(), strict=True))
     assert duplicate_of["k15"] == "k00" and duplicate_of["k16"] == "k00" and duplicate_of["k00"] is None
     assert stats.dropped == {"semantic_duplicate": 2}
     later = topic_table.set_column(3, "started_at", pa.array([None] * 15 + [1, 2], pa.timestamp("us", tz="UTC")))
     result, _ = cluster_topics(later, TopicsConfig(k=3, prune_threshold=0.95))
-    duplicate_of = dict(zip(result["key"].to_pylist(), result["semantic_duplicate_of"].to_pylist()))
+    duplicate_of = dict(zip(result["key"].to_pylist(), result["semantic_duplicate_of"].to_pylist(), strict=True))
     assert duplicate_of["k00"] == "k15" and duplicate_of["k16"] == "k15"  # the earliest is kept
 
 

@@ -31,14 +31,14 @@ def _edited(text: str, replace: dict[int, str]) -> str:
 
 
 def _table(rows: list[tuple[str, str | None, dt.datetime | None]]) -> pa.Table:
-    keys, texts, times = zip(*rows)
+    keys, texts, times = zip(*rows, strict=True)
     return pa.table(
         {"key": list(keys), "text": list(texts), "started_at": pa.array(list(times), pa.timestamp("us", tz="UTC"))}
     )
 
 
 def _clusters(table: pa.Table) -> dict[str, str]:
-    return dict(zip(table["key"].to_pylist(), table["cluster"].to_pylist()))
+    return dict(zip(table["key"].to_pylist(), table["cluster"].to_pylist(), strict=True))
 
 
 ROWS = [
@@ -60,7 +60,7 @@ def test_copies_share_a_cluster_and_stock_openers_do_not():
     assert result["is_representative"].to_pylist() == [False, True, False, True, True, True]
     assert stats.rows_in == 6 and stats.rows_out == 4
     assert stats.dropped == {"near_duplicate": 2}
-    similarity = dict(zip(result["key"].to_pylist(), result["similarity"].to_pylist()))
+    similarity = dict(zip(result["key"].to_pylist(), result["similarity"].to_pylist(), strict=True))
     assert similarity["a"] == 1.0 and 0.6 <= similarity["b"] == similarity["c"] < 1.0
 
 
@@ -116,7 +116,7 @@ def test_every_member_is_similar_to_its_representative(hh_path):
     config = DedupConfig(threshold=0.5, edit_words=16)
     result, _ = dedup(table, config)
     near = ~result["is_representative"].to_numpy(zero_copy_only=False)
-    rep_hash = dict(zip(result["key"].to_pylist(), result["norm_hash"].to_pylist()))
+    rep_hash = dict(zip(result["key"].to_pylist(), result["norm_hash"].to_pylist(), strict=True))
     members = [
         (key, cluster, similarity)
         for key, cluster, h, similarity, is_near in zip(
@@ -125,6 +125,7 @@ def test_every_member_is_similar_to_its_representative(hh_path):
             result["norm_hash"].to_pylist(),
             result["similarity"].to_pylist(),
             near,
+            strict=True,
         )
         if is_near and h != rep_hash[cluster]
     ]

@@ -38,7 +38,9 @@ def test_vectorized_word_hashes_agree_with_the_python_definition():
     offsets = sequences.offsets
     hashed = {}
     for i, text in enumerate(TEXTS):
-        for word, h in zip(words(text), sequences.hashes[offsets[i] : offsets[i] + sequences.lengths[i]].tolist()):
+        for word, h in zip(
+            words(text), sequences.hashes[offsets[i] : offsets[i] + sequences.lengths[i]].tolist(), strict=True
+        ):
             assert hashed.setdefault(word, h) == h
     assert len(set(hashed.values())) == len(hashed)  # different words, different hashes
 
@@ -83,10 +85,10 @@ def test_templated_prompts_a_slot_apart_stay_apart_while_an_edited_copy_joins():
     }
     table = pa.table({"key": list(rows), "text": list(rows.values())})
     result, stats = dedup(table, DedupConfig())
-    cluster = dict(zip(result["key"].to_pylist(), result["cluster"].to_pylist()))
+    cluster = dict(zip(result["key"].to_pylist(), result["cluster"].to_pylist(), strict=True))
     assert cluster["copy"] == cluster["original"] == "copy"  # smallest key represents without times
     assert cluster["template"] == "template"
     assert stats.details["edit_checked_texts"] == 3
     without, _ = dedup(table, DedupConfig(edit_words=0))
-    merged = dict(zip(without["key"].to_pylist(), without["cluster"].to_pylist()))
+    merged = dict(zip(without["key"].to_pylist(), without["cluster"].to_pylist(), strict=True))
     assert merged["template"] == merged["original"]  # estimated Jaccard alone merges the template

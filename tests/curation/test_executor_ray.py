@@ -91,8 +91,8 @@ def test_map_batches_keeps_input_order_on_both_executors_and_builds_the_function
 
 
 def test_dedup_signatures_on_ray_equal_the_local_ones(ray_session):
-    from curation.dedup.config import DedupConfig
     from curation.dedup.clusters import dedup
+    from curation.dedup.config import DedupConfig
 
     texts = [f"the quick brown fox number {i % 13} jumps over the lazy dog again" for i in range(300)]
     data = pa.table({"key": [str(i) for i in range(300)], "text": texts})

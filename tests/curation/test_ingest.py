@@ -243,7 +243,7 @@ def test_persona_chat_real_file(tmp_path, persona_chat_path):
     with open(persona_chat_path, newline="") as fh:
         first = next(csv.DictReader(fh))
     messages, character = query(lake, "SELECT messages, character FROM conversations WHERE origin.line = 1")[0]
-    turns = [l for l in first["Best Generated Conversation"].splitlines() if l.strip()]
+    turns = [t for t in first["Best Generated Conversation"].splitlines() if t.strip()]
     assert messages[0]["role"] == "user" and turns[0].endswith(messages[0]["content"])
     assert messages[1]["role"] == "assistant" and turns[1].endswith(messages[1]["content"])
     assert character["description"].startswith(first["user 2 personas"].splitlines()[0].strip())

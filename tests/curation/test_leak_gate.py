@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.scrub import leak_gate
-
 from lakehouse import cli_options
 from lakehouse.lake import Lake
 from lakehouse.releases import LeakScanRefused, ReleaseError, ReleaseWriter, versions
@@ -263,12 +262,12 @@ def test_every_character_that_normalizes_to_a_digit_or_an_at_sign_is_counted_by_
     一 are letters, numeric but not digits: no recognizer reads them as digits either.)"""
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     nfkc = [unicodedata.normalize("NFKC", c) for c in chars]
-    digit_like = [c for c, n in zip(chars, nfkc) if any(x.isdigit() for x in n)]
-    at_like = [c for c, n in zip(chars, nfkc) if "@" in n]
+    digit_like = [c for c, n in zip(chars, nfkc, strict=True) if any(x.isdigit() for x in n)]
+    at_like = [c for c, n in zip(chars, nfkc, strict=True) if "@" in n]
     assert len(digit_like) > 900 and {"@", "＠", "﹫"} <= set(at_like)
     normalized = leak_gate.normalize(pa.array(digit_like))
     counted = pc.count_substring_regex(normalized, leak_gate.NUMBER).to_pylist()
-    assert [c for c, n in zip(digit_like, counted) if n == 0] == []
+    assert [c for c, n in zip(digit_like, counted, strict=True) if n == 0] == []
     found = pc.match_substring_regex(leak_gate.normalize(pa.array(at_like)), leak_gate.AT_SIGN).to_pylist()
     assert all(found)
     # format characters are dropped before the test: a zero-width joiner cannot hide an `@` or a digit

@@ -54,7 +54,7 @@ def test_scrub_command_writes_scrubbed_lines_with_input_offsets(app, tmp_path):
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [o["id"] for o in out] == ["a", "b", "c", "d", "e", "f"]
-    for row, o in zip(rows, out):
+    for row, o in zip(rows, out, strict=True):
         assert set(o) >= {"id", "text", "entities"}
         for e in o["entities"]:
             assert set(e) == {"type", "start", "end", "score"}
@@ -267,9 +267,7 @@ def test_scrub_eval_reports_each_part_of_the_labeled_set(app, tmp_path):
     result = _run(app, "eval", "scrub", "--num-messages", 100, "--num-real", 0, "--simulated", simulated)
     assert result.exit_code in (0, 1), result.output  # 1: a target missed on so small a set
     rows = [
-        line.split(" | ")
-        for line in result.output.splitlines()
-        if line.startswith("| simulator |") or line.startswith("| templates |")
+        line.split(" | ") for line in result.output.splitlines() if line.startswith(("| simulator |", "| templates |"))
     ]
     assert {row[0].strip("| ") for row in rows} == {"simulator", "templates"}
     assert "Character name survival" in result.output

@@ -51,7 +51,7 @@ def test_simulator_output_loads_with_every_planted_span(simulation):
     with gzip.open(simulation / "truth.jsonl.gz", "rt") as fh:
         truth = [json.loads(line) for line in fh]
     assert [c.id for c in conversations] == [t["conversation_id"] for t in truth]
-    for conversation, planted in zip(conversations, truth):
+    for conversation, planted in zip(conversations, truth, strict=True):
         spans = [
             (m.text[s.start : s.end], s.entity_type, turn)
             for turn, m in enumerate(conversation.messages)

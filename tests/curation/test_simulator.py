@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import ipaddress
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -30,12 +31,17 @@ CONFIG = SimulationConfig(conversations=1500, seed=7, shard_size=500)
 SIGNAL_KEYS = {"continued", "thumb", "love", "regenerated", "reported", "feedback"}
 
 
+def _gzip_json_lines(path: Path) -> list[dict]:
+    with gzip.open(path) as fh:
+        return [json.loads(line) for line in fh]
+
+
 def load(out: Path) -> tuple[list[dict], dict[str, dict], list[dict], dict]:
     records = [
-        json.loads(line) for path in sorted((out / "traffic").glob("part-*.jsonl.gz")) for line in gzip.open(path)
+        record for path in sorted((out / "traffic").glob("part-*.jsonl.gz")) for record in _gzip_json_lines(path)
     ]
-    truth = {t["conversation_id"]: t for t in map(json.loads, gzip.open(out / "truth.jsonl.gz"))}
-    exposures = [json.loads(line) for line in gzip.open(out / "exposures.jsonl.gz")]
+    truth = {t["conversation_id"]: t for t in _gzip_json_lines(out / "truth.jsonl.gz")}
+    exposures = _gzip_json_lines(out / "exposures.jsonl.gz")
     return records, truth, exposures, json.loads((out / "simulation.json").read_text())
 
 
@@ -160,7 +166,7 @@ def test_every_record_follows_the_native_contract(sim):
         assert record["started_at"] == messages[0]["ts"]
         times = [dt.datetime.fromisoformat(m["ts"].replace("Z", "+00:00")) for m in messages]
         assert all(window_start <= t < window_end for t in times)
-        assert all(a < b for a, b in zip(times, times[1:])), record["conversation_id"]
+        assert all(a < b for a, b in itertools.pairwise(times)), record["conversation_id"]
         assert 1 <= sum(m["role"] == "user" for m in messages) <= MAX_USER_TURNS
         for i, message in enumerate(messages):
             assert isinstance(message["content"], str) and message["content"]
@@ -365,7 +371,7 @@ def test_planted_duplicates_are_recorded_and_real(sim):
         elif t["duplicate_kind"] == "edited_copy":
             original = by_id[t["duplicate_of"]]
             assert 0.01 <= t["edit_fraction"] <= 0.10
-            pairs = list(zip(original["messages"], record["messages"]))
+            pairs = list(zip(original["messages"], record["messages"], strict=True))
             assert len(pairs) == len(original["messages"]) == len(record["messages"])
             distance = sum(word_distance(a["content"], b["content"]) for a, b in pairs)
             words = sum(len(m["content"].split()) for m in original["messages"])
@@ -566,6 +572,6 @@ def test_docs_coefficient_table_is_the_model():
         if not row.startswith("|"):
             break
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        table[cells[0]] = {s: float(v) for s, v in zip(SIGNALS, cells[1:]) if v}
+        table[cells[0]] = {s: float(v) for s, v in zip(SIGNALS, cells[1:], strict=True) if v}
     for signal in SIGNALS:
         assert {term: table[term][signal] for term in table if signal in table[term]} == COEFFICIENTS[signal]

@@ -117,7 +117,7 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 def score(samples: list[Sample], findings: list[list]) -> Scores:
     """`findings[i]`: the scrubber's findings (type, start, end, action) for samples[i]."""
     scores = Scores()
-    for sample, found in zip(samples, findings):
+    for sample, found in zip(samples, findings, strict=True):
         scores.messages += 1
         for kind in ("PERSON", "LOCATION"):
             gold = [(s, e) for t, s, e in sample.spans if t == kind]

@@ -158,7 +158,7 @@ def test_questionnaire_needs_every_answer(lake, monkeypatch):
     task = task_id(at)
     questions = ["false_refusal", "templated", "breaks_persona", "violates_instruction", "unsafe"]
     assert at.button(key=f"q-submit-{task}").disabled
-    answers = dict(zip(questions, ["no", "yes", "no", "unsure", "no"]))
+    answers = dict(zip(questions, ["no", "yes", "no", "unsure", "no"], strict=True))
     for question, answer in answers.items():
         at.button(key=f"q-{task}-{question}-{answer}").click().run()
     at.button(key=f"q-{task}-templated-no").click().run()  # change of mind before submitting
@@ -469,7 +469,7 @@ def test_review_shows_agreement_and_adjudication_is_stored(lake, monkeypatch):
     at.text_input[0].input("candidate 2 stays in character")
     next(b for b in at.button if b.label == "Store decision").click().run()
     assert f"Adjudicated item {disputed}." in [s.value for s in at.success]
-    decision = [l for l in store_labels(lake_dir) if l["is_adjudication"]]
+    decision = [lab for lab in store_labels(lake_dir) if lab["is_adjudication"]]
     assert len(decision) == 1 and decision[0]["annotator"] == "rev" and decision[0]["value"]["preferred"] == 1
     assert "No disagreements to adjudicate in this queue." in [s.value for s in at.success]
 

@@ -77,12 +77,12 @@ def test_twenty_writers_thousand_labels(tmp_path):
     assert sum(submitted.values()) == ITEMS * PER_ITEM
     with Store(path, read_only=True) as store:
         labels = store.labels(queue.queue_id)
-        pairs = Counter((l["task_id"], l["annotator"]) for l in labels)
+        pairs = Counter((lab["task_id"], lab["annotator"]) for lab in labels)
         assert len(labels) == ITEMS * PER_ITEM, "a label was lost or doubled"
         assert max(pairs.values()) == 1, "an annotator labeled an item twice"
-        per_task = Counter(l["task_id"] for l in labels)
+        per_task = Counter(lab["task_id"] for lab in labels)
         assert set(per_task.values()) == {PER_ITEM}
-        assert Counter(l["annotator"] for l in labels) == Counter({n: c for n, c in submitted.items() if c})
+        assert Counter(lab["annotator"] for lab in labels) == Counter({n: c for n, c in submitted.items() if c})
         tasks = list(store.tasks(queue.queue_id))
         assert all(t.n_labels == PER_ITEM and t.load == PER_ITEM for t in tasks)
         final = store.queue(queue.queue_id)

@@ -100,16 +100,18 @@ def test_pairwise_consensus_keeps_high_agreement_and_adjudicated_items():
 
 
 def test_questionnaire_rating_and_rewrite_questions():
-    answers = lambda **a: {
-        "answers": {
-            "false_refusal": "no",
-            "templated": "no",
-            "breaks_persona": "no",
-            "violates_instruction": "no",
-            "unsafe": "no",
-            **a,
+    def answers(**a):
+        return {
+            "answers": {
+                "false_refusal": "no",
+                "templated": "no",
+                "breaks_persona": "no",
+                "violates_instruction": "no",
+                "unsafe": "no",
+                **a,
+            }
         }
-    }
+
     q = analyze(_queue("questionnaire", 2), [_label(1, "ann", answers(templated="yes")), _label(1, "bob", answers())])
     assert [i.question for i in q.items] == [
         "false_refusal",

@@ -202,7 +202,7 @@ def test_adjudication_is_stored_as_such(store):
     a = store.next_task(queue.queue_id, "ann")
     store.submit(a.task.task_id, "ann", "annotator", {"choice": "A"})
     store.adjudicate(a.task.task_id, "rev", {"choice": "B", "reason": "B follows the card"})
-    adjudication = [l for l in store.labels() if l["is_adjudication"]]
+    adjudication = [lab for lab in store.labels() if lab["is_adjudication"]]
     assert len(adjudication) == 1 and adjudication[0]["role"] == "reviewer"
     assert adjudication[0]["value"]["preferred"] == 1
     assert store.task(a.task.task_id).n_labels == 1, "an adjudication is not an annotator label"

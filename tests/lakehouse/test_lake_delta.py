@@ -96,9 +96,11 @@ def test_the_schema_on_disk_is_enforced(tmp_path, monkeypatch):
     changed = tables.TableSpec("bronze/exposures", other, time_column="exposed_at")
     monkeypatch.setitem(tables.TABLES, "bronze/exposures", changed)
     rows = exposures(1).append_column("extra", pa.array(["x"]))
-    with pytest.raises(SchemaMismatchError, match="bronze/exposures .* has another schema"):
-        with Lake(tmp_path).transaction() as tx:
-            tx.write(changed, rows)
+    with (
+        pytest.raises(SchemaMismatchError, match="bronze/exposures .* has another schema"),
+        Lake(tmp_path).transaction() as tx,
+    ):
+        tx.write(changed, rows)
 
 
 def test_two_ingest_processes_at_once_keep_each_conversation_once(tmp_path):

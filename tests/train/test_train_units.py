@@ -37,7 +37,7 @@ def test_tiny_chat_template_masks_exactly_the_assistant_replies():
     out = tokenizer.apply_chat_template(
         conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
     )
-    masked = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    masked = [t for t, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]
     assert tokenizer.decode(masked) == "What about you?<|im_end|>I like trains.<|im_end|>"
     assert is_chat_template_stop_token_trained(tokenizer)
     prompt = tokenizer.apply_chat_template(conversation[:2], tokenize=False, add_generation_prompt=True)
