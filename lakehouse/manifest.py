@@ -58,7 +58,7 @@ class ReleaseManifest(BaseModel):
 
     name: str
     version: int | None
-    type: Literal["sft", "preference", "unpaired", "prompt"]
+    type: Literal["sft", "preference", "unpaired", "prompt", "signals"]
     created_at: str
     parents: dict[str, Any]
     recipe: dict[str, Any]

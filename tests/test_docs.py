@@ -149,7 +149,7 @@ def sandbox(tmp_path_factory):
     sandbox.mkdir()
     for name in ("configs", "scripts"):
         shutil.copytree(ROOT / name, sandbox / name)
-    for name in ("Makefile", "requirements.txt", "requirements-lock.txt", "pyproject.toml"):
+    for name in ("Makefile", "requirements.txt", "requirements-lock.txt", "requirements-nodeps.txt", "pyproject.toml"):
         shutil.copy2(ROOT / name, sandbox / name)
     _write_venv(sandbox)
     (sandbox / ".venv" / ".installed").touch()  # make's setup target: the environment exists

@@ -14,8 +14,8 @@ from curation.pipeline.executor import KILL_ENV, Executor, ExecutorConfig, creat
 from curation.pipeline.recipe import RecipeError, parse
 from lakehouse.lake import Lake
 from lakehouse.releases import list_releases
+from tests.curation.test_releases_reproducible import RELEASES
 from tests.helpers import sim_lake
-from tests.test_releases_reproducible import RELEASES
 
 CONVERSATIONS = 40
 RAY = {"type": "ray", "num_cpus": 2, "actors": 2}

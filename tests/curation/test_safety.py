@@ -409,7 +409,7 @@ def test_flagged_or_reported_conversations_become_a_review_queue(scored_lake, tm
 
     root = copy_lake(scored_lake, tmp_path / "lake")
     found = sources.load_items(root, "questionnaire", "flagged")
-    # the flagged conversations, then those with a reported reply (tests/release_lakes.feedback_conversations)
+    # the flagged conversations, then those with a reported reply (tests/helpers/release_lakes.feedback_conversations)
     expected = {
         r[0]: r[1]
         for r in query(

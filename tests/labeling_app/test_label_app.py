@@ -61,6 +61,15 @@ def lake(template, tmp_path):
     return copy, tokens
 
 
+@pytest.fixture(autouse=True)
+def fresh_sign_in_limiter(monkeypatch):
+    """Each test starts with no failed sign-ins on record: the limiter is process-wide, and a test that
+    types a wrong token must not make the next test's right one wait out its backoff."""
+    from labeling_app import signin
+
+    monkeypatch.setattr(signin, "LIMITER", signin.SignInLimiter())
+
+
 def app(lake_dir, monkeypatch, *, local: bool = False, queue: str | None = None) -> AppTest:
     monkeypatch.setenv("FLYWHEEL_LAKE", str(lake_dir))
     monkeypatch.setenv("FLYWHEEL_LABEL_LOCAL_MODE", "1" if local else "0")

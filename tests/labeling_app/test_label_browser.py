@@ -32,7 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 INJECTED = '<b id="injected">bold?</b> **not bold** <script>window.pwned = 1</script>'
 LAPTOP = {"width": 1366, "height": 768}
-LAYOUT_FILE = Path(__file__).resolve().parent.parent / "docs" / "img" / "labeling.layout.json"
+LAYOUT_FILE = Path(__file__).resolve().parents[2] / "docs" / "img" / "labeling.layout.json"
 LAYOUT_TOLERANCE_PX = 64
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

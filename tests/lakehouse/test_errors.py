@@ -16,9 +16,9 @@ import pytest
 
 from lakehouse.config import StrictModel, load_yaml_model
 from lakehouse.errors import ConfigError, FlywheelError
-from tests.release_lakes import all_records, ingest
+from tests.helpers.release_lakes import all_records, ingest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("lakehouse", "curation", "labeling_app", "train")
 
 

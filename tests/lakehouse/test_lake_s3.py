@@ -18,9 +18,9 @@ from curation.pipeline.recipe import parse
 from lakehouse import location, tables
 from lakehouse.lake import Lake, LakeError, vacuum
 from lakehouse.releases import list_releases, verify
+from tests.curation.test_releases_reproducible import RELEASES
 from tests.helpers import sim_lake
 from tests.helpers.s3_server import s3_server
-from tests.test_releases_reproducible import RELEASES
 
 CONVERSATIONS = 40
 BUCKET = "flywheel-test"

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from lakehouse import catalog
 from lakehouse.lake import Lake
 from lakehouse.releases import resolve, verify
-from tests.helpers import sim_lake
 from tests.helpers.release_lakes import copy_lake
 from train import cli, signal_training, signals
 
@@ -24,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    template = sim_lake.session_lake(tmp_path_factory)
+def sim(simulated_lake, tmp_path_factory):
+    template = simulated_lake
     lake = Lake(copy_lake(template.lake.root, tmp_path_factory.mktemp("signals-lake") / "lake"))
     return lake, template.simulated
 

@@ -15,7 +15,7 @@ from curation.releases.manifest import CuratedManifest
 from lakehouse.lake import Lake
 from lakehouse.manifest import ReleaseManifest
 from lakehouse.releases import ReleaseWriter, content_hash
-from tests.release_lakes import all_records, ingest
+from tests.helpers.release_lakes import all_records, ingest
 
 
 def _publish(lake: Lake, **finalize):
