@@ -8,7 +8,7 @@ SIM_CONVERSATIONS ?= 5000
 SIM_SEED ?= 7
 SIM_BAD_RECORDS ?= 12  # malformed records planted so the quarantine has something to show (README)
 
-.PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test test-fast lint bench clean-lake
+.PHONY: setup simulate curate sql label releases scrub-eval train-demo gpu-check test test-all test-fast lint bench clean-lake
 
 # The virtual environment, created from the pinned requirements on first use and reused afterwards.
 $(INSTALLED): requirements.txt requirements-lock.txt requirements-nodeps.txt pyproject.toml
@@ -54,7 +54,11 @@ gpu-check: $(INSTALLED)
 	scripts/gpu_check.sh $(MODEL)
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2  # two workers (pytest-xdist): the suite is independent per test
+	$(BIN)/python -m pytest -q -n 2 -m "not heavy"  # two workers (pytest-xdist); heavy tests: make test-all
+
+# Everything, the heavy tests too (tests/train/test_signals_sim.py: signal models trained on the session lake).
+test-all: $(INSTALLED)
+	$(BIN)/python -m pytest -q -n 2
 
 # The quick loop while editing: everything not marked slow (the full `make test` still runs those in CI).
 test-fast: $(INSTALLED)

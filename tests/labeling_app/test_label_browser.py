@@ -203,7 +203,7 @@ def test_plain_keys_pick_and_space_submits(served):
         _sign_in(page, url, tokens["kim"], "pairs")
         task = _current_task(page)
         page.locator('[class*="st-key-plain_keys"] button').first.wait_for(state="attached")
-        page.get_by_text("Captain Mira").first.click()  # the page, not a text box, has the focus
+        page.locator('[data-testid="stChatMessage"]').first.click()  # the page, not a text box, has the focus
         page.keyboard.press("2")
         expect(page.get_by_text("Picked A > B", exact=False)).to_be_visible(timeout=20_000)
         _idle(page)

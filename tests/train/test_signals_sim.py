@@ -19,7 +19,7 @@ from lakehouse.releases import resolve, verify
 from tests.helpers.release_lakes import copy_lake
 from train import cli, signal_training, signals
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 @pytest.fixture(scope="module")

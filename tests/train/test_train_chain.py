@@ -121,7 +121,7 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
         (1, "sft", chain["releases"]["sft"]),
     ]
     assert rows[0][3] == chain["lineage"]["dpo"]["release"]["content_hash"]
-    assert [k for k, *_ in models_view] == sorted(KINDS)
+    assert [k for k, *_ in models_view] == sorted(chain["lineage"])
     assert all(math.isfinite(loss) and lora is False for _, _, loss, lora in models_view)
     assert [c for c, s in runs if s == "succeeded"] == [  # the simulated lake's recipe, then the chain
         "curate",
@@ -132,6 +132,8 @@ def test_sql_answers_which_data_trained_a_checkpoint(chain):
         "train generate",
         "train score",
         "train rejection-sample",
+        "train grpo",
+        "train online-dpo",
         "eval model",
     ]
 
