@@ -128,8 +128,17 @@ def _train_command(kind: str):
             list[str] | None, typer.Option("--set", help="Any setting, e.g. --set lora.r=8.")
         ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+        reward: Annotated[
+            list[str] | None,
+            typer.Option("--reward", help="grpo, online-dpo: a reward term rm:PATH or rm:PATH*WEIGHT; repeat to sum."),
+        ] = None,
         lake: LakeOption = None,
     ) -> None:
+        from lakehouse.errors import UserError
+        from train.online import RewardSpec
+
+        if reward and kind not in ONLINE_KINDS:
+            raise UserError(f"--reward is for the online trainers ({', '.join(ONLINE_KINDS)}), not {kind}")
         _run_training(
             kind,
             release,
@@ -138,7 +147,8 @@ def _train_command(kind: str):
             config,
             lake,
             overwrite,
-            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments),
+            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments or []),
+            [RewardSpec.parse(text) for text in reward or []],
         )
 
     command.__doc__ = TRAINER_HELP[kind]
@@ -324,49 +334,6 @@ def evaluate(
         raise CheckFailed("eval --strict: guardrail flags raised (see FLAG lines above)")
 
 
-def _online_command(kind: str):
-    """An online trainer's command: the offline trainers' options plus the reward terms."""
-    offline = _train_command(kind)
-
-    def command(
-        release: Annotated[str, typer.Option("--release", help="NAME[@VERSION] of a `prompt` release.")],
-        model: Annotated[str, typer.Option("--model", help="A local Hugging Face model directory, or `tiny`.")],
-        out: Annotated[Path, typer.Option("--out", help="Output directory of the checkpoint.")],
-        reward: Annotated[
-            list[str], typer.Option("--reward", help="A reward term, rm:PATH or rm:PATH*WEIGHT; repeat to sum several.")
-        ],
-        config: Annotated[Path | None, typer.Option("--config", help="Settings YAML file.")] = None,
-        max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after this many steps.")] = None,
-        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
-        lora: Annotated[bool | None, typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft).")] = None,
-        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per-device train batch size.")] = None,
-        epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (when --max-steps is -1).")] = None,
-        seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-        assignments: Annotated[
-            list[str] | None, typer.Option("--set", help="Any setting, e.g. --set beta=0.05.")
-        ] = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
-        lake: LakeOption = None,
-    ) -> None:
-        from train.online import RewardSpec
-
-        rewards = [RewardSpec.parse(text) for text in reward]
-        _run_training(
-            kind,
-            release,
-            model,
-            out,
-            config,
-            lake,
-            overwrite,
-            _overrides(max_steps, lr, lora, batch_size, epochs, seed, assignments or []),
-            rewards,
-        )
-
-    command.__doc__ = offline.__doc__
-    return command
-
-
 def eval_artifacts(
     model: Annotated[list[str], typer.Argument(help="Checkpoint directories in training order (SFT DPO RL).")],
     prompts: Annotated[str, typer.Option("--prompts", help="NAME[@VERSION] of the frozen eval prompt release.")],
@@ -421,8 +388,7 @@ def register(app: typer.Typer) -> None:
 
     train_app = group(app, "train")
     for kind in TRAINER_HELP:
-        factory = _online_command if kind in ONLINE_KINDS else _train_command
-        train_app.command(kind)(factory(kind))
+        train_app.command(kind)(_train_command(kind))
     train_app.command("generate")(generate)
     train_app.command("score")(score)
     train_app.command("rejection-sample")(rejection_sample)
