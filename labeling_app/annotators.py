@@ -15,9 +15,10 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from labeling_app.config import ConfigError, load_yaml_model
+from lakehouse.config import FrozenStrictModel, StrictModel, repeated
 from lakehouse.lake import atomic_write_bytes
 
 Role = Literal["annotator", "reviewer"]
@@ -25,25 +26,21 @@ TOKEN_PREFIX = "fwl_"
 LOCAL_USER = "local"
 
 
-class Annotator(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Annotator(FrozenStrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     role: Role
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     created_at: str | None = None
 
 
-class AnnotatorsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnnotatorsFile(StrictModel):
     annotators: list[Annotator] = Field(default_factory=list)
 
     @field_validator("annotators")
     @classmethod
     def _unique(cls, annotators: list[Annotator]) -> list[Annotator]:
         names = [a.name for a in annotators]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated(names)
         if duplicates:
             raise ValueError(f"duplicate annotator names: {', '.join(duplicates)}")
         if LOCAL_USER in names:

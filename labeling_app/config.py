@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from lakehouse import config
+from lakehouse.config import repeated
 from lakehouse.errors import ConfigError
 
 KINDS = ("pairwise", "questionnaire", "rewrite", "rating")
@@ -20,30 +21,25 @@ ANSWERS = ("yes", "no", "unsure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "labeling.yaml"
 
 
-class _Strict(config.StrictModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Question(_Strict):
+class Question(config.FrozenStrictModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     text: str = Field(min_length=1)
 
 
-class QuestionSet(_Strict):
+class QuestionSet(config.FrozenStrictModel):
     version: str = Field(min_length=1)
     items: list[Question] = Field(min_length=1)
 
     @field_validator("items")
     @classmethod
     def _unique_ids(cls, items: list[Question]) -> list[Question]:
-        ids = [q.id for q in items]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = repeated(q.id for q in items)
         if duplicates:
             raise ValueError(f"duplicate question ids: {', '.join(duplicates)}")
         return items
 
 
-class RatingScale(_Strict):
+class RatingScale(config.FrozenStrictModel):
     min: int = 1
     max: int = 5
     labels: dict[str, str] = Field(default_factory=dict)
@@ -57,7 +53,7 @@ class RatingScale(_Strict):
         return self
 
 
-class LabelingConfig(_Strict):
+class LabelingConfig(config.FrozenStrictModel):
     guideline_version: str = Field(min_length=1)
     min_agreement: float = Field(0.66, gt=0, le=1)
     rating_tolerance: int = Field(1, ge=0)

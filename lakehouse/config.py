@@ -2,13 +2,16 @@
 error names the file and the bad key.
 
 Every config model derives from `StrictModel` (unknown keys are errors, so a typo never falls back to a
-default silently) or sets `extra="forbid"` itself; `load_yaml_model()` reads a file into one and turns
+default silently), or from `FrozenStrictModel` where a settings object is shared and must not change after
+validation (engine configs, manifest sections); `load_yaml_model()` reads a file into one and turns
 each failure (missing file, broken YAML, wrong top level, a bad key) into a `ConfigError` whose message
 the CLI prints as `error: ...`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +26,18 @@ class StrictModel(BaseModel):
     """A config section: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class FrozenStrictModel(BaseModel):
+    """A strict config section that cannot be changed once validated (and so can be hashed and shared)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted: what a "names must be unique" validator reports."""
+    counts = Counter(values)
+    return sorted(value for value, count in counts.items() if count > 1)
 
 
 def format_validation_error(error: ValidationError, where: str) -> str:

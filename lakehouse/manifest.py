@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from lakehouse.config import FrozenStrictModel
 
-class ManifestFile(BaseModel):
+
+class ManifestFile(FrozenStrictModel):
     """One data file of a release, hashed when the leak gate had scanned it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str
     split: Literal["train", "validation", "test"]
@@ -30,18 +30,14 @@ class ManifestFile(BaseModel):
     sha256: str
 
 
-class ScannerRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ScannerRecord(FrozenStrictModel):
     name: str
     scanner: str
     entities: list[str]
 
 
-class LeakScanSection(BaseModel):
+class LeakScanSection(FrozenStrictModel):
     """How the release passed the gate: scanned (`required`) or skipped with a reason and who asked."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["required", "skip"] = "required"
     scanners: list[ScannerRecord] = []

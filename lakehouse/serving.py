@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from lakehouse.config import StrictModel, repeated
 from lakehouse.errors import UserError
 
 
@@ -25,10 +26,8 @@ class ServingError(UserError):
     """A served model gave no reply; the message names the model, its endpoint and the reason."""
 
 
-class PoolModel(BaseModel):
+class PoolModel(StrictModel):
     """One candidate model: where it is served and how to sample from it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, description="The name annotators' data records (the model id in the lake).")
     endpoint: str = Field(description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
@@ -52,16 +51,13 @@ class PoolModel(BaseModel):
         return value.rstrip("/")
 
 
-class ModelPool(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ModelPool(StrictModel):
     models: list[PoolModel] = Field(min_length=1)
 
     @field_validator("models")
     @classmethod
     def _unique(cls, value: list[PoolModel]) -> list[PoolModel]:
-        names = [m.name for m in value]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated(m.name for m in value)
         if duplicates:
             raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
         return value

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from lakehouse.config import FrozenStrictModel
 from lakehouse.errors import UserError
 
 # Per-conversation counts the metric expressions can use, beside the `conversations` view's columns.
@@ -34,10 +35,8 @@ class MetricError(UserError):
     """A metric definition or selection that cannot be used."""
 
 
-class Metric(BaseModel):
+class Metric(FrozenStrictModel):
     """One metric: sum(numerator) / sum(denominator) per arm, over exposed users."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     numerator: str = Field(description="SQL over one conversation row, summed per user.")

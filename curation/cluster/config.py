@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lakehouse.config import FrozenStrictModel
 
 
-class TopicsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TopicsConfig(FrozenStrictModel):
     k: int | None = Field(None, ge=1, description="Number of topics; unset: about sqrt(n / 2) (see kmeans.choose_k).")
     max_k: int = Field(512, ge=1, description="Upper bound of the heuristic k.")
     seed: int = Field(0, ge=0, description="k-means random state.")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from curation.dedup.edits import MAX_EDIT_RATE
 from curation.dedup.lsh import optimal_bands_rows
+from lakehouse.config import FrozenStrictModel
 
 # Chosen by the threshold and shingle sweep in docs/dedup.md (`flywheel eval dedup --sweep`).
 DEFAULT_THRESHOLD = 0.6
 
 
-class DedupConfig(BaseModel):
+class DedupConfig(FrozenStrictModel):
     """How duplicates are found. `method="exact"` groups equal normalized texts only; `"near"` adds
     MinHash LSH over shingles and connected components."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Literal["near", "exact"] = "near"
     threshold: float = Field(

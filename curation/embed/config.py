@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lakehouse.config import FrozenStrictModel
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
-class EmbedConfig(BaseModel):
+class EmbedConfig(FrozenStrictModel):
     """Which model embeds, and how texts are batched for it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(DEFAULT_MODEL, description="The packaged all-MiniLM-L6-v2, or a local model directory.")
     batch_tokens: int = Field(2048, ge=64, description="Padded tokens per batch (texts x longest text).")

@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.ingest.sources import FORMATS
+from lakehouse.config import StrictModel
 
 Format = Literal["auto", "native", "openai", "sharegpt", "hh", "persona-chat", "exposures"]
 assert set(get_args(Format)) == {"auto", *FORMATS}
 
 
-class IngestConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IngestConfig(StrictModel):
     paths: list[Path] = Field(min_length=1, description="Files or directories to ingest.")
     optional_paths: list[Path] = Field(
         default_factory=list, description="Ingested when they exist, skipped with a note otherwise."

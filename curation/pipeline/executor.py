@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lakehouse.config import StrictModel
 
 KILL_ENV = "FLYWHEEL_RAY_KILL_ONCE"  # tests: a worker SIGKILLs itself on its first batch once (marker file)
 
 
-class ExecutorConfig(BaseModel):
+class ExecutorConfig(StrictModel):
     """The recipe's `executor:` section."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["local", "ray"] = Field("local", description="local: this process; ray: a Ray cluster.")
     address: str | None = Field(

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from curation.pipeline import stages as stage_registry
 from curation.pipeline.executor import ExecutorConfig
-from lakehouse.config import format_validation_error, read_yaml_mapping
+from lakehouse.config import StrictModel, format_validation_error, read_yaml_mapping
 from lakehouse.errors import ConfigError
 from lakehouse.runs import stable_hash
 
@@ -22,9 +22,7 @@ class RecipeError(ConfigError):
     """A recipe that cannot be loaded; the message names the file, the entry and the key."""
 
 
-class RecipeFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RecipeFile(StrictModel):
     name: str
     description: str = ""
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)

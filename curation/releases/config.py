@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 
+from lakehouse.config import StrictModel, repeated
 from lakehouse.releases import NAME_PATTERN
 from lakehouse.sql_guard import RefusedSQL, check_expression
 from lakehouse.style_artifacts import check_feature_names
@@ -36,10 +37,6 @@ STRATA_COLUMNS = (
 Split = Literal["train", "validation", "test"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _one_expression(value: str | None, info) -> str | None:
     """A recipe's SQL condition is pasted into the build's queries: it must be one expression (DuckDB's
     parser decides), so `true)) s; COPY ...` is refused when the recipe loads, before any query runs."""
@@ -51,7 +48,7 @@ def _one_expression(value: str | None, info) -> str | None:
         raise ValueError(str(exc)) from None
 
 
-class SourceBase(Strict):
+class SourceBase(StrictModel):
     """What every source has: a name (recorded on each row as `origin`), a filter, a cap and a ratio."""
 
     name: str = Field(pattern=SOURCE_NAME)
@@ -161,7 +158,7 @@ DEFAULT_SOURCES = {
 }
 
 
-class SplitConfig(Strict):
+class SplitConfig(StrictModel):
     """Train/validation/test by group, never by row: every row of a group lands in the same split."""
 
     by: Literal["auto", "topic_cluster", "dedup_cluster", "conversation"] = Field(
@@ -181,14 +178,14 @@ class SplitConfig(Strict):
         return self
 
 
-class PairFilters(Strict):
+class PairFilters(StrictModel):
     """The report's guards against learning "longer wins" or "more emoji wins"."""
 
     max_length_ratio: float | None = Field(3.0, ge=1, description="longer/shorter side, in whitespace tokens")
     max_emoji_diff: int | None = Field(3, ge=0, description="absolute difference of emoji counts")
 
 
-class LeakageConfig(Strict):
+class LeakageConfig(StrictModel):
     """Near-duplicate check of every training prompt against the frozen evaluation prompt sets."""
 
     eval_sets: list[str] | None = Field(None, description="release names; default: every frozen_eval release")
@@ -198,7 +195,7 @@ class LeakageConfig(Strict):
     min_tokens: int = Field(5, ge=1, description="shorter last user messages are matched exactly, not fuzzily")
 
 
-class ArtifactsConfig(Strict):
+class ArtifactsConfig(StrictModel):
     thresholds: dict[str, float] = Field(default_factory=dict, description="per-feature flag thresholds")
     fail_on_flag: bool = Field(False, description="refuse the release when a feature is flagged")
 
@@ -208,7 +205,7 @@ class ArtifactsConfig(Strict):
         return check_feature_names(value)
 
 
-class ReleaseEntry(Strict):
+class ReleaseEntry(StrictModel):
     """One release of the recipe."""
 
     name: str
@@ -281,15 +278,14 @@ class ReleaseEntry(Strict):
         return self.model_dump(mode="json", exclude={"license"})
 
 
-class ReleaseStageConfig(Strict):
+class ReleaseStageConfig(StrictModel):
     """The `release` stage: every release of the recipe, built in order (frozen eval sets first)."""
 
     releases: list[ReleaseEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique(self) -> ReleaseStageConfig:
-        names = [r.name for r in self.releases]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated(r.name for r in self.releases)
         if duplicates:
             raise ValueError(f"release names must be unique: {', '.join(duplicates)}")
         return self

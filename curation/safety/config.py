@@ -12,7 +12,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from lakehouse.config import StrictModel, repeated
 
 NAME = r"^[a-z0-9][a-z0-9_.:-]*$"
 # Label names taken as unsafe when a model's recipe entry does not list them (`unsafe_labels`).
@@ -23,11 +25,7 @@ UNSAFE_LABEL = re.compile(
 SAFE_LABEL = re.compile(r"^(safe|neutral|ok|clean|none|normal|benign|(non|not|no)[-_ ]?\w+)$", re.IGNORECASE)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ProfanityClassifier(Strict):
+class ProfanityClassifier(StrictModel):
     """alt-profanity-check: a linear model over character n-grams that ships in its PyPI package (offline,
     CPU, tens of thousands of messages a second)."""
 
@@ -36,7 +34,7 @@ class ProfanityClassifier(Strict):
     threshold: float = Field(0.5, gt=0, le=1, description="flag a message whose score is at least this")
 
 
-class HfClassifier(Strict):
+class HfClassifier(StrictModel):
     """A local Hugging Face sequence-classification model directory (config.json, weights, tokenizer).
 
     The score is the probability of the unsafe labels (softmax; sigmoid for multi-label models), flagged at
@@ -106,7 +104,7 @@ Role = Literal["user", "assistant", "system"]
 _DEFAULT_ROLES: tuple[Role, ...] = ("user", "assistant")
 
 
-class SafetyConfig(Strict):
+class SafetyConfig(StrictModel):
     """The `safety` stage: every listed classifier scores every message of the listed roles."""
 
     classifiers: list[Classifier] = Field(default_factory=_default_classifiers, min_length=1)
@@ -116,8 +114,7 @@ class SafetyConfig(Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> SafetyConfig:
-        names = [c.name for c in self.classifiers if c.name is not None]  # each is set by its own validator
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated(c.name for c in self.classifiers if c.name is not None)  # each set by its validator
         if duplicates:
             raise ValueError(f"classifiers: names must be unique ({', '.join(duplicates)}); set `name`")
         return self

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from lakehouse.config import FrozenStrictModel
 
 OTHERS = "*"
 
 
-class Stratum(BaseModel):
+class Stratum(FrozenStrictModel):
     """A column to balance and its target shares: "traffic" (the input's own distribution) or preset
     shares by value; a value missing from the preset gets none, unless `*` gives the others a share,
     split among them in proportion to traffic."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     column: str
     shares: Literal["traffic"] | dict[str, float] = "traffic"
@@ -33,9 +33,7 @@ def _default_strata() -> list[Stratum]:
     return [Stratum(column=c) for c in ("source", "character_id", "topic", "depth_bucket")]
 
 
-class SampleConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SampleConfig(FrozenStrictModel):
     target: int = Field(..., ge=1, description="Turn samples to select.")
     seed: int = Field(0, ge=0)
     strata: list[Stratum] = Field(default_factory=_default_strata)

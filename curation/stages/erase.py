@@ -9,9 +9,10 @@ becomes one erasure in `meta/erasures`; with no request pending the stage does n
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.pipeline.context import StageContext
+from lakehouse.config import StrictModel
 from lakehouse.runs import StageStats
 
 __all__ = ["Config", "REQUIRES", "run"]
@@ -19,9 +20,7 @@ __all__ = ["Config", "REQUIRES", "run"]
 REQUIRES: tuple[tuple[str, str], ...] = ()
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Config(StrictModel):
     dry_run: bool = Field(False, description="List what the pending requests would erase; apply none of them.")
 
 
