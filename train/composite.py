@@ -52,3 +52,15 @@ def compute(
     lineage = models.read_lineage(settings.signal_models) or {}
     used = {"path": str(settings.signal_models), "run_id": lineage.get("run_id"), "weights": dict(settings.weights)}
     return Composite(base, {s: probabilities[s] for s in settings.weights}, values, used)
+
+
+def of_scored(rows: list[dict], prompts: dict, texts: dict, settings: CompositeSettings, lake=None) -> Composite:
+    """The composite of scored candidate rows (`sample_id`, `candidate`, `reward`), in their order: `prompts`
+    maps a sample id to its prompt, `texts` a (sample id, candidate) pair to the reply."""
+    return compute(
+        [r["reward"] for r in rows],
+        [prompts[r["sample_id"]].messages for r in rows],
+        [texts[(r["sample_id"], r["candidate"])] for r in rows],
+        settings,
+        lake,
+    )

@@ -112,13 +112,7 @@ def composite_rows(
         return rows, None
     from train import composite
 
-    result = composite.compute(
-        [r["reward"] for r in rows],
-        [prompts[r["sample_id"]].messages for r in rows],
-        [texts[(r["sample_id"], r["candidate"])] for r in rows],
-        settings,
-        lake,
-    )
+    result = composite.of_scored(rows, prompts, texts, settings, lake)
     return [{**r, "reward": float(v)} for r, v in zip(rows, result.values, strict=True)], result.signal_models
 
 

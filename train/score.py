@@ -154,12 +154,5 @@ def composite_values(lake: Lake, generation_id: str, scores: pa.Table, settings)
 
     prompts = generate.prompts_of(lake, generation_id)
     texts = {(r["sample_id"], r["candidate"]): r["text"] for r in generate.candidates(lake, generation_id).to_pylist()}
-    rows = scores.to_pylist()
-    result = composite.compute(
-        [r["reward"] for r in rows],
-        [prompts[r["sample_id"]].messages for r in rows],
-        [texts[(r["sample_id"], r["candidate"])] for r in rows],
-        settings,
-        lake,
-    )
+    result = composite.of_scored(scores.to_pylist(), prompts, texts, settings, lake)
     return [float(v) for v in result.values]
