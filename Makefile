@@ -54,7 +54,7 @@ gpu-check: $(INSTALLED)
 	scripts/gpu_check.sh $(MODEL)
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2 -m "not heavy"  # two workers (pytest-xdist); heavy tests: make test-all
+	$(BIN)/python -m pytest -q -n 2 -m "not heavy" --durations=25  # two workers (pytest-xdist); heavy tests: make test-all
 
 # Everything, the heavy tests too (tests/train/test_signals_sim.py: signal models trained on the session lake).
 test-all: $(INSTALLED)
