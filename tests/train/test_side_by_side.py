@@ -13,6 +13,7 @@ import pytest
 from labeling_app.store import Store
 from lakehouse.lake import Lake
 from tests.helpers.cli import flywheel
+from tests.train.test_serving import entry, server, tiny_model  # noqa: F401  (the served tiny model's fixtures)
 from train import side_by_side as sbs
 from train.config import EvalSettings
 
@@ -264,10 +265,26 @@ def test_the_cli_builds_a_queue_and_reports_it_as_json(world, tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
-    assert (
-        report["rows"][0]["source"] == "all"
-        and report["rows"][0]["items"] == report["unlabeled_items"] * 0 + (report["rows"][0]["identical"])
-    )
+    overall = report["rows"][0]
+    assert overall["source"] == "all" and overall["labels"] == 0 and overall["items"] == overall["identical"]
+    assert report["unlabeled_items"] + overall["identical"] == 6 and report["interval"] == "wilson-95"
     assert (tmp_path / "report.md").read_text().startswith(f"# Side-by-side {name}")
     wrong = flywheel("eval", "side-by-side", "--old", world["old"], "--lake", lake)
     assert wrong.returncode == 2 and "needs --new, --prompts" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_one_side_can_be_a_served_pool_model(world, server):  # noqa: F811 (the imported fixture)
+    from lakehouse.serving import ModelPool
+
+    _, port, served_dir = server
+    pool = ModelPool(models=[entry("prod-gen15", port, served_dir, temperature=0.0)])
+    created = sbs.create(
+        world["lake"], world["lake"].root, "prod-gen15", world["new"], world["prompts"], SETTINGS,
+        pool=pool, queue="sbs-served", limit=4, log=lambda _: None,
+    )  # fmt: skip
+    assert created.models["old"] == f"pool:prod-gen15@http://127.0.0.1:{port}/v1" and not created.skipped
+    assert created.items + created.identical == 4
+    for task in tasks(world, "sbs-served"):
+        assert "prod-gen15" not in json.dumps(task.payload) and str(port) not in json.dumps(task.payload)
+    with pytest.raises(sbs.SideBySideError, match=r"--old: no model 'prod-gen16' in the pool, and model prod-gen16"):
+        sbs.create(world["lake"], world["lake"].root, "prod-gen16", world["new"], world["prompts"], SETTINGS, pool=pool)
