@@ -118,15 +118,15 @@ def build_items(prompts: list[release_rows.Prompt], replies: dict[str, dict[str,
     """Items of every prompt both models answered; identical replies set aside as ties, missing ones counted."""
     out = Items()
     for prompt in prompts:
-        texts = {role: replies[role].get(prompt.sample_id) for role in ROLES}
-        missing = [role for role in ROLES if texts[role] is None]
+        missing = [role for role in ROLES if prompt.sample_id not in replies[role]]
         if missing:
             out.skipped[f"no_reply:{'+'.join(missing)}"] += 1
             continue
+        texts = {role: replies[role][prompt.sample_id] for role in ROLES}
         if texts["old"].strip() == texts["new"].strip():
             out.identical.append({"sample_id": prompt.sample_id, "source": prompt.source})
             continue
-        out.items.append((f"sbs:{prompt.sample_id}", payload(prompt, texts, seed)))  # type: ignore[arg-type]
+        out.items.append((f"sbs:{prompt.sample_id}", payload(prompt, texts, seed)))
     return out
 
 
@@ -322,8 +322,17 @@ def rm_from_model(lake: Lake, info: dict, reward_model: str, log=print) -> RMCol
     return RMColumn(f"reward model {reward_model}", {w.source: w for w in [overall, *by_source]})
 
 
+SAMPLING = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size", "split")
+
+
+def _same_sampling(evaluated: dict, ours: dict) -> bool:
+    """An eval's replies are this queue's only when they were sampled alike (batching seeds generation)."""
+    return all(evaluated.get(k) == ours.get(k) for k in SAMPLING)
+
+
 def rm_from_evals(lake: Lake, info: dict, prompts: int) -> RMColumn | None:
-    """The latest `flywheel eval model` of the same two models on the same prompts, if there is one."""
+    """The latest `flywheel eval model` of the same two models on the same prompts with the same sampling
+    settings (so the same replies), if there is one."""
     import pyarrow.compute as pc
 
     from lakehouse import tables
@@ -337,6 +346,7 @@ def rm_from_evals(lake: Lake, info: dict, prompts: int) -> RMColumn | None:
         & (pc.field("prompts_content_hash") == info["prompts_content_hash"])
         & (pc.field("n_prompts") == prompts),
     ).to_pylist()
+    rows = [r for r in rows if _same_sampling(json.loads(r["settings"]), info["settings"])]
     if not rows:
         return None
     row = max(rows, key=lambda r: (r["created_at"], r["eval_id"]))
