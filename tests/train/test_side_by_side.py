@@ -288,3 +288,15 @@ def test_one_side_can_be_a_served_pool_model(world, server):  # noqa: F811 (the 
         assert "prod-gen15" not in json.dumps(task.payload) and str(port) not in json.dumps(task.payload)
     with pytest.raises(sbs.SideBySideError, match=r"--old: no model 'prod-gen16' in the pool, and model prod-gen16"):
         sbs.create(world["lake"], world["lake"].root, "prod-gen16", world["new"], world["prompts"], SETTINGS, pool=pool)
+
+
+def test_a_prompt_one_model_did_not_answer_is_counted_and_identical_replies_are_ties():
+    from train.release_rows import Prompt
+
+    prompts = [Prompt(f"s{i}", "test", [{"role": "user", "content": f"hi {i}"}], {"source": "user"}) for i in range(3)]
+    replies = {"old": {"s0": "a", "s1": "same", "s2": "c"}, "new": {"s0": "b", "s1": "same "}}
+    built = sbs.build_items(prompts, replies, seed=42)
+    assert [key for key, _ in built.items] == ["sbs:s0"]
+    assert built.identical == [{"sample_id": "s1", "source": "user"}] and built.skipped == {"no_reply:new": 1}
+    rates = sbs.human_rates([("user", ["new", "tie"])], built.identical)
+    assert [(r.source, r.items, r.labels, r.score) for r in rates] == [("all", 2, 2, 1.25), ("user", 2, 2, 1.25)]
