@@ -23,36 +23,42 @@ def _local_root(lake) -> Path:
 
 def side_by_side(
     old: Annotated[
-        str | None, typer.Option("--old", help="MODEL: the production model (a local directory or a --pool name).")
+        str | None,
+        typer.Option("--old", metavar="MODEL", help="The production model (a local directory or a --pool name)."),
     ] = None,
     new: Annotated[
-        str | None, typer.Option("--new", help="MODEL: the candidate model (directory or pool name).")
+        str | None, typer.Option("--new", metavar="MODEL", help="The candidate model (directory or pool name).")
     ] = None,
     prompts: Annotated[
-        str | None, typer.Option("--prompts", help="NAME[@VERSION] of the frozen evaluation prompts.")
+        str | None, typer.Option("--prompts", metavar="NAME@V", help="NAME[@VERSION] of the frozen evaluation prompts.")
     ] = None,
     pool: Annotated[
-        Path | None, typer.Option("--pool", help="POOL.yaml: --old/--new may name its served models.")
+        Path | None, typer.Option("--pool", metavar="POOL.yaml", help="--old/--new may name its served models.")
     ] = None,
     queue: Annotated[
-        str | None, typer.Option("--queue", help="NAME of the queue (default: a digest; annotators see it).")
+        str | None, typer.Option("--queue", metavar="NAME", help="The queue (default: a digest; annotators see it).")
     ] = None,
-    per_item: Annotated[int, typer.Option("--per-item", min=1, help="Annotators per prompt.")] = 2,
+    per_item: Annotated[int, typer.Option("--per-item", min=1, metavar="N", help="Annotators per prompt.")] = 2,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Sampling: configs/train/eval.yaml or another.")
+        Path | None, typer.Option("--config", metavar="FILE", help="Sampling: configs/train/eval.yaml or another.")
     ] = None,
-    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Tokens per reply.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N prompts.")] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", min=1, metavar="N", help="Tokens per reply.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", help="Only the first N prompts.")] = None,
     report: Annotated[
         bool, typer.Option("--report", help="Report the labels of --queue instead of building one.")
     ] = False,
     rm: Annotated[
-        str | None, typer.Option("--rm", help="PATH of a reward model: its win rate on the same replies.")
+        str | None,
+        typer.Option("--rm", metavar="PATH", help="A reward model directory: its win rate on the same replies."),
     ] = None,
     format: Annotated[Literal["table", "json"], typer.Option("--format", help="How the report is printed.")] = "table",
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="DIR of report.md and report.json (default lake/reports/side-by-side/QUEUE)."),
+        typer.Option(
+            "--out", metavar="DIR", help="Where report.md and report.json go (default lake/reports/side-by-side/QUEUE)."
+        ),
     ] = None,
     lake: LakeOption = None,
 ) -> None:
