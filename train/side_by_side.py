@@ -387,8 +387,25 @@ class Report:
             )
         return out
 
+    def flags(self) -> list[tuple[str, str]]:
+        """(code, explanation) where the reward model's win rate falls outside the human 95% interval: the
+        reward model and the people disagree about this comparison (above: the policy may be exploiting it)."""
+        out = []
+        for r in self.rows():
+            if r["items"] and r["rm_win_rate"] is not None and not r["ci_low"] <= r["rm_win_rate"] <= r["ci_high"]:
+                side = "above" if r["rm_win_rate"] > r["ci_high"] else "below"
+                out.append(
+                    (
+                        f"rm_{side}_human:{r['source']}",
+                        f"{r['source']}: RM win rate {r['rm_win_rate']:.3f} is {side} the human 95% CI "
+                        f"{r['ci_low']:.3f} - {r['ci_high']:.3f}",
+                    )
+                )
+        return out
+
     def as_json(self) -> dict:
         return {
+            "flags": [code for code, _ in self.flags()],
             "queue": self.queue,
             "models": self.info["models"],
             "prompts_release": self.info["prompts_release"],
@@ -475,6 +492,7 @@ def markdown(result: Report) -> str:
         "|---|" + "---:|" * 3 + "---:|---|---:|---:|---|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
+    lines += ["", *([f"- **FLAG** `{code}`: {text}" for code, text in result.flags()] or ["- no flags"])]
     lines += [
         "",
         "Human win rate: the mean over labeled prompts of the share of annotators preferring the new model's "

@@ -123,5 +123,7 @@ def _report(queue: str | None, rm: str | None, format: str, out: Path | None, la
             return
         typer.echo(sbs.text_table(result))
         typer.echo(f"reward model column: {result.rm.origin if result.rm else 'none (--rm PATH)'}")
+        for code, text in result.flags():
+            typer.echo(f"FLAG {code}: {text}")
         typer.echo(f"items without a label yet: {result.unlabeled}")
         typer.echo(f"report: {path}")

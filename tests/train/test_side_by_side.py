@@ -300,3 +300,26 @@ def test_a_prompt_one_model_did_not_answer_is_counted_and_identical_replies_are_
     assert built.identical == [{"sample_id": "s1", "source": "user"}] and built.skipped == {"no_reply:new": 1}
     rates = sbs.human_rates([("user", ["new", "tie"])], built.identical)
     assert [(r.source, r.items, r.labels, r.score) for r in rates] == [("all", 2, 2, 1.25), ("user", 2, 2, 1.25)]
+
+
+def test_a_reward_win_rate_outside_the_human_interval_is_flagged():
+    from train.evaluate import WinRate
+
+    human = sbs.human_rates([("user", ["new", "new"])] * 3 + [("user", ["old", "old"])] * 7, [])
+    info = {"models": {"old": "o", "new": "n"}, "prompts_release": "p@1", "prompts_content_hash": "0" * 16}
+    info |= {"identical": [], "skipped": {}}
+    agreeing = sbs.RMColumn("rm", {s: WinRate(s, 10, 3, 0, 7) for s in ("all", "user")})
+    hacked = sbs.RMColumn("rm", {s: WinRate(s, 10, 9, 0, 1) for s in ("all", "user")})
+    assert sbs.Report("q", info, 0, human, agreeing).flags() == []
+    flagged = sbs.Report("q", info, 0, human, hacked)
+    assert [code for code, _ in flagged.flags()] == ["rm_above_human:all", "rm_above_human:user"]
+    assert "**FLAG** `rm_above_human:user`" in sbs.markdown(flagged) and flagged.as_json()["flags"]
+
+
+def test_reporting_a_queue_that_is_not_a_side_by_side_is_refused(tmp_path):
+    from labeling_app.config import load_config, queue_spec
+
+    with Store.for_lake(tmp_path) as store:
+        store.create_queue("plain", "pairwise", 1, "regenerations", queue_spec(load_config(), "pairwise"), "test")
+    with pytest.raises(sbs.SideBySideError, match="queue 'plain' is not a side-by-side queue"):
+        sbs.report(Lake(tmp_path), tmp_path, "plain")
