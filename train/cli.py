@@ -384,6 +384,7 @@ def serve(
 def register(app: typer.Typer) -> None:
     from lakehouse.cli import group
     from train.gpu_check import gpu_check
+    from train.side_by_side_command import side_by_side
     from train.signals_command import train_signals
 
     train_app = group(app, "train")
@@ -397,4 +398,5 @@ def register(app: typer.Typer) -> None:
     evaluations = group(app, "eval")
     evaluations.command("model")(evaluate)
     evaluations.command("artifacts")(eval_artifacts)
+    evaluations.command("side-by-side")(side_by_side)
     app.command("serve")(serve)
