@@ -29,6 +29,20 @@ CANDIDATE_HEIGHT = 200
 # (label, choice, key, tooltip)
 CHOICES = (("1 is better", "A", "1", "Reply 1 is better"), ("2 is better", "B", "2", "Reply 2 is better"))
 TIE = ("3: tie", "tie", "3", "Neither is better")
+# Streamlit refuses R as a button shortcut (it reloads the page), so the R key is a listener of its own: a
+# constant script (no data in it) that clicks the Rewrite button unless a text box has the focus.
+REWRITE_KEY_SCRIPT = """<script>
+if (!window.flywheelRewriteKey) {
+  window.flywheelRewriteKey = true;
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const typing = target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+    if (typing || event.altKey || event.ctrlKey || event.metaKey || (event.key !== "r" && event.key !== "R")) return;
+    const button = [...document.querySelectorAll("button")].find((b) => b.innerText.trim() === "Rewrite");
+    if (button) { event.preventDefault(); event.stopPropagation(); button.click(); }
+  }, true);
+}
+</script>"""
 
 
 def form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
@@ -197,10 +211,10 @@ def _choice_bar(turn_id: int, strong: bool, flags_open: bool, rewrite_open: bool
             help="Flag a reply that breaks the character (key F)",
             width="stretch",
         )
+        st.html(REWRITE_KEY_SCRIPT, unsafe_allow_javascript=True)
         columns[5].button(
             "Rewrite",
             key=f"rewrite-btn-{turn_id}",
-            shortcut="R",
             on_click=_toggle,
             args=(f"rewrite-open-{turn_id}",),
             type="primary" if rewrite_open else "secondary",

@@ -20,12 +20,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_tiny_model(directory: Path) -> Path:
-    """The project's tiny chat model, trained for a moment on two lines: fast to load and to sample."""
+def build_tiny_model(directory: Path, *, sample: bool = False) -> Path:
+    """The project's tiny chat model (random weights, a tokenizer of two lines): fast to load and to run.
+    It decodes greedily unless `sample`: then the server samples with each request's temperature and seed,
+    so two requests give two different replies (greedy, this model only ever says newlines)."""
     from train.config import TinySettings
     from train.tiny import build
 
     model, tokenizer = build(["hello there, how are you?", "I am fine, thanks for asking."] * 40, TinySettings(), 0)
+    model.generation_config.do_sample = sample
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

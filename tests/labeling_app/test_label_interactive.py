@@ -43,7 +43,7 @@ CARDS = [
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-interactive"))
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-interactive"), sample=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def server(tiny_model):
 
 def write_pool(path, port: int, model, **settings) -> None:
     common = {"endpoint": f"http://127.0.0.1:{port}/v1", "model": str(model), "max_tokens": 6, **settings}
-    models = [{"name": "warm", "temperature": 1.0, **common}, {"name": "cold", "temperature": 0.0, **common}]
+    models = [{"name": "warm", "temperature": 1.0, **common}, {"name": "cold", "temperature": 0.8, **common}]
     path.write_text(yaml.safe_dump({"models": models}))
 
 
@@ -111,9 +111,9 @@ def test_two_turns_through_the_app_are_stored_and_become_release_rows(server, ti
     assert first["sides"] == interactive.sides(interactive.turn_seed(task_id, "local", 0))
     assert first["seconds"] > 0 and all(c["seconds"] > 0 for c in first["candidates"])
     assert first["context"] == [{"role": "user", "content": "Hello captain, are you an AI?"}]
-    texts = [t.value for t in at.text]
+    texts = [t.value.strip() for t in at.text]
     for candidate in first["candidates"]:
-        assert candidate["text"] in texts
+        assert candidate["text"].strip() in texts
 
     at.checkbox(key=f"q-{first['turn_id']}-2-templated").check()
     at = button(at, "Flag").click().run()
@@ -203,9 +203,9 @@ def _assert_release_rows(lake, first: dict, second: dict) -> None:
 
 
 def test_a_model_server_killed_mid_chat_shows_a_clear_message_and_keeps_the_judged_turn(
-    tiny_model, tmp_path, monkeypatch
+    server, tiny_model, tmp_path, monkeypatch
 ):
-    process, port = start_server(tiny_model)
+    process, port = server  # the module's server: this test kills it, so it comes after the others using it
     try:
         lake, _ = make_queue(tmp_path, port, tiny_model, name="chat", retries=0, timeout_s=20)
         at = app(lake, monkeypatch)
