@@ -10,6 +10,9 @@ Retry button on the page, and the judged turn before it stays stored.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import time
 
 import pytest
 import yaml
@@ -20,6 +23,7 @@ from labeling_app.settings import APP_SCRIPT
 from labeling_app.store import Store, StoreError
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
+from tests.helpers.cli import FLYWHEEL
 from tests.helpers.label_lake import conversation, make_lake
 from tests.helpers.served import build_tiny_model, free_port, start_server, stop
 
@@ -200,6 +204,77 @@ def _assert_release_rows(lake, first: dict, second: dict) -> None:
     assert len(labels) == 4 and sum(1 for _, good in labels if not good) == 1
     flagged = first["candidates"][first["label"]["flags"][0]["candidate"]]["text"]
     assert (flagged, False) in labels
+
+
+@pytest.mark.browser
+def test_the_tenth_turn_in_a_real_browser_fits_a_laptop_screen_and_keys_label_it(server, tiny_model, tmp_path):
+    """Nine judged turns are made through the same code (real requests), the tenth in chromium: the card, the
+    chat (scrolling inside its box), both candidates and the choice bar are on a 1366x768 screen without
+    scrolling the page; F opens the flags, R the rewrite, and the key 2 stores the turn."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.labeling_app.test_label_browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, _wait_healthy
+
+    _, port = server
+    lake, created = make_queue(tmp_path, port, tiny_model)
+    with Store.for_lake(lake) as store:
+        assignment = store.next_task(created.queue.queue_id, "local")
+        task_id = assignment.task.task_id
+        for number in range(9):
+            turn = interactive.new_turn(store, created.queue, task_id, "local", f"Message number {number}")
+            answers = {q["id"]: "no" for q in created.queue.spec["questions"]}
+            store.label_turn(turn["turn_id"], "local", {"choice": "A", "answers": {"A": answers, "B": answers}})
+    app_port = free_port()
+    url = f"http://127.0.0.1:{app_port}"
+    process = subprocess.Popen(
+        [*FLYWHEEL, "label", "serve", "--lake", str(lake), "--port", str(app_port), "--local-mode"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_healthy(url, process)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=LAPTOP)
+            page.goto(f"{url}/?queue=chat&task={task_id}")
+            box = page.get_by_placeholder("Your message to the character")
+            box.fill("The tenth message")
+            box.press("Enter")
+            choose = page.get_by_role("button", name=re.compile(r"^2 is better"))
+            choose.wait_for(timeout=120_000)
+            page.get_by_text("Reply 1", exact=True).click()  # focus off the message box: plain keys work
+            page.keyboard.press("f")
+            page.get_by_placeholder("Instruction it broke (empty: none)").first.wait_for(timeout=20_000)
+            page.keyboard.press("r")
+            page.get_by_placeholder("The reply the character should have given").wait_for(timeout=20_000)
+            boxes = {
+                name: page.locator(selector).first.bounding_box()
+                for name, selector in (
+                    ("card", "text=Captain Mira"),
+                    ("chat", f".st-key-chat-{task_id}"),
+                    ("reply 1", ".st-key-candidate-1"),
+                    ("reply 2", ".st-key-candidate-2"),
+                    ("choice", "button:has-text('2 is better')"),
+                )
+            }
+            assert page.evaluate("() => window.scrollY") == 0
+            for name, found in boxes.items():
+                assert found is not None and found["y"] >= 0, name
+                assert found["y"] + found["height"] <= LAPTOP["height"], f"{name} is below the fold: {found}"
+            page.get_by_text("Reply 1", exact=True).click()
+            page.keyboard.press("2")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and turns(lake, task_id)[-1]["label"] is None:
+                time.sleep(0.2)
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    tenth = turns(lake, task_id)[-1]
+    assert tenth["turn"] == 9 and tenth["context"][-1]["content"] == "The tenth message"
+    assert tenth["label"] is not None and tenth["label"]["choice"] == "B"
+    assert len(tenth["context"]) == 19
 
 
 def test_a_model_server_killed_mid_chat_shows_a_clear_message_and_keeps_the_judged_turn(
