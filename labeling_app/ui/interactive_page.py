@@ -46,6 +46,8 @@ if (!window.flywheelRewriteKey) {
 
 
 def form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
+    """The message is read and sent before the chat and the candidates are drawn, so the run that sends it
+    also renders both replies (no second script run between the answer and the screen)."""
     from labeling_app.ui import label_page
 
     task = assignment.task
@@ -54,14 +56,22 @@ def form(store: Store, queue: Queue, assignment: Assignment, user: User) -> None
     left, right = st.columns([5, 7], gap="medium")
     with left:
         _cards(task.payload)
+        chat_box = st.container()
+        input_slot = st.empty()
+    if open_turn is None:
+        with input_slot.container():
+            message = _message_box(store, queue, assignment, user, turns, label_page)
+        if message and _send(store, queue, task.task_id, user, message, right):
+            input_slot.empty()
+            turns = store.turns(task_id=task.task_id, annotator=user.name)
+            open_turn = turns[-1]
+    with chat_box:
         _chat(task.payload, turns, open_turn, str(task.task_id))
-        if open_turn is None:
-            _message_box(store, queue, assignment, user, turns, label_page)
     with right, st.container(key="item_box"):
         if open_turn is not None:
             _judge(store, queue, open_turn, user)
         else:
-            _request_state(store, queue, assignment, user)
+            _request_state(store, queue, assignment, user, right)
 
 
 def _cards(payload: dict) -> None:
@@ -83,14 +93,16 @@ def _chat(payload: dict, turns: list[dict], open_turn: dict | None, key: str) ->
             render.bubble(payload, message)
 
 
-def _message_box(store: Store, queue: Queue, assignment: Assignment, user: User, turns: list[dict], label_page) -> None:
+def _message_box(
+    store: Store, queue: Queue, assignment: Assignment, user: User, turns: list[dict], label_page
+) -> str | None:
+    """The message box (while the chat has turns left) and the Finish button; returns a sent message."""
     task_id = assignment.task.task_id
     limit = int(queue.spec.get("max_turns", interactive.MAX_TURNS))
     labeled = sum(1 for t in turns if t["label"] is not None)
+    message = None
     if labeled < limit:
         message = st.chat_input("Your message to the character", key=f"message-{task_id}", max_chars=4000)
-        if message and message.strip():
-            _send(store, queue, task_id, user, message.strip())
     else:
         st.info(f"This chat has its {limit} turns: finish it.")
     if st.button(
@@ -101,23 +113,25 @@ def _message_box(store: Store, queue: Queue, assignment: Assignment, user: User,
         help="Store the chat as done and go to the next one.",
     ):
         label_page._submit(store, assignment, user, {"turns": labeled})
+    return message.strip() if isinstance(message, str) and message.strip() else None
 
 
-def _send(store: Store, queue: Queue, task_id: int, user: User, message: str) -> None:
-    """Ask both models; on failure keep the message and the reason for the Retry button."""
+def _send(store: Store, queue: Queue, task_id: int, user: User, message: str, where) -> bool:
+    """Ask both models (a spinner in `where` meanwhile); on failure keep the message and the reason for
+    the Retry button. True when the turn is stored."""
     st.session_state[f"turn-message-{task_id}"] = message
     st.session_state.pop(f"turn-error-{task_id}", None)
     try:
-        with st.spinner("Asking both models..."):
+        with where, st.spinner("Asking both models..."):
             interactive.new_turn(store, queue, task_id, user.name, message)
     except (ServingError, StoreError) as exc:
         st.session_state[f"turn-error-{task_id}"] = str(exc)
-    else:
-        st.session_state.pop(f"turn-message-{task_id}", None)
-    st.rerun()
+        return False
+    st.session_state.pop(f"turn-message-{task_id}", None)
+    return True
 
 
-def _request_state(store: Store, queue: Queue, assignment: Assignment, user: User) -> None:
+def _request_state(store: Store, queue: Queue, assignment: Assignment, user: User, where) -> None:
     task_id = assignment.task.task_id
     error = st.session_state.get(f"turn-error-{task_id}")
     message = st.session_state.get(f"turn-message-{task_id}")
@@ -129,7 +143,8 @@ def _request_state(store: Store, queue: Queue, assignment: Assignment, user: Use
     render.text_box(message)
     retry, drop = st.columns(2)
     if retry.button("Retry", key=f"retry-{task_id}", type="primary", icon=":material/refresh:", width="stretch"):
-        _send(store, queue, task_id, user, message)
+        _send(store, queue, task_id, user, message, where)
+        st.rerun()
     if drop.button("Discard the message", key=f"discard-{task_id}", width="stretch"):
         st.session_state.pop(f"turn-message-{task_id}", None)
         st.session_state.pop(f"turn-error-{task_id}", None)
