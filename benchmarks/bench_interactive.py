@@ -6,7 +6,9 @@ For every turn of 10-turn chats, in the same process and against the same server
   requests at once, as the app sends them), timed alone;
 - app: the message sent through Streamlit's AppTest (the run that requests both candidates and stores the
   turn, then the rerun that renders them), timed until the page with both candidates is there.
-The app's overhead is app minus raw, turn by turn (target: p95 < 150 ms). The turn is then judged (not
+The app's overhead is the app's time minus the wall time of its own two requests, turn by turn (target:
+p95 < 150 ms); app minus the separate raw call of the same turn is shown too (it carries the run-to-run
+spread of generation), and the app's CPU time, which a loaded machine does not inflate. The turn is then judged (not
 timed) and the chat goes on, so late turns render a long chat.
 
 Run: `python -m benchmarks.bench_interactive` (BENCH_SCALE=0.5 for a quick run: fewer chats).
@@ -128,14 +130,16 @@ def _drive(lake: Path, queue, chats: int) -> list[dict]:
             replies = serving.candidates(pool, ["a", "b"], context, payload["character"], seeds=[seed, seed + 1])
             raw = time.perf_counter() - started
             assert all(isinstance(r, serving.Reply) for r in replies), replies
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             at.chat_input[0].set_value(message)
             at.run()
-            app = time.perf_counter() - started
+            app, app_cpu = time.perf_counter() - started, time.process_time() - cpu
             turn = store.turns(task_id=task_id, annotator="local")[-1]
             assert turn["turn"] == number and not at.exception and not at.error, [e.value for e in at.error]
             assert len([b for b in at.button if b.label.endswith("is better")]) == 2, "both candidates rendered"
-            samples.append({"raw_s": raw, "app_s": app, "served_s": turn["seconds"], "turn": number})
+            samples.append(
+                {"raw_s": raw, "app_s": app, "app_cpu_s": app_cpu, "served_s": turn["seconds"], "turn": number}
+            )
             next(b for b in at.button if b.label == "1 is better").click().run()
         next(b for b in at.button if b.label.startswith("Finish chat")).click().run()
     store.close()
@@ -153,6 +157,9 @@ def summarize(samples: list[dict]) -> dict:
         "message_to_candidates_rendered": row(app),
         "app_overhead": row(overhead),
         "app_minus_raw": row([a - r for a, r in zip(app, raw, strict=True)]),
+        "app_cpu": row([s["app_cpu_s"] * 1000 for s in samples]),
+        "load_average": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -169,9 +176,11 @@ def render(summary: dict) -> str:
         "message_to_candidates_rendered": "app: message to both candidates rendered",
         "app_overhead": "app overhead (app minus its own two requests)",
         "app_minus_raw": "app minus the raw endpoint call of the same turn",
+        "app_cpu": "app CPU time per turn (this process: script, client threads)",
     }
     for key, label in names.items():
         lines.append(f"| {label} | {summary[key]['p50_ms']:,.1f} | {summary[key]['p95_ms']:,.1f} |")
+    lines += ["", f"Load average {summary['load_average']} on {summary['cpus']} CPUs when it finished."]
     return "\n".join(lines)
 
 

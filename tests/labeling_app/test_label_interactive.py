@@ -346,3 +346,35 @@ def test_queue_settings_are_checked_before_anything_is_written(tmp_path):
     assert one.added == 2 and one.queue.spec["models"] == ["warm"]
     with Store.for_lake(lake) as store, pytest.raises(StoreError, match="not an open chat"):
         store.add_turn(1, "nobody", 0, [], [], [0, 1], 0, 0.0)
+
+
+def test_a_store_from_before_the_interactive_kind_is_migrated_on_open(tmp_path):
+    """A schema-2 store (its CHECK on kind lists four kinds, no turn tables) opens as schema 3: its queues
+    and labels stay, and an interactive queue can be created in it."""
+    import sqlite3
+
+    from labeling_app import store as store_module
+
+    path = tmp_path / "labels.sqlite"
+    old = store_module.SCHEMA.split("CREATE TABLE IF NOT EXISTS turns")[0]
+    old = old.replace(", 'interactive'", "")
+    con = sqlite3.connect(path)
+    con.executescript(old)
+    con.execute(
+        "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) "
+        "VALUES ('old', 'rating', 1, 'sql', '{}', 0, 'cli')"
+    )
+    con.execute("PRAGMA user_version = 2")
+    con.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        con.execute(
+            "INSERT INTO queues (name, kind, per_item, source, spec, created_at, created_by) "
+            "VALUES ('new', 'interactive', 1, 'x', '{}', 0, 'cli')"
+        )
+    con.close()
+    with Store(path) as store:
+        assert [q.name for q in store.queues()] == ["old"]
+        queue = store.create_queue("chats", "interactive", 1, "cards.yaml", {"guideline_version": "v"}, "cli")
+        assert queue.kind == "interactive" and store.turns(queue.queue_id) == []
+        assert store.con.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+        assert store.con.execute("PRAGMA foreign_key_check").fetchall() == []
