@@ -397,6 +397,7 @@ def test_consensus_labels_become_pairs_and_unpaired_rows(lake, monkeypatch):
             ("queue", pa.string()),
             ("kind", pa.string()),
             ("task_id", pa.int64()),
+            ("item_key", pa.string()),
             ("question", pa.string()),
             ("answer", pa.string()),
             ("n_annotators", pa.int32()),
