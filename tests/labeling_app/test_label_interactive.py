@@ -378,3 +378,26 @@ def test_a_store_from_before_the_interactive_kind_is_migrated_on_open(tmp_path):
         assert queue.kind == "interactive" and store.turns(queue.queue_id) == []
         assert store.con.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         assert store.con.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_erasing_a_chat_removes_its_turns_and_labels_and_keeps_them_append_only(tmp_path):
+    import sqlite3
+
+    spec = {"guideline_version": "v", "continuation": "random", "questions": [{"id": "templated", "text": "?"}]}
+    with Store(tmp_path / "labels.sqlite") as store:
+        queue = store.create_queue("chats", "interactive", 1, "cards.yaml", spec, "cli")
+        store.add_tasks(queue.queue_id, [("card-1", {"character": {"name": "Mira"}, "prompt": [], "candidates": []})])
+        task_id = store.next_task(queue.queue_id, "ann").task.task_id
+        candidates = [{"model": "a", "text": "one"}, {"model": "b", "text": "two"}]
+        turn = store.add_turn(task_id, "ann", 0, [{"role": "user", "content": "hi"}], candidates, [1, 0], 5, 0.1)
+        answers = {"A": {"templated": "no"}, "B": {"templated": "yes"}}
+        assert store.label_turn(turn["turn_id"], "ann", {"choice": "tie", "answers": answers}).created
+        assert not store.label_turn(turn["turn_id"], "ann", {"choice": "A", "answers": answers}).created, "once"
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            store.con.execute("DELETE FROM turn_labels")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            store.con.execute("UPDATE turn_labels SET value = '{}'")
+        counts = store.erase_tasks([task_id])
+        assert counts["tasks"] == 1 and store.turns(queue.queue_id) == []
+        trigger = "SELECT count(*) FROM sqlite_master WHERE name = 'turn_labels_no_delete'"
+        assert store.con.execute(trigger).fetchone()[0] == 1
