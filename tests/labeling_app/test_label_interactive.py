@@ -27,7 +27,6 @@ from tests.helpers.cli import FLYWHEEL
 from tests.helpers.label_lake import conversation, make_lake
 from tests.helpers.served import build_tiny_model, free_port, start_server, stop
 
-pytestmark = pytest.mark.slow
 CARDS = [
     {
         "character": {
@@ -97,6 +96,7 @@ def turns(lake, task_id: int) -> list[dict]:
         return store.turns(task_id=task_id, annotator="local")
 
 
+@pytest.mark.slow
 def test_two_turns_through_the_app_are_stored_and_become_release_rows(server, tiny_model, tmp_path, monkeypatch):
     _, port = server
     lake, created = make_queue(tmp_path, port, tiny_model)
@@ -207,6 +207,7 @@ def _assert_release_rows(lake, first: dict, second: dict) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_tenth_turn_in_a_real_browser_fits_a_laptop_screen_and_keys_label_it(server, tiny_model, tmp_path):
     """Nine judged turns are made through the same code (real requests), the tenth in chromium: the card, the
     chat (scrolling inside its box), both candidates and the choice bar are on a 1366x768 screen without
@@ -277,6 +278,7 @@ def test_the_tenth_turn_in_a_real_browser_fits_a_laptop_screen_and_keys_label_it
     assert len(tenth["context"]) == 19
 
 
+@pytest.mark.slow
 def test_a_model_server_killed_mid_chat_shows_a_clear_message_and_keeps_the_judged_turn(
     server, tiny_model, tmp_path, monkeypatch
 ):
@@ -401,3 +403,31 @@ def test_erasing_a_chat_removes_its_turns_and_labels_and_keeps_them_append_only(
         assert counts["tasks"] == 1 and store.turns(queue.queue_id) == []
         trigger = "SELECT count(*) FROM sqlite_master WHERE name = 'turn_labels_no_delete'"
         assert store.con.execute(trigger).fetchone()[0] == 1
+
+
+def test_the_cli_makes_a_queue_from_the_lakes_characters_and_refuses_three_models(tmp_path):
+    lake = make_lake(tmp_path / "lake", [conversation(i) for i in range(4)])
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(
+        yaml.safe_dump([{"title": "AI?", "challenge": "Ask."}, {"title": "Off", "challenge": "Stray."}])
+    )
+    write_pool(tmp_path / "pool.yaml", free_port(), "m")
+    common = ["label", "queue", "interactive", "--lake", str(lake), "--pool", str(tmp_path / "pool.yaml")]
+    done = subprocess.run(
+        [*FLYWHEEL, *common, "--cards", "characters", "--scenarios", str(scenarios), "--models", "warm,cold"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 character x scenario items added" in done.stdout and "continuation random" in done.stdout
+    with Store.for_lake(lake, read_only=True) as store:
+        names = sorted({t.payload["character"]["name"] for t in store.tasks()})
+    assert names == ["Captain Mira", "Chef Bruno"]
+    bad = subprocess.run(
+        [*FLYWHEEL, *common, "--cards", "characters", "--scenarios", str(scenarios), "--models", "a,b,c"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "models" in bad.stderr and "Traceback" not in bad.stderr
