@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from labeling_app import interactive_command
 from lakehouse import cli_options
 from lakehouse.cli_options import LakeOption
 from lakehouse.errors import UserError
@@ -224,6 +225,9 @@ def serve(
     ]
     typer.echo(f"labeling app on http://127.0.0.1:{port} over {root}" + (" (local mode)" if local_mode else ""))
     os.execve(sys.executable, command, env)
+
+
+queue_app.command("interactive")(interactive_command.queue_interactive)
 
 
 def register(app: typer.Typer) -> None:

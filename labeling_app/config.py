@@ -15,8 +15,10 @@ from lakehouse import config
 from lakehouse.config import repeated
 from lakehouse.errors import ConfigError
 
-KINDS = ("pairwise", "questionnaire", "rewrite", "rating")
-Kind = Literal["pairwise", "questionnaire", "rewrite", "rating"]
+KINDS = ("pairwise", "questionnaire", "rewrite", "rating", "interactive")
+Kind = Literal["pairwise", "questionnaire", "rewrite", "rating", "interactive"]
+# The questions asked of every candidate of an interactive turn (a subset of the question set).
+ALWAYS_ASKED = ("false_refusal", "templated")
 ANSWERS = ("yes", "no", "unsure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "labeling.yaml"
 
@@ -100,6 +102,9 @@ def queue_spec(config: LabelingConfig, kind: str) -> dict:
     if kind == "questionnaire":
         spec["question_set_version"] = config.questions.version
         spec["questions"] = [q.model_dump() for q in config.questions.items]
+    if kind == "interactive":
+        spec["question_set_version"] = config.questions.version
+        spec["questions"] = [q.model_dump() for q in config.questions.items if q.id in ALWAYS_ASKED]
     if kind == "rating":
         spec["rating"] = config.rating.model_dump()
         spec["rating_tolerance"] = config.rating_tolerance

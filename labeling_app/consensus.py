@@ -74,6 +74,8 @@ def questions(queue: Queue) -> list[Question]:
     if queue.kind == "rating":
         scale = spec["rating"]
         return [Question("engagingness", tuple(range(scale["min"], scale["max"] + 1)), "ordinal")]
+    if queue.kind == "interactive":
+        return []  # judged turn by turn: labeling_app/snapshot.py makes their rows from the store's turns
     return [Question("rewrite", REWRITE_DOMAIN, "nominal")]
 
 

@@ -50,6 +50,8 @@ def create_queue(
 
     The source is read before anything is written, so a bad query or release leaves the store as it was.
     """
+    if kind == "interactive":
+        raise StoreError("interactive queues take cards and a model pool: `flywheel label queue interactive`")
     config = config or load_config()
     spec = queue_spec(config, kind)
     found = sources.load_items(lake_root, kind, source)

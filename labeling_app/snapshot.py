@@ -181,6 +181,85 @@ def _consensus_base(queue: Queue, analysis: QueueAnalysis, item: ItemConsensus, 
     return row
 
 
+def _turn_base(queue: Queue, task: Task, turn: dict) -> dict:
+    """The columns every row of one judged turn shares: one annotator's judgment, kept as given."""
+    return {
+        "queue_id": queue.queue_id,
+        "queue": queue.name,
+        "kind": queue.kind,
+        "task_id": task.task_id,
+        "n_annotators": 1,
+        "n_agreeing": 1,
+        "agreement": 1.0,
+        "queue_alpha": None,
+        "adjudicated": False,
+        "kept": True,
+        "tie": None,
+        "strength": None,
+        "score": None,
+        "prompt": [{"role": m["role"], "content": m["content"]} for m in turn["context"]],
+        "sample_id": None,
+        "response": None,
+        "chosen": None,
+        "rejected": None,
+        "chosen_sample_id": None,
+        "rejected_sample_id": None,
+        "rewriter": None,
+        "character_id": (task.payload.get("character") or {}).get("id"),
+        "guideline_version": turn["guideline_version"],
+        "question_set_version": queue.spec.get("question_set_version"),
+    }
+
+
+def turn_rows(queue: Queue, task: Task, turn: dict) -> list[dict]:
+    """Rows of one judged turn of a chat: the preference (`preference`: the winner's index or tie), the
+    rewrite when the annotator wrote one (`rewrite`), and per candidate the steerability flag
+    (`violates_instruction`) and the always-asked questions. `item_key` names the turn (and the candidate)."""
+    label, candidates = turn["label"], turn["candidates"]
+    key = f"{task.item_key}/{turn['annotator']}/{turn['turn']}"
+    ids = [f"interactive:{turn['turn_id']}:{i}" for i in range(len(candidates))]
+    base = _turn_base(queue, task, turn)
+    preference = {**base, "item_key": key, "question": "preference", "tie": label["tie"], "strength": label["strength"]}
+    preference["answer"] = "tie" if label["tie"] else str(label["preferred"])
+    if not label["tie"]:
+        winner = label["preferred"]
+        preference.update(
+            chosen=candidates[winner]["text"],
+            rejected=candidates[1 - winner]["text"],
+            chosen_sample_id=ids[winner],
+            rejected_sample_id=ids[1 - winner],
+        )
+    rows = [preference]
+    if label["rewrite"]:
+        rows.append(
+            {
+                **base,
+                "item_key": f"{key}/rewrite",
+                "question": "rewrite",
+                "answer": "edited",
+                "chosen": label["rewrite"],
+                "response": label["rewrite"],
+                "rejected_sample_id": ids[0],  # the turn's anchor (its dedup group in a release)
+                "rewriter": turn["annotator"],
+            }
+        )
+    flagged = {f["candidate"] for f in label["flags"]}
+    for index, candidate in enumerate(candidates):
+        answers = {"violates_instruction": "yes" if index in flagged else "no", **label["answers"][str(index)]}
+        for question, answer in answers.items():
+            rows.append(
+                {
+                    **base,
+                    "item_key": f"{key}/{index}",
+                    "question": question,
+                    "answer": answer,
+                    "sample_id": ids[index],
+                    "response": candidate["text"],
+                }
+            )
+    return rows
+
+
 def build_tables(store: Store) -> dict[str, list[dict]]:
     """Rows of the three snapshot tables, in a deterministic order."""
     created = store.task_created_at()
@@ -191,6 +270,10 @@ def build_tables(store: Store) -> dict[str, list[dict]]:
         out["labels/tasks"].extend(task_row(queue, t, created[t.task_id]) for t in tasks.values())
         out["labels/labels"].extend(label_row(queue, tasks[lab["task_id"]].item_key, lab) for lab in labels)
         out["labels/consensus"].extend(consensus_rows(analyze(queue, labels), tasks, labels))
+        if queue.kind == "interactive":
+            for turn in store.turns(queue.queue_id):
+                if turn["label"] is not None and turn["task_id"] in tasks:
+                    out["labels/consensus"].extend(turn_rows(queue, tasks[turn["task_id"]], turn))
     return out
 
 

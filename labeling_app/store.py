@@ -31,12 +31,44 @@ from labeling_app import values
 from labeling_app.config import KINDS
 from lakehouse.errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 UNDO_SECONDS = 120
 BUSY_TIMEOUT_S = 60.0
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS queues (
+TURNS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    turn_id     INTEGER PRIMARY KEY,
+    task_id     INTEGER NOT NULL REFERENCES tasks (task_id),
+    queue_id    INTEGER NOT NULL,
+    annotator   TEXT NOT NULL,
+    turn        INTEGER NOT NULL CHECK (turn >= 0),
+    context     TEXT NOT NULL,
+    candidates  TEXT NOT NULL,
+    sides       TEXT NOT NULL,
+    seed        INTEGER NOT NULL,
+    seconds     REAL NOT NULL,
+    created_at  REAL NOT NULL,
+    UNIQUE (task_id, annotator, turn)
+);
+CREATE INDEX IF NOT EXISTS turns_queue ON turns (queue_id, turn_id);
+CREATE TABLE IF NOT EXISTS turn_labels (
+    turn_id           INTEGER PRIMARY KEY REFERENCES turns (turn_id),
+    value             TEXT NOT NULL,
+    seconds           REAL,
+    guideline_version TEXT NOT NULL,
+    created_at        REAL NOT NULL,
+    submission_id     TEXT NOT NULL UNIQUE
+);
+CREATE TRIGGER IF NOT EXISTS turns_no_update BEFORE UPDATE ON turns
+    BEGIN SELECT RAISE(ABORT, 'turns are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS turn_labels_no_update BEFORE UPDATE ON turn_labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS turn_labels_no_delete BEFORE DELETE ON turn_labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+"""
+
+QUEUES_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {{table}} (
     queue_id    INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
     kind        TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
@@ -48,7 +80,12 @@ CREATE TABLE IF NOT EXISTS queues (
     n_tasks     INTEGER NOT NULL DEFAULT 0,
     n_labels    INTEGER NOT NULL DEFAULT 0,
     n_complete  INTEGER NOT NULL DEFAULT 0
-);
+)
+"""
+
+SCHEMA = (
+    QUEUES_TABLE.format(table="queues")
+    + """;
 CREATE TABLE IF NOT EXISTS tasks (
     task_id     INTEGER PRIMARY KEY,
     queue_id    INTEGER NOT NULL REFERENCES queues (queue_id),
@@ -108,6 +145,8 @@ CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
 CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
     BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
 """
+    + TURNS_SCHEMA
+)
 
 
 class StoreError(UserError, ValueError):
@@ -220,11 +259,21 @@ class Store:
                 self.con.execute("ALTER TABLE labels ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
                 self.con.execute("ALTER TABLE tasks ADD COLUMN gold TEXT")
                 self.con.execute("DROP INDEX labels_one_each")
+            if version in (1, 2):  # v2 -> v3: the interactive kind (the CHECK on kind is rebuilt) and turns
+                self._rebuild_queues()
             if version != SCHEMA_VERSION:
                 for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         self.con.execute(statement)
                 self.con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _rebuild_queues(self) -> None:
+        """SQLite cannot alter a CHECK: copy `queues` into a table with the new one (foreign keys are off
+        until `_init` returns, and the tasks' references follow the name)."""
+        self.con.execute(QUEUES_TABLE.format(table="queues_v3"))
+        self.con.execute("INSERT INTO queues_v3 SELECT * FROM queues")
+        self.con.execute("DROP TABLE queues")
+        self.con.execute("ALTER TABLE queues_v3 RENAME TO queues")
 
     def close(self) -> None:
         self.con.close()
@@ -602,6 +651,110 @@ class Store:
             )
         return Submission(_inserted_id(cur), created=True)
 
+    # -- interactive chats: one row per turn, its label appended when submitted ------------------------
+
+    def add_turn(
+        self,
+        task_id: int,
+        annotator: str,
+        turn: int,
+        context: list[dict],
+        candidates: list[dict],
+        sides: list[int],
+        seed: int,
+        seconds: float,
+        *,
+        now: float | None = None,
+    ) -> dict:
+        """Store a turn's two candidates as they arrived (before any label), so a reload shows the same
+        ones; a turn already stored is returned as it is (a second request for it changes nothing)."""
+        now = time.time() if now is None else now
+        with self._write() as con:
+            row = con.execute(
+                "SELECT state FROM assignments WHERE task_id = ? AND annotator = ?", (task_id, annotator)
+            ).fetchone()
+            if row is None or row["state"] not in ("open", "expired"):
+                raise StoreError(f"item {task_id} is not an open chat of {annotator}")
+            task = self.task(task_id)
+            con.execute(
+                "INSERT OR IGNORE INTO turns (task_id, queue_id, annotator, turn, context, candidates, sides, seed, "
+                "seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task_id,
+                    task.queue_id,
+                    annotator,
+                    turn,
+                    json.dumps(context, ensure_ascii=False),
+                    json.dumps(candidates, ensure_ascii=False, sort_keys=True),
+                    json.dumps(sides),
+                    seed,
+                    seconds,
+                    now,
+                ),
+            )
+        return next(t for t in self.turns(task_id=task_id, annotator=annotator) if t["turn"] == turn)
+
+    def label_turn(
+        self,
+        turn_id: int,
+        annotator: str,
+        raw_value: dict,
+        *,
+        seconds: float | None = None,
+        submission_id: str | None = None,
+        now: float | None = None,
+    ) -> Submission:
+        """Append the label of one turn (once: a repeat returns the label already stored)."""
+        now = time.time() if now is None else now
+        submission_id = submission_id or uuid.uuid4().hex
+        row = self.con.execute("SELECT * FROM turns WHERE turn_id = ?", (turn_id,)).fetchone()
+        if row is None or row["annotator"] != annotator:
+            raise StoreError(f"turn {turn_id} is not a turn of {annotator}")
+        queue = self.queue(row["queue_id"])
+        value = values.interactive_turn(
+            raw_value, json.loads(row["sides"]), queue.spec["questions"], queue.spec["continuation"], row["seed"] & 1
+        )
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM turn_labels WHERE turn_id = ?", (turn_id,)).fetchone():
+                return Submission(turn_id, created=False)
+            con.execute(
+                "INSERT INTO turn_labels (turn_id, value, seconds, guideline_version, created_at, submission_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    turn_id,
+                    json.dumps(value, ensure_ascii=False, sort_keys=True),
+                    seconds,
+                    queue.spec["guideline_version"],
+                    now,
+                    submission_id,
+                ),
+            )
+        return Submission(turn_id, created=True)
+
+    def turns(
+        self, queue_id: int | None = None, *, task_id: int | None = None, annotator: str | None = None
+    ) -> list[dict]:
+        """Turns of a queue, or of one chat (a task and an annotator), with their labels (None while
+        unlabeled); in order of (task, annotator, turn)."""
+        where, args = [], []
+        for column, given in (("t.queue_id", queue_id), ("t.task_id", task_id), ("t.annotator", annotator)):
+            if given is not None:
+                where.append(f"{column} = ?")
+                args.append(given)
+        rows = self.con.execute(
+            "SELECT t.*, l.value AS label, l.seconds AS label_seconds, l.created_at AS labeled_at, "
+            "l.guideline_version FROM turns t LEFT JOIN turn_labels l USING (turn_id) "
+            f"WHERE {' AND '.join(where) or '1'} ORDER BY t.task_id, t.annotator, t.turn",
+            args,
+        ).fetchall()
+        out = []
+        for row in rows:
+            data = dict(row)
+            for key in ("context", "candidates", "sides", "label"):
+                data[key] = json.loads(data[key]) if data[key] is not None else None
+            out.append(data)
+        return out
+
     # -- reads for progress, review and snapshots -------------------------------------------------------
 
     def count_labels(self, queue_id: int, annotator: str) -> int:
@@ -707,14 +860,20 @@ class Store:
                 if (row := con.execute("SELECT queue_id FROM tasks WHERE task_id = ?", i).fetchone())
             }
             con.execute("DROP TRIGGER IF EXISTS labels_no_delete")
+            con.execute("DROP TRIGGER IF EXISTS turn_labels_no_delete")
             con.executemany(
                 "DELETE FROM retractions WHERE label_id IN (SELECT label_id FROM labels WHERE task_id = ?)", ids
             )
+            con.executemany(
+                "DELETE FROM turn_labels WHERE turn_id IN (SELECT turn_id FROM turns WHERE task_id = ?)", ids
+            )
+            con.executemany("DELETE FROM turns WHERE task_id = ?", ids)
             for table in ("labels", "assignments", "tasks"):
                 before = con.total_changes
                 con.executemany(f"DELETE FROM {table} WHERE task_id = ?", ids)
                 counts[table] = con.total_changes - before
             con.execute(LABELS_NO_DELETE)
+            con.execute(TURN_LABELS_NO_DELETE)
             con.executemany(RECOUNT_QUEUE, [(q,) for q in sorted(queues)])
         counts["wal_checkpointed"] = self._checkpoint()
         return counts
@@ -740,6 +899,10 @@ class Store:
 LIVE = "label_id NOT IN (SELECT label_id FROM retractions)"
 LABELS_NO_DELETE = (
     "CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels "
+    "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
+)
+TURN_LABELS_NO_DELETE = (
+    "CREATE TRIGGER IF NOT EXISTS turn_labels_no_delete BEFORE DELETE ON turn_labels "
     "BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END"
 )
 RECOUNT_QUEUE = """UPDATE queues SET

@@ -111,6 +111,70 @@ def rating(raw: dict, scale: dict) -> dict:
     return {"score": score, "note": _note(raw, "note")}
 
 
+CONTINUATIONS = ("random", "preferred")
+
+
+def _candidate_answers(answers, questions: list[dict], sides: list[int]) -> dict[str, dict[str, str]]:
+    """Answers per side seen (A, B) to the always-asked questions, keyed by candidate index."""
+    if not isinstance(answers, dict) or set(answers) != {"A", "B"}:
+        raise LabelError("answers must give the questions' answers for both sides, A and B")
+    out = {}
+    for side, given in answers.items():
+        out[str(sides[0 if side == "A" else 1])] = questionnaire({"answers": given}, questions)["answers"]
+    return dict(sorted(out.items()))
+
+
+def _flags(flags, sides: list[int]) -> list[dict]:
+    """Steerability flags: {side seen: the instruction of the card that the reply broke}."""
+    if flags is None:
+        return []
+    if not isinstance(flags, dict) or not set(flags) <= {"A", "B"}:
+        raise LabelError("flags must map a side (A or B) to the instruction the reply broke")
+    out = []
+    for side in sorted(flags):
+        instruction = _note(flags, side)
+        if instruction is None:
+            raise LabelError(f"the flag on {side} must name the instruction the reply broke")
+        out.append({"candidate": sides[0 if side == "A" else 1], "side": side, "instruction": instruction})
+    return sorted(out, key=lambda f: f["candidate"])
+
+
+def interactive_turn(raw: dict, sides: list[int], questions: list[dict], continuation: str, coin: int) -> dict:
+    """One judged turn of a chat: the pairwise choice, steerability flags, an optional rewrite, the
+    always-asked answers per candidate, and which reply the chat goes on with (`continued`: a candidate
+    index, or "rewrite"). `coin` (0 or 1, from the turn's seed) picks the random continuation, so a
+    replay of the same turn continues the same way."""
+    _only(raw, {"choice", "strength", "reason", "flags", "rewrite", "answers"})
+    value = pairwise({k: raw.get(k) for k in ("choice", "strength", "reason")}, sides)
+    rewrite_text = raw.get("rewrite")
+    if rewrite_text is not None and not isinstance(rewrite_text, str):
+        raise LabelError("the rewrite must be text")
+    rewrite_text = (rewrite_text or "").replace("\r\n", "\n").strip() or None
+    if rewrite_text is not None and len(rewrite_text) > MAX_REWRITE_CHARS:
+        raise LabelError(f"the rewrite is longer than {MAX_REWRITE_CHARS:,} characters")
+    if continuation not in CONTINUATIONS:
+        raise LabelError(f"continuation must be one of {', '.join(CONTINUATIONS)}, not {continuation!r}")
+    continued: int | str = coin
+    if continuation == "preferred":
+        continued = "rewrite" if rewrite_text else (value["preferred"] if value["preferred"] is not None else coin)
+    return {
+        **value,
+        "flags": _flags(raw.get("flags"), sides),
+        "rewrite": rewrite_text,
+        "answers": _candidate_answers(raw.get("answers"), questions, sides),
+        "continued": continued,
+    }
+
+
+def interactive_finish(raw: dict) -> dict:
+    """The label that closes a chat: how many turns it had (the turns carry the judgments)."""
+    _only(raw, {"turns", "note"})
+    turns = raw.get("turns")
+    if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
+        raise LabelError("a chat is finished after at least one judged turn")
+    return {"turns": turns, "note": _note(raw, "note")}
+
+
 def canonical(kind: str, spec: dict, payload: dict, raw: dict, sides: list[int] | None) -> dict:
     """Check `raw` against the task and return the value to store."""
     if not isinstance(raw, dict):
@@ -123,4 +187,6 @@ def canonical(kind: str, spec: dict, payload: dict, raw: dict, sides: list[int] 
         return rewrite(raw, payload["candidates"][0]["text"])
     if kind == "rating":
         return rating(raw, spec["rating"])
+    if kind == "interactive":
+        return interactive_finish(raw)
     raise LabelError(f"unknown task kind {kind!r}")

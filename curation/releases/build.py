@@ -54,6 +54,7 @@ from lakehouse.releases import SPLITS, LeakScanRefused, Release, ReleaseWriter, 
 
 INSERTERS = {
     ("sft", "samples"): sft.insert_samples,
+    ("sft", "labels"): sft.insert_labels,
     ("prompt", "samples"): prompts.insert_samples,
     ("preference", "regenerations"): preference.insert_regenerations,
     ("preference", "preference_pairs"): preference.insert_pairs,

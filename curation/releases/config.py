@@ -138,7 +138,7 @@ Source = Annotated[
 ]
 
 ALLOWED_KINDS = {
-    "sft": ("samples", "release"),
+    "sft": ("samples", "labels", "release"),
     "preference": ("regenerations", "preference_pairs", "labels", "release"),
     "unpaired": ("signals", "labels", "release"),
     "prompt": ("samples", "release"),

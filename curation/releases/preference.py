@@ -6,7 +6,8 @@
 - preference_pairs: pairs that arrived as pairs (hh-rlhf): the two conversations share every message
   before `turn` and differ in the reply at `turn`; the prompt is the chosen side's history.
 - labels: pairwise consensus from the labeling app (ties and items without consensus are dropped, as
-  are items under `min_agreement`), and rewrites (the annotator's rewrite is chosen over the original).
+  are items under `min_agreement`), rewrites (the annotator's rewrite is chosen over the original), and
+  the judged turns of interactive chats (origin `interactive`).
 
 The pair filters (length ratio, emoji difference) run later, on the style-feature table.
 """
@@ -77,7 +78,16 @@ def label_provenance(alias: str, anchor: str) -> str:
 
 
 def label_row_id() -> str:
-    return "'label:' || l.queue || ':' || l.task_id::VARCHAR || coalesce(':' || l.rewriter, '')"
+    """A label row's id: the queue and item (and rewriter); an interactive row's item key names its turn."""
+    return (
+        "CASE WHEN l.kind = 'interactive' THEN 'label:' || l.queue || ':' || l.item_key "
+        "ELSE 'label:' || l.queue || ':' || l.task_id::VARCHAR || coalesce(':' || l.rewriter, '') END"
+    )
+
+
+def label_origin(source: LabelsSource) -> str:
+    """Rows judged in a live chat keep `interactive` as their origin, whatever the source is called."""
+    return f"CASE WHEN l.kind = 'interactive' THEN 'interactive' ELSE {quote(source.name)} END"
 
 
 def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
@@ -87,7 +97,7 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
     queue = f"queue = {quote(source.queue)}" if source.queue else None
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {label_row_id()} AS sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank,
+        SELECT {label_row_id()} AS sample_id, {label_origin(source)} AS origin, {rank} AS origin_rank,
                {label_provenance("s", anchor)}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
                l.prompt AS prompt_inline, {last_user_sql("l.prompt")} AS last_user,
                l.chosen, l.rejected, l.chosen_sample_id, l.rejected_sample_id, l.agreement, l.n_annotators,
@@ -99,7 +109,8 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
         FROM (SELECT * FROM {LABELS_VIEW}
               WHERE {
         where(
-            "(kind = 'pairwise' AND question = 'preference') OR (kind = 'rewrite' AND chosen IS NOT NULL)",
+            "(kind IN ('pairwise', 'interactive') AND question = 'preference') "
+            "OR (kind = 'rewrite' AND chosen IS NOT NULL)",
             queue,
             source.filter,
         )

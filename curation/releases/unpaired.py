@@ -10,7 +10,7 @@ from __future__ import annotations
 from curation.releases.config import LabelsSource, SignalsSource
 from curation.releases.inputs import LABELS_VIEW
 from curation.releases.job import Job
-from curation.releases.preference import label_provenance, label_row_id, labels_available
+from curation.releases.preference import label_origin, label_provenance, label_row_id, labels_available
 from curation.releases.rows import last_user_sql, quote, where
 
 
@@ -41,7 +41,7 @@ def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
     queue = f"queue = {quote(source.queue)}" if source.queue else None
     sql = f"""
         INSERT INTO cand BY NAME
-        SELECT {label_row_id()} AS sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank,
+        SELECT {label_row_id()} AS sample_id, {label_origin(source)} AS origin, {rank} AS origin_rank,
                {label_provenance("s", "l.sample_id")}, len(list_filter(l.prompt, lambda m: m.role = 'user')) AS depth,
                l.prompt AS prompt_inline, {last_user_sql("l.prompt")} AS last_user, l.response,
                l.answer IN ({desirable}) AS label, l.agreement, l.n_annotators,

@@ -17,7 +17,8 @@ def page(store: Store, user: User, settings: Settings) -> None:
     st.subheader("Create a queue")
     with st.form("create_queue"):
         name = st.text_input("Name (optional)", max_chars=120, key="admin_name")
-        kind = st.selectbox("Kind", KINDS, key="admin_kind")
+        # interactive queues need a model pool and cards: `flywheel label queue interactive`
+        kind = st.selectbox("Kind", [k for k in KINDS if k != "interactive"], key="admin_kind")
         source = st.text_area(
             "Source",
             placeholder="SELECT * FROM samples WHERE thumb = -1 LIMIT 200",

@@ -22,7 +22,7 @@ import streamlit as st
 from labeling_app import annotators, values
 from labeling_app.config import ANSWERS
 from labeling_app.store import Assignment, Queue, Store, StoreError
-from labeling_app.ui import render
+from labeling_app.ui import interactive_page, render
 from labeling_app.ui.session import User
 
 MAX_TASK_ID = 2**63 - 1
@@ -399,3 +399,4 @@ def _skip_form(store: Store, queue: Queue, assignment: Assignment, user: User) -
 
 
 FORMS = {"pairwise": pairwise_form, "questionnaire": questionnaire_form, "rating": rating_form, "rewrite": rewrite_form}
+FORMS["interactive"] = interactive_page.form

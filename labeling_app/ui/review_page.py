@@ -131,6 +131,8 @@ def _vote_text(kind: str, value: dict) -> str:
         return ", ".join(f"{q}={a}" for q, a in value["answers"].items())
     if kind == "rating":
         return str(value["score"])
+    if kind == "interactive":
+        return f"chat of {value['turns']} judged turns"
     return "edited" if value["changed"] else "unchanged"
 
 

@@ -397,6 +397,7 @@ def test_consensus_labels_become_pairs_and_unpaired_rows(lake, monkeypatch):
             ("queue", pa.string()),
             ("kind", pa.string()),
             ("task_id", pa.int64()),
+            ("item_key", pa.string()),
             ("question", pa.string()),
             ("answer", pa.string()),
             ("n_annotators", pa.int32()),
@@ -634,7 +635,7 @@ def test_recipe_errors_name_the_key():
         return str(caught.value)
 
     assert "releases.0.filtr: unknown key" in error({"name": "a", "type": "sft", "filtr": "x"})
-    assert "a sft release takes source kinds samples, release" in error(
+    assert "a sft release takes source kinds samples, labels, release" in error(
         {"name": "a", "type": "sft", "sources": [{"name": "r", "kind": "regenerations"}]}
     )
     assert "unknown artifact feature(s) sparkle" in error(

@@ -10,59 +10,27 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
-import httpx
 import pytest
 
 from lakehouse.serving import ModelPool, PoolModel, Reply, ServingError, candidates, chat, load_pool, system_message
 from tests.helpers.cli import FLYWHEEL
+from tests.helpers.served import build_tiny_model, free_port, start_server, stop
 
 pytestmark = pytest.mark.slow
 CONVERSATION = [{"role": "user", "content": "hello, how are you today?"}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from train.config import TinySettings
-    from train.tiny import build
-
-    directory = tmp_path_factory.mktemp("tiny-served")
-    model, tokenizer = build(["hello there, how are you?", "I am fine, thanks for asking."] * 40, TinySettings(), 0)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-served"))
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model):
-    port = free_port()
-    process = subprocess.Popen(
-        [*FLYWHEEL, "serve", "--model", str(tiny_model), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail("transformers serve did not come up in 300 s")
+    process, port = start_server(tiny_model)
     yield process, port, tiny_model
-    process.kill()
-    process.wait()
+    stop(process)
 
 
 def entry(name: str, port: int, model, **settings) -> PoolModel:
