@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from lakehouse.serving import PoolModel
 from tests.helpers.cli import FLYWHEEL
 
 STARTUP_S = 300
@@ -61,3 +62,8 @@ def start_server(model: Path, port: int | None = None) -> tuple[subprocess.Popen
 def stop(process: subprocess.Popen) -> None:
     process.kill()
     process.wait()
+
+
+def entry(name: str, port: int, model, **settings) -> PoolModel:
+    settings = {"max_tokens": 8, **settings}
+    return PoolModel(name=name, endpoint=f"http://127.0.0.1:{port}/v1", model=str(model), **settings)

@@ -15,27 +15,10 @@ import pytest
 
 from lakehouse.serving import ModelPool, PoolModel, Reply, ServingError, candidates, chat, load_pool, system_message
 from tests.helpers.cli import FLYWHEEL
-from tests.helpers.served import build_tiny_model, free_port, start_server, stop
+from tests.helpers.served import entry, free_port
 
 pytestmark = pytest.mark.slow
 CONVERSATION = [{"role": "user", "content": "hello, how are you today?"}]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-served"))
-
-
-@pytest.fixture(scope="module")
-def server(tiny_model):
-    process, port = start_server(tiny_model)
-    yield process, port, tiny_model
-    stop(process)
-
-
-def entry(name: str, port: int, model, **settings) -> PoolModel:
-    settings = {"max_tokens": 8, **settings}
-    return PoolModel(name=name, endpoint=f"http://127.0.0.1:{port}/v1", model=str(model), **settings)
 
 
 def test_two_candidates_come_back_in_order_from_the_served_model(server):

@@ -13,7 +13,7 @@ import pytest
 from labeling_app.store import Store
 from lakehouse.lake import Lake
 from tests.helpers.cli import flywheel
-from tests.train.test_serving import entry, server, tiny_model  # noqa: F401  (the served tiny model's fixtures)
+from tests.helpers.served import entry
 from train import side_by_side as sbs
 from train.config import EvalSettings
 
@@ -273,7 +273,7 @@ def test_the_cli_builds_a_queue_and_reports_it_as_json(world, tmp_path):
     assert wrong.returncode == 2 and "needs --new, --prompts" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
-def test_one_side_can_be_a_served_pool_model(world, server):  # noqa: F811 (the imported fixture)
+def test_one_side_can_be_a_served_pool_model(world, server):
     from lakehouse.serving import ModelPool
 
     _, port, served_dir = server
