@@ -148,7 +148,7 @@ def embed_texts(
         "cache_hits": len(distinct) - len(missing),
         "encoded": len(missing),
         "batches": len(batches),
-        "precision": encoder.precision if missing else None,
+        "precision": encoder.precision if missing and encoder is not None else None,
     }
     return out, stats
 
