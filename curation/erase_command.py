@@ -51,7 +51,7 @@ def erase(
         raise UserError("--queue records a request; it does not go with --dry-run or --pending")
     the_lake = open_existing_lake(lake)
     requested_by = by or erasure.requested_by_default()
-    if pending:
+    if user is None:  # --pending: the check above lets no other call through without a user
         _apply_pending(the_lake, dry_run)
     elif queue:
         _queue(the_lake, user, requested_by, reason)
