@@ -22,6 +22,7 @@ from curation.cluster.config import TopicsConfig as Config
 from curation.embed.config import DEFAULT_MODEL, EmbedConfig
 from curation.frames import arrow_frame
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import ClusterDetails, EncodeDetails, TopicDetails, engine_details
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
@@ -74,15 +75,17 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     kept = int(pc.sum(rows["is_semantic_representative"]).as_py() or 0)
     stats.rows_in, stats.rows_out = rows.num_rows, kept
     stats.drop("semantic_duplicate", rows.num_rows - kept)
-    stats.details = {
-        **topic_stats.details,
+    topic = engine_details(topic_stats, TopicDetails)
+    details: ClusterDetails = {
+        **topic,
         "distinct_messages": len(texts),
-        "encoded": embedded.details["encoded"],
+        "encoded": engine_details(embedded, EncodeDetails)["encoded"],
         "config_hash": config_hash,
     }
+    stats.details = dict(details)
     ctx.console.print(
         f"cluster: {len(texts):,} distinct messages of {rows.num_rows:,} turn samples in "
-        f"{topic_stats.details['k']} topics ({topic_stats.details['k_source']}); {kept:,} semantic "
+        f"{topic['k']} topics ({topic['k_source']}); {kept:,} semantic "
         f"representatives at cosine {config.prune_threshold}",
         highlight=False,
     )
