@@ -137,7 +137,7 @@ def _nlp_engine(nlp, language: str):
                 models=[{"lang_code": language, "model_name": nlp.meta.get("name", "preloaded")}],
                 ner_model_configuration=config,
             )
-            self.nlp = {language: nlp}
+            self.nlp = {language: nlp}  # type: ignore[assignment]  # presidio's __init__ sets None, typing it so
 
         def load(self) -> None:
             pass
@@ -157,7 +157,7 @@ def _nlp_engine(nlp, language: str):
             strings = doc.vocab.strings
             return NlpArtifacts(
                 entities=entities,
-                tokens=[strings[h] for h in columns[2]],
+                tokens=[strings[h] for h in columns[2]],  # type: ignore[arg-type]  # presidio: a Doc; lengths do
                 tokens_indices=columns[0],
                 lemmas=[_crude_lemma(strings[h]) for h in columns[1]],
                 nlp_engine=self,
