@@ -81,7 +81,7 @@ def simulate(
     typer.echo(summary)
 
 
-def _run_and_report(recipe, lake_path: Path | None, command: str, next_steps: str | None) -> None:
+def _run_and_report(recipe, lake_path: str | Path | None, command: str, next_steps: str | None) -> None:
     from curation.pipeline import runner
     from curation.pipeline.context import StageFailed
     from lakehouse.lake import Lake
@@ -173,7 +173,7 @@ def keygen(
 releases_app = cli_options.app(help="Versioned training releases: build, list, show, diff, verify, rebuild, push.")
 
 
-def _open_release(lake: Path | None, ref: str):
+def _open_release(lake: str | Path | None, ref: str):
     from lakehouse.releases import resolve
 
     return resolve(open_existing_lake(lake), ref)
@@ -560,6 +560,7 @@ def similar(
     ] = None,
 ) -> None:
     """The turn samples whose last user message is nearest to TEXT (cosine similarity of embeddings)."""
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     from curation.embed.similar import similar_samples
@@ -568,13 +569,14 @@ def similar(
     with spinner("similar: loading the embedding model and searching"):
         hits = similar_samples(open_existing_lake(lake), text, k=k, model=model)
     table = Table(title=f"nearest to {text!r}", title_justify="left")
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("sample_id", "left"),
         ("similarity", "right"),
         ("samples", "right"),
         ("last user message", "left"),
         ("response", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for hit in hits.to_pylist():
         table.add_row(

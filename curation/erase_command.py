@@ -51,7 +51,7 @@ def erase(
         raise UserError("--queue records a request; it does not go with --dry-run or --pending")
     the_lake = open_existing_lake(lake)
     requested_by = by or erasure.requested_by_default()
-    if pending:
+    if user is None:  # --pending: the check above lets no other call through without a user
         _apply_pending(the_lake, dry_run)
     elif queue:
         _queue(the_lake, user, requested_by, reason)
@@ -130,6 +130,7 @@ def _finish(lake, results: list) -> None:
 
 def erasure_stats(results: list):
     """One StageStats for the run record and the recipe summary: rows deleted by table."""
+    from curation.pipeline.details import ErasureDetails
     from lakehouse.runs import StageStats
 
     stats = StageStats("erase")
@@ -139,8 +140,9 @@ def erasure_stats(results: list):
         for what, n in result.plan.outside.items():
             stats.drop(f"erased:{what}", n)
     stats.rows_in = sum(r.plan.rows for r in results)
-    stats.details = {
+    details: ErasureDetails = {
         "erasures": [r.record["erasure_id"] for r in results],
         "superseded_releases": sorted({ref for r in results for ref in r.plan.releases}),
     }
+    stats.details = dict(details)
     return stats

@@ -13,6 +13,7 @@ from curation.cluster.config import TopicsConfig
 from curation.cluster.kmeans import choose_k, kmeans
 from curation.cluster.labels import topic_labels
 from curation.cluster.prune import prune_topic
+from curation.pipeline.details import TopicDetails
 from lakehouse.runs import StageStats
 
 OUTPUT_SCHEMA = pa.schema(
@@ -85,10 +86,11 @@ def cluster_topics(
     )
     stats = StageStats(name, rows_in=len(rows), rows_out=int(kept.sum()))
     stats.drop("semantic_duplicate", int((~kept).sum()))
-    stats.details = {
+    details: TopicDetails = {
         "k": int(len(centroids)),
         "k_source": "recipe" if config.k else "sqrt(n/2)",
         "prune_threshold": config.prune_threshold,
         "largest_topic": int(np.bincount(labels).max()) if len(rows) else 0,
     }
+    stats.details = dict(details)
     return result, stats

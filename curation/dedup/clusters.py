@@ -109,13 +109,14 @@ class _Collected:
         self.digests.extend(sketch.digests[t] for t in text_of[new].tolist())
         if scopes is not None:
             self.salts.append(scope_salts([scopes[i] for i in firsts])[new])
-        if sketch.signatures is not None:
+        near = sketch.near
+        if near is not None:
             if self.signatures is None:
-                self.signatures = _Rows(sketch.signatures.shape[1], sketch.signatures.dtype)
-            self.signatures.append(sketch.signatures[text_of[new]])
-            self.has_shingles.append(sketch.has_shingles[text_of[new]])
-            self.words.append(sketch.words[text_of[new]])
-            self.sequences.append(sketch.sequences.take(text_of[new]))
+                self.signatures = _Rows(near.signatures.shape[1], near.signatures.dtype)
+            self.signatures.append(near.signatures[text_of[new]])
+            self.has_shingles.append(near.has_shingles[text_of[new]])
+            self.words.append(near.words[text_of[new]])
+            self.sequences.append(near.sequences.take(text_of[new]))
 
 
 def scope_salts(scopes: list[str | None]) -> np.ndarray:
@@ -195,8 +196,8 @@ def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None, 
 def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> Iterator[tuple[tuple, BatchSketch]]:
     """Each chunk with its sketch, in order; with several workers at most 2 chunks per worker in flight."""
     if executor is not None and executor.kind != "local":
-        chunks = list(chunks)
-        yield from zip(chunks, executor.map_tasks(sketch_batch, (c[2] for c in chunks), config), strict=True)
+        listed = list(chunks)
+        yield from zip(listed, executor.map_tasks(sketch_batch, (c[2] for c in listed), config), strict=True)
         return
     if config.workers == 1:
         for chunk in chunks:

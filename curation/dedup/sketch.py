@@ -15,18 +15,25 @@ from curation.texthash import text_digest
 
 
 @dataclass
+class NearSketch:
+    """What near-duplicate dedup adds per distinct text g: `signatures[g]` its MinHash signature,
+    `has_shingles[g]` whether it had any shingle, `words[g]` its number of words; `sequences` the word
+    hashes of the texts short enough for the edit-distance check."""
+
+    signatures: np.ndarray
+    has_shingles: np.ndarray
+    words: np.ndarray
+    sequences: WordSequences
+
+
+@dataclass
 class BatchSketch:
     """`digests[g]` is the md5 of distinct normalized text g of the batch, `row_group[i]` the group of
-    row i; `signatures[g]` (None for exact dedup) is that text's MinHash signature and `has_shingles[g]`
-    whether it had any shingle; `words[g]` its number of words; `sequences` the word hashes of the texts
-    short enough for the edit-distance check."""
+    row i; `near` the near-duplicate sketch of the texts (None for exact dedup)."""
 
     digests: list[bytes]
     row_group: np.ndarray
-    signatures: np.ndarray | None
-    has_shingles: np.ndarray | None
-    words: np.ndarray | None
-    sequences: WordSequences | None
+    near: NearSketch | None
 
 
 def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
@@ -35,10 +42,9 @@ def sketch_batch(texts: list[str | None], config: DedupConfig) -> BatchSketch:
     firsts, row_group = local_groups(all_digests)
     digests = [all_digests[i] for i in firsts]
     if config.method == "exact":
-        return BatchSketch(digests, row_group, None, None, None, None)
+        return BatchSketch(digests, row_group, None)
     distinct = [normalized[i] for i in firsts]
     shingles = shingle(distinct, config.word_ngram, config.char_ngram, config.min_words)
     sigs = signatures(shingles, config.num_perm, config.seed)
-    return BatchSketch(
-        digests, row_group, sigs, shingles.counts > 0, shingles.words, word_hashes(distinct, config.edit_words)
-    )
+    near = NearSketch(sigs, shingles.counts > 0, shingles.words, word_hashes(distinct, config.edit_words))
+    return BatchSketch(digests, row_group, near)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from curation.frames import arrow_frame
 from lakehouse import tables
 from lakehouse.lake import Lake
 from lakehouse.schemas import EMBEDDING_DIM
@@ -64,13 +65,11 @@ class EmbeddingCache:
 
     def compact(self) -> list[str]:
         """Merge all files into one (one row per text hash and model, sorted); returns the new file."""
-        import polars as pl
-
         files = self.files()
         if len(files) < 2:
             return [str(f.relative_to(self.lake.root)) for f in files]
         table = self.lake.read(tables.EMBEDDINGS)
-        unique = pl.from_arrow(table).unique(["text_hash", "model"], keep="first").sort("model", "text_hash")
+        unique = arrow_frame(table).unique(["text_hash", "model"], keep="first").sort("model", "text_hash")
         with self.lake.transaction() as tx:
             return tx.replace(tables.EMBEDDINGS, unique.to_arrow().cast(tables.EMBEDDINGS.schema))
 

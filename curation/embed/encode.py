@@ -17,6 +17,7 @@ import pyarrow as pa
 from curation.embed.cache import EmbeddingCache, embedding_table
 from curation.embed.config import EmbedConfig
 from curation.embed.model import load_model
+from curation.pipeline.details import EncodeDetails
 from curation.texthash import text_hash
 from lakehouse.runs import StageStats
 from lakehouse.schemas import EMBEDDING_DIM
@@ -142,14 +143,15 @@ def embed_texts(
     dim = encoder.dimension if encoder is not None else EMBEDDING_DIM
     out = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     stats = StageStats("embed", rows_in=len(texts), rows_out=len(texts))
-    stats.details = {
+    details: EncodeDetails = {
         "model": model,
         "distinct_texts": len(distinct),
         "cache_hits": len(distinct) - len(missing),
         "encoded": len(missing),
         "batches": len(batches),
-        "precision": encoder.precision if missing else None,
+        "precision": encoder.precision if missing and encoder is not None else None,
     }
+    stats.details = dict(details)
     return out, stats
 
 

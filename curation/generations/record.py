@@ -32,7 +32,7 @@ def _one(con, sql: str, params: list) -> tuple | None:
     return con.execute(sql, params).fetchone()
 
 
-def ab_result(con, experiment_id: str, report_id: str | None) -> dict | None:
+def ab_result(con, experiment_id: str | None, report_id: str | None) -> dict | None:
     """The A/B report (latest of the experiment, or `report_id`) as {experiment_id, srm..., metrics}."""
     where, params = ("report_id = ?", [report_id]) if report_id else ("experiment_id = ?", [experiment_id])
     row = _one(

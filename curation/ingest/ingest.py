@@ -88,6 +88,11 @@ class Quarantined:
     size: int | None = None  # the full size when `raw` is only a prefix
 
 
+# (line, raw bytes, record) read from a source file: the record is a parsed JSON value (an object unless the
+# source is damaged), or None when `raw` is still to be parsed; damage found while reading is a Quarantined.
+SourceRecord = tuple[int, bytes, object] | Quarantined
+
+
 class Ingestor:
     def __init__(
         self,
@@ -256,8 +261,8 @@ class Ingestor:
         self._offset = offset
         self.advance(max(delta, 0))
 
-    def _batched(self, records: Iterator[tuple[int, bytes, dict]], fmt: str, size: int = 5000):
-        batch = []
+    def _batched(self, records: Iterator[SourceRecord], fmt: str, size: int = 5000):
+        batch: list[SourceRecord] = []
         for record in records:
             batch.append(record)
             if len(batch) >= size:
@@ -266,7 +271,7 @@ class Ingestor:
         if batch:
             yield *self._convert(iter(batch), fmt), None
 
-    def _convert(self, records: Iterator[tuple[int, bytes, dict | None]], fmt: str):
+    def _convert(self, records: Iterator[SourceRecord], fmt: str):
         """Source records -> native units; records an adapter rejects are quarantined directly."""
         units: list[Unit] = []
         rejected: list[Quarantined] = []
@@ -280,7 +285,7 @@ class Ingestor:
                 if problem:
                     rejected.append(Quarantined(line, raw, *problem))
                     continue
-            elif not isinstance(record, dict):
+            if not isinstance(record, dict):  # _loads returns only objects; this catches the other sources
                 rejected.append(
                     Quarantined(line, raw, "not_an_object", f"record is a JSON {_json_type(record)}, not an object")
                 )
@@ -310,7 +315,7 @@ class Ingestor:
         converted = adapters.ADAPTERS[fmt](record, raw, self.defaults)
         return [json.dumps(c).encode() for c in converted.conversations], converted.pair
 
-    def _csv_records(self, path: Path) -> Iterator[tuple[int, bytes, dict] | Quarantined]:
+    def _csv_records(self, path: Path) -> Iterator[SourceRecord]:
         """CSV rows as dicts. Text is decoded with `surrogateescape`, so a row with invalid UTF-8 is
         quarantined with its original bytes (never U+FFFD); a leading BOM is not part of the header."""
         csv.field_size_limit(max(csv.field_size_limit(), 2 * self.config.max_message_bytes))
@@ -347,7 +352,7 @@ class Ingestor:
                 yield row_number, raw, {k: v for k, v in row.items() if k is not None}
         self.advance_to(path.stat().st_size)
 
-    def _parquet_records(self, path: Path) -> Iterator[tuple[int, bytes, dict] | Quarantined]:
+    def _parquet_records(self, path: Path) -> Iterator[SourceRecord]:
         """Parquet rows as dicts; a file whose footer or a row group does not read keeps the rows before
         the damage, and the damage is quarantined with the file's first bytes."""
         import pyarrow.parquet as pq
@@ -371,7 +376,7 @@ class Ingestor:
             )
         self.advance_to(path.stat().st_size)
 
-    def _array_records(self, path: Path) -> Iterator[tuple[int, bytes, object] | Quarantined]:
+    def _array_records(self, path: Path) -> Iterator[SourceRecord]:
         """A JSON file holding one array of records (common for ShareGPT dumps), decoded one element at a
         time: the elements before a broken or truncated one are kept, and the rest of the array from the
         broken element on is quarantined as one record (JSON cannot be resynchronized inside an array)."""
@@ -621,7 +626,7 @@ def display_path(path: Path) -> str:
     return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
-def _array_elements(text: str) -> Iterator[tuple[int, bytes, object] | Quarantined]:
+def _array_elements(text: str) -> Iterator[SourceRecord]:
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if text[position : position + 1] != "[":

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.errors import UserError
+from lakehouse.location import ObjectPath
 
 KEY_ENV = "FLYWHEEL_HMAC_KEY"
 KEY_FILE_ENV = "FLYWHEEL_HMAC_KEY_FILE"
@@ -55,7 +56,9 @@ def create_key_file(path: Path | None = None) -> Path:
     return path
 
 
-def check_key_outside_lake(key_path: Path, lake_root: Path) -> None:
+def check_key_outside_lake(key_path: Path, lake_root: Path | ObjectPath) -> None:
+    if isinstance(lake_root, ObjectPath):
+        return  # a key file on local disk cannot lie inside a lake on object storage
     resolved = key_path.resolve()
     if resolved.is_relative_to(lake_root.resolve()):
         raise MissingKey(f"the HMAC key file {resolved} is inside the lake {lake_root}; keep it outside")

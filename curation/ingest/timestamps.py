@@ -6,6 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
+from curation.frames import arrow_series
+
 # RFC 3339 with an offset is the contract; naive timestamps are accepted as UTC.
 NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
 
@@ -44,7 +46,7 @@ def _parse(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         pass
     import polars as pl
 
-    series = pl.from_arrow(values).cast(pl.String)
+    series = arrow_series(values).cast(pl.String)
     parsed = series.str.to_datetime(format="%+", time_zone="UTC", strict=False, time_unit="us")
     for fmt in NAIVE_FORMATS:
         missing = parsed.is_null() & series.is_not_null()

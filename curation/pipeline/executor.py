@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -139,7 +139,7 @@ def connect(config: ExecutorConfig):
     import ray
 
     if not ray.is_initialized():
-        kwargs = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False}
         if config.address:
             kwargs["address"] = config.address
         elif config.num_cpus:

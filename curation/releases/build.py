@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,7 +54,8 @@ from curation.releases.rows import (
 from lakehouse.lake import Lake
 from lakehouse.releases import SPLITS, LeakScanRefused, Release, ReleaseWriter, resolve, versions
 
-INSERTERS = {
+# The key's source kind fixes the source class each inserter takes, which a dict type cannot say: hence Any.
+INSERTERS: dict[tuple[str, str], Callable[[Job, Any, int], None]] = {
     ("sft", "samples"): sft.insert_samples,
     ("sft", "labels"): sft.insert_labels,
     ("prompt", "samples"): prompts.insert_samples,
@@ -76,12 +79,19 @@ class Built:
 
     name: str
     status: str
-    release: Release
+    release: Release | None  # None when rebuilt without publishing (`build(publish=False)`)
     rows_in: int = 0
     rows_out: int = 0
     dropped: Counter = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
+
+    @property
+    def published(self) -> Release:
+        """The release version this build published or reused; a rebuild that published nothing has none."""
+        if self.release is None:
+            raise BuildError(f"release {self.name} was {self.status} without publishing: it has no version")
+        return self.release
 
 
 @contextmanager
@@ -93,7 +103,7 @@ def timed(job: Job, step: str):
 
 def _insert_sources(job: Job) -> dict[str, int]:
     candidates = {}
-    for rank, source in enumerate(job.entry.sources):
+    for rank, source in enumerate(job.entry.source_list):
         before = scalar(job.con, "SELECT count(*) FROM cand")
         if source.kind == "release":
             from_release.insert_release(job, source, rank)
@@ -449,5 +459,5 @@ def _card(entry: ReleaseEntry):
 
 
 def _describe(entry: ReleaseEntry) -> str:
-    sources = ", ".join(f"{s.name} ({s.kind})" for s in entry.sources)
+    sources = ", ".join(f"{s.name} ({s.kind})" for s in entry.source_list)
     return f"A `{entry.type}` release built by the flywheel curation pipeline from: {sources}."

@@ -88,7 +88,8 @@ def measure(directory: Path, trl_type: str) -> dict:
     rows whose training target has one, and the columns present."""
     from curation.scrub.languages import detect_language
 
-    languages, rows, with_placeholder, target_placeholder = Counter(), 0, 0, 0
+    languages: Counter[str] = Counter()
+    rows, with_placeholder, target_placeholder = 0, 0, 0
     columns: list[str] = []
     target = TARGETS.get(trl_type)
     for path in sorted((directory / "data").glob("*.parquet")):

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from lakehouse.config import StrictModel, repeated
+from lakehouse.errors import ConfigError
 from lakehouse.releases import NAME_PATTERN
 from lakehouse.sql_guard import RefusedSQL, check_expression
 from lakehouse.style_artifacts import check_feature_names
@@ -271,6 +272,13 @@ class ReleaseEntry(StrictModel):
         if strata:
             raise ValueError(f"sources {', '.join(strata)}: stratify_by is for prompt releases")
         return self
+
+    @property
+    def source_list(self) -> list[Source]:
+        """`sources` as validated: the type's default sources when the recipe named none."""
+        if self.sources is None:
+            raise ConfigError(f"release {self.name}: sources were never resolved (construct entries by validation)")
+        return self.sources
 
     def recipe(self) -> dict:
         """The entry as recorded in the manifest (every default spelled out, so the hash covers them). The

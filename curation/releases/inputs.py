@@ -18,10 +18,14 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curation.releases.rows import scalar
 from lakehouse import catalog, location, sql_guard, tables
 from lakehouse.lake import Lake
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Optional `samples` columns and what stands in for each while the stage that provides it has not run.
 OPTIONAL_COLUMNS = {
@@ -50,7 +54,7 @@ DUCKDB_MEMORY = os.environ.get("FLYWHEEL_RELEASE_DUCKDB_MEMORY", "1500MB")
 @dataclass
 class Inputs:
     lake: Lake
-    con: object  # a read-only duckdb connection to the catalog
+    con: duckdb.DuckDBPyConnection  # a read-only connection to the catalog
     columns: list[str]
     text_layer: str  # "bronze" or "silver"
     text_table: str

@@ -7,7 +7,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from curation.releases.config import ReleaseEntry, SourceBase
+from curation.releases.config import ReleaseEntry, Source
 from curation.releases.inputs import Inputs
 from curation.releases.rows import last_user_sql, quote, where
 from lakehouse.errors import UserError
@@ -33,7 +33,7 @@ class Job:
     def con(self):
         return self.inputs.con
 
-    def sample_filter(self, source: SourceBase) -> str:
+    def sample_filter(self, source: Source) -> str:
         """The release filter and the source filter, for a subquery over `release_samples`."""
         return where(self.entry.filter, source.filter)
 
@@ -43,7 +43,7 @@ class Job:
             return ""
         return f"WHEN NOT coalesce({alias}.is_representative, true) THEN 'not_representative' "
 
-    def sample_columns(self, alias: str, source: SourceBase, rank: int) -> str:
+    def sample_columns(self, alias: str, source: Source, rank: int) -> str:
         """Provenance and references of a candidate backed by the sample `alias`."""
         return (
             f"{alias}.sample_id, {quote(source.name)} AS origin, {rank} AS origin_rank, {alias}.conversation_id, "
@@ -53,7 +53,7 @@ class Job:
         )
 
     @contextmanager
-    def source_errors(self, source: SourceBase):
+    def source_errors(self, source: Source):
         """Turn a DuckDB error in a source's SQL (a bad filter, a missing column) into a clear BuildError."""
         import duckdb
 

@@ -64,14 +64,14 @@ def ratio_targets(available: dict[str, int], ratios: dict[str, float], total: in
 def apply(con, entry: ReleaseEntry, candidates: dict[str, int]) -> list[dict]:
     """Apply stratum caps, caps and ratios to the live candidates; returns the manifest's mixture table."""
     available = live_counts(con)
-    for source in entry.sources:
+    for source in entry.source_list:
         per_stratum = getattr(source, "per_stratum", None)
         if per_stratum:
             _keep_first(con, "over_stratum_cap", source.name, per_stratum, entry.seed, partition="stratum")
         if source.cap:
             _keep_first(con, "over_cap", source.name, source.cap, entry.seed)
     capped = live_counts(con)
-    ratios = {s.name: s.ratio for s in entry.sources if s.ratio}
+    ratios = {s.name: s.ratio for s in entry.source_list if s.ratio}
     targets = ratio_targets({n: capped.get(n, 0) for n in ratios}, ratios, entry.total) if ratios else {}
     for name, target in targets.items():
         _keep_first(con, "over_ratio", name, target, entry.seed)
@@ -88,5 +88,5 @@ def apply(con, entry: ReleaseEntry, candidates: dict[str, int]) -> list[dict]:
             "target": targets.get(s.name),
             "taken": taken.get(s.name, 0),
         }
-        for s in entry.sources
+        for s in entry.source_list
     ]

@@ -90,7 +90,7 @@ def _license(release) -> str | None:
     if card.exists():
         from huggingface_hub import DatasetCard
 
-        return DatasetCard(card.read_text()).data.license
+        return DatasetCard(card.read_text()).data.get("license")
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from curation.releases.config import LabelsSource, SignalsSource
 from curation.releases.inputs import LABELS_VIEW
-from curation.releases.job import Job
+from curation.releases.job import BuildError, Job
 from curation.releases.preference import label_origin, label_provenance, label_row_id, labels_available
 from curation.releases.rows import last_user_sql, quote, where
 
@@ -33,6 +33,8 @@ def insert_signals(job: Job, source: SignalsSource, rank: int) -> None:
 
 
 def insert_labels(job: Job, source: LabelsSource, rank: int) -> None:
+    if source.question is None:  # the recipe check refuses this; an entry built without it gets the same words
+        raise BuildError(f"source {source.name!r}: unpaired labels need `question`")
     if not labels_available(job, source):
         return
     answers = source.desirable_answers + source.undesirable_answers

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,6 +22,18 @@ from lakehouse.errors import UserError
 
 class ClassifierError(UserError):
     """A classifier that cannot be loaded or run; the message names the recipe key."""
+
+
+class _Vectorizer(Protocol):
+    """scikit-learn's text vectorizer interface (the part `Profanity` calls)."""
+
+    def transform(self, raw_documents: list[str]) -> Any: ...
+
+
+class _ProbabilisticModel(Protocol):
+    """scikit-learn's classifier interface (the part `Profanity` calls)."""
+
+    def predict_proba(self, X: Any) -> np.ndarray: ...
 
 
 @dataclass
@@ -32,8 +46,8 @@ class Profanity:
 
     name: str
     threshold: float
-    vectorizer: object
-    model: object
+    vectorizer: _Vectorizer
+    model: _ProbabilisticModel
 
     def score(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -48,8 +62,8 @@ class HfSequenceClassifier:
 
     name: str
     threshold: float
-    model: object
-    tokenizer: object
+    model: Callable[..., Any]  # a transformers sequence-classification model, on `device`, in eval mode
+    tokenizer: Callable[..., Any]  # its transformers tokenizer
     unsafe_ids: list[int]
     multi_label: bool
     device: str
@@ -108,6 +122,8 @@ def _hf(config: HfClassifier, key: str) -> HfSequenceClassifier:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    if config.name is None or config.unsafe_labels is None:
+        raise ClassifierError(f"{key}: name and unsafe_labels are filled in by validation; validate the recipe first")
     device = _device(config, key)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.path, local_files_only=True)

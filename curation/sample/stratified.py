@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from curation.pipeline.details import StratifiedDetails
 from curation.sample.config import OTHERS, SampleConfig, Stratum
 from curation.texthash import text_digest
 from lakehouse.runs import StageStats
@@ -134,7 +135,8 @@ def stratified_sample(
     )
     stats = StageStats(name, rows_in=len(keys), rows_out=int(selected.sum()))
     stats.drop("not_sampled", len(keys) - int(selected.sum()))
-    stats.details = {"target": config.target, "strata": [s.column for s in config.strata]}
+    details: StratifiedDetails = {"target": config.target, "strata": [s.column for s in config.strata]}
+    stats.details = dict(details)
     return result, share_report(config, columns, targets, selected), stats
 
 

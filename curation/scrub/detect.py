@@ -137,7 +137,7 @@ def _nlp_engine(nlp, language: str):
                 models=[{"lang_code": language, "model_name": nlp.meta.get("name", "preloaded")}],
                 ner_model_configuration=config,
             )
-            self.nlp = {language: nlp}
+            self.nlp = {language: nlp}  # type: ignore[assignment]  # presidio's __init__ sets None, typing it so
 
         def load(self) -> None:
             pass
@@ -157,7 +157,7 @@ def _nlp_engine(nlp, language: str):
             strings = doc.vocab.strings
             return NlpArtifacts(
                 entities=entities,
-                tokens=[strings[h] for h in columns[2]],
+                tokens=[strings[h] for h in columns[2]],  # type: ignore[arg-type]  # presidio: a Doc; lengths do
                 tokens_indices=columns[0],
                 lemmas=[_crude_lemma(strings[h]) for h in columns[1]],
                 nlp_engine=self,
@@ -345,9 +345,11 @@ class Detector:
         for recognizer in languages.adapt(recognizers, config.language, self.entities):
             registry.add_recognizer(recognizer)
         # Whole-word context matching: presidio's default substring mode finds "ip" in "shipped".
+        # kept as our own class: `_find` calls its `_doc_to_nlp_artifact`, which presidio's NlpEngine lacks
+        self.nlp_engine = _nlp_engine(self.nlp, config.language)
         self.analyzer = AnalyzerEngine(
             registry=registry,
-            nlp_engine=_nlp_engine(self.nlp, config.language),
+            nlp_engine=self.nlp_engine,
             supported_languages=[config.language],
             context_aware_enhancer=LemmaContextAwareEnhancer(
                 context_matching_mode="whole_word", context_prefix_count=6
@@ -430,10 +432,16 @@ class Detector:
 
         entities = plausible_entities(chunk, self.entities)
         language = self.config.language
-        engine = self.analyzer.nlp_engine
+        engine = self.nlp_engine
         if artifacts is None:
             bare = NlpArtifacts(
-                entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=engine, language=language, scores=[]
+                entities=[],
+                tokens=[],  # type: ignore[arg-type]  # presidio annotates a Doc; it reads only token lengths
+                tokens_indices=[],
+                lemmas=[],
+                nlp_engine=engine,
+                language=language,
+                scores=[],
             )
             if not self.analyzer.analyze(chunk, language, entities=entities, nlp_artifacts=bare):
                 return []

@@ -21,7 +21,7 @@ from curation.scrub.languages import (
     place_names,
     stop_words,
 )
-from curation.scrub.names import at_sentence_start
+from curation.scrub.names import adjacent_word, at_sentence_start
 
 
 def _capitalized(word: str) -> bool:
@@ -30,6 +30,8 @@ def _capitalized(word: str) -> bool:
 
 class _PersonRecognizer(LocalRecognizer):
     """Shared plumbing: one language's word lists and a RecognizerResult maker."""
+
+    name: str  # set by presidio's __init__, in two branches mypy cannot type ("Cannot determine type")
 
     def __init__(self, language: str):
         super().__init__(supported_entities=["PERSON"], supported_language=language)
@@ -219,19 +221,21 @@ class ListNameRecognizer(_PersonRecognizer):
             word, lower = match.group(), match.group().lower()
             if word.isupper() and len(word) > 1:
                 continue
-            following = words[i + 1] if i + 1 < len(words) else None
-            adjacent = following is not None and text[match.end() : following.start()] in (" ", "\t")
-            score = self._score(text, words, i, word, lower, adjacent and following.group())
+            following = adjacent_word(text, words, i)
+            score = self._score(text, words, i, word, lower, following.group() if following is not None else "")
             if score is None:
                 continue
             end = match.end()
-            if adjacent and _capitalized(word) and self._name_word(following.group()):
+            if following is not None and _capitalized(word) and self._name_word(following.group()):
                 end = following.end()
             skip_until = end
             results.append(self._result(match.start(), end, score, "name_list"))
         return results
 
-    def _score(self, text: str, words: list, i: int, word: str, lower: str, following: str | bool) -> float | None:
+    def _score(
+        self, text: str, words: list[re.Match[str]], i: int, word: str, lower: str, following: str
+    ) -> float | None:
+        """`following` is the adjacent next word, "" when there is none."""
         if lower in self.first:
             return self.CAPITALIZED if _capitalized(word) else self.LOWER
         if lower in self.ambiguous and following and _capitalized(word) and following.lower() in self.last:
@@ -253,6 +257,8 @@ class PlaceListRecognizer(LocalRecognizer):
     """LOCATION for a language without NER: towns, countries and regions of the language's Faker
     address lists, capitalized, up to three words ("Frankfurt am Main"). A town after an article is a
     noun ("das Essen"); countries take articles ("die Schweiz")."""
+
+    name: str  # set by presidio's __init__, in two branches mypy cannot type ("Cannot determine type")
 
     SCORE = 0.6
 

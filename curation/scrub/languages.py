@@ -398,7 +398,7 @@ def route(texts: Iterable[str], locale: str | None, languages: Sequence[str], de
     if detected is not None:
         return detected
     from_locale = locale_language(locale)
-    return from_locale if from_locale in languages else default
+    return from_locale if from_locale is not None and from_locale in languages else default
 
 
 # ---------------------------------------------------------------------------------------------------------

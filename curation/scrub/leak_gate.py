@@ -35,11 +35,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curation.scrub.config import ScrubConfig, TierPolicy
 from curation.scrub.resolve import resolve
 from curation.scrub.scrubber import Scrubber
 from lakehouse.releases import ID_COLUMNS, OPAQUE_ID
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SCANNER = "curation.scrub.leak_gate"
 ROW_ID_COLUMNS = ("sample_id", "conversation_id")
@@ -311,7 +315,7 @@ class _Pending:
                     yield source, column, row, entity, score
 
 
-def _string_leaves(array, path: str) -> Iterator[tuple[str, object, object]]:
+def _string_leaves(array: pa.Array, path: str) -> Iterator[tuple[str, pa.Array, pa.Array]]:
     """(column path, parent row index per value, string values) for every string inside `array`."""
     import numpy as np
     import pyarrow as pa
@@ -409,7 +413,8 @@ def _resolve(pending: _Pending, detect: _Detect, sources: list[_Source], report:
         if (source, column, row, entity) in seen:
             continue
         seen.add((source, column, row, entity))
-        row_id = ids[source][row] if ids[source] is not None else None
+        source_ids = ids[source]
+        row_id = source_ids[row] if source_ids is not None else None
         clean_id = row_id is not None and (source, row) not in dirty
         ref = str(row_id) if clean_id else f"{sources[source].name}#{row}"
         report.leaks.append(Leak(ref, column, entity, score, sources[source].name, row))

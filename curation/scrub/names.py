@@ -785,6 +785,14 @@ def at_sentence_start(text: str, position: int) -> bool:
     return i == 0 or text[i - 1] in SENTENCE_END
 
 
+def adjacent_word(text: str, words: list[re.Match[str]], i: int) -> re.Match[str] | None:
+    """The word after `words[i]` when only one space or tab separates them (a name's surname), else None."""
+    if i + 1 >= len(words):
+        return None
+    following = words[i + 1]
+    return following if text[words[i].end() : following.start()] in (" ", "\t") else None
+
+
 def contraction_base(word: str) -> str:
     """`word` in lower case without a contraction or possessive ending ("I'm" -> "i", "Don't" -> "do",
     "Luna's" -> "luna")."""

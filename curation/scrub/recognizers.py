@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from curation.scrub.names import (
+    adjacent_word,
     ambiguous_name,
     in_dictionary,
     is_first_name,
@@ -64,10 +65,10 @@ def _validated_matches(rule: Rule, text: str, retry: bool):
     if rule.hint is not None and not rule.hint(text):
         return
     if not retry:
-        for match in rule.regex.finditer(text):
-            score = rule.validate(match) if rule.validate else rule.score
+        for found in rule.regex.finditer(text):
+            score = rule.validate(found) if rule.validate else rule.score
             if score is not None:
-                yield match, score
+                yield found, score
         return
     position = 0
     while position <= len(text):
@@ -87,6 +88,7 @@ class RegexRecognizer(LocalRecognizer):
 
     ENTITY = ""
     CONTEXT: list[str] = []
+    name: str  # set by presidio's __init__, in two branches mypy cannot type ("Cannot determine type")
     RETRY_REJECTED = False  # search a rejected match again one character on (see _validated_matches)
 
     def __init__(self, rules: Iterable[Rule], supported_language: str = "en"):
@@ -1050,6 +1052,8 @@ class NameCueRecognizer(LocalRecognizer):
     """PERSON after a cue, for lower-case and misspelled chat where a small NER model misses names;
     transcript speakers and e-mail display names (`_SPEAKER`, `_DISPLAY_NAME`)."""
 
+    name: str  # set by presidio's __init__, in two branches mypy cannot type ("Cannot determine type")
+
     CUES = (
         (_DECLARED_CUE, "declared", 0.8),
         (_RELATION_CUE, "relation", 0.7),
@@ -1175,6 +1179,8 @@ class KnownNameRecognizer(LocalRecognizer):
     messages, lower-case known first names occur 9 times, most of them real names).
     """
 
+    name: str  # set by presidio's __init__, in two branches mypy cannot type ("Cannot determine type")
+
     CAPITALIZED, LOWER = 0.65, 0.55
 
     def __init__(self, supported_language: str = "en", dictionary: frozenset[str] = frozenset()):
@@ -1196,12 +1202,11 @@ class KnownNameRecognizer(LocalRecognizer):
             lower = word.lower()
             if word.isupper() and len(word) > 1:
                 continue
-            following = words[i + 1] if i + 1 < len(words) else None
-            adjacent = following is not None and text[match.end() : following.start()] in (" ", "\t")
-            full_name = adjacent and surname_follows(word, following.group(), self.dictionary)
+            following = adjacent_word(text, words, i)
+            full_name = following is not None and surname_follows(word, following.group(), self.dictionary)
             speaker = (
                 word[:1].isupper()
-                and adjacent
+                and following is not None
                 and known_first_name(lower)
                 and following.group().lower() in _SPEAKER_VERBS
             )
@@ -1210,7 +1215,7 @@ class KnownNameRecognizer(LocalRecognizer):
                 continue
             capitalized = word[:1].isupper()
             end = match.end()
-            if adjacent:
+            if following is not None:
                 next_word = following.group()
                 if not not_a_name(next_word.lower()) and (
                     is_last_name(next_word.lower())

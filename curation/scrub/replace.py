@@ -147,8 +147,9 @@ class Surrogates:
         born = fake.date_of_birth(minimum_age=18, maximum_age=90)
         if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", original.strip()):
             return born.strftime("%Y-%m-%d")
-        if re.fullmatch(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}", original.strip()):
-            separator = re.search(r"[./-]", original).group()
+        numeric = re.fullmatch(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}", original.strip())
+        if numeric:
+            separator = numeric.group(1)
             return born.strftime(f"%m{separator}%d{separator}%Y")
         return born.strftime("%B %d, %Y")
 

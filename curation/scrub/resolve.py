@@ -342,10 +342,12 @@ def resolve(
     dictionary = dictionary_words(config.model)
     tiers = list(config.tiers)
     candidates: list[Detection] = []
+    tier_of: dict[str, str] = {}  # the entity types of the candidates, each with its tier
     for d in detections:
         tier = config.tier_of(d.entity_type)
         if tier is None or d.score < config.tiers[tier].min_score:
             continue
+        tier_of[d.entity_type] = tier
         surface = text[d.start : d.end]
         if allow.allows(surface) or (d.entity_type == "SOCIAL_HANDLE" and allow.allows_word(surface)):
             continue
@@ -359,14 +361,13 @@ def resolve(
     taken: list[tuple[int, int]] = []
     ranked = sorted(
         _merge_same_type(candidates),
-        key=lambda d: (tiers.index(config.tier_of(d.entity_type)), -d.score, d.start - d.end, d.start),
+        key=lambda d: (tiers.index(tier_of[d.entity_type]), -d.score, d.start - d.end, d.start),
     )
     for d in ranked:
         if any(d.start < end and start < d.end for start, end in taken):
             continue
         taken.append((d.start, d.end))
-        tier = config.tier_of(d.entity_type)
-        chosen.append(Finding(d.entity_type, d.start, d.end, d.score, config.tiers[tier].action))
+        chosen.append(Finding(d.entity_type, d.start, d.end, d.score, config.tiers[tier_of[d.entity_type]].action))
     return sorted(chosen, key=lambda f: f.start)
 
 

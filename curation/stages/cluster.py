@@ -20,7 +20,9 @@ import pyarrow.compute as pc
 
 from curation.cluster.config import TopicsConfig as Config
 from curation.embed.config import DEFAULT_MODEL, EmbedConfig
+from curation.frames import arrow_frame
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import ClusterDetails, EncodeDetails, TopicDetails, engine_details
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
 
@@ -73,15 +75,17 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     kept = int(pc.sum(rows["is_semantic_representative"]).as_py() or 0)
     stats.rows_in, stats.rows_out = rows.num_rows, kept
     stats.drop("semantic_duplicate", rows.num_rows - kept)
-    stats.details = {
-        **topic_stats.details,
+    topic = engine_details(topic_stats, TopicDetails)
+    details: ClusterDetails = {
+        **topic,
         "distinct_messages": len(texts),
-        "encoded": embedded.details["encoded"],
+        "encoded": engine_details(embedded, EncodeDetails)["encoded"],
         "config_hash": config_hash,
     }
+    stats.details = dict(details)
     ctx.console.print(
         f"cluster: {len(texts):,} distinct messages of {rows.num_rows:,} turn samples in "
-        f"{topic_stats.details['k']} topics ({topic_stats.details['k_source']}); {kept:,} semantic "
+        f"{topic['k']} topics ({topic['k_source']}); {kept:,} semantic "
         f"representatives at cosine {config.prune_threshold}",
         highlight=False,
     )
@@ -117,7 +121,7 @@ def _messages(samples: pa.Table) -> pa.Table:
 
     from curation.texthash import text_hashes
 
-    frame = pl.from_arrow(samples).sort("started_at", "sample_id", nulls_last=True)
+    frame = arrow_frame(samples).sort("started_at", "sample_id", nulls_last=True)
     first = frame.group_by("text", maintain_order=True).first().rename({"sample_id": "first_sample"})
     first = first.sort("first_sample")
     return first.with_columns(pl.Series("text_hash", text_hashes(first["text"].to_list()), dtype=pl.String)).to_arrow()
@@ -132,10 +136,10 @@ def _sample_rows(samples: pa.Table, messages: pa.Table, topics: pa.Table) -> pa.
     """Every sample with its message's topic; only a kept message's earliest sample is a representative."""
     import polars as pl
 
-    by_message = pl.from_arrow(messages.select(["text", "first_sample", "text_hash"])).join(
-        pl.from_arrow(topics), left_on="first_sample", right_on="key"
+    by_message = arrow_frame(messages.select(["text", "first_sample", "text_hash"])).join(
+        arrow_frame(topics), left_on="first_sample", right_on="key"
     )
-    frame = pl.from_arrow(samples).join(by_message, on="text")
+    frame = arrow_frame(samples).join(by_message, on="text")
     first = pl.col("sample_id") == pl.col("first_sample")
     frame = frame.with_columns(
         pl.col("topic").alias("topic_cluster"),
@@ -154,7 +158,7 @@ def _label_rows(rows: pa.Table) -> pa.Table:
     import polars as pl
 
     frame = (
-        pl.from_arrow(rows)
+        arrow_frame(rows)
         .group_by("topic_cluster", "topic_label")
         .agg(
             pl.len().alias("samples"),
@@ -167,13 +171,11 @@ def _label_rows(rows: pa.Table) -> pa.Table:
 
 def _examples(rows: pa.Table, messages: pa.Table) -> pa.Table:
     """Each topic's representative messages (curation.cluster.labels.representative_messages)."""
-    import polars as pl
-
     from curation.cluster.labels import representative_messages
 
-    texts = pl.from_arrow(messages.select(["text", "text_hash"]))
+    texts = arrow_frame(messages.select(["text", "text_hash"]))
     frame = (
-        pl.from_arrow(rows.select(["topic_cluster", "text_hash", "centroid_similarity"]))
+        arrow_frame(rows.select(["topic_cluster", "text_hash", "centroid_similarity"]))
         .unique("text_hash", keep="first", maintain_order=True)
         .join(texts, on="text_hash")
     )

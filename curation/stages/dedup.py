@@ -24,6 +24,7 @@ from pydantic import Field
 
 from curation.dedup.config import DedupConfig
 from curation.pipeline.context import StageContext
+from curation.pipeline.details import DedupClusterDetails, DedupDetails, DedupUnitDetails, engine_details
 from lakehouse import catalog, ledger, tables
 from lakehouse.config import StrictModel
 from lakehouse.runs import StageStats, stable_hash
@@ -64,8 +65,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         files = tx.replace(tables.DEDUP_CONVERSATIONS, conversation_rows)
         files += tx.replace(tables.DEDUP_PROMPTS, sample_rows)
         ledger.record_table(lake, tx, "dedup", config_hash, inputs, files, conversations.num_rows, ctx.run_id)
-    _fill_stats(stats, conversation_rows, sample_rows, conversation_stats, prompt_stats, config_hash)
-    ctx.console.print(_summary(stats), highlight=False)
+    details = _fill_stats(stats, conversation_rows, sample_rows, conversation_stats, prompt_stats, config_hash)
+    ctx.console.print(_summary(stats, details), highlight=False)
 
 
 def _read_units(ctx: StageContext) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -126,8 +127,9 @@ def _fill_stats(
     conversation_stats: StageStats,
     prompt_stats: StageStats,
     config_hash: str,
-) -> None:
-    """Rows are turn samples (with a user message): out are those the `samples` view keeps as representatives."""
+) -> DedupDetails:
+    """Rows are turn samples (with a user message): out are those the `samples` view keeps as representatives.
+    Returns the details it recorded, typed."""
     import pyarrow.compute as pc
 
     copies = pc.invert(conversations["is_representative"])
@@ -138,27 +140,29 @@ def _fill_stats(
     stats.drop("duplicate_conversation", pc.sum(in_copy).as_py() or 0)
     stats.drop("duplicate_prompt", pc.sum(prompt_duplicate).as_py() or 0)
     stats.rows_out = stats.rows_in - sum(stats.dropped.values())
-    stats.details = {
+    details: DedupDetails = {
         "config_hash": config_hash,
-        "conversations": {
-            "units": conversation_stats.rows_in,
-            "representatives": conversation_stats.rows_out,
-            "dropped": dict(conversation_stats.dropped),
-            **conversation_stats.details,
-        },
-        "prompts": {
-            "units": prompt_stats.rows_in,
-            "representatives": prompt_stats.rows_out,
-            "dropped": dict(prompt_stats.dropped),
-            **prompt_stats.details,
-        },
+        "conversations": _unit_details(conversation_stats),
+        "prompts": _unit_details(prompt_stats),
+    }
+    stats.details = dict(details)
+    return details
+
+
+def _unit_details(unit_stats: StageStats) -> DedupUnitDetails:
+    """One kind of unit's counts, then its clustering's details (curation.dedup.clusters)."""
+    return {
+        "units": unit_stats.rows_in,
+        "representatives": unit_stats.rows_out,
+        "dropped": dict(unit_stats.dropped),
+        **engine_details(unit_stats, DedupClusterDetails),
     }
 
 
-def _summary(stats: StageStats) -> str:
-    c, p = stats.details["conversations"], stats.details["prompts"]
+def _summary(stats: StageStats, details: DedupDetails) -> str:
+    c, p = details["conversations"], details["prompts"]
 
-    def copies(unit: dict) -> str:
+    def copies(unit: DedupUnitDetails) -> str:
         return f"{unit['dropped'].get('exact_duplicate', 0):,} exact and {unit['dropped'].get('near_duplicate', 0):,} near copies"
 
     return (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from curation.embed.config import EmbedConfig as Config
 from curation.pipeline.context import StageContext
+from curation.pipeline.details import EmbedDetails, EncodeDetails, engine_details
 from lakehouse.runs import StageStats
 
 __all__ = ["Config", "REQUIRES", "run"]
@@ -36,31 +37,36 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     finally:
         con.close()
     cache = EmbeddingCache(ctx.lake)
-    totals = {"cache_hits": 0, "encoded": 0, "batches": 0}
+    cache_hits = encoded = batches = 0
     with ctx.progress("embed", len(texts)) as bar:
         for start in range(0, len(texts), config.chunk_texts):
             chunk = texts[start : start + config.chunk_texts]
             _, part = embed_texts(
                 chunk, cache, config, on_batch=lambda n: bar.advance(n, rows=n), executor=ctx.executor
             )
-            bar.advance(part.details["cache_hits"], rows=part.details["cache_hits"])
-            for key in totals:
-                totals[key] += part.details[key]
+            encoding = engine_details(part, EncodeDetails)
+            bar.advance(encoding["cache_hits"], rows=encoding["cache_hits"])
+            cache_hits += encoding["cache_hits"]
+            encoded += encoding["encoded"]
+            batches += encoding["batches"]
     compacted = len(cache.files()) > config.compact_files
     if compacted:
         cache.compact()
     stats.rows_in = stats.rows_out = len(texts)
     precision = resolve_precision(config.precision)
-    stats.details = {
+    details: EmbedDetails = {
         "model": config.model,
         "precision": precision,
         "distinct_texts": len(texts),
-        **totals,
+        "cache_hits": cache_hits,
+        "encoded": encoded,
+        "batches": batches,
         "cache_files": len(cache.files()),
         "compacted": compacted,
     }
+    stats.details = dict(details)
     ctx.console.print(
-        f"embed: {len(texts):,} distinct last user messages: {totals['encoded']:,} encoded, "
-        f"{totals['cache_hits']:,} from the cache ({config.model}, {precision})",
+        f"embed: {len(texts):,} distinct last user messages: {encoded:,} encoded, "
+        f"{cache_hits:,} from the cache ({config.model}, {precision})",
         highlight=False,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from curation.pipeline.context import StageContext
+from curation.pipeline.details import EraseDetails, ErasureDetails, engine_details
 from lakehouse.config import StrictModel
 from lakehouse.runs import StageStats
 
@@ -31,7 +32,8 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
     done = curation_erasure.apply_pending(ctx.lake, dry_run=config.dry_run)
     if not done:
         ctx.console.print("erase: no pending erasure requests")
-        stats.details = {"requests": 0}
+        no_requests: EraseDetails = {"requests": 0}
+        stats.details = dict(no_requests)
         return
     verb = "would delete" if config.dry_run else "deleted"
     for request, the_plan, _ in done:
@@ -39,7 +41,9 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         for line in the_plan.lines(verb):
             ctx.console.print(f"  {line}", highlight=False, markup=False)
     results = [result for _, _, result in done if result is not None]
+    details: EraseDetails = {"requests": len(done), "dry_run": config.dry_run}
     if results:
         applied = erasure_stats(results)
-        stats.rows_in, stats.dropped, stats.details = applied.rows_in, applied.dropped, applied.details
-    stats.details = {**stats.details, "requests": len(done), "dry_run": config.dry_run}
+        stats.rows_in, stats.dropped = applied.rows_in, applied.dropped
+        details = {**engine_details(applied, ErasureDetails), **details}
+    stats.details = dict(details)

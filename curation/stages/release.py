@@ -57,16 +57,16 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
                 stats.drop(f"{entry.name}:{reason}", n)
             built[entry.name] = {
                 "status": result.status,
-                "release": result.release.ref,
+                "release": result.published.ref,
                 "rows_in": result.rows_in,
                 "rows_out": result.rows_out,
                 "timings": result.timings,
                 **result.details,
             }
             if result.status == "reused":
-                ctx.console.print(f"{result.release.ref}: {result.details['note']}", highlight=False)
+                ctx.console.print(f"{result.published.ref}: {result.details['note']}", highlight=False)
             else:
-                ctx.console.print(f"[green]{result.status}[/green] {result.release.ref} ({result.rows_out:,} rows)")
+                ctx.console.print(f"[green]{result.status}[/green] {result.published.ref} ({result.rows_out:,} rows)")
     finally:
         inputs.close()
     details: ReleaseDetails = {"releases": built, "refused": refused}

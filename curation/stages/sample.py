@@ -17,6 +17,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from curation.pipeline.context import StageContext, StageFailed
+from curation.pipeline.details import SampleDetails, StratifiedDetails, engine_details
 from curation.sample.config import SampleConfig, Stratum
 from lakehouse import catalog, ledger, tables
 from lakehouse.runs import StageStats, stable_hash
@@ -64,7 +65,12 @@ def run(ctx: StageContext, config: Config, stats: StageStats) -> None:
         )
         ledger.record_table(lake, tx, "sample", config_hash, inputs, files, candidates.num_rows, ctx.run_id)
     stats.rows_in, stats.rows_out, stats.dropped = sample_stats.rows_in, sample_stats.rows_out, sample_stats.dropped
-    stats.details = {**sample_stats.details, "filter": config.filter, "config_hash": config_hash}
+    details: SampleDetails = {
+        **engine_details(sample_stats, StratifiedDetails),
+        "filter": config.filter,
+        "config_hash": config_hash,
+    }
+    stats.details = dict(details)
     ctx.console.print(
         f"sample: {stats.rows_out:,} of {stats.rows_in:,} candidate turn samples ({config.filter}), "
         f"target {config.target:,}\n" + format_report(report),

@@ -12,6 +12,7 @@ crash mid-scrub never publishes half-scrubbed silver; the rerun resumes and comp
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -20,6 +21,9 @@ from curation.pipeline.details import ScrubDetails
 from curation.scrub.config import ScrubConfig as Config
 from lakehouse import ledger, tables
 from lakehouse.runs import StageStats, stable_hash
+
+if TYPE_CHECKING:
+    from curation.scrub.scrubber import Scrubber
 
 __all__ = ["Config", "REQUIRES", "run"]
 # The libraries `run` imports that a minimal install may lack: (import name, pip package).
@@ -78,7 +82,7 @@ class ScrubBatches:
 
     def __init__(self, config: Config):
         self.config = config
-        self.scrubber = None
+        self.scrubber: Scrubber | None = None  # set where `factory()` runs; in this process only when local
 
     def __call__(self):
         from curation.scrub.arrow import scrub_record_batch

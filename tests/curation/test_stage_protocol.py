@@ -71,3 +71,15 @@ def test_a_run_that_succeeds_records_its_stats_through_run_stage():
     stats = StageStats("fake")
     stages.run_stage("fake", _stage(run), None, None, stats)
     assert (stats.rows_in, stats.rows_out, dict(stats.dropped)) == (3, 2, {"duplicate": 1})
+
+
+def test_a_stage_reads_an_engines_details_typed_and_a_missing_key_fails_naming_it():
+    from curation.pipeline.details import DedupClusterDetails, StratifiedDetails, TopicDetails, engine_details
+
+    sampled = StageStats("sample", details={"target": 2, "strata": ["source"]})
+    assert engine_details(sampled, StratifiedDetails) == {"target": 2, "strata": ["source"]}
+    exact = {"method": "exact", "distinct_texts": 3, "null_texts": 0, "clusters": 2}
+    exact |= {"multi_row_clusters": 1, "largest_cluster": 2}  # no MinHash keys: they are NotRequired
+    assert engine_details(StageStats("conversations", details=exact), DedupClusterDetails) == exact
+    with pytest.raises(TypeError, match=r"sample details lack k, k_source, largest_topic, prune_threshold"):
+        engine_details(sampled, TopicDetails)
