@@ -1,6 +1,6 @@
 """The executor setting: the same recipe on the local executor and on a local Ray cluster (2 CPUs) gives
 identical release content hashes, even when a Ray worker is SIGKILLed in the middle of the scrub stage
-(Ray restarts the actor and retries its batch). One Ray session serves the whole module: Ray starts slowly."""
+(Ray restarts the actor and retries its batch), and the same scrubbed text, safety scores and dedup clusters. One Ray session serves the whole module: Ray starts slowly."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def curate(lake: Lake, simulated, executor: dict | None = None) -> dict[str, str
         {"stage": "ingest", "paths": [str(simulated / "traffic")]},
         {"stage": "scrub", "mode": "placeholder"},
         {"stage": "dedup"},
+        {"stage": "safety"},
         {"stage": "release", "releases": RELEASES},
     ]
     recipe = {"name": "scale", "stages": stages} | ({"executor": executor} if executor else {})
@@ -67,6 +68,12 @@ def test_local_and_ray_runs_of_one_recipe_publish_identical_releases_even_when_a
         Lake(tmp_path / n).read("silver/conversations", columns).sort_by("conversation_id") for n in ("local", "ray")
     ]
     assert silver[0].num_rows == CONVERSATIONS and silver[0].equals(silver[1])
+    # the safety classifiers (loaded once per actor on Ray) gave every message the same scores
+    safety = [
+        Lake(tmp_path / n).read("attributes/safety").sort_by([("conversation_id", "ascending"), ("turn", "ascending")])
+        for n in ("local", "ray")
+    ]
+    assert safety[0].num_rows > CONVERSATIONS and safety[0].equals(safety[1])
 
 
 class Doubler:
