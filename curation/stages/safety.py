@@ -139,7 +139,7 @@ def _score_files(ctx: StageContext, config: Config, config_hash: str, pending: l
     sizes = {name: pq.ParquetFile(lake.root / name).metadata.num_rows for name in pending}
     groups = _groups(pending, sizes)
     results = iter(ctx.executor.map_batches(_calls(lake, groups, sizes), SafetyBatches(config)))
-    names = [c.name for c in config.classifiers]
+    names = [str(c.name) for c in config.classifiers]  # every name is set once the config validated
     with ctx.progress("safety", sum(sizes.values())) as bar:
         for group in groups:
             if _is_large(group, sizes):
