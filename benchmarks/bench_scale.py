@@ -71,8 +71,8 @@ def _in_fresh_process(lake_dir: Path, stage: dict, executor: dict | None) -> dic
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode:
         return {"error": done.stderr[-2000:], "wall": time.perf_counter() - started}
-    return {
-        "seconds": json.loads(done.stdout.strip().splitlines()[-1])["seconds"],
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return measured | {
         "wall": time.perf_counter() - started,
         "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
@@ -84,24 +84,35 @@ def _table(conversations: int, cores: int, ingest: float, results: dict) -> str:
         f"with other engineers' test runs; load average before/after each run in the last columns). "
         f"Ingest (local): {ingest:.1f} s.",
         "",
-        "| stage | local s | local conv/s/core | Ray s | Ray conv/s/core | Ray / local | load local | load Ray |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| stage | local s | local conv/s/core | Ray s | Ray conv/s/core | Ray / local | load local | load Ray "
+        "| local CPU s | Ray CPU s | local conv per CPU s | Ray conv per CPU s |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     total = [0.0, 0.0]
     for stage in STAGES:
         a, b = results.get(stage, {}).get("local", {}), results.get(stage, {}).get("ray", {})
         if "seconds" not in a or "seconds" not in b:
-            lines.append(f"| {stage} | {a.get('seconds', 'n/a')} | | {b.get('seconds', 'n/a')} | | | | |")
+            lines.append(f"| {stage} | {a.get('seconds', 'n/a')} | | {b.get('seconds', 'n/a')} | | | | | | | | |")
             continue
         x, y = a["seconds"], b["seconds"]
         total = [total[0] + x, total[1] + y]
         lines.append(
             f"| {stage} | {x:.1f} | {conversations / x / cores:,.1f} | {y:.1f} | {conversations / y / cores:,.1f} "
-            f"| {y / x:.2f}x | {a['load'][0]}-{a['load'][1]} | {b['load'][0]}-{b['load'][1]} |"
+            f"| {y / x:.2f}x | {a['load'][0]}-{a['load'][1]} | {b['load'][0]}-{b['load'][1]} | {_cpu(a, b, conversations)} |"
         )
     if total[0]:
-        lines.append(f"| measured stages | {total[0]:.1f} | | {total[1]:.1f} | | {total[1] / total[0]:.2f}x | | |")
+        lines.append(
+            f"| measured stages | {total[0]:.1f} | | {total[1]:.1f} | | {total[1] / total[0]:.2f}x | | | | | | |"
+        )
     return "\n".join(lines)
+
+
+def _cpu(local: dict, ray: dict, conversations: int) -> str:
+    """CPU columns: seconds and conversations per CPU second (a per-core rate that the load does not skew)."""
+    if "cpu_seconds" not in local or "cpu_seconds" not in ray:
+        return " | | | "
+    x, y = local["cpu_seconds"], ray["cpu_seconds"]
+    return f"{x:.1f} | {y:.1f} | {conversations / x:,.1f} | {conversations / y:,.1f}"
 
 
 def main(conversations: int | None = None, keep: bool = False) -> None:
@@ -129,8 +140,19 @@ def main(conversations: int | None = None, keep: bool = False) -> None:
 
 
 def _child(spec: str) -> None:
+    """One stage in this fresh process; prints its seconds and the CPU seconds of this process and its
+    reaped children (a local Ray's raylet and workers, once `ray.shutdown` has stopped them): what the
+    stage cost in cores, whatever else the machine was running."""
+    import resource
+
     lake_dir, stage, executor = json.loads(spec)
-    print(json.dumps({"seconds": run_stage(lake_dir, stage, executor)}))
+    seconds = run_stage(lake_dir, stage, executor)
+    if "ray" in sys.modules:
+        import ray
+
+        ray.shutdown()
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    print(json.dumps({"seconds": seconds, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in used)}))
 
 
 if __name__ == "__main__":
