@@ -89,11 +89,19 @@ class _Collected:
     has_shingles: list[np.ndarray] = field(default_factory=list)
     words: list[np.ndarray] = field(default_factory=list)
     sequences: list[WordSequences] = field(default_factory=list)
+    bands: list[np.ndarray] = field(default_factory=list)  # band hashes per text, when the workers made them
     salts: list[np.ndarray] = field(default_factory=list)
     null_texts: int = 0
     index: ExactIndex = field(default_factory=ExactIndex)
 
-    def add(self, keys: pa.Array, times: pa.Array | None, sketch: BatchSketch, scopes: list[str | None] | None) -> None:
+    def add(
+        self,
+        keys: pa.Array,
+        times: pa.Array | None,
+        sketch: BatchSketch,
+        scopes: list[str | None] | None,
+        bands: np.ndarray | None = None,
+    ) -> None:
         self.keys.append(keys)
         if times is not None:
             self.times.append(times)
@@ -117,6 +125,8 @@ class _Collected:
             self.has_shingles.append(near.has_shingles[text_of[new]])
             self.words.append(near.words[text_of[new]])
             self.sequences.append(near.sequences.take(text_of[new]))
+        if bands is not None:
+            self.bands.append(bands[text_of[new]])
 
 
 def scope_salts(scopes: list[str | None]) -> np.ndarray:
@@ -142,16 +152,17 @@ def dedup(
     `started_at` may be None or absent from the data; representatives are then chosen by key alone.
     `scope` names a column: rows of different scopes (a null scope is one scope) never share a cluster.
     Raises ValueError on a missing key column or text column, a null key or a repeated key.
-    `executor` (curation/pipeline/executor.py): where the signatures are computed; on Ray as tasks over
-    the cluster, the banding and clustering stay here.
+    `executor` (curation/pipeline/executor.py): on Ray, the signatures and band hashes are computed as
+    tasks and the band buckets are shuffled across the workers (curation/dedup/shuffle.py); verification
+    and connected components stay here. The result is the same on every executor.
     """
     config = config or DedupConfig()
     stats = StageStats(name)
     collected = _Collected()
     chunks = _chunks(data, config.batch_size, key, text, started_at, scope)
-    for (keys, times, texts, scopes), sketch in _sketched(chunks, config, executor):
+    for (keys, times, texts, scopes), (sketch, bands) in _sketched(chunks, config, executor):
         collected.null_texts += sum(t is None for t in texts)
-        collected.add(keys, times, sketch, scopes)
+        collected.add(keys, times, sketch, scopes, bands)
 
     keys = (
         pa.chunked_array(collected.keys, pa.string()).combine_chunks() if collected.keys else pa.array([], pa.string())
@@ -167,7 +178,7 @@ def dedup(
 
     ranks = row_ranks(keys, times)
     if config.method == "near":
-        sigs, labels = _near_clusters(collected, row_ids, ranks, config, details)
+        sigs, labels = _near_clusters(collected, row_ids, ranks, config, details, executor)
     else:
         sigs, labels = None, np.arange(n_distinct, dtype=np.int64)
     rep_rows = representatives(labels[row_ids], ranks)
@@ -193,15 +204,18 @@ def _chunks(data, batch_size: int, key: str, text: str, started_at: str | None, 
             yield keys, times, part.column(text).cast(pa.string()).to_pylist(), scopes
 
 
-def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> Iterator[tuple[tuple, BatchSketch]]:
-    """Each chunk with its sketch, in order; with several workers at most 2 chunks per worker in flight."""
-    if executor is not None and executor.kind != "local":
+def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> Iterator[tuple[tuple, tuple]]:
+    """Each chunk with (its sketch, its band hashes or None), in order; with several workers at most 2
+    chunks per worker in flight. On a cluster the workers compute the band hashes too."""
+    if _distributed(executor):
+        from curation.dedup.shuffle import sketch_with_bands
+
         listed = list(chunks)
-        yield from zip(listed, executor.map_tasks(sketch_batch, (c[2] for c in listed), config), strict=True)
+        yield from zip(listed, executor.map_tasks(sketch_with_bands, (c[2] for c in listed), config), strict=True)
         return
     if config.workers == 1:
         for chunk in chunks:
-            yield chunk, sketch_batch(chunk[2], config)
+            yield chunk, (sketch_batch(chunk[2], config), None)
         return
 
     with mp.get_context("spawn").Pool(config.workers) as pool:
@@ -210,10 +224,14 @@ def _sketched(chunks: Iterator[tuple], config: DedupConfig, executor=None) -> It
             pending.append((chunk, pool.apply_async(sketch_batch, (chunk[2], config))))
             if len(pending) >= 2 * config.workers:
                 done, result = pending.popleft()
-                yield done, result.get()
+                yield done, (result.get(), None)
         while pending:
             done, result = pending.popleft()
-            yield done, result.get()
+            yield done, (result.get(), None)
+
+
+def _distributed(executor) -> bool:
+    return executor is not None and executor.kind != "local"
 
 
 def _check_keys(keys: pa.Array, column: str) -> None:
@@ -228,7 +246,7 @@ def _check_keys(keys: pa.Array, column: str) -> None:
 
 
 def _near_clusters(
-    collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig, details: dict
+    collected: _Collected, row_ids: np.ndarray, ranks: np.ndarray, config: DedupConfig, details: dict, executor=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(signature, cluster label) of each distinct text."""
     sigs = collected.signatures.array() if collected.signatures else np.empty((0, config.num_perm), np.uint32)
@@ -236,7 +254,10 @@ def _near_clusters(
     words = np.concatenate(collected.words) if collected.words else np.empty(0, np.int64)
     salts = np.concatenate(collected.salts) if collected.salts else None
     sequences = WordSequences.concat(collected.sequences)
-    labels = _near_labels(sigs, has, sequences, text_ranks(row_ids, len(sigs), ranks), salts, config, details)
+    hashes = np.concatenate(collected.bands) if collected.bands and _distributed(executor) else None
+    labels = _near_labels(
+        sigs, has, sequences, text_ranks(row_ids, len(sigs), ranks), salts, config, details, (executor, hashes)
+    )
     details.update(
         char_shingled_texts=int(((words < config.min_words) & has).sum()),
         texts_without_shingles=int((~has).sum()),
@@ -253,9 +274,12 @@ def _near_labels(
     salts: np.ndarray | None,
     config: DedupConfig,
     details: dict,
+    shuffle: tuple = (None, None),
 ) -> np.ndarray:
     """Cluster label of each distinct text: LSH candidates, verified, connected components, then (with
-    `split`) split so every member is similar to its representative."""
+    `split`) split so every member is similar to its representative. `shuffle`: (executor, band hashes
+    per text) when the workers made the band hashes: the candidates then come from a shuffle of band
+    buckets on the executor, with the same result."""
 
     def similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         by_edits = sequences.known(a) & sequences.known(b)
@@ -268,15 +292,19 @@ def _near_labels(
     docs = np.flatnonzero(has)
     with_shingles = sigs if len(docs) == len(sigs) else sigs[docs]
     verify = (lambda p: similar(p[:, 0], p[:, 1])) if config.verify else None
-    pairs, candidates = candidate_pairs(
-        with_shingles,
-        docs,
-        bands,
-        rows,
-        config.max_bucket_pairs,
-        keep=verify,
-        salts=None if salts is None else salts[docs],
-    )
+    doc_salts = None if salts is None else salts[docs]
+    executor, hashes = shuffle
+    if hashes is not None:
+        from curation.dedup.shuffle import shuffled_candidate_pairs
+
+        on_docs = hashes if len(docs) == len(hashes) else hashes[docs]
+        pairs, candidates = shuffled_candidate_pairs(
+            executor, on_docs, docs, config.max_bucket_pairs, keep=verify, salts=doc_salts
+        )
+    else:
+        pairs, candidates = candidate_pairs(
+            with_shingles, docs, bands, rows, config.max_bucket_pairs, keep=verify, salts=doc_salts
+        )
     details.update(
         threshold=config.threshold,
         max_edit_rate=config.max_edit_rate,

@@ -107,19 +107,21 @@ def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarr
     return sorted_values[at] == queries
 
 
-def _bucket_pairs(shared, max_bucket_pairs: int):
+def _bucket_pairs(shared, max_bucket_pairs: int, keys: tuple[str, ...] = ("hash",), keep: tuple[str, ...] = ()):
+    """The pairs (a, b) of every bucket (rows grouped by `keys`), with the `keep` columns of their bucket:
+    one band's buckets here, any band's in a shuffle partition (curation/dedup/shuffle.py)."""
     import polars as pl
 
-    buckets = shared.group_by("hash").agg(pl.col("doc")).with_row_index("bucket")
-    small = buckets.filter(pl.col("doc").list.len() <= max_bucket_pairs).select("bucket", "doc").explode("doc")
+    buckets = shared.group_by(list(keys)).agg(pl.col("doc")).with_row_index("bucket")
+    small = buckets.filter(pl.col("doc").list.len() <= max_bucket_pairs).select("bucket", *keep, "doc").explode("doc")
     all_pairs = (
-        small.join(small, on="bucket", suffix="_b")
+        small.join(small.select("bucket", "doc"), on="bucket", suffix="_b")
         .filter(pl.col("doc") < pl.col("doc_b"))
-        .select(a=pl.col("doc"), b=pl.col("doc_b"))
+        .select(*keep, a=pl.col("doc"), b=pl.col("doc_b"))
     )
     stars = (
         buckets.filter(pl.col("doc").list.len() > max_bucket_pairs)
-        .select(a=pl.col("doc").list.min(), b=pl.col("doc"))
+        .select(*keep, a=pl.col("doc").list.min(), b=pl.col("doc"))
         .explode("b")
         .filter(pl.col("a") != pl.col("b"))
     )

@@ -13,7 +13,8 @@ batch function (loading its model once), and gets the results back in input orde
   restarted), and because the functions are deterministic the result is the same. The driver keeps
   reading the lake and commits every Delta transaction: workers never write the lake.
 
-`map_tasks` is the same for plain functions over Python values (dedup's MinHash signatures).
+`map_tasks` is the same for plain functions over Python values (dedup's MinHash signatures and bands), and
+`shuffle` a hash-partitioned shuffle (dedup's band buckets: curation/dedup/shuffle.py).
 """
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ class Executor:
         for item in items:
             yield fn(item, *args)
 
+    def partitions(self) -> int:
+        """How many partitions a shuffle makes: one here, two per actor on Ray."""
+        return 1
+
+    def shuffle(self, blocks: list, split: Callable, reduce: Callable, *args) -> list:
+        """A hash-partitioned shuffle: `split(block, n)` cuts each block into the n partitions' parts,
+        `reduce(*args, *parts)` gets partition p's parts of every block; its results, in partition order."""
+        n = self.partitions()
+        parts = [split(block, n) for block in blocks]
+        return [reduce(*args, *(p[i] for p in parts)) for i in range(n)]
+
 
 class RayExecutor(Executor):
     kind = "ray"
@@ -132,6 +144,20 @@ class RayExecutor(Executor):
                 yield ray.get(pending.pop(0))
         for ref in pending:
             yield ray.get(ref)
+
+    def partitions(self) -> int:
+        return 2 * self._actors()
+
+    def shuffle(self, blocks: list, split: Callable, reduce: Callable, *args) -> list:
+        """The map tasks return one object per partition (`num_returns`), and each reduce task gets its
+        partition's objects from the object store of the workers that made them: the grouping and the
+        buckets' memory are spread over the workers; the driver gets back only the reduce results."""
+        ray, n = self._ray, self.partitions()
+        splitter = ray.remote(num_returns=n, max_retries=3)(split)
+        reducer = ray.remote(max_retries=3)(reduce)
+        parts = [splitter.remote(block, n) for block in blocks]
+        parts = [p if n > 1 else [p] for p in parts]
+        return ray.get([reducer.remote(*args, *(p[i] for p in parts)) for i in range(n)])
 
 
 def connect(config: ExecutorConfig):
