@@ -22,6 +22,7 @@ from curation.scrub.languages import (
     stop_words,
 )
 from curation.scrub.names import adjacent_word, at_sentence_start
+from curation.scrub.recognizers import recognizer_result
 
 
 def _capitalized(word: str) -> bool:
@@ -44,17 +45,7 @@ class _PersonRecognizer(LocalRecognizer):
         pass
 
     def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
-        return RecognizerResult(
-            "PERSON",
-            start,
-            end,
-            score,
-            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return recognizer_result(self, "PERSON", start, end, score, pattern)
 
     def _known_first(self, word: str) -> bool:
         return word.lower() in self.first

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
@@ -55,6 +56,32 @@ class Rule:
     score: float
     validate: Validator | None = None
     hint: Callable[[str], bool] | None = None  # a cheap test the text must pass before `regex` runs at all
+
+
+def recognizer_result(
+    recognizer: LocalRecognizer,
+    entity: str,
+    start: int,
+    end: int,
+    score: float,
+    pattern_name: str,
+    pattern: str | None = None,
+) -> RecognizerResult:
+    """A finding of `recognizer`, with the explanation and metadata presidio's own recognizers attach (the
+    scrub report and `--explain` read the pattern name from it)."""
+    name: str = recognizer.name  # type: ignore[has-type]  # presidio assigns it in a branch mypy cannot type
+    return RecognizerResult(
+        entity,
+        start,
+        end,
+        score,
+        # presidio's signature says `pattern: str = None`: None is its own default
+        analysis_explanation=AnalysisExplanation(name, score, pattern_name=pattern_name, pattern=cast(str, pattern)),
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+        },
+    )
 
 
 def _validated_matches(rule: Rule, text: str, retry: bool):
@@ -109,19 +136,7 @@ class RegexRecognizer(LocalRecognizer):
                 if start == end:
                     continue
                 results.append(
-                    RecognizerResult(
-                        self.ENTITY,
-                        start,
-                        end,
-                        score,
-                        analysis_explanation=AnalysisExplanation(
-                            self.name, score, pattern_name=rule.name, pattern=rule.regex.pattern[:60]
-                        ),
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        },
-                    )
+                    recognizer_result(self, self.ENTITY, start, end, score, rule.name, rule.regex.pattern[:60])
                 )
         return results
 
@@ -1087,17 +1102,7 @@ class NameCueRecognizer(LocalRecognizer):
         return results
 
     def _result(self, start: int, end: int, score: float, level: str) -> RecognizerResult:
-        return RecognizerResult(
-            "PERSON",
-            start,
-            end,
-            score,
-            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=level),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return recognizer_result(self, "PERSON", start, end, score, level)
 
 
 _WORD_TOKEN = re.compile(r"(?<![\w@#/.])[^\W\d_][\w'’-]*[^\W\d_](?![\w@])")
@@ -1238,14 +1243,4 @@ class KnownNameRecognizer(LocalRecognizer):
         return results
 
     def _result(self, start: int, end: int, score: float, pattern: str) -> RecognizerResult:
-        return RecognizerResult(
-            "PERSON",
-            start,
-            end,
-            score,
-            analysis_explanation=AnalysisExplanation(self.name, score, pattern_name=pattern),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return recognizer_result(self, "PERSON", start, end, score, pattern)
