@@ -16,6 +16,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,7 +149,8 @@ def evaluate(eval_rows, wanted, predictions, references, settings, out: Path) ->
     report = {}
     for signal in wanted:
         labels = eval_rows.outcomes[signal]
-        entry = {name: signals.signal_metrics(labels, p[signal]) for name, p in predictions.items()}
+        # per prediction (the model, its baselines, the references): its metrics; then comparisons and the plot
+        entry: dict[str, Any] = {name: signals.signal_metrics(labels, p[signal]) for name, p in predictions.items()}
         entry["comparisons"] = [
             honest.compare_auc(
                 baseline,
