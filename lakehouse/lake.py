@@ -35,6 +35,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -378,8 +379,8 @@ class PartitionedWriter:
         self.max_rows_per_file = max_rows_per_file
         self._buffer: list[pa.Table] = []
         self._buffered = 0
-        self._executor = None
-        self._pending = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
         self.files: list[str] = []  # lake-relative paths of the files this writer staged
@@ -429,8 +430,6 @@ class PartitionedWriter:
 
     def _pool(self):
         if self._executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{self.spec.view}")
         return self._executor
 
