@@ -38,12 +38,10 @@ ConfigOption = Annotated[
 
 def _lake(lake: str | None) -> Path:
     """The local lake directory: the label store is SQLite, which needs a local filesystem."""
+    from labeling_app.store import local_lake
     from lakehouse.lake import resolve_lake_path
 
-    root = resolve_lake_path(lake)
-    if not isinstance(root, Path):
-        raise UserError(f"the label store needs a local lake directory, not {root} (docs/scale.md)")
-    return root
+    return local_lake(resolve_lake_path(lake))
 
 
 @queue_app.command("create")

@@ -9,6 +9,8 @@ agree without waiting for the next `flywheel label snapshot`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -33,10 +35,18 @@ def payload_is_subjects(subject: Subject, item_key: str, payload: dict) -> bool:
     return _ids_point_at(subject, candidates + (item_key or "").split("|"))
 
 
+def _store_root(lake: Lake) -> Path | None:
+    """The lake's directory when it has a label store; a lake on object storage never has one (the
+    store needs a local lake: docs/scale.md)."""
+    root = lake.root
+    return root if isinstance(root, Path) and store_path(root).exists() else None
+
+
 def _store_tasks(lake: Lake, subject: Subject) -> list[int]:
-    if not store_path(lake.root).exists():
+    root = _store_root(lake)
+    if root is None:
         return []
-    with Store.for_lake(lake.root, read_only=True) as store:
+    with Store.for_lake(root, read_only=True) as store:
         return store.find_tasks(lambda key, payload: payload_is_subjects(subject, key, payload))
 
 
@@ -81,28 +91,29 @@ class LabelingEraser(Eraser):
         ]
 
     def outside(self, lake: Lake, subject: Subject, *, apply: bool) -> dict[str, int]:
-        if not store_path(lake.root).exists():
+        root = _store_root(lake)
+        if root is None:
             return {}
-        found = {f"{STORE} queue sources redacted": self._redact_sources(lake, subject, apply)}
+        found = {f"{STORE} queue sources redacted": self._redact_sources(root, subject, apply)}
         tasks = self._tasks if self._tasks is not None else _store_tasks(lake, subject)
         if tasks:
-            found.update(self._tasks_outside(lake, tasks, apply))
+            found.update(self._tasks_outside(root, tasks, apply))
         return {k: v for k, v in found.items() if v}
 
     @staticmethod
-    def _redact_sources(lake: Lake, subject: Subject, apply: bool) -> int:
+    def _redact_sources(root: Path, subject: Subject, apply: bool) -> int:
         """Queue sources are SQL an operator wrote; one may name the user or a conversation of theirs."""
         pattern = subject.needle_pattern()
         if not apply:
-            with Store.for_lake(lake.root, read_only=True) as store:
+            with Store.for_lake(root, read_only=True) as store:
                 return sum(1 for q in store.queues() if pattern.search(q.source))
-        with Store.for_lake(lake.root) as store:
+        with Store.for_lake(root) as store:
             return store.redact_queue_sources(lambda source: pattern.sub(erasure.ERASED_TEXT, source))
 
     @staticmethod
-    def _tasks_outside(lake: Lake, tasks: list[int], apply: bool) -> dict[str, int]:
+    def _tasks_outside(root: Path, tasks: list[int], apply: bool) -> dict[str, int]:
         if not apply:
-            with Store.for_lake(lake.root, read_only=True) as store:
+            with Store.for_lake(root, read_only=True) as store:
                 counts = {
                     table: sum(
                         store.con.execute(f"SELECT count(*) FROM {table} WHERE task_id = ?", (t,)).fetchone()[0]
@@ -112,7 +123,7 @@ class LabelingEraser(Eraser):
                 }
             counts["tasks"] = len(tasks)
         else:
-            with Store.for_lake(lake.root) as store:
+            with Store.for_lake(root) as store:
                 counts = store.erase_tasks(tasks)
         found = {f"{STORE} {table}": counts[table] for table in ("tasks", "labels", "assignments")}
         if apply and not counts["wal_checkpointed"]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labeling_app import annotators
+from labeling_app.store import local_lake
 from lakehouse.lake import resolve_lake_path
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
@@ -29,7 +30,7 @@ class Settings:
 
 
 def from_env() -> Settings:
-    lake = resolve_lake_path(None)
+    lake = local_lake(resolve_lake_path(None))
     annotators_file = os.environ.get(ENV_ANNOTATORS)
     config = os.environ.get(ENV_CONFIG)
     return Settings(

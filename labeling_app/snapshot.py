@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labeling_app.consensus import ItemConsensus, QueueAnalysis, analyze
-from labeling_app.store import Queue, Store, Task, store_path
+from labeling_app.store import Queue, Store, Task, local_lake, store_path
 from lakehouse import catalog, tables
 from lakehouse.lake import Lake
 
@@ -282,8 +282,9 @@ def snapshot(lake_root: Path, *, refresh_catalog: bool = True) -> SnapshotResult
     import pyarrow as pa
 
     lake = Lake(lake_root)
-    if store_path(lake.root).exists():
-        with Store.for_lake(lake.root, read_only=True) as store:
+    root = local_lake(lake.root)
+    if store_path(root).exists():
+        with Store.for_lake(root, read_only=True) as store:
             rows = build_tables(store)
     else:  # no labels yet: empty, typed tables, so the catalog's label views exist for the pipeline
         rows = {"labels/tasks": [], "labels/labels": [], "labels/consensus": []}

@@ -20,6 +20,7 @@ from pathlib import Path
 from lakehouse import sql_guard
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
+from lakehouse.location import ObjectPath
 
 SINGLE_COLUMNS = ("sample_id", "prompt", "response")
 PAIR_COLUMNS = ("sample_id_a", "sample_id_b", "prompt", "response_a", "response_b")
@@ -118,7 +119,7 @@ def load_items(lake_root: Path, kind: str, source: str) -> SourceItems:
 RELEASE_REF = re.compile(r"^[a-z0-9][a-z0-9_.-]*@(latest|v?\d+)$")
 
 
-def _release_dir(lake_root: Path, source: str) -> Path | None:
+def _release_dir(lake_root: Path, source: str) -> Path | ObjectPath | None:
     """The release directory `source` names (a path, or NAME@VERSION), or None when it is no release."""
     text = source.strip()
     if re.search(r"\s", text):
@@ -178,7 +179,7 @@ def sql_rows(lake_root: Path, sql: str, params: dict | None = None) -> list[dict
         con.close()
 
 
-def release_rows(release: Path, kind: str) -> tuple[list[dict], str]:
+def release_rows(release: Path | ObjectPath, kind: str) -> tuple[list[dict], str]:
     """Rows of a release in the shape `kind` needs, and the release's TRL type."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -295,8 +296,9 @@ def rows_to_items(kind: str, rows: list[dict]) -> SourceItems:
             result.skipped["no_prompt"] += 1
             continue
         sides = ("a", "b") if pairwise else ("",)
-        texts = [row.get(f"response_{s}" if s else "response") for s in sides]
-        if any(not isinstance(t, str) or not t.strip() for t in texts):
+        found = [row.get(f"response_{s}" if s else "response") for s in sides]
+        texts = [t for t in found if isinstance(t, str) and t.strip()]
+        if len(texts) != len(found):
             result.skipped["empty_response"] += 1
             continue
         if pairwise and texts[0].strip() == texts[1].strip():

@@ -30,6 +30,7 @@ from pathlib import Path
 from labeling_app import values
 from labeling_app.config import KINDS
 from lakehouse.errors import UserError
+from lakehouse.location import ObjectPath
 
 SCHEMA_VERSION = 3
 UNDO_SECONDS = 120
@@ -213,6 +214,13 @@ def store_path(lake_root: Path) -> Path:
     return Path(lake_root) / "labels" / "labels.sqlite"
 
 
+def local_lake(root: Path | ObjectPath) -> Path:
+    """The lake's directory, which must be local: the label store is SQLite, which needs a local filesystem."""
+    if not isinstance(root, Path):
+        raise UserError(f"the label store needs a local lake directory, not {root} (docs/scale.md)")
+    return root
+
+
 def side_mapping(task_id: int, annotator: str) -> list[int]:
     """Which candidate each annotator sees as A: a coin flip per (task, annotator), reproducible."""
     flip = hashlib.sha256(f"{task_id}:{annotator}".encode()).digest()[0] & 1
@@ -222,7 +230,7 @@ def side_mapping(task_id: int, annotator: str) -> list[int]:
 class Store:
     """One connection to the store. Cheap to open; use one per thread or process."""
 
-    def __init__(self, path: Path, *, read_only: bool = False):
+    def __init__(self, path: Path | str, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
         if read_only:
@@ -777,6 +785,7 @@ class Store:
         (then only those, each with the item's known answer): consensus, review and snapshots never see
         either.
         """
+        args: tuple[int, ...]
         if task_id is not None:
             task = self.task(task_id)
             where, args = "WHERE queue_id = ? AND task_id = ?", (task.queue_id, task_id)

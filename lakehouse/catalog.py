@@ -33,7 +33,8 @@ from pathlib import Path
 from lakehouse import erasure as _erasure  # noqa: F401 - registers meta/erasures and meta/erasure_requests
 from lakehouse import schemas
 from lakehouse import tables as table_registry
-from lakehouse.lake import Lake
+from lakehouse.lake import Lake, LakeError
+from lakehouse.location import ObjectPath
 from lakehouse.schemas import EMBEDDING_DIM
 from lakehouse.tables import TableSpec
 
@@ -217,7 +218,7 @@ RUN_COLUMNS = {
 }
 
 
-def _quote(path: Path | str) -> str:
+def _quote(path: Path | ObjectPath | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -255,7 +256,17 @@ def _source_dataset(lake: Lake, source: dict):
 
     if "table" in source:
         return lake.dataset(source["table"], version=source["version"])
-    return ds.dataset(lake.absolute(source["file"]).key, format="parquet", filesystem=lake.root.fs)
+    path = _object_path(lake, source["file"])
+    return ds.dataset(path.key, format="parquet", filesystem=path.fs)
+
+
+def _object_path(lake: Lake, file: str | os.PathLike) -> ObjectPath:
+    """A file of a lake on object storage, for the code paths that read it through Arrow (DuckDB has no
+    httpfs here); reaching them with a local lake is a bug."""
+    path = lake.absolute(file)
+    if not isinstance(path, ObjectPath):
+        raise LakeError(f"{path} is a local file: only a lake on object storage is read through Arrow here")
+    return path
 
 
 def _register_source(con, lake: Lake, name: str, source: dict) -> str:
@@ -303,7 +314,7 @@ def parquet_scan(con, lake: Lake, files: list, key: str = "scan") -> str:
     import pyarrow.parquet as pq
 
     name = f"__{key}_{uuid.uuid4().hex[:12]}"
-    tables = [pq.read_table(lake.absolute(f).key, filesystem=lake.root.fs) for f in files]
+    tables = [pq.read_table(path.key, filesystem=path.fs) for path in (_object_path(lake, f) for f in files)]
     con.register(name, pa.concat_tables(tables, promote_options="permissive"))
     return name
 
@@ -401,7 +412,7 @@ SUPERSEDED_COLUMNS = {
 }
 
 
-def _create_superseded_view(con, lake: Lake, root: Path) -> None:
+def _create_superseded_view(con, lake: Lake, root: Path | ObjectPath) -> None:
     """`release_superseded`: one row per release version an erasure superseded (lakehouse/superseded.py's
     sidecars), which `releases` and `release_rows` join for their `superseded` columns."""
     if root.exists() and any(root.glob("*/*/superseded.json")):

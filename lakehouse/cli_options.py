@@ -105,9 +105,12 @@ def _argument_name(self) -> str:
 def _uppercase_placeholders() -> None:
     from typer import core
 
-    core._TyperParameter.display_name_raw = property(lambda self: self.metavar or self.name.upper())
-    core._TyperParameter.display_type = _placeholder
-    core.TyperArgument._usage_display_name = _argument_name
+    # Replacing typer's methods on its own classes, on purpose: setattr says so (to mypy too, which rejects
+    # assigning to a method), hence B010's "use plain assignment" is off here.
+    display_name = property(lambda self: self.metavar or self.name.upper())
+    setattr(core._TyperParameter, "display_name_raw", display_name)  # noqa: B010
+    setattr(core._TyperParameter, "display_type", _placeholder)  # noqa: B010
+    setattr(core.TyperArgument, "_usage_display_name", _argument_name)  # noqa: B010
 
 
 _uppercase_placeholders()

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 from lakehouse import superseded, tables
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake, atomic_write_bytes
+from lakehouse.location import ObjectPath
 from lakehouse.releases import list_releases
 from lakehouse.schemas import UTC_TS
 from lakehouse.tables import TableSpec
@@ -340,7 +341,7 @@ def erasers() -> list[Eraser]:
 @dataclass
 class FilePlan:
     rule: TableRule
-    path: Path
+    path: Path | ObjectPath
     deleted: int
     redacted: int
 
@@ -432,7 +433,7 @@ def table_rules(lake: Lake, subject: Subject, found: list[Eraser]) -> tuple[list
     return rules + generic, unchecked, exempt
 
 
-def _plan_file(lake: Lake, rule: TableRule, path: Path) -> FilePlan | None:
+def _plan_file(lake: Lake, rule: TableRule, path: Path | ObjectPath) -> FilePlan | None:
     table = lake.read_file(path, columns=list(rule.columns) or None)
     mask = rule.delete(table)
     deleted = int(pc.sum(mask).as_py() or 0)

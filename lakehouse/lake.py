@@ -35,6 +35,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -103,7 +104,7 @@ def atomic_write_bytes(path: Path | ObjectPath, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+def file_sha256(path: Path | ObjectPath, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with path.open("rb") if isinstance(path, ObjectPath) else open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -175,13 +176,13 @@ class Lake:
         return location.local_dir(self.root) / "catalog.duckdb"
 
     @property
-    def runs_dir(self) -> Path:
+    def runs_dir(self) -> Path | ObjectPath:
         return self.root / "runs"
 
-    def path(self, *parts: str) -> Path:
+    def path(self, *parts: str) -> Path | ObjectPath:
         return self.root.joinpath(*parts)
 
-    def table_dir(self, table: str | TableSpec) -> Path:
+    def table_dir(self, table: str | TableSpec) -> Path | ObjectPath:
         spec = get(table) if isinstance(table, str) else table
         return self.root / spec.name
 
@@ -215,12 +216,13 @@ class Lake:
     def _remember(self, spec: TableSpec, delta) -> Snapshot:
         actions = pa.table(delta.get_add_actions(flatten=True)).select(["path", "size_bytes"])
         paths = actions.column("path").to_pylist()
+        version: int = delta.version()
         snap = Snapshot(
-            delta.version(),
+            version,
             tuple(sorted(paths)),
             dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True)),
         )
-        self._versions[(spec.name, snap.version)] = snap
+        self._versions[(spec.name, version)] = snap
         return snap
 
     def snapshot(self, table: str | TableSpec) -> Snapshot:
@@ -275,7 +277,9 @@ class Lake:
             text = path.read_text()
         except FileNotFoundError:
             return {}
-        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line[:16]), {})
+        info: dict = next(
+            (json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line[:16]), {}
+        )
         self._commit_infos[(spec.name, version)] = info
         return info
 
@@ -288,7 +292,7 @@ class Lake:
                 for table in pending:
                     tx.mark_complete(table)
 
-    def files(self, table: str | TableSpec, version: int | None = None) -> list[Path]:
+    def files(self, table: str | TableSpec, version: int | None = None) -> list[Path | ObjectPath]:
         """The table's live Parquet files at the pinned version (or at `version`), sorted."""
         spec = get(table) if isinstance(table, str) else table
         snap = self.snapshot(spec) if version is None else self.load(spec, version)
@@ -331,7 +335,8 @@ class Lake:
         if spec.partitioned:
             partitioning = ds.partitioning(pa.schema([("day", pa.date32())]), flavor="hive")
             schema = schema.append(pa.field("day", pa.date32()))
-        filesystem, strip = (self.root.fs, lambda p: p.key) if self.remote else (None, str)
+        root = self.root
+        filesystem, strip = (root.fs, lambda p: p.key) if isinstance(root, ObjectPath) else (None, str)
         return ds.dataset(
             [strip(p) for p in self.files(spec, version)],
             schema=schema,
@@ -346,7 +351,7 @@ class Lake:
     ) -> pa.Table:
         return self.dataset(table, version=version).to_table(columns=columns, filter=filter)
 
-    def read_file(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+    def read_file(self, path: Path | ObjectPath, columns: list[str] | None = None) -> pa.Table:
         """The rows of one live file as written (no partition column): what a row-level rewrite
         (`Transaction.rewrite_file`, used by erasure) reads, filters and writes back."""
         import pyarrow.parquet as pq
@@ -374,8 +379,8 @@ class PartitionedWriter:
         self.max_rows_per_file = max_rows_per_file
         self._buffer: list[pa.Table] = []
         self._buffered = 0
-        self._executor = None
-        self._pending = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         self._open: dict[str, tuple] = {}
         self.rows_written = 0
         self.files: list[str] = []  # lake-relative paths of the files this writer staged
@@ -425,8 +430,6 @@ class PartitionedWriter:
 
     def _pool(self):
         if self._executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{self.spec.view}")
         return self._executor
 
@@ -507,7 +510,7 @@ class Transaction:
         self.strict: set[str] = set()  # tables whose changes by other writers are a conflict
         self.touched: set[str] = set()  # tables that get a commit even without file changes
         self.base: dict[str, int | None] = {}  # version of each written table this transaction read
-        self.created: list[Path] = []
+        self.created: list[Path | ObjectPath] = []
         self.sizes: dict[str, int | None] = {}  # lake-relative path -> bytes, known when placed remotely
         self._opened: dict = {}  # DeltaTables read at commit, reused to commit
         self._writers: list[PartitionedWriter] = []
@@ -531,7 +534,7 @@ class Transaction:
     def stage_path(self, name: str) -> Path:
         return self.dir / name
 
-    def files(self, table: str | TableSpec) -> list[Path]:
+    def files(self, table: str | TableSpec) -> list[Path | ObjectPath]:
         """The table's files at the version this transaction pinned (on first touch)."""
         spec = self._spec(table)
         return self.lake.files(spec, version=self.base[spec.name]) if self.base[spec.name] is not None else []
@@ -567,7 +570,7 @@ class Transaction:
         self.strict.add(spec.name)
         return self.write(spec, data)
 
-    def remove_files(self, files: Iterable[Path], *, purge: bool = False) -> None:
+    def remove_files(self, files: Iterable[Path | ObjectPath], *, purge: bool = False) -> None:
         """Remove these live files from their tables at commit. `purge` also deletes their bytes then (an
         erasure or retention: older versions then lose them too); otherwise `vacuum` deletes them once
         no version inside the retention period uses them."""
@@ -579,7 +582,7 @@ class Transaction:
             if purge:
                 self.purge.add(path.relative_to(self.lake.root).as_posix())
 
-    def rewrite_file(self, table: str | TableSpec, path: Path, data: pa.Table) -> list[str]:
+    def rewrite_file(self, table: str | TableSpec, path: Path | ObjectPath, data: pa.Table) -> list[str]:
         """Replace one live file of `table` by `data` at commit: a row-level delete or update, as a Delta
         remove + add in one commit. The old file's bytes are deleted at commit (they leave the lake, not
         only the current version). Returns the new file's lake-relative path(s): none when no row is left."""
@@ -762,7 +765,7 @@ def apply_intent(lake: Lake, record: dict, opened: dict | None = None) -> None:
         done = delta.transaction_version(APP_ID)
         if done is not None and done >= record["seq"]:
             continue
-        actions = [
+        actions: list[AddAction | RemoveAction] = [
             AddAction(
                 a["path"],
                 a["size"],

@@ -13,6 +13,7 @@ made from exactly these inputs under this config, so a rerun over unchanged inpu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pyarrow as pa
 
 from lakehouse import schemas, tables
 from lakehouse.lake import Lake, Transaction
+from lakehouse.location import ObjectPath
 from lakehouse.runs import utc_now
 
 TABLE = tables.PROCESSED_FILES  # the ledger table (a stage that commits partially completes it too)
@@ -44,7 +46,7 @@ def _rows(lake: Lake, tx: Transaction | None = None) -> list[dict]:
     return lake.read(tables.PROCESSED_FILES).to_pylist()
 
 
-def plan(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> Plan:
+def plan(lake: Lake, stage: str, config_hash: str, inputs: Sequence[Path | ObjectPath]) -> Plan:
     names = sorted(str(p.relative_to(lake.root)) for p in inputs)
     current = set(names)
     done, stale = set(), []
@@ -58,7 +60,9 @@ def plan(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> Plan:
     return Plan([n for n in names if n not in done], sorted(done), sorted(stale))
 
 
-def forget_stale(lake: Lake, stage: str, config_hash: str, inputs: list[Path], tx: Transaction) -> None:
+def forget_stale(
+    lake: Lake, stage: str, config_hash: str, inputs: Sequence[Path | ObjectPath], tx: Transaction
+) -> None:
     """Remove, in `tx`, the outputs of inputs that are gone or were made under another config, and
     their ledger rows."""
     current = {str(p.relative_to(lake.root)) for p in inputs}
@@ -98,7 +102,7 @@ def record(
     tx.replace(tables.PROCESSED_FILES, pa.Table.from_pylist(entries, schema=schemas.PROCESSED_FILES))
 
 
-def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> bool:
+def current(lake: Lake, stage: str, config_hash: str, inputs: Sequence[Path | ObjectPath]) -> bool:
     """Whether a whole-table stage's recorded outputs come from exactly `inputs` under `config_hash` and
     are all still there."""
     names = {str(p.relative_to(lake.root)) for p in inputs}
@@ -113,7 +117,7 @@ def current(lake: Lake, stage: str, config_hash: str, inputs: list[Path]) -> boo
     return all(f in live for r in rows for f in r["output_files"])
 
 
-def skip_if_current(ctx, stage: str, config_hash: str, inputs: list[Path], stats, note: str) -> bool:
+def skip_if_current(ctx, stage: str, config_hash: str, inputs: Sequence[Path | ObjectPath], stats, note: str) -> bool:
     """The "input unchanged, skip" check of a whole-table stage: when its outputs are `current`, mark the
     stage's stats up to date, say so on the console (`STAGE: up to date (NOTE)`) and return True, so the
     stage returns without reading anything else. `ctx` is the stage's context (its lake and console)."""
@@ -129,7 +133,7 @@ def record_table(
     tx: Transaction,
     stage: str,
     config_hash: str,
-    inputs: list[Path],
+    inputs: Sequence[Path | ObjectPath],
     output_files: list[str],
     rows: int,
     run_id: str,

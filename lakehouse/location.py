@@ -127,7 +127,7 @@ class ObjectPath:
     def with_name(self, name: str) -> ObjectPath:
         return self.parent / name
 
-    def relative_to(self, other: ObjectPath | str) -> PurePosixPath:
+    def relative_to(self, other: ObjectPath | str | os.PathLike) -> PurePosixPath:
         base = other.key if isinstance(other, ObjectPath) else str(other).split("://", 1)[-1].strip("/")
         return PurePosixPath(self.key).relative_to(base)
 

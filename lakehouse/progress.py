@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 def _clock(seconds: float | None) -> str:
@@ -71,8 +72,8 @@ def _columns(unit: str, known_total: bool) -> list:
 class Bar:
     """Handle to one bar: `advance(units)` moves it; `note(text)` sets the text after the count."""
 
-    _progress: object
-    _task: int
+    _progress: Progress
+    _task: TaskID
 
     def advance(self, units: float = 1) -> None:
         self._progress.update(self._task, advance=units)

@@ -128,7 +128,7 @@ def refusal(name: str, report) -> str:
 class Release:
     name: str
     version: int
-    path: Path
+    path: Path | location.ObjectPath
 
     @property
     def ref(self) -> str:
@@ -143,7 +143,7 @@ class Release:
         """The manifest, typed (lakehouse/manifest.py)."""
         return ReleaseManifest.model_validate(self.manifest)
 
-    def data_files(self, split: str | None = None) -> list[Path]:
+    def data_files(self, split: str | None = None) -> list[Path | location.ObjectPath]:
         pattern = f"{split}-*.parquet" if split else "*.parquet"
         return sorted((self.path / "data").glob(pattern))
 
@@ -156,7 +156,7 @@ class Release:
         return pa.concat_tables([pq.read_table(f) for f in files])
 
 
-def releases_root(lake: Lake) -> Path:
+def releases_root(lake: Lake) -> Path | location.ObjectPath:
     return lake.root / "releases"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from lakehouse import tables
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
+from lakehouse.location import ObjectPath
 
 RAW_TABLES = (tables.BRONZE_CONVERSATIONS.name, tables.QUARANTINE.name)
 
@@ -22,16 +23,16 @@ RAW_TABLES = (tables.BRONZE_CONVERSATIONS.name, tables.QUARANTINE.name)
 class Purge:
     table: str
     day: dt.date
-    files: list[Path]
+    files: list[Path | ObjectPath]
 
 
-def partitions(lake: Lake, table: str) -> dict[dt.date, list[Path]]:
+def partitions(lake: Lake, table: str) -> dict[dt.date, list[Path | ObjectPath]]:
     """Day -> files of a day-partitioned table."""
     spec = tables.TABLES.get(table)
     if spec is None or not spec.partitioned:
         day_tables = sorted(name for name, t in tables.TABLES.items() if t.partitioned)
         raise UserError(f"--table {table}: not a day-partitioned table of the lake; one of: {', '.join(day_tables)}")
-    days: dict[dt.date, list[Path]] = {}
+    days: dict[dt.date, list[Path | ObjectPath]] = {}
     for path in lake.files(spec):
         day = dt.date.fromisoformat(path.parent.name.removeprefix("day="))
         days.setdefault(day, []).append(path)

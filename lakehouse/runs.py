@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lakehouse import __version__
 from lakehouse.lake import Lake, atomic_write_bytes
+from lakehouse.location import ObjectPath
 
 
 def utc_now() -> dt.datetime:
@@ -182,7 +183,7 @@ class RunRecord:
         }
 
 
-def write_run(lake: Lake, record: RunRecord) -> Path:
+def write_run(lake: Lake, record: RunRecord) -> Path | ObjectPath:
     path = lake.runs_dir / f"{record.run_id}.json"
     atomic_write_bytes(path, json.dumps(record.to_json(), indent=2, default=str).encode())
     return path

@@ -17,6 +17,7 @@ connections to the same file in one process), so locking it never changes anothe
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
+from lakehouse.location import ObjectPath
 
 # Top-level lake directories that hold secrets or private state next to data: only their subdirectories
 # (the label tables) are readable. `labels/annotators.yaml` holds the reviewers' token hashes.
@@ -85,7 +87,7 @@ def check_expression(text: str, what: str = "condition") -> str:
 ALWAYS_READABLE = ("releases", "runs")  # read by catalog views, and may appear while a connection is open
 
 
-def readable_directories(lake: Lake) -> list[Path]:
+def readable_directories(lake: Lake) -> list[Path | ObjectPath]:
     """The directories read-only SQL may read: every visible top-level directory of the lake (tables, runs,
     releases; those of registered tables and releases even before they exist), except that for `labels/`
     only its subdirectories count (not the annotators file and the label store beside them)."""
@@ -117,7 +119,7 @@ def allowed_prefixes(lake: Lake, extra_dirs: Iterable[Path] = ()) -> list[str]:
     return prefixes + [_dir_prefix(p) for p in extra_dirs]
 
 
-def _dir_prefix(path: Path) -> str:
+def _dir_prefix(path: str | os.PathLike[str]) -> str:
     return str(path).rstrip("/") + "/"
 
 

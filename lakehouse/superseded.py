@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 from lakehouse.lake import atomic_write_bytes
+from lakehouse.location import ObjectPath
 
 SIDECAR = "superseded.json"
 
@@ -29,16 +30,16 @@ class SupersededReleaseWarning(UserWarning):
     """A release that holds erased rows was resolved or skipped."""
 
 
-def sidecar(release_dir: Path) -> dict | None:
+def sidecar(release_dir: Path | ObjectPath) -> dict | None:
     path = release_dir / SIDECAR
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def is_superseded(release_dir: Path) -> bool:
+def is_superseded(release_dir: Path | ObjectPath) -> bool:
     return (release_dir / SIDECAR).exists()
 
 
-def erasure_ids(release_dir: Path) -> set[str]:
+def erasure_ids(release_dir: Path | ObjectPath) -> set[str]:
     mark_ = sidecar(release_dir)
     return {e["erasure_id"] for e in mark_["erasures"]} if mark_ else set()
 
@@ -57,7 +58,7 @@ def mark(lake, ref: str, *, erasure_id: str, reason: str, rows: int, at: dt.date
     return path
 
 
-def latest_current(directory: Path, available: list[int]) -> int:
+def latest_current(directory: Path | ObjectPath, available: list[int]) -> int:
     """The newest version not superseded; the newest of all (with a warning) when every one is."""
     name = directory.name
     current = [v for v in available if not is_superseded(directory / str(v))]
@@ -73,7 +74,7 @@ def latest_current(directory: Path, available: list[int]) -> int:
     return current[-1]
 
 
-def warn_if_superseded(directory: Path, version: int) -> None:
+def warn_if_superseded(directory: Path | ObjectPath, version: int) -> None:
     if is_superseded(directory / str(version)):
         warn(f"{directory.name}@{version} is superseded by an erasure: it holds rows of an erased user")
 

@@ -40,7 +40,8 @@ def build(base: str, num_labels: int, texts: Iterable[str], settings, on: models
         )
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.problem_type = "multi_label_classification"
-    return model.to(on.type), tokenizer
+    # transformers wraps `PreTrainedModel.to` with functools.wraps, and the wrapper's type loses the bound self
+    return model.to(on.type), tokenizer  # type: ignore[arg-type]
 
 
 def encode(tokenizer, conversations: list[list[dict]], max_length: int) -> list[list[int]]:

@@ -49,8 +49,9 @@ def compute(
         )
     probabilities = predict(candidate_rows(prompts, replies), lake)
     values = base + sum(w * probabilities[s] for s, w in settings.weights.items())
-    lineage = models.read_lineage(settings.signal_models) or {}
-    used = {"path": str(settings.signal_models), "run_id": lineage.get("run_id"), "weights": dict(settings.weights)}
+    lineage = models.read_lineage(settings.signal_models)
+    run_id = lineage["run_id"] if lineage else None
+    used = {"path": str(settings.signal_models), "run_id": run_id, "weights": dict(settings.weights)}
     return Composite(base, {s: probabilities[s] for s in settings.weights}, values, used)
 
 

@@ -95,7 +95,8 @@ def source_gap(by_source: list[WinRate]) -> float | None:
 def training_overlap(lake: Lake, model_path: str, sample_ids: set[str]) -> dict[str, int]:
     """How many evaluation prompts each release in the model's ancestry also holds (releases of the lake)."""
     overlap = {}
-    for ancestor in (models.read_lineage(model_path) or {}).get("ancestry", []):
+    lineage = models.read_lineage(model_path)
+    for ancestor in lineage["ancestry"] if lineage else []:
         try:
             release = resolve(lake, ancestor["release"])
         except ReleaseError:

@@ -232,7 +232,7 @@ def run(
         for p, group in zip(prompt_rows, replies, strict=True)
         for k, r in enumerate(group)
     ]
-    new_tokens = sum(r["new_tokens"] for r in rows)
+    new_tokens = sum(r.new_tokens for group in replies for r in group)
     meta = {
         "generation_id": generation_id,
         "model": ref.path,

@@ -20,11 +20,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lakehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from train.lineage import Lineage
 
 
 @dataclass
@@ -195,11 +198,21 @@ def run_chain(
     return result
 
 
-def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool | None) -> None:
-    from lakehouse import catalog
+def _lineage(path: Path) -> Lineage:
+    """The lineage of a checkpoint the chain just trained (every finished training writes one)."""
+    from lakehouse.errors import CheckFailed
     from train.models import read_lineage
 
-    lineages = {kind: read_lineage(path) for kind, path in out.items()}
+    found = read_lineage(path)
+    if found is None:
+        raise CheckFailed(f"gpu-check failed: {path} has no lineage.json, so its training did not finish")
+    return found
+
+
+def _check(result: ChainResult, out: dict[str, Path], device, expect_cuda: bool | None) -> None:
+    from lakehouse import catalog
+
+    lineages = {kind: _lineage(path) for kind, path in out.items()}
     sft_run = lineages["sft"]["run_id"]
     checks = result.checks
     if expect_cuda is None:

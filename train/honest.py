@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -127,10 +128,10 @@ def compare_auc(
     )
 
 
-def pair_outcomes(chosen: Sequence[float], rejected: Sequence[float], tolerance: float = 1e-6) -> np.ndarray:
+def pair_outcomes(chosen: ArrayLike, rejected: ArrayLike, tolerance: float = 1e-6) -> np.ndarray:
     """Per pair: 1 when the chosen side scores higher, 0 when lower, 0.5 on a tie."""
-    chosen, rejected = np.asarray(chosen, float), np.asarray(rejected, float)
-    return np.where(chosen - rejected > tolerance, 1.0, np.where(rejected - chosen > tolerance, 0.0, 0.5))
+    won, lost = np.asarray(chosen, float), np.asarray(rejected, float)
+    return np.where(won - lost > tolerance, 1.0, np.where(lost - won > tolerance, 0.0, 0.5))
 
 
 def length_direction(train_chosen: Sequence[int], train_rejected: Sequence[int]) -> int:

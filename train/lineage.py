@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict
 
 import pyarrow as pa
 
@@ -41,6 +41,12 @@ class ModelRecord(TypedDict):
     path: str
     run_id: str | None
     kind: str | None
+
+
+class RewardModelRecord(ModelRecord):
+    """A reward term of an online run (GRPO, online DPO): the reward model and its weight in the sum."""
+
+    weight: float
 
 
 class AncestryEntry(TypedDict):
@@ -75,6 +81,7 @@ class Lineage(TypedDict):
     ancestry: list[AncestryEntry]
     started_at: str
     finished_at: str
+    reward_models: NotRequired[list[RewardModelRecord]]  # online runs only
 
 
 def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) -> list[AncestryEntry]:
@@ -87,8 +94,7 @@ def ancestry(run_id: str, kind: str, release: Release, base_path: str | None) ->
         "depth": 0,
     }
     parent = read_lineage(base_path) if base_path else None
-    # read from the base model's lineage.json, which `build` wrote with these keys
-    inherited = [cast(AncestryEntry, {**a, "depth": a["depth"] + 1}) for a in (parent or {}).get("ancestry", [])]
+    inherited: list[AncestryEntry] = [{**a, "depth": a["depth"] + 1} for a in parent["ancestry"]] if parent else []
     return [own, *inherited]
 
 

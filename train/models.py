@@ -15,9 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.errors import UserError
 from lakehouse.lake import file_sha256
+
+if TYPE_CHECKING:
+    from train.lineage import Lineage
 
 TINY = "tiny"
 # Below this many parameters a model's matrices are too small for intra-op threads to pay on a CPU: the
@@ -76,7 +80,8 @@ class ModelRef:
         return f"{Path(self.path).name} ({self.kind} {self.run_id})" if self.run_id else self.path
 
 
-def read_lineage(path: str | Path) -> dict | None:
+def read_lineage(path: str | Path) -> Lineage | None:
+    """The lineage `flywheel train` wrote into a checkpoint; None for a model it did not train."""
     file = Path(path) / LINEAGE_FILE
     return json.loads(file.read_text()) if file.exists() else None
 
@@ -93,8 +98,10 @@ def model_dir(path: str | Path) -> Path:
 
 def model_ref(path: str | Path) -> ModelRef:
     directory = model_dir(path)
-    lineage = read_lineage(directory) or {}
-    return ModelRef(str(directory), lineage.get("run_id"), lineage.get("kind"))
+    lineage = read_lineage(directory)
+    if lineage is None:
+        return ModelRef(str(directory), None, None)  # not trained here: a hub or local base model
+    return ModelRef(str(directory), lineage["run_id"], lineage["kind"])
 
 
 def weights_sha256(directory: Path) -> str:

@@ -123,7 +123,8 @@ def accepted_vs_rejected_artifacts(chosen: Iterable[PromptStats], texts: dict, p
     for (sample_id, candidate), text in texts.items():
         if text.strip():
             by_prompt.setdefault(sample_id, []).append((candidate, text))
-    accepted, rejected = [], []
+    accepted: list[tuple[str, str]] = []
+    rejected: list[tuple[str, str]] = []
     for s in chosen:
         context = prompts[s.sample_id].last_user_message
         for candidate, text in by_prompt.get(s.sample_id, []):

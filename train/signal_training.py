@@ -16,6 +16,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -25,6 +26,38 @@ from train import honest, lineage, models, release_rows, signals
 from train.config import SignalSettings
 
 LINEAR_FILE = "signal_models.npz"
+
+
+class FitExtras(TypedDict):
+    """What a fit adds to the summary: its time, and the numbers of its backend."""
+
+    fit_seconds: float
+    features: NotRequired[int]  # sklearn: the feature columns
+    selected: NotRequired[dict[str, dict]]  # sklearn: per signal, the chosen C and vector weight
+    steps: NotRequired[int]  # hf
+    train_loss: NotRequired[float]  # hf: mean of the last 20 steps
+
+
+class SignalsSummary(FitExtras):
+    """`signals.json` of a signal-model directory."""
+
+    backend: str  # "sklearn" or "hf"
+    base_model: str | None
+    signals: list[str]
+    release: str
+    eval_split: str
+    train_rows: int
+    eval_rows: int
+    max_length: int
+    report: dict[str, dict[str, Any]]  # per signal: metrics per model and baseline, comparisons, plot file
+
+
+class SignalsResult(SignalsSummary):
+    """What `train` returns: the summary and the run that made it."""
+
+    run_id: str
+    output_dir: str
+    seconds: float
 
 
 def _eval_split(release) -> str:
@@ -88,7 +121,9 @@ def _conversations(signal_rows: signals.SignalRows) -> list[list[dict]]:
     ]
 
 
-def _fit_sklearn(train_rows, validation_rows, eval_rows, wanted, settings, lake, log):
+def _fit_sklearn(
+    train_rows, validation_rows, eval_rows, wanted, settings, lake, log
+) -> tuple[dict, signals.LinearSignalModel, FitExtras]:
     """(trained, untrained, length-only) probabilities on the eval rows, and the model to save."""
     log(
         f"embedding {len(train_rows) + len(validation_rows) + len(eval_rows):,} replies and contexts (MiniLM; cached in the lake)"
@@ -120,7 +155,7 @@ def _fit_sklearn(train_rows, validation_rows, eval_rows, wanted, settings, lake,
     return predictions, model, {"fit_seconds": fit_seconds, "features": int(x_train.shape[1]), "selected": chosen}
 
 
-def _fit_hf(base, release, train_rows, eval_rows, wanted, settings, on, log):
+def _fit_hf(base, release, train_rows, eval_rows, wanted, settings, on, log) -> tuple[dict, tuple, FitExtras]:
     from train import classifier
 
     net, tokenizer = classifier.build(base, len(wanted), release_rows.texts(release), settings, on)
@@ -139,7 +174,7 @@ def _fit_hf(base, release, train_rows, eval_rows, wanted, settings, on, log):
     length = signals.fit_linear(signals.length_only(train_rows), train_rows.outcomes, wanted, c=1.0)
     predictions = {name: {s: p[:, i] for i, s in enumerate(wanted)} for name, p in probs.items()}
     predictions["length_only"] = length.predict(signals.length_only(eval_rows))
-    extra = {"fit_seconds": fit_seconds, "steps": len(losses), "train_loss": float(np.mean(losses[-20:]))}
+    extra: FitExtras = {"fit_seconds": fit_seconds, "steps": len(losses), "train_loss": float(np.mean(losses[-20:]))}
     return predictions, (net, tokenizer), extra
 
 
@@ -148,7 +183,8 @@ def evaluate(eval_rows, wanted, predictions, references, settings, out: Path) ->
     report = {}
     for signal in wanted:
         labels = eval_rows.outcomes[signal]
-        entry = {name: signals.signal_metrics(labels, p[signal]) for name, p in predictions.items()}
+        # per prediction (the model, its baselines, the references): its metrics; then comparisons and the plot
+        entry: dict[str, Any] = {name: signals.signal_metrics(labels, p[signal]) for name, p in predictions.items()}
         entry["comparisons"] = [
             honest.compare_auc(
                 baseline,
@@ -172,7 +208,7 @@ def evaluate(eval_rows, wanted, predictions, references, settings, out: Path) ->
     return report
 
 
-def _markdown(summary: dict) -> str:
+def _markdown(summary: SignalsSummary) -> str:
     lines = [
         f"# Signal models ({summary['backend']})",
         "",
@@ -217,7 +253,7 @@ def train(
     truth: str | Path | None = None,
     overwrite: bool = False,
     log=print,
-) -> dict:
+) -> SignalsResult:
     """Train, measure and save the signal models; returns the summary (also `<out>/signals.json`)."""
     started_at, start = utc_now(), time.perf_counter()
     release = release_rows.open_release(lake, release_ref, "signals")
@@ -232,6 +268,7 @@ def train(
     staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     on = models.device()
+    extra: FitExtras
     try:
         if model is None:
             validation_rows = (
@@ -252,7 +289,7 @@ def train(
             tokenizer.save_pretrained(str(staging))
             weights_hash, backend = models.weights_sha256(staging), "hf"
         report = evaluate(eval_rows, wanted, predictions, references, settings, staging)
-        summary = {
+        summary: SignalsSummary = {
             "backend": backend,
             "base_model": model,
             "signals": wanted,

@@ -72,7 +72,7 @@ class SignalRows:
 
 def rows(release: Release, split: str) -> SignalRows:
     """The usable rows of `split` of a signals release (an empty completion was dropped by the build)."""
-    out = SignalRows([], [], [], np.zeros(0), [], [], {s: [] for s in SIGNALS})
+    out = SignalRows([], [], [], np.zeros(0), [], [], {s: np.zeros(0, dtype=bool) for s in SIGNALS})
     if not release.data_files(split):
         return out
     table = release.read(split)
@@ -219,13 +219,13 @@ def select(
     rows = min(len(x_train), max_rows)
     mean, scale = _standardize(x_train[:rows])
     z_train, z_validation = (x_train[:rows] - mean) / scale, (x_validation - mean) / scale
-    chosen = {}
+    chosen: dict[str, dict] = {}
     for signal in signals:
         y, y_validation = train_outcomes[signal][:rows], validation_outcomes[signal]
         if y.all() or not y.any() or y_validation.all() or not y_validation.any():
             chosen[signal] = {"c": cs[0], "vector_weight": vector_weights[0], "validation_log_loss": None}
             continue
-        best = None
+        best: dict | None = None
         for vector_weight in vector_weights:
             weight = block_weights(x_train.shape[1], vector_weight)
             for c in cs:
@@ -234,6 +234,8 @@ def select(
                 loss = float(log_loss(y_validation, p, labels=[False, True]))
                 if best is None or loss < best["validation_log_loss"]:
                     best = {"c": c, "vector_weight": vector_weight, "validation_log_loss": loss}
+        if best is None:
+            raise SignalError("the model-selection grid is empty: give at least one value in cs and in vector_weights")
         chosen[signal] = best
     return chosen
 

@@ -27,6 +27,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from lakehouse.errors import UserError
 from lakehouse.lake import Lake
@@ -34,6 +35,11 @@ from lakehouse.releases import Release
 from lakehouse.runs import code_version, stable_hash, utc_now
 from train import lineage, models, online, release_rows, reward_checks, tiny
 from train.config import TrainSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 WITH_REFERENCE = ("dpo", "kto", "online-dpo")  # trainers given an explicit frozen copy of the start model
 
@@ -46,9 +52,9 @@ class TrainError(UserError, RuntimeError):
 class Prepared:
     """Everything a trainer needs, decided before the (slow) training starts."""
 
-    model: object
-    tokenizer: object
-    ref_model: object | None
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    ref_model: PreTrainedModel | None
     base: models.ModelRef | str
     ref: models.ModelRef | None
     notes: list[str] = field(default_factory=list)
@@ -168,28 +174,28 @@ def _trainer(kind: str, prepared: Prepared, settings, args: dict, train_ds, eval
         use_mask, note = assistant_only_loss(prepared.tokenizer, settings)
         if note:
             prepared.notes.append(note)
-        config = trl.SFTConfig(
+        sft_config = trl.SFTConfig(
             **args,
             assistant_only_loss=use_mask,
             packing=settings.packing,
             chat_template_path=settings.chat_template_path,
         )
-        return trl.SFTTrainer(args=config, **common)
+        return trl.SFTTrainer(args=sft_config, **common)
     if kind == "reward":
-        config = trl.RewardConfig(**args, center_rewards_coefficient=settings.center_rewards_coefficient)
-        return trl.RewardTrainer(args=config, **common)
+        reward_config = trl.RewardConfig(**args, center_rewards_coefficient=settings.center_rewards_coefficient)
+        return trl.RewardTrainer(args=reward_config, **common)
     if kind in release_rows.ONLINE:
         return _online_trainer(kind, prepared, settings, args, train_ds)
     if kind == "dpo":
-        config = trl.DPOConfig(**args, beta=settings.beta, loss_type=settings.loss_type)
-        return trl.DPOTrainer(ref_model=prepared.ref_model, args=config, **common)
-    config = trl.KTOConfig(
+        dpo_config = trl.DPOConfig(**args, beta=settings.beta, loss_type=settings.loss_type)
+        return trl.DPOTrainer(ref_model=prepared.ref_model, args=dpo_config, **common)
+    kto_config = trl.KTOConfig(
         **args,
         beta=settings.beta,
         desirable_weight=settings.desirable_weight,
         undesirable_weight=settings.undesirable_weight,
     )
-    return trl.KTOTrainer(ref_model=prepared.ref_model, args=config, **common)
+    return trl.KTOTrainer(ref_model=prepared.ref_model, args=kto_config, **common)
 
 
 def _config_args(config_class, args: dict) -> dict:
@@ -206,7 +212,10 @@ def _online_trainer(kind: str, prepared: Prepared, settings, args: dict, train_d
 
     if not prepared.rewards:
         raise TrainError(f"{kind} needs at least one reward: --reward rm:PATH")
-    funcs, weights = online.reward_functions(prepared.rewards, settings.max_length)
+    scorers, weights = online.reward_functions(prepared.rewards, settings.max_length)
+    # TRL's `reward_funcs` annotation (a list of str | model | Callable[..., list[float | None]]) is narrower
+    # than what it accepts: list is invariant, so our list of scorers returning `list[float]` does not match.
+    funcs = cast("list[str | PreTrainedModel | Callable[..., list[float | None]]]", scorers)
     shared = {"temperature": settings.temperature, "reward_weights": weights, "use_vllm": False}
     if kind == "grpo":
         config = trl.GRPOConfig(
@@ -228,14 +237,14 @@ def _online_trainer(kind: str, prepared: Prepared, settings, args: dict, train_d
         )
     from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
 
-    config = OnlineDPOConfig(
+    online_dpo_config = OnlineDPOConfig(
         **_config_args(OnlineDPOConfig, args), **shared, beta=settings.beta, max_new_tokens=settings.max_new_tokens
     )
     return OnlineDPOTrainer(
         model=prepared.model,
         ref_model=prepared.ref_model,
         reward_funcs=funcs,
-        args=config,
+        args=online_dpo_config,
         train_dataset=train_ds,
         processing_class=prepared.tokenizer,
         peft_config=_peft_config(settings, kind),
@@ -326,7 +335,7 @@ def _train_split(release: Release, kind: str) -> tuple[release_rows.Rows, str | 
     return release_rows.Rows([{"prompt": p.messages} for p in found], dropped), note
 
 
-def _reward_ref(spec: online.RewardSpec) -> dict:
+def _reward_ref(spec: online.RewardSpec) -> lineage.RewardModelRecord:
     """Lineage of a reward term: the reward model's path, its own run and its weight in the sum."""
     ref = models.model_ref(spec.path)
     return {"path": ref.path, "run_id": ref.run_id, "kind": ref.kind, "weight": spec.weight}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -196,7 +197,7 @@ def _submit(store: Store, assignment: Assignment, user: User, raw: dict) -> None
     st.rerun()
 
 
-def _plain_keys(task_id: int, keys: list[tuple[str, str, object, tuple]]) -> None:
+def _plain_keys(task_id: int, keys: list[tuple[str, str, Callable[..., None], tuple]]) -> None:
     """Off-screen buttons for the plain-key shortcuts: (key, label, callback, args) each."""
     with st.container(key=f"plain_keys-{task_id}"):
         for key, label, callback, args in keys:

@@ -192,6 +192,7 @@ def _decision_form(queue: Queue, task_id: int, candidates: list[dict], labels: l
     """The reviewer's decision in the store's terms (pairwise in candidate order: A = candidate 1)."""
     with st.form(f"decision-{task_id}"):
         st.markdown("**Your decision**")
+        value: dict[str, object]
         if queue.kind == "pairwise":
             choice = st.radio(
                 "Better reply",
