@@ -236,14 +236,7 @@ def run(
         "old": models.model_ref(old_model),
         "reward": models.model_ref(reward_model),
     }  # fail on a bad path before generating anything
-    sampling = generate.SamplingSettings(
-        n=1,
-        max_new_tokens=settings.max_new_tokens,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        seed=settings.seed,
-        batch_size=settings.batch_size,
-    )
+    sampling = generate.SamplingSettings.one_reply(settings)
     generations, scores = {}, {}
     for side in ("new", "old"):
         result = generate.run(lake, refs[side].path, release.ref, sampling, split=settings.split, progress=progress)

@@ -22,6 +22,7 @@ from lakehouse.lake import Lake
 from lakehouse.runs import utc_now
 from lakehouse.serving import PoolModel
 from train import models, release_rows
+from train.config import EvalSettings
 
 
 class GenerationError(UserError, ValueError):
@@ -44,6 +45,19 @@ class SamplingSettings:
             raise GenerationError("temperature must be >= 0 and top_p in (0, 1]")
         if self.n > 1 and self.temperature == 0:
             raise GenerationError("greedy decoding (temperature 0) gives K identical candidates; use temperature > 0")
+
+    @classmethod
+    def one_reply(cls, settings: EvalSettings) -> SamplingSettings:
+        """One reply per prompt with an evaluation's sampling settings: what `eval model` and `eval
+        side-by-side` generate, so both see the same replies for the same settings."""
+        return cls(
+            n=1,
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            batch_size=settings.batch_size,
+        )
 
 
 @dataclass(frozen=True)

@@ -146,14 +146,7 @@ class Created:
 
 
 def _generate(lake: Lake, side: Contender, release_ref: str, settings: EvalSettings, limit: int | None, log):
-    sampling = generate.SamplingSettings(
-        n=1,
-        max_new_tokens=settings.max_new_tokens,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        seed=settings.seed,
-        batch_size=settings.batch_size,
-    )
+    sampling = generate.SamplingSettings.one_reply(settings)
     result = generate.run(
         lake, side.given, release_ref, sampling, split=settings.split, limit=limit, served=side.served
     )
