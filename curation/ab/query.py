@@ -75,41 +75,39 @@ def _counts(metrics: list[Metric]) -> str:
     return "".join(f", {CONVERSATION_COLUMNS[name]} AS {name}" for name in used)
 
 
-def _sum_columns(metrics: list[Metric]) -> tuple[str, str, str]:
-    """(per-conversation values, per-user sums, per-arm sums) SQL. Per user: the post-exposure sum of each
-    distinct expression and, for mean metrics, the pre-exposure sum of the numerator (the CUPED
-    covariate); per arm: the sufficient statistics y, yy, x, xx, xy, p, pp, yp of every metric."""
+def _sum_columns(metrics: list[Metric]) -> tuple[str, str, str, str]:
+    """(per-conversation values, per-user sums, per-arm sums, per-arm result columns) SQL. Per user: the
+    post-exposure sum of each distinct expression and, for mean metrics, the pre-exposure sum of the
+    numerator (the CUPED covariate). Per arm: the sufficient statistics y, yy, x, xx, xy, p, pp, yp of every
+    metric, summed over the users who had conversations; an exposed user without any adds zeros, except to
+    a mean metric's x = 1 per user, whose sums x and xx are the arm's exposed users n."""
     values = _values(metrics)
     covariates = sorted({values[m.numerator.strip()] for m in metrics if m.per_user})
     conv_cols = [f"({expr})::DOUBLE AS {name}" for expr, name in values.items()]
     user_cols = [f"sum(CASE WHEN post THEN {name} ELSE 0 END) AS {name}" for name in values.values()]
     user_cols += [f"sum(CASE WHEN post THEN 0 ELSE {name} END) AS pre_{name}" for name in covariates]
-    arm_cols = []
+    arm_cols, result_cols = [], []
     for i, m in enumerate(metrics):
-        y = f"coalesce({values[m.numerator.strip()]}, 0)"
-        x = "1.0::DOUBLE" if m.per_user else f"coalesce({values[m.denominator.strip()]}, 0)"
-        p = f"coalesce(pre_{values[m.numerator.strip()]}, 0)" if m.per_user else "0.0::DOUBLE"
-        arm_cols += [
-            f"sum({y}) AS y{i}",
-            f"sum({y} * {y}) AS yy{i}",
-            f"sum({x}) AS x{i}",
-            f"sum({x} * {x}) AS xx{i}",
-            f"sum({x} * {y}) AS xy{i}",
-            f"sum({p}) AS p{i}",
-            f"sum({p} * {p}) AS pp{i}",
-            f"sum({y} * {p}) AS yp{i}",
+        y = values[m.numerator.strip()]
+        x = "1.0" if m.per_user else values[m.denominator.strip()]
+        p = f"pre_{y}" if m.per_user else "0.0"
+        sums = {"y": y, "yy": f"{y} * {y}", "x": x, "xx": f"{x} * {x}", "xy": f"{x} * {y}"}
+        sums |= {"p": p, "pp": f"{p} * {p}", "yp": f"{y} * {p}"}
+        arm_cols += [f"sum({expr}) AS {name}{i}" for name, expr in sums.items()]
+        result_cols += [
+            f"a.n::DOUBLE AS {name}{i}" if m.per_user and name in ("x", "xx") else f"coalesce(s.{name}{i}, 0)"
+            for name in sums
         ]
-    return (",\n       ".join(conv_cols), ",\n       ".join(user_cols), ",\n       ".join(arm_cols))
+    return tuple(",\n       ".join(cols) for cols in (conv_cols, user_cols, arm_cols, result_cols))  # type: ignore[return-value]
 
 
 def aggregate_sql(metrics: list[Metric]) -> str:
     """One pass: the exposed users (one GROUP BY, which also finds users seen in two arms: by the 64-bit
     hashes of the arm names, half the cost of min/max over strings, and two distinct names collide with
-    probability 2^-64), the metric
-    values of their conversations (computing only the message counts the metrics use), a GROUP BY user
-    over the users who had conversations, then per-arm sums in which exposed users without conversations
-    count as zeros (a LEFT JOIN onto the per-user table) and users seen in two arms are left out."""
-    conv_cols, user_cols, arm_cols = _sum_columns(metrics)
+    probability 2^-64), the metric values of their conversations (computing only the message counts the
+    metrics use), a GROUP BY user over the users who had conversations, their sums per arm, and the number
+    of exposed users per arm (users seen in two arms left out)."""
+    conv_cols, user_cols, arm_cols, result_cols = _sum_columns(metrics)
     return f"""
 WITH exposed AS (
     SELECT user_id, arg_min(arm, exposed_at) AS arm, min(hash(arm)) <> max(hash(arm)) AS multi,
@@ -122,18 +120,23 @@ WITH exposed AS (
     FROM (SELECT c.*{_counts(metrics)} FROM conversations c
           WHERE c.user_id IS NOT NULL AND c.started_at >= $pre_start AND c.started_at < $end)
 ), per_user AS (
-    SELECT c.user_id,
+    SELECT c.user_id, c.arm,
        {user_cols}
-    FROM (SELECT c.*, c.started_at >= e.exposed_at AS post
+    FROM (SELECT c.*, e.arm, c.started_at >= e.exposed_at AS post
           FROM convs c JOIN exposed e ON c.user_id = e.user_id AND NOT e.multi) c
-    GROUP BY c.user_id
+    GROUP BY c.user_id, c.arm
+), sums AS (
+    SELECT arm,
+       {arm_cols}
+    FROM per_user GROUP BY arm
+), arms AS (
+    SELECT arm, count(*) AS n FROM exposed WHERE NOT multi GROUP BY arm
 )
-SELECT e.arm, count(*) AS n,
-       {arm_cols},
+SELECT a.arm, a.n,
+       {result_cols},
        (SELECT count(*) FROM exposed WHERE multi) AS multi
-FROM exposed e LEFT JOIN per_user u ON u.user_id = e.user_id
-WHERE NOT e.multi
-GROUP BY e.arm ORDER BY e.arm
+FROM arms a LEFT JOIN sums s ON s.arm = a.arm
+ORDER BY a.arm
 """
 
 
