@@ -93,12 +93,11 @@ def _sum_columns(metrics: list[Metric]) -> tuple[str, str, str, str]:
         p = f"pre_{y}" if m.per_user else "0.0"
         sums = {"y": y, "yy": f"{y} * {y}", "x": x, "xx": f"{x} * {x}", "xy": f"{x} * {y}"}
         sums |= {"p": p, "pp": f"{p} * {p}", "yp": f"{y} * {p}"}
-        arm_cols += [f"sum({expr}) AS {name}{i}" for name, expr in sums.items()]
-        result_cols += [
-            f"a.n::DOUBLE AS {name}{i}" if m.per_user and name in ("x", "xx") else f"coalesce(s.{name}{i}, 0)"
-            for name in sums
-        ]
-    return tuple(",\n       ".join(cols) for cols in (conv_cols, user_cols, arm_cols, result_cols))  # type: ignore[return-value]
+        exposed_n = ("x", "xx") if m.per_user else ()
+        arm_cols += [f"sum({expr}) AS {name}{i}" for name, expr in sums.items() if name not in exposed_n]
+        result_cols += ["a.n::DOUBLE" if name in exposed_n else f"coalesce(s.{name}{i}, 0)" for name in sums]
+    joined = [",\n       ".join(cols) for cols in (conv_cols, user_cols, arm_cols, result_cols)]
+    return joined[0], joined[1], joined[2], joined[3]
 
 
 def aggregate_sql(metrics: list[Metric]) -> str:
