@@ -11,7 +11,8 @@ and reports on replies. Contenders, each in a fresh process (seconds and peak RS
 - `flywheel ab report` (DuckDB over the catalog, read-only, memory limit 2 GB): the same five metrics
   with intervals, SRM and verdicts, its files and its rows in the lake.
 
-Target (issue 15): under 60 s and 4 GB on this machine. `BENCH_SCALE` shrinks the sizes.
+Target (issue 15): under 60 s and 4 GB on this machine. Both contenders must return the same breadth and
+depth lifts (an independent check of the SQL). `BENCH_SCALE` shrinks the sizes, `AB_ROWS` picks them.
 """
 
 from __future__ import annotations
@@ -218,20 +219,38 @@ def pandas_groupby(root: str) -> dict:
     }
 
 
-def main() -> None:
-    exposures, conversations = scale(10_000_000), scale(10_000_000)
-    root = CACHE_DIR / "ab-lake"
-    os.environ.setdefault("FLYWHEEL_HMAC_KEY", "benchmark-key-" + "x" * 32)
+def compare(rows: int, root: Path) -> dict:
+    """Build (or reuse) the lake of `rows` exposures and conversations, then time both contenders on it."""
     began = time.perf_counter()
-    build(root, exposures, conversations)
+    build(root, rows, rows)
     built = time.perf_counter() - began
-    baseline = measure("pandas groupby", pandas_groupby, str(root), items=conversations, unit="conversations")
-    ours = measure("flywheel ab report (DuckDB)", flywheel_ab, str(root), items=conversations, unit="conversations")
-    text = table(f"A/B report over {exposures:,} exposures and {conversations:,} conversations", baseline, [ours])
-    report("ab", text + f"\n\nSynthetic lake built (or reused) in {built:,.1f}s under {root}.")
-    save_json(
-        "ab", {"exposures": exposures, "conversations": conversations, "results": [vars(m) for m in (baseline, ours)]}
+    baseline = measure("pandas groupby", pandas_groupby, str(root), items=rows, unit="conversations")
+    ours = measure("flywheel ab report (DuckDB)", flywheel_ab, str(root), items=rows, unit="conversations")
+    if baseline.extra != ours.extra:
+        raise RuntimeError(f"the contenders disagree: pandas {baseline.extra}, flywheel {ours.extra}")
+    text = table(f"A/B report over {rows:,} exposures and {rows:,} conversations", baseline, [ours])
+    return {"rows": rows, "text": text, "built_seconds": built, "results": [vars(m) for m in (baseline, ours)]}
+
+
+def main() -> None:
+    """Both sizes (1M and 10M rows by default; AB_ROWS=N,M picks others), each lake cached under .cache/."""
+    sizes = [scale(int(n)) for n in os.environ.get("AB_ROWS", "1000000,10000000").split(",")]
+    os.environ.setdefault("FLYWHEEL_HMAC_KEY", "benchmark-key-" + "x" * 32)
+    runs = []
+    for rows in sizes:
+        root = CACHE_DIR / ("ab-lake" if rows == 10_000_000 else f"ab-lake-{rows}")
+        runs.append(compare(rows, root))
+        print(runs[-1]["text"], flush=True)
+    load = os.getloadavg()
+    text = "\n\n".join(r["text"] for r in runs)
+    text += (
+        f"\n\nLoad average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores "
+        "(a shared machine: compare CPU seconds). Synthetic lakes built (or reused) in "
+        + ", ".join(f"{r['built_seconds']:,.0f}s" for r in runs)
+        + f" under {CACHE_DIR}."
     )
+    report("ab", text)
+    save_json("ab", {"load_average": load, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -157,10 +157,10 @@ def fit_time(rows: int) -> dict:
 def main() -> None:
     conversations = scale(int(os.environ.get("SIGNALS_CONVERSATIONS", 20_000)))
     rows = scale(int(os.environ.get("SIGNALS_FIT_ROWS", 1_000_000)))
-    results = {"fit": fit_time(rows)}
+    results = {"fit": fit_time(rows)} if rows > 1 else {}  # SIGNALS_FIT_ROWS=0: the quality run alone
     if os.environ.get("SIGNALS_QUALITY"):
         results["quality"] = quality(conversations)
-    f, q = results["fit"], results.get("quality")
+    f, q = results.get("fit"), results.get("quality")
     lines = []
     if q:
         lines += [
@@ -173,13 +173,15 @@ def main() -> None:
             f"{signal:<11} {r['auc']:.3f}  {r['oracle_auc']:.3f}  {r['truth_auc']:.3f}  {r['gap_to_oracle']:+.3f} "
             f"{r['ece']:.4f}  {r['pr_auc']:.3f}   {r['untrained_auc']:.3f}      {r['length_only_auc']:.3f}"
         )
-    lines.append(
-        f"fit on {f['rows']:,} synthetic replies x {f['width']} features, {f['signals']} signals: "
-        f"{f['flywheel_fit_seconds']:.0f}s (flywheel: grid on 100k rows {f['grid_select_seconds']:.0f}s, then the fit) "
-        f"vs {f['sklearn_defaults_seconds']:.0f}s (sklearn defaults, one fit per signal); load average {f['load']:.1f}"
-    )
-    report("bench_signals", "\n".join(lines))
-    save_json("bench_signals", results)
+    if f:
+        lines.append(
+            f"fit on {f['rows']:,} synthetic replies x {f['width']} features, {f['signals']} signals: "
+            f"{f['flywheel_fit_seconds']:.0f}s (flywheel: grid on 100k rows {f['grid_select_seconds']:.0f}s, then the fit) "
+            f"vs {f['sklearn_defaults_seconds']:.0f}s (sklearn defaults, one fit per signal); load average {f['load']:.1f}"
+        )
+    name = "bench_signals" if f and q else "bench_signals_quality" if q else "bench_signals_fit"
+    report(name, "\n".join(lines))
+    save_json(name, results)
 
 
 if __name__ == "__main__":

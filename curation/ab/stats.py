@@ -97,8 +97,10 @@ class Lift:
 
 
 def relative_lift(control: ArmEstimate, test: ArmEstimate, alpha: float = 0.05) -> Lift:
-    """(test - control) / control, its delta-method variance and a Welch t interval (as gbstats)."""
-    from scipy.stats import t
+    """(test - control) / control, its delta-method variance and a Welch t interval (as gbstats). The t
+    distribution comes from scipy.special (the functions scipy.stats.t calls), which imports in a tenth of
+    the time of scipy.stats: seconds of a report that otherwise takes a few."""
+    from scipy.special import stdtr, stdtrit
 
     nan = float("nan")
     if control.n < 2 or test.n < 2 or not control.unadjusted or math.isnan(control.unadjusted):
@@ -111,14 +113,15 @@ def relative_lift(control: ArmEstimate, test: ArmEstimate, alpha: float = 0.05) 
     va, vb = control.unit_variance / control.n, test.unit_variance / test.n
     dof = (va + vb) ** 2 / (va**2 / (control.n - 1) + vb**2 / (test.n - 1))
     se = math.sqrt(variance)
-    width = float(t.ppf(1 - alpha / 2, dof)) * se
-    p_value = float(2 * (1 - t.cdf(abs(lift / se), dof)))
+    width = float(stdtrit(dof, 1 - alpha / 2)) * se
+    p_value = float(2 * (1 - stdtr(dof, abs(lift / se))))
     return Lift(lift, lift - width, lift + width, p_value, se, dof)
 
 
 def srm_p_value(counts: dict[str, int], expected: dict[str, float]) -> float:
-    """Chi-square goodness of fit of the exposed users per arm against the planned split."""
-    from scipy.stats import chisquare
+    """Chi-square goodness of fit of the exposed users per arm against the planned split (the statistic of
+    scipy.stats.chisquare, its upper tail from scipy.special)."""
+    from scipy.special import chdtrc
 
     arms = sorted(expected)
     observed = [counts.get(arm, 0) for arm in arms]
@@ -126,4 +129,5 @@ def srm_p_value(counts: dict[str, int], expected: dict[str, float]) -> float:
     if total == 0:
         return float("nan")
     weights = [expected[arm] / sum(expected.values()) for arm in arms]
-    return float(chisquare(observed, [w * total for w in weights]).pvalue)
+    statistic = sum((o - w * total) ** 2 / (w * total) for o, w in zip(observed, weights, strict=True) if w > 0)
+    return float(chdtrc(len(arms) - 1, statistic))

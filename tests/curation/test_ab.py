@@ -254,3 +254,39 @@ def test_metrics_file_defines_metrics_and_a_bad_key_is_named(tmp_path):
     bad.write_text("- {name: x, numerator: '1', nominator: '2'}\n")
     with pytest.raises(MetricError, match="metric 1: nominator"):
         _defined(None, bad)
+
+
+def test_sums_count_users_without_conversations_as_zeros_and_leave_out_users_seen_in_two_arms():
+    """Hand-made exposures and conversations, sums worked out by hand: u1 (control) has two conversations
+    after exposure (2 and 1 user turns) and one before it (the CUPED covariate), u2 (control) none, u3 (test)
+    one of 3 turns, u4 is in both arms and is left out with its conversation."""
+    import datetime as dt
+
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE exposures AS SELECT * FROM (VALUES "
+        "('e', 'control', 'u1', TIMESTAMP '2026-10-02'), ('e', 'control', 'u2', TIMESTAMP '2026-10-02'), "
+        "('e', 'test', 'u3', TIMESTAMP '2026-10-02'), ('e', 'test', 'u4', TIMESTAMP '2026-10-02'), "
+        "('e', 'control', 'u4', TIMESTAMP '2026-10-03')) t(experiment_id, arm, user_id, exposed_at)"
+    )
+    turn = "{'role': '{role}', 'signals': {'thumb': 0, 'love': false, 'regenerated': false, 'reported': false}}"
+    user, reply = turn.replace("{role}", "user", 1), turn.replace("{role}", "assistant", 1)
+
+    def conversation(who: str, day: str, turns: int) -> str:
+        return f"('{who}', TIMESTAMP '2026-10-{day}', [{', '.join([user, reply] * turns)}])"
+
+    rows = [conversation("u1", "03", 2), conversation("u1", "04", 1), conversation("u1", "01", 1)]
+    rows += [conversation("u3", "03", 3), conversation("u4", "04", 1)]
+    con.execute(
+        f"CREATE TABLE conversations AS SELECT * FROM (VALUES {', '.join(rows)}) t(user_id, started_at, messages)"
+    )
+    win = window(con, "e", None, dt.datetime(2026, 10, 10), pre_days=28)
+    agg = aggregate(con, "e", [BUILTIN["breadth"], BUILTIN["depth"]], win)
+    assert agg.exposed == {"control": 2, "test": 1} and agg.multi_arm_users == 1 and agg.has_pre_period
+    # breadth: y = conversations per user (u1 2, u2 0), x = 1 per exposed user, p = pre-period conversations
+    assert agg.sums["breadth"]["control"] == stats.ArmSums(2, 2, 4, 2, 2, 2, 1, 1, 2)
+    # depth: y = user turns (u1 3), x = conversations (u1 2); u2 adds zeros
+    assert agg.sums["depth"]["control"] == stats.ArmSums(2, 3, 9, 2, 4, 6, 0, 0, 0)
+    assert agg.sums["depth"]["test"] == stats.ArmSums(1, 3, 9, 1, 1, 3, 0, 0, 0)
