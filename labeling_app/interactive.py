@@ -26,7 +26,7 @@ from labeling_app.config import LabelingConfig, load_config, queue_spec
 from labeling_app.sources import SourceError, sql_rows
 from labeling_app.store import Queue, Store, StoreError
 from lakehouse import serving
-from lakehouse.config import StrictModel, validate_model
+from lakehouse.config import StrictModel, read_yaml, validate_model
 
 LAKE_CHARACTERS = "characters"
 MAX_TURNS = 10
@@ -87,12 +87,7 @@ def _records(path: Path) -> list[object]:
         return [
             _json_line(line, f"{path}:{n}") for n, line in enumerate(path.open(encoding="utf-8"), 1) if line.strip()
         ]
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if isinstance(data, dict) and set(data) == {"items"}:
         data = data["items"]
     if not isinstance(data, list):

@@ -58,20 +58,26 @@ def validate_model(model: type[Model], raw: object, where: str) -> Model:
         raise ConfigError(format_validation_error(exc, where)) from None
 
 
-def read_yaml_mapping(path: str | Path) -> dict:
-    """The mapping at the top of a YAML file (an empty file is an empty mapping); anything else, a missing
-    file or broken YAML is a ConfigError naming the file."""
+def read_yaml(path: str | Path) -> object:
+    """What a YAML file holds (an empty file is None); a missing file or broken YAML is a ConfigError
+    naming the file."""
     import yaml
 
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a YAML file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def read_yaml_mapping(path: str | Path) -> dict:
+    """The mapping at the top of a YAML file (an empty file is an empty mapping); anything else, a missing
+    file or broken YAML is a ConfigError naming the file."""
+    raw = read_yaml(path)
     if raw is None:
         return {}
     if not isinstance(raw, dict):

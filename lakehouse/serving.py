@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from lakehouse.config import StrictModel, repeated
+from lakehouse.config import StrictModel, load_yaml_model, repeated
 from lakehouse.errors import UserError
 
 
@@ -70,19 +70,9 @@ class ModelPool(StrictModel):
 
 
 def load_pool(path: str | Path) -> ModelPool:
-    """The pool in a YAML file; a bad key or value is an error naming the file and the key."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ServingError(f"no model pool file at {path}")
-    try:
-        return ModelPool.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as exc:
-        raise ServingError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ServingError(f"{path}: {problems}") from None
+    """The pool in a YAML file; a missing file, broken YAML or a bad key or value is a ConfigError naming the
+    file and the key."""
+    return load_yaml_model(path, ModelPool)
 
 
 @dataclass(frozen=True)

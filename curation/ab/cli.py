@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from lakehouse.config import read_yaml, validate_model
+from lakehouse.errors import ConfigError
+
 app = typer.Typer(help="A/B analysis of experiments from the lake's exposures and conversations.", no_args_is_help=True)
 
 FORMATS = ("table", "json")
@@ -31,23 +34,16 @@ def _time(value: str | None, flag: str) -> dt.datetime | None:
 
 def _defined(flags: list[str] | None, metrics_file: Path | None) -> list:
     """User metrics from `--metric` flags and a YAML file (a list of Metric fields, or {metrics: [...]})."""
-    import yaml
-    from pydantic import ValidationError
-
-    from curation.ab.metrics import Metric, MetricError, parse_flag
+    from curation.ab.metrics import Metric, parse_flag
 
     defined = [parse_flag(text) for text in flags or []]
     if metrics_file is not None:
-        if not metrics_file.exists():
-            raise MetricError(f"--metrics-file {metrics_file} does not exist")
-        data = yaml.safe_load(metrics_file.read_text()) or []
+        data = read_yaml(metrics_file) or []
         items = data.get("metrics", []) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ConfigError(f"{metrics_file}: expected a list of metrics (or `metrics:` with one)")
         for i, item in enumerate(items):
-            try:
-                defined.append(Metric.model_validate(item))
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                raise MetricError(f"{metrics_file}: metric {i + 1}: {problems}") from None
+            defined.append(validate_model(Metric, item, f"{metrics_file}: metric {i + 1}"))
     return defined
 
 

@@ -22,6 +22,7 @@ from labeling_app import interactive, values
 from labeling_app.store import Assignment, Queue, Store, StoreError
 from labeling_app.ui import render
 from labeling_app.ui.session import User
+from lakehouse.errors import ConfigError
 from lakehouse.serving import ServingError
 
 CHAT_HEIGHT = 360
@@ -124,7 +125,7 @@ def _send(store: Store, queue: Queue, task_id: int, user: User, message: str, wh
     try:
         with where, st.spinner("Asking both models..."):
             interactive.new_turn(store, queue, task_id, user.name, message)
-    except (ServingError, StoreError) as exc:
+    except (ServingError, StoreError, ConfigError) as exc:  # ConfigError: the pool file went bad mid-session
         st.session_state[f"turn-error-{task_id}"] = str(exc)
         return False
     st.session_state.pop(f"turn-message-{task_id}", None)

@@ -20,6 +20,7 @@ from curation.ab.analysis import analyze
 from curation.ab.metrics import BUILTIN, MetricError, parse_flag, resolve
 from curation.ab.query import aggregate, window
 from lakehouse import catalog
+from lakehouse.errors import ConfigError
 from lakehouse.lake import Lake
 
 CONVERSATIONS = 1200
@@ -252,8 +253,13 @@ def test_metrics_file_defines_metrics_and_a_bad_key_is_named(tmp_path):
     assert metric.name == "ios_share" and not metric.per_user
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {name: x, numerator: '1', nominator: '2'}\n")
-    with pytest.raises(MetricError, match="metric 1: nominator"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: metric 1: nominator: unknown key"):
         _defined(None, bad)
+    with pytest.raises(ConfigError, match=r"missing\.yaml: no such file"):
+        _defined(None, tmp_path / "missing.yaml")
+    (tmp_path / "broken.yaml").write_text("metrics: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        _defined(None, tmp_path / "broken.yaml")
 
 
 def test_sums_count_users_without_conversations_as_zeros_and_leave_out_users_seen_in_two_arms():

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from lakehouse.errors import ConfigError
 from lakehouse.serving import ModelPool, PoolModel, Reply, ServingError, candidates, chat, load_pool, system_message
 from tests.helpers.cli import FLYWHEEL
 from tests.helpers.served import entry, free_port
@@ -92,10 +93,10 @@ def test_the_system_prompt_is_filled_from_the_character_card():
 def test_a_pool_file_with_a_bad_key_is_refused_naming_the_key(tmp_path):
     path = tmp_path / "pool.yaml"
     path.write_text("models:\n  - name: a\n    endpoint: http://127.0.0.1:1/v1\n    model: m\n    temprature: 1\n")
-    with pytest.raises(ServingError, match=r"pool\.yaml: models\.0\.temprature: Extra inputs"):
+    with pytest.raises(ConfigError, match=r"pool\.yaml: models\.0\.temprature: unknown key"):
         load_pool(path)
     path.write_text("models:\n  - {name: a, endpoint: 127.0.0.1:1, model: m}\n")
-    with pytest.raises(ServingError, match="endpoint: Value error, must start with http"):
+    with pytest.raises(ConfigError, match="endpoint: Value error, must start with http"):
         load_pool(path)
 
 
