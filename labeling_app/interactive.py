@@ -14,7 +14,6 @@ names the model and the reason, and changes nothing in the store).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from labeling_app.sources import SourceError, sql_rows
 from labeling_app.store import Queue, Store, StoreError
 from lakehouse import serving
 from lakehouse.config import StrictModel, read_yaml, validate_model
+from lakehouse.jsonl import json_line
 
 LAKE_CHARACTERS = "characters"
 MAX_TURNS = 10
@@ -85,7 +85,9 @@ def _records(path: Path) -> list[object]:
         raise SourceError(f"no cards file at {path}")
     if path.suffix == ".jsonl":
         return [
-            _json_line(line, f"{path}:{n}") for n, line in enumerate(path.open(encoding="utf-8"), 1) if line.strip()
+            json_line(line, f"{path}:{n}", SourceError)
+            for n, line in enumerate(path.open(encoding="utf-8"), 1)
+            if line.strip()
         ]
     data = read_yaml(path)
     if isinstance(data, dict) and set(data) == {"items"}:
@@ -93,13 +95,6 @@ def _records(path: Path) -> list[object]:
     if not isinstance(data, list):
         raise SourceError(f"{path}: expected a list of cards (or `items:` with one)")
     return data
-
-
-def _json_line(line: str, where: str) -> object:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{where}: not valid JSON: {exc}") from None
 
 
 def load_cards(lake_root: Path, source: str, scenarios: Path | None = None) -> list[Card]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from lakehouse.errors import InputError
+from lakehouse.errors import InputError, UserError
 
 
 def open_text(path: Path) -> io.TextIOBase:
@@ -23,12 +23,17 @@ def open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8")
 
 
-def text_record(line: str, where: str, error: type[InputError] = InputError) -> dict:
-    """The JSON object of one line, checked to have an `id` and a string `text`; else `error(where: ...)`."""
+def json_line(line: str, where: str, error: type[UserError] = InputError) -> object:
+    """The JSON value of one line; else `error("WHERE: not valid JSON (...)")`."""
     try:
-        record = json.loads(line)
+        return json.loads(line)
     except json.JSONDecodeError as err:
         raise error(f"{where}: not valid JSON ({err.msg})") from None
+
+
+def text_record(line: str, where: str, error: type[InputError] = InputError) -> dict:
+    """The JSON object of one line, checked to have an `id` and a string `text`; else `error(where: ...)`."""
+    record = json_line(line, where, error)
     if not isinstance(record, dict):
         raise error(f"{where}: expected a JSON object with 'id' and 'text', got {type(record).__name__}")
     doc_id = record.get("id")
