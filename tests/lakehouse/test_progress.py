@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 
 from rich.console import Console
 
-from lakehouse.progress import bar, quiet_library_bars
+from lakehouse.progress import bar
 
 
 def _render(total, steps: int) -> str:
@@ -40,16 +42,26 @@ def test_an_unknown_total_shows_a_count_and_no_question_mark():
     assert "?" not in text and "ETA" not in text, text
 
 
-def test_library_bars_are_silenced_inside_ours_and_restored_after():
-    from datasets.utils import logging as ds_logging
+LIBRARY_BARS = """
+import os
+from datasets.utils import logging as ds_logging
+from lakehouse.progress import quiet_library_bars
 
-    ds_logging.enable_progress_bar()
-    before = os.environ.get("HF_DATASETS_DISABLE_PROGRESS_BARS")
-    with quiet_library_bars():
-        assert not ds_logging.is_progress_bar_enabled()
-        assert os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1"
-    assert ds_logging.is_progress_bar_enabled()
-    assert os.environ.get("HF_DATASETS_DISABLE_PROGRESS_BARS") == before
+ds_logging.enable_progress_bar()
+with quiet_library_bars():
+    assert not ds_logging.is_progress_bar_enabled()
+    assert os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1"
+assert ds_logging.is_progress_bar_enabled()
+assert "HF_DATASETS_DISABLE_PROGRESS_BARS" not in os.environ
+"""
+
+
+def test_library_bars_are_silenced_inside_ours_and_restored_after():
+    """In a fresh interpreter: datasets reads its environment variable once, at import, so a process that
+    imported it inside one of our bars (another test) can never turn its bars back on."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_DATASETS_DISABLE_PROGRESS_BARS"}
+    done = subprocess.run([sys.executable, "-c", LIBRARY_BARS], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_spinner_names_its_phase_and_elapsed_time_and_is_gone_when_done():
