@@ -54,15 +54,15 @@ gpu-check: $(INSTALLED)
 	scripts/gpu_check.sh $(MODEL)
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2 -m "not heavy" --durations=25  # two workers (pytest-xdist); heavy tests: make test-all
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not heavy" --durations=25  # two workers (pytest-xdist), a test file on one worker so its fixtures are built once; heavy tests: make test-all
 
 # Everything, the heavy tests too (tests/train/test_signals_sim.py: signal models trained on the session lake).
 test-all: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The quick loop while editing: everything not marked slow (the full `make test` still runs those in CI).
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 # The house style as checks (pyproject.toml: [tool.ruff], [tool.mypy]); CI runs this before the tests.
 lint: $(INSTALLED)
