@@ -56,7 +56,8 @@ gpu-check: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not heavy" --durations=25  # two workers (pytest-xdist), a test file on one worker so its fixtures are built once; heavy tests: make test-all
 
-# Everything, the heavy tests too (tests/train/test_signals_sim.py: signal models trained on the session lake).
+# Everything, the heavy tests too (tests/train/test_signals_sim.py: signal models trained on the session lake;
+# six more crash-recovery kill points in tests/lakehouse/test_crash_recovery.py).
 test-all: $(INSTALLED)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 

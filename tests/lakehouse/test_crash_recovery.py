@@ -7,8 +7,9 @@ The kill is real (SIGKILL, no cleanup) and lands at a known point through lakeho
 after its intent record and first Delta commit, the half-done commit the next writer rolls forward. The
 main recipe is the stages of configs/curate.yaml that feed releases but embed, cluster and sample, over 80
 simulated conversations; one chained test adds those three (MiniLM and k-means) and kills a lake in each in
-turn. Each case runs two `flywheel curate` processes (each loads spaCy), so two representative cases run by
-default and the rest are marked slow."""
+turn. Each case runs two `flywheel curate` processes (each loads spaCy), so `make test` (CI) runs two
+representative cases and the model-stage chain, and the other six kill points are marked heavy: they run in
+`make test-all`, about three minutes more."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def clean(tmp_path_factory):
     return recipe_path, reference
 
 
-@pytest.mark.parametrize("point", [p if p in FAST else pytest.param(p, marks=pytest.mark.slow) for p in POINTS])
+@pytest.mark.parametrize("point", [p if p in FAST else pytest.param(p, marks=pytest.mark.heavy) for p in POINTS])
 def test_a_curate_run_killed_at_a_stage_and_rerun_publishes_the_clean_runs_release_hashes(clean, point, tmp_path):
     recipe_path, reference = clean
     lake = tmp_path / "lake"
