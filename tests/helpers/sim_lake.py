@@ -88,10 +88,14 @@ class SimLake:
     simulated: Path  # the simulator's output: traffic/, exposures.jsonl.gz, truth.jsonl.gz, simulation.json
 
 
-def simulate(out: Path, conversations: int = CONVERSATIONS, seed: int = SEED) -> Path:
+def simulate(out: Path, conversations: int = CONVERSATIONS, seed: int = SEED, pii_share: float | None = None) -> Path:
+    """The simulator's output in `out`; `pii_share=0` plants no personal data (for lakes that skip scrub)."""
     from curation.simulator import SimulationConfig, run_simulation
 
-    run_simulation(SimulationConfig(conversations=conversations, seed=seed), out, workers=1, progress=False)
+    config = SimulationConfig(conversations=conversations, seed=seed)
+    if pii_share is not None:
+        config = config.model_copy(update={"pii_share": pii_share})
+    run_simulation(config, out, workers=1, progress=False)
     return out
 
 
