@@ -80,8 +80,9 @@ def _in_fresh_process(lake_dir: Path, stage: dict, executor: dict | None) -> dic
 
 def _table(conversations: int, cores: int, ingest: float, results: dict) -> str:
     lines = [
-        f"{conversations:,} simulated conversations, {cores} cores, measured under load (the machine is shared "
-        f"with other engineers' test runs; load average before/after each run in the last columns). "
+        f"{conversations:,} simulated conversations, {cores} cores (the machine may be shared: the load average "
+        f"before/after each run is in the load columns). CPU s counts the stage process and the children it reaped; "
+        f"Ray's workers are mostly not among them, so Ray's CPU column undercounts: compare wall seconds. "
         f"Ingest (local): {ingest:.1f} s.",
         "",
         "| stage | local s | local conv/s/core | Ray s | Ray conv/s/core | Ray / local | load local | load Ray "
