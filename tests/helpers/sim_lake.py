@@ -92,9 +92,8 @@ def simulate(out: Path, conversations: int = CONVERSATIONS, seed: int = SEED, pi
     """The simulator's output in `out`; `pii_share=0` plants no personal data (for lakes that skip scrub)."""
     from curation.simulator import SimulationConfig, run_simulation
 
-    config = SimulationConfig(conversations=conversations, seed=seed)
-    if pii_share is not None:
-        config = config.model_copy(update={"pii_share": pii_share})
+    share = {} if pii_share is None else {"pii_share": pii_share}  # None: the simulator's default share
+    config = SimulationConfig(conversations=conversations, seed=seed, **share)
     run_simulation(config, out, workers=1, progress=False)
     return out
 

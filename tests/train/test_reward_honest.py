@@ -28,12 +28,8 @@ pytestmark = pytest.mark.slow
 CONVERSATIONS = 12_000
 STEPS = 120  # about two epochs of the training pairs at 16 pairs a step
 BASELINES = ("untrained", "length_only")
-RELEASE = {
-    "name": "preference",
-    "type": "preference",
-    "description": "Regenerations: the replacement the user kept beats the reply they regenerated.",
-    "sources": [{"name": "regenerations", "kind": "regenerations"}],
-    "split": sim_lake.PREFERENCE_SPLIT,
+RELEASE = {  # the session lake's preference release (tests/helpers/sim_lake.py), on text nobody needs to scrub
+    **next(release for release in sim_lake.RELEASES if release["name"] == "preference"),
     "allow_unscrubbed": True,
     "leak_scan": "skip",
     "leak_scan_reason": "simulated traffic generated with no personal data (pii_share 0)",
