@@ -67,6 +67,9 @@ def served(tmp_path_factory):
     conversations[0]["messages"][2]["content"] = INJECTED
     lake = make_lake(tmp_path_factory.mktemp("browser") / "lake", [*conversations, long_regeneration(100)])
     create_queue(lake, kind="pairwise", source="regenerations", per_item=1, name="pairs")
+    # The reload test has its own queue, so whether it gets an item does not depend on what the tests before it
+    # left unlabeled in "pairs" (one label per item; in the full file it found none and timed out).
+    create_queue(lake, kind="pairwise", source="regenerations", per_item=1, name="reload")
     long_only = REGENERATIONS_SQL.replace("WHERE o.regenerated", "WHERE o.regenerated AND o.conversation_id = 'c0100'")
     create_queue(lake, kind="pairwise", source=long_only, per_item=3, name="long")
     tokens = {name: annotators.add(annotators.default_path(lake), name, "annotator")[1] for name in ANNOTATORS}
@@ -280,7 +283,7 @@ def test_a_reload_keeps_the_annotator_signed_in_until_sign_out(served):
     with sync_playwright() as p:
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _sign_in(page, url, token, "pairs")
+        _sign_in(page, url, token, "reload")
         signed_in = page.get_by_text("Signed in as rel (annotator)")
         expect(signed_in).to_be_visible(timeout=20_000)
         _current_task(page)
